@@ -1,0 +1,138 @@
+"""SQLModel tables. Money and quantities are Decimal (SQL Numeric); times are naive UTC."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, Numeric, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+MONEY = Numeric(14, 4)  # unit prices may carry sub-cent precision; totals round to the currency
+QUANTITY = Numeric(14, 3)
+
+
+class RoleGrant(SQLModel, table=True):
+    __tablename__ = "role_grant"
+    user_id: str = Field(primary_key=True, max_length=32)
+    role: str = Field(primary_key=True, max_length=32)
+
+
+class Person(SQLModel, table=True):
+    """Display names of Slack users, learnt from payloads and users.info, for cards and PDFs."""
+
+    user_id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+    updated_at: datetime
+
+
+class CatalogEntry(SQLModel, table=True):
+    """Master data: clients, their sites, services and materials. One row per (kind, code)."""
+
+    __tablename__ = "catalog_entry"
+    __table_args__ = (UniqueConstraint("kind", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True, max_length=16)
+    code: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    unit: str | None = Field(default=None, max_length=32)
+    unit_price: Decimal | None = Field(default=None, sa_type=MONEY)
+    parent_code: str | None = Field(default=None, index=True, max_length=64)
+    # lower-cased "code name" for typeahead matching with LIKE on any database
+    search_text: str = Field(index=True, max_length=300)
+
+
+class ServiceOrder(SQLModel, table=True):
+    __tablename__ = "service_order"
+    id: int | None = Field(default=None, primary_key=True)
+    state: str = Field(index=True, max_length=32)
+    # every step bumps it; a step lands only if the revision it read is still current
+    revision: int = 0
+    requester_id: str = Field(index=True, max_length=32)
+    client_code: str = Field(max_length=64)
+    site_code: str = Field(max_length=64)
+    requested_date: date
+    priority: str = Field(max_length=16)
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    scheduled_date: date | None = None
+    approval_notes: str | None = Field(default=None, sa_column=Column(Text))
+    approved_by: str | None = Field(default=None, max_length=32)
+    approved_at: datetime | None = None
+    closed_by: str | None = Field(default=None, max_length=32)
+    closed_at: datetime | None = None
+    close_reason: str | None = Field(default=None, sa_column=Column(Text))
+    current_version: int = 0  # 0: as submitted, not yet approved
+    channel_id: str | None = Field(default=None, max_length=32)
+    channel_name: str | None = Field(default=None, max_length=80)
+    card_ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderVersion(SQLModel, table=True):
+    """Version 0 is the order as submitted; 1 the approved original; each confirmation adds one."""
+
+    __tablename__ = "order_version"
+    __table_args__ = (UniqueConstraint("order_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="service_order.id", index=True)
+    number: int
+    action: str = Field(max_length=32)
+    author_id: str = Field(max_length=32)
+    created_at: datetime
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    scheduled_date: date | None = None
+    pdf_file_id: str | None = Field(default=None, max_length=32)
+
+
+class LineItem(SQLModel, table=True):
+    """One line of one version: each version holds its full list, so versions diff cleanly."""
+
+    __tablename__ = "line_item"
+    id: int | None = Field(default=None, primary_key=True)
+    version_id: int = Field(foreign_key="order_version.id", index=True)
+    position: int
+    kind: str = Field(max_length=16)
+    code: str | None = Field(default=None, max_length=64)
+    description: str = Field(max_length=300)
+    unit: str | None = Field(default=None, max_length=32)
+    unit_price: Decimal | None = Field(default=None, sa_type=MONEY)
+    quantity: Decimal = Field(sa_type=QUANTITY)
+
+
+class Assignment(SQLModel, table=True):
+    """A field worker on an order, and the version that added them."""
+
+    order_id: int = Field(foreign_key="service_order.id", primary_key=True)
+    user_id: str = Field(primary_key=True, max_length=32)
+    added_in_version: int
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="service_order.id", index=True)
+    at: datetime
+    actor_id: str = Field(max_length=32)
+    action: str = Field(max_length=32)
+    from_state: str | None = Field(default=None, max_length=32)
+    to_state: str = Field(max_length=32)
+    version: int
+    detail: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class PendingEffect(SQLModel, table=True):
+    """A Slack call a step still owes, written in the step's transaction and run after its commit."""
+
+    __tablename__ = "pending_effect"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="service_order.id", index=True)
+    kind: str = Field(max_length=32)
+    key: str = Field(unique=True, max_length=200)  # idempotency key: one effect per step and target
+    payload: str = Field(sa_column=Column(Text, nullable=False))  # JSON
+    status: str = Field(default="pending", index=True, max_length=16)  # pending, done, failed
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    not_before: datetime
+    created_at: datetime
+    done_at: datetime | None = None

@@ -1,0 +1,73 @@
+"""The words of the domain: order states, the actions that move an order, and people's roles."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"  # work in progress
+    REJECTED = "rejected"
+    COMPLETED = "completed"
+    NOT_PERFORMED = "not_performed"
+
+    @property
+    def label(self) -> str:
+        return _STATE_LABELS[self]
+
+    @property
+    def is_closed(self) -> bool:
+        return self in (State.REJECTED, State.COMPLETED, State.NOT_PERFORMED)
+
+
+_STATE_LABELS = {
+    State.PENDING_APPROVAL: "Pending approval",
+    State.APPROVED: "Approved, work in progress",
+    State.REJECTED: "Rejected",
+    State.COMPLETED: "Completed",
+    State.NOT_PERFORMED: "Not performed",
+}
+
+
+class Action(StrEnum):
+    SUBMIT = "submit"
+    APPROVE = "approve"
+    REJECT = "reject"
+    CONFIRM = "confirm"  # file a confirmation: a change to the order, a new version
+    COMPLETE = "complete"
+    NOT_PERFORM = "not_perform"
+
+
+class Role(StrEnum):
+    REQUESTER = "requester"
+    SUPERVISOR = "supervisor"
+    COORDINATOR = "coordinator"
+    FIELD_WORKER = "field_worker"
+    ADMIN = "admin"
+
+
+class ItemKind(StrEnum):
+    SERVICE = "service"
+    MATERIAL = "material"
+    FREE = "free"  # a free-text item for what the catalog lacks
+
+
+class CatalogKind(StrEnum):
+    CLIENT = "client"
+    SITE = "site"
+    SERVICE = "service"
+    MATERIAL = "material"
+
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def order_number(order_id: int) -> str:
+    return f"SO-{order_id:06d}"
+
+
+def parse_order_number(text: str) -> int | None:
+    """'SO-000042', 'so-42' or '42' -> 42; anything else -> None."""
+    text = text.strip().upper().removeprefix("SO-")
+    return int(text) if text.isdigit() and int(text) > 0 else None
