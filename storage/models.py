@@ -1,4 +1,4 @@
-"""SQLModel tables. Money and quantities are Decimal (SQL Numeric); times are naive UTC."""
+"""SQLModel tables. Money and quantities are Decimal (SQL Numeric); times are timezone-aware UTC."""
 
 from __future__ import annotations
 

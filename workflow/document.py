@@ -16,6 +16,11 @@ def money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def quantity_text(value: Decimal) -> str:
+    """4.000 -> '4', 2.500 -> '2.5' (the database pads quantities to their scale)."""
+    return f"{value.normalize():f}"
+
+
 @dataclass(frozen=True)
 class ItemLine:
     kind: str  # service, material or free

@@ -1,0 +1,65 @@
+"""The app factory: builds a Bolt app from its settings, Web API client and database. Nothing here runs
+at import time, so tests build as many apps as they like."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from slack_bolt import App
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+
+from bot.context import BotContext
+from bot.effects import EffectRunner
+from bot.gateway import Gateway, make_client
+from bot.listeners import actions, commands, events, options, views
+from bot.settings import Settings
+from workflow.clock import Clock, utcnow
+from workflow.service import OrderService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Bot:
+    app: App
+    ctx: BotContext
+    scheduler: BackgroundScheduler | None = None
+
+    def start_background(self, retry_seconds: float) -> None:
+        """Retry effects that failed (and any left by a previous run) on a timer."""
+        self.scheduler = BackgroundScheduler(daemon=True)
+        self.scheduler.add_job(self.ctx.effects.kick, "interval", seconds=retry_seconds, id="effects",
+                               max_instances=1, coalesce=True)
+        self.scheduler.start()
+        self.ctx.effects.kick()
+
+    def stop(self) -> None:
+        if self.scheduler:
+            self.scheduler.shutdown(wait=False)
+        self.ctx.effects.shutdown()
+
+
+def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = None, clock: Clock = utcnow) -> Bot:
+    client = client or make_client(settings.bot_token, settings.api_url)
+    gateway = Gateway(client)
+    ctx = BotContext(
+        engine=engine, gateway=gateway, service=OrderService(engine, clock),
+        effects=EffectRunner(engine, gateway, private_channels=settings.private_channels, clock=clock),
+        clock=clock,
+    )
+    # process_before_response: the ack is the listener's return, with no 10 ms polling; slow work runs in
+    # lazy listeners and the effect runner, after the ack.
+    app = App(client=client, signing_secret=settings.signing_secret, process_before_response=True,
+              token_verification_enabled=False)
+    for listeners in (commands, actions, views, options, events):
+        listeners.register(app, ctx)
+
+    @app.error
+    def on_error(error: Exception, body: dict) -> None:
+        log.exception("unhandled error in a listener (%s)", body.get("type") or body.get("command"),
+                      exc_info=error)
+
+    return Bot(app, ctx)

@@ -1,0 +1,136 @@
+"""The `service-orders` command: init, run, roles, catalog, demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from storage.db import database_url, init_db, make_engine
+from workflow.catalog import CatalogError, import_csv
+from workflow.people import PeopleError, grant, parse_role, revoke, roles_by_user
+
+
+def _init(args: argparse.Namespace) -> int:
+    url = database_url()
+    init_db(make_engine(url))
+    print(f"Database ready: {_safe(url)}")
+    return 0
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for printing."""
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://…@{rest.split('@', 1)[1]}"
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.app import build_bot
+    from bot.settings import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env(socket_mode=not args.http)
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    bot = build_bot(settings, engine)
+    bot.start_background(settings.effect_retry_seconds)
+    try:
+        if args.http:
+            from bot.server import make_server
+
+            server = make_server(bot, engine, host=args.host, port=args.port)
+            print(f"Serving Slack's HTTP mode on http://{args.host}:{server.effective_port}/slack/events",
+                  flush=True)
+            server.run()
+        else:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            print("Connecting to Slack in Socket Mode", flush=True)
+            SocketModeHandler(bot.app, settings.app_token).start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        bot.stop()
+    return 0
+
+
+def _roles(args: argparse.Namespace) -> int:
+    engine = make_engine()
+    init_db(engine)
+    if args.roles_command == "list":
+        for user, roles in roles_by_user(engine).items():
+            print(f"{user}\t{', '.join(roles)}")
+        return 0
+    if args.roles_command == "grant":
+        new = grant(engine, args.user, [parse_role(r) for r in args.role])
+        print(f"{args.user}: granted {', '.join(new) if new else 'nothing new (already had those roles)'}")
+        return 0
+    removed = revoke(engine, args.user, parse_role(args.role))
+    print(f"{args.user}: {'revoked' if removed else 'did not have'} {args.role}")
+    return 0
+
+
+def _catalog(args: argparse.Namespace) -> int:
+    engine = make_engine()
+    init_db(engine)
+    report = import_csv(engine, Path(args.file))
+    print(report.summary())
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(Path(args.out) if args.out else None)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="service-orders", description="Service orders run inside Slack.")
+    sub = top.add_subparsers(dest="command", required=True)
+    sub.add_parser("init", help="create or migrate the database named by DATABASE_URL").set_defaults(func=_init)
+
+    run = sub.add_parser("run", help="serve Slack: HTTP mode with --http, else Socket Mode (SLACK_APP_TOKEN)")
+    run.add_argument("--http", action="store_true", help="serve Slack's HTTP mode at POST /slack/events")
+    run.add_argument("--port", type=int, default=3000)
+    run.add_argument("--host", default="0.0.0.0")
+    run.set_defaults(func=_run)
+
+    roles = sub.add_parser("roles", help="grant, revoke or list people's roles")
+    roles_sub = roles.add_subparsers(dest="roles_command", required=True)
+    g = roles_sub.add_parser("grant", help="grant USER_ID one or more roles")
+    g.add_argument("user")
+    g.add_argument("role", nargs="+")
+    r = roles_sub.add_parser("revoke", help="revoke a role from USER_ID")
+    r.add_argument("user")
+    r.add_argument("role")
+    roles_sub.add_parser("list", help="everyone with a role")
+    roles.set_defaults(func=_roles)
+
+    catalog = sub.add_parser("catalog", help="master data")
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)
+    imp = catalog_sub.add_parser("import", help="import clients, sites, services and materials from a CSV file")
+    imp.add_argument("file")
+    catalog.set_defaults(func=_catalog)
+
+    demo = sub.add_parser("demo", help="run the whole workflow against a local stand-in for Slack")
+    demo.add_argument("--out", help="folder for the PDFs and the channel transcript (default: a new temp folder)")
+    demo.set_defaults(func=_demo)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bot.settings import SettingsError
+
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (CatalogError, PeopleError, SettingsError) as error:
+        print(f"service-orders: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

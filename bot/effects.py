@@ -1,0 +1,225 @@
+"""Runs the pending effects a step recorded, after its commit: channel, invites, card, messages, PDFs.
+
+One worker thread per process drains them in the order they were written; an order whose effect fails
+waits (its later effects depend on it) while other orders go on, and apscheduler kicks a retry pass.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from bot.cards import card_blocks, card_text
+from bot.channels import channel_name
+from bot.gateway import ErrorCode, Gateway, SlackError
+from pdf.render import render_version
+from storage.db import session_scope
+from storage.models import OrderVersion, PendingEffect, ServiceOrder
+from workflow.clock import Clock, utcnow
+from workflow.people import known_names, remember_name
+from workflow.queries import field_workers, order_card, version_document
+from workflow.vocabulary import order_number
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+MAX_NAME_SUFFIX = 50
+
+
+class NotReady(Exception):
+    """An effect depends on one that has not run yet (e.g. no channel yet)."""
+
+
+class EffectRunner:
+    def __init__(self, engine: Engine, gateway: Gateway, *, private_channels: bool = True,
+                 clock: Clock = utcnow) -> None:
+        self.engine = engine
+        self.gateway = gateway
+        self.private_channels = private_channels
+        self.clock = clock
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="effects")
+        self._queued = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._handlers: dict[str, Callable[[int, dict], None]] = {
+            "open_channel": self._open_channel,
+            "invite": self._invite,
+            "card": self._card,
+            "message": self._message,
+            "upload_pdf": self._upload_pdf,
+        }
+
+    # --- scheduling --------------------------------------------------------------------------------
+
+    def kick(self) -> None:
+        """Ask for a drain pass soon; many kicks while one is queued make one pass."""
+        if not self._queued.is_set():
+            self._queued.set()
+            self._idle.clear()
+            self._executor.submit(self._pass)
+
+    def _pass(self) -> None:
+        self._queued.clear()
+        try:
+            self.drain()
+        except Exception:
+            log.exception("effect pass failed")
+        finally:
+            if not self._queued.is_set():
+                self._idle.set()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        return self._idle.wait(timeout)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    # --- draining ----------------------------------------------------------------------------------
+
+    def drain(self) -> int:
+        """Run every due effect once, oldest first. Returns how many succeeded."""
+        done = 0
+        blocked: set[int] = set()
+        last_id = 0
+        while True:
+            with Session(self.engine) as session:
+                batch = list(session.exec(
+                    select(PendingEffect)
+                    .where(PendingEffect.status == "pending", PendingEffect.id > last_id)
+                    .order_by(PendingEffect.id).limit(100)))
+            if not batch:
+                return done
+            for effect in batch:
+                last_id = effect.id
+                if effect.order_id in blocked:
+                    continue
+                if effect.not_before > self.clock():
+                    blocked.add(effect.order_id)  # keep the order's effects in sequence
+                    continue
+                if self._run(effect):
+                    done += 1
+                else:
+                    blocked.add(effect.order_id)
+
+    def _run(self, effect: PendingEffect) -> bool:
+        try:
+            self._handlers[effect.kind](effect.order_id, json.loads(effect.payload))
+            with session_scope(self.engine) as session:
+                row = session.get(PendingEffect, effect.id)
+                row.status, row.done_at, row.attempts = "done", self.clock(), row.attempts + 1
+            return True
+        except Exception as error:  # recorded on the effect, retried later, never lost
+            self._record_failure(effect.id, error)
+            return False
+
+    def _record_failure(self, effect_id: int, error: Exception) -> None:
+        with session_scope(self.engine) as session:
+            row = session.get(PendingEffect, effect_id)
+            row.attempts += 1
+            row.last_error = f"{type(error).__name__}: {error}"[:2000]
+            if row.attempts >= MAX_ATTEMPTS and not isinstance(error, NotReady):
+                row.status = "failed"
+                log.error("effect %s (%s) failed for good: %s", row.key, row.kind, row.last_error)
+            else:
+                row.not_before = self.clock() + timedelta(seconds=min(2 ** row.attempts, 300))
+                log.warning("effect %s (%s) failed, retrying: %s", row.key, row.kind, row.last_error)
+
+    # --- the effects ------------------------------------------------------------------------------
+    # Each reads in one short transaction, calls Slack with no transaction open (a slow Slack must not
+    # hold the database), then records what Slack answered in another short transaction.
+
+    def _order(self, order_id: int) -> ServiceOrder:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(ServiceOrder, order_id)
+
+    def _channel(self, order: ServiceOrder) -> str:
+        if not order.channel_id:
+            raise NotReady(f"{order_number(order.id)} has no channel yet")
+        return order.channel_id
+
+    def _open_channel(self, order_id: int, payload: dict) -> None:
+        order = self._order(order_id)
+        if order.channel_id:
+            return
+        with Session(self.engine) as session:
+            card = order_card(session, order_id)
+        client = card.client.rsplit(" (", 1)[0]
+        for suffix in range(1, MAX_NAME_SUFFIX + 1):
+            name = channel_name(card.number, client, suffix)
+            try:
+                channel_id = self.gateway.create_channel(name, self.private_channels)
+            except SlackError as error:
+                if error.code == ErrorCode.NAME_TAKEN:
+                    continue
+                raise
+            with session_scope(self.engine) as session:
+                row = session.get(ServiceOrder, order_id)
+                row.channel_id, row.channel_name = channel_id, name
+            return
+        raise SlackError("conversations.create", ErrorCode.NAME_TAKEN, f"{MAX_NAME_SUFFIX} names tried")
+
+    def _invite(self, order_id: int, payload: dict) -> None:
+        users = payload["users"]
+        self.gateway.invite(self._channel(self._order(order_id)), users)
+        self._learn_names(users)
+
+    def _learn_names(self, users: list[str]) -> None:
+        """Names for PDFs come from Slack, once per person."""
+        for user in set(users) - known_names(self.engine, users):
+            name = self.gateway.user_name(user)
+            if name:
+                remember_name(self.engine, user, name)
+
+    def _card(self, order_id: int, payload: dict) -> None:
+        order = self._order(order_id)
+        channel = self._channel(order)
+        with Session(self.engine) as session:
+            card = order_card(session, order_id)
+        blocks, text = card_blocks(card), card_text(card)
+        if order.card_ts:
+            try:
+                self.gateway.update(channel, order.card_ts, text, blocks)
+                return
+            except SlackError as error:
+                if error.code not in (ErrorCode.MESSAGE_NOT_FOUND, ErrorCode.CANT_UPDATE_MESSAGE):
+                    raise
+                log.warning("card of %s was deleted; posting it again", card.number)
+        ts = self.gateway.post(channel, text, blocks)
+        with session_scope(self.engine) as session:
+            session.get(ServiceOrder, order_id).card_ts = ts
+
+    def _message(self, order_id: int, payload: dict) -> None:
+        self.gateway.post(self._channel(self._order(order_id)), payload["text"][:3900])
+
+    def _upload_pdf(self, order_id: int, payload: dict) -> None:
+        number = payload["version"]
+        order = self._order(order_id)
+        with Session(self.engine) as session:
+            version = _version(session, order_id, number)
+            people = [order.requester_id, *(u for u in [order.approved_by, version.author_id] if u),
+                      *field_workers(session, order_id, number)]
+        if version.pdf_file_id:
+            return  # uploaded before: never twice
+        channel = self._channel(order)
+        self._learn_names(people)
+        with Session(self.engine) as session:
+            document = version_document(session, order_id, number)
+        content = render_version(document)
+        what = "the approved original" if number == 1 else "a confirmation"
+        file_id = self.gateway.upload_pdf(
+            channel, document.filename, content, f"{document.order_number} version {number}",
+            f"{document.order_number} version {number} ({what}).")
+        with session_scope(self.engine) as session:
+            _version(session, order_id, number).pdf_file_id = file_id
+
+
+def _version(session: Session, order_id: int, number: int) -> OrderVersion:
+    return session.exec(select(OrderVersion).where(
+        OrderVersion.order_id == order_id, OrderVersion.number == number)).one()

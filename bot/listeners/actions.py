@@ -1,0 +1,86 @@
+"""Buttons: the order card's step buttons open the step's form; "add rows" grows a form's item rows."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+from sqlmodel import Session
+
+from bot.cards import STEP_ACTION_IDS
+from bot.context import BotContext
+from bot.gateway import SlackError
+from forms import order_form
+from forms.items import ADD_ROWS_ACTION, MAX_ROWS, ROW_STEP
+from forms.metadata import BadMetadata, ButtonValue, FormMeta
+from forms.step_forms import STEP_FORMS
+from workflow.clock import earliest_today
+from workflow.errors import WorkflowError
+from workflow.queries import order_card, version_lines
+from workflow.transitions import BY_FORM, TRANSITIONS
+from workflow.vocabulary import Action
+
+log = logging.getLogger(__name__)
+
+_ACTION_BY_ID = {f"order_{t.action}": t.action for t in TRANSITIONS if t.source is not None}
+
+
+def _ack(ack: Ack) -> None:
+    ack()
+
+
+def register(app: App, ctx: BotContext) -> None:
+    def tell(body: dict[str, Any], text: str) -> None:
+        """A refusal only the clicking user sees, where they clicked."""
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        if channel:
+            ctx.gateway.ephemeral(channel, body["user"]["id"], text)
+        else:
+            log.info("refusal with nowhere to say it: %s", text)
+
+    def open_step_form(body: dict[str, Any], action: dict[str, Any]) -> None:
+        user = body["user"]["id"]
+        step = Action(_ACTION_BY_ID[action["action_id"]])
+        try:
+            clicked = ButtonValue.load(action.get("value"))
+            order = ctx.service.authorize(user, clicked.order_id, step)
+        except (WorkflowError, BadMetadata) as refusal:
+            tell(body, str(getattr(refusal, "message", refusal)))
+            return
+        transition = next(t for t in TRANSITIONS if t.action == step)
+        form = STEP_FORMS[transition.form]
+        with Session(ctx.engine) as session:
+            card = order_card(session, order.id)
+            lines = version_lines(session, order.id, order.current_version)
+        # the form carries the revision the user is looking at now: a step taken meanwhile makes it stale
+        meta = FormMeta(order_id=order.id, revision=order.revision,
+                        channel_id=(body.get("channel") or {}).get("id"))
+        try:
+            ctx.gateway.open_view(body["trigger_id"], form.build(meta, card, lines))
+        except SlackError as error:
+            tell(body, f"The form could not open ({error.code}); please click again.")
+
+    def add_item_rows(body: dict[str, Any]) -> None:
+        view = body["view"]
+        try:
+            meta = FormMeta.load(view.get("private_metadata"))
+        except BadMetadata:
+            return
+        meta = FormMeta(meta.order_id, meta.revision, min(meta.rows + ROW_STEP, MAX_ROWS), meta.channel_id)
+        if view.get("callback_id") == order_form.CALLBACK_ID:
+            new_view = order_form.build(meta, earliest_today(ctx.clock()).isoformat())
+        else:
+            transition = BY_FORM.get(view.get("callback_id", ""))
+            if transition is None or meta.order_id is None:
+                return
+            with Session(ctx.engine) as session:
+                card = order_card(session, meta.order_id)
+                lines = version_lines(session, meta.order_id, card.version)
+            new_view = STEP_FORMS[transition.form].build(meta, card, lines)
+        # same block ids, so Slack keeps what the user already typed; the hash refuses a stale update
+        ctx.gateway.update_view(view["id"], new_view, view.get("hash"))
+
+    for action_id in STEP_ACTION_IDS:
+        app.action(action_id)(ack=_ack, lazy=[open_step_form])
+    app.action(ADD_ROWS_ACTION)(ack=_ack, lazy=[add_item_rows])

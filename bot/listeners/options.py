@@ -1,0 +1,53 @@
+"""Typeahead for the catalog pickers (external_select): answered from the database inside the ack,
+so catalogs of any size work (Slack caps a static list at 100 options)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from sqlmodel import Session
+
+from bot.context import BotContext
+from forms import order_form
+from forms.elements import option, read_option
+from forms.items import ITEM_ACTION, catalog_option, item_options
+from forms.metadata import BadMetadata, FormMeta
+from workflow.queries import free_lines_matching, get_order, search_catalog, version_lines
+from workflow.vocabulary import ItemKind
+
+
+def register(app: App, ctx: BotContext) -> None:
+    def clients(ack: Ack, payload: dict[str, Any]) -> None:
+        with Session(ctx.engine) as session:
+            found = search_catalog(session, ("client",), payload.get("value", ""))
+        ack(options=[option(e.code, f"{e.name} ({e.code})") for e in found])
+
+    def sites(ack: Ack, payload: dict[str, Any], body: dict[str, Any]) -> None:
+        values = ((body.get("view") or {}).get("state") or {}).get("values") or {}
+        client = read_option(values, order_form.CLIENT)
+        if not client:
+            ack(options=[])  # the field's hint says to pick the client first
+            return
+        with Session(ctx.engine) as session:
+            found = search_catalog(session, ("site",), payload.get("value", ""), parent=client)
+        ack(options=[option(e.code, f"{e.name} ({e.code})") for e in found])
+
+    def items(ack: Ack, payload: dict[str, Any], body: dict[str, Any]) -> None:
+        try:
+            meta = FormMeta.load((body.get("view") or {}).get("private_metadata"))
+        except BadMetadata:
+            meta = FormMeta()
+        with Session(ctx.engine) as session:
+            found = search_catalog(session, (ItemKind.SERVICE.value, ItemKind.MATERIAL.value),
+                                   payload.get("value", ""))
+            if meta.order_id is None:
+                ack(options=[catalog_option(e) for e in found])
+                return
+            order = get_order(session, meta.order_id)
+            lines = version_lines(session, order.id, order.current_version)
+        ack(**item_options(found, free_lines_matching(lines, payload.get("value", ""))))
+
+    app.options(order_form.CLIENT)(clients)
+    app.options(order_form.SITE)(sites)
+    app.options(ITEM_ACTION)(items)

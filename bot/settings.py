@@ -1,0 +1,76 @@
+"""Settings from the environment. Every setting is listed in the README's table."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from storage.db import DEFAULT_DATABASE_URL
+
+DEFAULT_API_URL = "https://slack.com/api/"
+
+
+class SettingsError(Exception):
+    pass
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, not '{raw}'")
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not '{raw}'") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be above 0")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    bot_token: str
+    signing_secret: str
+    app_token: str | None = None
+    api_url: str = DEFAULT_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    private_channels: bool = True
+    effect_retry_seconds: float = 15.0
+
+    def __repr__(self) -> str:  # tokens and secrets never reach a log line
+        return f"Settings(api_url={self.api_url!r}, database_url={self.database_url.split('@')[-1]!r}, ...)"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, socket_mode: bool = False) -> Settings:
+        env = os.environ if env is None else env
+        missing = [name for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET") if not env.get(name)]
+        if socket_mode and not env.get("SLACK_APP_TOKEN"):
+            missing.append("SLACK_APP_TOKEN")
+        if missing:
+            raise SettingsError(f"missing setting(s): {', '.join(missing)} (see the README's settings table)")
+        if not env["SLACK_BOT_TOKEN"].startswith("xoxb-"):
+            raise SettingsError("SLACK_BOT_TOKEN must be a bot token (it starts with xoxb-)")
+        if socket_mode and not env["SLACK_APP_TOKEN"].startswith("xapp-"):
+            raise SettingsError("SLACK_APP_TOKEN must be an app-level token (it starts with xapp-)")
+        api_url = env.get("SLACK_API_URL") or DEFAULT_API_URL
+        if not api_url.startswith(("http://", "https://")):
+            raise SettingsError(f"SLACK_API_URL must be an http(s) URL, not '{api_url}'")
+        return cls(
+            bot_token=env["SLACK_BOT_TOKEN"],
+            signing_secret=env["SLACK_SIGNING_SECRET"],
+            app_token=env.get("SLACK_APP_TOKEN") or None,
+            api_url=api_url if api_url.endswith("/") else api_url + "/",
+            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            private_channels=_flag(env, "ORDER_CHANNELS_PRIVATE", True),
+            effect_retry_seconds=_seconds(env, "EFFECT_RETRY_SECONDS", 15.0),
+        )

@@ -1,0 +1,160 @@
+"""Block Kit building blocks as plain dicts, and reading a submitted view's state back.
+
+forms/ stays free of Slack clients: views are data; tests validate them with slack_sdk.models.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workflow.errors import FieldErrors
+
+View = dict[str, Any]
+Block = dict[str, Any]
+Values = dict[str, dict[str, dict[str, Any]]]
+
+
+def plain(text: str, limit: int = 3000) -> dict[str, Any]:
+    return {"type": "plain_text", "text": _cut(text, limit), "emoji": True}
+
+
+def mrkdwn(text: str, limit: int = 3000) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": _cut(text, limit)}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": mrkdwn(text)}
+
+
+def actions_block(block_id: str, elements: list[dict[str, Any]]) -> Block:
+    return {"type": "actions", "block_id": block_id, "elements": elements}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [mrkdwn(text)]}
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": plain(text, 150)}
+
+
+def input_block(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False,
+                hint: str | None = None) -> Block:
+    block: Block = {"type": "input", "block_id": block_id, "label": plain(label, 2000), "element": element,
+                    "optional": optional}
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    return block
+
+
+def text_input(action_id: str, *, max_length: int, multiline: bool = False, initial: str | None = None,
+               placeholder: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input", "action_id": action_id, "multiline": multiline,
+                               "max_length": max_length}
+    if initial:
+        element["initial_value"] = initial[:max_length]
+    if placeholder:
+        element["placeholder"] = plain(placeholder, 150)
+    return element
+
+
+def number_input(action_id: str, *, initial: str | None = None, placeholder: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "number_input", "action_id": action_id, "is_decimal_allowed": True}
+    if initial is not None:
+        element["initial_value"] = initial
+    if placeholder:
+        element["placeholder"] = plain(placeholder, 150)
+    return element
+
+
+def option(value: str, text: str) -> dict[str, Any]:
+    return {"text": plain(text, 75), "value": value[:150]}
+
+
+def external_select(action_id: str, placeholder: str, *, initial: dict[str, Any] | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "external_select", "action_id": action_id,
+                               "placeholder": plain(placeholder, 150), "min_query_length": 0}
+    if initial:
+        element["initial_option"] = initial
+    return element
+
+
+def static_select(action_id: str, options: list[tuple[str, str]], initial: str | None = None) -> dict[str, Any]:
+    opts = [option(value, text) for value, text in options]
+    element: dict[str, Any] = {"type": "static_select", "action_id": action_id, "options": opts}
+    chosen = [o for o in opts if o["value"] == initial]
+    if chosen:
+        element["initial_option"] = chosen[0]
+    return element
+
+
+def datepicker(action_id: str, initial: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "datepicker", "action_id": action_id}
+    if initial:
+        element["initial_date"] = initial
+    return element
+
+
+def users_select(action_id: str, placeholder: str) -> dict[str, Any]:
+    return {"type": "multi_users_select", "action_id": action_id, "placeholder": plain(placeholder, 150)}
+
+
+def button(action_id: str, text: str, value: str = "", style: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "button", "action_id": action_id, "text": plain(text, 75), "value": value}
+    if style:
+        element["style"] = style
+    return element
+
+
+def modal(callback_id: str, title: str, submit: str, blocks: list[Block], private_metadata: str) -> View:
+    return {"type": "modal", "callback_id": callback_id, "title": plain(title, 24),
+            "submit": plain(submit, 24), "close": plain("Cancel", 24), "blocks": blocks,
+            "private_metadata": private_metadata}
+
+
+# --- reading a view_submission's state ---------------------------------------------------------------
+
+
+def element_state(values: Values, block_id: str) -> dict[str, Any]:
+    """The state of the one element in an input block (an absent block reads as empty)."""
+    block = values.get(block_id) or {}
+    return next(iter(block.values()), {}) if isinstance(block, dict) else {}
+
+
+def read_text(values: Values, block_id: str) -> str:
+    raw = element_state(values, block_id).get("value")
+    return raw.strip() if isinstance(raw, str) else ""
+
+
+def read_option(values: Values, block_id: str) -> str:
+    chosen = element_state(values, block_id).get("selected_option") or {}
+    raw = chosen.get("value") if isinstance(chosen, dict) else None
+    return raw if isinstance(raw, str) else ""
+
+
+def read_date(values: Values, block_id: str) -> str:
+    raw = element_state(values, block_id).get("selected_date")
+    return raw if isinstance(raw, str) else ""
+
+
+def read_users(values: Values, block_id: str) -> list[str]:
+    raw = element_state(values, block_id).get("selected_users") or []
+    return [u for u in raw if isinstance(u, str)] if isinstance(raw, list) else []
+
+
+class Collector:
+    """Gathers field errors while a form is parsed, so the user sees all of them at once."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, message)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise FieldErrors(self.errors)

@@ -1,0 +1,98 @@
+"""Parsing the values people type: quantities, money, dates, texts and free-text item lines."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from forms.elements import Collector, Values, read_date, read_text
+from workflow.inputs import FreeItem
+
+MAX_QUANTITY = Decimal("1000000")
+DESCRIPTION_MAX = 3000
+REASON_MAX = 2000
+NOTES_MAX = 2000
+ITEM_TEXT_MAX = 200
+
+
+def parse_quantity(raw: str, *, allow_zero: bool = False) -> Decimal | str:
+    """A Decimal, or the message to show. Accepts '2', '2.5' and '2,5'."""
+    text = raw.strip().replace(",", ".") if raw.count(",") == 1 and "." not in raw else raw.strip()
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return "Enter a number, like 2 or 2.5."
+    if not value.is_finite():
+        return "Enter a number, like 2 or 2.5."
+    if value < 0 or (value == 0 and not allow_zero):
+        return "Enter a quantity of 0 or more (0 removes the item)." if allow_zero else "Enter a quantity above 0."
+    if value.as_tuple().exponent < -3:  # type: ignore[operator]
+        return "Use at most 3 decimals."
+    if value > MAX_QUANTITY:
+        return "That quantity is too large."
+    return value
+
+
+def parse_price(raw: str) -> Decimal | str:
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        return f"'{raw.strip()}' is not a price."
+    if not value.is_finite() or value < 0 or value.as_tuple().exponent < -4 or value >= Decimal("1e10"):  # type: ignore[operator]
+        return f"'{raw.strip()}' is not a price of 0 or more with at most 4 decimals."
+    return value
+
+
+def required_text(values: Values, field: str, limit: int, errors: Collector, what: str) -> str:
+    text = read_text(values, field)
+    if not text:
+        errors.add(field, f"Enter {what}.")
+    elif len(text) > limit:
+        errors.add(field, f"Keep it under {limit:,} characters (this is {len(text):,}).")
+    return text
+
+
+def optional_text(values: Values, field: str, limit: int, errors: Collector) -> str | None:
+    text = read_text(values, field)
+    if len(text) > limit:
+        errors.add(field, f"Keep it under {limit:,} characters (this is {len(text):,}).")
+    return text or None
+
+
+def required_date(values: Values, field: str, errors: Collector) -> date:
+    raw = read_date(values, field)
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors.add(field, "Pick a date." if not raw else f"'{raw}' is not a date.")
+        return date.min
+
+
+def parse_free_items(values: Values, field: str, errors: Collector) -> tuple[FreeItem, ...]:
+    """One item per line: `quantity | description | unit | unit price`; unit and price may be left out."""
+    text = read_text(values, field)
+    if len(text) > DESCRIPTION_MAX:
+        errors.add(field, f"Keep it under {DESCRIPTION_MAX:,} characters.")
+        return ()
+    items: list[FreeItem] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) < 2 or len(parts) > 4:
+            errors.add(field, f"Line {number}: write `quantity | description | unit | unit price`, "
+                              "e.g. `2 | Crane rental | h | 150`.")
+            break
+        quantity = parse_quantity(parts[0])
+        unit = parts[2] if len(parts) > 2 and parts[2] else None
+        price = parse_price(parts[3]) if len(parts) > 3 and parts[3] else None
+        problem = (quantity if isinstance(quantity, str) else
+                   price if isinstance(price, str) else
+                   "describe the item" if not parts[1] else
+                   f"keep the description under {ITEM_TEXT_MAX} characters" if len(parts[1]) > ITEM_TEXT_MAX else
+                   "keep the unit under 32 characters" if unit and len(unit) > 32 else None)
+        if problem:
+            errors.add(field, f"Line {number}: {problem}")
+            break
+        items.append(FreeItem(parts[1], quantity, unit, price))  # type: ignore[arg-type]
+    return tuple(items)

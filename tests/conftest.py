@@ -1,0 +1,49 @@
+"""Shared fixtures. Every test gets a fresh database: SQLite by default, PostgreSQL when
+TEST_DATABASE_URL is set (CI runs the suite both ways)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import SQLModel
+
+from storage.db import init_db, make_engine
+from workflow.catalog import import_csv
+from workflow.people import grant
+from workflow.vocabulary import Role
+
+SAMPLE_CATALOG = Path(__file__).resolve().parents[1] / "bot" / "sample" / "catalog.csv"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+# people of the tests (Slack user ids)
+REQUESTER, SUPERVISOR, COORDINATOR, WORKER, WORKER2, OUTSIDER = (
+    "U0REQ", "U0SUP", "U0COORD", "U0FW1", "U0FW2", "U0OUT")
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        engine = make_engine(url)
+        SQLModel.metadata.drop_all(engine)
+    else:
+        engine = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+    init_db(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def seeded(engine: Engine) -> Engine:
+    """A database with the sample catalog and one person per role."""
+    import_csv(engine, SAMPLE_CATALOG)
+    grant(engine, REQUESTER, [Role.REQUESTER])
+    grant(engine, SUPERVISOR, [Role.SUPERVISOR])
+    grant(engine, COORDINATOR, [Role.COORDINATOR])
+    grant(engine, WORKER, [Role.FIELD_WORKER])
+    grant(engine, WORKER2, [Role.FIELD_WORKER])
+    return engine

@@ -1,0 +1,195 @@
+"""The transition table and the workflow service, on a real database."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlmodel import Session, select
+
+from storage.models import AuditEvent, OrderVersion, PendingEffect, ServiceOrder
+from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER, WORKER2
+from workflow.errors import FieldErrors, Refused, Stale
+from workflow.inputs import Approval, Closing, Confirmation, FreeItem, ItemQuantity, OrderDraft, Rejection
+from workflow.queries import audit_trail, order_card, version_document, version_lines
+from workflow.service import OrderService
+from workflow.transitions import BY_ACTION, TRANSITIONS, available
+from workflow.vocabulary import Action, State
+
+NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+TOMORROW = date(2026, 11, 27)
+
+
+def draft(**changes) -> OrderDraft:  # type: ignore[no-untyped-def]
+    base = dict(client_code="ACME", site_code="ACME-HQ", requested_date=TOMORROW, priority="high",
+                description="Replace the air filters on floor 3.",
+                items=(ItemQuantity("service:HVAC-MNT", Decimal("3"), "item_0"),
+                       ItemQuantity("material:FLT-AIR", Decimal("4"), "item_1")),
+                free_items=(FreeItem("Skip hire", Decimal(1), "unit", Decimal("80")),))
+    base.update(changes)
+    return OrderDraft(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def service(seeded) -> OrderService:  # type: ignore[no-untyped-def]
+    return OrderService(seeded, clock=lambda: NOW)
+
+
+def approved(service: OrderService) -> ServiceOrder:
+    order = service.submit(REQUESTER, draft())
+    return service.apply(SUPERVISOR, order.id, Action.APPROVE, order.revision,
+                         Approval((WORKER,), TOMORROW, "Bring the ladder"))
+
+
+def test_table_is_complete_and_consistent() -> None:
+    assert {t.action for t in TRANSITIONS} == set(Action)
+    assert [t.action for t in available(State.PENDING_APPROVAL)] == [Action.APPROVE, Action.REJECT]
+    assert [t.action for t in available(State.APPROVED)] == [Action.CONFIRM, Action.COMPLETE, Action.NOT_PERFORM]
+    for closed in (State.REJECTED, State.COMPLETED, State.NOT_PERFORMED):
+        assert available(closed) == []
+    assert BY_ACTION[Action.CONFIRM].who == "an assigned field worker or coordinator"
+
+
+def test_submit_stores_order_version_zero_audit_and_effects(service: OrderService, seeded) -> None:  # type: ignore[no-untyped-def]
+    order = service.submit(REQUESTER, draft())
+    with Session(seeded) as session:
+        card = order_card(session, order.id)
+        assert card.number == "SO-000001" and card.state == State.PENDING_APPROVAL and card.version == 0
+        assert card.client == "Acme Facilities Ltd. (ACME)" and card.item_count == 3
+        assert card.total == Decimal("3") * Decimal("45") + 4 * Decimal("23.75") + 80
+        events = audit_trail(session, order.id)
+        assert [(e.actor_id, e.action, e.from_state, e.to_state) for e in events] == [
+            (REQUESTER, "submit", None, "pending_approval")]
+        kinds = [e.kind for e in session.exec(select(PendingEffect).order_by(PendingEffect.id))]
+        assert kinds == ["open_channel", "invite", "card", "message"]
+        invite = session.exec(select(PendingEffect).where(PendingEffect.kind == "invite")).one()
+        assert set(__import__("json").loads(invite.payload)["users"]) == {REQUESTER, SUPERVISOR, COORDINATOR}
+
+
+@pytest.mark.parametrize("changes, field, message", [
+    ({"client_code": "NOPE"}, "client", "Pick a client"),
+    ({"site_code": "PENA-OB"}, "site", "site of another client"),
+    ({"requested_date": date(2026, 11, 20)}, "requested_date", "in the past"),
+    ({"items": (ItemQuantity("service:NOPE", Decimal(1), "item_0"),)}, "item_0", "Pick a service"),
+    ({"items": (ItemQuantity("service:CRANE", Decimal(1), "item_0"),
+                ItemQuantity("service:CRANE", Decimal(2), "item_1"))}, "item_1", "already on another row"),
+])
+def test_submit_refuses_bad_input_and_stores_nothing(service, seeded, changes, field, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(FieldErrors) as caught:
+        service.submit(REQUESTER, draft(**changes))
+    assert message in caught.value.errors[field]
+    with Session(seeded) as session:
+        assert session.exec(select(ServiceOrder)).all() == []
+        assert session.exec(select(PendingEffect)).all() == []
+
+
+def test_a_date_still_today_somewhere_is_not_past(service) -> None:  # type: ignore[no-untyped-def]
+    # 15:00 UTC on the 26th is still the 26th in UTC-12, and already the 27th in UTC+14
+    service.submit(REQUESTER, draft(requested_date=date(2026, 11, 26)))
+    with pytest.raises(FieldErrors):
+        service.submit(REQUESTER, draft(requested_date=date(2026, 11, 25)))
+
+
+def test_only_requesters_submit(service) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(Refused, match="Only requester"):
+        service.submit(OUTSIDER, draft())
+
+
+def test_approve_makes_version_one_with_field_workers(service, seeded) -> None:  # type: ignore[no-untyped-def]
+    order = approved(service)
+    assert order.state == State.APPROVED and order.current_version == 1 and order.revision == 1
+    with Session(seeded) as session:
+        doc = version_document(session, order.id, 1)
+        assert doc.version == 1 and doc.version_count == 1 and doc.changes == ()
+        assert [line.code for line in doc.items] == ["HVAC-MNT", "FLT-AIR", None]
+        kinds = [e.kind for e in session.exec(select(PendingEffect).order_by(PendingEffect.id))][4:]
+        assert kinds == ["invite", "upload_pdf", "card", "message"]
+
+
+def test_approve_checks_roles_and_input(service) -> None:  # type: ignore[no-untyped-def]
+    order = service.submit(REQUESTER, draft())
+    with pytest.raises(Refused, match="Only coordinator or supervisor can approve on SO-000001"):
+        service.apply(REQUESTER, order.id, Action.APPROVE, 0, Approval((WORKER,), TOMORROW, None))
+    with pytest.raises(FieldErrors) as caught:
+        service.apply(SUPERVISOR, order.id, Action.APPROVE, 0,
+                      Approval((OUTSIDER,), date(2026, 1, 1), None))
+    assert "<@U0OUT> is not a field worker" in caught.value.errors["field_workers"]
+    assert "in the past" in caught.value.errors["scheduled_date"]
+
+
+def test_two_approvals_at_the_same_revision_make_one(service, seeded) -> None:  # type: ignore[no-untyped-def]
+    order = service.submit(REQUESTER, draft())
+    service.apply(SUPERVISOR, order.id, Action.APPROVE, 0, Approval((WORKER,), TOMORROW, None))
+    with pytest.raises(Refused, match="approved, work in progress"):
+        service.apply(COORDINATOR, order.id, Action.APPROVE, 0, Approval((WORKER2,), TOMORROW, None))
+    with pytest.raises(Refused, match="no longer|not possible"):
+        service.apply(COORDINATOR, order.id, Action.REJECT, 0, Rejection("late"))
+    with Session(seeded) as session:
+        assert len(session.exec(select(AuditEvent)).all()) == 2
+
+
+def test_a_form_against_an_old_revision_is_stale(service) -> None:  # type: ignore[no-untyped-def]
+    order = approved(service)
+    service.apply(WORKER, order.id, Action.CONFIRM, 1, Confirmation(
+        (ItemQuantity("material:FLT-AIR", Decimal(6), "item_0"),), (), (), "two more filters"))
+    with pytest.raises(Stale, match="changed since you opened"):
+        service.apply(COORDINATOR, order.id, Action.COMPLETE, 1, Closing(None))
+
+
+def test_confirmation_adds_changes_removes_and_records_diff(service, seeded) -> None:  # type: ignore[no-untyped-def]
+    order = approved(service)
+    with Session(seeded) as session:
+        skip_line = next(i for i, line in version_lines(session, order.id, 1) if line.code is None)
+    order = service.apply(WORKER, order.id, Action.CONFIRM, order.revision, Confirmation(
+        (ItemQuantity("material:FLT-AIR", Decimal(6), "item_0"),
+         ItemQuantity(f"line:{skip_line}", Decimal(0), "item_1"),
+         ItemQuantity("material:CEM-25", Decimal("2.5"), "item_2")),
+        (FreeItem("Night shift surcharge", Decimal(1), None, Decimal("120")),), (WORKER2,),
+        "Filters were clogged; skip not needed"))
+    assert order.current_version == 2 and order.state == State.APPROVED
+    with Session(seeded) as session:
+        doc = version_document(session, order.id, 2)
+        assert {(c.kind, (c.before or c.after).description) for c in doc.changes} == {
+            ("changed", "Air filter F7 592×592"), ("added", "Cement 25 kg"),
+            ("added", "Night shift surcharge"), ("removed", "Skip hire")}
+        assert doc.added_people == (WORKER2,)  # no name learnt from Slack yet: the id
+        assert doc.change_note == "Filters were clogged; skip not needed"
+        detail = audit_trail(session, order.id)[-1].detail
+        assert "Air filter F7 592×592 4 → 6" in detail and "− Skip hire" in detail and "<@U0FW2>" in detail
+
+
+def test_confirmation_refusals(service) -> None:  # type: ignore[no-untyped-def]
+    order = approved(service)
+    with pytest.raises(Refused, match="Only an assigned field worker or coordinator"):
+        service.apply(WORKER2, order.id, Action.CONFIRM, 1, Confirmation((), (), (), "x"))
+    with pytest.raises(FieldErrors, match="Nothing changed"):
+        service.apply(WORKER, order.id, Action.CONFIRM, 1, Confirmation(
+            (ItemQuantity("material:FLT-AIR", Decimal(4), "item_0"),), (), (), "same"))
+    with pytest.raises(FieldErrors, match="not on the order"):
+        service.apply(WORKER, order.id, Action.CONFIRM, 1, Confirmation(
+            (ItemQuantity("material:CEM-25", Decimal(0), "item_0"),), (), (), "x"))
+
+
+def test_closing_and_closed_orders_refuse_everything(service, seeded) -> None:  # type: ignore[no-untyped-def]
+    order = approved(service)
+    with pytest.raises(FieldErrors, match="Say why"):
+        service.apply(WORKER, order.id, Action.NOT_PERFORM, 1, Closing(None))
+    order = service.apply(WORKER, order.id, Action.COMPLETE, 1, Closing("All done"))
+    assert order.state == State.COMPLETED and order.closed_by == WORKER
+    for action in Action:
+        if action is Action.SUBMIT:
+            continue
+        with pytest.raises(Refused, match="already completed"):
+            service.authorize(COORDINATOR, order.id, action)
+    with Session(seeded) as session:
+        assert version_document(session, order.id, 1).closed.startswith("Completed by U0FW1 on 2026-11-26")
+
+
+def test_reject(service, seeded) -> None:  # type: ignore[no-untyped-def]
+    order = service.submit(REQUESTER, draft())
+    order = service.apply(COORDINATOR, order.id, Action.REJECT, 0, Rejection("Duplicate of SO-000007"))
+    assert order.state == State.REJECTED and order.close_reason == "Duplicate of SO-000007"
+    with Session(seeded) as session:
+        assert session.exec(select(OrderVersion).where(OrderVersion.number >= 1)).all() == []
+    assert NOW - timedelta(0) == order.closed_at

@@ -1,0 +1,18 @@
+"""Time as the code reads it: timezone-aware UTC, injectable so tests drive it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def earliest_today(now: datetime) -> date:
+    """Today where the calendar is furthest behind (UTC-12): a date before this is past for everyone,
+    so nobody is refused a date that is still today where they are."""
+    return (now - timedelta(hours=12)).date()

@@ -1,0 +1,68 @@
+"""Typed input of each step, as the forms parse it and the service applies it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class ItemQuantity:
+    """A picked item and the quantity wanted. `ref` is 'service:CODE', 'material:CODE' or 'line:ID'
+    (an existing line of the order, for free-text items); `field` is the form field it came from."""
+
+    ref: str
+    quantity: Decimal
+    field: str
+
+
+@dataclass(frozen=True)
+class FreeItem:
+    """An item the catalog lacks, typed by the user."""
+
+    description: str
+    quantity: Decimal
+    unit: str | None = None
+    unit_price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class OrderDraft:
+    client_code: str
+    site_code: str
+    requested_date: date
+    priority: str
+    description: str
+    items: tuple[ItemQuantity, ...] = ()
+    free_items: tuple[FreeItem, ...] = ()
+
+
+@dataclass(frozen=True)
+class Approval:
+    field_workers: tuple[str, ...]
+    scheduled_date: date
+    notes: str | None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """Set quantities (0 removes), add free-text items, add field workers; `note` says why."""
+
+    changes: tuple[ItemQuantity, ...]
+    free_items: tuple[FreeItem, ...]
+    field_workers: tuple[str, ...]
+    note: str
+
+
+@dataclass(frozen=True)
+class Closing:
+    note: str | None  # required (the reason) when closing as not performed
+
+
+StepInput = Approval | Rejection | Confirmation | Closing

@@ -1,0 +1,77 @@
+"""Roles and display names of the people who use the app (Slack user ids)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from storage.db import session_scope
+from storage.models import Person, RoleGrant
+from workflow.clock import utcnow
+from workflow.vocabulary import Role
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,31}$")
+
+
+class PeopleError(Exception):
+    pass
+
+
+def parse_role(text: str) -> Role:
+    try:
+        return Role(text.strip().lower().replace("-", "_"))
+    except ValueError:
+        raise PeopleError(f"'{text}' is not a role; roles are: {', '.join(r.value for r in Role)}") from None
+
+
+def check_user_id(user_id: str) -> str:
+    if not _USER_ID.match(user_id):
+        raise PeopleError(f"'{user_id}' is not a Slack user id (like U012AB3CD; find it in the user's "
+                          "profile, under ⋮ > Copy member ID)")
+    return user_id
+
+
+def grant(engine: Engine, user_id: str, roles: list[Role]) -> list[Role]:
+    """Grant roles; returns those that were new. Granting a role twice is harmless."""
+    check_user_id(user_id)
+    with session_scope(engine) as session:
+        have = {Role(r) for r in session.exec(select(RoleGrant.role).where(RoleGrant.user_id == user_id))}
+        new = [r for r in dict.fromkeys(roles) if r not in have]
+        session.add_all(RoleGrant(user_id=user_id, role=r) for r in new)
+    return new
+
+
+def revoke(engine: Engine, user_id: str, role: Role) -> bool:
+    check_user_id(user_id)
+    with session_scope(engine) as session:
+        row = session.get(RoleGrant, (user_id, role.value))
+        if row:
+            session.delete(row)
+        return row is not None
+
+
+def roles_by_user(engine: Engine) -> dict[str, list[str]]:
+    with Session(engine) as session:
+        out: dict[str, list[str]] = {}
+        for row in session.exec(select(RoleGrant).order_by(RoleGrant.user_id, RoleGrant.role)):
+            out.setdefault(row.user_id, []).append(row.role)
+        return out
+
+
+def remember_name(engine: Engine, user_id: str, name: str) -> None:
+    """Store the name to show for a user (cards and PDFs), learnt from Slack."""
+    if not name:
+        return
+    with session_scope(engine) as session:
+        person = session.get(Person, user_id) or Person(user_id=user_id, name=name, updated_at=utcnow())
+        if person.name != name or person.updated_at is None:
+            person.name = name[:200]
+            person.updated_at = utcnow()
+        session.add(person)
+
+
+def known_names(engine: Engine, user_ids: list[str]) -> set[str]:
+    with Session(engine) as session:
+        return set(session.exec(select(Person.user_id).where(Person.user_id.in_(user_ids))))

@@ -1,0 +1,165 @@
+"""Read models: what the order card, the PDF and the typeahead pickers show, built from the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from storage.models import Assignment, AuditEvent, CatalogEntry, LineItem, OrderVersion, Person, ServiceOrder
+from workflow.document import ItemLine, VersionDocument, diff_items
+from workflow.errors import NotFound
+from workflow.transitions import Transition, available
+from workflow.vocabulary import State, order_number
+
+
+@dataclass(frozen=True)
+class OrderCard:
+    """Everything the order card shows: a projection of the database at one revision."""
+
+    id: int
+    number: str
+    revision: int
+    state: State
+    version: int
+    client: str
+    site: str
+    requester_id: str
+    approved_by: str | None
+    field_workers: tuple[str, ...]
+    requested_date: date
+    scheduled_date: date | None
+    priority: str
+    description: str
+    item_count: int
+    total: Decimal
+    closed_by: str | None
+    closed_at: datetime | None
+    close_reason: str | None
+    channel_id: str | None
+    card_ts: str | None
+    steps: tuple[Transition, ...]
+
+
+def get_order(session: Session, order_id: int) -> ServiceOrder:
+    order = session.get(ServiceOrder, order_id)
+    if order is None:
+        raise NotFound(f"There is no order {order_number(order_id)}.")
+    return order
+
+
+def catalog_name(session: Session, kind: str, code: str) -> str:
+    entry = session.exec(select(CatalogEntry).where(CatalogEntry.kind == kind, CatalogEntry.code == code)).first()
+    return f"{entry.name} ({code})" if entry else code
+
+
+def field_workers(session: Session, order_id: int, up_to_version: int | None = None) -> tuple[str, ...]:
+    query = select(Assignment).where(Assignment.order_id == order_id)
+    if up_to_version is not None:
+        query = query.where(Assignment.added_in_version <= up_to_version)
+    rows = session.exec(query.order_by(Assignment.added_in_version, Assignment.user_id))
+    return tuple(row.user_id for row in rows)
+
+
+def version_lines(session: Session, order_id: int, number: int) -> list[tuple[int, ItemLine]]:
+    """(line id, line) of one version, in position order."""
+    rows = session.exec(
+        select(LineItem)
+        .join(OrderVersion, LineItem.version_id == OrderVersion.id)
+        .where(OrderVersion.order_id == order_id, OrderVersion.number == number)
+        .order_by(LineItem.position)
+    )
+    return [(row.id, ItemLine(row.kind, row.code, row.description, row.unit, row.unit_price, row.quantity))
+            for row in rows]
+
+
+def order_card(session: Session, order_id: int) -> OrderCard:
+    order = get_order(session, order_id)
+    lines = [line for _, line in version_lines(session, order_id, order.current_version)]
+    state = State(order.state)
+    return OrderCard(
+        id=order.id, number=order_number(order.id), revision=order.revision, state=state,
+        version=order.current_version, client=catalog_name(session, "client", order.client_code),
+        site=catalog_name(session, "site", order.site_code), requester_id=order.requester_id,
+        approved_by=order.approved_by, field_workers=field_workers(session, order_id),
+        requested_date=order.requested_date, scheduled_date=order.scheduled_date, priority=order.priority,
+        description=order.description, item_count=len(lines),
+        total=sum((line.total or Decimal(0) for line in lines), Decimal(0)),
+        closed_by=order.closed_by, closed_at=order.closed_at, close_reason=order.close_reason,
+        channel_id=order.channel_id, card_ts=order.card_ts, steps=tuple(available(state)),
+    )
+
+
+def person_name(session: Session, user_id: str) -> str:
+    person = session.get(Person, user_id)
+    return person.name if person else user_id
+
+
+def version_document(session: Session, order_id: int, number: int) -> VersionDocument:
+    """One approved or confirmed version (number >= 1) as its PDF shows it."""
+    order = get_order(session, order_id)
+    version = session.exec(select(OrderVersion).where(
+        OrderVersion.order_id == order_id, OrderVersion.number == number)).first()
+    if version is None or number < 1:
+        raise NotFound(f"{order_number(order_id)} has no version {number}.")
+
+    def name(user_id: str | None) -> str | None:
+        return person_name(session, user_id) if user_id else None
+
+    items = tuple(line for _, line in version_lines(session, order_id, number))
+    previous = tuple(line for _, line in version_lines(session, order_id, number - 1)) if number > 1 else ()
+    workers = field_workers(session, order_id, number)
+    added = tuple(u for u in workers if u not in field_workers(session, order_id, number - 1)) if number > 1 else ()
+    # the state as of this version: later steps do not rewrite an earlier version's document
+    later = session.exec(select(func.count()).select_from(OrderVersion).where(
+        OrderVersion.order_id == order_id, OrderVersion.number > number)).one()
+    state = State(order.state) if later == 0 else State.APPROVED
+    closed = None
+    if later == 0 and state.is_closed and order.closed_at:
+        reason = f": {order.close_reason}" if order.close_reason else ""
+        closed = f"{state.label} by {name(order.closed_by)} on {order.closed_at:%Y-%m-%d %H:%M} UTC{reason}"
+    count = session.exec(select(func.count()).select_from(OrderVersion).where(
+        OrderVersion.order_id == order_id, OrderVersion.number >= 1)).one()
+    return VersionDocument(
+        order_number=order_number(order_id), version=number, version_count=count, state_label=state.label,
+        issued_at=version.created_at, client=catalog_name(session, "client", order.client_code),
+        site=catalog_name(session, "site", order.site_code), requester=name(order.requester_id) or "",
+        approved_by=name(order.approved_by), approved_at=order.approved_at,
+        field_workers=tuple(name(u) or u for u in workers), requested_date=order.requested_date,
+        scheduled_date=version.scheduled_date, priority=order.priority, description=order.description,
+        approval_notes=order.approval_notes, items=items,
+        changes=diff_items(previous, items) if number > 1 else (),
+        added_people=tuple(name(u) or u for u in added),
+        change_note=version.note if number > 1 else None,
+        change_author=name(version.author_id) if number > 1 else None, closed=closed,
+    )
+
+
+def search_catalog(session: Session, kinds: tuple[str, ...], text: str, parent: str | None = None,
+                   limit: int = 100) -> list[CatalogEntry]:
+    """Typeahead: entries whose code or name contains every typed word, codes first. Slack shows at most
+    100 options, so a catalog of any size answers with one indexed, limited query."""
+    query = select(CatalogEntry).where(CatalogEntry.kind.in_(kinds))
+    if parent is not None:
+        query = query.where(CatalogEntry.parent_code == parent)
+    for word in text.casefold().split()[:5]:
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(CatalogEntry.search_text.like(f"%{escaped}%", escape="\\"))
+    query = query.order_by(CatalogEntry.kind.desc(), CatalogEntry.code).limit(limit)
+    return list(session.exec(query))
+
+
+def audit_trail(session: Session, order_id: int) -> list[AuditEvent]:
+    return list(session.exec(select(AuditEvent).where(AuditEvent.order_id == order_id).order_by(AuditEvent.id)))
+
+
+def free_lines_matching(lines: list[tuple[int, ItemLine]], text: str) -> list[tuple[int, ItemLine]]:
+    words = text.casefold().split()
+    return [(i, line) for i, line in lines
+            if all(w in f"{line.code or ''} {line.description}".casefold() for w in words)]
+
+
+

@@ -1,0 +1,380 @@
+"""The workflow service: applies one step of the transition table in one database transaction.
+
+A step writes the order's new state and revision, a version when the items change, an audit event,
+and the Slack effects still to do (run by bot/ after the commit). A step lands only if the revision it
+read is still current, so two clicks on Approve make one approval, on any number of processes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, select
+
+from storage.db import session_scope
+from storage.models import (
+    Assignment,
+    AuditEvent,
+    CatalogEntry,
+    LineItem,
+    OrderVersion,
+    PendingEffect,
+    RoleGrant,
+    ServiceOrder,
+)
+from workflow.clock import Clock, earliest_today, utcnow
+from workflow.document import ItemChange, ItemLine, diff_items, money, quantity_text
+from workflow.errors import FieldErrors, NotFound, Refused, Stale
+from workflow.inputs import Approval, Closing, Confirmation, FreeItem, ItemQuantity, OrderDraft, Rejection
+from workflow.transitions import BY_ACTION, Transition, check
+from workflow.vocabulary import Action, ItemKind, Role, State, order_number
+
+
+class OrderService:
+    def __init__(self, engine: Engine, clock: Clock = utcnow) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    # --- reads a listener needs before it opens a form -------------------------------------------
+
+    def roles(self, user_id: str) -> set[Role]:
+        with Session(self.engine) as session:
+            return roles_of(session, user_id)
+
+    def authorize(self, actor: str, order_id: int, action: Action) -> ServiceOrder:
+        """Check that `actor` may take `action` on the order now; return the order as read."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            order = _get_order(session, order_id)
+            _check(session, BY_ACTION[action], order, actor)
+            return order
+
+    def authorize_submit(self, actor: str) -> None:
+        with Session(self.engine) as session:
+            check(BY_ACTION[Action.SUBMIT], None, roles_of(session, actor), False, "")
+
+    # --- steps -----------------------------------------------------------------------------------
+
+    def submit(self, actor: str, draft: OrderDraft) -> ServiceOrder:
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            check(BY_ACTION[Action.SUBMIT], None, roles_of(session, actor), False, "")
+            errors: dict[str, str] = {}
+            client = _entry(session, "client", draft.client_code)
+            site = _entry(session, "site", draft.site_code)
+            if client is None:
+                errors["client"] = "Pick a client from the list."
+            if site is None:
+                errors["site"] = "Pick a site from the list."
+            elif client is not None and site.parent_code != client.code:
+                errors["site"] = f"{site.name} is a site of another client, not of {client.name}."
+            if draft.requested_date < earliest_today(now):
+                errors["requested_date"] = "The requested date is in the past."
+            lines = _resolve_items(session, draft.items, errors)
+            lines += [_free_line(item) for item in draft.free_items]
+            if not lines and not errors:
+                errors[draft.items[0].field if draft.items else "free_items"] = "Add at least one item."
+            if errors:
+                raise FieldErrors(errors)
+
+            order = ServiceOrder(
+                state=State.PENDING_APPROVAL, requester_id=actor, client_code=client.code,
+                site_code=site.code, requested_date=draft.requested_date, priority=draft.priority,
+                description=draft.description, created_at=now, updated_at=now,
+            )
+            session.add(order)
+            session.flush()
+            _add_version(session, order, 0, Action.SUBMIT, actor, now, None, lines)
+            total = sum((line.total or Decimal(0) for line in lines), Decimal(0))
+            detail = (f"{client.name}, {site.name}; {len(lines)} item(s), total {money(total):,}; "
+                      f"requested for {draft.requested_date.isoformat()}, priority {draft.priority}.")
+            _audit(session, order, actor, BY_ACTION[Action.SUBMIT], None, now, detail)
+            reviewers = _users_with(session, {Role.SUPERVISOR, Role.COORDINATOR})
+            _effect(session, order, "open_channel", "channel", {}, now)
+            _effect(session, order, "invite", "invite:submit",
+                    {"users": _unique([actor, *reviewers])}, now)
+            _effect(session, order, "card", f"card:{order.revision}", {}, now)
+            _effect(session, order, "message", "message:review", {
+                "text": f"<@{actor}> submitted {order_number(order.id)} for {client.name} ({site.name}). "
+                + (" ".join(f"<@{u}>" for u in reviewers) + ", please review it."
+                   if reviewers else "Nobody has the supervisor or coordinator role yet: an admin "
+                   "must grant one (service-orders roles grant USER supervisor)."),
+            }, now)
+            return order
+
+    def apply(self, actor: str, order_id: int, action: Action, revision: int,
+              data: Approval | Rejection | Confirmation | Closing) -> ServiceOrder:
+        """Take one step on an existing order, or raise Refused / Stale / FieldErrors."""
+        transition = BY_ACTION[action]
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            order = _get_order(session, order_id)
+            _check(session, transition, order, actor)
+            number = order_number(order.id)
+            # Compare-and-set on the revision: the database, not memory, decides which step lands.
+            claimed = session.execute(
+                update(ServiceOrder)
+                .where(ServiceOrder.id == order.id, ServiceOrder.revision == revision)
+                .values(revision=revision + 1)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if claimed != 1:
+                session.refresh(order)
+                raise Stale(f"{number} changed since you opened this (it is now "
+                            f"{State(order.state).label.lower()}). Look at its card and try again.")
+            order.revision = revision + 1
+            source = State(order.state)
+            detail = _STEPS[action](session, order, actor, data, now)
+            order.state = transition.target
+            order.updated_at = now
+            session.add(order)
+            _audit(session, order, actor, transition, source, now, detail)
+            _effect(session, order, "card", f"card:{order.revision}", {}, now)
+            _effect(session, order, "message", f"message:{order.revision}", {
+                "text": f"<@{actor}> {transition.past_tense}. {detail}".strip(),
+            }, now)
+            return order
+
+
+# --- the steps -----------------------------------------------------------------------------------
+
+
+def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, now: datetime) -> str:
+    errors: dict[str, str] = {}
+    _check_field_workers(session, data.field_workers, errors)
+    if data.scheduled_date < earliest_today(now):
+        errors["scheduled_date"] = "The scheduled date is in the past."
+    if errors:
+        raise FieldErrors(errors)
+    order.scheduled_date = data.scheduled_date
+    order.approval_notes = data.notes
+    order.approved_by = actor
+    order.approved_at = now
+    lines = _lines_of(session, order, order.current_version)
+    _add_version(session, order, 1, Action.APPROVE, actor, now, data.notes, lines)
+    for user in data.field_workers:
+        session.add(Assignment(order_id=order.id, user_id=user, added_in_version=1))
+    _effect(session, order, "invite", "invite:v1", {"users": list(data.field_workers)}, now)
+    _effect(session, order, "upload_pdf", "pdf:v1", {"version": 1}, now)
+    people = ", ".join(f"<@{u}>" for u in data.field_workers)
+    notes = f" Notes: {data.notes}" if data.notes else ""
+    return f"Version 1. Field workers: {people}. Scheduled for {data.scheduled_date.isoformat()}.{notes}"
+
+
+def _reject(session: Session, order: ServiceOrder, actor: str, data: Rejection, now: datetime) -> str:
+    order.closed_by, order.closed_at, order.close_reason = actor, now, data.reason
+    return f"Reason: {data.reason}"
+
+
+def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmation, now: datetime) -> str:
+    errors: dict[str, str] = {}
+    before = _lines_of(session, order, order.current_version)
+    ids = _line_ids(session, order, order.current_version)
+    assigned = {a.user_id for a in session.exec(select(Assignment).where(Assignment.order_id == order.id))}
+    new_people = [u for u in _unique(list(data.field_workers)) if u not in assigned]
+    _check_field_workers(session, new_people, errors)
+
+    after = {line.key: line for line in before}
+    seen: set[str] = set()
+    for change in data.changes:
+        if change.ref.startswith("line:"):
+            line = ids.get(change.ref)
+            if line is None:
+                errors[change.field] = "That item is no longer on this order."
+                continue
+        else:
+            resolved = _resolve_items(session, (ItemQuantity(change.ref, Decimal(1), change.field),), errors)
+            if not resolved:
+                continue
+            line = after.get(resolved[0].key, resolved[0])
+        if line.key in seen:
+            errors[change.field] = "This item is already on another row."
+            continue
+        seen.add(line.key)
+        if change.quantity == 0:
+            if line.key not in after:
+                errors[change.field] = "That item is not on the order; a quantity of 0 removes an item."
+            after.pop(line.key, None)
+        else:
+            after[line.key] = _with_quantity(line, change.quantity)
+    for item in data.free_items:
+        line = _free_line(item)
+        after[line.key] = line
+    lines = list(after.values())
+    if not errors and not lines:
+        errors["note"] = "An order keeps at least one item; close it as not performed instead."
+    changes = diff_items(tuple(before), tuple(lines))
+    if not errors and not changes and not new_people:
+        errors["note"] = "Nothing changed: change an item or add a field worker."
+    if errors:
+        raise FieldErrors(errors)
+
+    number = order.current_version + 1
+    _add_version(session, order, number, Action.CONFIRM, actor, now, data.note, lines)
+    for user in new_people:
+        session.add(Assignment(order_id=order.id, user_id=user, added_in_version=number))
+    if new_people:
+        _effect(session, order, "invite", f"invite:v{number}", {"users": new_people}, now)
+    _effect(session, order, "upload_pdf", f"pdf:v{number}", {"version": number}, now)
+    said = [_describe_change(c) for c in changes]
+    said += [f"added field worker <@{u}>" for u in new_people]
+    delta = sum((line.total or Decimal(0) for line in lines), Decimal(0)) - sum(
+        (line.total or Decimal(0) for line in before), Decimal(0))
+    return f"Version {number}: {'; '.join(said)}. Total {money(delta):+,}. Why: {data.note}"
+
+
+def _complete(session: Session, order: ServiceOrder, actor: str, data: Closing, now: datetime) -> str:
+    order.closed_by, order.closed_at, order.close_reason = actor, now, data.note
+    return f"Note: {data.note}" if data.note else ""
+
+
+def _not_perform(session: Session, order: ServiceOrder, actor: str, data: Closing, now: datetime) -> str:
+    if not data.note:
+        raise FieldErrors({"reason": "Say why the order was not performed."})
+    order.closed_by, order.closed_at, order.close_reason = actor, now, data.note
+    return f"Reason: {data.note}"
+
+
+_STEPS: dict[Action, Callable[..., str]] = {
+    Action.APPROVE: _approve,
+    Action.REJECT: _reject,
+    Action.CONFIRM: _confirm,
+    Action.COMPLETE: _complete,
+    Action.NOT_PERFORM: _not_perform,
+}
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def roles_of(session: Session, user_id: str) -> set[Role]:
+    grants = session.exec(select(RoleGrant.role).where(RoleGrant.user_id == user_id))
+    return {Role(role) for role in grants}
+
+
+def is_assigned(session: Session, order_id: int, user_id: str) -> bool:
+    return session.get(Assignment, (order_id, user_id)) is not None
+
+
+def _get_order(session: Session, order_id: int) -> ServiceOrder:
+    order = session.get(ServiceOrder, order_id)
+    if order is None:
+        raise NotFound(f"There is no order {order_number(order_id)}.")
+    return order
+
+
+def _check(session: Session, transition: Transition, order: ServiceOrder, actor: str) -> None:
+    check(transition, State(order.state), roles_of(session, actor), is_assigned(session, order.id, actor),
+          order_number(order.id))
+
+
+def _users_with(session: Session, roles: set[Role]) -> list[str]:
+    rows = session.exec(select(RoleGrant.user_id).where(RoleGrant.role.in_([r.value for r in roles])))
+    return sorted(set(rows))
+
+
+def _unique(users: list[str]) -> list[str]:
+    return list(dict.fromkeys(users))
+
+
+def _entry(session: Session, kind: str, code: str) -> CatalogEntry | None:
+    return session.exec(select(CatalogEntry).where(CatalogEntry.kind == kind, CatalogEntry.code == code)).first()
+
+
+def _check_field_workers(session: Session, users: tuple[str, ...] | list[str], errors: dict[str, str]) -> None:
+    missing = [u for u in users if Role.FIELD_WORKER not in roles_of(session, u)]
+    if missing:
+        who = ", ".join(f"<@{u}>" for u in missing)
+        errors["field_workers"] = (f"{who} {'is' if len(missing) == 1 else 'are'} not a field worker. "
+                                   "An admin can grant the role.")
+
+
+def _resolve_items(session: Session, items: tuple[ItemQuantity, ...], errors: dict[str, str]) -> list[ItemLine]:
+    lines: dict[str, ItemLine] = {}
+    for item in items:
+        kind, _, code = item.ref.partition(":")
+        entry = _entry(session, kind, code) if kind in (ItemKind.SERVICE, ItemKind.MATERIAL) else None
+        if entry is None:
+            errors[item.field] = "Pick a service or material from the list."
+            continue
+        line = ItemLine(kind=kind, code=entry.code, description=entry.name, unit=entry.unit,
+                        unit_price=entry.unit_price, quantity=item.quantity)
+        if line.key in lines:
+            errors[item.field] = "This item is already on another row."
+            continue
+        lines[line.key] = line
+    return list(lines.values())
+
+
+def _free_line(item: FreeItem) -> ItemLine:
+    return ItemLine(kind=ItemKind.FREE, code=None, description=item.description, unit=item.unit,
+                    unit_price=item.unit_price, quantity=item.quantity)
+
+
+def _with_quantity(line: ItemLine, quantity: Decimal) -> ItemLine:
+    return ItemLine(line.kind, line.code, line.description, line.unit, line.unit_price, quantity)
+
+
+def _version_row(session: Session, order_id: int, number: int) -> OrderVersion:
+    version = session.exec(select(OrderVersion).where(
+        OrderVersion.order_id == order_id, OrderVersion.number == number)).one()
+    return version
+
+
+def _line_rows(session: Session, order: ServiceOrder, number: int) -> list[LineItem]:
+    version = _version_row(session, order.id, number)
+    return list(session.exec(select(LineItem).where(LineItem.version_id == version.id)
+                             .order_by(LineItem.position)))
+
+
+def _to_line(row: LineItem) -> ItemLine:
+    return ItemLine(kind=row.kind, code=row.code, description=row.description, unit=row.unit,
+                    unit_price=row.unit_price, quantity=row.quantity)
+
+
+def _lines_of(session: Session, order: ServiceOrder, number: int) -> list[ItemLine]:
+    return [_to_line(row) for row in _line_rows(session, order, number)]
+
+
+def _line_ids(session: Session, order: ServiceOrder, number: int) -> dict[str, ItemLine]:
+    return {f"line:{row.id}": _to_line(row) for row in _line_rows(session, order, number)}
+
+
+def _add_version(session: Session, order: ServiceOrder, number: int, action: Action, actor: str,
+                 now: datetime, note: str | None, lines: list[ItemLine]) -> None:
+    version = OrderVersion(order_id=order.id, number=number, action=action, author_id=actor, created_at=now,
+                           note=note, scheduled_date=order.scheduled_date)
+    session.add(version)
+    session.flush()
+    for position, line in enumerate(lines):
+        session.add(LineItem(version_id=version.id, position=position, kind=line.kind, code=line.code,
+                             description=line.description, unit=line.unit, unit_price=line.unit_price,
+                             quantity=line.quantity))
+    order.current_version = number
+
+
+def _describe_change(change: ItemChange) -> str:
+    if change.after is None:
+        return f"− {change.before.description}"  # type: ignore[union-attr]
+    if change.before is None:
+        return f"+ {quantity_text(change.after.quantity)} × {change.after.description}"
+    return (f"{change.after.description} {quantity_text(change.before.quantity)} → "
+            f"{quantity_text(change.after.quantity)}")
+
+
+def _audit(session: Session, order: ServiceOrder, actor: str, transition: Transition, source: State | None,
+           now: datetime, detail: str) -> None:
+    session.add(AuditEvent(order_id=order.id, at=now, actor_id=actor, action=transition.action,
+                           from_state=source, to_state=transition.target, version=order.current_version,
+                           detail=detail))
+
+
+def _effect(session: Session, order: ServiceOrder, kind: str, key: str, payload: dict, now: datetime) -> None:
+    session.add(PendingEffect(order_id=order.id, kind=kind, key=f"{order.id}:{key}",
+                              payload=json.dumps(payload), not_before=now, created_at=now))
+
+
+__all__ = ["OrderService", "Refused", "roles_of", "is_assigned"]

@@ -1,0 +1,76 @@
+"""The transition table: the one place that says who may move an order from which state to which.
+
+Buttons on the order card, the permission check, the form that opens and the audit wording all come
+from these rows. A new step is a new row (and a new form), not a new branch in a listener.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workflow.errors import Refused
+from workflow.vocabulary import Action, Role, State
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: Action
+    source: State | None  # None: the order does not exist yet
+    target: State
+    roles: frozenset[Role]
+    assigned_field_worker: bool  # a field worker assigned to the order may also take it
+    form: str  # the form (modal callback_id) that collects its input
+    button: str
+    style: str | None  # Block Kit button style
+    past_tense: str  # audit wording: "<actor> approved the order"
+
+    @property
+    def who(self) -> str:
+        names = sorted(role.value.replace("_", " ") for role in self.roles)
+        if self.assigned_field_worker:
+            names.insert(0, "an assigned field worker")
+        return " or ".join(", ".join(names).rsplit(", ", 1)) if len(names) > 1 else names[0]
+
+
+_STAFF = frozenset({Role.SUPERVISOR, Role.COORDINATOR})
+_COORD = frozenset({Role.COORDINATOR})
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(Action.SUBMIT, None, State.PENDING_APPROVAL, frozenset({Role.REQUESTER}), False,
+               "submit_order", "New order", None, "submitted the order"),
+    Transition(Action.APPROVE, State.PENDING_APPROVAL, State.APPROVED, _STAFF, False,
+               "approve", "Approve", "primary", "approved the order"),
+    Transition(Action.REJECT, State.PENDING_APPROVAL, State.REJECTED, _STAFF, False,
+               "reject", "Reject", "danger", "rejected the order"),
+    Transition(Action.CONFIRM, State.APPROVED, State.APPROVED, _COORD, True,
+               "confirm", "File a confirmation", None, "filed a confirmation"),
+    Transition(Action.COMPLETE, State.APPROVED, State.COMPLETED, _COORD, True,
+               "complete", "Close as completed", "primary", "closed the order as completed"),
+    Transition(Action.NOT_PERFORM, State.APPROVED, State.NOT_PERFORMED, _COORD, True,
+               "not_perform", "Close as not performed", "danger", "closed the order as not performed"),
+)
+
+BY_ACTION: dict[Action, Transition] = {t.action: t for t in TRANSITIONS}
+BY_FORM: dict[str, Transition] = {t.form: t for t in TRANSITIONS}
+
+
+def available(state: State) -> list[Transition]:
+    """The steps an order in this state offers, in table order: its card's buttons."""
+    return [t for t in TRANSITIONS if t.source == state]
+
+
+def may(transition: Transition, roles: set[Role], assigned: bool) -> bool:
+    return bool(transition.roles & roles) or (transition.assigned_field_worker and assigned)
+
+
+def check(transition: Transition, state: State | None, roles: set[Role], assigned: bool, number: str) -> None:
+    """Raise Refused, with words a user can act on, unless this actor may take this step now."""
+    if transition.source != state:
+        what = transition.button.lower()
+        if state is not None and state.is_closed:
+            raise Refused(f"{number} is already {state.label.lower()}: it can no longer be changed.")
+        shown = state.label.lower() if state else "not submitted"
+        raise Refused(f"{number} is {shown}; “{what}” is not possible now.")
+    if not may(transition, roles, assigned):
+        raise Refused(f"Only {transition.who} can {transition.button.lower()}"
+                      + (f" on {number}." if number else "."))
