@@ -1,0 +1,103 @@
+"""Catalog CSV import and role grants: every bad row is named with its line, and nothing is written."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from storage.models import CatalogEntry
+from tests.conftest import SAMPLE_CATALOG
+from workflow.catalog import CatalogError, import_csv
+from workflow.people import PeopleError, grant, parse_role, revoke, roles_by_user
+from workflow.queries import search_catalog
+from workflow.vocabulary import Role
+
+HEADER = "kind,code,name,unit,unit_price,parent\n"
+
+
+def write(tmp_path: Path, body: str, header: str = HEADER) -> Path:
+    path = tmp_path / "catalog.csv"
+    path.write_text(header + body, encoding="utf-8")
+    return path
+
+
+def entries(engine) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    with Session(engine) as session:
+        return [(e.kind, e.code, e.name) for e in session.exec(select(CatalogEntry).order_by(CatalogEntry.id))]
+
+
+def test_sample_imports_and_reimport_updates(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    report = import_csv(engine, SAMPLE_CATALOG)
+    assert report.summary() == ("Imported 3 new and 0 updated clients, 4 new and 0 updated sites, "
+                                "4 new and 0 updated services, 5 new and 0 updated materials.")
+    again = import_csv(engine, write(tmp_path, "material,CEM-25,Cement 25 kg (grey),bag,7.90,\n"))
+    assert again.updated == {"material": 1} and again.created == {}
+    with Session(engine) as session:
+        cement = session.exec(select(CatalogEntry).where(CatalogEntry.code == "CEM-25")).one()
+        assert cement.name == "Cement 25 kg (grey)" and cement.unit_price == Decimal("7.90")
+        assert [e.code for e in search_catalog(session, ("material",), "CEMENT grey")] == ["CEM-25"]
+        assert [e.code for e in search_catalog(session, ("site",), "", parent="ACME")] == ["ACME-HQ", "ACME-WH"]
+        assert [e.code for e in search_catalog(session, ("client",), "peñalolén")] == ["PENA"]
+        assert search_catalog(session, ("service",), "%") == []  # LIKE wildcards are literal
+
+
+@pytest.mark.parametrize("body, problem", [
+    ("vehicle,V1,Van,,,\n", "line 2: kind 'vehicle' is not one of client, site, service, material"),
+    ("client,,Nameless,,,\n", "line 2: code '' must be 1-64 letters"),
+    ("client,A B,Spaces,,,\n", "line 2: code 'A B' must be"),
+    ("client,C1,,,,\n", "line 2: name must be 1-200 characters"),
+    ("service,S1,Svc,,10,\n", "line 2: a service needs a unit"),
+    ("service,S1,Svc,h,ten,\n", "line 2: unit_price 'ten' is not a number"),
+    ("material,M1,Mat,kg,-1,\n", "line 2: unit_price '-1' must be 0 or more"),
+    ("material,M1,Mat,kg,1.23456,\n", "line 2: unit_price '1.23456' must be 0 or more, with at most 4 decimals"),
+    ("client,C1,Client,h,,\n", "line 2: a client has no unit or unit_price"),
+    ("site,S1,Site,,,\n", "line 2: a site needs its client's code in 'parent'"),
+    ("site,S1,Site,,,NOPE\n", "line 2: parent 'NOPE' is not a client code"),
+    ("service,S1,Svc,h,1,C1\n", "line 2: only a site has a parent"),
+    ("client,C1,One,,,\nclient,C1,Two,,,\n", "line 3: client 'C1' already appears on line 2"),
+    ("client,C1,One,,\n", "line 2: 5 fields, expected 6"),
+])
+def test_bad_rows_are_reported_and_nothing_is_written(engine, tmp_path, body, problem) -> None:  # type: ignore[no-untyped-def]
+    good = "client,OK,Fine client,,,\n"
+    with pytest.raises(CatalogError) as caught:
+        import_csv(engine, write(tmp_path, good + body.replace("line 2", "line 3")))
+    expected = problem.replace("line 3", "line 4").replace("line 2", "line 3")
+    assert any(expected in p for p in caught.value.problems), caught.value.problems
+    assert entries(engine) == []
+
+
+def test_a_site_may_name_a_client_already_imported(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import_csv(engine, write(tmp_path, "client,C1,Client,,,\n"))
+    import_csv(engine, write(tmp_path, "site,S1,Site,,,C1\n"))
+    assert entries(engine)[-1] == ("site", "S1", "Site")
+
+
+def test_bad_files(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(CatalogError, match="the header must be"):
+        import_csv(engine, write(tmp_path, "client,C1,x,,,\n", header="type,code,name\n"))
+    with pytest.raises(CatalogError, match="cannot read it"):
+        import_csv(engine, tmp_path / "missing.csv")
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes((HEADER + "client,C1,Peñalolén,,,\n").encode("latin-1"))
+    with pytest.raises(CatalogError, match="not UTF-8"):
+        import_csv(engine, latin1)
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes((HEADER + "client,C1,Excel export,,,\n").encode("utf-8-sig"))
+    import_csv(engine, bom)
+    assert entries(engine) == [("client", "C1", "Excel export")]
+
+
+def test_roles(engine) -> None:  # type: ignore[no-untyped-def]
+    assert grant(engine, "U0A", [Role.SUPERVISOR, Role.COORDINATOR]) == [Role.SUPERVISOR, Role.COORDINATOR]
+    assert grant(engine, "U0A", [Role.SUPERVISOR]) == []
+    assert revoke(engine, "U0A", Role.SUPERVISOR) is True
+    assert revoke(engine, "U0A", Role.SUPERVISOR) is False
+    assert roles_by_user(engine) == {"U0A": ["coordinator"]}
+    assert parse_role("Field-Worker") is Role.FIELD_WORKER
+    with pytest.raises(PeopleError, match="'boss' is not a role; roles are: requester, supervisor"):
+        parse_role("boss")
+    with pytest.raises(PeopleError, match="is not a Slack user id"):
+        grant(engine, "alice", [Role.ADMIN])
