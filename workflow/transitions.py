@@ -23,13 +23,14 @@ class Transition:
     button: str
     style: str | None  # Block Kit button style
     past_tense: str  # audit wording: "<actor> approved the order"
+    what: str  # for refusals: "Only a supervisor or a coordinator can approve SO-000001."
 
     @property
     def who(self) -> str:
-        names = sorted(role.value.replace("_", " ") for role in self.roles)
+        names = [f"a {role.value.replace('_', ' ')}" for role in Role if role in self.roles]
         if self.assigned_field_worker:
-            names.insert(0, "an assigned field worker")
-        return " or ".join(", ".join(names).rsplit(", ", 1)) if len(names) > 1 else names[0]
+            names.insert(0, "a field worker assigned to it")
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 _STAFF = frozenset({Role.SUPERVISOR, Role.COORDINATOR})
@@ -37,17 +38,19 @@ _COORD = frozenset({Role.COORDINATOR})
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(Action.SUBMIT, None, State.PENDING_APPROVAL, frozenset({Role.REQUESTER}), False,
-               "submit_order", "New order", None, "submitted the order"),
+               "submit_order", "New order", None, "submitted the order", "submit service orders"),
     Transition(Action.APPROVE, State.PENDING_APPROVAL, State.APPROVED, _STAFF, False,
-               "approve", "Approve", "primary", "approved the order"),
+               "approve", "Approve", "primary", "approved the order", "approve {number}"),
     Transition(Action.REJECT, State.PENDING_APPROVAL, State.REJECTED, _STAFF, False,
-               "reject", "Reject", "danger", "rejected the order"),
+               "reject", "Reject", "danger", "rejected the order", "reject {number}"),
     Transition(Action.CONFIRM, State.APPROVED, State.APPROVED, _COORD, True,
-               "confirm", "File a confirmation", None, "filed a confirmation"),
+               "confirm", "File a confirmation", None, "filed a confirmation", "file a confirmation on {number}"),
     Transition(Action.COMPLETE, State.APPROVED, State.COMPLETED, _COORD, True,
-               "complete", "Close as completed", "primary", "closed the order as completed"),
+               "complete", "Close as completed", "primary", "closed the order as completed",
+               "close {number} as completed"),
     Transition(Action.NOT_PERFORM, State.APPROVED, State.NOT_PERFORMED, _COORD, True,
-               "not_perform", "Close as not performed", "danger", "closed the order as not performed"),
+               "not_perform", "Close as not performed", "danger", "closed the order as not performed",
+               "close {number} as not performed"),
 )
 
 BY_ACTION: dict[Action, Transition] = {t.action: t for t in TRANSITIONS}
@@ -66,11 +69,9 @@ def may(transition: Transition, roles: set[Role], assigned: bool) -> bool:
 def check(transition: Transition, state: State | None, roles: set[Role], assigned: bool, number: str) -> None:
     """Raise Refused, with words a user can act on, unless this actor may take this step now."""
     if transition.source != state:
-        what = transition.button.lower()
         if state is not None and state.is_closed:
             raise Refused(f"{number} is already {state.label.lower()}: it can no longer be changed.")
         shown = state.label.lower() if state else "not submitted"
-        raise Refused(f"{number} is {shown}; “{what}” is not possible now.")
+        raise Refused(f"{number} is {shown}, so you can't {transition.what.format(number='it')} now.")
     if not may(transition, roles, assigned):
-        raise Refused(f"Only {transition.who} can {transition.button.lower()}"
-                      + (f" on {number}." if number else "."))
+        raise Refused(f"Only {transition.who} can {transition.what.format(number=number)}.")

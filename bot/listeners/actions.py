@@ -34,10 +34,14 @@ def register(app: App, ctx: BotContext) -> None:
     def tell(body: dict[str, Any], text: str) -> None:
         """A refusal only the clicking user sees, where they clicked."""
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-        if channel:
-            ctx.gateway.ephemeral(channel, body["user"]["id"], text)
-        else:
-            log.info("refusal with nowhere to say it: %s", text)
+        try:
+            if channel:
+                ctx.gateway.ephemeral(channel, body["user"]["id"], text)
+                return
+        except SlackError as error:
+            log.warning("could not tell %s why (%s): %s", body["user"]["id"], error.code, text)
+            return
+        log.info("refusal with nowhere to say it: %s", text)
 
     def open_step_form(body: dict[str, Any], action: dict[str, Any]) -> None:
         user = body["user"]["id"]

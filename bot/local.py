@@ -1,0 +1,216 @@
+"""A Slack workspace on loopback: the fake Web API, the real bot serving HTTP, and a driver that sends
+the bot signed requests as Slack would. The demo, the end-to-end tests and the benchmarks run on it,
+through exactly the code path production uses."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from bot.app import Bot, build_bot
+from bot.server import make_server
+from bot.settings import Settings
+from slackfake.inbound import SlackDriver
+from slackfake.server import FakeSlack
+from slackfake.state_values import date as date_value
+from slackfake.state_values import external, number, plain_text, static, users
+from storage.models import PendingEffect, ServiceOrder
+from workflow.clock import Clock, utcnow
+
+SIGNING_SECRET = "local-signing-secret"
+
+
+class LocalWorkspace:
+    def __init__(self, engine: Engine, people: dict[str, str], *, clock: Clock = utcnow,
+                 private_channels: bool = True) -> None:
+        self.engine = engine
+        self.people = people
+        self.clock = clock
+        self.private_channels = private_channels
+        self.fake = FakeSlack()
+        self.bot: Bot | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+        self.slack: SlackDriver
+
+    def __enter__(self) -> LocalWorkspace:
+        self.fake.start()
+        for user_id, name in self.people.items():
+            self.fake.add_user(user_id, name.split()[0].lower(), real_name=name)
+        self.general = self.fake.add_channel("general", members=list(self.people))
+        settings = Settings(bot_token=self.fake.bot_token, signing_secret=SIGNING_SECRET,
+                            api_url=self.fake.api_url, private_channels=self.private_channels)
+        self.bot = build_bot(settings, self.engine, clock=self.clock)
+        self._server = make_server(self.bot, self.engine, host="127.0.0.1", port=0)
+        self._thread = threading.Thread(target=self._server.run, name="bot-http", daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.effective_port}"
+        self.slack = SlackDriver(f"{self.url}/slack/events", SIGNING_SECRET, self.fake)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.close()
+        if self.bot is not None:
+            self.bot.stop()
+        self.fake.stop()
+
+    # --- waiting for the work that follows an ack ---------------------------------------------------
+
+    def pending_effects(self) -> int:
+        with Session(self.engine) as session:
+            return session.exec(select(func.count()).select_from(PendingEffect)
+                                .where(PendingEffect.status == "pending")).one()
+
+    def settle(self, timeout: float = 15.0) -> None:
+        """Wait until every pending effect has run (the bot kicks its runner after each step)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.bot is not None
+            self.bot.ctx.effects.wait_idle(max(0.0, deadline - time.monotonic()))
+            if self.pending_effects() == 0:
+                return
+            self.bot.ctx.effects.kick()
+            time.sleep(0.02)
+        raise TimeoutError(f"{self.pending_effects()} effects still pending after {timeout} s")
+
+    def wait(self, predicate: Callable[[], Any], what: str, timeout: float = 10.0) -> None:
+        if not self.fake.wait_for(lambda: bool(predicate()), timeout=timeout):
+            raise TimeoutError(f"timed out waiting for {what}")
+
+    # --- acting as a person in Slack -----------------------------------------------------------------
+
+    def top_view(self, user: str) -> dict[str, Any] | None:
+        stack = self.fake.open_view_ids(user)
+        return self.fake.views.get(stack[-1]) if stack else None
+
+    def wait_for_view(self, user: str, callback_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        self.wait(lambda: (self.top_view(user) or {}).get("callback_id") == callback_id,
+                  f"{user}'s '{callback_id}' form to open", timeout)
+        view = self.top_view(user)
+        assert view is not None
+        return view
+
+    def pick(self, user: str, view: dict[str, Any], block_id: str, typed: str, action_id: str | None = None,
+             choose: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+        """Type into an external select, as a person would, and pick the first option (or the first that
+        `choose` likes). Returns the state entry Slack then submits."""
+        action = action_id or _action_of(view, block_id)
+        answer = self.slack.suggest(user, view, action, block_id, typed).json() or {}
+        options = answer.get("options") or [o for g in answer.get("option_groups", []) for o in g["options"]]
+        chosen = next((o for o in options if choose is None or choose(o)), None)
+        if chosen is None:
+            raise LookupError(f"no option for '{typed}' in {block_id}: {options}")
+        entry = {action: external(chosen["value"], chosen["text"]["text"])}
+        # the choice is now part of the view's state, as in Slack's client (later suggestions see it)
+        self.fake.set_view_state(view["id"], {**self._state(view), block_id: entry})
+        return entry
+
+    def _state(self, view: dict[str, Any]) -> dict[str, Any]:
+        stored = self.fake.views.get(view["id"]) or {}
+        return dict((stored.get("state") or {}).get("values") or {})
+
+    def submit(self, user: str, view: dict[str, Any], values: dict[str, Any], **kwargs: Any) -> Any:
+        """Submit the form with what was picked so far plus `values` (block_id -> action_id -> entry)."""
+        return self.slack.submit(user, view, {**self._state(view), **values}, **kwargs)
+
+    def order(self, order_id: int) -> ServiceOrder:
+        with Session(self.engine, expire_on_commit=False) as session:
+            order = session.get(ServiceOrder, order_id)
+            assert order is not None
+            return order
+
+    def click_step(self, user: str, order_id: int, action_id: str) -> Any:
+        """Click a button on the order's card, in its channel."""
+        order = self.order(order_id)
+        assert order.channel_id and order.card_ts, "the order has no card yet"
+        return self.slack.click(user, order.channel_id, order.card_ts, action_id)
+
+
+    # --- the workflow's steps, each as a person does it: open the form, fill it in, submit ------------
+
+    def submit_order(self, user: str, *, client: str, site: str, items: list[tuple[str, str]], requested: str,
+                     description: str, priority: str = "normal", free_items: str = "") -> Any:
+        """/order, then the submit form. `items` are (what to type in the picker, quantity)."""
+        ack = self.slack.command(user, "/order")
+        assert ack.status == 200, ack.text
+        view = self.wait_for_view(user, "submit_order")
+        view = self._rows_for(user, view, len(items))
+        values: dict[str, Any] = {
+            "client": self.pick(user, view, "client", client),
+            "site": self.pick(user, view, "site", site),
+            "requested_date": {"requested_date": date_value(requested)},
+            "priority": {"priority": static(priority)},
+            "description": {"description": plain_text(description)},
+            "free_items": {"free_items": plain_text(free_items)},
+        }
+        values.update(self._item_values(user, view, items))
+        return self.submit(user, view, values)
+
+    def open_step(self, user: str, order_id: int, step: str) -> dict[str, Any]:
+        ack = self.click_step(user, order_id, f"order_{step}")
+        assert ack.status == 200, ack.text
+        return self.wait_for_view(user, step)
+
+    def approve(self, user: str, order_id: int, *, workers: list[str], scheduled: str, notes: str = "") -> Any:
+        view = self.open_step(user, order_id, "approve")
+        return self.submit(user, view, {"field_workers": {"field_workers": users(workers)},
+                                        "scheduled_date": {"scheduled_date": date_value(scheduled)},
+                                        "notes": {"notes": plain_text(notes)}})
+
+    def reject(self, user: str, order_id: int, reason: str) -> Any:
+        view = self.open_step(user, order_id, "reject")
+        return self.submit(user, view, {"reason": {"reason": plain_text(reason)}})
+
+    def confirm(self, user: str, order_id: int, *, changes: list[tuple[str, str]], note: str,
+                free_items: str = "", workers: list[str] | None = None) -> Any:
+        """A confirmation: `changes` are (what to type in the picker, new quantity; 0 removes)."""
+        view = self.open_step(user, order_id, "confirm")
+        view = self._rows_for(user, view, len(changes))
+        values: dict[str, Any] = {"note": {"note": plain_text(note)},
+                                  "free_items": {"free_items": plain_text(free_items)},
+                                  "field_workers": {"field_workers": users(workers or [])}}
+        values.update(self._item_values(user, view, changes))
+        return self.submit(user, view, values)
+
+    def complete(self, user: str, order_id: int, note: str = "") -> Any:
+        view = self.open_step(user, order_id, "complete")
+        return self.submit(user, view, {"note": {"note": plain_text(note)}})
+
+    def not_perform(self, user: str, order_id: int, reason: str) -> Any:
+        view = self.open_step(user, order_id, "not_perform")
+        return self.submit(user, view, {"reason": {"reason": plain_text(reason)}})
+
+    def _rows_for(self, user: str, view: dict[str, Any], needed: int) -> dict[str, Any]:
+        """Click "Add more rows" until the form has `needed` item rows."""
+        while sum(1 for b in view["blocks"] if b.get("block_id", "").startswith("item_")) < needed:
+            before = view["hash"]
+            self.slack.click_in_view(user, view, "add_item_rows")
+            self.wait(lambda old=before: (self.top_view(user) or {}).get("hash") != old, "more item rows")
+            view = self.top_view(user) or view
+        return view
+
+    def _item_values(self, user: str, view: dict[str, Any], items: list[tuple[str, str]]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for row, (typed, quantity) in enumerate(items):
+            values[f"item_{row}"] = self.pick(user, view, f"item_{row}", typed)
+            values[f"qty_{row}"] = {"quantity": number(quantity)}
+        return values
+
+    def latest_order_id(self) -> int:
+        with Session(self.engine) as session:
+            return int(session.exec(select(func.max(ServiceOrder.id))).one() or 0)
+
+
+def _action_of(view: dict[str, Any], block_id: str) -> str:
+    for block in view.get("blocks", []):
+        if block.get("block_id") == block_id:
+            element = block.get("element") or {}
+            return str(element.get("action_id"))
+    raise LookupError(f"no block {block_id} in the view")

@@ -1,0 +1,589 @@
+"""FakeSlack: a loopback HTTP server that answers Slack's Web API like Slack does.
+
+Transport rules (shared/slack/platform-notes.md §9.1): `POST|GET /api/<method>`; JSON, form and query
+arguments; errors are HTTP 200 `{"ok": false, "error": code}`; an unknown method is HTTP 404
+`unknown_method`; rate limits are HTTP 429 with Retry-After. Besides /api/ it serves the file upload leg
+(/upload/v1/<file id>) and response_url targets (/response/<token>).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from . import files as _files  # registers files.* methods
+from . import views as _views  # registers views.* methods
+from .blocks_text import blocks_to_text, iso, mrkdwn_to_plain, view_to_text
+from .replies import apply_reply
+from .state import Call, Channel, FakeFile, JoinEvent, Message, ResponseUrl, User, Workspace
+from .webapi import (
+    REGISTRY,
+    TRANSPORT_ERRORS,
+    ApiError,
+    Args,
+    add_member,
+    message_json,
+)
+
+DEFAULT_SCOPES = (
+    "channels:manage",
+    "channels:read",
+    "channels:join",
+    "channels:write.invites",
+    "groups:write",
+    "groups:read",
+    "groups:write.invites",
+    "chat:write",
+    "commands",
+    "users:read",
+    "users:read.email",
+    "files:write",
+    "files:read",
+)
+RESPONSE_URL_USES = 5  # docs: a response_url works up to 5 times within 30 minutes
+RESPONSE_URL_TTL = 30 * 60
+
+
+@dataclass
+class _Fault:
+    error: str
+    status: int
+    retry_after: int
+
+
+class FakeSlack:
+    """Slack's Web API on 127.0.0.1 with an inspectable, thread-safe workspace."""
+
+    def __init__(
+        self,
+        bot_token: str = "xoxb-test-token",
+        team_id: str = "T0001",
+        bot_user_id: str = "U0BOT",
+        *,
+        bot_id: str = "B0BOT",
+        app_id: str = "A0001",
+        bot_name: str = "service-orders",
+        team_name: str = "Fake Workspace",
+        team_domain: str = "fake",
+        scopes: Iterable[str] = DEFAULT_SCOPES,
+        clock: Callable[[], float] = time.time,
+        home_tab_enabled: bool = True,
+        max_text_length: int = 40_000,
+    ) -> None:
+        self._lock = threading.RLock()
+        self._ws = Workspace(
+            team_id=team_id,
+            team_name=team_name,
+            team_domain=team_domain,
+            bot_token=bot_token,
+            bot_user_id=bot_user_id,
+            bot_id=bot_id,
+            app_id=app_id,
+            scopes=tuple(scopes),
+            clock=clock,
+            home_tab_enabled=home_tab_enabled,
+            max_text_length=max_text_length,
+        )
+        self._ws.users[bot_user_id] = User(bot_user_id, bot_name, bot_name, is_bot=True, updated=int(clock()))
+        self._faults: dict[str, list[_Fault]] = {}
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------------------------------------------
+    # lifecycle
+
+    def start(self) -> FakeSlack:
+        if self._httpd is not None:
+            return self
+        handler = type("_BoundHandler", (_Handler,), {"fake": self})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._ws.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="FakeSlack", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._httpd = self._thread = None
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if not self._ws.base_url:
+            raise RuntimeError("FakeSlack is not started")
+        return self._ws.base_url
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + "/api/"
+
+    # identity, for drivers and assertions
+    @property
+    def team_id(self) -> str:
+        return self._ws.team_id
+
+    @property
+    def team_domain(self) -> str:
+        return self._ws.team_domain
+
+    @property
+    def bot_user_id(self) -> str:
+        return self._ws.bot_user_id
+
+    @property
+    def bot_id(self) -> str:
+        return self._ws.bot_id
+
+    @property
+    def app_id(self) -> str:
+        return self._ws.app_id
+
+    @property
+    def bot_token(self) -> str:
+        return self._ws.bot_token
+
+    # ------------------------------------------------------------------------------------------------------
+    # seeding
+
+    def add_user(
+        self,
+        user_id: str,
+        name: str,
+        real_name: str | None = None,
+        tz: str = "America/Santiago",
+        is_bot: bool = False,
+        deleted: bool = False,
+        email: str | None = None,
+    ) -> User:
+        with self._lock:
+            user = User(
+                user_id,
+                name,
+                real_name or name,
+                tz,
+                is_bot,
+                deleted,
+                email if email is not None else (None if is_bot else f"{name}@example.com"),
+                int(self._ws.now()),
+            )
+            self._ws.users[user_id] = user
+            return copy.deepcopy(user)
+
+    def add_channel(
+        self,
+        name: str,
+        is_private: bool = False,
+        members: Iterable[str] = (),
+        *,
+        is_general: bool | None = None,
+    ) -> str:
+        """A channel that exists before the bot acts, e.g. the #general a slash command comes from.
+        The bot is a member only if its user id is in `members`."""
+        with self._lock:
+            if self._ws.channel_by_name(name) is not None:
+                raise ValueError(f"channel name taken: {name}")
+            members = list(members)
+            ws = self._ws
+            ch = Channel(
+                ws.minter.id("C"), name, is_private, int(ws.now()), members[0] if members else "USLACKBOT"
+            )
+            ch.is_general = name == "general" if is_general is None else is_general
+            ws.channels[ch.id] = ch
+            for m in members:
+                add_member(ws, ch, m, None)
+            return ch.id
+
+    def post_as(self, user_id: str, channel_id: str, text: str, thread_ts: str | None = None) -> str:
+        """A person's message in a channel they belong to (no event is sent; use SlackDriver.event)."""
+        with self._lock:
+            ch = self._ws.channels[channel_id]
+            if user_id not in ch.members:
+                raise ValueError(f"{user_id} is not a member of {channel_id}")
+            m = Message(self._ws.minter.ts(), user_id, text, [], thread_ts)
+            ch.messages.append(m)
+            return m.ts
+
+    def set_user(self, user_id: str, **changes: Any) -> None:
+        """Change a seeded user, e.g. `set_user("U1", deleted=True)` to deactivate them."""
+        with self._lock:
+            u = self._ws.users[user_id]
+            for k, v in changes.items():
+                setattr(u, k, v)
+
+    # ------------------------------------------------------------------------------------------------------
+    # inspection (deep copies: the server thread keeps mutating the originals)
+
+    @property
+    def calls(self) -> list[Call]:
+        with self._lock:
+            return list(self._ws.calls)
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    @property
+    def channels(self) -> dict[str, Channel]:
+        with self._lock:
+            return copy.deepcopy(self._ws.channels)
+
+    def channel_by_name(self, name: str) -> Channel | None:
+        with self._lock:
+            return copy.deepcopy(self._ws.channel_by_name(name))
+
+    def message(self, channel_id: str, ts: str) -> Message | None:
+        with self._lock:
+            ch = self._ws.channels.get(channel_id)
+            return copy.deepcopy(ch.message(ts)) if ch else None
+
+    def message_payload(self, channel_id: str, ts: str) -> dict[str, Any] | None:
+        """The message as Slack renders it into API responses and interaction payloads."""
+        with self._lock:
+            ch = self._ws.channels.get(channel_id)
+            m = ch.message(ts) if ch else None
+            return copy.deepcopy(message_json(self._ws, m)) if m else None
+
+    @property
+    def users(self) -> dict[str, User]:
+        with self._lock:
+            return copy.deepcopy(self._ws.users)
+
+    @property
+    def ephemerals(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(self._ws.ephemerals)
+
+    @property
+    def views(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(self._ws.views)
+
+    @property
+    def opened_views(self) -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            return copy.deepcopy(self._ws.opened_views)
+
+    def open_view_ids(self, user_id: str) -> list[str]:
+        """The user's modal stack as on screen (root first); [] when no modal is open."""
+        with self._lock:
+            stack = self._ws.open_stack_of(user_id)
+            return list(stack.view_ids) if stack else []
+
+    def home_view(self, user_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            vid = self._ws.home_views.get(user_id)
+            return copy.deepcopy(self._ws.views[vid]) if vid else None
+
+    @property
+    def files(self) -> dict[str, FakeFile]:
+        with self._lock:
+            return copy.deepcopy(self._ws.files)
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.02) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(interval)
+
+    # ------------------------------------------------------------------------------------------------------
+    # test controls
+
+    def new_trigger_id(
+        self, user_id: str, *, view_id: str | None = None, issued_at: float | None = None
+    ) -> str:
+        """A trigger as an interaction hands it out. `view_id`: the modal it came from (views.push target);
+        `issued_at`: backdate it (clock seconds) to test expiry without sleeping."""
+        with self._lock:
+            return _views.issue_trigger(self._ws, user_id, view_id, issued_at)
+
+    def new_response_url(self, channel_id: str | None, user_id: str, message_ts: str | None = None) -> str:
+        with self._lock:
+            token = secrets.token_hex(12)
+            self._ws.response_urls[token] = ResponseUrl(channel_id, user_id, message_ts, self._ws.now())
+            return f"{self.base_url}/response/{self._ws.team_id}/{token}"
+
+    def fail_next(
+        self, method: str, error: str = "ratelimited", status: int = 429, retry_after: int = 1, times: int = 1
+    ) -> None:
+        """The next `times` calls of `method` ("upload" for the upload leg) fail like that: 429 carries
+        Retry-After and `{"ok": false, "error": "ratelimited"}`, 5xx a plain-text body, 200 the error code."""
+        if method != "upload" and method not in REGISTRY:
+            raise ValueError(f"{method} is not a method the fake implements; the fault would never fire")
+        with self._lock:
+            self._faults.setdefault(method, []).extend(
+                _Fault(error, status, retry_after) for _ in range(times)
+            )
+
+    def method_errors(self) -> dict[str, frozenset[str]]:
+        """Every implemented method with the error codes it can answer (its own plus transport ones)."""
+        return {name: spec.errors | TRANSPORT_ERRORS for name, spec in REGISTRY.items()}
+
+    # ------------------------------------------------------------------------------------------------------
+    # the user's side of Slack, driven by SlackDriver
+
+    def apply_command_ack(self, channel_id: str, user_id: str, body: dict[str, Any]) -> str | None:
+        with self._lock:
+            return apply_reply(self._ws, channel_id, user_id, None, body)
+
+    def apply_submission_ack(self, view_id: str, body: dict[str, Any] | None) -> list[str]:
+        with self._lock:
+            return _views.apply_submission_ack(self._ws, view_id, body)
+
+    def set_view_state(self, view_id: str, values: dict[str, Any]) -> None:
+        with self._lock:
+            _views.set_state(self._ws, view_id, values)
+
+    def close_view(self, view_id: str) -> bool:
+        """The user closes `view_id`; returns True when that cleared a stack of several views."""
+        with self._lock:
+            return _views.close_view(self._ws, view_id)
+
+    # ------------------------------------------------------------------------------------------------------
+    # transcript
+
+    def transcript(self, channel_id: str) -> str:
+        """The channel as a person would read it, oldest first; times UTC."""
+        with self._lock:
+            ws = self._ws
+            ch = ws.channels[channel_id]
+
+            def names(some_id: str) -> str:
+                return ws.channel_name(some_id) if some_id[:1] in "CGD" else ws.name_of(some_id)
+
+            def plain(text: str) -> str:
+                return mrkdwn_to_plain(text, names, ws.channel_name)
+
+            kind = "private channel" if ch.is_private else "channel"
+            lines = [f"#{ch.name} ({ch.id}, {kind}) created {iso(ch.created)} by {names(ch.creator)}"]
+            entries: list[tuple[str, JoinEvent | Message]] = [(j.ts, j) for j in ch.joins]
+            entries += [(m.ts, m) for m in ch.messages]
+            for ts, item in sorted(entries, key=lambda e: float(e[0])):
+                if isinstance(item, JoinEvent):
+                    by = f" (invited by {names(item.inviter)})" if item.inviter else ""
+                    lines.append(f"{iso(ts)}  → {names(item.user)} joined{by}")
+                    continue
+                indent = "    ↳ " if item.thread_ts and item.thread_ts != item.ts else ""
+                if item.deleted:
+                    lines.append(f"{iso(ts)}  {indent}{names(item.user)}: (message deleted)")
+                    continue
+                tag = f" (updated {iso(item.edited_ts)})" if item.edited and item.edited_ts else ""
+                body = blocks_to_text(item.blocks, names) if item.blocks else plain(item.text)
+                for fid in item.files:
+                    f = ws.files.get(fid)
+                    body += ("\n" if body else "") + f"📎 {f.name if f else fid}"
+                lines.append(f"{iso(ts)}  {indent}{names(item.user)}{tag}:")
+                lines.extend(f"{' ' * (4 + len(indent))}{line}" for line in body.splitlines() or [""])
+            if ch.archived:
+                lines.append("(channel archived)")
+            return "\n".join(lines)
+
+    def view_text(self, view_id: str) -> str:
+        with self._lock:
+            return view_to_text(self._ws.views[view_id], self._ws.name_of)
+
+    # ------------------------------------------------------------------------------------------------------
+    # request handling (called from server threads)
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        with self._lock:
+            queue = self._faults.get(method)
+            return queue.pop(0) if queue else None
+
+    def _record(self, method: str, args: dict[str, Any], status: int, response: dict[str, Any]) -> None:
+        with self._lock:
+            self._ws.calls.append(Call(method, args, status, response))
+
+    def _handle_api(
+        self, method: str, headers: dict[str, str], args: dict[str, Any] | ApiError, body_token: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        extra_headers: dict[str, str] = {}
+        spec = REGISTRY.get(method)
+        if spec is None:
+            return 404, {"ok": False, "error": "unknown_method", "req_method": method}, extra_headers
+        if isinstance(args, ApiError):
+            return 200, args.body(), extra_headers
+        auth = headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else body_token
+        if not token:
+            return 200, {"ok": False, "error": "not_authed"}, extra_headers
+        if token != self._ws.bot_token:
+            return 200, {"ok": False, "error": "invalid_auth"}, extra_headers
+        extra_headers["x-oauth-scopes"] = ",".join(self._ws.scopes)
+        extra_headers["x-accepted-oauth-scopes"] = ",".join(spec.scopes)
+        fault = self._take_fault(method)
+        if fault is not None:
+            if fault.status == 429:
+                extra_headers["Retry-After"] = str(fault.retry_after)
+            return fault.status, {"ok": False, "error": fault.error}, extra_headers
+        if spec.scopes and not set(spec.scopes) & set(self._ws.scopes):
+            body = {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": spec.scopes[0],
+                "provided": ",".join(self._ws.scopes),
+            }
+            return 200, body, extra_headers
+        with self._lock:
+            try:
+                result = {"ok": True, **spec.handler(self._ws, Args(args))}
+            except ApiError as e:
+                if e.error not in spec.errors | TRANSPORT_ERRORS:
+                    # A code not declared for the method would slip past the documentation check.
+                    raise AssertionError(f"{method} answered undeclared error {e.error}") from e
+                result = e.body()
+        return 200, result, extra_headers
+
+    def _handle_response_url(self, token: str, body: bytes) -> tuple[int, str]:
+        with self._lock:
+            ru = self._ws.response_urls.get(token)
+            if ru is None:
+                return 404, "no_service"
+            if self._ws.now() - ru.issued_at > RESPONSE_URL_TTL:
+                return 404, "expired_url"
+            if ru.uses >= RESPONSE_URL_USES:
+                return 404, "used_url"
+            try:
+                payload = json.loads(body or b"{}")
+            except json.JSONDecodeError:
+                return 400, "invalid_payload"
+            if not isinstance(payload, dict):
+                return 400, "invalid_payload"
+            ru.uses += 1
+            problem = apply_reply(self._ws, ru.channel_id, ru.user_id, ru.message_ts, payload)
+            self._ws.calls.append(Call("response_url", payload, 400 if problem else 200, {"error": problem}))
+            return (400, problem) if problem else (200, "ok")
+
+
+def _parse_args(content_type: str, body: bytes, query: str) -> tuple[dict[str, Any] | ApiError, str | None]:
+    """Merge query-string and body arguments the way Slack reads them.
+
+    Returns (args or a transport error, token given as a form-body parameter). Slack accepts a token in a
+    form POST body; not in a JSON body (header only) and, for apps since 2021, not in the query string.
+    """
+    args: dict[str, Any] = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    args.pop("token", None)
+    ctype = content_type.split(";")[0].strip().lower()
+    if not body:
+        return args, None
+    if ctype == "application/json":
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return ApiError("invalid_json"), None
+        if not isinstance(data, dict):
+            return ApiError("json_not_object"), None
+        data.pop("token", None)
+        return {**args, **data}, None
+    form: dict[str, Any] = {}
+    if ctype == "application/x-www-form-urlencoded":
+        form = {
+            k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()
+        }
+    elif ctype == "multipart/form-data":
+        msg = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+        for part in msg.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if name:
+                raw = part.get_payload(decode=True) or b""
+                form[str(name)] = raw if part.get_filename() else raw.decode("utf-8", "replace")
+    else:
+        return ApiError("invalid_post_type"), None
+    token = form.pop("token", None)
+    return {**args, **form}, token if isinstance(token, str) else None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeSlack
+    server_version = "FakeSlack/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def do_GET(self) -> None:
+        self._dispatch(b"")
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self._dispatch(self.rfile.read(length) if length else b"")
+
+    def _dispatch(self, body: bytes) -> None:
+        parts = urlsplit(self.path)
+        path = parts.path
+        if path.startswith("/api/"):
+            method = path[len("/api/") :]
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            args, body_token = _parse_args(self.headers.get("Content-Type", ""), body, parts.query)
+            try:
+                status, payload, extra = self.fake._handle_api(method, headers, args, body_token)
+            except Exception as e:  # a fake bug must be loud, not a hung client
+                self.fake._record(method, {}, 500, {"exception": repr(e)})
+                self._send(500, b"Internal Server Error", "text/plain; charset=utf-8")
+                raise
+            recorded = args if isinstance(args, dict) else {}
+            if status >= 500:
+                self.fake._record(method, recorded, status, payload)
+                self._send(status, b"Internal Server Error", "text/plain; charset=utf-8")
+                return
+            self.fake._record(method, recorded, status, payload)
+            self._send(status, json.dumps(payload).encode(), "application/json; charset=utf-8", extra)
+            return
+        if path.startswith("/upload/v1/") and self.command == "POST":
+            file_id = path.rsplit("/", 1)[-1]
+            fault = self.fake._take_fault("upload")
+            if fault is not None:
+                self.fake._record("upload", {"file_id": file_id, "length": len(body)}, fault.status, {})
+                self._send(fault.status, fault.error.encode(), "text/plain; charset=utf-8")
+                return
+            with self.fake._lock:
+                status, text = _files.receive_upload(self.fake._ws, file_id, body)
+            ctype = self.headers.get("Content-Type", "")
+            self.fake._record(
+                "upload",
+                {"file_id": file_id, "length": len(body), "content_type": ctype},
+                status,
+                {"body": text},
+            )
+            self._send(status, text.encode(), "text/plain; charset=utf-8")
+            return
+        if path.startswith("/response/") and self.command == "POST":
+            status, text = self.fake._handle_response_url(path.rsplit("/", 1)[-1], body)
+            self._send(status, text.encode(), "text/plain; charset=utf-8")
+            return
+        self._send(404, b"Not Found", "text/plain; charset=utf-8")
+
+    def _send(self, status: int, data: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)

@@ -1,0 +1,242 @@
+"""The whole workflow as Slack drives it: signed HTTP requests into the running bot, a real loopback
+HTTP server answering the Web API, and a real database."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pypdf import PdfReader
+from sqlmodel import Session, select
+
+from bot.local import LocalWorkspace
+from storage.models import AuditEvent, OrderVersion, PendingEffect, ServiceOrder
+from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER, WORKER2
+from workflow.document import quantity_text
+from workflow.queries import version_lines
+
+PEOPLE = {REQUESTER: "Rosa Requester", SUPERVISOR: "Sam Supervisor", COORDINATOR: "Carla Coordinator",
+          WORKER: "Jürgen Müller", WORKER2: "Ana Peñalolén", OUTSIDER: "Otto Outsider"}
+SOON = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+
+
+@pytest.fixture
+def ws(seeded):  # type: ignore[no-untyped-def]
+    with LocalWorkspace(seeded, PEOPLE) as workspace:
+        yield workspace
+
+
+def submit(ws: LocalWorkspace, **changes) -> int:  # type: ignore[no-untyped-def]
+    args = dict(client="peñ", site="presidentes", items=[("hvac", "3"), ("cement", "10")],
+                requested=SOON, description="Replace the HVAC filters; patch the slab.",
+                free_items="1 | Skip hire | unit | 80")
+    args.update(changes)
+    ack = ws.submit_order(REQUESTER, **args)
+    assert ack.status == 200 and ack.text == "", ack.text
+    ws.settle()
+    return ws.latest_order_id()
+
+
+def pdf_text(content: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def test_the_whole_workflow(ws: LocalWorkspace) -> None:
+    order_id = submit(ws)
+    order = ws.order(order_id)
+    channel = ws.fake.channels[order.channel_id]
+    assert channel.name == "so-000001-constructora-penalolen-s-a" and channel.is_private
+    assert {REQUESTER, SUPERVISOR, COORDINATOR} <= channel.members
+    assert WORKER not in channel.members
+    card = ws.fake.message(channel.id, order.card_ts)
+    actions = [e["action_id"] for b in card.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert actions == ["order_approve", "order_reject"]
+    assert "Pending approval" in ws.fake.transcript(channel.id)
+    assert "please review it" in ws.fake.transcript(channel.id)
+
+    assert ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=SOON, notes="Gate code 4521").text == ""
+    ws.settle()
+    order = ws.order(order_id)
+    assert order.state == "approved" and order.current_version == 1
+    assert WORKER in ws.fake.channels[channel.id].members
+    files = [f for f in ws.fake.files.values() if channel.id in f.channels]
+    assert [f.name for f in files] == ["SO-000001-v1.pdf"]
+    text = pdf_text(files[0].content)
+    assert "Service order SO-000001" in text and "Version 1 of 1" in text and "Jürgen Müller" in text
+    assert "Constructora Peñalolén S.A." in text and "Approved original" in text
+
+    ack = ws.confirm(WORKER, order_id, changes=[("cement", "14"), ("skip", "0"), ("cable", "2")],
+                     note="The slab needs more cement; no skip needed", workers=[WORKER2])
+    assert ack.text == "", ack.text
+    ws.settle()
+    assert ws.confirm(COORDINATOR, order_id, changes=[("crane", "4")], note="Crane for the roof unit").text == ""
+    ws.settle()
+    assert ws.complete(WORKER2, order_id, note="Done, site clean").text == ""
+    ws.settle()
+
+    order = ws.order(order_id)
+    assert order.state == "completed" and order.current_version == 3 and order.closed_by == WORKER2
+    names = sorted(f.name for f in ws.fake.files.values() if channel.id in f.channels)
+    assert names == ["SO-000001-v1.pdf", "SO-000001-v2.pdf", "SO-000001-v3.pdf"]
+    v2 = pdf_text(next(f for f in ws.fake.files.values() if f.name == "SO-000001-v2.pdf").content)
+    assert "Cement 25 kg" in v2 and "10 → 14" in v2 and "Skip hire" in v2 and "Ana Peñalolén" in v2
+    assert "The slab needs more cement" in v2
+
+    # the card was posted once and updated in place at every step, and offers no step once closed
+    assert len(ws.fake.calls_to("chat.postMessage")) == len(
+        [m for m in ws.fake.channels[channel.id].messages if not m.files]) >= 1
+    card = ws.fake.message(channel.id, order.card_ts)
+    assert not [b for b in card.blocks if b["type"] == "actions"]
+    assert card.edited
+    with Session(ws.engine) as session:
+        trail = [(e.actor_id, e.action, e.from_state, e.to_state) for e in
+                 session.exec(select(AuditEvent).order_by(AuditEvent.id))]
+        assert trail == [(REQUESTER, "submit", None, "pending_approval"),
+                         (SUPERVISOR, "approve", "pending_approval", "approved"),
+                         (WORKER, "confirm", "approved", "approved"),
+                         (COORDINATOR, "confirm", "approved", "approved"),
+                         (WORKER2, "complete", "approved", "completed")]
+        assert session.exec(select(PendingEffect).where(PendingEffect.status != "done")).all() == []
+
+
+def test_reject_and_not_performed(ws: LocalWorkspace) -> None:
+    first = submit(ws)
+    assert ws.reject(COORDINATOR, first, "Duplicate of an open order").text == ""
+    second = submit(ws, client="acme", site="warehouse", items=[("pipe", "12")], free_items="")
+    ws.approve(SUPERVISOR, second, workers=[WORKER], scheduled=SOON)
+    ws.settle()
+    assert ws.not_perform(WORKER, second, "No access to the site").text == ""
+    ws.settle()
+    assert ws.order(first).state == "rejected" and ws.order(first).close_reason == "Duplicate of an open order"
+    assert ws.order(second).state == "not_performed"
+    assert ws.fake.channel_by_name("so-000002-acme-facilities-ltd") is not None
+    assert "No access to the site" in ws.fake.transcript(ws.order(second).channel_id)
+
+
+def test_refusals_are_ephemeral_and_change_nothing(ws: LocalWorkspace) -> None:
+    # no requester role: the command answers why, in the ack
+    ack = ws.slack.command(OUTSIDER, "/order")
+    assert ack.status == 200
+    assert ack.text == "Only a requester can submit service orders. Ask an admin for the requester role."
+    order_id = submit(ws)
+    # the requester may not approve: an ephemeral message in the channel says why
+    channel = ws.order(order_id).channel_id
+    assert ws.click_step(REQUESTER, order_id, "order_approve").status == 200
+    ws.wait(lambda: [e for e in ws.fake.ephemerals if e["user"] == REQUESTER], "an ephemeral refusal")
+    refusal = ws.fake.ephemerals[-1]
+    assert refusal["user"] == REQUESTER and refusal["channel"] == channel
+    assert refusal["text"] == "Only a supervisor or a coordinator can approve SO-000001."
+    assert ws.top_view(REQUESTER) is None  # no form opened
+    # approved: approving again is refused with the order's state
+    ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=SOON)
+    ws.settle()
+    # the card's buttons are gone, but a click from a stale copy of it (or a replay) still reaches the bot
+    ws.slack.click(COORDINATOR, channel, "1700000000.000001", "order_approve", value=f"{order_id}:0",
+                   block_id="order_steps")
+    ws.wait(lambda: any("so you can't approve it now" in e["text"] for e in ws.fake.ephemerals), "state refusal")
+    # a supervisor (in the channel, not assigned) may not file a confirmation
+    ws.click_step(SUPERVISOR, order_id, "order_confirm")
+    ws.wait(lambda: any(e["user"] == SUPERVISOR for e in ws.fake.ephemerals), "assignment refusal")
+    assert ws.fake.ephemerals[-1]["text"] == ("Only a field worker assigned to it or a coordinator can file a "
+                                              "confirmation on SO-000001.")
+    with Session(ws.engine) as session:
+        assert len(session.exec(select(AuditEvent)).all()) == 2
+
+
+def test_a_stale_form_is_refused_in_the_modal(ws: LocalWorkspace) -> None:
+    order_id = submit(ws)
+    first = ws.open_step(SUPERVISOR, order_id, "approve")
+    assert ws.approve(COORDINATOR, order_id, workers=[WORKER], scheduled=SOON).text == ""
+    ack = ws.submit(SUPERVISOR, first, {"field_workers": {"field_workers": {
+        "type": "multi_users_select", "selected_users": [WORKER2]}}})
+    body = ack.json()
+    assert body["response_action"] == "update"
+    assert "approved, work in progress" in str(body["view"]["blocks"])
+    with Session(ws.engine) as session:
+        assert session.exec(select(OrderVersion).where(OrderVersion.number == 1)).one().author_id == COORDINATOR
+
+
+@pytest.mark.parametrize("field, entry, message", [
+    ("qty_0", {"quantity": {"type": "number_input", "value": "-2"}}, "Enter a quantity above 0."),
+    ("description", {"description": {"type": "plain_text_input", "value": "x" * 3001}},
+     "Keep it under 3,000 characters"),
+    ("requested_date", {"requested_date": {"type": "datepicker", "selected_date": "2020-01-01"}},
+     "The requested date is in the past."),
+])
+def test_invalid_form_values_get_field_errors_and_store_nothing(ws, field, entry, message) -> None:  # type: ignore[no-untyped-def]
+    ws.slack.command(REQUESTER, "/order")
+    view = ws.wait_for_view(REQUESTER, "submit_order")
+    values = {
+        "client": ws.pick(REQUESTER, view, "client", "acme"),
+        "site": ws.pick(REQUESTER, view, "site", "hq"),
+        "requested_date": {"requested_date": {"type": "datepicker", "selected_date": SOON}},
+        "description": {"description": {"type": "plain_text_input", "value": "Fix it"}},
+        "item_0": ws.pick(REQUESTER, view, "item_0", "hvac"),
+        "qty_0": {"quantity": {"type": "number_input", "value": "1"}},
+    }
+    values[field] = entry
+    body = ws.submit(REQUESTER, view, values, check_required=False).json()
+    assert body["response_action"] == "errors" and message in body["errors"][field]
+    with Session(ws.engine) as session:
+        assert session.exec(select(ServiceOrder)).all() == []
+
+
+def test_a_site_of_another_client_is_refused(ws: LocalWorkspace) -> None:
+    ws.slack.command(REQUESTER, "/order")
+    view = ws.wait_for_view(REQUESTER, "submit_order")
+    acme = ws.pick(REQUESTER, view, "client", "acme")
+    pena = ws.pick(REQUESTER, view, "client", "peñ")
+    site = ws.pick(REQUESTER, view, "site", "presidentes")  # a site of Peñalolén
+    body = ws.submit(REQUESTER, view, {
+        "client": acme, "site": site,
+        "requested_date": {"requested_date": {"type": "datepicker", "selected_date": SOON}},
+        "description": {"description": {"type": "plain_text_input", "value": "Fix it"}},
+        "item_0": ws.pick(REQUESTER, view, "item_0", "hvac"),
+        "qty_0": {"quantity": {"type": "number_input", "value": "1"}},
+    }).json()
+    assert pena and body["errors"] == {"site": "Obra Los Presidentes 8450 is a site of another client, "
+                                               "not of Acme Facilities Ltd.."}
+
+
+def test_approving_someone_without_the_field_worker_role_is_a_field_error(ws: LocalWorkspace) -> None:
+    order_id = submit(ws)
+    body = ws.approve(SUPERVISOR, order_id, workers=[OUTSIDER], scheduled=SOON).json()
+    assert body == {"response_action": "errors",
+                    "errors": {"field_workers": "<@U0OUT> is not a field worker. An admin can grant the role."}}
+    assert ws.order(order_id).state == "pending_approval"
+
+
+def test_typeahead_answers_from_the_database(ws: LocalWorkspace) -> None:
+    ws.slack.command(REQUESTER, "/order")
+    view = ws.wait_for_view(REQUESTER, "submit_order")
+    sites = ws.slack.suggest(REQUESTER, view, "site", "site", "").json()
+    assert sites == {"options": []}  # no client picked yet
+    ws.pick(REQUESTER, view, "client", "ørsted")
+    sites = ws.slack.suggest(REQUESTER, view, "site", "site", "").json()["options"]
+    assert [o["value"] for o in sites] == ["ORST-LDZ"]
+    items = ws.slack.suggest(REQUESTER, view, "line_item", "item_0", "filter").json()["options"]
+    assert [o["value"] for o in items] == ["material:FLT-AIR"]
+
+
+def test_more_item_rows(ws: LocalWorkspace) -> None:
+    items = [("hvac", "1"), ("elec", "2"), ("plumb", "3"), ("cable", "4"), ("filter", "5")]
+    assert ws.submit_order(REQUESTER, client="acme", site="hq", items=items, requested=SOON,
+                           description="Five lines").text == ""
+    ws.settle()
+    with Session(ws.engine) as session:
+        lines = version_lines(session, ws.latest_order_id(), 0)
+    assert [(line.code, quantity_text(line.quantity)) for _, line in lines] == [
+        ("HVAC-MNT", "1"), ("ELEC-INS", "2"), ("PLMB-REP", "3"), ("CBL-25", "4"), ("FLT-AIR", "5")]
+
+
+def test_help_and_unknown_subcommands(ws: LocalWorkspace) -> None:
+    assert "opens the form to submit a new order" in ws.slack.command(OUTSIDER, "/order", "help").text
+    answer = ws.slack.command(OUTSIDER, "/order", "frobnicate").text
+    assert answer.startswith("I don't know `/order frobnicate`.")
+
+
+def test_app_home(ws: LocalWorkspace) -> None:
+    assert ws.slack.event({"type": "app_home_opened", "user": SUPERVISOR, "tab": "home"}).status == 200
+    ws.wait(lambda: ws.fake.home_view(SUPERVISOR), "the home tab")
+    assert "Your roles: *supervisor*" in str(ws.fake.home_view(SUPERVISOR)["blocks"])
