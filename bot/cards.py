@@ -59,7 +59,7 @@ def card_blocks(card: OrderCard) -> list[dict]:
     if card.state.is_closed and card.closed_at:
         reason = f": {card.close_reason[:1000]}" if card.close_reason else ""
         blocks.append(section(f"*{card.state.label}* by <@{card.closed_by}> "
-                              f"{_slack_date(card.closed_at, card.closed_at.isoformat(' ', 'minutes') + ' UTC')}"
+                              f"{_slack_date(card.closed_at, f'{card.closed_at:%Y-%m-%d %H:%M} UTC')}"
                               f"{reason}"))
     if card.steps:
         value = ButtonValue(card.id, card.revision).dump()

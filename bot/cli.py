@@ -41,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.http:
             from bot.server import make_server
 
-            server = make_server(bot, engine, host=args.host, port=args.port)
+            server = make_server(bot, engine, settings.signing_secret, host=args.host, port=args.port)
             print(f"Serving Slack's HTTP mode on http://{args.host}:{server.effective_port}/slack/events",
                   flush=True)
             server.run()

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func
@@ -16,23 +17,34 @@ from bot.app import Bot, build_bot
 from bot.server import make_server
 from bot.settings import Settings
 from slackfake.inbound import SlackDriver
-from slackfake.server import FakeSlack
+from slackfake.server import DEFAULT_SCOPES, FakeSlack
 from slackfake.state_values import date as date_value
 from slackfake.state_values import external, number, plain_text, static, users
 from storage.models import PendingEffect, ServiceOrder
 from workflow.clock import Clock, utcnow
 
 SIGNING_SECRET = "local-signing-secret"
+MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
+
+
+def manifest_scopes() -> tuple[str, ...]:
+    """The bot scopes manifest.yml asks for (the fake's defaults when run outside a checkout)."""
+    import yaml
+
+    if not MANIFEST.exists():
+        return DEFAULT_SCOPES
+    return tuple(yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))["oauth_config"]["scopes"]["bot"])
 
 
 class LocalWorkspace:
     def __init__(self, engine: Engine, people: dict[str, str], *, clock: Clock = utcnow,
-                 private_channels: bool = True) -> None:
+                 private_channels: bool = True, scopes: Iterable[str] | None = None) -> None:
         self.engine = engine
         self.people = people
         self.clock = clock
         self.private_channels = private_channels
-        self.fake = FakeSlack()
+        # the fake grants the bot the scopes of our manifest (a missing one fails like Slack does)
+        self.fake = FakeSlack(scopes=tuple(scopes) if scopes is not None else manifest_scopes())
         self.bot: Bot | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -47,7 +59,7 @@ class LocalWorkspace:
         settings = Settings(bot_token=self.fake.bot_token, signing_secret=SIGNING_SECRET,
                             api_url=self.fake.api_url, private_channels=self.private_channels)
         self.bot = build_bot(settings, self.engine, clock=self.clock)
-        self._server = make_server(self.bot, self.engine, host="127.0.0.1", port=0)
+        self._server = make_server(self.bot, self.engine, SIGNING_SECRET, host="127.0.0.1", port=0)
         self._thread = threading.Thread(target=self._server.run, name="bot-http", daemon=True)
         self._thread.start()
         self.url = f"http://127.0.0.1:{self._server.effective_port}"

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine
 from waitress.server import create_server
 
@@ -26,8 +29,29 @@ def _reply(start_response: Callable[..., Any], status: str, body: dict[str, Any]
     return [data]
 
 
-def wsgi_app(bot: Bot, engine: Engine) -> WSGIApp:
+def malformed(body: bytes, content_type: str) -> str | None:
+    """Why a (signed) body is not something Slack sends, or None. Bolt answers such bodies with a 500."""
+    try:
+        text = body.decode("utf-8")
+        if content_type.startswith("application/json"):
+            data = json.loads(text)
+        else:
+            form = parse_qs(text, strict_parsing=bool(text))
+            if "payload" not in form:
+                return None if "command" in form else "neither a slash command nor a payload"
+            data = json.loads(form["payload"][0])
+    except (UnicodeDecodeError, ValueError):
+        return "not UTF-8 JSON or form data"
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        return "no request type"
+    if data["type"] == "event_callback" and not isinstance(data.get("event"), dict):
+        return "an event callback without an event"
+    return None
+
+
+def wsgi_app(bot: Bot, engine: Engine, signing_secret: str) -> WSGIApp:
     slack = SlackRequestHandler(bot.app, path=EVENTS_PATH)
+    verifier = SignatureVerifier(signing_secret)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
@@ -45,12 +69,27 @@ def wsgi_app(bot: Bot, engine: Engine) -> WSGIApp:
             length = -1
         if length < 0 or length > MAX_BODY:
             return _reply(start_response, "413 Content Too Large", {"error": "body too large"})
+        body = environ["wsgi.input"].read(length)
+        try:
+            body.decode("utf-8")  # Slack signs UTF-8 text; the verifier cannot even read other bytes
+        except UnicodeDecodeError:
+            return _reply(start_response, "400 Bad Request", {"error": "not UTF-8"})
+        # the signature before the shape (Bolt checks it again): unsigned requests learn nothing more
+        signature = environ.get("HTTP_X_SLACK_SIGNATURE")
+        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+        if not (signature and timestamp.isdigit() and verifier.is_valid(body, timestamp, signature)):
+            return _reply(start_response, "401 Unauthorized", {"error": "invalid signature"})
+        problem = malformed(body, environ.get("CONTENT_TYPE", ""))
+        if problem:
+            return _reply(start_response, "400 Bad Request", {"error": problem})
+        environ["wsgi.input"] = io.BytesIO(body)
         return slack(environ, start_response)
 
     return application
 
 
-def make_server(bot: Bot, engine: Engine, host: str = "0.0.0.0", port: int = 3000, threads: int = 8):  # type: ignore[no-untyped-def]
+def make_server(bot: Bot, engine: Engine, signing_secret: str, host: str = "0.0.0.0", port: int = 3000,
+                threads: int = 8):  # type: ignore[no-untyped-def]
     """A waitress server; `.run()` serves until `.close()`. Port 0 picks a free port (`.effective_port`)."""
-    return create_server(wsgi_app(bot, engine), host=host, port=port, threads=threads, ident="service-orders",
-                         max_request_body_size=MAX_BODY)
+    return create_server(wsgi_app(bot, engine, signing_secret), host=host, port=port, threads=threads,
+                         ident="service-orders", max_request_body_size=MAX_BODY)

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func
 from sqlmodel import Session, select
 
 from storage.models import Assignment, AuditEvent, CatalogEntry, LineItem, OrderVersion, Person, ServiceOrder
@@ -113,18 +112,12 @@ def version_document(session: Session, order_id: int, number: int) -> VersionDoc
     previous = tuple(line for _, line in version_lines(session, order_id, number - 1)) if number > 1 else ()
     workers = field_workers(session, order_id, number)
     added = tuple(u for u in workers if u not in field_workers(session, order_id, number - 1)) if number > 1 else ()
-    # the state as of this version: later steps do not rewrite an earlier version's document
-    later = session.exec(select(func.count()).select_from(OrderVersion).where(
-        OrderVersion.order_id == order_id, OrderVersion.number > number)).one()
-    state = State(order.state) if later == 0 else State.APPROVED
-    closed = None
-    if later == 0 and state.is_closed and order.closed_at:
-        reason = f": {order.close_reason}" if order.close_reason else ""
-        closed = f"{state.label} by {name(order.closed_by)} on {order.closed_at:%Y-%m-%d %H:%M} UTC{reason}"
-    count = session.exec(select(func.count()).select_from(OrderVersion).where(
-        OrderVersion.order_id == order_id, OrderVersion.number >= 1)).one()
+    # A version's document is the order as of that version, never what happened after, so rendering it
+    # again always gives the same bytes: every version is made by an approval or a confirmation, so its
+    # state is "approved", and it is the latest of `number` versions.
     return VersionDocument(
-        order_number=order_number(order_id), version=number, version_count=count, state_label=state.label,
+        order_number=order_number(order_id), version=number, version_count=number,
+        state_label=State.APPROVED.label,
         issued_at=version.created_at, client=catalog_name(session, "client", order.client_code),
         site=catalog_name(session, "site", order.site_code), requester=name(order.requester_id) or "",
         approved_by=name(order.approved_by), approved_at=order.approved_at,
@@ -134,7 +127,7 @@ def version_document(session: Session, order_id: int, number: int) -> VersionDoc
         changes=diff_items(previous, items) if number > 1 else (),
         added_people=tuple(name(u) or u for u in added),
         change_note=version.note if number > 1 else None,
-        change_author=name(version.author_id) if number > 1 else None, closed=closed,
+        change_author=name(version.author_id) if number > 1 else None,
     )
 
 

@@ -93,16 +93,17 @@ class OrderService:
                       f"requested for {draft.requested_date.isoformat()}, priority {draft.priority}.")
             _audit(session, order, actor, BY_ACTION[Action.SUBMIT], None, now, detail)
             reviewers = _users_with(session, {Role.SUPERVISOR, Role.COORDINATOR})
-            _effect(session, order, "open_channel", "channel", {}, now)
-            _effect(session, order, "invite", "invite:submit",
-                    {"users": _unique([actor, *reviewers])}, now)
-            _effect(session, order, "card", f"card:{order.revision}", {}, now)
-            _effect(session, order, "message", "message:review", {
+            effects = _Effects(session, order, now)
+            effects.add("open_channel", "channel")
+            effects.add("invite", "invite:submit", {"users": _unique([actor, *reviewers])})
+            effects.add("card", f"card:{order.revision}")
+            effects.add("message", "message:review", {
                 "text": f"<@{actor}> submitted {order_number(order.id)} for {client.name} ({site.name}). "
                 + (" ".join(f"<@{u}>" for u in reviewers) + ", please review it."
                    if reviewers else "Nobody has the supervisor or coordinator role yet: an admin "
                    "must grant one (service-orders roles grant USER supervisor)."),
-            }, now)
+            })
+            effects.write()
             return order
 
     def apply(self, actor: str, order_id: int, action: Action, revision: int,
@@ -127,22 +128,24 @@ class OrderService:
                             f"{State(order.state).label.lower()}). Look at its card and try again.")
             order.revision = revision + 1
             source = State(order.state)
-            detail = _STEPS[action](session, order, actor, data, now)
+            effects = _Effects(session, order, now)
+            detail = _STEPS[action](session, order, actor, data, now, effects)
             order.state = transition.target
             order.updated_at = now
             session.add(order)
             _audit(session, order, actor, transition, source, now, detail)
-            _effect(session, order, "card", f"card:{order.revision}", {}, now)
-            _effect(session, order, "message", f"message:{order.revision}", {
-                "text": f"<@{actor}> {transition.past_tense}. {detail}".strip(),
-            }, now)
+            effects.add("card", f"card:{order.revision}")
+            effects.add("message", f"message:{order.revision}",
+                        {"text": f"<@{actor}> {transition.past_tense}. {detail}".strip()})
+            effects.write()
             return order
 
 
 # --- the steps -----------------------------------------------------------------------------------
 
 
-def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, now: datetime) -> str:
+def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, now: datetime,
+             effects: _Effects) -> str:
     errors: dict[str, str] = {}
     _check_field_workers(session, data.field_workers, errors)
     if data.scheduled_date < earliest_today(now):
@@ -157,19 +160,21 @@ def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, 
     _add_version(session, order, 1, Action.APPROVE, actor, now, data.notes, lines)
     for user in data.field_workers:
         session.add(Assignment(order_id=order.id, user_id=user, added_in_version=1))
-    _effect(session, order, "invite", "invite:v1", {"users": list(data.field_workers)}, now)
-    _effect(session, order, "upload_pdf", "pdf:v1", {"version": 1}, now)
+    effects.add("invite", "invite:v1", {"users": list(data.field_workers)})
+    effects.add("upload_pdf", "pdf:v1", {"version": 1})
     people = ", ".join(f"<@{u}>" for u in data.field_workers)
     notes = f" Notes: {data.notes}" if data.notes else ""
     return f"Version 1. Field workers: {people}. Scheduled for {data.scheduled_date.isoformat()}.{notes}"
 
 
-def _reject(session: Session, order: ServiceOrder, actor: str, data: Rejection, now: datetime) -> str:
+def _reject(session: Session, order: ServiceOrder, actor: str, data: Rejection, now: datetime,
+            effects: _Effects) -> str:
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.reason
     return f"Reason: {data.reason}"
 
 
-def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmation, now: datetime) -> str:
+def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmation, now: datetime,
+             effects: _Effects) -> str:
     errors: dict[str, str] = {}
     before = _lines_of(session, order, order.current_version)
     ids = _line_ids(session, order, order.current_version)
@@ -217,8 +222,8 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
     for user in new_people:
         session.add(Assignment(order_id=order.id, user_id=user, added_in_version=number))
     if new_people:
-        _effect(session, order, "invite", f"invite:v{number}", {"users": new_people}, now)
-    _effect(session, order, "upload_pdf", f"pdf:v{number}", {"version": number}, now)
+        effects.add("invite", f"invite:v{number}", {"users": new_people})
+    effects.add("upload_pdf", f"pdf:v{number}", {"version": number})
     said = [_describe_change(c) for c in changes]
     said += [f"added field worker <@{u}>" for u in new_people]
     delta = sum((line.total or Decimal(0) for line in lines), Decimal(0)) - sum(
@@ -226,12 +231,14 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
     return f"Version {number}: {'; '.join(said)}. Total {money(delta):+,}. Why: {data.note}"
 
 
-def _complete(session: Session, order: ServiceOrder, actor: str, data: Closing, now: datetime) -> str:
+def _complete(session: Session, order: ServiceOrder, actor: str, data: Closing, now: datetime,
+              effects: _Effects) -> str:
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.note
     return f"Note: {data.note}" if data.note else ""
 
 
-def _not_perform(session: Session, order: ServiceOrder, actor: str, data: Closing, now: datetime) -> str:
+def _not_perform(session: Session, order: ServiceOrder, actor: str, data: Closing, now: datetime,
+                 effects: _Effects) -> str:
     if not data.note:
         raise FieldErrors({"reason": "Say why the order was not performed."})
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.note
@@ -372,9 +379,25 @@ def _audit(session: Session, order: ServiceOrder, actor: str, transition: Transi
                            detail=detail))
 
 
-def _effect(session: Session, order: ServiceOrder, kind: str, key: str, payload: dict, now: datetime) -> None:
-    session.add(PendingEffect(order_id=order.id, kind=kind, key=f"{order.id}:{key}",
-                              payload=json.dumps(payload), not_before=now, created_at=now))
+# The order in which a step's Slack effects run: people are in the channel before the card and the
+# message mention them, and the message announcing a version comes before its PDF.
+EFFECT_ORDER = ("open_channel", "invite", "card", "message", "upload_pdf")
+
+
+class _Effects:
+    """The Slack effects a step owes, written in EFFECT_ORDER when the step is done."""
+
+    def __init__(self, session: Session, order: ServiceOrder, now: datetime) -> None:
+        self.session, self.order, self.now = session, order, now
+        self.owed: list[tuple[str, str, dict]] = []
+
+    def add(self, kind: str, key: str, payload: dict | None = None) -> None:
+        self.owed.append((kind, key, payload or {}))
+
+    def write(self) -> None:
+        for kind, key, payload in sorted(self.owed, key=lambda owed: EFFECT_ORDER.index(owed[0])):
+            self.session.add(PendingEffect(order_id=self.order.id, kind=kind, key=f"{self.order.id}:{key}",
+                                           payload=json.dumps(payload), not_before=self.now, created_at=self.now))
 
 
 __all__ = ["OrderService", "Refused", "roles_of", "is_assigned"]

@@ -1,0 +1,108 @@
+"""`service-orders demo`: the whole workflow of one order, without a Slack workspace.
+
+It runs the production code path: the bot serves HTTP, Slack's side is the loopback stand-in
+(slackfake), and every step is a signed request as Slack would send it. At the end it writes the PDFs
+that landed in the order's channel, the channel as a readable transcript and the audit trail.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlmodel import Session
+
+from bot.local import LocalWorkspace
+from storage.db import init_db, make_engine
+from workflow.catalog import import_csv
+from workflow.people import grant
+from workflow.queries import audit_trail, person_name
+from workflow.vocabulary import Role, order_number
+
+SAMPLE_CATALOG = Path(__file__).parent / "sample" / "catalog.csv"
+PEOPLE = {
+    "U0DEMOREQ": ("Rosa Martínez", [Role.REQUESTER]),
+    "U0DEMOSUP": ("Sam O'Connor", [Role.SUPERVISOR]),
+    "U0DEMOCRD": ("Carla Nørgaard", [Role.COORDINATOR]),
+    "U0DEMOFW1": ("Jürgen Müller", [Role.FIELD_WORKER]),
+    "U0DEMOFW2": ("Łucja Wójcik", [Role.FIELD_WORKER]),
+}
+REQ, SUP, CRD, FW1, FW2 = PEOPLE
+
+
+def _step(number: int, text: str) -> None:
+    print(f"[{number}/7] {text}", flush=True)
+
+
+def _check(ack: object, what: str) -> None:
+    text = getattr(ack, "text", "")
+    if getattr(ack, "status", 0) != 200 or text:
+        raise SystemExit(f"demo: {what} was not accepted: HTTP {getattr(ack, 'status', '?')} {text[:300]}")
+
+
+def run_demo(out: Path | None = None) -> int:
+    started = time.monotonic()
+    out = out or Path(tempfile.mkdtemp(prefix="service-orders-demo-"))
+    out.mkdir(parents=True, exist_ok=True)
+    database = out / "demo.db"
+    database.unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{database}")
+    init_db(engine)
+    import_csv(engine, SAMPLE_CATALOG)
+    for user, (_, roles) in PEOPLE.items():
+        grant(engine, user, roles)
+    soon = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+
+    with LocalWorkspace(engine, {user: name for user, (name, _) in PEOPLE.items()}) as ws:
+        _step(1, f"{PEOPLE[REQ][0]} types /order and submits a service order for Constructora Peñalolén")
+        _check(ws.submit_order(REQ, client="peñalolén", site="presidentes", requested=soon, priority="high",
+                               items=[("hvac", "6"), ("air filter", "8"), ("cable", "2")],
+                               free_items="1 | Night access permit | unit | 35",
+                               description="Quarterly HVAC maintenance on floors 2–4; replace the F7 filters "
+                                           "and re-cable the rooftop unit."), "the order")
+        ws.settle()
+        order_id = ws.latest_order_id()
+        number = order_number(order_id)
+        _step(2, f"{number} has its channel #{ws.order(order_id).channel_name}; "
+                 f"{PEOPLE[SUP][0]} approves it with a field worker")
+        _check(ws.approve(SUP, order_id, workers=[FW1], scheduled=soon,
+                          notes="Gate code 4521. Bring the long ladder."), "the approval")
+        ws.settle()
+        _step(3, f"{PEOPLE[FW1][0]} files a confirmation: more filters, no rooftop cable, a crane")
+        _check(ws.confirm(FW1, order_id, changes=[("air filter", "12"), ("cable", "0"), ("crane", "3")],
+                          note="Filters on floor 4 were also clogged; the rooftop cable is fine, but the unit "
+                               "needs a crane to lift the new fan.", workers=[FW2]), "the first confirmation")
+        ws.settle()
+        _step(4, f"{PEOPLE[CRD][0]} files a second confirmation: pipe repair found on site")
+        _check(ws.confirm(CRD, order_id, changes=[("pipe", "6"), ("plumbing", "2")],
+                          note="Condensate pipe leaking under the unit; repaired while the crane was there."),
+               "the second confirmation")
+        ws.settle()
+        _step(5, f"{PEOPLE[FW2][0]} closes the order as completed")
+        _check(ws.complete(FW2, order_id, note="All units running; site left clean."), "the closing")
+        ws.settle()
+
+        _step(6, "Collecting what landed in the order's channel")
+        order = ws.order(order_id)
+        pdfs = sorted((f for f in ws.fake.files.values() if order.channel_id in f.channels),
+                      key=lambda f: f.name)
+        for file in pdfs:
+            (out / file.name).write_bytes(file.content)
+        (out / "transcript.txt").write_text(ws.fake.transcript(order.channel_id) + "\n", encoding="utf-8")
+        with Session(engine) as session:
+            lines = [f"{e.at:%Y-%m-%d %H:%M:%S} UTC  {person_name(session, e.actor_id):<16} {e.action:<12} "
+                     f"{e.from_state or '—'} → {e.to_state}  (v{e.version})  {e.detail}"
+                     for e in audit_trail(session, order_id)]
+        (out / "audit.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        calls = len(ws.fake.calls)
+
+    _step(7, f"Done in {time.monotonic() - started:.1f} s: {number} is {order.state}, at version "
+             f"{order.current_version}, after {calls} Web API calls")
+    print(f"\nWrote to {out}:")
+    for path in sorted(out.iterdir()):
+        if path.name != "demo.db" and not path.name.startswith("demo.db-"):
+            print(f"  {path.name:<22} {path.stat().st_size:>8,} bytes")
+    print(f"  demo.db                (the demo's SQLite database: DATABASE_URL=sqlite:///{database})")
+    return 0
