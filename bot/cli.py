@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -37,6 +38,8 @@ def _run(args: argparse.Namespace) -> int:
     init_db(engine)
     bot = build_bot(settings, engine)
     bot.start_background(settings.effect_retry_seconds)
+    # SIGTERM (a process manager stopping us) ends as cleanly as Ctrl-C: the effect runner finishes its call
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         if args.http:
             from bot.server import make_server
@@ -50,7 +53,7 @@ def _run(args: argparse.Namespace) -> int:
 
             print("Connecting to Slack in Socket Mode", flush=True)
             SocketModeHandler(bot.app, settings.app_token).start()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         pass
     finally:
         bot.stop()

@@ -7,6 +7,7 @@ that landed in the order's channel, the channel as a readable transcript and the
 
 from __future__ import annotations
 
+import re
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -92,8 +93,11 @@ def run_demo(out: Path | None = None) -> int:
             (out / file.name).write_bytes(file.content)
         (out / "transcript.txt").write_text(ws.fake.transcript(order.channel_id) + "\n", encoding="utf-8")
         with Session(engine) as session:
+            def names(text: str) -> str:
+                return re.sub(r"<@(\w+)>", lambda m: person_name(session, m.group(1)), text)
+
             lines = [f"{e.at:%Y-%m-%d %H:%M:%S} UTC  {person_name(session, e.actor_id):<16} {e.action:<12} "
-                     f"{e.from_state or '—'} → {e.to_state}  (v{e.version})  {e.detail}"
+                     f"{e.from_state or '—'} → {e.to_state}  (v{e.version})  {names(e.detail)}"
                      for e in audit_trail(session, order_id)]
         (out / "audit.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         calls = len(ws.fake.calls)

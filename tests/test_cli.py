@@ -1,0 +1,132 @@
+"""The `service-orders` command as an operator uses it: each subcommand in its own process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from slackfake.inbound import SlackDriver
+from slackfake.server import FakeSlack
+from tests.conftest import SAMPLE_CATALOG
+
+CLI = str(Path(sys.executable).parent / "service-orders")
+
+
+def cli(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    environment["DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'cli.db'}"
+    if os.environ.get("TEST_DATABASE_URL"):  # a clean PostgreSQL database for this test
+        from sqlmodel import SQLModel
+
+        from storage.db import make_engine
+        SQLModel.metadata.drop_all(make_engine(environment["DATABASE_URL"]))
+    return environment
+
+
+def test_init_is_safe_to_run_twice(env: dict[str, str]) -> None:
+    for _ in range(2):
+        result = cli("init", env=env)
+        assert result.returncode == 0 and "Database ready" in result.stdout, result.stderr
+
+
+def test_default_database_is_a_sqlite_file_under_data(tmp_path: Path, env: dict[str, str]) -> None:
+    env.pop("DATABASE_URL")
+    result = subprocess.run([CLI, "init"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and (tmp_path / "data" / "service-orders.db").exists()
+
+
+def test_roles(env: dict[str, str]) -> None:
+    assert cli("roles", "grant", "U0ABC", "supervisor", "field_worker", env=env).stdout.strip() == (
+        "U0ABC: granted supervisor, field_worker")
+    assert "nothing new" in cli("roles", "grant", "U0ABC", "supervisor", env=env).stdout
+    assert cli("roles", "revoke", "U0ABC", "supervisor", env=env).stdout.strip() == "U0ABC: revoked supervisor"
+    assert cli("roles", "list", env=env).stdout.strip() == "U0ABC\tfield_worker"
+    bad = cli("roles", "grant", "U0ABC", "boss", env=env)
+    assert bad.returncode == 2 and "'boss' is not a role" in bad.stderr
+    bad = cli("roles", "grant", "alice", "admin", env=env)
+    assert bad.returncode == 2 and "'alice' is not a Slack user id" in bad.stderr
+
+
+def test_catalog_import(env: dict[str, str], tmp_path: Path) -> None:
+    result = cli("catalog", "import", str(SAMPLE_CATALOG), env=env)
+    assert result.returncode == 0 and result.stdout.startswith("Imported 3 new"), result.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text("kind,code,name,unit,unit_price,parent\nclient,NEW,New client,,,\nservice,S,Svc,h,abc,\n")
+    result = cli("catalog", "import", str(bad), env=env)
+    assert result.returncode == 2 and "line 3: unit_price 'abc' is not a number" in result.stderr
+    again = cli("catalog", "import", str(SAMPLE_CATALOG), env=env)
+    assert "0 new and 3 updated clients" in again.stdout  # NEW from the bad file was not written
+
+
+def test_run_explains_missing_settings(env: dict[str, str]) -> None:
+    result = cli("run", "--http", env=env)
+    assert result.returncode == 2
+    assert "missing setting(s): SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET" in result.stderr
+    result = cli("run", env={**env, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"})
+    assert result.returncode == 2 and "SLACK_APP_TOKEN" in result.stderr
+    result = cli("run", "--http", env={**env, "SLACK_BOT_TOKEN": "xoxp-user", "SLACK_SIGNING_SECRET": "s"})
+    assert result.returncode == 2 and "must be a bot token" in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_run_http_serves_slack_through_slack_api_url(env: dict[str, str]) -> None:
+    assert cli("roles", "grant", "U0REQ", "requester", env=env).returncode == 0
+    with FakeSlack() as fake:
+        fake.add_user("U0REQ", "rosa", real_name="Rosa")
+        fake.add_channel("general", members=["U0REQ"])
+        port = free_port()
+        process = subprocess.Popen(
+            [CLI, "run", "--http", "--port", str(port), "--host", "127.0.0.1"],
+            env={**env, "SLACK_BOT_TOKEN": fake.bot_token, "SLACK_SIGNING_SECRET": "cli-secret",
+                 "SLACK_API_URL": fake.api_url},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            health = None
+            for _ in range(100):
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                        health = json.loads(response.read())
+                        break
+                except OSError:
+                    time.sleep(0.1)
+            assert health == {"ok": True, "database": "reachable"}
+            slack = SlackDriver(f"http://127.0.0.1:{port}/slack/events", "cli-secret", fake)
+            assert slack.command("U0REQ", "/order").status == 200
+            assert fake.wait_for(lambda: fake.calls_to("views.open"))
+            assert fake.views[fake.open_view_ids("U0REQ")[-1]]["callback_id"] == "submit_order"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output = process.communicate(timeout=20)[0]
+        assert process.returncode == 0, output
+        assert "xoxb-" not in output and "cli-secret" not in output  # secrets never reach the log
+
+
+def test_demo_writes_pdfs_transcript_and_audit(tmp_path: Path, env: dict[str, str]) -> None:
+    out = tmp_path / "demo"
+    result = cli("demo", "--out", str(out), env=env, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Wrote to {out}" in result.stdout
+    assert {p.name for p in out.iterdir()} >= {"SO-000001-v1.pdf", "SO-000001-v2.pdf", "SO-000001-v3.pdf",
+                                               "transcript.txt", "audit.txt"}
+    transcript = (out / "transcript.txt").read_text(encoding="utf-8")
+    assert "closed the order as completed" in transcript and "📎 SO-000001-v3.pdf" in transcript
+    assert "<@" not in (out / "audit.txt").read_text(encoding="utf-8")
