@@ -42,11 +42,10 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         if args.http:
-            from bot.server import make_server
+            from bot.server import HttpServer
 
-            server = make_server(bot, engine, settings.signing_secret, host=args.host, port=args.port)
-            print(f"Serving Slack's HTTP mode on http://{args.host}:{server.effective_port}/slack/events",
-                  flush=True)
+            server = HttpServer(bot, engine, settings.signing_secret, host=args.host, port=args.port)
+            print(f"Serving Slack's HTTP mode on http://{args.host}:{server.port}/slack/events", flush=True)
             server.run()
         else:
             from slack_bolt.adapter.socket_mode import SocketModeHandler

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from bot.app import Bot, build_bot
-from bot.server import make_server
+from bot.server import HttpServer
 from bot.settings import Settings
 from slackfake.inbound import SlackDriver
 from slackfake.server import DEFAULT_SCOPES, FakeSlack
@@ -46,7 +46,7 @@ class LocalWorkspace:
         # the fake grants the bot the scopes of our manifest (a missing one fails like Slack does)
         self.fake = FakeSlack(scopes=tuple(scopes) if scopes is not None else manifest_scopes())
         self.bot: Bot | None = None
-        self._server: Any = None
+        self._server: HttpServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
         self.slack: SlackDriver
@@ -59,16 +59,17 @@ class LocalWorkspace:
         settings = Settings(bot_token=self.fake.bot_token, signing_secret=SIGNING_SECRET,
                             api_url=self.fake.api_url, private_channels=self.private_channels)
         self.bot = build_bot(settings, self.engine, clock=self.clock)
-        self._server = make_server(self.bot, self.engine, SIGNING_SECRET, host="127.0.0.1", port=0)
+        self._server = HttpServer(self.bot, self.engine, SIGNING_SECRET, host="127.0.0.1", port=0)
         self._thread = threading.Thread(target=self._server.run, name="bot-http", daemon=True)
         self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.effective_port}"
+        self.url = f"http://127.0.0.1:{self._server.port}"
         self.slack = SlackDriver(f"{self.url}/slack/events", SIGNING_SECRET, self.fake)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.close()
+        if self._server is not None and self._thread is not None:
+            self._server.stop()
+            self._thread.join(timeout=10)
         if self.bot is not None:
             self.bot.stop()
         self.fake.stop()

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine
+from waitress import wasyncore
 from waitress.server import create_server
 
 from bot.app import Bot
@@ -88,8 +89,25 @@ def wsgi_app(bot: Bot, engine: Engine, signing_secret: str) -> WSGIApp:
     return application
 
 
-def make_server(bot: Bot, engine: Engine, signing_secret: str, host: str = "0.0.0.0", port: int = 3000,
-                threads: int = 8):  # type: ignore[no-untyped-def]
-    """A waitress server; `.run()` serves until `.close()`. Port 0 picks a free port (`.effective_port`)."""
-    return create_server(wsgi_app(bot, engine, signing_secret), host=host, port=port, threads=threads,
-                         ident="service-orders", max_request_body_size=MAX_BODY)
+class HttpServer:
+    """waitress serving the bot; `run()` until `stop()` (from any thread). Port 0 picks a free port."""
+
+    def __init__(self, bot: Bot, engine: Engine, signing_secret: str, host: str = "0.0.0.0", port: int = 3000,
+                 threads: int = 8) -> None:
+        self._sockets: dict[int, Any] = {}
+        self._server = create_server(wsgi_app(bot, engine, signing_secret), map=self._sockets, host=host,
+                                     port=port, threads=threads, ident="service-orders",
+                                     max_request_body_size=MAX_BODY)
+        self.port: int = self._server.effective_port
+
+    def run(self) -> None:
+        self._server.run()
+
+    def stop(self) -> None:
+        # Close the sockets from inside waitress's own loop (closing them from another thread races its
+        # poll); with no sockets left the loop ends and run() returns.
+        def close_all() -> None:
+            self._server.task_dispatcher.shutdown()
+            wasyncore.close_all(self._sockets)
+
+        self._server.trigger.pull_trigger(close_all)
