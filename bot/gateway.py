@@ -43,6 +43,15 @@ class SlackError(Exception):
         self.code = code
 
 
+def _typed(method: str, error: SlackApiError) -> SlackError:
+    data = error.response.data if isinstance(error.response.data, dict) else {}
+    code = str(data.get("error") or "")
+    detail = "; ".join(data.get("response_metadata", {}).get("messages", []))
+    if not code or " " in code:  # not a Slack error code: slack_sdk's words for a non-JSON answer (a 5xx page)
+        code, detail = f"http_{error.response.status_code}", code or detail
+    return SlackError(method, code, detail)
+
+
 def make_client(token: str, api_url: str, timeout: int = 15) -> WebClient:
     """A WebClient with our retry policy: 429s honour Retry-After, 5xx and dropped connections retry."""
     client = WebClient(token=token, base_url=api_url, timeout=timeout)
@@ -63,10 +72,7 @@ class Gateway:
         try:
             return getattr(self.client, method.replace(".", "_"))(**kwargs).data  # type: ignore[no-any-return]
         except SlackApiError as error:
-            data = error.response.data if isinstance(error.response.data, dict) else {}
-            code = data.get("error") or f"http_{error.response.status_code}"
-            detail = "; ".join(data.get("response_metadata", {}).get("messages", []))
-            raise SlackError(method, code, detail) from error
+            raise _typed(method, error) from error
         except (SlackClientError, OSError) as error:
             raise SlackError(method, "connection_error", str(error)) from error
 
@@ -135,8 +141,7 @@ class Gateway:
             response = self.client.files_upload_v2(channel=channel, content=content, filename=filename,
                                                    title=title, initial_comment=comment)
         except SlackApiError as error:
-            data = error.response.data if isinstance(error.response.data, dict) else {}
-            raise SlackError("files_upload_v2", data.get("error") or "upload_failed") from error
+            raise _typed("files_upload_v2", error) from error
         except (SlackClientError, OSError) as error:
             raise SlackError("files_upload_v2", "connection_error", str(error)) from error
         files = response.get("files") or [response.get("file") or {}]

@@ -240,3 +240,49 @@ def test_app_home(ws: LocalWorkspace) -> None:
     assert ws.slack.event({"type": "app_home_opened", "user": SUPERVISOR, "tab": "home"}).status == 200
     ws.wait(lambda: ws.fake.home_view(SUPERVISOR), "the home tab")
     assert "Your roles: *supervisor*" in str(ws.fake.home_view(SUPERVISOR)["blocks"])
+
+
+def test_a_taken_channel_name_gets_a_suffix(ws: LocalWorkspace) -> None:
+    ws.fake.add_channel("so-000001-constructora-penalolen-s-a")
+    order_id = submit(ws)
+    assert ws.order(order_id).channel_name == "so-000001-constructora-penalolen-s-a-2"
+
+
+def test_public_channels_when_configured(seeded) -> None:  # type: ignore[no-untyped-def]
+    with LocalWorkspace(seeded, PEOPLE, private_channels=False) as workspace:
+        order_id = submit(workspace)
+        assert workspace.fake.channels[workspace.order(order_id).channel_id].is_private is False
+
+
+def test_a_rate_limited_call_is_retried_after_retry_after(ws: LocalWorkspace) -> None:
+    ws.fake.fail_next("chat.postMessage", status=429, error="ratelimited", retry_after=1)
+    order_id = submit(ws)
+    posts = ws.fake.calls_to("chat.postMessage")
+    assert [call.status for call in posts][:2] == [429, 200]
+    assert ws.order(order_id).card_ts is not None
+    assert len([m for m in ws.fake.channels[ws.order(order_id).channel_id].messages if m.blocks]) == 1
+
+
+def test_a_slack_outage_delays_effects_and_loses_none(seeded) -> None:  # type: ignore[no-untyped-def]
+    now = [datetime.now(UTC)]
+    with LocalWorkspace(seeded, PEOPLE, clock=lambda: now[0]) as ws:
+        # the client retries a 500 twice; three in a row make the effect fail and wait for its backoff
+        ws.fake.fail_next("conversations.create", status=500, error="internal_error", times=3)
+        assert ws.submit_order(REQUESTER, client="acme", site="hq", items=[("hvac", "1")], requested=SOON,
+                               description="During an outage").text == ""
+        order_id = ws.latest_order_id()
+        ws.wait(lambda: ws.fake.calls_to("conversations.create"), "the first attempt")
+        assert ws.bot is not None and ws.bot.ctx.effects.wait_idle(10)
+        with Session(ws.engine) as session:
+            effects = session.exec(select(PendingEffect).order_by(PendingEffect.id)).all()
+            assert [(e.kind, e.status, e.attempts) for e in effects] == [
+                ("open_channel", "pending", 1), ("invite", "pending", 0), ("card", "pending", 0),
+                ("message", "pending", 0)]
+            assert (effects[0].last_error or "").startswith("SlackError: conversations.create: http_500")
+        assert ws.order(order_id).channel_id is None
+        now[0] += timedelta(seconds=3)  # past the first backoff (2 s)
+        ws.settle()
+        order = ws.order(order_id)
+        assert order.channel_id and order.card_ts
+        assert len([c for c in ws.fake.channels.values() if c.name.startswith("so-000001")]) == 1
+        assert len([c for c in ws.fake.calls_to("conversations.create") if c.status == 200]) == 1
