@@ -7,6 +7,7 @@ from datetime import UTC
 from forms.elements import actions_block, button, context, header, mrkdwn, section
 from forms.metadata import ButtonValue
 from workflow.queries import OrderCard
+from workflow.text import esc
 from workflow.transitions import TRANSITIONS
 from workflow.vocabulary import State
 
@@ -42,8 +43,8 @@ def card_blocks(card: OrderCard) -> list[dict]:
     fields = [
         f"*State*\n{STATE_EMOJI[card.state]} {card.state.label}",
         f"*Version*\n{version}",
-        f"*Client*\n{card.client}",
-        f"*Site*\n{card.site}",
+        f"*Client*\n{esc(card.client)}",
+        f"*Site*\n{esc(card.site)}",
         f"*Requested for*\n{card.requested_date.isoformat()} · {card.priority}",
         f"*Scheduled for*\n{card.scheduled_date.isoformat() if card.scheduled_date else '—'}",
         f"*Requester*\n<@{card.requester_id}>",
@@ -54,10 +55,10 @@ def card_blocks(card: OrderCard) -> list[dict]:
     blocks: list[dict] = [
         header(f"{card.number} · {card.client}"),
         {"type": "section", "fields": [mrkdwn(f, 2000) for f in fields]},
-        section(f"*Job*\n{card.description[:1500]}"),
+        section(f"*Job*\n{esc(card.description[:1500])}"),
     ]
     if card.state.is_closed and card.closed_at:
-        reason = f": {card.close_reason[:1000]}" if card.close_reason else ""
+        reason = f": {esc(card.close_reason[:1000])}" if card.close_reason else ""
         blocks.append(section(f"*{card.state.label}* by <@{card.closed_by}> "
                               f"{_slack_date(card.closed_at, f'{card.closed_at:%Y-%m-%d %H:%M} UTC')}"
                               f"{reason}"))

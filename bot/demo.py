@@ -20,6 +20,7 @@ from storage.db import init_db, make_engine
 from workflow.catalog import import_csv
 from workflow.people import grant
 from workflow.queries import audit_trail, person_name
+from workflow.text import unesc
 from workflow.vocabulary import Role, order_number
 
 SAMPLE_CATALOG = Path(__file__).parent / "sample" / "catalog.csv"
@@ -94,7 +95,7 @@ def run_demo(out: Path | None = None) -> int:
         (out / "transcript.txt").write_text(ws.fake.transcript(order.channel_id) + "\n", encoding="utf-8")
         with Session(engine) as session:
             def names(text: str) -> str:
-                return re.sub(r"<@(\w+)>", lambda m: person_name(session, m.group(1)), text)
+                return unesc(re.sub(r"<@(\w+)>", lambda m: person_name(session, m.group(1)), text))
 
             lines = [f"{e.at:%Y-%m-%d %H:%M:%S} UTC  {person_name(session, e.actor_id):<16} {e.action:<12} "
                      f"{e.from_state or '—'} → {e.to_state}  (v{e.version})  {names(e.detail)}"

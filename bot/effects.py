@@ -19,11 +19,11 @@ from sqlmodel import Session, select
 from bot.cards import card_blocks, card_text
 from bot.channels import channel_name
 from bot.gateway import ErrorCode, Gateway, SlackError
+from bot.profiles import learn
 from pdf.render import render_version
 from storage.db import session_scope
 from storage.models import OrderVersion, PendingEffect, ServiceOrder
 from workflow.clock import Clock, utcnow
-from workflow.people import known_names, remember_name
 from workflow.queries import field_workers, order_card, version_document
 from workflow.vocabulary import order_number
 
@@ -127,6 +127,13 @@ class EffectRunner:
             if row.attempts >= MAX_ATTEMPTS and not isinstance(error, NotReady):
                 row.status = "failed"
                 log.error("effect %s (%s) failed for good: %s", row.key, row.kind, row.last_error)
+                # the order's later effects depend on this one (no channel, no card): they end with it, saying
+                # why, instead of waiting for ever
+                for later in session.exec(select(PendingEffect).where(
+                        PendingEffect.order_id == row.order_id, PendingEffect.status == "pending",
+                        PendingEffect.id > row.id)):
+                    later.status = "failed"
+                    later.last_error = f"not run: {row.kind} ({row.key}) failed before it: {row.last_error}"[:2000]
             else:
                 row.not_before = self.clock() + timedelta(seconds=min(2 ** row.attempts, 300))
                 log.warning("effect %s (%s) failed, retrying: %s", row.key, row.kind, row.last_error)
@@ -168,14 +175,7 @@ class EffectRunner:
     def _invite(self, order_id: int, payload: dict) -> None:
         users = payload["users"]
         self.gateway.invite(self._channel(self._order(order_id)), users)
-        self._learn_names(users)
-
-    def _learn_names(self, users: list[str]) -> None:
-        """Names for PDFs come from Slack, once per person."""
-        for user in set(users) - known_names(self.engine, users):
-            name = self.gateway.user_name(user)
-            if name:
-                remember_name(self.engine, user, name)
+        learn(self.engine, self.gateway, users)
 
     def _card(self, order_id: int, payload: dict) -> None:
         order = self._order(order_id)
@@ -208,7 +208,7 @@ class EffectRunner:
         if version.pdf_file_id:
             return  # uploaded before: never twice
         channel = self._channel(order)
-        self._learn_names(people)
+        learn(self.engine, self.gateway, people)
         with Session(self.engine) as session:
             document = version_document(session, order_id, number)
         content = render_version(document)

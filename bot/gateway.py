@@ -85,21 +85,18 @@ class Gateway:
     def create_channel(self, name: str, private: bool) -> str:
         return self._call("conversations.create", name=name, is_private=private)["channel"]["id"]
 
-    def invite(self, channel: str, users: list[str]) -> None:
-        """Bring people into a channel; people already there (and the bot itself) are fine."""
+    def invite(self, channel: str, users: list[str]) -> list[tuple[str, str]]:
+        """Bring people into a channel. force=true invites everyone who can be (without it, one unknown or
+        deactivated id keeps everybody out); returns who could not be, with why. Already there is fine."""
         users = [u for u in dict.fromkeys(users) if u != self.bot_user_id]
         if not users:
-            return
-        try:
-            self._call("conversations.invite", channel=channel, users=",".join(users))
-        except SlackError as error:
-            if error.code not in (ErrorCode.ALREADY_IN_CHANNEL, ErrorCode.CANT_INVITE_SELF) or len(users) == 1:
-                if error.code in (ErrorCode.ALREADY_IN_CHANNEL, ErrorCode.CANT_INVITE_SELF):
-                    return
-                raise
-            # One benign refusal fails the whole batch: invite the rest one by one.
-            for user in users:
-                self.invite(channel, [user])
+            return []
+        answer = self._call("conversations.invite", channel=channel, users=",".join(users), force=True)
+        refused = [(e.get("user", "?"), e.get("error", "?")) for e in answer.get("errors") or []
+                   if e.get("error") not in (ErrorCode.ALREADY_IN_CHANNEL, ErrorCode.CANT_INVITE_SELF)]
+        for user, code in refused:
+            log.warning("could not invite %s to %s: %s", user, channel, code)
+        return refused
 
     def post(self, channel: str, text: str, blocks: list[dict] | None = None) -> str:
         kwargs: dict[str, Any] = {"channel": channel, "text": text}
@@ -125,7 +122,8 @@ class Gateway:
     def publish_home(self, user: str, view: dict) -> None:
         self._call("views.publish", user_id=user, view=view)
 
-    def user_name(self, user: str) -> str | None:
+    def profile(self, user: str) -> tuple[str, str | None] | None:
+        """(name to show, IANA time zone) of a user, or None when Slack does not know them."""
         try:
             data = self._call("users.info", user=user)["user"]
         except SlackError as error:
@@ -133,7 +131,8 @@ class Gateway:
                 return None
             raise
         profile = data.get("profile") or {}
-        return profile.get("real_name") or data.get("real_name") or profile.get("display_name") or data.get("name")
+        name = profile.get("real_name") or data.get("real_name") or profile.get("display_name") or data.get("name")
+        return str(name or user), data.get("tz")
 
     def upload_pdf(self, channel: str, filename: str, content: bytes, title: str, comment: str) -> str:
         """files_upload_v2 (files.upload is retired): the file lands in the channel's files tab."""

@@ -39,7 +39,8 @@ def malformed(body: bytes, content_type: str) -> str | None:
         else:
             form = parse_qs(text, strict_parsing=bool(text))
             if "payload" not in form:
-                return None if "command" in form else "neither a slash command nor a payload"
+                # Slack's ssl_check is answered by Bolt; a slash command is plain form fields
+                return None if "command" in form or "ssl_check" in form else "neither a slash command nor a payload"
             data = json.loads(form["payload"][0])
     except (UnicodeDecodeError, ValueError):
         return "not UTF-8 JSON or form data"

@@ -15,7 +15,6 @@ class FormMeta:
     order_id: int | None = None  # None for a new order
     revision: int = 0  # the order revision the form was opened against
     rows: int = 3  # item rows shown
-    channel_id: str | None = None  # where the command or button was used, to answer there
 
     def dump(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -31,7 +30,6 @@ class FormMeta:
             (meta.order_id is None or (isinstance(meta.order_id, int) and meta.order_id > 0))
             and isinstance(meta.revision, int) and meta.revision >= 0
             and isinstance(meta.rows, int) and 1 <= meta.rows <= 30
-            and (meta.channel_id is None or isinstance(meta.channel_id, str))
         )
         if not ok:
             raise BadMetadata("This form could not be read; please open it again.")

@@ -30,12 +30,13 @@ from forms.metadata import FormMeta
 from workflow.document import ItemLine, quantity_text
 from workflow.inputs import Approval, Closing, Confirmation, Rejection, StepInput
 from workflow.queries import OrderCard
+from workflow.text import esc
 
 FIELD_WORKERS, SCHEDULED_DATE, NOTES, REASON, NOTE = "field_workers", "scheduled_date", "notes", "reason", "note"
 
 
 def _summary(order: OrderCard) -> dict:
-    return section(f"*{order.number}* · {order.client} · {order.site}\nRequested for "
+    return section(f"*{order.number}* · {esc(order.client)} · {esc(order.site)}\nRequested for "
                    f"{order.requested_date.isoformat()}, priority {order.priority}.")
 
 
@@ -99,7 +100,7 @@ def parse_complete(values: Values, meta: FormMeta) -> Closing:
 
 
 def _current_items(lines: list[tuple[int, ItemLine]]) -> str:
-    shown = [f"• {quantity_text(line.quantity)} {line.unit or ''} {line.description}".replace("  ", " ")
+    shown = [f"• {quantity_text(line.quantity)} {esc(line.unit or '')} {esc(line.description)}".replace("  ", " ")
              for _, line in lines]
     text = "\n".join(shown)
     return text if len(text) <= 2900 else text[:2900].rsplit("\n", 1)[0] + "\n…"

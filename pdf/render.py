@@ -229,15 +229,8 @@ def details_section(pdf: OrderPDF, doc: VersionDocument) -> None:
             ("Requested date", fmt_date(doc.requested_date)),
             ("Scheduled date", fmt_date(doc.scheduled_date, "Not scheduled")),
             ("Priority", doc.priority),
-            *doc.extra.items(),  # insertion order: the caller decides how extras read
         ],
     )
-
-
-def closing_section(pdf: OrderPDF, doc: VersionDocument) -> None:
-    if doc.closed:
-        heading(pdf, "Closing")
-        paragraph(pdf, doc.closed)
 
 
 def description_section(pdf: OrderPDF, doc: VersionDocument) -> None:
@@ -313,7 +306,6 @@ def changes_section(pdf: OrderPDF, doc: VersionDocument) -> None:
 SECTIONS: tuple[Callable[[OrderPDF, VersionDocument], None], ...] = (
     title_section,
     details_section,
-    closing_section,
     description_section,
     approval_notes_section,
     items_section,

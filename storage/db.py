@@ -13,6 +13,7 @@ from sqlmodel import Session, SQLModel, create_engine
 from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 DEFAULT_DATABASE_URL = "sqlite:///data/service-orders.db"
+WRITE_OPTION = "service_orders_write"
 
 
 def database_url() -> str:
@@ -41,9 +42,11 @@ def make_engine(url: str | None = None) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then writes
-        # can fail with "database is locked" without waiting, which would lose a user's step.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A write transaction takes the write lock up front (IMMEDIATE): a deferred one that reads and then
+        # writes can fail with "database is locked" without waiting, which would lose a user's step.
+        # Reads stay deferred, so they never wait behind a writer (WAL).
+        write = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
 
@@ -64,8 +67,8 @@ def ping(engine: Engine) -> bool:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back if it raises."""
-    with Session(engine, expire_on_commit=False) as session:
+    """One write transaction: committed when the block ends, rolled back if it raises."""
+    with Session(engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -5,11 +5,35 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Numeric, Text, UniqueConstraint
+from sqlalchemy import Column, Dialect, Numeric, String, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-MONEY = Numeric(14, 4)  # unit prices may carry sub-cent precision; totals round to the currency
-QUANTITY = Numeric(14, 3)
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """NUMERIC where the database has it; on SQLite (whose NUMERIC is a float) the exact digits as text."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int) -> None:
+        super().__init__(precision=precision, scale=scale, asdecimal=True)
+        self.scale = scale
+
+    def load_dialect_impl(self, dialect: Dialect):  # type: ignore[no-untyped-def]
+        return dialect.type_descriptor(String(40) if dialect.name == "sqlite" else self.impl)
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Decimal | str | None:
+        if value is None:
+            return None
+        value = Decimal(value).quantize(Decimal(1).scaleb(-self.scale))
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: object, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value))
+
+
+MONEY = ExactDecimal(14, 4)  # unit prices may carry sub-cent precision; totals round to the currency
+QUANTITY = ExactDecimal(14, 3)
 
 
 class RoleGrant(SQLModel, table=True):
@@ -23,6 +47,7 @@ class Person(SQLModel, table=True):
 
     user_id: str = Field(primary_key=True, max_length=32)
     name: str = Field(max_length=200)
+    tz: str | None = Field(default=None, max_length=64)  # IANA zone from Slack, for "today" where they are
     updated_at: datetime
 
 
@@ -62,6 +87,8 @@ class ServiceOrder(SQLModel, table=True):
     closed_at: datetime | None = None
     close_reason: str | None = Field(default=None, sa_column=Column(Text))
     current_version: int = 0  # 0: as submitted, not yet approved
+    # the Slack view the order was submitted from: a second submission of the same form is the same order
+    submitted_view_id: str | None = Field(default=None, unique=True, max_length=32)
     channel_id: str | None = Field(default=None, max_length=32)
     channel_name: str | None = Field(default=None, max_length=80)
     card_ts: str | None = Field(default=None, max_length=32)

@@ -4,7 +4,9 @@ HTTP server answering the Web API, and a real database."""
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 from pypdf import PdfReader
@@ -286,3 +288,97 @@ def test_a_slack_outage_delays_effects_and_loses_none(seeded) -> None:  # type: 
         assert order.channel_id and order.card_ts
         assert len([c for c in ws.fake.channels.values() if c.name.startswith("so-000001")]) == 1
         assert len([c for c in ws.fake.calls_to("conversations.create") if c.status == 200]) == 1
+
+
+def test_an_unknown_reviewer_does_not_keep_the_others_out(seeded) -> None:  # type: ignore[no-untyped-def]
+    from workflow.people import grant
+    from workflow.vocabulary import Role
+    grant(seeded, "U0GONE", [Role.SUPERVISOR])  # a mistyped or departed member id
+    with LocalWorkspace(seeded, PEOPLE) as ws:
+        order_id = submit(ws)
+        members = ws.fake.channels[ws.order(order_id).channel_id].members
+        assert {REQUESTER, SUPERVISOR, COORDINATOR} <= members and "U0GONE" not in members
+        invite = ws.fake.calls_to("conversations.invite")[0]
+        assert invite.response["ok"] and invite.response["errors"] == [
+            {"user": "U0GONE", "ok": False, "error": "user_not_found"}]
+
+
+def test_dates_are_the_users_own(seeded) -> None:  # type: ignore[no-untyped-def]
+    # 09:30 UTC on 10 March: already the 10th in Berlin, still the 9th at UTC-12
+    now = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
+    with LocalWorkspace(seeded, PEOPLE, clock=lambda: now) as ws:
+        ws.fake.set_user(REQUESTER, tz="Europe/Berlin")
+        ws.slack.command(REQUESTER, "/order")
+        view = ws.wait_for_view(REQUESTER, "submit_order")
+        initial = next(b for b in view["blocks"] if b.get("block_id") == "requested_date")["element"]
+        assert initial["initial_date"] == "2026-03-10"
+        body = ws.submit(REQUESTER, view, {
+            "client": ws.pick(REQUESTER, view, "client", "acme"), "site": ws.pick(REQUESTER, view, "site", "hq"),
+            "requested_date": {"requested_date": {"type": "datepicker", "selected_date": "2026-03-09"}},
+            "description": {"description": {"type": "plain_text_input", "value": "Yesterday in Berlin"}},
+            "item_0": ws.pick(REQUESTER, view, "item_0", "hvac"),
+            "qty_0": {"quantity": {"type": "number_input", "value": "1"}}}).json()
+        assert body["errors"] == {"requested_date": "The requested date is in the past."}
+
+
+def test_the_same_form_submitted_twice_makes_one_order(ws: LocalWorkspace) -> None:
+    ws.slack.command(REQUESTER, "/order")
+    view = ws.wait_for_view(REQUESTER, "submit_order")
+    values = {
+        "client": ws.pick(REQUESTER, view, "client", "acme"), "site": ws.pick(REQUESTER, view, "site", "hq"),
+        "requested_date": {"requested_date": {"type": "datepicker", "selected_date": SOON}},
+        "description": {"description": {"type": "plain_text_input", "value": "Twice"}},
+        "item_0": ws.pick(REQUESTER, view, "item_0", "hvac"),
+        "qty_0": {"quantity": {"type": "number_input", "value": "1"}}}
+    payload = {"type": "view_submission", "team": {"id": "T0001", "domain": "fake"}, "api_app_id": "A0001",
+               "user": {"id": REQUESTER, "username": "rosa", "name": "rosa", "team_id": "T0001"},
+               "trigger_id": "1.2.abc", "response_urls": [], "token": "t",
+               "view": {**view, "state": {"values": ws.fake.views[view["id"]]["state"]["values"] | values}}}
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    for _ in range(2):  # e.g. the user pressed Submit again after a slow answer
+        assert ws.slack.post(body, "application/x-www-form-urlencoded").status == 200
+    ws.settle()
+    with Session(ws.engine) as session:
+        assert len(session.exec(select(ServiceOrder)).all()) == 1
+    assert len(ws.fake.calls_to("conversations.create")) == 1
+
+
+def test_typed_text_cannot_ping_the_channel_or_hide_links(ws: LocalWorkspace) -> None:
+    order_id = submit(ws)
+    ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=SOON,
+               notes="<!channel> see <https://evil.example/x|the order sheet> & more")
+    ws.settle()
+    posted = [m.text for m in ws.fake.channels[ws.order(order_id).channel_id].messages]
+    assert any("&lt;!channel&gt; see &lt;https://evil.example/x|the order sheet&gt; &amp; more" in t for t in posted)
+    assert not any("<!channel>" in t for t in posted)
+
+
+def test_a_click_on_an_out_of_date_card_is_refused(ws: LocalWorkspace) -> None:
+    order_id = submit(ws)
+    ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=SOON)
+    ws.settle()
+    channel = ws.order(order_id).channel_id
+    ws.slack.click(WORKER, channel, "1700000000.000001", "order_complete", value=f"{order_id}:0",
+                   block_id="order_steps")
+    ws.wait(lambda: [e for e in ws.fake.ephemerals if e["user"] == WORKER], "the refusal")
+    assert ws.fake.ephemerals[-1]["text"].startswith("This card of SO-000001 is out of date")
+    assert ws.top_view(WORKER) is None
+
+
+def test_an_effect_that_fails_for_good_ends_the_ones_after_it(seeded) -> None:  # type: ignore[no-untyped-def]
+    now = [datetime.now(UTC)]
+    with LocalWorkspace(seeded, PEOPLE, clock=lambda: now[0]) as ws:
+        ws.fake.fail_next("conversations.create", status=200, error="restricted_action", times=100)
+        ws.submit_order(REQUESTER, client="acme", site="hq", items=[("hvac", "1")], requested=SOON,
+                        description="Channels are admin-only here")
+        for _ in range(10):  # every retry, past each backoff
+            assert ws.bot is not None and ws.bot.ctx.effects.wait_idle(10)
+            now[0] += timedelta(minutes=6)
+            ws.bot.ctx.effects.kick()
+        ws.bot.ctx.effects.wait_idle(10)
+        with Session(ws.engine) as session:
+            effects = session.exec(select(PendingEffect).order_by(PendingEffect.id)).all()
+        assert [(e.kind, e.status) for e in effects] == [("open_channel", "failed"), ("invite", "failed"),
+                                                         ("card", "failed"), ("message", "failed")]
+        assert effects[0].attempts == 8 and "restricted_action" in (effects[0].last_error or "")
+        assert effects[1].last_error.startswith("not run: open_channel (1:channel) failed before it")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -76,8 +77,19 @@ def test_bytes_that_are_not_utf8_are_refused(ws: LocalWorkspace) -> None:
     assert ws.slack.post(b"\x00\xff\xfe", "application/json", signed=False).status == 400
 
 
-def test_a_body_too_large_is_refused(ws: LocalWorkspace) -> None:
-    assert ws.slack.post(b"x" * (1024 * 1024 + 1), "application/json").status == 413
+def test_a_body_too_large_is_refused_on_its_headers(ws: LocalWorkspace) -> None:
+    # refused before the body is read, so nothing waits for a megabyte that is not coming
+    connection = http.client.HTTPConnection("127.0.0.1", int(ws.url.rsplit(":", 1)[1]), timeout=5)
+    connection.putrequest("POST", "/slack/events")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(1024 * 1024 + 1))
+    connection.endheaders()
+    assert connection.getresponse().status == 413
+    connection.close()
+
+
+def test_ssl_check(ws: LocalWorkspace) -> None:
+    assert ws.slack.post(b"ssl_check=1&token=t", "application/x-www-form-urlencoded").status == 200
 
 
 def test_url_verification(ws: LocalWorkspace) -> None:

@@ -78,7 +78,7 @@ def text_of(data: bytes) -> str:
 
 
 def test_every_section_is_present() -> None:
-    data = render_version(make_doc(extra={"PO number": "PO-7781"}))
+    data = render_version(make_doc())
     text = text_of(data)
     for expected in [
         "Service order SO-000001",
@@ -102,16 +102,9 @@ def test_every_section_is_present() -> None:
         "— Crane hire, to be quoted 1 — — —",
         "Total 2,769.80",
         "The total excludes 1 item(s) not yet priced.",
-        "PO number PO-7781",
     ]:
         assert expected in text, expected
-    assert "Closing" not in text
     assert pages_text(data)[-1].endswith("SO-000001 · version 1 · page 1 of 1")
-
-
-def test_closing_info_shows_when_closed() -> None:
-    closed = "Completed by Ana Díaz on 2026-11-30 14:05 UTC: all done"
-    assert f"Closing {closed}" in text_of(render_version(make_doc(closed=closed)))
 
 
 def test_missing_optional_values_read_plainly() -> None:

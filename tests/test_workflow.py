@@ -197,3 +197,30 @@ def test_reject(service, seeded) -> None:  # type: ignore[no-untyped-def]
     with Session(seeded) as session:
         assert session.exec(select(OrderVersion).where(OrderVersion.number >= 1)).all() == []
     assert NOW - timedelta(0) == order.closed_at
+
+
+def test_a_free_text_item_is_known_by_its_description(service, seeded) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(FieldErrors) as caught:
+        service.submit(REQUESTER, draft(free_items=(FreeItem("Labour", Decimal(1), "h", Decimal(40)),
+                                                    FreeItem("labour", Decimal(2), "day", Decimal(300)))))
+    assert caught.value.errors["free_items"].startswith("“labour” is already on the order")
+    order = approved(service)  # has the free item "Skip hire"
+    with pytest.raises(FieldErrors, match="“skip HIRE” is already on the order"):
+        service.apply(WORKER, order.id, Action.CONFIRM, 1, Confirmation(
+            (), (FreeItem("skip HIRE", Decimal(2)),), (), "another skip"))
+    # a confirmation that touches other lines keeps every free line as it was
+    order = service.apply(WORKER, order.id, Action.CONFIRM, 1, Confirmation(
+        (ItemQuantity("service:HVAC-MNT", Decimal(4), "item_0"),), (), (), "one more hour"))
+    with Session(seeded) as session:
+        doc = version_document(session, order.id, 2)
+        assert [c.kind for c in doc.changes] == ["changed"]
+        assert [line.description for line in doc.items][-1] == "Skip hire"
+
+
+def test_money_is_exact_on_every_database(service, seeded) -> None:  # type: ignore[no-untyped-def]
+    order = service.submit(REQUESTER, draft(free_items=(
+        FreeItem("Precision part", Decimal("0.001"), "g", Decimal("9999999999.9999")),)))
+    with Session(seeded) as session:
+        line = version_lines(session, order.id, 0)[-1][1]
+        assert line.unit_price == Decimal("9999999999.9999") and line.quantity == Decimal("0.001")
+        assert line.total == Decimal("10000000.00")

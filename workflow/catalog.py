@@ -119,10 +119,11 @@ def import_csv(engine: Engine, path: Path) -> ImportReport:
 
     report = ImportReport()
     with session_scope(engine) as session:
+        # one query for what exists, not one per row: a large file holds the write lock briefly
+        existing = {(e.kind, e.code): e for e in session.exec(select(CatalogEntry))}
         for _, row in rows:
             kind = row["kind"].lower()
-            entry = session.exec(select(CatalogEntry).where(
-                CatalogEntry.kind == kind, CatalogEntry.code == row["code"])).first()
+            entry = existing.get((kind, row["code"]))
             counter = report.updated if entry else report.created
             counter[kind] = counter.get(kind, 0) + 1
             entry = entry or CatalogEntry(kind=kind, code=row["code"], name="", search_text="")

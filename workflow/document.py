@@ -5,7 +5,7 @@ The PDF is a pure function of this value, so the same version always renders the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -74,8 +74,6 @@ class VersionDocument:
     added_people: tuple[str, ...] = ()
     change_note: str | None = None
     change_author: str | None = None
-    closed: str | None = None  # e.g. "Completed by Ana Díaz on 2026-11-30 14:05 UTC: all done"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def total(self) -> Decimal:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from storage.db import session_scope
 from storage.models import Person, RoleGrant
-from workflow.clock import utcnow
+from workflow.clock import earliest_today, utcnow
 from workflow.vocabulary import Role
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,31}$")
@@ -60,16 +62,28 @@ def roles_by_user(engine: Engine) -> dict[str, list[str]]:
         return out
 
 
-def remember_name(engine: Engine, user_id: str, name: str) -> None:
-    """Store the name to show for a user (cards and PDFs), learnt from Slack."""
-    if not name:
-        return
+def remember(engine: Engine, user_id: str, name: str, tz: str | None) -> None:
+    """Store what Slack says of a user: the name PDFs show, the time zone their "today" is in."""
     with session_scope(engine) as session:
         person = session.get(Person, user_id) or Person(user_id=user_id, name=name, updated_at=utcnow())
-        if person.name != name or person.updated_at is None:
-            person.name = name[:200]
-            person.updated_at = utcnow()
+        person.name, person.tz, person.updated_at = name[:200], _zone(tz), utcnow()
         session.add(person)
+
+
+def _zone(tz: str | None) -> str | None:
+    try:
+        return tz if tz and ZoneInfo(tz) else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def local_today(session: Session, user_id: str, now: datetime) -> date:
+    """Today where the user is (their Slack time zone); when unknown, the earliest today on earth, so
+    nobody is refused a date that is still today where they are."""
+    person = session.get(Person, user_id)
+    if person is None or person.tz is None:
+        return earliest_today(now)
+    return now.astimezone(ZoneInfo(person.tz)).date()
 
 
 def known_names(engine: Engine, user_ids: list[str]) -> set[str]:

@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Engine, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from storage.db import session_scope
@@ -26,10 +27,12 @@ from storage.models import (
     RoleGrant,
     ServiceOrder,
 )
-from workflow.clock import Clock, earliest_today, utcnow
+from workflow.clock import Clock, utcnow
 from workflow.document import ItemChange, ItemLine, diff_items, money, quantity_text
 from workflow.errors import FieldErrors, NotFound, Refused, Stale
 from workflow.inputs import Approval, Closing, Confirmation, FreeItem, ItemQuantity, OrderDraft, Rejection
+from workflow.people import local_today
+from workflow.text import esc
 from workflow.transitions import BY_ACTION, Transition, check
 from workflow.vocabulary import Action, ItemKind, Role, State, order_number
 
@@ -45,11 +48,15 @@ class OrderService:
         with Session(self.engine) as session:
             return roles_of(session, user_id)
 
-    def authorize(self, actor: str, order_id: int, action: Action) -> ServiceOrder:
-        """Check that `actor` may take `action` on the order now; return the order as read."""
+    def authorize(self, actor: str, order_id: int, action: Action, revision: int | None = None) -> ServiceOrder:
+        """Check that `actor` may take `action` on the order now (and, given the revision the card showed,
+        that the card is current); return the order as read."""
         with Session(self.engine, expire_on_commit=False) as session:
             order = _get_order(session, order_id)
             _check(session, BY_ACTION[action], order, actor)
+            if revision is not None and revision != order.revision:
+                raise Stale(f"This card of {order_number(order.id)} is out of date: the order changed since. "
+                            "Look at the updated card, then try again.")
             return order
 
     def authorize_submit(self, actor: str) -> None:
@@ -58,9 +65,24 @@ class OrderService:
 
     # --- steps -----------------------------------------------------------------------------------
 
-    def submit(self, actor: str, draft: OrderDraft) -> ServiceOrder:
+    def submit(self, actor: str, draft: OrderDraft, view_id: str | None = None) -> ServiceOrder:
+        """A new order. Submitting the same Slack view again (a retry after a slow answer) returns the order
+        it made the first time."""
+        try:
+            return self._submit(actor, draft, view_id)
+        except IntegrityError:  # the same view, submitted twice at once: the other one won
+            if view_id is None:
+                raise
+            with Session(self.engine, expire_on_commit=False) as session:
+                return session.exec(select(ServiceOrder).where(ServiceOrder.submitted_view_id == view_id)).one()
+
+    def _submit(self, actor: str, draft: OrderDraft, view_id: str | None) -> ServiceOrder:
         now = self.clock()
         with session_scope(self.engine) as session:
+            if view_id is not None:
+                done = session.exec(select(ServiceOrder).where(ServiceOrder.submitted_view_id == view_id)).first()
+                if done is not None:
+                    return done
             check(BY_ACTION[Action.SUBMIT], None, roles_of(session, actor), False, "")
             errors: dict[str, str] = {}
             client = _entry(session, "client", draft.client_code)
@@ -71,10 +93,10 @@ class OrderService:
                 errors["site"] = "Pick a site from the list."
             elif client is not None and site.parent_code != client.code:
                 errors["site"] = f"{site.name} is a site of another client, not of {client.name}."
-            if draft.requested_date < earliest_today(now):
+            if draft.requested_date < local_today(session, actor, now):
                 errors["requested_date"] = "The requested date is in the past."
             lines = _resolve_items(session, draft.items, errors)
-            lines += [_free_line(item) for item in draft.free_items]
+            lines += _free_lines(draft.free_items, {line.key for line in lines}, errors)
             if not lines and not errors:
                 errors[draft.items[0].field if draft.items else "free_items"] = "Add at least one item."
             if errors:
@@ -83,13 +105,13 @@ class OrderService:
             order = ServiceOrder(
                 state=State.PENDING_APPROVAL, requester_id=actor, client_code=client.code,
                 site_code=site.code, requested_date=draft.requested_date, priority=draft.priority,
-                description=draft.description, created_at=now, updated_at=now,
+                description=draft.description, submitted_view_id=view_id, created_at=now, updated_at=now,
             )
             session.add(order)
             session.flush()
             _add_version(session, order, 0, Action.SUBMIT, actor, now, None, lines)
             total = sum((line.total or Decimal(0) for line in lines), Decimal(0))
-            detail = (f"{client.name}, {site.name}; {len(lines)} item(s), total {money(total):,}; "
+            detail = (f"{esc(client.name)}, {esc(site.name)}; {len(lines)} item(s), total {money(total):,}; "
                       f"requested for {draft.requested_date.isoformat()}, priority {draft.priority}.")
             _audit(session, order, actor, BY_ACTION[Action.SUBMIT], None, now, detail)
             reviewers = _users_with(session, {Role.SUPERVISOR, Role.COORDINATOR})
@@ -98,7 +120,7 @@ class OrderService:
             effects.add("invite", "invite:submit", {"users": _unique([actor, *reviewers])})
             effects.add("card", f"card:{order.revision}")
             effects.add("message", "message:review", {
-                "text": f"<@{actor}> submitted {order_number(order.id)} for {client.name} ({site.name}). "
+                "text": f"<@{actor}> submitted {order_number(order.id)} for {esc(client.name)} ({esc(site.name)}). "
                 + (" ".join(f"<@{u}>" for u in reviewers) + ", please review it."
                    if reviewers else "Nobody has the supervisor or coordinator role yet: an admin "
                    "must grant one (service-orders roles grant USER supervisor)."),
@@ -148,7 +170,7 @@ def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, 
              effects: _Effects) -> str:
     errors: dict[str, str] = {}
     _check_field_workers(session, data.field_workers, errors)
-    if data.scheduled_date < earliest_today(now):
+    if data.scheduled_date < local_today(session, actor, now):
         errors["scheduled_date"] = "The scheduled date is in the past."
     if errors:
         raise FieldErrors(errors)
@@ -163,21 +185,21 @@ def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, 
     effects.add("invite", "invite:v1", {"users": list(data.field_workers)})
     effects.add("upload_pdf", "pdf:v1", {"version": 1})
     people = ", ".join(f"<@{u}>" for u in data.field_workers)
-    notes = f" Notes: {data.notes}" if data.notes else ""
+    notes = f" Notes: {esc(data.notes)}" if data.notes else ""
     return f"Version 1. Field workers: {people}. Scheduled for {data.scheduled_date.isoformat()}.{notes}"
 
 
 def _reject(session: Session, order: ServiceOrder, actor: str, data: Rejection, now: datetime,
             effects: _Effects) -> str:
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.reason
-    return f"Reason: {data.reason}"
+    return f"Reason: {esc(data.reason)}"
 
 
 def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmation, now: datetime,
              effects: _Effects) -> str:
     errors: dict[str, str] = {}
-    before = _lines_of(session, order, order.current_version)
     ids = _line_ids(session, order, order.current_version)
+    before = list(ids.values())
     assigned = {a.user_id for a in session.exec(select(Assignment).where(Assignment.order_id == order.id))}
     new_people = [u for u in _unique(list(data.field_workers)) if u not in assigned]
     _check_field_workers(session, new_people, errors)
@@ -205,8 +227,7 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
             after.pop(line.key, None)
         else:
             after[line.key] = _with_quantity(line, change.quantity)
-    for item in data.free_items:
-        line = _free_line(item)
+    for line in _free_lines(data.free_items, set(after), errors):
         after[line.key] = line
     lines = list(after.values())
     if not errors and not lines:
@@ -228,13 +249,13 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
     said += [f"added field worker <@{u}>" for u in new_people]
     delta = sum((line.total or Decimal(0) for line in lines), Decimal(0)) - sum(
         (line.total or Decimal(0) for line in before), Decimal(0))
-    return f"Version {number}: {'; '.join(said)}. Total {money(delta):+,}. Why: {data.note}"
+    return f"Version {number}: {'; '.join(said)}. Total {money(delta):+,}. Why: {esc(data.note)}"
 
 
 def _complete(session: Session, order: ServiceOrder, actor: str, data: Closing, now: datetime,
               effects: _Effects) -> str:
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.note
-    return f"Note: {data.note}" if data.note else ""
+    return f"Note: {esc(data.note)}" if data.note else ""
 
 
 def _not_perform(session: Session, order: ServiceOrder, actor: str, data: Closing, now: datetime,
@@ -242,7 +263,7 @@ def _not_perform(session: Session, order: ServiceOrder, actor: str, data: Closin
     if not data.note:
         raise FieldErrors({"reason": "Say why the order was not performed."})
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.note
-    return f"Reason: {data.note}"
+    return f"Reason: {esc(data.note)}"
 
 
 _STEPS: dict[Action, Callable[..., str]] = {
@@ -321,6 +342,20 @@ def _free_line(item: FreeItem) -> ItemLine:
                     unit_price=item.unit_price, quantity=item.quantity)
 
 
+def _free_lines(items: tuple[FreeItem, ...], taken: set[str], errors: dict[str, str]) -> list[ItemLine]:
+    """A free-text item is known by its description, so each description appears once per order."""
+    lines: list[ItemLine] = []
+    for item in items:
+        line = _free_line(item)
+        if line.key in taken:
+            errors["free_items"] = (f"“{item.description}” is already on the order: change its quantity "
+                                    "instead (pick it in an item row), or describe it differently.")
+            continue
+        taken.add(line.key)
+        lines.append(line)
+    return lines
+
+
 def _with_quantity(line: ItemLine, quantity: Decimal) -> ItemLine:
     return ItemLine(line.kind, line.code, line.description, line.unit, line.unit_price, quantity)
 
@@ -365,10 +400,10 @@ def _add_version(session: Session, order: ServiceOrder, number: int, action: Act
 
 def _describe_change(change: ItemChange) -> str:
     if change.after is None:
-        return f"− {change.before.description}"  # type: ignore[union-attr]
+        return f"− {esc(change.before.description)}"  # type: ignore[union-attr]
     if change.before is None:
-        return f"+ {quantity_text(change.after.quantity)} × {change.after.description}"
-    return (f"{change.after.description} {quantity_text(change.before.quantity)} → "
+        return f"+ {quantity_text(change.after.quantity)} × {esc(change.after.description)}"
+    return (f"{esc(change.after.description)} {quantity_text(change.before.quantity)} → "
             f"{quantity_text(change.after.quantity)}")
 
 

@@ -8,22 +8,20 @@ from typing import Any
 from slack_bolt import Ack, App
 from sqlmodel import Session
 
-from bot.cards import STEP_ACTION_IDS
-from bot.context import BotContext
+from bot.cards import STEP_ACTION_IDS, step_action_id
+from bot.context import BotContext, today_for
 from bot.gateway import SlackError
 from forms import order_form
 from forms.items import ADD_ROWS_ACTION, MAX_ROWS, ROW_STEP
 from forms.metadata import BadMetadata, ButtonValue, FormMeta
 from forms.step_forms import STEP_FORMS
-from workflow.clock import earliest_today
 from workflow.errors import WorkflowError
 from workflow.queries import order_card, version_lines
 from workflow.transitions import BY_FORM, TRANSITIONS
-from workflow.vocabulary import Action
 
 log = logging.getLogger(__name__)
 
-_ACTION_BY_ID = {f"order_{t.action}": t.action for t in TRANSITIONS if t.source is not None}
+_STEP_BY_ACTION_ID = {step_action_id(t.action): t for t in TRANSITIONS if t.source is not None}
 
 
 def _ack(ack: Ack) -> None:
@@ -45,21 +43,19 @@ def register(app: App, ctx: BotContext) -> None:
 
     def open_step_form(body: dict[str, Any], action: dict[str, Any]) -> None:
         user = body["user"]["id"]
-        step = Action(_ACTION_BY_ID[action["action_id"]])
+        transition = _STEP_BY_ACTION_ID[action["action_id"]]
         try:
             clicked = ButtonValue.load(action.get("value"))
-            order = ctx.service.authorize(user, clicked.order_id, step)
+            order = ctx.service.authorize(user, clicked.order_id, transition.action, clicked.revision)
         except (WorkflowError, BadMetadata) as refusal:
             tell(body, str(getattr(refusal, "message", refusal)))
             return
-        transition = next(t for t in TRANSITIONS if t.action == step)
         form = STEP_FORMS[transition.form]
         with Session(ctx.engine) as session:
             card = order_card(session, order.id)
             lines = version_lines(session, order.id, order.current_version)
         # the form carries the revision the user is looking at now: a step taken meanwhile makes it stale
-        meta = FormMeta(order_id=order.id, revision=order.revision,
-                        channel_id=(body.get("channel") or {}).get("id"))
+        meta = FormMeta(order_id=order.id, revision=order.revision)
         try:
             ctx.gateway.open_view(body["trigger_id"], form.build(meta, card, lines))
         except SlackError as error:
@@ -71,9 +67,9 @@ def register(app: App, ctx: BotContext) -> None:
             meta = FormMeta.load(view.get("private_metadata"))
         except BadMetadata:
             return
-        meta = FormMeta(meta.order_id, meta.revision, min(meta.rows + ROW_STEP, MAX_ROWS), meta.channel_id)
+        meta = FormMeta(meta.order_id, meta.revision, min(meta.rows + ROW_STEP, MAX_ROWS))
         if view.get("callback_id") == order_form.CALLBACK_ID:
-            new_view = order_form.build(meta, earliest_today(ctx.clock()).isoformat())
+            new_view = order_form.build(meta, today_for(ctx, body["user"]["id"]))
         else:
             transition = BY_FORM.get(view.get("callback_id", ""))
             if transition is None or meta.order_id is None:

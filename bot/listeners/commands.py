@@ -7,10 +7,9 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.context import BotContext
+from bot.context import BotContext, today_for
 from forms import order_form
 from forms.metadata import FormMeta
-from workflow.clock import earliest_today
 from workflow.errors import WorkflowError
 
 HELP = """*Service orders* — run your service orders in Slack.
@@ -47,8 +46,7 @@ def register(app: App, ctx: BotContext) -> None:
             ctx.service.authorize_submit(command["user_id"])
         except WorkflowError:
             return  # already answered in the ack
-        meta = FormMeta(channel_id=command.get("channel_id"))
-        ctx.gateway.open_view(command["trigger_id"], order_form.build(meta, earliest_today(ctx.clock()).isoformat()))
+        ctx.gateway.open_view(command["trigger_id"], order_form.build(FormMeta(), today_for(ctx, command["user_id"])))
 
     # A Slack app receives only its own commands, so whatever name manifest.yml gives it is ours.
     app.command(re.compile(r"^/.+"))(ack=ack_command, lazy=[open_submit_form])

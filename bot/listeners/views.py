@@ -34,7 +34,7 @@ def register(app: App, ctx: BotContext) -> None:
         try:
             meta = FormMeta.load(view.get("private_metadata"))
             if callback_id == order_form.CALLBACK_ID:
-                order = ctx.service.submit(user, order_form.parse(values, meta))
+                order = ctx.service.submit(user, order_form.parse(values, meta), view.get("id"))
                 log.info("%s submitted order %s", user, order.id)
             else:
                 transition = BY_FORM[callback_id]
@@ -43,13 +43,24 @@ def register(app: App, ctx: BotContext) -> None:
                     raise BadMetadata("This form is not tied to an order; please open it again.")
                 ctx.service.apply(user, meta.order_id, transition.action, meta.revision, data)
         except FieldErrors as invalid:
-            known = {block.get("block_id") for block in view.get("blocks", [])}
-            errors = {k: v for k, v in invalid.errors.items() if k in known} or {
-                next(iter(known - {None}), "note"): invalid.message}
-            ack(response_action="errors", errors=errors)
+            inputs = [b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input" and "block_id" in b]
+            # Slack only accepts errors on the view's input blocks; anything else goes on the first one
+            errors = {k: v for k, v in invalid.errors.items() if k in inputs}
+            if not errors and inputs:
+                errors = {inputs[0]: invalid.message}
+            if errors:
+                ack(response_action="errors", errors=errors)
+            else:  # not one of our views (a forged or outdated payload): nowhere to show field errors
+                ack(response_action="update", view=_notice("Not saved", f":warning: {invalid.message}"))
             return
         except (WorkflowError, BadMetadata) as refusal:
             ack(response_action="update", view=_notice("Not saved", f":warning: {refusal}"))
+            return
+        except Exception:  # the user must learn the step was not stored, not see Slack's generic error
+            log.exception("submission of %s by %s failed", callback_id, user)
+            ack(response_action="update", view=_notice(
+                "Not saved", ":warning: Something went wrong on our side and nothing was saved. "
+                "Please try again in a moment."))
             return
         ack()
         ctx.effects.kick()
