@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
@@ -38,11 +38,14 @@ def manifest_scopes() -> tuple[str, ...]:
 
 class LocalWorkspace:
     def __init__(self, engine: Engine, people: dict[str, str], *, clock: Clock = utcnow,
-                 private_channels: bool = True, scopes: Iterable[str] | None = None) -> None:
+                 private_channels: bool = True, scopes: Iterable[str] | None = None,
+                 transport: Literal["http", "socket_mode"] = "http") -> None:
         self.engine = engine
         self.people = people
         self.clock = clock
         self.private_channels = private_channels
+        self.transport = transport
+        self._socket_mode: Any = None
         # the fake grants the bot the scopes of our manifest (a missing one fails like Slack does)
         self.fake = FakeSlack(scopes=tuple(scopes) if scopes is not None else manifest_scopes())
         self.bot: Bot | None = None
@@ -59,14 +62,27 @@ class LocalWorkspace:
         settings = Settings(bot_token=self.fake.bot_token, signing_secret=SIGNING_SECRET,
                             api_url=self.fake.api_url, private_channels=self.private_channels)
         self.bot = build_bot(settings, self.engine, clock=self.clock)
+        # HTTP mode is always served (health checks); Socket Mode is how Slack's requests arrive if chosen
         self._server = HttpServer(self.bot, self.engine, SIGNING_SECRET, host="127.0.0.1", port=0)
         self._thread = threading.Thread(target=self._server.run, name="bot-http", daemon=True)
         self._thread.start()
         self.url = f"http://127.0.0.1:{self._server.port}"
-        self.slack = SlackDriver(f"{self.url}/slack/events", SIGNING_SECRET, self.fake)
+        if self.transport == "socket_mode":
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            self._socket_mode = SocketModeHandler(self.bot.app, self.fake.app_token)
+            self._socket_mode.connect()
+            if not self.fake.socket_mode.wait_connected(20):
+                raise TimeoutError("the bot did not connect in Socket Mode")
+            self.slack = SlackDriver(None, None, self.fake, transport="socket_mode")
+        else:
+            self.slack = SlackDriver(f"{self.url}/slack/events", SIGNING_SECRET, self.fake)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._socket_mode is not None:
+            self.fake.socket_mode.close_links()  # slack_sdk's client never closes first; see slackfake
+            self._socket_mode.close()
         if self._server is not None and self._thread is not None:
             self._server.stop()
             self._thread.join(timeout=10)

@@ -2,25 +2,29 @@
 
 Signing (platform-notes §2): `X-Slack-Signature: v0=hex(HMAC-SHA256(secret, "v0:{ts}:{raw body}"))` and
 `X-Slack-Request-Timestamp`. Slash commands are form bodies; interactions are `payload=<url-quoted JSON>`;
-events are JSON. The driver also does what Slack's side does with the bot's answer (the ack body of a
-command or a view_submission), acting on the FakeSlack workspace, and refuses to send what Slack's
-client never would (a submission for a closed modal, a required input left empty, an unknown option).
+events are JSON. With `transport="socket_mode"` the same payloads go to an app connected to the fake's Socket
+Mode link instead, as envelopes; the app's ack payload then plays the part of the HTTP response body.
+The driver also does what Slack's side does with the bot's answer (the ack body of a command or a
+view_submission), acting on the FakeSlack workspace, and refuses to send what Slack's client never would
+(a submission for a closed modal, a required input left empty, an unknown option).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
 from .server import FakeSlack
+from .socket_mode import EnvelopeType
 from .state_values import (  # noqa: F401  re-exported: `from slackfake.inbound import plain_text`
     channel,
     checkboxes,
@@ -43,10 +47,14 @@ from .state_values import (  # noqa: F401  re-exported: `from slackfake.inbound 
 )
 
 ACK_TIMEOUT = 3.0  # Slack gives up on an interaction/command ack after 3 s
+Transport = Literal["http", "socket_mode"]
 
 
 @dataclass
 class InboundResult:
+    """The bot's answer. Over Socket Mode: status 200 with the ack's payload as `text` (JSON; "" for a bare
+    ack), or status 0 with `timed_out` when no ack came within 3 s (Slack stops waiting then)."""
+
     status: int
     headers: dict[str, str]
     text: str
@@ -81,22 +89,30 @@ class SlackRefused(AssertionError):
 class SlackDriver:
     def __init__(
         self,
-        bot_url: str,
-        signing_secret: str,
+        bot_url: str | None,
+        signing_secret: str | None,
         fake: FakeSlack,
         team_id: str | None = None,
         api_app_id: str | None = None,
         *,
         timeout: float = 10.0,
         verification_token: str = "fake-verification-token",
+        transport: Transport = "http",
     ) -> None:
-        self.bot_url = bot_url
+        """`transport="socket_mode"`: deliver over `fake.socket_mode` to a connected SocketModeHandler;
+        `bot_url` and `signing_secret` are then unused (pass None): Socket Mode requests are not signed."""
+        if transport not in ("http", "socket_mode"):
+            raise ValueError(f"unknown transport {transport!r}")
+        if transport == "http" and (not bot_url or signing_secret is None):
+            raise ValueError("HTTP transport needs the bot's URL and signing secret")
+        self.transport = transport
+        self.bot_url = bot_url or ""
         self.fake = fake
         self.team_id = team_id or fake.team_id
         self.api_app_id = api_app_id or fake.app_id
         self.timeout = timeout
         self.verification_token = verification_token  # deprecated field Slack still sends
-        self._verifier = SignatureVerifier(signing_secret)
+        self._verifier = SignatureVerifier(signing_secret) if signing_secret is not None else None
 
     # ------------------------------------------------------------------------------------------------------
     # transport
@@ -109,6 +125,9 @@ class SlackDriver:
         timestamp: int | None = None,
         headers: dict[str, str] | None = None,
     ) -> InboundResult:
+        """A raw HTTP request to the bot (HTTP transport only)."""
+        if self._verifier is None:
+            raise ValueError("post() sends raw HTTP; this driver delivers over Socket Mode")
         ts = str(int(time.time()) if timestamp is None else timestamp)
         hdrs = {"Content-Type": content_type, "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)"}
         if signed:
@@ -124,13 +143,47 @@ class SlackDriver:
             status, rh, data = e.code, dict(e.headers.items()), e.read()
         return InboundResult(status, rh, data.decode("utf-8", "replace"), time.monotonic() - start)
 
-    def _post_form(self, fields: dict[str, str]) -> InboundResult:
-        return self.post(urlencode(fields).encode(), "application/x-www-form-urlencoded")
-
-    def _post_payload(self, payload: dict[str, Any]) -> InboundResult:
-        r = self.post(f"payload={quote(json.dumps(payload))}".encode(), "application/x-www-form-urlencoded")
+    def _deliver(
+        self, kind: EnvelopeType, payload: dict[str, Any], retry: tuple[int, str] | None = None
+    ) -> InboundResult:
+        """The one transport switch: the same payload as Slack's signed HTTP request or as a Socket Mode
+        envelope. `retry`: (attempt number, reason) of a redelivered event."""
+        if self.transport == "socket_mode":
+            r = self._over_socket_mode(kind, payload, retry)
+        elif kind == "slash_commands":
+            r = self.post(urlencode(payload).encode(), "application/x-www-form-urlencoded")
+        elif kind == "interactive":
+            r = self.post(f"payload={quote(json.dumps(payload))}".encode(), "application/x-www-form-urlencoded")
+        else:
+            headers = {"X-Slack-Retry-Num": str(retry[0]), "X-Slack-Retry-Reason": retry[1]} if retry else {}
+            r = self.post(json.dumps(payload).encode(), "application/json", headers=headers)
         r.sent = payload
         return r
+
+    def _over_socket_mode(
+        self, kind: EnvelopeType, payload: dict[str, Any], retry: tuple[int, str] | None
+    ) -> InboundResult:
+        # Slack marks every events_api envelope: retry_attempt 0 and an empty reason on first delivery.
+        attempt, reason = retry if retry else (0, "")
+        envelope = self.fake.socket_mode.send(
+            kind,
+            payload,
+            retry_attempt=attempt if kind == "events_api" else None,
+            retry_reason=reason if kind == "events_api" else None,
+            connect_timeout=self.timeout,
+        )
+        if not envelope.wait(ACK_TIMEOUT) or envelope.ack is None or envelope.elapsed is None:
+            # No ack in time: Slack has given up (the user sees an error; an event would be retried).
+            elapsed = max(time.monotonic() - envelope.sent_at, math.nextafter(ACK_TIMEOUT, math.inf))
+            return InboundResult(0, {}, "", elapsed)
+        answer = envelope.ack.get("payload")
+        return InboundResult(200, {}, "" if answer is None else json.dumps(answer), envelope.elapsed)
+
+    def _post_form(self, fields: dict[str, str]) -> InboundResult:
+        return self._deliver("slash_commands", fields)
+
+    def _post_payload(self, payload: dict[str, Any]) -> InboundResult:
+        return self._deliver("interactive", payload)
 
     # ------------------------------------------------------------------------------------------------------
     # payload parts
@@ -432,14 +485,11 @@ class SlackDriver:
             "is_ext_shared_channel": False,
             "event_context": "4-" + secrets.token_urlsafe(24),
         }
-        headers = {}
-        if retry_num is not None:
-            headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}
-        r = self.post(json.dumps(envelope).encode(), "application/json", headers=headers)
-        r.sent = envelope
-        return r
+        return self._deliver("events_api", envelope, None if retry_num is None else (retry_num, retry_reason))
 
     def url_verification(self, challenge: str) -> InboundResult:
+        if self.transport == "socket_mode":
+            raise ValueError("url_verification is HTTP-only: Slack never sends it to a Socket Mode app")
         body = {"token": self.verification_token, "challenge": challenge, "type": "url_verification"}
         r = self.post(json.dumps(body).encode(), "application/json")
         r.sent = body

@@ -26,6 +26,7 @@ from . import files as _files  # registers files.* methods
 from . import views as _views  # registers views.* methods
 from .blocks_text import blocks_to_text, iso, mrkdwn_to_plain, view_to_text
 from .replies import apply_reply
+from .socket_mode import APP_LEVEL_METHODS, APP_TOKEN_SCOPES, SocketModeServer
 from .state import Call, Channel, FakeFile, JoinEvent, Message, ResponseUrl, User, Workspace
 from .webapi import (
     REGISTRY,
@@ -80,6 +81,7 @@ class FakeSlack:
         clock: Callable[[], float] = time.time,
         home_tab_enabled: bool = True,
         max_text_length: int = 40_000,
+        app_token: str = "xapp-test-token",
     ) -> None:
         self._lock = threading.RLock()
         self._ws = Workspace(
@@ -97,6 +99,8 @@ class FakeSlack:
         )
         self._ws.users[bot_user_id] = User(bot_user_id, bot_name, bot_name, is_bot=True, updated=int(clock()))
         self._faults: dict[str, list[_Fault]] = {}
+        self._app_token = app_token  # app-level token: apps.connections.open only
+        self.socket_mode = SocketModeServer(app_id)  # Slack's Socket Mode side, served on the same port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -119,6 +123,7 @@ class FakeSlack:
     def stop(self) -> None:
         if self._httpd is None:
             return
+        self.socket_mode.close_links()  # a link holds a server thread until it closes
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:
@@ -167,6 +172,10 @@ class FakeSlack:
     @property
     def bot_token(self) -> str:
         return self._ws.bot_token
+
+    @property
+    def app_token(self) -> str:
+        return self._app_token
 
     # ------------------------------------------------------------------------------------------------------
     # seeding
@@ -335,7 +344,7 @@ class FakeSlack:
     ) -> None:
         """The next `times` calls of `method` ("upload" for the upload leg) fail like that: 429 carries
         Retry-After and `{"ok": false, "error": "ratelimited"}`, 5xx a plain-text body, 200 the error code."""
-        if method != "upload" and method not in REGISTRY:
+        if method != "upload" and method not in REGISTRY and method not in APP_LEVEL_METHODS:
             raise ValueError(f"{method} is not a method the fake implements; the fault would never fire")
         with self._lock:
             self._faults.setdefault(method, []).extend(
@@ -426,14 +435,18 @@ class FakeSlack:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         extra_headers: dict[str, str] = {}
         spec = REGISTRY.get(method)
-        if spec is None:
+        if spec is None and method not in APP_LEVEL_METHODS:
             return 404, {"ok": False, "error": "unknown_method", "req_method": method}, extra_headers
         if isinstance(args, ApiError):
             return 200, args.body(), extra_headers
         auth = headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else body_token
+        if spec is None:
+            return self._handle_app_level(method, token)
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, extra_headers
+        if token == self._app_token:  # an app-level token is good for apps.connections.* only
+            return 200, {"ok": False, "error": "not_allowed_token_type"}, extra_headers
         if token != self._ws.bot_token:
             return 200, {"ok": False, "error": "invalid_auth"}, extra_headers
         extra_headers["x-oauth-scopes"] = ",".join(self._ws.scopes)
@@ -460,6 +473,22 @@ class FakeSlack:
                     raise AssertionError(f"{method} answered undeclared error {e.error}") from e
                 result = e.body()
         return 200, result, extra_headers
+
+    def _handle_app_level(self, method: str, token: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """apps.connections.open: the app-level token only (REF: missing_args without one, invalid_auth for
+        a bad one; a bot token is the wrong type, Slack's common not_allowed_token_type)."""
+        if not token:
+            return 200, {"ok": False, "error": "missing_args"}, {}
+        if token != self._app_token:
+            error = "not_allowed_token_type" if token == self._ws.bot_token else "invalid_auth"
+            return 200, {"ok": False, "error": error}, {}
+        headers = {"x-oauth-scopes": ",".join(APP_TOKEN_SCOPES), "x-accepted-oauth-scopes": ",".join(APP_TOKEN_SCOPES)}
+        fault = self._take_fault(method)
+        if fault is not None:
+            if fault.status == 429:
+                headers["Retry-After"] = str(fault.retry_after)
+            return fault.status, {"ok": False, "error": fault.error}, headers
+        return 200, {"ok": True, "url": self.socket_mode.issue_url(self.base_url)}, headers
 
     def _handle_response_url(self, token: str, body: bytes) -> tuple[int, str]:
         with self._lock:
@@ -572,6 +601,9 @@ class _Handler(BaseHTTPRequestHandler):
                 {"body": text},
             )
             self._send(status, text.encode(), "text/plain; charset=utf-8")
+            return
+        if path in ("/link", "/link/"):  # the Socket Mode WebSocket URL apps.connections.open hands out
+            self.fake.socket_mode.serve(self)
             return
         if path.startswith("/response/") and self.command == "POST":
             status, text = self.fake._handle_response_url(path.rsplit("/", 1)[-1], body)

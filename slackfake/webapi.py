@@ -27,6 +27,7 @@ TRANSPORT_ERRORS = frozenset(
         "json_not_object",
         "invalid_post_type",
         "missing_scope",
+        "not_allowed_token_type",
         "ratelimited",
         "invalid_arguments",
         "internal_error",

@@ -130,3 +130,26 @@ def test_demo_writes_pdfs_transcript_and_audit(tmp_path: Path, env: dict[str, st
     transcript = (out / "transcript.txt").read_text(encoding="utf-8")
     assert "closed the order as completed" in transcript and "📎 SO-000001-v3.pdf" in transcript
     assert "<@" not in (out / "audit.txt").read_text(encoding="utf-8")
+
+
+def test_run_in_socket_mode(env: dict[str, str]) -> None:
+    for proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        env.pop(proxy, None)  # slack_sdk's Socket Mode client would tunnel loopback through them
+    with FakeSlack() as fake:
+        fake.add_user("U0REQ", "rosa", real_name="Rosa")
+        fake.add_channel("general", members=["U0REQ"])
+        process = subprocess.Popen(
+            [CLI, "run"], env={**env, "SLACK_BOT_TOKEN": fake.bot_token, "SLACK_SIGNING_SECRET": "unused",
+                               "SLACK_APP_TOKEN": fake.app_token, "SLACK_API_URL": fake.api_url},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            assert fake.socket_mode.wait_connected(30), "the bot did not connect"
+            slack = SlackDriver(None, None, fake, transport="socket_mode")
+            answer = slack.command("U0REQ", "/order", "help")
+            assert answer.status == 200 and "opens the form to submit a new order" in answer.text
+        finally:
+            fake.socket_mode.close_links()
+            process.send_signal(signal.SIGTERM)
+            output = process.communicate(timeout=30)[0]
+        assert process.returncode == 0, output
+        assert "Connecting to Slack in Socket Mode" in output and fake.app_token not in output

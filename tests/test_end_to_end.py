@@ -29,6 +29,15 @@ def ws(seeded):  # type: ignore[no-untyped-def]
         yield workspace
 
 
+@pytest.fixture(params=["http", "socket_mode"])
+def any_transport(request, seeded, monkeypatch):  # type: ignore[no-untyped-def]
+    """The same workspace reached over HTTP or over Socket Mode."""
+    for proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(proxy, raising=False)  # slack_sdk's Socket Mode client would tunnel loopback
+    with LocalWorkspace(seeded, PEOPLE, transport=request.param) as workspace:
+        yield workspace
+
+
 def submit(ws: LocalWorkspace, **changes) -> int:  # type: ignore[no-untyped-def]
     args = dict(client="peñ", site="presidentes", items=[("hvac", "3"), ("cement", "10")],
                 requested=SOON, description="Replace the HVAC filters; patch the slab.",
@@ -44,7 +53,8 @@ def pdf_text(content: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
 
 
-def test_the_whole_workflow(ws: LocalWorkspace) -> None:
+def test_the_whole_workflow(any_transport: LocalWorkspace) -> None:
+    ws = any_transport
     order_id = submit(ws)
     order = ws.order(order_id)
     channel = ws.fake.channels[order.channel_id]
@@ -116,11 +126,13 @@ def test_reject_and_not_performed(ws: LocalWorkspace) -> None:
     assert "No access to the site" in ws.fake.transcript(ws.order(second).channel_id)
 
 
-def test_refusals_are_ephemeral_and_change_nothing(ws: LocalWorkspace) -> None:
-    # no requester role: the command answers why, in the ack
-    ack = ws.slack.command(OUTSIDER, "/order")
-    assert ack.status == 200
-    assert ack.text == "Only a requester can submit service orders. Ask an admin for the requester role."
+def test_refusals_are_ephemeral_and_change_nothing(any_transport: LocalWorkspace) -> None:
+    ws = any_transport
+    # no requester role: the command answers why, in the ack (shown to the user alone)
+    assert ws.slack.command(OUTSIDER, "/order").status == 200
+    ws.wait(lambda: [e for e in ws.fake.ephemerals if e["user"] == OUTSIDER], "the refusal")
+    assert ws.fake.ephemerals[-1]["text"] == ("Only a requester can submit service orders. "
+                                              "Ask an admin for the requester role.")
     order_id = submit(ws)
     # the requester may not approve: an ephemeral message in the channel says why
     channel = ws.order(order_id).channel_id
