@@ -33,6 +33,9 @@ MAX_ATTEMPTS = 8
 MAX_NAME_SUFFIX = 50
 
 
+Record = Callable[[Session], None]  # writes what Slack answered, in the transaction that marks the effect done
+
+
 class NotReady(Exception):
     """An effect depends on one that has not run yet (e.g. no channel yet)."""
 
@@ -48,7 +51,7 @@ class EffectRunner:
         self._queued = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
-        self._handlers: dict[str, Callable[[int, dict], None]] = {
+        self._handlers: dict[str, Callable[[int, dict], Record | None]] = {
             "open_channel": self._open_channel,
             "invite": self._invite,
             "card": self._card,
@@ -110,8 +113,11 @@ class EffectRunner:
 
     def _run(self, effect: PendingEffect) -> bool:
         try:
-            self._handlers[effect.kind](effect.order_id, json.loads(effect.payload))
+            record = self._handlers[effect.kind](effect.order_id, json.loads(effect.payload))
+            # what Slack answered and the effect's being done commit together: one short transaction
             with session_scope(self.engine) as session:
+                if record is not None:
+                    record(session)
                 row = session.get(PendingEffect, effect.id)
                 row.status, row.done_at, row.attempts = "done", self.clock(), row.attempts + 1
             return True
@@ -139,8 +145,8 @@ class EffectRunner:
                 log.warning("effect %s (%s) failed, retrying: %s", row.key, row.kind, row.last_error)
 
     # --- the effects ------------------------------------------------------------------------------
-    # Each reads in one short transaction, calls Slack with no transaction open (a slow Slack must not
-    # hold the database), then records what Slack answered in another short transaction.
+    # Each reads in one short transaction and calls Slack with no transaction open (a slow Slack must not
+    # hold the database); it returns how to record what Slack answered, which _run commits with "done".
 
     def _order(self, order_id: int) -> ServiceOrder:
         with Session(self.engine, expire_on_commit=False) as session:
@@ -151,33 +157,33 @@ class EffectRunner:
             raise NotReady(f"{order_number(order.id)} has no channel yet")
         return order.channel_id
 
-    def _open_channel(self, order_id: int, payload: dict) -> None:
+    def _open_channel(self, order_id: int, payload: dict) -> Record | None:
         order = self._order(order_id)
         if order.channel_id:
-            return
+            return None
         with Session(self.engine) as session:
             card = order_card(session, order_id)
-        client = card.client.rsplit(" (", 1)[0]
+        name, channel_id = self._create_channel(card.number, card.client.rsplit(" (", 1)[0])
+        return lambda session: _set(session.get(ServiceOrder, order_id), channel_id=channel_id, channel_name=name)
+
+    def _create_channel(self, number: str, client: str) -> tuple[str, str]:
+        """The order's channel under the first free name: SO-000001-client, then -2, -3 …"""
         for suffix in range(1, MAX_NAME_SUFFIX + 1):
-            name = channel_name(card.number, client, suffix)
+            name = channel_name(number, client, suffix)
             try:
-                channel_id = self.gateway.create_channel(name, self.private_channels)
+                return name, self.gateway.create_channel(name, self.private_channels)
             except SlackError as error:
-                if error.code == ErrorCode.NAME_TAKEN:
-                    continue
-                raise
-            with session_scope(self.engine) as session:
-                row = session.get(ServiceOrder, order_id)
-                row.channel_id, row.channel_name = channel_id, name
-            return
+                if error.code != ErrorCode.NAME_TAKEN:
+                    raise
         raise SlackError("conversations.create", ErrorCode.NAME_TAKEN, f"{MAX_NAME_SUFFIX} names tried")
 
     def _invite(self, order_id: int, payload: dict) -> None:
         users = payload["users"]
         self.gateway.invite(self._channel(self._order(order_id)), users)
         learn(self.engine, self.gateway, users)
+        return None
 
-    def _card(self, order_id: int, payload: dict) -> None:
+    def _card(self, order_id: int, payload: dict) -> Record | None:
         order = self._order(order_id)
         channel = self._channel(order)
         with Session(self.engine) as session:
@@ -186,19 +192,19 @@ class EffectRunner:
         if order.card_ts:
             try:
                 self.gateway.update(channel, order.card_ts, text, blocks)
-                return
+                return None
             except SlackError as error:
                 if error.code not in (ErrorCode.MESSAGE_NOT_FOUND, ErrorCode.CANT_UPDATE_MESSAGE):
                     raise
                 log.warning("card of %s was deleted; posting it again", card.number)
         ts = self.gateway.post(channel, text, blocks)
-        with session_scope(self.engine) as session:
-            session.get(ServiceOrder, order_id).card_ts = ts
+        return lambda session: _set(session.get(ServiceOrder, order_id), card_ts=ts)
 
     def _message(self, order_id: int, payload: dict) -> None:
         self.gateway.post(self._channel(self._order(order_id)), payload["text"][:3900])
+        return None
 
-    def _upload_pdf(self, order_id: int, payload: dict) -> None:
+    def _upload_pdf(self, order_id: int, payload: dict) -> Record | None:
         number = payload["version"]
         order = self._order(order_id)
         with Session(self.engine) as session:
@@ -206,7 +212,7 @@ class EffectRunner:
             people = [order.requester_id, *(u for u in [order.approved_by, version.author_id] if u),
                       *field_workers(session, order_id, number)]
         if version.pdf_file_id:
-            return  # uploaded before: never twice
+            return None  # uploaded before: never twice
         channel = self._channel(order)
         learn(self.engine, self.gateway, people)
         with Session(self.engine) as session:
@@ -216,8 +222,12 @@ class EffectRunner:
         file_id = self.gateway.upload_pdf(
             channel, document.filename, content, f"{document.order_number} version {number}",
             f"{document.order_number} version {number} ({what}).")
-        with session_scope(self.engine) as session:
-            _version(session, order_id, number).pdf_file_id = file_id
+        return lambda session: _set(_version(session, order_id, number), pdf_file_id=file_id)
+
+
+def _set(row: object, **values: object) -> None:
+    for name, value in values.items():
+        setattr(row, name, value)
 
 
 def _version(session: Session, order_id: int, number: int) -> OrderVersion:
