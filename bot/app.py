@@ -45,9 +45,11 @@ class Bot:
 def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = None, clock: Clock = utcnow) -> Bot:
     client = client or make_client(settings.bot_token, settings.api_url)
     gateway = Gateway(client)
+    currency = settings.letterhead.provider.currency
     ctx = BotContext(
-        engine=engine, gateway=gateway, service=OrderService(engine, clock),
-        effects=EffectRunner(engine, gateway, private_channels=settings.private_channels, clock=clock),
+        engine=engine, gateway=gateway, service=OrderService(engine, clock, currency),
+        effects=EffectRunner(engine, gateway, settings.letterhead, private_channels=settings.private_channels,
+                             clock=clock),
         clock=clock,
     )
     # process_before_response: the ack is the listener's return, with no 10 ms polling; slow work runs in

@@ -8,9 +8,14 @@ import signal
 import sys
 from pathlib import Path
 
+from sqlmodel import Session
+
 from storage.db import database_url, init_db, make_engine
 from workflow.catalog import CatalogError, import_csv
+from workflow.errors import WorkflowError
+from workflow.letterhead import LetterheadError
 from workflow.people import PeopleError, grant, parse_role, revoke, roles_by_user
+from workflow.vocabulary import order_number, parse_order_number
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -83,10 +88,49 @@ def _catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pdf(args: argparse.Namespace) -> int:
+    from workflow.issuing import issue
+    from workflow.letterhead import letterhead_from_env
+    from workflow.queries import get_order
+
+    order_id = parse_order_number(args.order)
+    if order_id is None:
+        raise CliError(f"'{args.order}' is not an order number (like SO-000042)")
+    engine = make_engine()
+    init_db(engine)
+    with Session(engine) as session:
+        number = args.version or get_order(session, order_id).current_version
+    if number < 1:
+        raise CliError(f"{order_number(order_id)} has no approved version yet")
+    issued = issue(engine, order_id, number, letterhead_from_env())
+    out = Path(args.output or issued.document.filename)
+    out.write_bytes(issued.pdf)
+    print(f"Wrote {out}: {issued.document.order_number} version {number}, fingerprint {issued.document.fingerprint}")
+    if not issued.as_issued:
+        print("Note: this release draws the version slightly differently from when it was issued; the document is "
+              "the same, but `verify` recognises the file first issued (the one posted in Slack).", file=sys.stderr)
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from workflow.verification import verify
+
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise CliError(f"cannot read {path} ({error.strerror})") from None
+    engine = make_engine()
+    init_db(engine)
+    verdict = verify(engine, data, str(path))
+    print(("MATCHES: " if verdict.matches else "DOES NOT MATCH: ") + verdict.message)
+    return 0 if verdict.matches else 1
+
+
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    return run_demo(Path(args.out) if args.out else None)
+    return run_demo(Path(args.out) if args.out else None, args.locale)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -117,10 +161,25 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     catalog.set_defaults(func=_catalog)
 
+    pdf = sub.add_parser("pdf", help="write the PDF of an order version")
+    pdf.add_argument("order", help="the order number, like SO-000042")
+    pdf.add_argument("--version", type=int, help="the version (default: the latest)")
+    pdf.add_argument("-o", "--output", help="the file to write (default: SO-000042-vN.pdf here)")
+    pdf.set_defaults(func=_pdf)
+
+    check = sub.add_parser("verify", help="say which order version a PDF is, and whether it is genuine")
+    check.add_argument("file")
+    check.set_defaults(func=_verify)
+
     demo = sub.add_parser("demo", help="run the whole workflow against a local stand-in for Slack")
     demo.add_argument("--out", help="folder for the PDFs and the channel transcript (default: a new temp folder)")
+    demo.add_argument("--locale", choices=["en", "es"], default="en", help="the documents' language")
     demo.set_defaults(func=_demo)
     return top
+
+
+class CliError(Exception):
+    pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CatalogError, PeopleError, SettingsError) as error:
+    except (CatalogError, PeopleError, SettingsError, LetterheadError, WorkflowError, CliError) as error:
         print(f"service-orders: {error}", file=sys.stderr)
         return 2
 

@@ -18,12 +18,24 @@ from sqlmodel import Session
 from bot.local import LocalWorkspace
 from storage.db import init_db, make_engine
 from workflow.catalog import import_csv
+from workflow.letterhead import letterhead_from_env
 from workflow.people import grant
 from workflow.queries import audit_trail, person_name
 from workflow.text import unesc
 from workflow.vocabulary import Role, order_number
 
-SAMPLE_CATALOG = Path(__file__).parent / "sample" / "catalog.csv"
+SAMPLE = Path(__file__).parent / "sample"
+SAMPLE_CATALOG = SAMPLE / "catalog.csv"
+# the demo provider's letterhead, as its settings would give it
+DEMO_SETTINGS = {
+    "PROVIDER_NAME": "Técnicos Ñandú S.L.",
+    "PROVIDER_ADDRESS": "Calle de Alcalá 123, 28009 Madrid, España",
+    "PROVIDER_TAX_ID": "B-12345678",
+    "PROVIDER_LOGO": str(SAMPLE / "logo.png"),
+    "PROVIDER_TIMEZONE": "Europe/Madrid",
+    "CURRENCY": "EUR",
+    "TAX_RATE_PERCENT": "21",
+}
 PEOPLE = {
     "U0DEMOREQ": ("Rosa Martínez", [Role.REQUESTER]),
     "U0DEMOSUP": ("Sam O'Connor", [Role.SUPERVISOR]),
@@ -44,7 +56,7 @@ def _check(ack: object, what: str) -> None:
         raise SystemExit(f"demo: {what} was not accepted: HTTP {getattr(ack, 'status', '?')} {text[:300]}")
 
 
-def run_demo(out: Path | None = None) -> int:
+def run_demo(out: Path | None = None, locale: str = "en") -> int:
     started = time.monotonic()
     out = out or Path(tempfile.mkdtemp(prefix="service-orders-demo-"))
     out.mkdir(parents=True, exist_ok=True)
@@ -57,7 +69,8 @@ def run_demo(out: Path | None = None) -> int:
         grant(engine, user, roles)
     soon = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
 
-    with LocalWorkspace(engine, {user: name for user, (name, _) in PEOPLE.items()}) as ws:
+    letterhead = letterhead_from_env({**DEMO_SETTINGS, "LOCALE": locale})
+    with LocalWorkspace(engine, {user: name for user, (name, _) in PEOPLE.items()}, letterhead=letterhead) as ws:
         _step(1, f"{PEOPLE[REQ][0]} types /order and submits a service order for Constructora Peñalolén")
         _check(ws.submit_order(REQ, client="peñalolén", site="presidentes", requested=soon, priority="high",
                                items=[("hvac", "6"), ("air filter", "8"), ("cable", "2")],

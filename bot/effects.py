@@ -20,16 +20,18 @@ from bot.cards import card_blocks, card_text
 from bot.channels import channel_name
 from bot.gateway import ErrorCode, Gateway, SlackError
 from bot.profiles import learn
-from pdf.render import render_version
 from storage.db import session_scope
 from storage.models import OrderVersion, PendingEffect, ServiceOrder
 from workflow.clock import Clock, utcnow
-from workflow.queries import field_workers, order_card, version_document
+from workflow.issuing import issue
+from workflow.letterhead import Letterhead
+from workflow.queries import field_workers, order_card
 from workflow.vocabulary import order_number
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+_WHAT_VERSION = {"approve": "the approved original", "confirm": "a confirmation"}
 MAX_NAME_SUFFIX = 50
 
 
@@ -41,10 +43,11 @@ class NotReady(Exception):
 
 
 class EffectRunner:
-    def __init__(self, engine: Engine, gateway: Gateway, *, private_channels: bool = True,
+    def __init__(self, engine: Engine, gateway: Gateway, letterhead: Letterhead, *, private_channels: bool = True,
                  clock: Clock = utcnow) -> None:
         self.engine = engine
         self.gateway = gateway
+        self.letterhead = letterhead
         self.private_channels = private_channels
         self.clock = clock
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="effects")
@@ -187,7 +190,7 @@ class EffectRunner:
         order = self._order(order_id)
         channel = self._channel(order)
         with Session(self.engine) as session:
-            card = order_card(session, order_id)
+            card = order_card(session, order_id, self.letterhead.provider.currency)
         blocks, text = card_blocks(card), card_text(card)
         if order.card_ts:
             try:
@@ -214,14 +217,13 @@ class EffectRunner:
         if version.pdf_file_id:
             return None  # uploaded before: never twice
         channel = self._channel(order)
-        learn(self.engine, self.gateway, people)
-        with Session(self.engine) as session:
-            document = version_document(session, order_id, number)
-        content = render_version(document)
-        what = "the approved original" if number == 1 else "a confirmation"
+        learn(self.engine, self.gateway, people)  # the names the document will carry
+        issued = issue(self.engine, order_id, number, self.letterhead)  # frozen, and its hash recorded, the first time
+        document, content = issued.document, issued.pdf
+        what = _WHAT_VERSION.get(document.step, "the closing record")
         file_id = self.gateway.upload_pdf(
             channel, document.filename, content, f"{document.order_number} version {number}",
-            f"{document.order_number} version {number} ({what}).")
+            f"{document.order_number} version {number} ({what}) · fingerprint {document.fingerprint[:12]}")
         return lambda session: _set(_version(session, order_id, number), pdf_file_id=file_id)
 
 

@@ -22,6 +22,8 @@ from slackfake.state_values import date as date_value
 from slackfake.state_values import external, number, plain_text, static, users
 from storage.models import PendingEffect, ServiceOrder
 from workflow.clock import Clock, utcnow
+from workflow.document import Provider
+from workflow.letterhead import Letterhead
 
 SIGNING_SECRET = "local-signing-secret"
 MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
@@ -39,12 +41,13 @@ def manifest_scopes() -> tuple[str, ...]:
 class LocalWorkspace:
     def __init__(self, engine: Engine, people: dict[str, str], *, clock: Clock = utcnow,
                  private_channels: bool = True, scopes: Iterable[str] | None = None,
-                 transport: Literal["http", "socket_mode"] = "http") -> None:
+                 transport: Literal["http", "socket_mode"] = "http", letterhead: Letterhead | None = None) -> None:
         self.engine = engine
         self.people = people
         self.clock = clock
         self.private_channels = private_channels
         self.transport = transport
+        self.letterhead = letterhead or Letterhead(Provider(name="Service Orders"))
         self._socket_mode: Any = None
         # the fake grants the bot the scopes of our manifest (a missing one fails like Slack does)
         self.fake = FakeSlack(scopes=tuple(scopes) if scopes is not None else manifest_scopes())
@@ -60,7 +63,8 @@ class LocalWorkspace:
             self.fake.add_user(user_id, name.split()[0].lower(), real_name=name)
         self.general = self.fake.add_channel("general", members=list(self.people))
         settings = Settings(bot_token=self.fake.bot_token, signing_secret=SIGNING_SECRET,
-                            api_url=self.fake.api_url, private_channels=self.private_channels)
+                            api_url=self.fake.api_url, private_channels=self.private_channels,
+                            letterhead=self.letterhead)
         self.bot = build_bot(settings, self.engine, clock=self.clock)
         # HTTP mode is always served (health checks); Socket Mode is how Slack's requests arrive if chosen
         self._server = HttpServer(self.bot, self.engine, SIGNING_SECRET, host="127.0.0.1", port=0)

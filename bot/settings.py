@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from storage.db import DEFAULT_DATABASE_URL
+from workflow.document import Provider
+from workflow.letterhead import Letterhead, LetterheadError, letterhead_from_env
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -46,6 +48,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     private_channels: bool = True
     effect_retry_seconds: float = 15.0
+    letterhead: Letterhead = Letterhead(Provider(name="Service Orders"))
 
     def __repr__(self) -> str:  # tokens and secrets never reach a log line
         return f"Settings(api_url={self.api_url!r}, database_url={self.database_url.split('@')[-1]!r}, ...)"
@@ -73,4 +76,12 @@ class Settings:
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             private_channels=_flag(env, "ORDER_CHANNELS_PRIVATE", True),
             effect_retry_seconds=_seconds(env, "EFFECT_RETRY_SECONDS", 15.0),
+            letterhead=_letterhead(env),
         )
+
+
+def _letterhead(env: Mapping[str, str]) -> Letterhead:
+    try:
+        return letterhead_from_env(env)
+    except LetterheadError as error:
+        raise SettingsError(str(error)) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Dialect, Numeric, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import Column, Dialect, LargeBinary, Numeric, String, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -63,6 +63,8 @@ class CatalogEntry(SQLModel, table=True):
     unit: str | None = Field(default=None, max_length=32)
     unit_price: Decimal | None = Field(default=None, sa_type=MONEY)
     parent_code: str | None = Field(default=None, index=True, max_length=64)
+    address: str | None = Field(default=None, max_length=300)  # a site's street address
+    contact: str | None = Field(default=None, max_length=200)  # a client's contact person
     # lower-cased "code name" for typeahead matching with LIKE on any database
     search_text: str = Field(index=True, max_length=300)
 
@@ -109,6 +111,11 @@ class OrderVersion(SQLModel, table=True):
     created_at: datetime
     note: str | None = Field(default=None, sa_column=Column(Text))
     scheduled_date: date | None = None
+    # frozen the first time the version is issued: its PDF is a pure function of this, for ever
+    document: str | None = Field(default=None, sa_column=Column(Text))
+    fingerprint: str | None = Field(default=None, index=True, max_length=64)  # SHA-256 of `document`
+    # SHA-256 of the PDF bytes as issued: what `verify` checks a file against, whatever renders it later
+    pdf_sha256: str | None = Field(default=None, max_length=64)
     pdf_file_id: str | None = Field(default=None, max_length=32)
 
 
@@ -163,3 +170,11 @@ class PendingEffect(SQLModel, table=True):
     not_before: datetime
     created_at: datetime
     done_at: datetime | None = None
+
+
+class Asset(SQLModel, table=True):
+    """Bytes a document refers to by hash (the provider's logo), kept so old versions render the same."""
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    media_type: str = Field(max_length=32)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

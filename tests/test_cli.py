@@ -80,6 +80,9 @@ def test_run_explains_missing_settings(env: dict[str, str]) -> None:
     assert result.returncode == 2 and "SLACK_APP_TOKEN" in result.stderr
     result = cli("run", "--http", env={**env, "SLACK_BOT_TOKEN": "xoxp-user", "SLACK_SIGNING_SECRET": "s"})
     assert result.returncode == 2 and "must be a bot token" in result.stderr
+    result = cli("run", "--http", env={**env, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+                                       "TAX_RATE_PERCENT": "19%"})
+    assert result.returncode == 2 and "TAX_RATE_PERCENT '19%' must be a percentage" in result.stderr
 
 
 def free_port() -> int:
@@ -153,3 +156,47 @@ def test_run_in_socket_mode(env: dict[str, str]) -> None:
             output = process.communicate(timeout=30)[0]
         assert process.returncode == 0, output
         assert "Connecting to Slack in Socket Mode" in output and fake.app_token not in output
+
+
+def test_pdf_and_verify(tmp_path: Path, env: dict[str, str]) -> None:
+    """A genuine PDF matches; an edited, an unrelated and a foreign one do not (exit 1)."""
+    out = tmp_path / "demo"
+    assert cli("demo", "--out", str(out), env=env, timeout=120).returncode == 0
+    env = {**env, "DATABASE_URL": f"sqlite:///{out / 'demo.db'}"}
+    genuine = out / "SO-000001-v2.pdf"
+
+    result = cli("verify", str(genuine), env=env)
+    assert result.returncode == 0 and result.stdout.startswith("MATCHES: ") and "SO-000001 version 2" in result.stdout
+
+    # the same version written again by `pdf` is byte for byte the one uploaded to Slack
+    again = tmp_path / "again.pdf"
+    result = cli("pdf", "SO-000001", "--version", "2", "-o", str(again), env=env)
+    assert result.returncode == 0 and again.read_bytes() == genuine.read_bytes(), result.stderr
+    latest = cli("pdf", "SO-000001", "-o", str(tmp_path / "latest.pdf"), env=env)
+    assert "version 4" in latest.stdout
+
+    edited = tmp_path / "edited.pdf"  # a visible change: the stamp and the metadata stay, the bytes don't
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.annotations import FreeText
+    writer = PdfWriter(clone_from=PdfReader(genuine))
+    writer.add_annotation(page_number=0, annotation=FreeText(text="PAID", rect=(400, 700, 550, 740)))
+    with edited.open("wb") as handle:
+        writer.write(handle)
+    result = cli("verify", str(edited), env=env)
+    assert result.returncode == 1 and "changed after it was issued" in result.stdout
+
+    unrelated = tmp_path / "unrelated.pdf"
+    from fpdf import FPDF
+    doc = FPDF()
+    doc.add_page()
+    unrelated.write_bytes(bytes(doc.output()))
+    result = cli("verify", str(unrelated), env=env)
+    assert result.returncode == 1 and "not a service-order PDF" in result.stdout
+
+    foreign = cli("verify", str(genuine), env={**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'other.db'}"})
+    assert foreign.returncode == 1 and "this database has no such issued version" in foreign.stdout
+
+    missing = cli("pdf", "SO-000099", env=env)
+    assert missing.returncode == 2 and "There is no order SO-000099" in missing.stderr
+    assert cli("pdf", "nonsense", env=env).returncode == 2
+    assert cli("verify", str(tmp_path / "nope.pdf"), env=env).returncode == 2

@@ -8,17 +8,20 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
-from pdf.render import render_version
 from storage.models import AuditEvent, OrderVersion, PendingEffect, ServiceOrder
 from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER, WORKER2
+from workflow.document import Provider, VersionDocument
 from workflow.errors import FieldErrors, Refused, Stale
 from workflow.inputs import Approval, Closing, Confirmation, FreeItem, ItemQuantity, OrderDraft, Rejection
-from workflow.queries import audit_trail, order_card, version_document, version_lines
+from workflow.issuing import issue
+from workflow.letterhead import Letterhead
+from workflow.queries import audit_trail, order_card, version_lines
 from workflow.service import OrderService
 from workflow.transitions import BY_ACTION, TRANSITIONS, available
 from workflow.vocabulary import Action, State
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+LETTERHEAD = Letterhead(Provider(name="Test Provider", currency="EUR", tax_rate=Decimal("0.21")))
 TOMORROW = date(2026, 11, 27)
 
 
@@ -101,10 +104,13 @@ def test_only_requesters_submit(service) -> None:  # type: ignore[no-untyped-def
 def test_approve_makes_version_one_with_field_workers(service, seeded) -> None:  # type: ignore[no-untyped-def]
     order = approved(service)
     assert order.state == State.APPROVED and order.current_version == 1 and order.revision == 1
+    doc = issue(seeded, order.id, 1, LETTERHEAD).document
+    assert doc.version == 1 and doc.step == "approve" and doc.state == "approved" and doc.changes == ()
+    assert [line.code for line in doc.items] == ["HVAC-MNT", "FLT-AIR", None]
+    assert doc.subtotal == Decimal("310.00") and doc.tax == Decimal("65.10") and doc.total == Decimal("375.10")
+    assert doc.client_contact == "Grace Hopper (facilities manager)"
+    assert doc.site_address == "12 Harbour Road, Southampton SO14 2AQ, UK"
     with Session(seeded) as session:
-        doc = version_document(session, order.id, 1)
-        assert doc.version == 1 and doc.version_count == 1 and doc.changes == ()
-        assert [line.code for line in doc.items] == ["HVAC-MNT", "FLT-AIR", None]
         kinds = [e.kind for e in session.exec(select(PendingEffect).order_by(PendingEffect.id))][4:]
         assert kinds == ["invite", "card", "message", "upload_pdf"]
 
@@ -150,8 +156,9 @@ def test_confirmation_adds_changes_removes_and_records_diff(service, seeded) -> 
         (FreeItem("Night shift surcharge", Decimal(1), None, Decimal("120")),), (WORKER2,),
         "Filters were clogged; skip not needed"))
     assert order.current_version == 2 and order.state == State.APPROVED
+    doc = issue(seeded, order.id, 2, LETTERHEAD).document
+    assert doc.previous_subtotal == Decimal("310.00") and [h.version for h in doc.history] == [1]
     with Session(seeded) as session:
-        doc = version_document(session, order.id, 2)
         assert {(c.kind, (c.before or c.after).description) for c in doc.changes} == {
             ("changed", "Air filter F7 592×592"), ("added", "Cement 25 kg"),
             ("added", "Night shift surcharge"), ("removed", "Skip hire")}
@@ -175,8 +182,7 @@ def test_confirmation_refusals(service) -> None:  # type: ignore[no-untyped-def]
 
 def test_closing_and_closed_orders_refuse_everything(service, seeded) -> None:  # type: ignore[no-untyped-def]
     order = approved(service)
-    with Session(seeded) as session:
-        before = render_version(version_document(session, order.id, 1))
+    before = issue(seeded, order.id, 1, LETTERHEAD).document
     with pytest.raises(FieldErrors, match="Say why"):
         service.apply(WORKER, order.id, Action.NOT_PERFORM, 1, Closing(None))
     order = service.apply(WORKER, order.id, Action.COMPLETE, 1, Closing("All done"))
@@ -186,8 +192,15 @@ def test_closing_and_closed_orders_refuse_everything(service, seeded) -> None:  
             continue
         with pytest.raises(Refused, match="already completed"):
             service.authorize(COORDINATOR, order.id, action)
-    with Session(seeded) as session:  # a version's PDF does not change when the order moves on
-        assert render_version(version_document(session, order.id, 1)) == before
+    # a version's document does not change when the order moves on
+    assert issue(seeded, order.id, 1, LETTERHEAD).document == before
+    # closing issues the closing record: the same items, who closed it, when and how
+    assert order.current_version == 2
+    record = issue(seeded, order.id, 2, LETTERHEAD).document
+    assert (record.step, record.state, record.closed_by, record.change_note) == (
+        "complete", "completed", WORKER, "All done")
+    assert record.changes == () and record.items == before.items
+    assert [h.fingerprint for h in record.history] == [before.fingerprint]
 
 
 def test_reject(service, seeded) -> None:  # type: ignore[no-untyped-def]
@@ -211,10 +224,9 @@ def test_a_free_text_item_is_known_by_its_description(service, seeded) -> None: 
     # a confirmation that touches other lines keeps every free line as it was
     order = service.apply(WORKER, order.id, Action.CONFIRM, 1, Confirmation(
         (ItemQuantity("service:HVAC-MNT", Decimal(4), "item_0"),), (), (), "one more hour"))
-    with Session(seeded) as session:
-        doc = version_document(session, order.id, 2)
-        assert [c.kind for c in doc.changes] == ["changed"]
-        assert [line.description for line in doc.items][-1] == "Skip hire"
+    doc = issue(seeded, order.id, 2, LETTERHEAD).document
+    assert [c.kind for c in doc.changes] == ["changed"]
+    assert [line.description for line in doc.items][-1] == "Skip hire"
 
 
 def test_money_is_exact_on_every_database(service, seeded) -> None:  # type: ignore[no-untyped-def]
@@ -223,4 +235,32 @@ def test_money_is_exact_on_every_database(service, seeded) -> None:  # type: ign
     with Session(seeded) as session:
         line = version_lines(session, order.id, 0)[-1][1]
         assert line.unit_price == Decimal("9999999999.9999") and line.quantity == Decimal("0.001")
-        assert line.total == Decimal("10000000.00")
+        assert line.total("EUR") == Decimal("10000000.00") and line.total("CLP") == Decimal("10000000")
+
+
+def test_an_issued_document_is_frozen(service, seeded) -> None:  # type: ignore[no-untyped-def]
+    from storage.models import CatalogEntry
+    from workflow.people import remember
+    order = approved(service)
+    first = issue(seeded, order.id, 1, LETTERHEAD).document
+    assert VersionDocument.from_json(first.canonical_json()) == first
+    # names, catalog and settings change afterwards: the issued version does not
+    remember(seeded, REQUESTER, "Somebody Else", None)
+    with Session(seeded) as session:
+        client = session.exec(select(CatalogEntry).where(CatalogEntry.code == "ACME")).one()
+        client.name = "Renamed Ltd."
+        session.add(client)
+        session.commit()
+    again = issue(seeded, order.id, 1, Letterhead(Provider(name="Other", currency="CLP"))).document
+    assert again == first and again.fingerprint == first.fingerprint
+    with Session(seeded) as session:
+        stored = session.exec(select(OrderVersion).where(OrderVersion.number == 1)).one()
+        assert stored.fingerprint == first.fingerprint and len(first.fingerprint) == 64
+
+
+def test_rounding_follows_the_currency(service, seeded) -> None:  # type: ignore[no-untyped-def]
+    order = service.submit(REQUESTER, draft(items=(), free_items=(
+        FreeItem("Odd", Decimal(3), "u", Decimal("0.335")),)))
+    order = service.apply(SUPERVISOR, order.id, Action.APPROVE, 0, Approval((WORKER,), TOMORROW, None))
+    eur = issue(seeded, order.id, 1, Letterhead(Provider(name="P", currency="EUR", tax_rate=Decimal("0.19")))).document
+    assert eur.subtotal == Decimal("1.01") and eur.tax == Decimal("0.19") and eur.total == Decimal("1.20")

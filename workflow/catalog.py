@@ -16,6 +16,7 @@ from storage.models import CatalogEntry
 from workflow.vocabulary import CatalogKind
 
 HEADER = ["kind", "code", "name", "unit", "unit_price", "parent"]
+OPTIONAL = ["address", "contact"]  # may follow: a site's address, a client's contact (shown on the PDFs)
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 _PRICED = (CatalogKind.SERVICE, CatalogKind.MATERIAL)
 
@@ -54,16 +55,18 @@ def _parse_rows(path: Path) -> tuple[list[tuple[int, dict[str, str]]], list[str]
         try:
             reader = csv.reader(handle)
             header = [h.strip().lower() for h in next(reader, [])]
-            if header != HEADER:
-                raise CatalogError([f"{path}: line 1: the header must be {','.join(HEADER)}, not {','.join(header)}"])
+            if header[:len(HEADER)] != HEADER or header[len(HEADER):] != OPTIONAL[:len(header) - len(HEADER)]:
+                raise CatalogError([f"{path}: line 1: the header must be {','.join(HEADER)} (then optionally "
+                                    f"{','.join(OPTIONAL)}), not {','.join(header)}"])
             rows = []
             for values in reader:
                 if not any(v.strip() for v in values):
                     continue
-                if len(values) != len(HEADER):
-                    problems.append(f"line {reader.line_num}: {len(values)} fields, expected {len(HEADER)}")
+                if len(values) != len(header):
+                    problems.append(f"line {reader.line_num}: {len(values)} fields, expected {len(header)}")
                     continue
-                rows.append((reader.line_num, dict(zip(HEADER, (v.strip() for v in values), strict=True))))
+                row = dict.fromkeys(OPTIONAL, "") | dict(zip(header, (v.strip() for v in values), strict=True))
+                rows.append((reader.line_num, row))
         except UnicodeDecodeError as error:
             raise CatalogError([f"{path}: not UTF-8 text ({error.reason})"]) from error
         except csv.Error as error:
@@ -97,6 +100,10 @@ def _check_row(line: int, row: dict[str, str], clients: set[str]) -> str | None:
             return f"line {line}: parent '{row['parent']}' is not a client code (in this file or already imported)"
     elif row["parent"]:
         return f"line {line}: only a site has a parent"
+    if row["address"] and (kind != CatalogKind.SITE or len(row["address"]) > 300):
+        return f"line {line}: only a site has an address (at most 300 characters)"
+    if row["contact"] and (kind != CatalogKind.CLIENT or len(row["contact"]) > 200):
+        return f"line {line}: only a client has a contact (at most 200 characters)"
     return None
 
 
@@ -131,6 +138,8 @@ def import_csv(engine: Engine, path: Path) -> ImportReport:
             entry.unit = row["unit"] or None
             entry.unit_price = Decimal(row["unit_price"]) if row["unit_price"] else None
             entry.parent_code = row["parent"] or None
+            entry.address = row["address"] or None
+            entry.contact = row["contact"] or None
             entry.search_text = search_text(row["code"], row["name"])
             session.add(entry)
     return report

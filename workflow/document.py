@@ -1,19 +1,32 @@
-"""One order version as a document: everything its PDF shows, read from the database, nothing else.
+"""One order version as a document: everything its PDF shows, frozen when the version is first issued.
 
-The PDF is a pure function of this value, so the same version always renders the same bytes.
+The document is stored with its version as canonical JSON; its SHA-256 is the version's fingerprint. A PDF
+is a pure function of the document (and the logo it names by hash), so a version renders the same bytes
+for ever, whatever changes later (people's names, the provider's settings, the order's state).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-CENT = Decimal("0.01")
+# ISO 4217 minor units that are not 2 (the rest have cents)
+_MINOR_UNITS = {"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
+                "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+                "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3, "CLF": 4, "UYW": 4}
 
 
-def money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+def minor_units(currency: str) -> int:
+    return _MINOR_UNITS.get(currency.upper(), 2)
+
+
+def money(value: Decimal, currency: str = "USD") -> Decimal:
+    """Half-up to the currency's minor unit (Python's own Decimal rounding is half-even)."""
+    return value.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
 
 
 def quantity_text(value: Decimal) -> str:
@@ -32,12 +45,11 @@ class ItemLine:
 
     @property
     def key(self) -> str:
-        """What identifies 'the same item' across versions."""
+        """What identifies 'the same item' across versions (a free-text item: its description)."""
         return f"{self.kind}:{self.code}" if self.code else f"free:{self.description.casefold()}"
 
-    @property
-    def total(self) -> Decimal | None:
-        return None if self.unit_price is None else money(self.unit_price * self.quantity)
+    def total(self, currency: str = "USD") -> Decimal | None:
+        return None if self.unit_price is None else money(self.unit_price * self.quantity, currency)
 
 
 @dataclass(frozen=True)
@@ -51,14 +63,42 @@ class ItemChange:
 
 
 @dataclass(frozen=True)
+class Provider:
+    """Who issues the document, from settings at the time of issue."""
+
+    name: str
+    address: str = ""
+    tax_id: str = ""
+    logo_sha256: str | None = None  # the logo's bytes are stored once, by hash (storage: asset)
+    timezone: str = "UTC"  # issue dates are shown here
+    currency: str = "USD"
+    tax_rate: Decimal = Decimal(0)  # 0.19 for 19 %
+    locale: str = "en"  # en or es
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    version: int
+    issued_at: datetime
+    author: str
+    step: str  # approve, confirm, complete, not_perform
+    fingerprint: str  # hex SHA-256 of that version's document
+
+
+@dataclass(frozen=True)
 class VersionDocument:
+    provider: Provider
     order_number: str  # SO-000001
     version: int  # 1 is the approved original
-    version_count: int
-    state_label: str
-    issued_at: datetime  # UTC: when this version was made
-    client: str  # "Name (CODE)"
+    step: str  # the step that made this version: approve, confirm, complete, not_perform
+    state: str  # the order's state as of this version (workflow.vocabulary.State value)
+    issued_at: datetime  # UTC
+    client: str
+    client_code: str
+    client_contact: str | None
     site: str
+    site_code: str
+    site_address: str | None
     requester: str
     approved_by: str | None
     approved_at: datetime | None
@@ -72,16 +112,96 @@ class VersionDocument:
     # what changed from the previous version (empty for version 1)
     changes: tuple[ItemChange, ...] = ()
     added_people: tuple[str, ...] = ()
-    change_note: str | None = None
+    change_note: str | None = None  # the confirmation's note, or the closing note
     change_author: str | None = None
+    previous_subtotal: Decimal | None = None
+    closed_by: str | None = None  # set on the version that closes the order
+    closed_at: datetime | None = None
+    history: tuple[HistoryEntry, ...] = field(default=())  # the versions before this one
+
+    @property
+    def currency(self) -> str:
+        return self.provider.currency
+
+    @property
+    def subtotal(self) -> Decimal:
+        return subtotal(self.items, self.currency)
+
+    @property
+    def tax(self) -> Decimal:
+        return money(self.subtotal * self.provider.tax_rate, self.currency)
 
     @property
     def total(self) -> Decimal:
-        return sum((line.total or Decimal(0) for line in self.items), Decimal(0))
+        return self.subtotal + self.tax
+
+    @property
+    def unpriced(self) -> int:
+        return sum(1 for line in self.items if line.unit_price is None)
 
     @property
     def filename(self) -> str:
         return f"{self.order_number}-v{self.version}.pdf"
+
+    # --- the frozen form --------------------------------------------------------------------------------
+
+    def canonical_json(self) -> str:
+        """The stored form: sorted keys, Decimals and dates as strings. Its SHA-256 is the fingerprint."""
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+    @classmethod
+    def from_json(cls, text: str) -> VersionDocument:
+        return _build(cls, json.loads(text))
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in a document")
+
+
+_DECIMALS = {"unit_price", "quantity", "tax_rate", "previous_subtotal"}
+_DATETIMES = {"issued_at", "approved_at", "closed_at"}
+_DATES = {"requested_date", "scheduled_date"}
+_NESTED: dict[str, Any] = {"provider": Provider, "items": ItemLine, "history": HistoryEntry}
+
+
+def _build(cls: Any, data: dict[str, Any]) -> Any:
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        raw = data[f.name]
+        if raw is None:
+            values[f.name] = None
+        elif f.name in _NESTED:
+            kind = _NESTED[f.name]
+            values[f.name] = tuple(_build(kind, x) for x in raw) if isinstance(raw, list) else _build(kind, raw)
+        elif f.name == "changes":
+            values[f.name] = tuple(ItemChange(*(None if s is None else _build(ItemLine, s)
+                                                for s in (c["before"], c["after"]))) for c in raw)
+        elif f.name in _DECIMALS:
+            values[f.name] = Decimal(raw)
+        elif f.name in _DATETIMES:
+            values[f.name] = datetime.fromisoformat(raw)
+        elif f.name in _DATES:
+            values[f.name] = date.fromisoformat(raw)
+        elif isinstance(raw, list):
+            values[f.name] = tuple(raw)
+        else:
+            values[f.name] = raw
+    return cls(**values)
+
+
+def subtotal(lines: tuple[ItemLine, ...] | list[ItemLine], currency: str) -> Decimal:
+    """The sum of the priced lines, each rounded to the currency first (as the document shows them)."""
+    return sum((line.total(currency) or Decimal(0) for line in lines), Decimal(money(Decimal(0), currency)))
 
 
 def diff_items(before: tuple[ItemLine, ...], after: tuple[ItemLine, ...]) -> tuple[ItemChange, ...]:

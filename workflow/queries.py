@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlmodel import Session, select
 
 from storage.models import Assignment, AuditEvent, CatalogEntry, LineItem, OrderVersion, Person, ServiceOrder
-from workflow.document import ItemLine, VersionDocument, diff_items
+from workflow.document import ItemLine, subtotal
 from workflow.errors import NotFound
 from workflow.transitions import Transition, available
 from workflow.vocabulary import State, order_number
@@ -75,7 +75,7 @@ def version_lines(session: Session, order_id: int, number: int) -> list[tuple[in
             for row in rows]
 
 
-def order_card(session: Session, order_id: int) -> OrderCard:
+def order_card(session: Session, order_id: int, currency: str = "USD") -> OrderCard:
     order = get_order(session, order_id)
     lines = [line for _, line in version_lines(session, order_id, order.current_version)]
     state = State(order.state)
@@ -86,7 +86,7 @@ def order_card(session: Session, order_id: int) -> OrderCard:
         approved_by=order.approved_by, field_workers=field_workers(session, order_id),
         requested_date=order.requested_date, scheduled_date=order.scheduled_date, priority=order.priority,
         description=order.description, item_count=len(lines),
-        total=sum((line.total or Decimal(0) for line in lines), Decimal(0)),
+        total=subtotal(lines, currency),
         closed_by=order.closed_by, closed_at=order.closed_at, close_reason=order.close_reason,
         channel_id=order.channel_id, card_ts=order.card_ts, steps=tuple(available(state)),
     )
@@ -95,40 +95,6 @@ def order_card(session: Session, order_id: int) -> OrderCard:
 def person_name(session: Session, user_id: str) -> str:
     person = session.get(Person, user_id)
     return person.name if person else user_id
-
-
-def version_document(session: Session, order_id: int, number: int) -> VersionDocument:
-    """One approved or confirmed version (number >= 1) as its PDF shows it."""
-    order = get_order(session, order_id)
-    version = session.exec(select(OrderVersion).where(
-        OrderVersion.order_id == order_id, OrderVersion.number == number)).first()
-    if version is None or number < 1:
-        raise NotFound(f"{order_number(order_id)} has no version {number}.")
-
-    def name(user_id: str | None) -> str | None:
-        return person_name(session, user_id) if user_id else None
-
-    items = tuple(line for _, line in version_lines(session, order_id, number))
-    previous = tuple(line for _, line in version_lines(session, order_id, number - 1)) if number > 1 else ()
-    workers = field_workers(session, order_id, number)
-    added = tuple(u for u in workers if u not in field_workers(session, order_id, number - 1)) if number > 1 else ()
-    # A version's document is the order as of that version, never what happened after, so rendering it
-    # again always gives the same bytes: every version is made by an approval or a confirmation, so its
-    # state is "approved", and it is the latest of `number` versions.
-    return VersionDocument(
-        order_number=order_number(order_id), version=number, version_count=number,
-        state_label=State.APPROVED.label,
-        issued_at=version.created_at, client=catalog_name(session, "client", order.client_code),
-        site=catalog_name(session, "site", order.site_code), requester=name(order.requester_id) or "",
-        approved_by=name(order.approved_by), approved_at=order.approved_at,
-        field_workers=tuple(name(u) or u for u in workers), requested_date=order.requested_date,
-        scheduled_date=version.scheduled_date, priority=order.priority, description=order.description,
-        approval_notes=order.approval_notes, items=items,
-        changes=diff_items(previous, items) if number > 1 else (),
-        added_people=tuple(name(u) or u for u in added),
-        change_note=version.note if number > 1 else None,
-        change_author=name(version.author_id) if number > 1 else None,
-    )
 
 
 def search_catalog(session: Session, kinds: tuple[str, ...], text: str, parent: str | None = None,

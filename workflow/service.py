@@ -28,7 +28,7 @@ from storage.models import (
     ServiceOrder,
 )
 from workflow.clock import Clock, utcnow
-from workflow.document import ItemChange, ItemLine, diff_items, money, quantity_text
+from workflow.document import ItemChange, ItemLine, diff_items, quantity_text, subtotal
 from workflow.errors import FieldErrors, NotFound, Refused, Stale
 from workflow.inputs import Approval, Closing, Confirmation, FreeItem, ItemQuantity, OrderDraft, Rejection
 from workflow.people import local_today
@@ -38,9 +38,10 @@ from workflow.vocabulary import Action, ItemKind, Role, State, order_number
 
 
 class OrderService:
-    def __init__(self, engine: Engine, clock: Clock = utcnow) -> None:
+    def __init__(self, engine: Engine, clock: Clock = utcnow, currency: str = "USD") -> None:
         self.engine = engine
         self.clock = clock
+        self.currency = currency  # totals in step messages round to its minor unit
 
     # --- reads a listener needs before it opens a form -------------------------------------------
 
@@ -111,8 +112,8 @@ class OrderService:
             session.add(order)
             session.flush()
             _add_version(session, order, 0, Action.SUBMIT, actor, now, None, lines)
-            total = sum((line.total or Decimal(0) for line in lines), Decimal(0))
-            detail = (f"{esc(client.name)}, {esc(site.name)}; {len(lines)} item(s), total {money(total):,}; "
+            detail = (f"{esc(client.name)}, {esc(site.name)}; {len(lines)} item(s), total "
+                      f"{subtotal(lines, self.currency):,}; "
                       f"requested for {draft.requested_date.isoformat()}, priority {draft.priority}.")
             _audit(session, order, actor, BY_ACTION[Action.SUBMIT], None, now, detail)
             effects = _Effects(session, order, now)
@@ -151,7 +152,7 @@ class OrderService:
             order.revision = revision + 1
             source = State(order.state)
             effects = _Effects(session, order, now)
-            detail = _STEPS[action](session, order, actor, data, now, effects)
+            detail = _STEPS[action](session, order, actor, data, now, effects, self.currency)
             order.state = transition.target
             order.updated_at = now
             session.add(order)
@@ -167,7 +168,7 @@ class OrderService:
 
 
 def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, now: datetime,
-             effects: _Effects) -> str:
+             effects: _Effects, currency: str) -> str:
     errors: dict[str, str] = {}
     _check_field_workers(session, data.field_workers, errors)
     if data.scheduled_date < local_today(session, actor, now):
@@ -190,13 +191,13 @@ def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, 
 
 
 def _reject(session: Session, order: ServiceOrder, actor: str, data: Rejection, now: datetime,
-            effects: _Effects) -> str:
+            effects: _Effects, currency: str) -> str:
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.reason
     return f"Reason: {esc(data.reason)}"
 
 
 def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmation, now: datetime,
-             effects: _Effects) -> str:
+             effects: _Effects, currency: str) -> str:
     errors: dict[str, str] = {}
     ids = _line_ids(session, order, order.current_version)
     before = list(ids.values())
@@ -247,23 +248,35 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
     effects.add("upload_pdf", f"pdf:v{number}", {"version": number})
     said = [_describe_change(c) for c in changes]
     said += [f"added field worker <@{u}>" for u in new_people]
-    delta = sum((line.total or Decimal(0) for line in lines), Decimal(0)) - sum(
-        (line.total or Decimal(0) for line in before), Decimal(0))
-    return f"Version {number}: {'; '.join(said)}. Total {money(delta):+,}. Why: {esc(data.note)}"
+    delta = subtotal(lines, currency) - subtotal(before, currency)
+    return f"Version {number}: {'; '.join(said)}. Total {delta:+,}. Why: {esc(data.note)}"
 
 
 def _complete(session: Session, order: ServiceOrder, actor: str, data: Closing, now: datetime,
-              effects: _Effects) -> str:
+              effects: _Effects, currency: str) -> str:
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.note
-    return f"Note: {esc(data.note)}" if data.note else ""
+    number = _closing_version(session, order, Action.COMPLETE, actor, now, data.note, effects)
+    return f"Version {number}, the closing record." + (f" Note: {esc(data.note)}" if data.note else "")
 
 
 def _not_perform(session: Session, order: ServiceOrder, actor: str, data: Closing, now: datetime,
-                 effects: _Effects) -> str:
+                 effects: _Effects, currency: str) -> str:
     if not data.note:
         raise FieldErrors({"reason": "Say why the order was not performed."})
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.note
-    return f"Reason: {esc(data.note)}"
+    number = _closing_version(session, order, Action.NOT_PERFORM, actor, now, data.note, effects)
+    return f"Version {number}, the closing record. Reason: {esc(data.note)}"
+
+
+def _closing_version(session: Session, order: ServiceOrder, action: Action, actor: str, now: datetime,
+                     note: str | None, effects: _Effects) -> int:
+    """Closing an approved order issues one last version (same items, who closed it, when and how), so the
+    record a provider hands its client shows the outcome and carries the signature lines."""
+    number = order.current_version + 1
+    _add_version(session, order, number, action, actor, now, note,
+                 _lines_of(session, order, order.current_version))
+    effects.add("upload_pdf", f"pdf:v{number}", {"version": number})
+    return number
 
 
 _STEPS: dict[Action, Callable[..., str]] = {

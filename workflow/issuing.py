@@ -1,0 +1,138 @@
+"""Issuing a version's document: built from the database the first time, then frozen with its version.
+
+Every later rendering (the upload, `service-orders pdf`, `verify`) reads the frozen document, so the same
+version always gives the same bytes, and the fingerprint stored with it proves which document a PDF is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from pdf.render import render_version
+from storage.db import session_scope
+from storage.models import Asset, CatalogEntry, OrderVersion
+from workflow.document import HistoryEntry, VersionDocument, diff_items, subtotal
+from workflow.errors import NotFound
+from workflow.letterhead import Letterhead
+from workflow.queries import field_workers, get_order, person_name, version_lines
+from workflow.vocabulary import Action, State, order_number
+
+# the state an order is in right after the step that made a version
+_STATE_AFTER = {Action.APPROVE: State.APPROVED, Action.CONFIRM: State.APPROVED,
+                Action.COMPLETE: State.COMPLETED, Action.NOT_PERFORM: State.NOT_PERFORMED}
+
+
+@dataclass(frozen=True)
+class Issued:
+    document: VersionDocument
+    pdf: bytes
+    # False when this renderer no longer gives the bytes first issued (a renderer, font or library
+    # upgrade): the file first issued, whose hash is recorded, stays the one of record
+    as_issued: bool
+
+
+def issue(engine: Engine, order_id: int, number: int, letterhead: Letterhead) -> Issued:
+    """The version's document (frozen now if it was not yet) and its PDF; the first PDF's hash is recorded."""
+    with session_scope(engine) as session:
+        document = _issue(session, order_id, number, letterhead)
+        logo = logo_of(session, document)
+    content = render_version(document, logo)  # outside the transaction: no lock held while drawing
+    digest = hashlib.sha256(content).hexdigest()
+    with session_scope(engine) as session:
+        version = _version(session, order_id, number)
+        if version.pdf_sha256 is None:
+            version.pdf_sha256 = digest
+            session.add(version)
+        return Issued(document, content, version.pdf_sha256 == digest)
+
+
+def issued(session: Session, order_id: int, number: int) -> VersionDocument | None:
+    version = _version(session, order_id, number)
+    return VersionDocument.from_json(version.document) if version.document else None
+
+
+def logo_of(session: Session, document: VersionDocument) -> bytes | None:
+    sha = document.provider.logo_sha256
+    asset = session.get(Asset, sha) if sha else None
+    return asset.content if asset else None
+
+
+def find_version(session: Session, order_id: int, fingerprint: str) -> OrderVersion | None:
+    return session.exec(select(OrderVersion).where(OrderVersion.order_id == order_id,
+                                                   OrderVersion.fingerprint == fingerprint)).first()
+
+
+def _version(session: Session, order_id: int, number: int) -> OrderVersion:
+    version = session.exec(select(OrderVersion).where(
+        OrderVersion.order_id == order_id, OrderVersion.number == number)).first()
+    if version is None or number < 1:
+        raise NotFound(f"{order_number(order_id)} has no version {number}.")
+    return version
+
+
+def _issue(session: Session, order_id: int, number: int, letterhead: Letterhead) -> VersionDocument:
+    version = _version(session, order_id, number)
+    if version.document:
+        return VersionDocument.from_json(version.document)
+    # a version's history names the earlier ones by fingerprint, so they are issued first
+    history = tuple(_entry(session, _issue(session, order_id, n, letterhead), order_id, n) for n in range(1, number))
+    document = _build(session, order_id, version, letterhead, history)
+    sha = letterhead.provider.logo_sha256
+    if letterhead.logo and sha and session.get(Asset, sha) is None:
+        session.add(Asset(sha256=sha, media_type=letterhead.logo_type or "image/png", content=letterhead.logo))
+    version.document, version.fingerprint = document.canonical_json(), document.fingerprint
+    session.add(version)
+    session.flush()
+    return document
+
+
+def _entry(session: Session, document: VersionDocument, order_id: int, number: int) -> HistoryEntry:
+    version = _version(session, order_id, number)
+    return HistoryEntry(version=number, issued_at=version.created_at, author=person_name(session, version.author_id),
+                        step=version.action, fingerprint=document.fingerprint)
+
+
+def _build(session: Session, order_id: int, version: OrderVersion, letterhead: Letterhead,
+           history: tuple[HistoryEntry, ...]) -> VersionDocument:
+    order = get_order(session, order_id)
+    number = version.number
+    client = _catalog(session, "client", order.client_code)
+    site = _catalog(session, "site", order.site_code)
+    items = tuple(line for _, line in version_lines(session, order_id, number))
+    previous = tuple(line for _, line in version_lines(session, order_id, number - 1)) if number > 1 else ()
+    workers = field_workers(session, order_id, number)
+    earlier = set(field_workers(session, order_id, number - 1)) if number > 1 else set(workers)
+    closing = version.action in (Action.COMPLETE, Action.NOT_PERFORM)
+    currency = letterhead.provider.currency
+
+    def name(user_id: str | None) -> str | None:
+        return person_name(session, user_id) if user_id else None
+
+    return VersionDocument(
+        provider=letterhead.provider, order_number=order_number(order_id), version=number, step=version.action,
+        state=_STATE_AFTER[Action(version.action)].value, issued_at=version.created_at,
+        client=client.name if client else order.client_code, client_code=order.client_code,
+        client_contact=client.contact if client else None,
+        site=site.name if site else order.site_code, site_code=order.site_code,
+        site_address=site.address if site else None,
+        requester=name(order.requester_id) or "", approved_by=name(order.approved_by), approved_at=order.approved_at,
+        field_workers=tuple(name(u) or u for u in workers), requested_date=order.requested_date,
+        scheduled_date=version.scheduled_date, priority=order.priority, description=order.description,
+        approval_notes=order.approval_notes, items=items,
+        changes=diff_items(previous, items) if number > 1 else (),
+        added_people=tuple(name(u) or u for u in workers if u not in earlier),
+        change_note=version.note if number > 1 else None,
+        change_author=name(version.author_id) if number > 1 else None,
+        previous_subtotal=subtotal(previous, currency) if number > 1 else None,
+        closed_by=name(version.author_id) if closing else None,
+        closed_at=version.created_at if closing else None,
+        history=history,
+    )
+
+
+def _catalog(session: Session, kind: str, code: str) -> CatalogEntry | None:
+    return session.exec(select(CatalogEntry).where(CatalogEntry.kind == kind, CatalogEntry.code == code)).first()
