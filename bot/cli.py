@@ -42,6 +42,9 @@ def _run(args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url)
     init_db(engine)
     bot = build_bot(settings, engine)
+    from pdf.print_fonts import load as load_fonts
+
+    load_fonts()  # parsed once now (~170 ms) rather than during the first PDF upload
     bot.start_background(settings.effect_retry_seconds)
     # SIGTERM (a process manager stopping us) ends as cleanly as Ctrl-C: the effect runner finishes its call
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
