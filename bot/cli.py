@@ -130,6 +130,39 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if verdict.matches else 1
 
 
+def _effects(args: argparse.Namespace) -> int:
+    from sqlmodel import select
+
+    from storage.db import session_scope
+    from storage.models import PendingEffect
+    from workflow.clock import utcnow
+
+    engine = make_engine()
+    init_db(engine)
+    if args.effects_command == "list":
+        statuses = ["pending", "failed", "done"] if args.all else ["pending", "failed"]
+        with Session(engine) as session:
+            rows = session.exec(select(PendingEffect).where(PendingEffect.status.in_(statuses))
+                                .order_by(PendingEffect.id)).all()
+        if not rows:
+            print("No pending or failed effects." if not args.all else "No effects.")
+        for row in rows:
+            print(f"{row.id:>6}  {order_number(row.order_id)}  {row.kind:<12} {row.status:<8} "
+                  f"attempts {row.attempts}  {(row.last_error or '')[:200]}")
+        return 0
+    with session_scope(engine) as session:
+        query = select(PendingEffect).where(PendingEffect.status == "failed")
+        if args.id:
+            query = query.where(PendingEffect.id.in_(args.id))
+        rows = session.exec(query).all()
+        for row in rows:
+            row.status, row.attempts, row.not_before, row.claimed_until = "pending", 0, utcnow(), None
+            session.add(row)
+    print(f"{len(rows)} failed effect(s) will be tried again by the running bot." if rows else
+          "No failed effects to retry" + (f" among {', '.join(map(str, args.id))}." if args.id else "."))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -173,6 +206,14 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("verify", help="say which order version a PDF is, and whether it is genuine")
     check.add_argument("file")
     check.set_defaults(func=_verify)
+
+    effects = sub.add_parser("effects", help="the Slack calls steps still owe: list them, retry failed ones")
+    effects_sub = effects.add_subparsers(dest="effects_command", required=True)
+    listing = effects_sub.add_parser("list", help="pending and failed effects, with their last error")
+    listing.add_argument("--all", action="store_true", help="done ones too")
+    again = effects_sub.add_parser("retry", help="try failed effects again (all, or the ids given)")
+    again.add_argument("id", nargs="*", type=int)
+    effects.set_defaults(func=_effects)
 
     demo = sub.add_parser("demo", help="run the whole workflow against a local stand-in for Slack")
     demo.add_argument("--out", help="folder for the PDFs and the channel transcript (default: a new temp folder)")

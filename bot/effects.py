@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, exists, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from bot.cards import card_blocks, card_text
@@ -31,6 +34,7 @@ from workflow.vocabulary import order_number
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=2)  # longer than any one effect's Slack calls, retries included
 _WHAT_VERSION = {"approve": "the approved original", "confirm": "a confirmation"}
 MAX_NAME_SUFFIX = 50
 
@@ -50,6 +54,7 @@ class EffectRunner:
         self.letterhead = letterhead
         self.private_channels = private_channels
         self.clock = clock
+        self.name = f"{socket.gethostname()}:{os.getpid()}"[:64]  # who holds a claim, for people reading the table
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="effects")
         self._queued = threading.Event()
         self._idle = threading.Event()
@@ -90,29 +95,32 @@ class EffectRunner:
     # --- draining ----------------------------------------------------------------------------------
 
     def drain(self) -> int:
-        """Run every due effect once, oldest first. Returns how many succeeded."""
+        """Run every due effect once, oldest first, as long as there are some. Returns how many succeeded.
+        Several processes may drain at once: each effect is claimed by one (below)."""
         done = 0
-        blocked: set[int] = set()
-        last_id = 0
-        while True:
-            with Session(self.engine) as session:
-                batch = list(session.exec(
-                    select(PendingEffect)
-                    .where(PendingEffect.status == "pending", PendingEffect.id > last_id)
-                    .order_by(PendingEffect.id).limit(100)))
-            if not batch:
-                return done
-            for effect in batch:
-                last_id = effect.id
-                if effect.order_id in blocked:
-                    continue
-                if effect.not_before > self.clock():
-                    blocked.add(effect.order_id)  # keep the order's effects in sequence
-                    continue
-                if self._run(effect):
-                    done += 1
-                else:
-                    blocked.add(effect.order_id)
+        while (effect := self._claim()) is not None:
+            done += self._run(effect)
+        return done
+
+    def _claim(self) -> PendingEffect | None:
+        """Claim the oldest due effect whose order has nothing earlier still pending (an order's effects run
+        in the order they were written, across processes). Row locks with SKIP LOCKED keep two processes
+        from claiming the same one on PostgreSQL; SQLite's write lock serialises claims anyway."""
+        now = self.clock()
+        earlier = aliased(PendingEffect)
+        waiting = exists().where(earlier.order_id == PendingEffect.order_id, earlier.status == "pending",
+                                 earlier.id < PendingEffect.id)
+        with session_scope(self.engine) as session:
+            effect = session.exec(
+                select(PendingEffect)
+                .where(PendingEffect.status == "pending", PendingEffect.not_before <= now,
+                       or_(PendingEffect.claimed_until.is_(None), PendingEffect.claimed_until < now), ~waiting)
+                .order_by(PendingEffect.id).limit(1)
+                .with_for_update(skip_locked=True)).first()
+            if effect is not None:
+                effect.claimed_until, effect.claimed_by = now + LEASE, self.name
+                session.add(effect)
+            return effect
 
     def _run(self, effect: PendingEffect) -> bool:
         try:
@@ -123,6 +131,7 @@ class EffectRunner:
                     record(session)
                 row = session.get(PendingEffect, effect.id)
                 row.status, row.done_at, row.attempts = "done", self.clock(), row.attempts + 1
+                row.claimed_until = None
             return True
         except Exception as error:  # recorded on the effect, retried later, never lost
             self._record_failure(effect.id, error)
@@ -132,6 +141,7 @@ class EffectRunner:
         with session_scope(self.engine) as session:
             row = session.get(PendingEffect, effect_id)
             row.attempts += 1
+            row.claimed_until = None
             row.last_error = f"{type(error).__name__}: {error}"[:2000]
             if row.attempts >= MAX_ATTEMPTS and not isinstance(error, NotReady):
                 row.status = "failed"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import secrets
 import threading
 import time
@@ -56,6 +57,10 @@ RESPONSE_URL_USES = 5  # docs: a response_url works up to 5 times within 30 minu
 RESPONSE_URL_TTL = 30 * 60
 
 
+# chaos kinds: (error, HTTP status); status 0 drops the connection without an answer
+_CHAOS = {"500": ("internal_error", 500), "429": ("ratelimited", 429), "drop": ("dropped", 0)}
+
+
 @dataclass
 class _Fault:
     error: str
@@ -99,6 +104,7 @@ class FakeSlack:
         )
         self._ws.users[bot_user_id] = User(bot_user_id, bot_name, bot_name, is_bot=True, updated=int(clock()))
         self._faults: dict[str, list[_Fault]] = {}
+        self._chaos: tuple[float, random.Random, tuple[str, ...], int] | None = None
         self._app_token = app_token  # app-level token: apps.connections.open only
         self.socket_mode = SocketModeServer(app_id)  # Slack's Socket Mode side, served on the same port
         self._httpd: ThreadingHTTPServer | None = None
@@ -351,6 +357,17 @@ class FakeSlack:
                 _Fault(error, status, retry_after) for _ in range(times)
             )
 
+    def chaos(self, rate: float, *, seed: int = 0, kinds: tuple[str, ...] = ("500", "429", "drop"),
+              retry_after: int = 1) -> None:
+        """From now on, each Web API call (upload leg included) fails with probability `rate`, before Slack
+        acts on it: "500" an error page, "429" ratelimited with Retry-After, "drop" the connection closed
+        without an answer. Seeded, so a failing run can be replayed. rate 0 turns it off."""
+        unknown = set(kinds) - set(_CHAOS)
+        if unknown or not 0 <= rate <= 1:
+            raise ValueError(f"chaos: rate must be 0..1 and kinds among {sorted(_CHAOS)}, not {sorted(unknown)}")
+        with self._lock:
+            self._chaos = (rate, random.Random(seed), kinds, retry_after) if rate else None
+
     def method_errors(self) -> dict[str, frozenset[str]]:
         """Every implemented method with the error codes it can answer (its own plus transport ones)."""
         return {name: spec.errors | TRANSPORT_ERRORS for name, spec in REGISTRY.items()}
@@ -424,7 +441,14 @@ class FakeSlack:
     def _take_fault(self, method: str) -> _Fault | None:
         with self._lock:
             queue = self._faults.get(method)
-            return queue.pop(0) if queue else None
+            if queue:
+                return queue.pop(0)
+            if self._chaos is not None and method not in APP_LEVEL_METHODS:
+                rate, rng, kinds, retry_after = self._chaos
+                if rng.random() < rate:
+                    error, status = _CHAOS[rng.choice(kinds)]
+                    return _Fault(error, status, retry_after)
+            return None
 
     def _record(self, method: str, args: dict[str, Any], status: int, response: dict[str, Any]) -> None:
         with self._lock:
@@ -577,6 +601,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(500, b"Internal Server Error", "text/plain; charset=utf-8")
                 raise
             recorded = args if isinstance(args, dict) else {}
+            if status == 0:  # a dropped connection: no answer at all
+                self.fake._record(method, recorded, 0, {"dropped": True})
+                self.close_connection = True
+                return
             if status >= 500:
                 self.fake._record(method, recorded, status, payload)
                 self._send(status, b"Internal Server Error", "text/plain; charset=utf-8")
@@ -589,6 +617,9 @@ class _Handler(BaseHTTPRequestHandler):
             fault = self.fake._take_fault("upload")
             if fault is not None:
                 self.fake._record("upload", {"file_id": file_id, "length": len(body)}, fault.status, {})
+                if fault.status == 0:
+                    self.close_connection = True
+                    return
                 self._send(fault.status, fault.error.encode(), "text/plain; charset=utf-8")
                 return
             with self.fake._lock:

@@ -168,6 +168,9 @@ class PendingEffect(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     not_before: datetime
+    # a process running the effect holds it until then; if it dies, another takes it over after that
+    claimed_until: datetime | None = None
+    claimed_by: str | None = Field(default=None, max_length=64)
     created_at: datetime
     done_at: datetime | None = None
 

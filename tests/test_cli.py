@@ -200,3 +200,33 @@ def test_pdf_and_verify(tmp_path: Path, env: dict[str, str]) -> None:
     assert missing.returncode == 2 and "There is no order SO-000099" in missing.stderr
     assert cli("pdf", "nonsense", env=env).returncode == 2
     assert cli("verify", str(tmp_path / "nope.pdf"), env=env).returncode == 2
+
+
+def test_effects_list_and_retry(tmp_path: Path, env: dict[str, str]) -> None:
+    from sqlmodel import Session, select
+
+    from storage.db import init_db, make_engine, session_scope
+    from storage.models import PendingEffect
+    from tests.test_workflow import draft
+    from workflow.catalog import import_csv
+    from workflow.people import grant
+    from workflow.service import OrderService
+    from workflow.vocabulary import Role
+
+    engine = make_engine(env["DATABASE_URL"])
+    init_db(engine)
+    import_csv(engine, SAMPLE_CATALOG)
+    grant(engine, "U0REQ", [Role.REQUESTER])
+    OrderService(engine).submit("U0REQ", draft(requested_date=__import__("datetime").date(2099, 1, 1)))
+    with session_scope(engine) as session:
+        first = session.exec(select(PendingEffect).order_by(PendingEffect.id)).first()
+        error = "SlackError: conversations.create: restricted_action"
+        first.status, first.attempts, first.last_error = "failed", 8, error
+    listed = cli("effects", "list", env=env)
+    assert listed.returncode == 0
+    assert f"SO-000001  open_channel failed   attempts 8  {error}" in listed.stdout
+    assert "invite       pending" in listed.stdout
+    assert cli("effects", "retry", "999", env=env).stdout.strip() == "No failed effects to retry among 999."
+    assert "1 failed effect(s) will be tried again" in cli("effects", "retry", env=env).stdout
+    with Session(engine) as session:
+        assert {e.status for e in session.exec(select(PendingEffect))} == {"pending"}
