@@ -171,9 +171,7 @@ class LocalWorkspace:
     def submit_order(self, user: str, *, client: str, site: str, items: list[tuple[str, str]], requested: str,
                      description: str, priority: str = "normal", free_items: str = "") -> Any:
         """/order, then the submit form. `items` are (what to type in the picker, quantity)."""
-        ack = self.slack.command(user, "/order")
-        assert ack.status == 200, ack.text
-        view = self.wait_for_view(user, "submit_order")
+        view = self._open(user, "submit_order", lambda: self.slack.command(user, "/order"))
         view = self._rows_for(user, view, len(items))
         values: dict[str, Any] = {
             "client": self.pick(user, view, "client", client),
@@ -187,9 +185,20 @@ class LocalWorkspace:
         return self.submit(user, view, values)
 
     def open_step(self, user: str, order_id: int, step: str) -> dict[str, Any]:
-        ack = self.click_step(user, order_id, f"order_{step}")
-        assert ack.status == 200, ack.text
-        return self.wait_for_view(user, step)
+        return self._open(user, step, lambda: self.click_step(user, order_id, f"order_{step}"))
+
+    def _open(self, user: str, callback_id: str, act: Callable[[], Any], tries: int = 4) -> dict[str, Any]:
+        """Do what opens a form; if it does not open (Slack failed to show it), do it again, as a person
+        would after the bot's "please click again"."""
+        for attempt in range(tries):
+            ack = act()
+            assert ack.status == 200, ack.text
+            try:
+                return self.wait_for_view(user, callback_id, timeout=8.0)
+            except TimeoutError:
+                if attempt == tries - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def approve(self, user: str, order_id: int, *, workers: list[str], scheduled: str, notes: str = "") -> Any:
         view = self.open_step(user, order_id, "approve")
