@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from bot.context import BotContext
 from bot.effects import EffectRunner
 from bot.gateway import Gateway, make_client
-from bot.listeners import actions, commands, events, options, views
+from bot.listeners import actions, commands, dedup, events, options, views
 from bot.settings import Settings
 from workflow.clock import Clock, utcnow
 from workflow.service import OrderService
@@ -56,7 +56,7 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
     # lazy listeners and the effect runner, after the ack.
     app = App(client=client, signing_secret=settings.signing_secret, process_before_response=True,
               token_verification_enabled=False)
-    for listeners in (commands, actions, views, options, events):
+    for listeners in (dedup, commands, actions, views, options, events):
         listeners.register(app, ctx)
 
     @app.error

@@ -181,3 +181,12 @@ class Asset(SQLModel, table=True):
     sha256: str = Field(primary_key=True, max_length=64)
     media_type: str = Field(max_length=32)
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class SlackEvent(SQLModel, table=True):
+    """Events API deliveries already taken, by event_id: Slack retries a delivery it thinks failed, and Bolt
+    does not de-duplicate, so a retry must change nothing."""
+
+    __tablename__ = "slack_event"
+    event_id: str = Field(primary_key=True, max_length=64)
+    received_at: datetime = Field(index=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -394,3 +395,15 @@ def test_an_effect_that_fails_for_good_ends_the_ones_after_it(seeded) -> None:  
                                                          ("card", "failed"), ("message", "failed")]
         assert effects[0].attempts == 8 and "restricted_action" in (effects[0].last_error or "")
         assert effects[1].last_error.startswith("not run: open_channel (1:channel) failed before it")
+
+
+def test_events_api_retries_change_nothing(ws: LocalWorkspace) -> None:
+    event = {"type": "app_home_opened", "user": SUPERVISOR, "tab": "home"}
+    assert ws.slack.event(event, event_id="Ev0RETRY").status == 200
+    ws.wait(lambda: ws.fake.calls_to("views.publish"), "the home tab")
+    for attempt in (1, 2, 3):  # Slack's retries of the same delivery
+        assert ws.slack.event(event, event_id="Ev0RETRY", retry_num=attempt).status == 200
+    assert ws.slack.event(event, event_id="Ev0AGAIN").status == 200  # the user opens the tab again
+    ws.wait(lambda: len(ws.fake.calls_to("views.publish")) == 2, "the second publish")
+    time.sleep(0.3)
+    assert len(ws.fake.calls_to("views.publish")) == 2
