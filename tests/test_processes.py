@@ -113,3 +113,27 @@ def test_simultaneous_approvals_on_two_processes_make_one(seeded, bots) -> None:
     cards = [m for m in fake.channels[channel.id].messages if any(b.get("type") == "header" for b in m.blocks or [])]
     assert len(cards) == 1
     assert len(fake.calls_to("conversations.create")) == 1
+
+
+def test_a_claim_left_by_a_killed_process_is_taken_over_when_its_lease_ends(seeded) -> None:  # type: ignore[no-untyped-def]
+    from bot.local import LocalWorkspace
+    from storage.db import session_scope
+    from storage.models import PendingEffect
+
+    now = [datetime.now(UTC)]
+    order = OrderService(seeded, clock=lambda: now[0]).submit(
+        REQUESTER, draft(requested_date=now[0].date() + timedelta(days=3)))
+    with session_scope(seeded) as session:  # a process claimed the channel effect, then was killed
+        claimed = session.exec(select(PendingEffect).where(PendingEffect.kind == "open_channel")).one()
+        claimed.claimed_by, claimed.claimed_until = "dead-host:4242", now[0] + timedelta(minutes=2)
+    with LocalWorkspace(seeded, PEOPLE, clock=lambda: now[0]) as ws:
+        assert ws.bot is not None
+        ws.bot.ctx.effects.kick()
+        assert ws.bot.ctx.effects.wait_idle(10)
+        assert ws.fake.calls_to("conversations.create") == []  # still its claim: nobody else runs it
+        now[0] += timedelta(minutes=3)  # the lease has run out
+        ws.settle()
+        assert len(ws.fake.calls_to("conversations.create")) == 1
+        assert ws.order(order.id).card_ts is not None
+        with Session(seeded) as session:
+            assert {e.status for e in session.exec(select(PendingEffect))} == {"done"}
