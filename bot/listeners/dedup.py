@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from slack_bolt import App, BoltResponse
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from bot.context import BotContext
@@ -30,5 +31,5 @@ def register(app: App, ctx: BotContext) -> None:
         except IntegrityError:
             return BoltResponse(status=200, body="")  # seen before: a retry
         with session_scope(ctx.engine) as session:
-            session.query(SlackEvent).filter(SlackEvent.received_at < now - KEEP).delete()
+            session.exec(delete(SlackEvent).where(SlackEvent.received_at < now - KEEP))
         return next()
