@@ -24,11 +24,11 @@ from bot.channels import channel_name
 from bot.gateway import ErrorCode, Gateway, SlackError
 from bot.profiles import learn
 from storage.db import session_scope
-from storage.models import OrderVersion, PendingEffect, ServiceOrder
+from storage.models import PendingEffect, ServiceOrder
 from workflow.clock import Clock, utcnow
 from workflow.issuing import issue
 from workflow.letterhead import Letterhead
-from workflow.queries import field_workers, order_card
+from workflow.queries import field_workers, order_card, version_row
 from workflow.vocabulary import order_number
 
 log = logging.getLogger(__name__)
@@ -221,7 +221,7 @@ class EffectRunner:
         number = payload["version"]
         order = self._order(order_id)
         with Session(self.engine) as session:
-            version = _version(session, order_id, number)
+            version = version_row(session, order_id, number)
             people = [order.requester_id, *(u for u in [order.approved_by, version.author_id] if u),
                       *field_workers(session, order_id, number)]
         if version.pdf_file_id:
@@ -234,7 +234,7 @@ class EffectRunner:
         file_id = self.gateway.upload_pdf(
             channel, document.filename, content, f"{document.order_number} version {number}",
             f"{document.order_number} version {number} ({what}) · fingerprint {document.fingerprint[:12]}")
-        return lambda session: _set(_version(session, order_id, number), pdf_file_id=file_id)
+        return lambda session: _set(version_row(session, order_id, number), pdf_file_id=file_id)
 
 
 def _set(row: object, **values: object) -> None:
@@ -242,6 +242,3 @@ def _set(row: object, **values: object) -> None:
         setattr(row, name, value)
 
 
-def _version(session: Session, order_id: int, number: int) -> OrderVersion:
-    return session.exec(select(OrderVersion).where(
-        OrderVersion.order_id == order_id, OrderVersion.number == number)).one()

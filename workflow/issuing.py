@@ -10,15 +10,15 @@ import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from pdf.render import render_version
 from storage.db import session_scope
-from storage.models import Asset, CatalogEntry, OrderVersion
+from storage.models import Asset, OrderVersion
 from workflow.document import HistoryEntry, VersionDocument, diff_items, subtotal
 from workflow.errors import NotFound
 from workflow.letterhead import Letterhead
-from workflow.queries import field_workers, get_order, person_name, version_lines
+from workflow.queries import catalog_entry, field_workers, get_order, person_name, version_lines, version_row
 from workflow.vocabulary import Action, State, order_number
 
 # the state an order is in right after the step that made a version
@@ -50,28 +50,16 @@ def issue(engine: Engine, order_id: int, number: int, letterhead: Letterhead) ->
         return Issued(document, content, version.pdf_sha256 == digest)
 
 
-def issued(session: Session, order_id: int, number: int) -> VersionDocument | None:
-    version = _version(session, order_id, number)
-    return VersionDocument.from_json(version.document) if version.document else None
-
-
 def logo_of(session: Session, document: VersionDocument) -> bytes | None:
     sha = document.provider.logo_sha256
     asset = session.get(Asset, sha) if sha else None
     return asset.content if asset else None
 
 
-def find_version(session: Session, order_id: int, fingerprint: str) -> OrderVersion | None:
-    return session.exec(select(OrderVersion).where(OrderVersion.order_id == order_id,
-                                                   OrderVersion.fingerprint == fingerprint)).first()
-
-
 def _version(session: Session, order_id: int, number: int) -> OrderVersion:
-    version = session.exec(select(OrderVersion).where(
-        OrderVersion.order_id == order_id, OrderVersion.number == number)).first()
-    if version is None or number < 1:
+    if number < 1:  # version 0 is the order as submitted: never a document
         raise NotFound(f"{order_number(order_id)} has no version {number}.")
-    return version
+    return version_row(session, order_id, number)
 
 
 def _issue(session: Session, order_id: int, number: int, letterhead: Letterhead) -> VersionDocument:
@@ -100,8 +88,8 @@ def _build(session: Session, order_id: int, version: OrderVersion, letterhead: L
            history: tuple[HistoryEntry, ...]) -> VersionDocument:
     order = get_order(session, order_id)
     number = version.number
-    client = _catalog(session, "client", order.client_code)
-    site = _catalog(session, "site", order.site_code)
+    client = catalog_entry(session, "client", order.client_code)
+    site = catalog_entry(session, "site", order.site_code)
     items = tuple(line for _, line in version_lines(session, order_id, number))
     previous = tuple(line for _, line in version_lines(session, order_id, number - 1)) if number > 1 else ()
     workers = field_workers(session, order_id, number)
@@ -132,7 +120,3 @@ def _build(session: Session, order_id: int, version: OrderVersion, letterhead: L
         closed_at=version.created_at if closing else None,
         history=history,
     )
-
-
-def _catalog(session: Session, kind: str, code: str) -> CatalogEntry | None:
-    return session.exec(select(CatalogEntry).where(CatalogEntry.kind == kind, CatalogEntry.code == code)).first()

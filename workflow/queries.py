@@ -50,9 +50,21 @@ def get_order(session: Session, order_id: int) -> ServiceOrder:
     return order
 
 
+def catalog_entry(session: Session, kind: str, code: str) -> CatalogEntry | None:
+    return session.exec(select(CatalogEntry).where(CatalogEntry.kind == kind, CatalogEntry.code == code)).first()
+
+
 def catalog_name(session: Session, kind: str, code: str) -> str:
-    entry = session.exec(select(CatalogEntry).where(CatalogEntry.kind == kind, CatalogEntry.code == code)).first()
+    entry = catalog_entry(session, kind, code)
     return f"{entry.name} ({code})" if entry else code
+
+
+def version_row(session: Session, order_id: int, number: int) -> OrderVersion:
+    version = session.exec(select(OrderVersion).where(
+        OrderVersion.order_id == order_id, OrderVersion.number == number)).first()
+    if version is None:
+        raise NotFound(f"{order_number(order_id)} has no version {number}.")
+    return version
 
 
 def field_workers(session: Session, order_id: int, up_to_version: int | None = None) -> tuple[str, ...]:

@@ -29,9 +29,10 @@ from storage.models import (
 )
 from workflow.clock import Clock, utcnow
 from workflow.document import ItemChange, ItemLine, diff_items, quantity_text, subtotal
-from workflow.errors import FieldErrors, NotFound, Refused, Stale
+from workflow.errors import FieldErrors, Refused, Stale
 from workflow.inputs import Approval, Closing, Confirmation, FreeItem, ItemQuantity, OrderDraft, Rejection
 from workflow.people import local_today
+from workflow.queries import get_order, version_lines
 from workflow.text import esc
 from workflow.transitions import BY_ACTION, Transition, check
 from workflow.vocabulary import Action, ItemKind, Role, State, order_number
@@ -53,7 +54,7 @@ class OrderService:
         """Check that `actor` may take `action` on the order now (and, given the revision the card showed,
         that the card is current); return the order as read."""
         with Session(self.engine, expire_on_commit=False) as session:
-            order = _get_order(session, order_id)
+            order = get_order(session, order_id)
             _check(session, BY_ACTION[action], order, actor)
             if revision is not None and revision != order.revision:
                 raise Stale(f"This card of {order_number(order.id)} is out of date: the order changed since. "
@@ -135,7 +136,7 @@ class OrderService:
         transition = BY_ACTION[action]
         now = self.clock()
         with session_scope(self.engine) as session:
-            order = _get_order(session, order_id)
+            order = get_order(session, order_id)
             _check(session, transition, order, actor)
             number = order_number(order.id)
             # Compare-and-set on the revision: the database, not memory, decides which step lands.
@@ -179,7 +180,7 @@ def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, 
     order.approval_notes = data.notes
     order.approved_by = actor
     order.approved_at = now
-    lines = _lines_of(session, order, order.current_version)
+    lines = _lines(session, order)
     _add_version(session, order, 1, Action.APPROVE, actor, now, data.notes, lines)
     for user in data.field_workers:
         session.add(Assignment(order_id=order.id, user_id=user, added_in_version=1))
@@ -199,7 +200,7 @@ def _reject(session: Session, order: ServiceOrder, actor: str, data: Rejection, 
 def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmation, now: datetime,
              effects: _Effects, currency: str) -> str:
     errors: dict[str, str] = {}
-    ids = _line_ids(session, order, order.current_version)
+    ids = {f"line:{line_id}": line for line_id, line in version_lines(session, order.id, order.current_version)}
     before = list(ids.values())
     assigned = {a.user_id for a in session.exec(select(Assignment).where(Assignment.order_id == order.id))}
     new_people = [u for u in _unique(list(data.field_workers)) if u not in assigned]
@@ -274,7 +275,7 @@ def _closing_version(session: Session, order: ServiceOrder, action: Action, acto
     record a provider hands its client shows the outcome and carries the signature lines."""
     number = order.current_version + 1
     _add_version(session, order, number, action, actor, now, note,
-                 _lines_of(session, order, order.current_version))
+                 _lines(session, order))
     effects.add("upload_pdf", f"pdf:v{number}", {"version": number})
     return number
 
@@ -300,13 +301,6 @@ def is_assigned(session: Session, order_id: int, user_id: str) -> bool:
     return session.get(Assignment, (order_id, user_id)) is not None
 
 
-def _get_order(session: Session, order_id: int) -> ServiceOrder:
-    order = session.get(ServiceOrder, order_id)
-    if order is None:
-        raise NotFound(f"There is no order {order_number(order_id)}.")
-    return order
-
-
 def _check(session: Session, transition: Transition, order: ServiceOrder, actor: str) -> None:
     check(transition, State(order.state), roles_of(session, actor), is_assigned(session, order.id, actor),
           order_number(order.id))
@@ -319,10 +313,6 @@ def _users_with(session: Session, roles: set[Role]) -> list[str]:
 
 def _unique(users: list[str]) -> list[str]:
     return list(dict.fromkeys(users))
-
-
-def _entry(session: Session, kind: str, code: str) -> CatalogEntry | None:
-    return session.exec(select(CatalogEntry).where(CatalogEntry.kind == kind, CatalogEntry.code == code)).first()
 
 
 def _check_field_workers(session: Session, users: tuple[str, ...] | list[str], errors: dict[str, str]) -> None:
@@ -387,29 +377,9 @@ def _with_quantity(line: ItemLine, quantity: Decimal) -> ItemLine:
     return ItemLine(line.kind, line.code, line.description, line.unit, line.unit_price, quantity)
 
 
-def _version_row(session: Session, order_id: int, number: int) -> OrderVersion:
-    version = session.exec(select(OrderVersion).where(
-        OrderVersion.order_id == order_id, OrderVersion.number == number)).one()
-    return version
-
-
-def _line_rows(session: Session, order: ServiceOrder, number: int) -> list[LineItem]:
-    version = _version_row(session, order.id, number)
-    return list(session.exec(select(LineItem).where(LineItem.version_id == version.id)
-                             .order_by(LineItem.position)))
-
-
-def _to_line(row: LineItem) -> ItemLine:
-    return ItemLine(kind=row.kind, code=row.code, description=row.description, unit=row.unit,
-                    unit_price=row.unit_price, quantity=row.quantity)
-
-
-def _lines_of(session: Session, order: ServiceOrder, number: int) -> list[ItemLine]:
-    return [_to_line(row) for row in _line_rows(session, order, number)]
-
-
-def _line_ids(session: Session, order: ServiceOrder, number: int) -> dict[str, ItemLine]:
-    return {f"line:{row.id}": _to_line(row) for row in _line_rows(session, order, number)}
+def _lines(session: Session, order: ServiceOrder) -> list[ItemLine]:
+    """The items of the order's current version."""
+    return [line for _, line in version_lines(session, order.id, order.current_version)]
 
 
 def _add_version(session: Session, order: ServiceOrder, number: int, action: Action, actor: str,

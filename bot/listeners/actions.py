@@ -41,6 +41,14 @@ def register(app: App, ctx: BotContext) -> None:
             return
         log.info("refusal with nowhere to say it: %s", text)
 
+    def step_view(form: str, meta: FormMeta) -> dict[str, Any]:
+        """A step's form for the order in `meta`, built from the order as it is now."""
+        assert meta.order_id is not None
+        with Session(ctx.engine) as session:
+            card = order_card(session, meta.order_id)
+            lines = version_lines(session, meta.order_id, card.version)
+        return STEP_FORMS[form].build(meta, card, lines)
+
     def open_step_form(body: dict[str, Any], action: dict[str, Any]) -> None:
         user = body["user"]["id"]
         transition = _STEP_BY_ACTION_ID[action["action_id"]]
@@ -50,14 +58,10 @@ def register(app: App, ctx: BotContext) -> None:
         except (WorkflowError, BadMetadata) as refusal:
             tell(body, str(getattr(refusal, "message", refusal)))
             return
-        form = STEP_FORMS[transition.form]
-        with Session(ctx.engine) as session:
-            card = order_card(session, order.id)
-            lines = version_lines(session, order.id, order.current_version)
         # the form carries the revision the user is looking at now: a step taken meanwhile makes it stale
         meta = FormMeta(order_id=order.id, revision=order.revision)
         try:
-            ctx.gateway.open_view(body["trigger_id"], form.build(meta, card, lines))
+            ctx.gateway.open_view(body["trigger_id"], step_view(transition.form, meta))
         except SlackError as error:
             tell(body, f"The form could not open ({error.code}); please click again.")
 
@@ -74,10 +78,7 @@ def register(app: App, ctx: BotContext) -> None:
             transition = BY_FORM.get(view.get("callback_id", ""))
             if transition is None or meta.order_id is None:
                 return
-            with Session(ctx.engine) as session:
-                card = order_card(session, meta.order_id)
-                lines = version_lines(session, meta.order_id, card.version)
-            new_view = STEP_FORMS[transition.form].build(meta, card, lines)
+            new_view = step_view(transition.form, meta)
         # same block ids, so Slack keeps what the user already typed; the hash refuses a stale update
         ctx.gateway.update_view(view["id"], new_view, view.get("hash"))
 
