@@ -28,7 +28,7 @@ from storage.models import PendingEffect, ServiceOrder
 from workflow.clock import Clock, utcnow
 from workflow.issuing import issue
 from workflow.letterhead import Letterhead
-from workflow.queries import field_workers, order_card, version_row
+from workflow.queries import catalog_name, field_workers, order_card, version_row
 from workflow.vocabulary import order_number
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)  # longer than any one effect's Slack calls, retries included
 _WHAT_VERSION = {"approve": "the approved original", "confirm": "a confirmation"}
 MAX_NAME_SUFFIX = 50
+CLAIM_BATCH = 20  # effects of one order claimed at once (a step writes at most a handful)
 
 
 Record = Callable[[Session], None]  # writes what Slack answered, in the transaction that marks the effect done
@@ -98,29 +99,52 @@ class EffectRunner:
         """Run every due effect once, oldest first, as long as there are some. Returns how many succeeded.
         Several processes may drain at once: each effect is claimed by one (below)."""
         done = 0
-        while (effect := self._claim()) is not None:
-            done += self._run(effect)
+        while batch := self._claim():
+            for position, effect in enumerate(batch):
+                if not self._run(effect):
+                    self._release(batch[position + 1:])  # they wait for the failed one; let anyone retry them
+                    break
+                done += 1
         return done
 
-    def _claim(self) -> PendingEffect | None:
-        """Claim the oldest due effect whose order has nothing earlier still pending (an order's effects run
-        in the order they were written, across processes). Row locks with SKIP LOCKED keep two processes
-        from claiming the same one on PostgreSQL; SQLite's write lock serialises claims anyway."""
+    def _claim(self) -> list[PendingEffect]:
+        """Claim the due effects of one order: the oldest due effect whose order has nothing earlier still
+        pending (an order's effects run in the order they were written, across processes), with the due
+        effects after it. One claim per order, not per effect, keeps write transactions (SQLite's one writer
+        lock, which acks need too) few. Row locks with SKIP LOCKED keep two processes from claiming the same
+        one on PostgreSQL; SQLite's write lock serialises claims anyway."""
         now = self.clock()
         earlier = aliased(PendingEffect)
         waiting = exists().where(earlier.order_id == PendingEffect.order_id, earlier.status == "pending",
                                  earlier.id < PendingEffect.id)
+        free = or_(PendingEffect.claimed_until.is_(None), PendingEffect.claimed_until < now)
         with session_scope(self.engine) as session:
-            effect = session.exec(
+            head = session.exec(
                 select(PendingEffect)
-                .where(PendingEffect.status == "pending", PendingEffect.not_before <= now,
-                       or_(PendingEffect.claimed_until.is_(None), PendingEffect.claimed_until < now), ~waiting)
+                .where(PendingEffect.status == "pending", PendingEffect.not_before <= now, free, ~waiting)
                 .order_by(PendingEffect.id).limit(1)
                 .with_for_update(skip_locked=True)).first()
-            if effect is not None:
-                effect.claimed_until, effect.claimed_by = now + LEASE, self.name
+            if head is None:
+                return []
+            batch = [head, *session.exec(
+                select(PendingEffect)
+                .where(PendingEffect.order_id == head.order_id, PendingEffect.status == "pending",
+                       PendingEffect.id > head.id, PendingEffect.not_before <= now, free)
+                .order_by(PendingEffect.id).limit(CLAIM_BATCH)
+                .with_for_update(skip_locked=True))]
+            for effect in batch:  # each effect's lease covers the ones before it in the batch too
+                effect.claimed_until, effect.claimed_by = now + LEASE * len(batch), self.name
                 session.add(effect)
-            return effect
+            return batch
+
+    def _release(self, effects: list[PendingEffect]) -> None:
+        if not effects:
+            return
+        with session_scope(self.engine) as session:
+            for effect in effects:
+                row = session.get(PendingEffect, effect.id)
+                if row.claimed_by == self.name:
+                    row.claimed_until = None
 
     def _run(self, effect: PendingEffect) -> bool:
         try:
@@ -175,8 +199,8 @@ class EffectRunner:
         if order.channel_id:
             return None
         with Session(self.engine) as session:
-            card = order_card(session, order_id)
-        name, channel_id = self._create_channel(card.number, card.client.rsplit(" (", 1)[0])
+            client = catalog_name(session, "client", order.client_code)
+        name, channel_id = self._create_channel(order_number(order_id), client.rsplit(" (", 1)[0])
         return lambda session: _set(session.get(ServiceOrder, order_id), channel_id=channel_id, channel_name=name)
 
     def _create_channel(self, number: str, client: str) -> tuple[str, str]:
