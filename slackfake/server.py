@@ -46,6 +46,8 @@ DEFAULT_SCOPES = (
     "groups:write",
     "groups:read",
     "groups:write.invites",
+    "channels:history",
+    "groups:history",
     "chat:write",
     "commands",
     "users:read",
@@ -57,8 +59,11 @@ RESPONSE_URL_USES = 5  # docs: a response_url works up to 5 times within 30 minu
 RESPONSE_URL_TTL = 30 * 60
 
 
-# chaos kinds: (error, HTTP status); status 0 drops the connection without an answer
-_CHAOS = {"500": ("internal_error", 500), "429": ("ratelimited", 429), "drop": ("dropped", 0)}
+# chaos kinds: (error, HTTP status); status 0 drops the connection without an answer, before Slack acts;
+# LOST acts on the call, then drops the connection: the caller cannot tell it happened (a timeout)
+LOST = -1
+_CHAOS = {"500": ("internal_error", 500), "429": ("ratelimited", 429), "drop": ("dropped", 0),
+          "lost": ("lost", LOST)}
 
 
 @dataclass
@@ -244,6 +249,23 @@ class FakeSlack:
             ch.messages.append(m)
             return m.ts
 
+    def archive(self, channel_id: str) -> None:
+        """A person archives a channel (its name stays taken; nobody can post in it)."""
+        with self._lock:
+            self._ws.channels[channel_id].archived = True
+
+    def rename(self, channel_id: str, name: str) -> None:
+        """A person renames a channel (its id stays)."""
+        with self._lock:
+            if self._ws.channel_by_name(name) is not None:
+                raise ValueError(f"#{name} is taken")
+            self._ws.channels[channel_id].name = name
+
+    def remove_member(self, channel_id: str, user_id: str) -> None:
+        """A person removes someone (the app, say) from a channel."""
+        with self._lock:
+            self._ws.channels[channel_id].members.discard(user_id)
+
     def set_user(self, user_id: str, **changes: Any) -> None:
         """Change a seeded user, e.g. `set_user("U1", deleted=True)` to deactivate them."""
         with self._lock:
@@ -361,7 +383,9 @@ class FakeSlack:
               retry_after: int = 1) -> None:
         """From now on, each Web API call (upload leg included) fails with probability `rate`, before Slack
         acts on it: "500" an error page, "429" ratelimited with Retry-After, "drop" the connection closed
-        without an answer. Seeded, so a failing run can be replayed. rate 0 turns it off."""
+        without an answer; or "lost": Slack acts on the call, then the connection closes without an answer
+        (a timeout: the caller cannot know the channel was made or the message posted). Seeded, so a
+        failing run can be replayed. rate 0 turns it off."""
         unknown = set(kinds) - set(_CHAOS)
         if unknown or not 0 <= rate <= 1:
             raise ValueError(f"chaos: rate must be 0..1 and kinds among {sorted(_CHAOS)}, not {sorted(unknown)}")
@@ -476,7 +500,7 @@ class FakeSlack:
         extra_headers["x-oauth-scopes"] = ",".join(self._ws.scopes)
         extra_headers["x-accepted-oauth-scopes"] = ",".join(spec.scopes)
         fault = self._take_fault(method)
-        if fault is not None:
+        if fault is not None and fault.status != LOST:
             if fault.status == 429:
                 extra_headers["Retry-After"] = str(fault.retry_after)
             return fault.status, {"ok": False, "error": fault.error}, extra_headers
@@ -496,6 +520,8 @@ class FakeSlack:
                     # A code not declared for the method would slip past the documentation check.
                     raise AssertionError(f"{method} answered undeclared error {e.error}") from e
                 result = e.body()
+        if fault is not None:  # LOST: done, but the answer never arrives
+            return 0, {"lost": result}, extra_headers
         return 200, result, extra_headers
 
     def _handle_app_level(self, method: str, token: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -508,7 +534,7 @@ class FakeSlack:
             return 200, {"ok": False, "error": error}, {}
         headers = {"x-oauth-scopes": ",".join(APP_TOKEN_SCOPES), "x-accepted-oauth-scopes": ",".join(APP_TOKEN_SCOPES)}
         fault = self._take_fault(method)
-        if fault is not None:
+        if fault is not None and fault.status != LOST:
             if fault.status == 429:
                 headers["Retry-After"] = str(fault.retry_after)
             return fault.status, {"ok": False, "error": fault.error}, headers
@@ -602,7 +628,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise
             recorded = args if isinstance(args, dict) else {}
             if status == 0:  # a dropped connection: no answer at all
-                self.fake._record(method, recorded, 0, {"dropped": True})
+                self.fake._record(method, recorded, 0, payload if "lost" in payload else {"dropped": True})
                 self.close_connection = True
                 return
             if status >= 500:
@@ -615,6 +641,12 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/upload/v1/") and self.command == "POST":
             file_id = path.rsplit("/", 1)[-1]
             fault = self.fake._take_fault("upload")
+            if fault is not None and fault.status == LOST:
+                with self.fake._lock:
+                    _files.receive_upload(self.fake._ws, file_id, body)
+                self.fake._record("upload", {"file_id": file_id, "length": len(body)}, 0, {"lost": True})
+                self.close_connection = True
+                return
             if fault is not None:
                 self.fake._record("upload", {"file_id": file_id, "length": len(body)}, fault.status, {})
                 if fault.status == 0:

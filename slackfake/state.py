@@ -63,6 +63,7 @@ class Message:
     bot_id: str | None = None
     app_id: str | None = None
     deleted: bool = False  # delete_original via response_url; kept so the transcript can say so
+    metadata: dict[str, Any] | None = None  # chat.postMessage's {event_type, event_payload}
 
 
 @dataclass

@@ -179,7 +179,7 @@ def user_json(ws: Workspace, u: User) -> dict[str, Any]:
     }
 
 
-def message_json(ws: Workspace, m: Message) -> dict[str, Any]:
+def message_json(ws: Workspace, m: Message, *, include_metadata: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "message", "user": m.user, "text": m.text, "ts": m.ts, "team": ws.team_id}
     if m.bot_id:
         out["bot_id"] = m.bot_id
@@ -192,6 +192,8 @@ def message_json(ws: Workspace, m: Message) -> dict[str, Any]:
         out["upload"] = False
     if m.edited:
         out["edited"] = {"user": m.user, "ts": m.edited_ts}
+    if include_metadata and m.metadata is not None:
+        out["metadata"] = m.metadata
     return out
 
 
@@ -360,6 +362,25 @@ def conversations_info(ws: Workspace, args: Args) -> dict[str, Any]:
     return {"channel": out}
 
 
+def _limit(args: Args, default: int, maximum: int) -> int:
+    limit = args.int("limit") or default
+    if not 1 <= limit <= maximum:
+        raise ApiError("invalid_limit")
+    return limit
+
+
+def _page(args: Args, items: list[Any], limit: int, bad_cursor: str = "invalid_cursor") -> tuple[list[Any], str]:
+    """One page of `items` and the cursor of the next ("" at the end), as Slack paginates."""
+    start = 0
+    if cursor := args.str("cursor"):
+        try:
+            start = int(base64.b64decode(cursor).decode().removeprefix("offset:"))
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(bad_cursor) from None
+    nxt = start + limit
+    return items[start:nxt], base64.b64encode(f"offset:{nxt}".encode()).decode() if nxt < len(items) else ""
+
+
 @method(
     "conversations.members",
     errors=("channel_not_found", "invalid_cursor", "invalid_limit"),
@@ -367,20 +388,67 @@ def conversations_info(ws: Workspace, args: Args) -> dict[str, Any]:
 )
 def conversations_members(ws: Workspace, args: Args) -> dict[str, Any]:
     ch = visible_channel(ws, args.str("channel"))
-    limit = args.int("limit") or 100
-    if not 1 <= limit <= 1000:
-        raise ApiError("invalid_limit")
-    start = 0
-    if cursor := args.str("cursor"):
-        try:
-            start = int(base64.b64decode(cursor).decode().removeprefix("offset:"))
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError("invalid_cursor") from None
-    members = sorted(ch.members)
-    page = members[start : start + limit]
-    nxt = start + limit
-    next_cursor = base64.b64encode(f"offset:{nxt}".encode()).decode() if nxt < len(members) else ""
+    page, next_cursor = _page(args, sorted(ch.members), _limit(args, 100, 1000))
     return {"members": page, "response_metadata": {"next_cursor": next_cursor}}
+
+
+@method(
+    "conversations.history",
+    errors=("channel_not_found", "invalid_ts_latest", "invalid_ts_oldest"),
+    scopes=("channels:history", "groups:history"),
+)
+def conversations_history(ws: Workspace, args: Args) -> dict[str, Any]:
+    """Top-level messages, newest first; metadata only with include_all_metadata (as Slack does). A channel
+    the bot is not in is channel_not_found (the documented errors have no not_in_channel here)."""
+    ch = visible_channel(ws, args.str("channel"))
+    need = "groups:history" if ch.is_private else "channels:history"
+    if need not in ws.scopes:
+        raise ApiError("missing_scope", needed=need, provided=",".join(ws.scopes))
+    if ws.bot_user_id not in ch.members:
+        raise ApiError("channel_not_found")
+    oldest, latest = _ts_arg(args, "oldest", 0.0), _ts_arg(args, "latest", float("inf"))
+    inclusive = args.bool("inclusive")
+    shown = [m for m in reversed(ch.messages) if not m.deleted and (m.thread_ts is None or m.thread_ts == m.ts)
+             and (oldest <= float(m.ts) <= latest if inclusive else oldest < float(m.ts) < latest)]
+    limit = min(max(args.int("limit") or 100, 1), 999)  # documented maximum 999
+    page, next_cursor = _page(args, shown, limit, bad_cursor="invalid_arguments")
+    with_metadata = args.bool("include_all_metadata")
+    return {"messages": [message_json(ws, m, include_metadata=with_metadata) for m in page],
+            "has_more": bool(next_cursor), "pin_count": 0, "channel_actions_ts": None,
+            "channel_actions_count": 0, "response_metadata": {"next_cursor": next_cursor}}
+
+
+def _ts_arg(args: Args, key: str, default: float) -> float:
+    raw = args.str(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ApiError(f"invalid_ts_{key}") from None
+
+
+_CONVERSATION_TYPES = {"public_channel", "private_channel", "mpim", "im"}
+
+
+@method(
+    "users.conversations",
+    errors=("invalid_cursor", "invalid_limit", "invalid_types"),
+    scopes=("channels:read", "groups:read", "im:read", "mpim:read"),
+)
+def users_conversations(ws: Workspace, args: Args) -> dict[str, Any]:
+    """The conversations a user (the bot, by default) is a member of, oldest first."""
+    types = {t.strip() for t in (args.str("types") or "public_channel").split(",") if t.strip()}
+    if not types or types - _CONVERSATION_TYPES:
+        raise ApiError("invalid_types")
+    user = args.str("user") or ws.bot_user_id  # an unknown user is simply in no conversation
+    exclude_archived = args.bool("exclude_archived")
+    chosen = [ch for ch in ws.channels.values()
+              if user in ch.members and not (exclude_archived and ch.archived)
+              and ("im" if ch.is_im else "private_channel" if ch.is_private else "public_channel") in types]
+    page, next_cursor = _page(args, sorted(chosen, key=lambda ch: (ch.created, ch.id)), _limit(args, 100, 1000))
+    return {"channels": [conversation_json(ws, ch) for ch in page],
+            "response_metadata": {"next_cursor": next_cursor}}
 
 
 @method(
@@ -524,6 +592,9 @@ def post_message(
         "msg_too_long",
         "invalid_blocks",
         "invalid_blocks_format",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
     ),
     scopes=("chat:write",),
 )
@@ -532,8 +603,31 @@ def chat_post_message(ws: Workspace, args: Args) -> dict[str, Any]:
     blocks = _blocks_arg(ws, args)
     text = args.str("text") or ""
     _check_text(ws, text, blocks, args.has("attachments"))
+    metadata = _metadata_arg(args)
     m = post_message(ws, ch, text, blocks or [], args.str("thread_ts"), [])
-    return {"channel": ch.id, "ts": m.ts, "message": message_json(ws, m)}
+    m.metadata = metadata
+    return {"channel": ch.id, "ts": m.ts, "message": message_json(ws, m, include_metadata=True)}
+
+
+METADATA_LIMIT = 8000  # bytes of JSON; Slack documents a size limit without a figure, this is generous
+
+
+def _metadata_arg(args: Args) -> dict[str, Any] | None:
+    """Message metadata: a JSON object with a string event_type and an object event_payload."""
+    if not args.has("metadata"):
+        return None
+    raw = args.data["metadata"]
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        raise ApiError("invalid_metadata_format") from None
+    if not isinstance(value, dict):
+        raise ApiError("invalid_metadata_format")
+    if not isinstance(value.get("event_type"), str) or not isinstance(value.get("event_payload"), dict):
+        raise ApiError("invalid_metadata_schema")
+    if len(json.dumps(value)) > METADATA_LIMIT:
+        raise ApiError("metadata_too_large")
+    return {"event_type": value["event_type"], "event_payload": value["event_payload"]}
 
 
 @method(

@@ -17,12 +17,13 @@ import pytest
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import RateLimitErrorRetryHandler
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from slackfake import FakeSlack, SlackDriver, SlackRefused
 from slackfake import state_values as sv
+from slackfake.server import LOST
 
 TOKEN = "xoxb-test-token"
 SECRET = "test-signing-secret"
@@ -897,6 +898,8 @@ def _tour(fake: FakeSlack, client: WebClient) -> None:
     client.conversations_join(channel=general.id)
     ts = client.chat_postMessage(channel=ch, text="x")["ts"]
     client.chat_update(channel=ch, ts=ts, text="y")
+    client.conversations_history(channel=ch, include_all_metadata=True)
+    client.users_conversations(types="public_channel,private_channel")
     client.chat_postEphemeral(channel=ch, user="U1", text="z")
     client.chat_getPermalink(channel=ch, message_ts=ts)
     view = client.views_open(trigger_id=fake.new_trigger_id("U1"), view=small_modal())["view"]
@@ -1022,3 +1025,62 @@ def test_command_ack_bodies_and_response_url_limits(
 def test_query_string_token_is_not_accepted(fake: FakeSlack) -> None:
     status, _, body = raw_call(f"{fake.api_url}auth.test?token={TOKEN}", None, {}, "GET")
     assert body == {"ok": False, "error": "not_authed"}
+
+
+# --- message metadata, history, the bot's conversations, lost answers ---------------------------------------
+
+def test_message_metadata_is_kept_and_shown_only_when_asked(fake: FakeSlack, client: WebClient) -> None:
+    ch = client.conversations_create(name="meta")["channel"]["id"]
+    metadata = {"event_type": "order_card", "event_payload": {"order": 7}}
+    ts = client.chat_postMessage(channel=ch, text="card", metadata=metadata)["ts"]
+    client.chat_postMessage(channel=ch, text="plain")
+    plain = client.conversations_history(channel=ch)["messages"]
+    assert [m["text"] for m in plain] == ["plain", "card"] and all("metadata" not in m for m in plain)
+    full = client.conversations_history(channel=ch, include_all_metadata=True)["messages"]
+    assert full[1]["ts"] == ts and full[1]["metadata"] == metadata
+    assert error_of(client.chat_postMessage, channel=ch, text="x", metadata="{not json") == "invalid_metadata_format"
+    assert error_of(client.chat_postMessage, channel=ch, text="x",
+                    metadata={"event_type": "t"}) == "invalid_metadata_schema"
+    assert error_of(client.chat_postMessage, channel=ch, text="x", metadata={
+        "event_type": "t", "event_payload": {"x": "y" * 9000}}) == "metadata_too_large"
+
+
+def test_history_pages_newest_first_and_hides_private_channels_the_bot_left(fake: FakeSlack,
+                                                                            client: WebClient) -> None:
+    ch = client.conversations_create(name="paged", is_private=True)["channel"]["id"]
+    for n in range(5):
+        client.chat_postMessage(channel=ch, text=f"m{n}")
+    first = client.conversations_history(channel=ch, limit=2)
+    assert [m["text"] for m in first["messages"]] == ["m4", "m3"] and first["has_more"]
+    second = client.conversations_history(channel=ch, limit=2, cursor=first["response_metadata"]["next_cursor"])
+    assert [m["text"] for m in second["messages"]] == ["m2", "m1"]
+    assert error_of(client.conversations_history, channel=ch, oldest="yesterday") == "invalid_ts_oldest"
+    fake.remove_member(ch, fake.bot_user_id)
+    assert error_of(client.conversations_history, channel=ch) == "channel_not_found"
+
+
+def test_users_conversations_lists_the_bots_channels_archived_too(fake: FakeSlack, client: WebClient) -> None:
+    public = client.conversations_create(name="pub")["channel"]["id"]
+    private = client.conversations_create(name="priv", is_private=True)["channel"]["id"]
+    fake.archive(private)
+    names = lambda **kw: [c["name"] for c in client.users_conversations(**kw)["channels"]]  # noqa: E731
+    assert names() == ["pub"]  # public channels by default, as Slack does
+    assert names(types="public_channel,private_channel") == ["pub", "priv"]
+    assert names(types="private_channel", exclude_archived=True) == []
+    assert error_of(client.users_conversations, types="rooms") == "invalid_types"
+    assert public
+
+
+def test_a_lost_answer_is_acted_on_but_never_answered(fake: FakeSlack) -> None:
+    once = WebClient(token=TOKEN, base_url=fake.api_url)  # no retry handlers: one call, one try
+    once.retry_handlers = []
+    fake.fail_next("conversations.create", "lost", status=LOST)
+    with pytest.raises((SlackClientError, OSError)):
+        once.conversations_create(name="made-anyway")
+    assert fake.channel_by_name("made-anyway") is not None
+    assert [c.status for c in fake.calls_to("conversations.create")] == [0]
+    fake.chaos(1.0, kinds=("lost",))
+    with pytest.raises((SlackClientError, OSError)):
+        once.chat_postMessage(channel="made-anyway", text="posted anyway")
+    fake.chaos(0)
+    assert [m.text for m in fake.channels[fake.channel_by_name("made-anyway").id].messages] == ["posted anyway"]
