@@ -13,7 +13,8 @@ import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, timedelta
 
 from sqlalchemy import Engine, exists, or_
 from sqlalchemy.orm import aliased
@@ -21,7 +22,7 @@ from sqlmodel import Session, select
 
 from bot.cards import card_blocks, card_text
 from bot.channels import channel_name
-from bot.gateway import ErrorCode, Gateway, SlackError
+from bot.gateway import CHANNEL_GONE, ErrorCode, Gateway, SlackError
 from bot.profiles import learn
 from storage.db import session_scope
 from storage.models import PendingEffect, ServiceOrder
@@ -47,6 +48,19 @@ class NotReady(Exception):
     """An effect depends on one that has not run yet (e.g. no channel yet)."""
 
 
+@dataclass(frozen=True)
+class Claim:
+    """An effect this process holds. `again`: it was tried before, by this process or one that died, so
+    Slack may already have done it and the handler looks before it acts."""
+
+    id: int
+    order_id: int
+    kind: str
+    key: str
+    payload: dict
+    again: bool
+
+
 class EffectRunner:
     def __init__(self, engine: Engine, gateway: Gateway, letterhead: Letterhead, *, private_channels: bool = True,
                  clock: Clock = utcnow) -> None:
@@ -60,7 +74,7 @@ class EffectRunner:
         self._queued = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
-        self._handlers: dict[str, Callable[[int, dict], Record | None]] = {
+        self._handlers: dict[str, Callable[[Claim], Record | None]] = {
             "open_channel": self._open_channel,
             "invite": self._invite,
             "card": self._card,
@@ -107,7 +121,7 @@ class EffectRunner:
                 done += 1
         return done
 
-    def _claim(self) -> list[PendingEffect]:
+    def _claim(self) -> list[Claim]:
         """Claim the due effects of one order: the oldest due effect whose order has nothing earlier still
         pending (an order's effects run in the order they were written, across processes), with the due
         effects after it. One claim per order, not per effect, keeps write transactions (SQLite's one writer
@@ -132,12 +146,14 @@ class EffectRunner:
                        PendingEffect.id > head.id, PendingEffect.not_before <= now, free)
                 .order_by(PendingEffect.id).limit(CLAIM_BATCH)
                 .with_for_update(skip_locked=True))]
+            claims = [Claim(e.id, e.order_id, e.kind, e.key, json.loads(e.payload),
+                            again=e.attempts > 0 or e.claimed_by is not None) for e in batch]
             for effect in batch:  # each effect's lease covers the ones before it in the batch too
                 effect.claimed_until, effect.claimed_by = now + LEASE * len(batch), self.name
                 session.add(effect)
-            return batch
+            return claims
 
-    def _release(self, effects: list[PendingEffect]) -> None:
+    def _release(self, effects: list[Claim]) -> None:
         if not effects:
             return
         with session_scope(self.engine) as session:
@@ -146,9 +162,14 @@ class EffectRunner:
                 if row.claimed_by == self.name:
                     row.claimed_until = None
 
-    def _run(self, effect: PendingEffect) -> bool:
+    def _run(self, effect: Claim) -> bool:
         try:
-            record = self._handlers[effect.kind](effect.order_id, json.loads(effect.payload))
+            try:
+                record = self._handlers[effect.kind](effect)
+            except SlackError as error:
+                if effect.kind == "open_channel" or error.code not in CHANNEL_GONE or not self._moved(effect, error):
+                    raise
+                record = self._handlers[effect.kind](effect)  # once more, in the order's new channel
             # what Slack answered and the effect's being done commit together: one short transaction
             with session_scope(self.engine) as session:
                 if record is not None:
@@ -162,24 +183,31 @@ class EffectRunner:
             return False
 
     def _record_failure(self, effect_id: int, error: Exception) -> None:
+        admin_action = error.admin_action if isinstance(error, SlackError) else None
         with session_scope(self.engine) as session:
             row = session.get(PendingEffect, effect_id)
             row.attempts += 1
             row.claimed_until = None
             row.last_error = f"{type(error).__name__}: {error}"[:2000]
-            if row.attempts >= MAX_ATTEMPTS and not isinstance(error, NotReady):
-                row.status = "failed"
-                log.error("effect %s (%s) failed for good: %s", row.key, row.kind, row.last_error)
-                # the order's later effects depend on this one (no channel, no card): they end with it, saying
-                # why, instead of waiting for ever
-                for later in session.exec(select(PendingEffect).where(
-                        PendingEffect.order_id == row.order_id, PendingEffect.status == "pending",
-                        PendingEffect.id > row.id)):
-                    later.status = "failed"
-                    later.last_error = f"not run: {row.kind} ({row.key}) failed before it: {row.last_error}"[:2000]
+            if admin_action is not None:  # retrying cannot help: fail now, saying what an admin must do
+                row.last_error = f"{error}: {admin_action}"[:2000]
+                self._fail(session, row)
+            elif row.attempts >= MAX_ATTEMPTS and not isinstance(error, NotReady):
+                self._fail(session, row)
             else:
                 row.not_before = self.clock() + timedelta(seconds=min(2 ** row.attempts, 300))
                 log.warning("effect %s (%s) failed, retrying: %s", row.key, row.kind, row.last_error)
+
+    def _fail(self, session: Session, row: PendingEffect) -> None:
+        row.status = "failed"
+        log.error("effect %s (%s) failed for good: %s", row.key, row.kind, row.last_error)
+        # the order's later effects depend on this one (no channel, no card): they end with it, saying why,
+        # instead of waiting for ever; `service-orders effects retry` brings them all back
+        for later in session.exec(select(PendingEffect).where(
+                PendingEffect.order_id == row.order_id, PendingEffect.status == "pending",
+                PendingEffect.id > row.id)):
+            later.status = "failed"
+            later.last_error = f"not run: {row.kind} ({row.key}) failed before it: {row.last_error}"[:2000]
 
     # --- the effects ------------------------------------------------------------------------------
     # Each reads in one short transaction and calls Slack with no transaction open (a slow Slack must not
@@ -194,37 +222,98 @@ class EffectRunner:
             raise NotReady(f"{order_number(order.id)} has no channel yet")
         return order.channel_id
 
-    def _open_channel(self, order_id: int, payload: dict) -> Record | None:
-        order = self._order(order_id)
+    def _open_channel(self, effect: Claim) -> Record | None:
+        order = self._order(effect.order_id)
         if order.channel_id:
             return None
-        with Session(self.engine) as session:
-            client = catalog_name(session, "client", order.client_code)
-        name, channel_id = self._create_channel(order_number(order_id), client.rsplit(" (", 1)[0])
-        return lambda session: _set(session.get(ServiceOrder, order_id), channel_id=channel_id, channel_name=name)
+        name, channel_id = self._create_channel(order)
+        return lambda session: _set(session.get(ServiceOrder, order.id), channel_id=channel_id, channel_name=name)
 
-    def _create_channel(self, number: str, client: str) -> tuple[str, str]:
-        """The order's channel under the first free name: SO-000001-client, then -2, -3 …"""
+    def _create_channel(self, order: ServiceOrder) -> tuple[str, str]:
+        """The order's channel under the first free name: SO-000001-client, then -2, -3 … A name that is
+        taken by a channel this bot made for this order (its answer was lost, or the process died before
+        recording it) is that channel, not a reason to make a second one."""
+        with Session(self.engine) as session:
+            client = catalog_name(session, "client", order.client_code).rsplit(" (", 1)[0]
+        number = order_number(order.id)
         for suffix in range(1, MAX_NAME_SUFFIX + 1):
             name = channel_name(number, client, suffix)
             try:
                 return name, self.gateway.create_channel(name, self.private_channels)
             except SlackError as error:
-                if error.code != ErrorCode.NAME_TAKEN:
+                if error.code != ErrorCode.NAME_TAKEN and not error.ambiguous:
                     raise
+                if (mine := self._made_for(order, name)) is not None:
+                    return name, mine
+                if error.ambiguous:
+                    raise  # not made: the retry creates it under the same name
         raise SlackError("conversations.create", ErrorCode.NAME_TAKEN, f"{MAX_NAME_SUFFIX} names tried")
 
-    def _invite(self, order_id: int, payload: dict) -> None:
-        users = payload["users"]
-        self.gateway.invite(self._channel(self._order(order_id)), users)
+    def _made_for(self, order: ServiceOrder, name: str) -> str | None:
+        """The id of a usable channel called `name` that this bot made since the order was submitted."""
+        channel = self.gateway.my_channel(name)
+        if channel is None or channel.get("is_archived"):
+            return None
+        submitted = order.created_at.replace(tzinfo=UTC) if order.created_at.tzinfo is None else order.created_at
+        if int(channel.get("created") or 0) < int(submitted.timestamp()) - 60:  # an older install's channel
+            return None
+        return str(channel["id"])
+
+    def _moved(self, effect: Claim, error: SlackError) -> bool:
+        """The order's channel is archived, or the bot was removed from it: the order goes on in a new
+        channel, with its people and its card, and a word on why. False if the channel is fine after all."""
+        order = self._order(effect.order_id)
+        if not order.channel_id:
+            return False
+        try:
+            info = self.gateway.channel_info(order.channel_id)
+            if not info.get("is_archived") and info.get("is_member", True):
+                return False
+            why = "was archived" if info.get("is_archived") else "no longer has the app in it"
+        except SlackError as lookup:
+            if lookup.code != ErrorCode.CHANNEL_NOT_FOUND:
+                raise error from lookup
+            why = "no longer lets the app in (it was removed from the channel, or the channel was deleted)"
+        old = order.channel_id
+        name, channel_id = self._create_channel(order)
+        with Session(self.engine) as session:
+            people = [order.requester_id, *([order.approved_by] if order.approved_by else []),
+                      *field_workers(session, order.id)]
+        self.gateway.invite(channel_id, people)
+        number = order_number(order.id)
+        self.gateway.post(channel_id, f"{number} continues here: its channel <#{old}> {why}. Earlier documents "
+                          "stay in that channel; new versions and steps come here.", key=f"{effect.key}:moved")
+        log.warning("%s: channel %s %s; moved to %s (%s)", number, old, why, channel_id, name)
+        with session_scope(self.engine) as session:
+            _set(session.get(ServiceOrder, order.id), channel_id=channel_id, channel_name=name, card_ts=None)
+        card = self._card(Claim(effect.id, order.id, "card", f"{effect.key}:moved-card", {}, again=effect.again))
+        if card is not None:
+            with session_scope(self.engine) as session:
+                card(session)
+        return True
+
+    def _invite(self, effect: Claim) -> None:
+        users = effect.payload["users"]
+        channel = self._channel(self._order(effect.order_id))
+        refused = self.gateway.invite(channel, users)
         learn(self.engine, self.gateway, users)
+        if refused:  # say it where people look: a deactivated field worker must be replaced by hand
+            lines = [f"• <@{user}>: {_REFUSAL.get(code, f'Slack said {code}')}" for user, code in refused]
+            self.gateway.post(channel, "Could not add to this channel:\n" + "\n".join(lines) + "\nA supervisor or "
+                              "coordinator can assign someone else with a confirmation.", key=f"{effect.key}:refused")
         return None
 
-    def _card(self, order_id: int, payload: dict) -> Record | None:
-        order = self._order(order_id)
+    def _post(self, effect: Claim, channel: str, text: str, blocks: list[dict] | None = None) -> str:
+        """Post at most once per effect: after a try whose answer never came, look for it first."""
+        if effect.again and (ts := self.gateway.find_post(channel, effect.key)) is not None:
+            return ts
+        return self.gateway.post(channel, text, blocks, key=effect.key)
+
+    def _card(self, effect: Claim) -> Record | None:
+        order = self._order(effect.order_id)
         channel = self._channel(order)
         with Session(self.engine) as session:
-            card = order_card(session, order_id, self.letterhead.provider.currency)
+            card = order_card(session, order.id, self.letterhead.provider.currency)
         blocks, text = card_blocks(card), card_text(card)
         if order.card_ts:
             try:
@@ -234,15 +323,15 @@ class EffectRunner:
                 if error.code not in (ErrorCode.MESSAGE_NOT_FOUND, ErrorCode.CANT_UPDATE_MESSAGE):
                     raise
                 log.warning("card of %s was deleted; posting it again", card.number)
-        ts = self.gateway.post(channel, text, blocks)
-        return lambda session: _set(session.get(ServiceOrder, order_id), card_ts=ts)
+        ts = self._post(effect, channel, text, blocks)
+        return lambda session: _set(session.get(ServiceOrder, order.id), card_ts=ts)
 
-    def _message(self, order_id: int, payload: dict) -> None:
-        self.gateway.post(self._channel(self._order(order_id)), payload["text"][:3900])
+    def _message(self, effect: Claim) -> None:
+        self._post(effect, self._channel(self._order(effect.order_id)), effect.payload["text"][:3900])
         return None
 
-    def _upload_pdf(self, order_id: int, payload: dict) -> Record | None:
-        number = payload["version"]
+    def _upload_pdf(self, effect: Claim) -> Record | None:
+        order_id, number = effect.order_id, effect.payload["version"]
         order = self._order(order_id)
         with Session(self.engine) as session:
             version = version_row(session, order_id, number)
@@ -254,15 +343,24 @@ class EffectRunner:
         learn(self.engine, self.gateway, people)  # the names the document will carry
         issued = issue(self.engine, order_id, number, self.letterhead)  # frozen, and its hash recorded, the first time
         document, content = issued.document, issued.pdf
-        what = _WHAT_VERSION.get(document.step, "the closing record")
-        file_id = self.gateway.upload_pdf(
-            channel, document.filename, content, f"{document.order_number} version {number}",
-            f"{document.order_number} version {number} ({what}) · fingerprint {document.fingerprint[:12]}")
+        # a try whose answer never came may have shared it (Slack shares a file a moment after the call; a
+        # retry comes seconds later, after the backoff)
+        file_id = self.gateway.find_file(channel, document.filename) if effect.again else None
+        if file_id is None:
+            what = _WHAT_VERSION.get(document.step, "the closing record")
+            file_id = self.gateway.upload_pdf(
+                channel, document.filename, content, f"{document.order_number} version {number}",
+                f"{document.order_number} version {number} ({what}) · fingerprint {document.fingerprint[:12]}")
         return lambda session: _set(version_row(session, order_id, number), pdf_file_id=file_id)
+
+
+_REFUSAL = {
+    "cant_invite": "their Slack account is deactivated",
+    "user_not_found": "Slack does not know this user",
+    "user_is_restricted": "they are a guest who cannot join this channel",
+}
 
 
 def _set(row: object, **values: object) -> None:
     for name, value in values.items():
         setattr(row, name, value)
-
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any
 
@@ -32,15 +33,52 @@ class ErrorCode(StrEnum):
     EXPIRED_TRIGGER = "expired_trigger_id"
     MISSING_SCOPE = "missing_scope"
     RATELIMITED = "ratelimited"
+    CANT_INVITE = "cant_invite"
+    IS_INACTIVE = "is_inactive"  # chat.update in an archived channel
+    INVALID_CHANNEL = "invalid_channel"  # files.completeUploadExternal into an archived channel
+    CONNECTION_ERROR = "connection_error"
+    # the token itself is no good: nothing will work until an admin reinstalls the app
+    INVALID_AUTH = "invalid_auth"
+    NOT_AUTHED = "not_authed"
+    TOKEN_REVOKED = "token_revoked"
+    ACCOUNT_INACTIVE = "account_inactive"
+
+
+# Codes that retrying cannot fix: an admin must act (add a scope and reinstall, or a new token).
+NEEDS_ADMIN = frozenset({ErrorCode.MISSING_SCOPE, ErrorCode.INVALID_AUTH, ErrorCode.NOT_AUTHED,
+                         ErrorCode.TOKEN_REVOKED, ErrorCode.ACCOUNT_INACTIVE})
+# The channel can no longer be used by the bot: archived, or the bot was removed (a private channel it is
+# not in does not exist for it).
+CHANNEL_GONE = frozenset({ErrorCode.IS_ARCHIVED, ErrorCode.CHANNEL_NOT_FOUND, ErrorCode.NOT_IN_CHANNEL,
+                          ErrorCode.IS_INACTIVE, ErrorCode.INVALID_CHANNEL})
+METADATA_TYPE = "service_order_effect"  # marks what the bot posted, so a lost answer can be looked up
 
 
 class SlackError(Exception):
-    """A Web API call failed for good (after the retries): `code` is Slack's error code."""
+    """A Web API call failed for good (after the retries): `code` is Slack's error code; `needed` the scope
+    Slack said was missing."""
 
-    def __init__(self, method: str, code: str, detail: str = "") -> None:
+    def __init__(self, method: str, code: str, detail: str = "", needed: str | None = None) -> None:
         super().__init__(f"{method}: {code}{f' ({detail})' if detail else ''}")
         self.method = method
         self.code = code
+        self.needed = needed
+
+    @property
+    def ambiguous(self) -> bool:
+        """No answer, or a server error: Slack may or may not have done it."""
+        return self.code == ErrorCode.CONNECTION_ERROR or self.code.startswith("http_5")
+
+    @property
+    def admin_action(self) -> str | None:
+        """What an admin must do, when retrying cannot help."""
+        if self.code == ErrorCode.MISSING_SCOPE:
+            return (f"the Slack app lacks the scope {self.needed or '(unnamed)'} that {self.method} needs: add it "
+                    "(manifest.yml lists every scope), reinstall the app, then run `service-orders effects retry`")
+        if self.code in NEEDS_ADMIN:
+            return (f"Slack refused the bot token ({self.code}): reinstall the app, set SLACK_BOT_TOKEN to the new "
+                    "token, then run `service-orders effects retry`")
+        return None
 
 
 def _typed(method: str, error: SlackApiError) -> SlackError:
@@ -49,7 +87,7 @@ def _typed(method: str, error: SlackApiError) -> SlackError:
     detail = "; ".join(data.get("response_metadata", {}).get("messages", []))
     if not code or " " in code:  # not a Slack error code: slack_sdk's words for a non-JSON answer (a 5xx page)
         code, detail = f"http_{error.response.status_code}", code or detail
-    return SlackError(method, code, detail)
+    return SlackError(method, code, detail, needed=data.get("needed"))
 
 
 def make_client(token: str, api_url: str, timeout: int = 15) -> WebClient:
@@ -63,18 +101,29 @@ def make_client(token: str, api_url: str, timeout: int = 15) -> WebClient:
     return client
 
 
+def once_client(client: WebClient) -> WebClient:
+    """The same client for calls that must not run twice (create a channel, post, share a file): only 429s
+    are retried here, since Slack did nothing then. After a dropped connection or a 5xx Slack may have acted,
+    so the caller looks before it tries again."""
+    once = WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout)
+    once.retry_handlers = [RateLimitErrorRetryHandler(max_retry_count=3)]
+    return once
+
+
 class Gateway:
     def __init__(self, client: WebClient) -> None:
         self.client = client
+        self.once = once_client(client)
         self._bot_user_id: str | None = None
 
-    def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+    def _call(self, method: str, *, once: bool = False, **kwargs: Any) -> dict[str, Any]:
+        client = self.once if once else self.client
         try:
-            return getattr(self.client, method.replace(".", "_"))(**kwargs).data  # type: ignore[no-any-return]
+            return getattr(client, method.replace(".", "_"))(**kwargs).data  # type: ignore[no-any-return]
         except SlackApiError as error:
             raise _typed(method, error) from error
         except (SlackClientError, OSError) as error:
-            raise SlackError(method, "connection_error", str(error)) from error
+            raise SlackError(method, ErrorCode.CONNECTION_ERROR, str(error)) from error
 
     @property
     def bot_user_id(self) -> str:
@@ -83,7 +132,23 @@ class Gateway:
         return self._bot_user_id
 
     def create_channel(self, name: str, private: bool) -> str:
-        return self._call("conversations.create", name=name, is_private=private)["channel"]["id"]
+        return self._call("conversations.create", once=True, name=name, is_private=private)["channel"]["id"]
+
+    def my_channel(self, name: str) -> dict[str, Any] | None:
+        """The channel called `name` that the bot is a member of (it created it), archived or not."""
+        cursor = None
+        while True:
+            answer = self._call("users.conversations", types="public_channel,private_channel", limit=200,
+                                **({"cursor": cursor} if cursor else {}))
+            for channel in answer.get("channels") or []:
+                if channel.get("name") == name:
+                    return dict(channel)
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+    def channel_info(self, channel: str) -> dict[str, Any]:
+        return dict(self._call("conversations.info", channel=channel)["channel"])
 
     def invite(self, channel: str, users: list[str]) -> list[tuple[str, str]]:
         """Bring people into a channel. force=true invites everyone who can be (without it, one unknown or
@@ -98,11 +163,52 @@ class Gateway:
             log.warning("could not invite %s to %s: %s", user, channel, code)
         return refused
 
-    def post(self, channel: str, text: str, blocks: list[dict] | None = None) -> str:
+    def post(self, channel: str, text: str, blocks: list[dict] | None = None, key: str | None = None) -> str:
+        """Post a message. With a `key`, at most once: the message carries the key as metadata, and after an
+        answer that never came the channel's history says whether it was posted."""
         kwargs: dict[str, Any] = {"channel": channel, "text": text}
         if blocks is not None:
             kwargs["blocks"] = blocks
-        return self._call("chat.postMessage", **kwargs)["ts"]
+        if key is None:
+            return str(self._call("chat.postMessage", **kwargs)["ts"])
+        kwargs["metadata"] = {"event_type": METADATA_TYPE, "event_payload": {"key": key}}
+        for attempt in range(3):
+            try:
+                return str(self._call("chat.postMessage", once=True, **kwargs)["ts"])
+            except SlackError as error:
+                if not error.ambiguous or attempt == 2:
+                    raise
+                if (ts := self.find_post(channel, key)) is not None:
+                    return ts
+        raise AssertionError("unreachable")
+
+    def find_post(self, channel: str, key: str, pages: int = 5) -> str | None:
+        """The ts of the bot's message carrying `key`, among the channel's latest messages (an order's
+        channel is short; a lost answer is about a message just posted)."""
+        for message in self._history(channel, pages):
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == METADATA_TYPE and payload.get("key") == key:
+                return str(message["ts"])
+        return None
+
+    def find_file(self, channel: str, filename: str, pages: int = 5) -> str | None:
+        """The id of a file called `filename` the bot shared in the channel, if there is one."""
+        for message in self._history(channel, pages):
+            for file in message.get("files") or []:
+                if file.get("name") == filename and file.get("user") == self.bot_user_id:
+                    return str(file["id"])
+        return None
+
+    def _history(self, channel: str, pages: int) -> Iterator[dict[str, Any]]:
+        cursor = None
+        for _ in range(pages):
+            answer = self._call("conversations.history", channel=channel, limit=200, include_all_metadata=True,
+                                **({"cursor": cursor} if cursor else {}))
+            yield from answer.get("messages") or []
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
         self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
@@ -137,11 +243,11 @@ class Gateway:
     def upload_pdf(self, channel: str, filename: str, content: bytes, title: str, comment: str) -> str:
         """files_upload_v2 (files.upload is retired): the file lands in the channel's files tab."""
         try:
-            response = self.client.files_upload_v2(channel=channel, content=content, filename=filename,
-                                                   title=title, initial_comment=comment)
+            response = self.once.files_upload_v2(channel=channel, content=content, filename=filename,
+                                                 title=title, initial_comment=comment)
         except SlackApiError as error:
             raise _typed("files_upload_v2", error) from error
         except (SlackClientError, OSError) as error:
-            raise SlackError("files_upload_v2", "connection_error", str(error)) from error
+            raise SlackError("files_upload_v2", ErrorCode.CONNECTION_ERROR, str(error)) from error
         files = response.get("files") or [response.get("file") or {}]
         return str(files[0].get("id", ""))

@@ -13,6 +13,7 @@ from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
 from bot.local import MANIFEST, LocalWorkspace
+from slackfake.server import LOST
 from tests.conftest import REQUESTER, SHARED, SUPERVISOR, WORKER
 from tests.test_end_to_end import PEOPLE
 
@@ -47,25 +48,41 @@ def test_scopes_are_exactly_what_the_web_api_calls_need(seeded) -> None:  # type
     scopes = set(manifest()["oauth_config"]["scopes"]["bot"])
     soon = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
     with LocalWorkspace(seeded, PEOPLE, scopes=scopes) as ws:
+        # answers lost on the way back make the bot look for what it did (the channel, the card)
+        ws.fake.fail_next("conversations.create", "lost", status=LOST)
+        ws.fake.fail_next("chat.postMessage", "lost", status=LOST)
         ws.submit_order(REQUESTER, client="acme", site="hq", items=[("hvac", "1")], requested=soon,
                         description="Scopes")
         ws.settle()
         order_id = ws.latest_order_id()
+        ws.fake.archive(ws.order(order_id).channel_id)  # and an archived channel makes it check and move
         ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=soon)
         ws.settle()
         ws.slack.event({"type": "app_home_opened", "user": REQUESTER, "tab": "home"})
         ws.wait(lambda: ws.fake.home_view(REQUESTER), "home tab")
         methods = {call.method for call in ws.fake.calls if call.method not in ("upload", "response_url")}
         assert all(call.response.get("error") != "missing_scope" for call in ws.fake.calls)
+    assert {"users.conversations", "conversations.history", "conversations.info"} <= methods
     needed: set[str] = {"commands"}
     for method in methods:
-        ref = json.loads((REFS / f"{method}.json").read_text())
-        options = set(ref.get("scope", {}).get("bot", []))
+        options = bot_scopes(method)
         if options:
             assert options & scopes, f"{method} needs one of {options}"
             needed |= options & scopes
     # channels:manage is for public order channels (ORDER_CHANNELS_PRIVATE=false)
     assert scopes - needed <= {"channels:manage"}
+
+
+def bot_scopes(method: str) -> set[str]:
+    """The bot scopes any one of which lets a token call `method`: from the current docs' scrape where we
+    have it, else from the OpenAPI spec (whose names for these methods are today's)."""
+    ref = REFS / f"{method}.json"
+    if ref.exists():
+        return set(json.loads(ref.read_text()).get("scope", {}).get("bot", []))
+    spec = json.loads((SHARED / "slack" / "slack_web_openapi_v2.json").read_text())
+    operation = next(iter(spec["paths"][f"/{method}"].values()))
+    return {scope for entry in operation.get("security", []) for scope in entry.get("slackAuth", [])
+            if not scope.startswith(("im:", "mpim:"))}
 
 
 def test_manifest_path_is_the_repositorys() -> None:
