@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
@@ -49,7 +50,7 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
     ctx = BotContext(
         engine=engine, gateway=gateway, service=OrderService(engine, clock, currency),
         effects=EffectRunner(engine, gateway, settings.letterhead, private_channels=settings.private_channels,
-                             clock=clock),
+                             clock=clock, lease=timedelta(seconds=settings.effect_lease_seconds)),
         clock=clock,
     )
     # process_before_response: the ack is the listener's return, with no 10 ms polling; slow work runs in

@@ -35,7 +35,7 @@ from workflow.vocabulary import order_number
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-LEASE = timedelta(minutes=2)  # longer than any one effect's Slack calls, retries included
+LEASE = timedelta(minutes=2)  # longer than any one effect's Slack calls, retries included (EFFECT_LEASE_SECONDS)
 _WHAT_VERSION = {"approve": "the approved original", "confirm": "a confirmation"}
 MAX_NAME_SUFFIX = 50
 CLAIM_BATCH = 20  # effects of one order claimed at once (a step writes at most a handful)
@@ -63,12 +63,13 @@ class Claim:
 
 class EffectRunner:
     def __init__(self, engine: Engine, gateway: Gateway, letterhead: Letterhead, *, private_channels: bool = True,
-                 clock: Clock = utcnow) -> None:
+                 clock: Clock = utcnow, lease: timedelta = LEASE) -> None:
         self.engine = engine
         self.gateway = gateway
         self.letterhead = letterhead
         self.private_channels = private_channels
         self.clock = clock
+        self.lease = lease  # how long a claim holds: a process that died lets go of its effects after it
         self.name = f"{socket.gethostname()}:{os.getpid()}"[:64]  # who holds a claim, for people reading the table
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="effects")
         self._queued = threading.Event()
@@ -149,7 +150,7 @@ class EffectRunner:
             claims = [Claim(e.id, e.order_id, e.kind, e.key, json.loads(e.payload),
                             again=e.attempts > 0 or e.claimed_by is not None) for e in batch]
             for effect in batch:  # each effect's lease covers the ones before it in the batch too
-                effect.claimed_until, effect.claimed_by = now + LEASE * len(batch), self.name
+                effect.claimed_until, effect.claimed_by = now + self.lease * len(batch), self.name
                 session.add(effect)
             return claims
 

@@ -48,6 +48,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     private_channels: bool = True
     effect_retry_seconds: float = 15.0
+    effect_lease_seconds: float = 120.0
     letterhead: Letterhead = Letterhead(Provider(name="Service Orders"))
 
     def __repr__(self) -> str:  # tokens and secrets never reach a log line
@@ -76,6 +77,7 @@ class Settings:
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             private_channels=_flag(env, "ORDER_CHANNELS_PRIVATE", True),
             effect_retry_seconds=_seconds(env, "EFFECT_RETRY_SECONDS", 15.0),
+            effect_lease_seconds=_seconds(env, "EFFECT_LEASE_SECONDS", 120.0),
             letterhead=_letterhead(env),
         )
 

@@ -73,6 +73,12 @@ class _Fault:
     retry_after: int
 
 
+@dataclass(frozen=True)
+class Stall:
+    reached: threading.Event  # the call was done; its answer waits
+    release: threading.Event
+
+
 class FakeSlack:
     """Slack's Web API on 127.0.0.1 with an inspectable, thread-safe workspace."""
 
@@ -109,6 +115,7 @@ class FakeSlack:
         )
         self._ws.users[bot_user_id] = User(bot_user_id, bot_name, bot_name, is_bot=True, updated=int(clock()))
         self._faults: dict[str, list[_Fault]] = {}
+        self._stalls: dict[str, Stall] = {}
         self._chaos: tuple[float, random.Random, tuple[str, ...], int] | None = None
         self._app_token = app_token  # app-level token: apps.connections.open only
         self.socket_mode = SocketModeServer(app_id)  # Slack's Socket Mode side, served on the same port
@@ -248,6 +255,14 @@ class FakeSlack:
             m = Message(self._ws.minter.ts(), user_id, text, [], thread_ts)
             ch.messages.append(m)
             return m.ts
+
+    def stall(self, method: str) -> Stall:
+        """The next call of `method` is done, then its answer waits until `release` is set (or 60 s): a test
+        kills the caller in between, when Slack has acted and nobody has heard."""
+        stall = Stall(threading.Event(), threading.Event())
+        with self._lock:
+            self._stalls[method] = stall
+        return stall
 
     def archive(self, channel_id: str) -> None:
         """A person archives a channel (its name stays taken; nobody can post in it)."""
@@ -522,6 +537,11 @@ class FakeSlack:
                 result = e.body()
         if fault is not None:  # LOST: done, but the answer never arrives
             return 0, {"lost": result}, extra_headers
+        with self._lock:
+            stall = self._stalls.pop(method, None)
+        if stall is not None:
+            stall.reached.set()
+            stall.release.wait(60)
         return 200, result, extra_headers
 
     def _handle_app_level(self, method: str, token: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:

@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from slackfake.inbound import SlackDriver
 from slackfake.server import FakeSlack
 from slackfake.state_values import date as date_value
 from slackfake.state_values import users
-from storage.models import AuditEvent, OrderVersion
+from storage.models import AuditEvent, OrderVersion, PendingEffect
 from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER
 from tests.test_cli import free_port
 from tests.test_end_to_end import PEOPLE
@@ -34,33 +35,49 @@ SECRET = "two-process-secret"
 SOON = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
 
 
-@pytest.fixture
-def bots(seeded, tmp_path) -> Iterator[tuple[FakeSlack, list[SlackDriver]]]:  # type: ignore[no-untyped-def]
-    url = os.environ.get("TEST_DATABASE_URL") or str(seeded.url).replace("***", "")
+def bot_env(fake: FakeSlack, url: str, **settings: str) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")} | {
+        "DATABASE_URL": url, "SLACK_BOT_TOKEN": fake.bot_token, "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": fake.api_url, "EFFECT_RETRY_SECONDS": "1"} | settings
+
+
+def start_bot(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    """`service-orders run --http` in a process of its own, once it answers its health check."""
+    port = free_port()
+    process = subprocess.Popen([CLI, "run", "--http", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return process, port
+
+
+def database_url(seeded) -> str:  # type: ignore[no-untyped-def]
+    return os.environ.get("TEST_DATABASE_URL") or str(seeded.url).replace("***", "")
+
+
+@contextmanager
+def workspace() -> Iterator[FakeSlack]:
     with FakeSlack() as fake:
         for user, name in PEOPLE.items():
             fake.add_user(user, name.split()[0].lower(), real_name=name)
         fake.add_channel("general", members=list(PEOPLE))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")} | {
-            "DATABASE_URL": url, "SLACK_BOT_TOKEN": fake.bot_token, "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": fake.api_url, "EFFECT_RETRY_SECONDS": "1"}
-        ports = [free_port(), free_port()]
-        processes = [subprocess.Popen([CLI, "run", "--http", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                     for port in ports]
+        yield fake
+
+
+@pytest.fixture
+def bots(seeded, tmp_path) -> Iterator[tuple[FakeSlack, list[SlackDriver]]]:  # type: ignore[no-untyped-def]
+    with workspace() as fake:
+        started = [start_bot(bot_env(fake, database_url(seeded))) for _ in range(2)]
         try:
-            for port in ports:
-                for _ in range(150):
-                    try:
-                        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
-                        break
-                    except OSError:
-                        time.sleep(0.1)
-            yield fake, [SlackDriver(f"http://127.0.0.1:{port}/slack/events", SECRET, fake) for port in ports]
+            yield fake, [SlackDriver(f"http://127.0.0.1:{port}/slack/events", SECRET, fake) for _, port in started]
         finally:
-            for process in processes:
+            for process, _ in started:
                 process.send_signal(signal.SIGTERM)
-            for process in processes:
+            for process, _ in started:
                 output = process.communicate(timeout=30)[0]
                 assert process.returncode == 0, output
 
@@ -137,3 +154,43 @@ def test_a_claim_left_by_a_killed_process_is_taken_over_when_its_lease_ends(seed
         assert ws.order(order.id).card_ts is not None
         with Session(seeded) as session:
             assert {e.status for e in session.exec(select(PendingEffect))} == {"done"}
+
+
+@pytest.mark.parametrize("method", ["conversations.create", "chat.postMessage"])
+def test_a_process_killed_inside_a_slack_call_is_finished_once_by_the_next(seeded, method) -> None:  # type: ignore[no-untyped-def]
+    """kill -9 while Slack has done the call and the answer is on its way: the next process takes the
+    effects over when the lease ends, finds what Slack did, and does the rest once."""
+    with workspace() as fake:
+        env = bot_env(fake, database_url(seeded), EFFECT_LEASE_SECONDS="2")
+        stall = fake.stall(method)
+        first, _ = start_bot(env)
+        order = OrderService(seeded).submit(REQUESTER, draft(requested_date=datetime.now(UTC).date() + timedelta(3)))
+        assert stall.reached.wait(20), f"the bot never called {method}"
+        first.kill()  # SIGKILL: no shutdown, no record of what Slack answered
+        first.communicate(timeout=10)
+        stall.release.set()
+        second, _ = start_bot(env)
+        try:
+            def all_done() -> bool:
+                with Session(seeded) as session:
+                    return {e.status for e in session.exec(select(PendingEffect))} == {"done"}
+
+            assert fake.wait_for(all_done, timeout=30), "effects left undone"
+        finally:
+            second.send_signal(signal.SIGTERM)
+            output = second.communicate(timeout=30)[0]
+        assert second.returncode == 0, output
+        channels = [c for c in fake.channels.values() if c.name.startswith("so-000001")]
+        assert len(channels) == 1
+        with Session(seeded) as session:
+            row = session.get(type(order), order.id)
+            assert row.channel_id == channels[0].id
+        posted = channels[0].messages
+        assert [m.ts for m in posted if m.blocks] == [row.card_ts]  # one card, the recorded one
+        assert len(posted) == len({m.text for m in posted})  # every message once
+        assert {REQUESTER, SUPERVISOR, COORDINATOR} <= channels[0].members
+        # the second process looked rather than guessed
+        if method == "conversations.create":
+            assert [c.response.get("error") for c in fake.calls_to(method)] == [None, "name_taken"]
+        else:
+            assert fake.calls_to("conversations.history")
