@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any
@@ -192,11 +195,12 @@ class Gateway:
                 return str(message["ts"])
         return None
 
-    def find_file(self, channel: str, filename: str, pages: int = 5) -> str | None:
-        """The id of a file called `filename` the bot shared in the channel, if there is one."""
+    def find_file(self, channel: str, filename: str, file_id: str | None = None, pages: int = 5) -> str | None:
+        """The id of a file called `filename` (that file, if `file_id`) the bot shared in the channel."""
         for message in self._history(channel, pages):
             for file in message.get("files") or []:
-                if file.get("name") == filename and file.get("user") == self.bot_user_id:
+                if (file.get("name") == filename and file.get("user") == self.bot_user_id
+                        and file_id in (None, file.get("id"))):
                     return str(file["id"])
         return None
 
@@ -241,13 +245,39 @@ class Gateway:
         return str(name or user), data.get("tz")
 
     def upload_pdf(self, channel: str, filename: str, content: bytes, title: str, comment: str) -> str:
-        """files_upload_v2 (files.upload is retired): the file lands in the channel's files tab."""
-        try:
-            response = self.once.files_upload_v2(channel=channel, content=content, filename=filename,
-                                                 title=title, initial_comment=comment)
-        except SlackApiError as error:
-            raise _typed("files_upload_v2", error) from error
-        except (SlackClientError, OSError) as error:
-            raise SlackError("files_upload_v2", ErrorCode.CONNECTION_ERROR, str(error)) from error
-        files = response.get("files") or [response.get("file") or {}]
-        return str(files[0].get("id", ""))
+        """A file shared in a channel, in Slack's three legs (files.upload is retired): ask for an upload
+        URL, send the bytes there, complete (share) it. The first two do nothing anyone sees, so they retry;
+        the share must not happen twice. After a share whose answer never came, the same share is asked
+        again: a file is completed once, so Slack refuses a second, and the channel's files say whether the
+        first went through."""
+        ticket = self._call("files.getUploadURLExternal", filename=filename, length=len(content))
+        file_id, url = str(ticket["file_id"]), str(ticket["upload_url"])
+        self._send_bytes(url, content)
+        files = [{"id": file_id, "title": title}]
+        for attempt in range(3):
+            try:
+                self._call("files.completeUploadExternal", once=True, files=files, channel_id=channel,
+                           initial_comment=comment)
+                return file_id
+            except SlackError as error:
+                if attempt and not error.ambiguous and self.find_file(channel, filename, file_id) is not None:
+                    return file_id  # the earlier share went through; this one was refused
+                if not error.ambiguous or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _send_bytes(self, url: str, content: bytes, tries: int = 3) -> None:
+        """The upload leg: a plain POST of the bytes to the URL Slack gave (not a Web API method)."""
+        for attempt in range(tries):
+            try:
+                request = urllib.request.Request(url, data=content, method="POST")
+                with urllib.request.urlopen(request, timeout=self.client.timeout) as answer:
+                    answer.read()
+                return
+            except urllib.error.HTTPError as error:
+                if error.code < 500 and error.code != 429 or attempt == tries - 1:
+                    raise SlackError("upload", f"http_{error.code}", error.reason) from error
+            except OSError as error:
+                if attempt == tries - 1:
+                    raise SlackError("upload", ErrorCode.CONNECTION_ERROR, str(error)) from error
+            time.sleep(0.5 * (attempt + 1))

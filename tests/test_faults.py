@@ -1,5 +1,6 @@
 """Nothing lost, nothing done twice, while Slack fails: 30 % of all Web API calls answer 500, 429 (with
-Retry-After) or drop the connection, and the workflow still ends with exactly what it should.
+Retry-After), drop the connection, or are done with their answer lost, and the workflow still ends with
+exactly what it should.
 
 Marked slow (about 4 minutes): run it with `scripts/test -m slow`. It is not in CI's default run yet: one
 run in four failed once, cause not yet found (see issue 4's notes)."""
@@ -35,8 +36,9 @@ def settle(ws: LocalWorkspace, timeout: float = 120) -> None:
 @pytest.mark.slow
 def test_twenty_orders_through_a_failing_slack(seeded) -> None:  # type: ignore[no-untyped-def]
     with LocalWorkspace(seeded, PEOPLE) as ws:
-        # 429s are rarer than the others only to keep the test's Retry-After sleeps short
-        ws.fake.chaos(0.3, seed=42, kinds=("500", "500", "drop", "drop", "429"))
+        # 429s are rarer than the others only to keep the test's Retry-After sleeps short; "lost" answers
+        # (Slack acted, the caller never heard) make the bot look before it does anything again
+        ws.fake.chaos(0.3, seed=42, kinds=("500", "500", "drop", "drop", "lost", "lost", "429"))
         ids = []
         for n in range(ORDERS):
             assert ws.submit_order(REQUESTER, client="acme", site="hq", items=[("hvac", "2"), ("cement", "3")],
