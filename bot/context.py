@@ -23,6 +23,8 @@ class BotContext:
     service: OrderService
     effects: EffectRunner
     clock: Clock
+    timezone: str = "UTC"  # the provider's: whose calendar says an order is overdue
+    currency: str = "USD"
 
 
 def today_for(ctx: BotContext, user: str) -> str:

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from sqlalchemy import Engine, exists, or_
 from sqlalchemy.orm import aliased
@@ -26,7 +26,7 @@ from bot.gateway import CHANNEL_GONE, ErrorCode, Gateway, SlackError
 from bot.profiles import learn
 from storage.db import session_scope
 from storage.models import PendingEffect, ServiceOrder
-from workflow.clock import Clock, utcnow
+from workflow.clock import Clock, aware, utcnow
 from workflow.issuing import issue
 from workflow.letterhead import Letterhead
 from workflow.queries import catalog_name, field_workers, order_card, version_row
@@ -255,9 +255,8 @@ class EffectRunner:
         channel = self.gateway.my_channel(name)
         if channel is None or channel.get("is_archived"):
             return None
-        submitted = order.created_at.replace(tzinfo=UTC) if order.created_at.tzinfo is None else order.created_at
-        if int(channel.get("created") or 0) < int(submitted.timestamp()) - 60:  # an older install's channel
-            return None
+        if int(channel.get("created") or 0) < int(aware(order.created_at).timestamp()) - 60:
+            return None  # an older install's channel, or an older database's
         return str(channel["id"])
 
     def _moved(self, effect: Claim, error: SlackError) -> bool:

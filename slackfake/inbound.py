@@ -358,6 +358,25 @@ class SlackDriver:
         }
         return self._post_payload(payload)
 
+    def click_ephemeral(self, user_id: str, ephemeral: dict[str, Any], action_id: str) -> InboundResult:
+        """A click on a button of an ephemeral message (one from `FakeSlack.ephemerals`): Slack sends no
+        `message` for those, only the container and a response_url that can replace it."""
+        found = self._find_element(ephemeral.get("blocks") or [], action_id, None)
+        if found is None:
+            raise ValueError(f"the ephemeral message has no element with action_id {action_id!r}")
+        channel_id = ephemeral["channel"]
+        ch = self.fake.channels.get(channel_id)
+        payload = self._common("block_actions", user_id) | {
+            "container": {"type": "message", "message_ts": ephemeral["ts"], "channel_id": channel_id,
+                          "is_ephemeral": True},
+            "trigger_id": self.fake.new_trigger_id(user_id),
+            "channel": {"id": channel_id, "name": ch.name if ch else channel_id},
+            "state": {"values": {}},
+            "response_url": self.fake.new_response_url(channel_id, user_id, ephemeral["ts"]),
+            "actions": [self._action(*found, None)],
+        }
+        return self._post_payload(payload)
+
     def click_in_view(
         self,
         user_id: str,

@@ -40,10 +40,14 @@ def apply_reply(
         return "no_text"
     if body.get("replace_original") and ch and message_ts:
         m = ch.message(message_ts)
-        if m is None:
-            return "message_not_found"
-        replace_message(ws, m, text, blocks if blocks is not None else [])
-        return None
+        if m is not None:
+            replace_message(ws, m, text, blocks if blocks is not None else [])
+            return None
+        for ephemeral in ws.ephemerals:  # an ephemeral message is replaced for the one user who sees it
+            if ephemeral["ts"] == message_ts and ephemeral["user"] == user_id and ephemeral["channel"] == ch.id:
+                ephemeral["text"], ephemeral["blocks"] = text, blocks if blocks is not None else []
+                return None
+        return "message_not_found"
     if ch is None:
         return "channel_not_found"
     if body.get("response_type") == "in_channel":

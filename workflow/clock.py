@@ -16,3 +16,8 @@ def earliest_today(now: datetime) -> date:
     """Today where the calendar is furthest behind (UTC-12): a date before this is past for everyone,
     so nobody is refused a date that is still today where they are."""
     return (now - timedelta(hours=12)).date()
+
+
+def aware(moment: datetime) -> datetime:
+    """A stored time as aware UTC (SQLite hands back naive datetimes)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -104,6 +104,14 @@ def order_card(session: Session, order_id: int, currency: str = "USD") -> OrderC
     )
 
 
+def latest_pdf(session: Session, order_id: int) -> str | None:
+    """The file name of the order's latest version that has been shared as a PDF."""
+    version = session.exec(select(OrderVersion).where(
+        OrderVersion.order_id == order_id, OrderVersion.pdf_file_id.is_not(None))  # type: ignore[union-attr]
+        .order_by(OrderVersion.number.desc())).first()  # type: ignore[attr-defined]
+    return f"{order_number(order_id)}-v{version.number}.pdf" if version else None
+
+
 def person_name(session: Session, user_id: str) -> str:
     person = session.get(Person, user_id)
     return person.name if person else user_id

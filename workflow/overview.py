@@ -1,0 +1,146 @@
+"""Read models for keeping track of many orders: the lists of App Home and `/order list`, counts by state,
+and what makes an order overdue. Each list is one indexed, limited query (with its count), so a team with
+tens of thousands of open orders gets its page as fast as one with ten."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, and_, func
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from storage.models import Assignment, CatalogEntry, ServiceOrder
+from workflow.clock import aware
+from workflow.vocabulary import Role, State, order_number
+
+OPEN_STATES = (State.PENDING_APPROVAL, State.APPROVED)
+
+
+class Listing(StrEnum):
+    """What `/order list` and App Home's sections show."""
+
+    MINE = "mine"  # orders I requested or am assigned to, still open
+    PENDING = "pending"  # waiting for approval
+    OVERDUE = "overdue"  # approved, past the scheduled date, not closed
+    ALL = "all"  # every order, newest first
+    REQUESTED = "requested"  # open orders I requested (App Home)
+    ASSIGNED = "assigned"  # open orders I am assigned to (App Home)
+
+
+LISTINGS_FOR_COMMAND = (Listing.MINE, Listing.PENDING, Listing.OVERDUE, Listing.ALL)
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One order in a list: enough to recognise it and go to its channel."""
+
+    id: int
+    number: str
+    client: str
+    site: str
+    state: State
+    version: int
+    revision: int
+    requester_id: str
+    channel_id: str | None
+    created_at: datetime
+    scheduled_date: date | None
+    overdue: bool
+
+    def age(self, now: datetime) -> str:
+        """'5 min', '3 h', '2 d': how long since it was submitted."""
+        seconds = max(0, int((now - aware(self.created_at)).total_seconds()))
+        if seconds < 3600:
+            return f"{seconds // 60} min"
+        if seconds < 2 * 86400:
+            return f"{seconds // 3600} h"
+        return f"{seconds // 86400} d"
+
+
+@dataclass(frozen=True)
+class Page:
+    lines: list[OrderLine]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def has_more(self) -> bool:
+        return self.offset + len(self.lines) < self.total
+
+
+def is_overdue(state: State, scheduled: date | None, today: date) -> bool:
+    """Approved (work in progress) and its scheduled date has passed without the order being closed."""
+    return state == State.APPROVED and scheduled is not None and scheduled < today
+
+
+def listing(session: Session, which: Listing, user_id: str, today: date, *, offset: int = 0,
+            limit: int = 10) -> Page:
+    """One page of a listing, in the order people work through it: oldest waiting first for approvals and
+    overdue work, soonest scheduled first for assignments, newest first otherwise."""
+    where = _where(which, user_id, today)
+    order_by = {
+        Listing.PENDING: (ServiceOrder.created_at, ServiceOrder.id),
+        Listing.OVERDUE: (ServiceOrder.scheduled_date, ServiceOrder.id),
+        Listing.ASSIGNED: (ServiceOrder.scheduled_date, ServiceOrder.id),
+    }.get(which, (ServiceOrder.id.desc(),))  # type: ignore[union-attr]
+    total = session.exec(select(func.count()).select_from(ServiceOrder).where(where)).one()
+    client = aliased(CatalogEntry)
+    site = aliased(CatalogEntry)
+    rows = session.exec(
+        select(ServiceOrder, client.name, site.name)
+        .outerjoin(client, and_(client.kind == "client", client.code == ServiceOrder.client_code))
+        .outerjoin(site, and_(site.kind == "site", site.code == ServiceOrder.site_code))
+        .where(where).order_by(*order_by).offset(offset).limit(limit)).all()
+    lines = [_line(order, client_name, site_name, today) for order, client_name, site_name in rows]
+    return Page(lines, total, offset, limit)
+
+
+def counts_by_state(session: Session) -> dict[State, int]:
+    rows = session.exec(select(ServiceOrder.state, func.count()).group_by(ServiceOrder.state)).all()
+    counts = {state: 0 for state in State}
+    counts.update({State(state): count for state, count in rows})
+    return counts
+
+
+def listings_for(roles: set[Role]) -> list[Listing]:
+    """App Home's sections for someone with these roles, most pressing first."""
+    sections = []
+    if roles & {Role.SUPERVISOR, Role.COORDINATOR}:
+        sections.append(Listing.PENDING)
+    if Role.FIELD_WORKER in roles or Role.COORDINATOR in roles:
+        sections.append(Listing.ASSIGNED)
+    if roles & {Role.COORDINATOR, Role.ADMIN}:
+        sections.append(Listing.OVERDUE)
+    if Role.REQUESTER in roles:
+        sections.append(Listing.REQUESTED)
+    return sections
+
+
+def _where(which: Listing, user_id: str, today: date) -> ColumnElement[bool]:
+    open_ = ServiceOrder.state.in_(OPEN_STATES)  # type: ignore[attr-defined]
+    assigned = ServiceOrder.id.in_(  # type: ignore[union-attr]
+        select(Assignment.order_id).where(Assignment.user_id == user_id))
+    if which == Listing.PENDING:
+        return ServiceOrder.state == State.PENDING_APPROVAL
+    if which == Listing.OVERDUE:
+        return and_(ServiceOrder.state == State.APPROVED, ServiceOrder.scheduled_date < today)
+    if which == Listing.REQUESTED:
+        return and_(open_, ServiceOrder.requester_id == user_id)
+    if which == Listing.ASSIGNED:
+        return and_(ServiceOrder.state == State.APPROVED, assigned)
+    if which == Listing.MINE:
+        return and_(open_, (ServiceOrder.requester_id == user_id) | assigned)
+    return ServiceOrder.id.is_not(None)  # type: ignore[union-attr]
+
+
+def _line(order: ServiceOrder, client: str | None, site: str | None, today: date) -> OrderLine:
+    state = State(order.state)
+    return OrderLine(
+        id=order.id, number=order_number(order.id), client=client or order.client_code, site=site or order.site_code,
+        state=state, version=order.current_version, revision=order.revision, requester_id=order.requester_id,
+        channel_id=order.channel_id, created_at=order.created_at, scheduled_date=order.scheduled_date,
+        overdue=is_overdue(state, order.scheduled_date, today))
