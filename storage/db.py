@@ -1,4 +1,5 @@
-"""The engine and schema creation. SQLite is the embedded default; any SQLAlchemy URL works."""
+"""The engine, and the schema through migrations (storage/migrations). SQLite is the embedded default; any
+SQLAlchemy URL works."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, event, text
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+if TYPE_CHECKING:
+    from storage.migrations import Outcome
 
 DEFAULT_DATABASE_URL = "sqlite:///data/service-orders.db"
 WRITE_OPTION = "service_orders_write"
@@ -51,9 +56,13 @@ def make_engine(url: str | None = None) -> Engine:
     return engine
 
 
-def init_db(engine: Engine) -> None:
-    """Create missing tables; safe to run any number of times."""
-    SQLModel.metadata.create_all(engine)
+def init_db(engine: Engine) -> Outcome:
+    """Bring the schema to this release's: run the migrations it lacks (storage/migrations), taking on tables
+    that `create_all` made before there were migrations. Safe to run any number of times, and from several
+    processes at once."""
+    from storage.migrations import upgrade
+
+    return upgrade(engine)
 
 
 def ping(engine: Engine) -> bool:

@@ -1,0 +1,1 @@
+"""Alembic revisions, one file each (`python -m storage.migrations revision MESSAGE` writes the next)."""
