@@ -1,4 +1,4 @@
-"""The `service-orders` command: init, run, roles, catalog, demo."""
+"""The `service-orders` command: init, db, run, roles, catalog, pdf, verify, effects, demo."""
 
 from __future__ import annotations
 
@@ -20,8 +20,38 @@ from workflow.vocabulary import order_number, parse_order_number
 
 def _init(args: argparse.Namespace) -> int:
     url = database_url()
-    init_db(make_engine(url))
-    print(f"Database ready: {_safe(url)}")
+    outcome = init_db(make_engine(url))
+    print(f"Database ready: {_safe(url)} (schema revision {outcome.after})")
+    return 0
+
+
+def _db(args: argparse.Namespace) -> int:
+    from storage import migrations
+
+    url = database_url()
+    engine = make_engine(url)
+    if args.db_command == "current":
+        status = migrations.status(engine)
+        if status.current is None:
+            print(f"{_safe(url)}: no schema revision: " + (
+                f"tables made before migrations; `service-orders db upgrade` takes them on as {migrations.BASELINE}"
+                if status.unversioned_tables else "an empty database; `service-orders db upgrade` creates the schema"))
+        elif status.at_head:
+            print(f"{_safe(url)}: schema revision {status.current} (head)")
+        else:
+            print(f"{_safe(url)}: schema revision {status.current}; this release's is {status.head}: "
+                  "`service-orders db upgrade` migrates it")
+        return 0
+    outcome = init_db(engine)
+    if not outcome.changed:
+        print(f"{_safe(url)}: already at schema revision {outcome.after} (head)")
+    elif outcome.adopted:
+        print(f"{_safe(url)}: took on the existing tables as revision {migrations.BASELINE}, "
+              f"now at {outcome.after} (head)")
+    elif outcome.before is None:
+        print(f"{_safe(url)}: created the schema, revision {outcome.after} (head)")
+    else:
+        print(f"{_safe(url)}: upgraded from schema revision {outcome.before} to {outcome.after} (head)")
     return 0
 
 
@@ -174,6 +204,12 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     sub.add_parser("init", help="create or migrate the database named by DATABASE_URL").set_defaults(func=_init)
 
+    db = sub.add_parser("db", help="the database schema: its revision, upgrading it")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="migrate the database to this release's schema (what init and run do too)")
+    db_sub.add_parser("current", help="the database's schema revision, and whether it is this release's")
+    db.set_defaults(func=_db)
+
     run = sub.add_parser("run", help="serve Slack: HTTP mode with --http, else Socket Mode (SLACK_APP_TOKEN)")
     run.add_argument("--http", action="store_true", help="serve Slack's HTTP mode at POST /slack/events")
     run.add_argument("--port", type=int, default=3000)
@@ -228,11 +264,13 @@ class CliError(Exception):
 
 def main(argv: list[str] | None = None) -> int:
     from bot.settings import SettingsError
+    from storage.migrations import SchemaError
 
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (CatalogError, PeopleError, SettingsError, LetterheadError, WorkflowError, CliError) as error:
+    except (CatalogError, PeopleError, SettingsError, LetterheadError, WorkflowError, SchemaError,
+            CliError) as error:
         print(f"service-orders: {error}", file=sys.stderr)
         return 2
 
