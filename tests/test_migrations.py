@@ -1,0 +1,232 @@
+"""Schema migrations (storage/migrations): an empty database, one made by `create_all` before there were
+migrations, running them twice, several processes at once, and the `service-orders db` command. On SQLite, or
+on PostgreSQL when TEST_DATABASE_URL is set."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, MetaData, event, inspect, select, text
+from sqlmodel import Session, SQLModel
+
+from bot.cli import main
+from storage import migrations
+from storage.db import init_db, make_engine
+from storage.migrations import SchemaError
+from tests.conftest import REQUESTER, SAMPLE_CATALOG, SUPERVISOR, WORKER
+from workflow.catalog import import_csv
+from workflow.inputs import Approval, FreeItem, ItemQuantity, OrderDraft
+from workflow.people import grant
+from workflow.queries import order_card
+from workflow.service import OrderService
+from workflow.vocabulary import Action, Role
+
+CLI = str(Path(sys.executable).parent / "service-orders")
+NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
+TOMORROW = date(2026, 11, 27)
+
+
+def database_url(tmp_path: Path) -> str:
+    """A database with nothing in it: a new SQLite file, or TEST_DATABASE_URL emptied (alembic_version too)."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path / 'migrations.db'}"
+    engine = make_engine(url)
+    everything = MetaData()
+    everything.reflect(engine)
+    everything.drop_all(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def empty(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(database_url(tmp_path))
+    yield engine
+    engine.dispose()
+
+
+def differences(engine: Engine) -> list[Any]:
+    """What autogenerate would still write: the database against the models (tables, columns and their types,
+    nullability, indexes, unique and foreign keys)."""
+    with engine.connect() as connection:
+        return compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}),
+                                SQLModel.metadata)
+
+
+def revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    with engine.connect() as connection:
+        return {table.name: [tuple(row) for row in connection.execute(
+                    select(table).order_by(*table.primary_key.columns))]
+                for table in SQLModel.metadata.sorted_tables}
+
+
+def use(engine: Engine) -> int:
+    """Real data through the workflow: catalog, roles, an order submitted and approved (versions, decimal
+    line items, assignments, audit, effects)."""
+    import_csv(engine, SAMPLE_CATALOG)
+    grant(engine, REQUESTER, [Role.REQUESTER])
+    grant(engine, SUPERVISOR, [Role.SUPERVISOR])
+    grant(engine, WORKER, [Role.FIELD_WORKER])
+    service = OrderService(engine, clock=lambda: NOW)
+    order = service.submit(REQUESTER, OrderDraft(
+        client_code="ACME", site_code="ACME-HQ", requested_date=TOMORROW, priority="high",
+        description="Replace the air filters on floor 3.",
+        items=(ItemQuantity("service:HVAC-MNT", Decimal("2.5"), "item_0"),),
+        free_items=(FreeItem("Skip hire", Decimal(1), "unit", Decimal("80.1234")),)))
+    service.apply(SUPERVISOR, order.id, Action.APPROVE, order.revision, Approval((WORKER,), TOMORROW, "Ladder"))
+    return order.id
+
+
+def test_migrations_on_an_empty_database_make_the_models_schema(empty: Engine) -> None:
+    outcome = init_db(empty)
+    assert (outcome.before, outcome.after, outcome.adopted) == (None, migrations.head(), False)
+    assert revision(empty) == migrations.head()
+    assert differences(empty) == []
+    order_id = use(empty)  # and the application works on it
+    with Session(empty) as session:
+        assert order_card(session, order_id).total == Decimal("192.62")  # 2.5 × 45 + 80.1234, to the cent
+
+
+def test_a_database_made_by_create_all_is_taken_on_in_place(empty: Engine) -> None:
+    SQLModel.metadata.create_all(empty)  # how init_db made every database before there were migrations
+    order_id = use(empty)
+    before = rows(empty)
+    assert migrations.status(empty).unversioned_tables
+    outcome = init_db(empty)
+    assert (outcome.before, outcome.adopted, revision(empty)) == (None, True, migrations.head())
+    assert rows(empty) == before and before["line_item"] and before["order_version"]
+    assert differences(empty) == []
+    service = OrderService(empty, clock=lambda: NOW)
+    service.submit(REQUESTER, OrderDraft(  # still writable
+        client_code="ACME", site_code="ACME-HQ", requested_date=TOMORROW, priority="low", description="Again",
+        items=(ItemQuantity("service:HVAC-MNT", Decimal(1), "item_0"),), free_items=()))
+    with Session(empty) as session:
+        assert order_card(session, order_id).total == Decimal("192.62")  # 2.5 × 45 + 80.1234, to the cent
+
+
+def test_running_it_again_changes_nothing(empty: Engine) -> None:
+    init_db(empty)
+    use(empty)
+    before = rows(empty)
+    statements: list[str] = []
+    event.listen(empty, "before_cursor_execute", lambda _c, _r, sql, *_: statements.append(sql))
+    for _ in range(2):
+        outcome = init_db(empty)
+        assert not outcome.changed and outcome.before == outcome.after == migrations.head()
+    writes = [s for s in statements if s.split()[0].upper() in {"CREATE", "ALTER", "DROP", "INSERT", "UPDATE",
+                                                                 "DELETE"}]
+    assert writes == [], writes
+    assert rows(empty) == before and differences(empty) == []
+
+
+def test_tables_dropped_behind_alembics_back_are_made_again(empty: Engine) -> None:
+    # SQLModel.metadata.drop_all (as the suite's fixtures empty a PostgreSQL database) leaves alembic_version
+    init_db(empty)
+    SQLModel.metadata.drop_all(empty)
+    assert set(inspect(empty).get_table_names()) == {"alembic_version"}
+    outcome = init_db(empty)
+    assert outcome.before is None and revision(empty) == migrations.head() and differences(empty) == []
+
+
+def test_tables_lacking_part_of_the_baseline_are_refused_untouched(empty: Engine) -> None:
+    SQLModel.metadata.create_all(empty)  # as an earlier development build made it: no slack_event, one column less
+    with empty.begin() as connection:
+        connection.execute(text("DROP TABLE slack_event"))
+        connection.execute(text("ALTER TABLE pending_effect DROP COLUMN claimed_by"))
+    with pytest.raises(SchemaError, match=r"missing: column pending_effect\.claimed_by, table slack_event"):
+        init_db(empty)
+    assert "alembic_version" not in inspect(empty).get_table_names()
+
+
+def test_a_revision_this_release_does_not_know_is_refused(empty: Engine) -> None:
+    init_db(empty)
+    with empty.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(SchemaError, match="revision 9999, which this release does not know"):
+        init_db(empty)
+
+
+def _upgrade_when_all_are_ready(url: str, ready: Any, results: Any) -> None:
+    engine = make_engine(url)
+    ready.wait()
+    try:
+        outcome = init_db(engine)
+        results.put(("ok", outcome.before))
+    except Exception as error:  # reported to the test
+        results.put(("error", repr(error)))
+
+
+def test_several_processes_at_once_migrate_once(tmp_path: Path) -> None:
+    url = database_url(tmp_path)
+    spawn = multiprocessing.get_context("spawn")
+    ready, results = spawn.Barrier(3), spawn.Queue()
+    processes = [spawn.Process(target=_upgrade_when_all_are_ready, args=(url, ready, results)) for _ in range(3)]
+    for process in processes:
+        process.start()
+    outcomes = sorted((results.get(timeout=120) for _ in processes), key=str)
+    for process in processes:
+        process.join(timeout=60)
+    assert outcomes == [("ok", "0001"), ("ok", "0001"), ("ok", None)], outcomes
+    engine = make_engine(url)
+    assert revision(engine) == migrations.head() and differences(engine) == []
+    engine.dispose()
+
+
+def db_command(*args: str, url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:
+    """`service-orders ARGS` in this process (fast); test_cli.py runs the command in its own."""
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert main(list(args)) == 0
+    return capsys.readouterr().out
+
+
+def test_db_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    url, head = database_url(tmp_path), migrations.head()
+
+    def db(*args: str) -> str:
+        return db_command(*args, url=url, monkeypatch=monkeypatch, capsys=capsys)
+
+    assert "no schema revision: an empty database; `service-orders db upgrade` creates" in db("db", "current")
+    assert f"created the schema, revision {head} (head)" in db("db", "upgrade")
+    assert f": schema revision {head} (head)" in db("db", "current")
+    assert f"already at schema revision {head} (head)" in db("db", "upgrade")
+    assert "Database ready: " in (ready := db("init")) and f"(schema revision {head})" in ready
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    assert main(["db", "upgrade"]) == 2
+    assert "which this release does not know" in capsys.readouterr().err
+
+
+def test_init_takes_on_a_database_made_by_create_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    url = database_url(tmp_path)
+    engine = make_engine(url)
+    SQLModel.metadata.create_all(engine)
+    use(engine)
+    before = rows(engine)
+    current = db_command("db", "current", url=url, monkeypatch=monkeypatch, capsys=capsys)
+    assert f"tables made before migrations; `service-orders db upgrade` takes them on as {migrations.BASELINE}" in (
+        current)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")} | {"DATABASE_URL": url}
+    result = subprocess.run([CLI, "init"], env=env, capture_output=True, text=True, timeout=60)  # as operators do
+    assert result.returncode == 0 and f"(schema revision {migrations.head()})" in result.stdout, result.stderr
+    assert rows(engine) == before and revision(engine) == migrations.head() and differences(engine) == []
+    engine.dispose()
