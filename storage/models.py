@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Dialect, LargeBinary, Numeric, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import Column, Dialect, Index, LargeBinary, Numeric, String, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -71,6 +71,9 @@ class CatalogEntry(SQLModel, table=True):
 
 class ServiceOrder(SQLModel, table=True):
     __tablename__ = "service_order"
+    # the lists of App Home, `/order list` and the reminder sweep: by state, oldest or soonest first
+    __table_args__ = (Index("ix_service_order_state_created", "state", "created_at"),
+                      Index("ix_service_order_state_scheduled", "state", "scheduled_date"))
     id: int | None = Field(default=None, primary_key=True)
     state: str = Field(index=True, max_length=32)
     # every step bumps it; a step lands only if the revision it read is still current
@@ -138,7 +141,7 @@ class Assignment(SQLModel, table=True):
     """A field worker on an order, and the version that added them."""
 
     order_id: int = Field(foreign_key="service_order.id", primary_key=True)
-    user_id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(primary_key=True, max_length=32, index=True)  # "assigned to me"
     added_in_version: int
 
 
@@ -160,7 +163,8 @@ class PendingEffect(SQLModel, table=True):
 
     __tablename__ = "pending_effect"
     id: int | None = Field(default=None, primary_key=True)
-    order_id: int = Field(foreign_key="service_order.id", index=True)
+    # None: not about one order (a coordinator's daily digest)
+    order_id: int | None = Field(default=None, foreign_key="service_order.id", index=True)
     kind: str = Field(max_length=32)
     key: str = Field(unique=True, max_length=200)  # idempotency key: one effect per step and target
     payload: str = Field(sa_column=Column(Text, nullable=False))  # JSON
@@ -190,3 +194,24 @@ class SlackEvent(SQLModel, table=True):
     __tablename__ = "slack_event"
     event_id: str = Field(primary_key=True, max_length=64)
     received_at: datetime = Field(index=True)
+
+
+class HomeViewer(SQLModel, table=True):
+    """People who have opened the app's Home tab: a step that changes what they should see refreshes it."""
+
+    __tablename__ = "home_viewer"
+    user_id: str = Field(primary_key=True, max_length=32)
+    opened_at: datetime
+
+
+class Reminder(SQLModel, table=True):
+    """A reminder queued for one due moment, named by `key` (e.g. approval:42:20261127T0930): inserted once,
+    with the effect that sends it, however many processes sweep and however often."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=200)
+    kind: str = Field(max_length=16)  # approval, escalation, morning, overdue, digest
+    order_id: int | None = Field(default=None, foreign_key="service_order.id", index=True)
+    recipient_id: str | None = Field(default=None, max_length=32)
+    due_at: datetime
+    created_at: datetime
