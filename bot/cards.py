@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, date
 
 from forms.elements import actions_block, button, context, header, mrkdwn, section
 from forms.metadata import ButtonValue
+from workflow.overview import is_overdue
 from workflow.queries import OrderCard
 from workflow.text import esc
 from workflow.transitions import TRANSITIONS
@@ -38,7 +39,8 @@ def card_text(card: OrderCard) -> str:
     return f"{card.number} · {card.client} · {card.state.label}"
 
 
-def card_blocks(card: OrderCard) -> list[dict]:
+def card_blocks(card: OrderCard, today: date | None = None) -> list[dict]:
+    """The card; with the provider's `today`, an approved order past its scheduled date says it is overdue."""
     version = f"v{card.version}" if card.version else "not approved yet"
     fields = [
         f"*State*\n{STATE_EMOJI[card.state]} {card.state.label}",
@@ -57,6 +59,8 @@ def card_blocks(card: OrderCard) -> list[dict]:
         {"type": "section", "fields": [mrkdwn(f, 2000) for f in fields]},
         section(f"*Job*\n{esc(card.description[:1500])}"),
     ]
+    if today is not None and is_overdue(card.state, card.scheduled_date, today):
+        blocks.append(section(f":warning: *Overdue*: scheduled for {card.scheduled_date}, and not closed yet."))
     if card.state.is_closed and card.closed_at:
         reason = f": {esc(card.close_reason[:1000])}" if card.close_reason else ""
         blocks.append(section(f"*{card.state.label}* by <@{card.closed_by}> "

@@ -14,7 +14,8 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, exists, or_
 from sqlalchemy.orm import aliased
@@ -23,12 +24,14 @@ from sqlmodel import Session, select
 from bot.cards import card_blocks, card_text
 from bot.channels import channel_name
 from bot.gateway import CHANNEL_GONE, ErrorCode, Gateway, SlackError
+from bot.home import render_home
 from bot.profiles import learn
 from storage.db import session_scope
 from storage.models import PendingEffect, ServiceOrder
 from workflow.clock import Clock, aware, utcnow
 from workflow.issuing import issue
 from workflow.letterhead import Letterhead
+from workflow.people import whose_home_to_refresh
 from workflow.queries import catalog_name, field_workers, order_card, version_row
 from workflow.vocabulary import order_number
 
@@ -38,6 +41,9 @@ MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)  # longer than any one effect's Slack calls, retries included (EFFECT_LEASE_SECONDS)
 _WHAT_VERSION = {"approve": "the approved original", "confirm": "a confirmation"}
 MAX_NAME_SUFFIX = 50
+# effects beside an order's chain: they neither wait for its earlier effects nor hold up its later ones, and
+# their failing fails nothing else (App Home refreshes, reminders)
+ASIDE = ("home", "reminder", "notify")
 CLAIM_BATCH = 20  # effects of one order claimed at once (a step writes at most a handful)
 
 
@@ -81,6 +87,9 @@ class EffectRunner:
             "card": self._card,
             "message": self._message,
             "upload_pdf": self._upload_pdf,
+            "home": self._home,
+            "reminder": self._reminder,
+            "notify": self._notify,
         }
 
     # --- scheduling --------------------------------------------------------------------------------
@@ -131,17 +140,18 @@ class EffectRunner:
         now = self.clock()
         earlier = aliased(PendingEffect)
         waiting = exists().where(earlier.order_id == PendingEffect.order_id, earlier.status == "pending",
-                                 earlier.id < PendingEffect.id)
+                                 earlier.id < PendingEffect.id, earlier.kind.not_in(ASIDE))
         free = or_(PendingEffect.claimed_until.is_(None), PendingEffect.claimed_until < now)
         with session_scope(self.engine) as session:
             head = session.exec(
                 select(PendingEffect)
-                .where(PendingEffect.status == "pending", PendingEffect.not_before <= now, free, ~waiting)
+                .where(PendingEffect.status == "pending", PendingEffect.not_before <= now, free,
+                       or_(~waiting, PendingEffect.kind.in_(ASIDE)))
                 .order_by(PendingEffect.id).limit(1)
                 .with_for_update(skip_locked=True)).first()
             if head is None:
                 return []
-            batch = [head, *session.exec(
+            batch = [head] if head.kind in ASIDE else [head, *session.exec(
                 select(PendingEffect)
                 .where(PendingEffect.order_id == head.order_id, PendingEffect.status == "pending",
                        PendingEffect.id > head.id, PendingEffect.not_before <= now, free)
@@ -202,11 +212,13 @@ class EffectRunner:
     def _fail(self, session: Session, row: PendingEffect) -> None:
         row.status = "failed"
         log.error("effect %s (%s) failed for good: %s", row.key, row.kind, row.last_error)
+        if row.kind in ASIDE or row.order_id is None:
+            return  # nothing depends on a Home refresh or a reminder
         # the order's later effects depend on this one (no channel, no card): they end with it, saying why,
         # instead of waiting for ever; `service-orders effects retry` brings them all back
         for later in session.exec(select(PendingEffect).where(
                 PendingEffect.order_id == row.order_id, PendingEffect.status == "pending",
-                PendingEffect.id > row.id)):
+                PendingEffect.id > row.id, PendingEffect.kind.not_in(ASIDE))):
             later.status = "failed"
             later.last_error = f"not run: {row.kind} ({row.key}) failed before it: {row.last_error}"[:2000]
 
@@ -314,7 +326,7 @@ class EffectRunner:
         channel = self._channel(order)
         with Session(self.engine) as session:
             card = order_card(session, order.id, self.letterhead.provider.currency)
-        blocks, text = card_blocks(card), card_text(card)
+        blocks, text = card_blocks(card, self._provider_today()), card_text(card)
         if order.card_ts:
             try:
                 self.gateway.update(channel, order.card_ts, text, blocks)
@@ -352,6 +364,53 @@ class EffectRunner:
                 channel, document.filename, content, f"{document.order_number} version {number}",
                 f"{document.order_number} version {number} ({what}) · fingerprint {document.fingerprint[:12]}")
         return lambda session: _set(version_row(session, order_id, number), pdf_file_id=file_id)
+
+
+    def _provider_today(self) -> date:
+        return self.clock().astimezone(ZoneInfo(self.letterhead.provider.timezone)).date()
+
+    def _home(self, effect: Claim) -> None:
+        """Refresh App Home for those whose lists the step changed (and who have opened it)."""
+        with Session(self.engine) as session:
+            involved: list[str] = []
+            if effect.order_id is not None:
+                order = session.get(ServiceOrder, effect.order_id)
+                involved = [order.requester_id, *([order.approved_by] if order.approved_by else []),
+                            *field_workers(session, order.id)]
+            users = whose_home_to_refresh(session, involved)
+        for user in users:
+            self.gateway.publish_home(user, render_home(self.engine, user, self.clock(),
+                                                        self.letterhead.provider.timezone))
+        return None
+
+    def _still(self, effect: Claim) -> ServiceOrder | None:
+        """The order, if it is still in the state the reminder was about (it never goes to one that moved on)."""
+        order = self._order(effect.order_id) if effect.order_id is not None else None
+        if order is not None and effect.payload.get("state") not in (None, order.state):
+            log.info("reminder %s dropped: %s is %s now", effect.key, order_number(order.id), order.state)
+            return None
+        return order
+
+    def _reminder(self, effect: Claim) -> None:
+        """A reminder in the order's channel; never into an archived channel, never a new channel for it."""
+        order = self._still(effect)
+        if order is None:
+            return None
+        try:
+            self._post(effect, self._channel(order), effect.payload["text"][:3900])
+        except SlackError as error:
+            if error.code not in CHANNEL_GONE:
+                raise
+            log.info("reminder %s dropped: the channel of %s is gone (%s)", effect.key, order_number(order.id),
+                     error.code)
+        return None
+
+    def _notify(self, effect: Claim) -> None:
+        """A direct message from the app (its Messages tab): a field worker's morning, a coordinator's digest."""
+        if effect.order_id is not None and self._still(effect) is None:
+            return None
+        self.gateway.post(effect.payload["user"], effect.payload["text"][:3900])
+        return None
 
 
 _REFUSAL = {

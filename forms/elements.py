@@ -116,6 +116,11 @@ def modal(callback_id: str, title: str, submit: str, blocks: list[Block], privat
             "private_metadata": private_metadata}
 
 
+def notice(title: str, text: str) -> View:
+    """A modal that only says something (no submit button, no callback)."""
+    return {"type": "modal", "title": plain(title, 24), "close": plain("OK", 24), "blocks": [section(text)]}
+
+
 # --- reading a view_submission's state ---------------------------------------------------------------
 
 

@@ -293,7 +293,7 @@ def test_a_slack_outage_delays_effects_and_loses_none(seeded) -> None:  # type: 
             effects = session.exec(select(PendingEffect).order_by(PendingEffect.id)).all()
             assert [(e.kind, e.status, e.attempts) for e in effects] == [
                 ("open_channel", "pending", 1), ("invite", "pending", 0), ("card", "pending", 0),
-                ("message", "pending", 0)]
+                ("message", "pending", 0), ("home", "done", 1)]  # App Home waits for nothing
             assert (effects[0].last_error or "").startswith("SlackError: conversations.create: http_500")
         assert ws.order(order_id).channel_id is None
         now[0] += timedelta(seconds=3)  # past the first backoff (2 s)
@@ -393,7 +393,7 @@ def test_an_effect_that_fails_for_good_ends_the_ones_after_it(seeded) -> None:  
         with Session(ws.engine) as session:
             effects = session.exec(select(PendingEffect).order_by(PendingEffect.id)).all()
         assert [(e.kind, e.status) for e in effects] == [("open_channel", "failed"), ("invite", "failed"),
-                                                         ("card", "failed"), ("message", "failed")]
+                                                         ("card", "failed"), ("message", "failed"), ("home", "done")]
         assert effects[0].attempts == 8 and "restricted_action" in (effects[0].last_error or "")
         assert effects[1].last_error.startswith("not run: open_channel (1:channel) failed before it")
 

@@ -67,7 +67,7 @@ def test_submit_stores_order_version_zero_audit_and_effects(service: OrderServic
         assert [(e.actor_id, e.action, e.from_state, e.to_state) for e in events] == [
             (REQUESTER, "submit", None, "pending_approval")]
         kinds = [e.kind for e in session.exec(select(PendingEffect).order_by(PendingEffect.id))]
-        assert kinds == ["open_channel", "invite", "card", "message"]
+        assert kinds == ["open_channel", "invite", "card", "message", "home"]
         invite = session.exec(select(PendingEffect).where(PendingEffect.kind == "invite")).one()
         assert set(__import__("json").loads(invite.payload)["users"]) == {REQUESTER, SUPERVISOR, COORDINATOR}
 
@@ -112,7 +112,7 @@ def test_approve_makes_version_one_with_field_workers(service, seeded) -> None: 
     assert doc.site_address == "12 Harbour Road, Southampton SO14 2AQ, UK"
     with Session(seeded) as session:
         kinds = [e.kind for e in session.exec(select(PendingEffect).order_by(PendingEffect.id))][4:]
-        assert kinds == ["invite", "card", "message", "upload_pdf"]
+        assert kinds == ["invite", "card", "message", "upload_pdf", "home"]
 
 
 def test_approve_checks_roles_and_input(service) -> None:  # type: ignore[no-untyped-def]

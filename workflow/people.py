@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from storage.db import session_scope
-from storage.models import Person, RoleGrant
+from storage.models import HomeViewer, Person, RoleGrant
 from workflow.clock import earliest_today, utcnow
 from workflow.vocabulary import Role
 
@@ -89,3 +89,21 @@ def local_today(session: Session, user_id: str, now: datetime) -> date:
 def known_names(engine: Engine, user_ids: list[str]) -> set[str]:
     with Session(engine) as session:
         return set(session.exec(select(Person.user_id).where(Person.user_id.in_(user_ids))))
+
+
+def saw_home(engine: Engine, user_id: str, now: datetime) -> None:
+    """`user_id` opened the app's Home tab: from now on, a step that changes their lists refreshes it."""
+    with session_scope(engine) as session:
+        viewer = session.get(HomeViewer, user_id) or HomeViewer(user_id=user_id, opened_at=now)
+        viewer.opened_at = now
+        session.add(viewer)
+
+
+def whose_home_to_refresh(session: Session, involved: list[str]) -> list[str]:
+    """After a step: the people involved and every supervisor, coordinator and admin (their lists and counts
+    change with any order), among those who have ever opened the Home tab."""
+    staff = session.exec(select(RoleGrant.user_id).where(
+        RoleGrant.role.in_([Role.SUPERVISOR, Role.COORDINATOR, Role.ADMIN]))).all()  # type: ignore[attr-defined]
+    wanted = set(involved) | set(staff)
+    viewers = session.exec(select(HomeViewer.user_id).where(HomeViewer.user_id.in_(wanted))).all()  # type: ignore[attr-defined]
+    return sorted(viewers)

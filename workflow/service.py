@@ -414,7 +414,8 @@ def _audit(session: Session, order: ServiceOrder, actor: str, transition: Transi
 
 # The order in which a step's Slack effects run: people are in the channel before the card and the
 # message mention them, and the message announcing a version comes before its PDF.
-EFFECT_ORDER = ("open_channel", "invite", "card", "message", "upload_pdf")
+# "home" last: it refreshes App Home for the people whose lists the step changed, and nothing waits for it
+EFFECT_ORDER = ("open_channel", "invite", "card", "message", "upload_pdf", "home")
 
 
 class _Effects:
@@ -428,6 +429,7 @@ class _Effects:
         self.owed.append((kind, key, payload or {}))
 
     def write(self) -> None:
+        self.add("home", f"home:{self.order.revision}")
         owed = sorted(self.owed, key=lambda owed: EFFECT_ORDER.index(owed[0]))
         self.session.execute(insert(PendingEffect), [
             {"order_id": self.order.id, "kind": kind, "key": f"{self.order.id}:{key}", "payload": json.dumps(payload),

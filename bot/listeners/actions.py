@@ -12,6 +12,7 @@ from bot.cards import STEP_ACTION_IDS, step_action_id
 from bot.context import BotContext, today_for
 from bot.gateway import SlackError
 from forms import order_form
+from forms.elements import notice
 from forms.items import ADD_ROWS_ACTION, MAX_ROWS, ROW_STEP
 from forms.metadata import BadMetadata, ButtonValue, FormMeta
 from forms.step_forms import STEP_FORMS
@@ -30,16 +31,18 @@ def _ack(ack: Ack) -> None:
 
 def register(app: App, ctx: BotContext) -> None:
     def tell(body: dict[str, Any], text: str) -> None:
-        """A refusal only the clicking user sees, where they clicked."""
+        """A refusal only the clicking user sees, where they clicked: an ephemeral message in a channel, a
+        small modal over App Home."""
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
         try:
             if channel:
                 ctx.gateway.ephemeral(channel, body["user"]["id"], text)
-                return
+            elif body.get("trigger_id"):
+                ctx.gateway.open_view(body["trigger_id"], notice("Service orders", text))
+            else:
+                log.info("refusal with nowhere to say it: %s", text)
         except SlackError as error:
             log.warning("could not tell %s why (%s): %s", body["user"]["id"], error.code, text)
-            return
-        log.info("refusal with nowhere to say it: %s", text)
 
     def step_view(form: str, meta: FormMeta) -> dict[str, Any]:
         """A step's form for the order in `meta`, built from the order as it is now."""

@@ -1,4 +1,4 @@
-"""Events API: the App Home tab says who you are to the app and how to start."""
+"""Events API: App Home shows each person the orders they should look at (bot/home.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.context import BotContext
-from forms.elements import context, header, section
+from bot.home import render_home
+from workflow.people import saw_home
 
 
 def register(app: App, ctx: BotContext) -> None:
@@ -15,15 +16,8 @@ def register(app: App, ctx: BotContext) -> None:
         if event.get("tab", "home") != "home":
             return
         user = event["user"]
-        roles = sorted(role.value.replace("_", " ") for role in ctx.service.roles(user))
-        blocks = [
-            header("Service orders"),
-            section(f"Your roles: *{', '.join(roles) if roles else 'none yet'}*."),
-            section("Use `/order` to submit a new service order. Each order gets its own channel, where its "
-                    "card shows the steps you can take, and every approved or changed version as a PDF."),
-            context("An admin grants roles with `service-orders roles grant USER_ID ROLE`."),
-        ]
-        ctx.gateway.publish_home(user, {"type": "home", "blocks": blocks})
+        saw_home(ctx.engine, user, ctx.clock())  # from now on, steps that change their lists refresh it
+        ctx.gateway.publish_home(user, render_home(ctx.engine, user, ctx.clock(), ctx.timezone))
 
     def ack_event(ack: Ack) -> None:
         ack()
