@@ -18,6 +18,7 @@ from bot.gateway import Gateway, make_client
 from bot.listeners import actions, commands, dedup, events, options, views
 from bot.settings import Settings
 from workflow.clock import Clock, utcnow
+from workflow.reminders import ReminderPolicy, Sweep, sweep
 from workflow.service import OrderService
 
 log = logging.getLogger(__name__)
@@ -29,13 +30,31 @@ class Bot:
     ctx: BotContext
     scheduler: BackgroundScheduler | None = None
 
-    def start_background(self, retry_seconds: float) -> None:
-        """Retry effects that failed (and any left by a previous run) on a timer."""
+    def start_background(self, retry_seconds: float, sweep_seconds: float | None = None,
+                         reminders: ReminderPolicy | None = None) -> None:
+        """Retry effects that failed (and any left by a previous run) on a timer; and, given a policy, sweep
+        for due reminders on another (every process does: each reminder is queued once, see
+        workflow/reminders.py)."""
         self.scheduler = BackgroundScheduler(daemon=True)
         self.scheduler.add_job(self.ctx.effects.kick, "interval", seconds=retry_seconds, id="effects",
                                max_instances=1, coalesce=True)
+        if reminders is not None and sweep_seconds:
+            self.scheduler.add_job(self.sweep, "interval", seconds=sweep_seconds, id="reminders", args=[reminders],
+                                   max_instances=1, coalesce=True)
         self.scheduler.start()
         self.ctx.effects.kick()
+
+    def sweep(self, policy: ReminderPolicy) -> Sweep:
+        """Queue the reminders due now, and send them."""
+        try:
+            found = sweep(self.ctx.engine, self.ctx.clock(), policy)
+        except Exception:
+            log.exception("reminder sweep failed; the next one tries again")
+            raise
+        if found.total:
+            log.info("reminders queued: %s", found)
+            self.ctx.effects.kick()
+        return found
 
     def stop(self) -> None:
         if self.scheduler:

@@ -75,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
     from pdf.print_fonts import load as load_fonts
 
     load_fonts()  # parsed once now (~170 ms) rather than during the first PDF upload
-    bot.start_background(settings.effect_retry_seconds)
+    bot.start_background(settings.effect_retry_seconds, settings.reminder_sweep_seconds, settings.reminders)
     # SIGTERM (a process manager stopping us) ends as cleanly as Ctrl-C: the effect runner finishes its call
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

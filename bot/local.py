@@ -41,7 +41,9 @@ def manifest_scopes() -> tuple[str, ...]:
 class LocalWorkspace:
     def __init__(self, engine: Engine, people: dict[str, str], *, clock: Clock = utcnow,
                  private_channels: bool = True, scopes: Iterable[str] | None = None,
-                 transport: Literal["http", "socket_mode"] = "http", letterhead: Letterhead | None = None) -> None:
+                 transport: Literal["http", "socket_mode"] = "http", letterhead: Letterhead | None = None,
+                 fake: FakeSlack | None = None) -> None:
+        """`fake`: a Slack already running (with its people), e.g. one a previous bot process talked to."""
         self.engine = engine
         self.people = people
         self.clock = clock
@@ -50,7 +52,8 @@ class LocalWorkspace:
         self.letterhead = letterhead or Letterhead(Provider(name="Service Orders"))
         self._socket_mode: Any = None
         # the fake grants the bot the scopes of our manifest (a missing one fails like Slack does)
-        self.fake = FakeSlack(scopes=tuple(scopes) if scopes is not None else manifest_scopes())
+        self._own_fake = fake is None
+        self.fake = fake or FakeSlack(scopes=tuple(scopes) if scopes is not None else manifest_scopes())
         self.bot: Bot | None = None
         self._server: HttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -58,10 +61,14 @@ class LocalWorkspace:
         self.slack: SlackDriver
 
     def __enter__(self) -> LocalWorkspace:
-        self.fake.start()
-        for user_id, name in self.people.items():
-            self.fake.add_user(user_id, name.split()[0].lower(), real_name=name)
-        self.general = self.fake.add_channel("general", members=list(self.people))
+        if self._own_fake:
+            self.fake.start()
+            for user_id, name in self.people.items():
+                self.fake.add_user(user_id, name.split()[0].lower(), real_name=name)
+            self.fake.add_channel("general", members=list(self.people))
+        general = self.fake.channel_by_name("general")
+        assert general is not None, "the workspace has no #general"
+        self.general = general.id
         settings = Settings(bot_token=self.fake.bot_token, signing_secret=SIGNING_SECRET,
                             api_url=self.fake.api_url, private_channels=self.private_channels,
                             letterhead=self.letterhead)
@@ -92,7 +99,8 @@ class LocalWorkspace:
             self._thread.join(timeout=10)
         if self.bot is not None:
             self.bot.stop()
-        self.fake.stop()
+        if self._own_fake:
+            self.fake.stop()
 
     # --- waiting for the work that follows an ack ---------------------------------------------------
 

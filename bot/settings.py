@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import time, timedelta
 
 from storage.db import DEFAULT_DATABASE_URL
 from workflow.document import Provider
 from workflow.letterhead import Letterhead, LetterheadError, letterhead_from_env
+from workflow.reminders import QuietHours, ReminderPolicy
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -50,6 +52,8 @@ class Settings:
     effect_retry_seconds: float = 15.0
     effect_lease_seconds: float = 120.0
     letterhead: Letterhead = Letterhead(Provider(name="Service Orders"))
+    reminders: ReminderPolicy = ReminderPolicy()
+    reminder_sweep_seconds: float = 60.0
 
     def __repr__(self) -> str:  # tokens and secrets never reach a log line
         return f"Settings(api_url={self.api_url!r}, database_url={self.database_url.split('@')[-1]!r}, ...)"
@@ -78,7 +82,9 @@ class Settings:
             private_channels=_flag(env, "ORDER_CHANNELS_PRIVATE", True),
             effect_retry_seconds=_seconds(env, "EFFECT_RETRY_SECONDS", 15.0),
             effect_lease_seconds=_seconds(env, "EFFECT_LEASE_SECONDS", 120.0),
-            letterhead=_letterhead(env),
+            letterhead=(letterhead := _letterhead(env)),
+            reminders=_reminders(env, letterhead.provider.timezone),
+            reminder_sweep_seconds=_seconds(env, "REMINDER_SWEEP_SECONDS", 60.0),
         )
 
 
@@ -87,3 +93,37 @@ def _letterhead(env: Mapping[str, str]) -> Letterhead:
         return letterhead_from_env(env)
     except LetterheadError as error:
         raise SettingsError(str(error)) from None
+
+
+def _hours(env: Mapping[str, str], name: str, default: float) -> timedelta:
+    raw = env.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of hours, not '{raw}'") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be above 0")
+    return timedelta(hours=value)
+
+
+def _clock_time(env: Mapping[str, str], name: str, default: time) -> time:
+    raw = env.get(name, "").strip()
+    try:
+        return time.fromisoformat(raw) if raw else default
+    except ValueError:
+        raise SettingsError(f"{name} must be a time of day like 07:30, not '{raw}'") from None
+
+
+def _reminders(env: Mapping[str, str], timezone: str) -> ReminderPolicy:
+    default = ReminderPolicy()
+    remind = _hours(env, "APPROVAL_REMINDER_HOURS", 24)
+    escalate = _hours(env, "APPROVAL_ESCALATION_HOURS", 48)
+    if escalate <= remind:
+        raise SettingsError("APPROVAL_ESCALATION_HOURS must be more than APPROVAL_REMINDER_HOURS")
+    try:
+        quiet = QuietHours.parse(env["QUIET_HOURS"]) if "QUIET_HOURS" in env else default.quiet
+    except ValueError as error:
+        raise SettingsError(f"QUIET_HOURS: {error}") from None
+    return ReminderPolicy(remind_after=remind, escalate_after=escalate,
+                          morning=_clock_time(env, "FIELD_REMINDER_TIME", default.morning),
+                          digest=_clock_time(env, "DIGEST_TIME", default.digest), quiet=quiet, timezone=timezone)

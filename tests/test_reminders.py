@@ -1,0 +1,196 @@
+"""Reminders and SLAs, with time driven by the test (the bot's clock), not by sleeping: approval reminders
+and their escalation, field workers' mornings in their own time zones, overdue orders on the card and in the
+coordinators' digest; quiet hours; once per due moment across sweeps, processes and restarts; never to an
+order that moved on or a channel that was archived."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.local import LocalWorkspace
+from slackfake.server import FakeSlack
+from storage.db import make_engine
+from storage.models import Reminder
+from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER, WORKER2
+from tests.test_end_to_end import PEOPLE
+from workflow.document import Provider
+from workflow.letterhead import Letterhead
+from workflow.reminders import QuietHours, ReminderPolicy, sweep
+
+# Thursday 26 November 2026, 09:00 in Madrid (the provider's zone)
+START = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+POLICY = ReminderPolicy(remind_after=timedelta(hours=24), escalate_after=timedelta(hours=48),
+                        morning=time(7, 30), digest=time(8, 0), quiet=QuietHours(time(20, 0), time(7, 0)),
+                        timezone="Europe/Madrid")
+
+
+class Timed(LocalWorkspace):
+    """A workspace whose bot reads the test's clock."""
+
+    def __init__(self, engine, now: datetime = START, fake: FakeSlack | None = None) -> None:  # type: ignore[no-untyped-def]
+        self.now = now
+        super().__init__(engine, PEOPLE, clock=lambda: self.now, fake=fake,  # the provider is in Madrid, as the
+                         letterhead=Letterhead(Provider(name="Servicios Madrid", timezone=POLICY.timezone)))  # policy
+
+    def at(self, moment: datetime) -> Timed:
+        self.now = moment
+        return self
+
+    def sweep(self) -> dict[str, int]:
+        assert self.bot is not None
+        found = self.bot.sweep(POLICY)
+        self.settle()
+        return {k: v for k, v in vars(found).items() if k != "keys" and v}
+
+    def posts(self, order_id: int) -> list[str]:
+        return [m.text for m in self.fake.channels[self.order(order_id).channel_id].messages if not m.blocks]
+
+    def dms(self, user: str) -> list[str]:
+        return [m.text for c in self.fake.channels.values() if c.is_im and user in c.members for m in c.messages]
+
+
+@pytest.fixture
+def ws(seeded) -> Iterator[Timed]:  # type: ignore[no-untyped-def]
+    with Timed(seeded) as workspace:
+        workspace.fake.set_user(WORKER, tz="Asia/Tokyo")
+        workspace.fake.set_user(WORKER2, tz="America/Santiago")
+        workspace.fake.set_user(COORDINATOR, tz="America/New_York")
+        yield workspace
+
+
+def submit(ws: Timed, scheduled: date | None = None) -> int:
+    ack = ws.submit_order(REQUESTER, client="acme", site="hq", items=[("hvac", "1")],
+                          requested=(ws.now + timedelta(days=5)).date().isoformat(), description="Reminders")
+    assert ack.status == 200 and ack.text == "", ack.text
+    ws.settle()
+    order_id = ws.latest_order_id()
+    if scheduled is not None:
+        ws.approve(SUPERVISOR, order_id, workers=[WORKER, WORKER2], scheduled=scheduled.isoformat())
+        ws.settle()
+    return order_id
+
+
+def test_approval_reminder_then_escalation_each_once(ws: Timed) -> None:
+    order_id = submit(ws)
+    assert ws.at(START + timedelta(hours=23, minutes=59)).sweep() == {}
+    assert ws.at(START + timedelta(hours=24)).sweep() == {"approval": 1}
+    reminder = ws.posts(order_id)[-1]
+    assert reminder == f"<@{SUPERVISOR}>: SO-000001 has waited over 24 h for approval."
+    assert ws.at(START + timedelta(hours=30)).sweep() == {}  # never twice for the same due moment
+    assert ws.at(START + timedelta(hours=48)).sweep() == {"escalation": 1}
+    assert ws.posts(order_id)[-1].startswith(f"<@{COORDINATOR}>: SO-000001 has waited over 48 h for approval")
+    assert ws.at(START + timedelta(days=3)).sweep() == {}
+    assert len([p for p in ws.posts(order_id) if "waited over" in p]) == 2
+
+
+def test_no_reminder_once_the_order_moved_on(ws: Timed) -> None:
+    approved = submit(ws, scheduled=(START + timedelta(days=3)).date())
+    assert ws.at(START + timedelta(hours=25)).sweep() == {}  # approved before it was due
+    # queued, then the order is rejected before the reminder goes out: it is dropped, not sent
+    waiting = submit(ws.at(START + timedelta(hours=1)))
+    found = sweep(ws.engine, ws.at(START + timedelta(hours=25, minutes=1)).now, POLICY)
+    assert found.approval == 1
+    ws.reject(SUPERVISOR, waiting, "Duplicate of SO-000001")
+    ws.settle()
+    assert not [p for p in ws.posts(waiting) if "waited over" in p]
+    assert not [p for p in ws.posts(approved) if "waited over" in p]
+
+
+def test_quiet_hours_hold_a_reminder_until_morning(ws: Timed) -> None:
+    order_id = submit(ws.at(datetime(2026, 11, 26, 20, 30, tzinfo=UTC)))  # 21:30 in Madrid
+    assert ws.at(datetime(2026, 11, 27, 20, 30, tzinfo=UTC)).sweep() == {"deferred": 1}
+    assert ws.at(datetime(2026, 11, 28, 5, 59, tzinfo=UTC)).sweep() == {"deferred": 1}  # 06:59 in Madrid
+    assert ws.at(datetime(2026, 11, 28, 6, 0, tzinfo=UTC)).sweep() == {"approval": 1}
+    assert "waited over 24 h" in ws.posts(order_id)[-1]
+
+
+def test_field_workers_hear_on_the_morning_of_the_day_where_they_are(ws: Timed) -> None:
+    day = date(2026, 11, 28)
+    order_id = submit(ws, scheduled=day)
+    # 07:30 on the 28th in Tokyo is 22:30 UTC on the 27th; in Santiago (UTC-3) 10:30 UTC on the 28th
+    assert ws.at(datetime(2026, 11, 27, 22, 29, tzinfo=UTC)).sweep() == {}
+    assert ws.at(datetime(2026, 11, 27, 22, 30, tzinfo=UTC)).sweep() == {"morning": 1}
+    assert ws.dms(WORKER) == [f"Good morning: SO-000001 is scheduled for today, Saturday 28 November. "
+                              f"Its channel: <#{ws.order(order_id).channel_id}>."]
+    assert ws.dms(WORKER2) == []
+    assert ws.at(datetime(2026, 11, 28, 10, 30, tzinfo=UTC)).sweep() == {"morning": 1}
+    assert len(ws.dms(WORKER2)) == 1 and len(ws.dms(WORKER)) == 1
+
+
+def test_overdue_flag_on_the_card_and_a_daily_digest(ws: Timed) -> None:
+    order_id = submit(ws, scheduled=date(2026, 11, 27))
+    card = ws.fake.message(ws.order(order_id).channel_id, ws.order(order_id).card_ts)
+    assert card is not None and "Overdue" not in str(card.blocks)
+    # midnight in Madrid: the 27th is over. In New York it is 18:00, past the digest time: that day's digest
+    # goes now. (In Santiago it is 20:00, quiet: the morning reminder of the 27th, never sent, waits.)
+    found = ws.at(datetime(2026, 11, 27, 23, 0, tzinfo=UTC)).sweep()
+    assert found == {"overdue": 1, "digest": 1, "deferred": 1}
+    card = ws.fake.message(ws.order(order_id).channel_id, ws.order(order_id).card_ts)
+    assert ":warning: *Overdue*: scheduled for 2026-11-27" in str(card.blocks)
+    assert ws.at(datetime(2026, 11, 28, 12, 59, tzinfo=UTC)).sweep() == {}  # 07:59 in New York
+    assert ws.at(datetime(2026, 11, 28, 13, 0, tzinfo=UTC)).sweep() == {"digest": 1}
+    assert len(ws.dms(COORDINATOR)) == 2
+    assert ws.dms(COORDINATOR)[1].startswith("*1 overdue order* (approved, past the scheduled date, not closed):")
+    assert f"SO-000001 <#{ws.order(order_id).channel_id}> · scheduled 2026-11-27" in ws.dms(COORDINATOR)[1]
+    assert ws.at(datetime(2026, 11, 28, 20, 0, tzinfo=UTC)).sweep() == {}  # once a day
+    ws.complete(WORKER, order_id, "done at last")
+    ws.settle()
+    assert ws.at(datetime(2026, 11, 29, 13, 0, tzinfo=UTC)).sweep() == {}  # closed: no digest
+
+
+def test_an_archived_channel_gets_no_reminder_and_no_new_channel(ws: Timed) -> None:
+    order_id = submit(ws)
+    ws.fake.archive(ws.order(order_id).channel_id)
+    assert ws.at(START + timedelta(hours=24)).sweep() == {"approval": 1}
+    assert len([c for c in ws.fake.channels.values() if c.name.startswith("so-000001")]) == 1
+    assert not [p for p in ws.posts(order_id) if "waited over" in p]
+
+
+def test_two_processes_sweeping_at_once_queue_each_reminder_once(ws: Timed) -> None:
+    for _ in range(3):
+        submit(ws)
+    ws.at(START + timedelta(hours=24))
+    engines = [make_engine(str(ws.engine.url).replace("***", ws.engine.url.password or "")) for _ in range(4)]
+    results = []
+    barrier = threading.Barrier(len(engines))
+
+    def run(engine) -> None:  # type: ignore[no-untyped-def]
+        barrier.wait()
+        results.append(sweep(engine, START + timedelta(hours=24), POLICY).approval)
+
+    threads = [threading.Thread(target=run, args=(engine,)) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results, reverse=True)[0] + sum(sorted(results, reverse=True)[1:]) == 3
+    with Session(ws.engine) as session:
+        assert len(session.exec(select(Reminder)).all()) == 3
+    ws.settle()
+    for order_id in (1, 2, 3):
+        assert len([p for p in ws.posts(order_id) if "waited over" in p]) == 1
+    for engine in engines:
+        engine.dispose()
+
+
+def test_a_restart_sends_what_was_due_and_nothing_twice(seeded) -> None:  # type: ignore[no-untyped-def]
+    with Timed(seeded) as first:
+        first.fake.set_user(WORKER, tz="Asia/Tokyo")
+        order_id = submit(first)
+        # the process queues the reminder, and stops before sending it
+        assert sweep(seeded, START + timedelta(hours=24), POLICY).approval == 1
+        assert first.bot is not None
+        first.bot.stop()
+        first.bot = None
+        # a new bot process, the same database and the same Slack
+        with Timed(seeded, START + timedelta(hours=26), fake=first.fake) as second:
+            assert second.sweep() == {}  # nothing new is due, and the queued one is sent
+            assert [p for p in second.posts(order_id) if "waited over" in p] == [
+                f"<@{SUPERVISOR}>: SO-000001 has waited over 24 h for approval."]
+            assert second.at(START + timedelta(hours=40)).sweep() == {}
+            assert len([p for p in second.posts(order_id) if "waited over" in p]) == 1
