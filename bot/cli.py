@@ -1,4 +1,4 @@
-"""The `service-orders` command: init, db, run, roles, catalog, pdf, verify, effects, demo."""
+"""The `service-orders` command: init, db, run, roles, catalog, pdf, verify, effects, export, demo."""
 
 from __future__ import annotations
 
@@ -193,6 +193,54 @@ def _effects(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    import os
+    import tempfile
+    from datetime import date
+
+    from workflow.export import Period, export_orders
+    from workflow.letterhead import letterhead_from_env
+
+    def day(value: str | None, option: str) -> date | None:
+        try:
+            return date.fromisoformat(value) if value else None
+        except ValueError:
+            raise CliError(f"{option} '{value}' is not a date (YYYY-MM-DD)") from None
+
+    period = Period(day(args.start, "--from"), day(args.end, "--to"))
+    if period.start and period.end and period.start > period.end:
+        raise CliError(f"--from {period.start} is after --to {period.end}")
+    provider = letterhead_from_env().provider
+    engine = make_engine()
+    init_db(engine)
+
+    def progress(done: int, total: int) -> None:
+        if total > 2000:
+            print(f"  {done:,} of {total:,} orders", file=sys.stderr)
+
+    options = dict(period=period, currency=provider.currency, tax_rate=provider.tax_rate,
+                   timezone=provider.timezone, progress=progress)
+    if args.file == "-":
+        count = export_orders(engine, sys.stdout, **options)  # type: ignore[arg-type]
+    else:
+        target = Path(args.file)
+        if not target.parent.is_dir():
+            raise CliError(f"cannot write {target}: no folder {target.parent}")
+        # written beside the target, then renamed: an export that fails leaves no half-written file
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
+                count = export_orders(engine, out, **options)  # type: ignore[arg-type]
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        span = f" submitted {period.start or 'any time'} to {period.end or 'today'}" if period.start or period.end \
+            else ""
+        print(f"Wrote {target}: {count:,} orders{span}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
@@ -250,6 +298,12 @@ def parser() -> argparse.ArgumentParser:
     again = effects_sub.add_parser("retry", help="try failed effects again (all, or the ids given)")
     again.add_argument("id", nargs="*", type=int)
     effects.set_defaults(func=_effects)
+
+    export = sub.add_parser("export", help="write one CSV row per order (state, dates, people, totals, versions)")
+    export.add_argument("file", help="the CSV file to write, or - for standard output")
+    export.add_argument("--from", dest="start", metavar="DATE", help="orders submitted on or after DATE (YYYY-MM-DD)")
+    export.add_argument("--to", dest="end", metavar="DATE", help="orders submitted on or before DATE (YYYY-MM-DD)")
+    export.set_defaults(func=_export)
 
     demo = sub.add_parser("demo", help="run the whole workflow against a local stand-in for Slack")
     demo.add_argument("--out", help="folder for the PDFs and the channel transcript (default: a new temp folder)")

@@ -21,7 +21,7 @@ from workflow.overview import LISTINGS_FOR_COMMAND, Listing, listing
 from workflow.queries import audit_trail, get_order, latest_pdf, order_card
 from workflow.service import is_assigned, roles_of
 from workflow.text import esc
-from workflow.vocabulary import Role, order_number
+from workflow.vocabulary import Role, order_number, parse_order_number
 
 PAGE_SIZE = 10
 LIST_PAGE_ACTIONS = ("order_list_previous", "order_list_next")  # action ids are unique within a block
@@ -37,8 +37,6 @@ App Home lists what waits for you.
 • Supervisors and coordinators approve or reject an order; field workers file confirmations (changes to the \
 order) and close it. Every approved or changed version is a PDF in the order's channel.
 Roles are granted by an admin: `service-orders roles grant USER_ID requester`."""
-
-_NUMBER = re.compile(r"^(?:so-?)?0*(\d{1,9})$", re.IGNORECASE)
 
 
 def register(app: App, ctx: BotContext) -> None:
@@ -104,10 +102,9 @@ def register(app: App, ctx: BotContext) -> None:
         return {"text": f"{TITLES[which]}: {shown}", "blocks": blocks}
 
     def status_text(user: str, number: str, name: str) -> str:
-        match = _NUMBER.match(number.strip())
-        if not match:
+        order_id = parse_order_number(number)
+        if order_id is None:
             return f"Which order? `{name} status SO-000042` (the number is on its card and its channel's name)."
-        order_id = int(match.group(1))
         with Session(ctx.engine) as session:
             try:
                 order = get_order(session, order_id)

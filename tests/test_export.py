@@ -1,0 +1,88 @@
+"""`service-orders export`: one CSV row per order, as an operator runs it (its own process)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from storage.db import make_engine
+from tests.conftest import REQUESTER, SUPERVISOR, WORKER
+from tests.test_cli import cli, env  # noqa: F401  (the fixture)
+from tests.test_workflow import draft
+from workflow.catalog import import_csv
+from workflow.inputs import Approval, Closing
+from workflow.people import grant, remember
+from workflow.service import OrderService
+from workflow.vocabulary import Action, Role
+
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+def seed(url: str) -> None:
+    from tests.conftest import SAMPLE_CATALOG
+
+    engine = make_engine(url)
+    from storage.db import init_db
+    init_db(engine)
+    import_csv(engine, SAMPLE_CATALOG)
+    for user, role in ((REQUESTER, Role.REQUESTER), (SUPERVISOR, Role.SUPERVISOR), (WORKER, Role.FIELD_WORKER)):
+        grant(engine, user, [role])
+    remember(engine, WORKER, "Jürgen Müller", "Europe/Berlin")
+    for day, description in ((0, "=HYPERLINK(\"http://evil\")"), (3, "Second"), (6, "Third, with a comma")):
+        service = OrderService(engine, clock=lambda d=day: NOW + timedelta(days=d), currency="EUR")
+        order = service.submit(REQUESTER, draft(description=description,
+                                                requested_date=(NOW + timedelta(days=day + 2)).date()))
+        if day < 6:
+            order = service.apply(SUPERVISOR, order.id, Action.APPROVE, order.revision,
+                                  Approval((WORKER,), (NOW + timedelta(days=day + 2)).date(), None))
+        if day == 0:
+            service.apply(WORKER, order.id, Action.COMPLETE, order.revision, Closing("Done"))
+    engine.dispose()
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+def test_export_writes_one_row_per_order(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+    seed(env["DATABASE_URL"])
+    out = tmp_path / "orders.csv"
+    result = cli("export", str(out), env=env | {"CURRENCY": "EUR", "TAX_RATE_PERCENT": "21",
+                                                  "PROVIDER_TIMEZONE": "Europe/Madrid"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"Wrote {out}: 3 orders"
+    first, second, third = rows(out)
+    assert first["order"] == "SO-000001" and first["state"] == "Completed"
+    assert first["description"] == "'=HYPERLINK(\"http://evil\")"  # never a formula in a spreadsheet
+    assert first["submitted_at"] == "2026-11-20T11:00+01:00" and first["closed_at"].startswith("2026-11-20T11:00")
+    assert first["field_workers"] == f"Jürgen Müller ({WORKER})" and first["versions"] == "2"  # v1 and closing
+    assert first["client"] == "Acme Facilities Ltd." and first["currency"] == "EUR"
+    assert (first["subtotal"], first["tax"], first["total"]) == ("310.00", "65.10", "375.10")  # 21 % of 310
+    assert second["state"] == "Approved, work in progress" and second["scheduled_date"] == "2026-11-25"
+    assert third["state"] == "Pending approval" and third["versions"] == "0" and third["approved_by"] == ""
+    assert third["description"] == "Third, with a comma"
+
+
+def test_export_by_period_and_to_standard_output(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+    seed(env["DATABASE_URL"])
+    result = cli("export", "-", "--from", "2026-11-21", "--to", "2026-11-23", env=env)
+    assert result.returncode == 0, result.stderr
+    assert [row["order"] for row in csv.DictReader(io.StringIO(result.stdout))] == ["SO-000002"]
+    out = tmp_path / "none.csv"
+    assert cli("export", str(out), "--from", "2027-01-01", env=env).stdout.strip() == (
+        f"Wrote {out}: 0 orders submitted 2027-01-01 to today")
+    assert rows(out) == []
+
+
+def test_export_refuses_bad_input_and_writes_nothing(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+    out = tmp_path / "orders.csv"
+    for args, message in (
+            (["--from", "2026-13-01"], "--from '2026-13-01' is not a date (YYYY-MM-DD)"),
+            (["--from", "2026-11-10", "--to", "2026-11-01"], "--from 2026-11-10 is after --to 2026-11-01")):
+        result = cli("export", str(out), *args, env=env)
+        assert result.returncode == 2 and result.stderr.strip() == f"service-orders: {message}"
+    result = cli("export", str(tmp_path / "missing" / "orders.csv"), env=env)
+    assert result.returncode == 2 and "no folder" in result.stderr
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]

@@ -1,0 +1,131 @@
+"""`service-orders export`: one CSV row per order, for the provider's spreadsheets.
+
+Orders are read in batches (each batch: its orders, their current versions' lines, their field workers and
+people's names in a handful of queries), so an export of any size runs in bounded memory."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, and_, func, true
+from sqlmodel import Session, select
+
+from storage.models import Assignment, CatalogEntry, LineItem, OrderVersion, Person, ServiceOrder
+from workflow.clock import aware
+from workflow.document import ItemLine, money, subtotal
+from workflow.vocabulary import State, order_number
+
+BATCH = 500
+COLUMNS = (
+    "order", "state", "client_code", "client", "site_code", "site", "priority", "requested_date",
+    "scheduled_date", "submitted_at", "approved_at", "closed_at", "requester", "approved_by", "closed_by",
+    "field_workers", "versions", "items", "subtotal", "tax", "total", "currency", "close_reason", "description",
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Orders submitted from `start` to `end`, both days included, by the provider's calendar."""
+
+    start: date | None = None
+    end: date | None = None
+
+    def bounds(self, timezone: str) -> tuple[datetime | None, datetime | None]:
+        zone = ZoneInfo(timezone)
+        lower = datetime.combine(self.start, time(), zone) if self.start else None
+        upper = datetime.combine(self.end + timedelta(days=1), time(), zone) if self.end else None
+        return lower, upper
+
+
+def export_orders(engine: Engine, out: TextIO, *, period: Period = Period(), currency: str = "USD",
+                  tax_rate: Decimal = Decimal(0), timezone: str = "UTC",
+                  progress: Callable[[int, int], None] | None = None) -> int:
+    """Write the CSV (header first) and return how many orders it holds."""
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    lower, upper = period.bounds(timezone)
+    where = and_(true(), *(c for c in (ServiceOrder.created_at >= lower if lower else None,
+                                        ServiceOrder.created_at < upper if upper else None) if c is not None))
+    written = 0
+    with Session(engine) as session:
+        total = session.exec(select(func.count()).select_from(ServiceOrder).where(where)).one()
+        for batch in _batches(session, where):
+            for row in _rows(session, batch, currency, tax_rate, timezone):
+                writer.writerow([_cell(value) for value in row])
+            written += len(batch)
+            if progress:
+                progress(written, total)
+    return written
+
+
+def _batches(session: Session, where: object) -> Iterator[list[ServiceOrder]]:
+    last = 0
+    while True:
+        batch = list(session.exec(select(ServiceOrder).where(where, ServiceOrder.id > last)  # type: ignore[arg-type]
+                                  .order_by(ServiceOrder.id).limit(BATCH)))
+        if not batch:
+            return
+        yield batch
+        last = batch[-1].id
+        session.expunge_all()  # keep memory flat however many orders there are
+
+
+def _rows(session: Session, orders: list[ServiceOrder], currency: str, tax_rate: Decimal,
+          timezone: str) -> Iterator[list[str]]:
+    ids = [order.id for order in orders]
+    lines: dict[int, list[ItemLine]] = defaultdict(list)
+    for order_id, line in session.exec(
+            select(OrderVersion.order_id, LineItem)
+            .join(OrderVersion, LineItem.version_id == OrderVersion.id)
+            .join(ServiceOrder, and_(ServiceOrder.id == OrderVersion.order_id,
+                                     ServiceOrder.current_version == OrderVersion.number))
+            .where(OrderVersion.order_id.in_(ids)).order_by(LineItem.position)):  # type: ignore[attr-defined]
+        lines[order_id].append(ItemLine(line.kind, line.code, line.description, line.unit, line.unit_price,
+                                        line.quantity))
+    versions = dict(session.exec(select(OrderVersion.order_id, func.count()).where(
+        OrderVersion.order_id.in_(ids), OrderVersion.number > 0).group_by(OrderVersion.order_id)).all())  # type: ignore[attr-defined]
+    workers: dict[int, list[str]] = defaultdict(list)
+    for assignment in session.exec(select(Assignment).where(Assignment.order_id.in_(ids))  # type: ignore[attr-defined]
+                                   .order_by(Assignment.added_in_version, Assignment.user_id)):
+        workers[assignment.order_id].append(assignment.user_id)
+    people = {o.requester_id for o in orders} | {o.approved_by for o in orders} | {o.closed_by for o in orders}
+    people |= {u for us in workers.values() for u in us}
+    names = dict(session.exec(select(Person.user_id, Person.name).where(Person.user_id.in_(people))).all())  # type: ignore[attr-defined]
+    codes = {("client", o.client_code) for o in orders} | {("site", o.site_code) for o in orders}
+    catalog = {(e.kind, e.code): e.name for e in session.exec(select(CatalogEntry).where(
+        CatalogEntry.code.in_({code for _, code in codes})))}  # type: ignore[attr-defined]
+    zone = ZoneInfo(timezone)
+
+    def person(user_id: str | None) -> str:
+        return f"{names.get(user_id, user_id)} ({user_id})" if user_id else ""
+
+    def moment(value: datetime | None) -> str:
+        return aware(value).astimezone(zone).isoformat(timespec="minutes") if value else ""
+
+    for order in orders:
+        items = lines[order.id]
+        net = subtotal(items, currency)
+        tax = money(net * tax_rate, currency) if tax_rate else Decimal(0)
+        yield [
+            order_number(order.id), State(order.state).label, order.client_code,
+            catalog.get(("client", order.client_code), ""), order.site_code,
+            catalog.get(("site", order.site_code), ""), order.priority, order.requested_date.isoformat(),
+            order.scheduled_date.isoformat() if order.scheduled_date else "", moment(order.created_at),
+            moment(order.approved_at), moment(order.closed_at), person(order.requester_id),
+            person(order.approved_by), person(order.closed_by), "; ".join(person(u) for u in workers[order.id]),
+            str(versions.get(order.id, 0)), str(len(items)), f"{net}", f"{tax}", f"{net + tax}", currency,
+            order.close_reason or "", order.description,
+        ]
+
+
+def _cell(text: str) -> str:
+    """Spreadsheets run a cell that starts with = + - @ as a formula: typed text (a description, a client's
+    name) must not. No column of ours starts so otherwise (amounts are never negative)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
