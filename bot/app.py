@@ -45,16 +45,24 @@ class Bot:
         self.ctx.effects.kick()
 
     def sweep(self, policy: ReminderPolicy) -> Sweep:
-        """Queue the reminders due now, and send them."""
+        """Queue the reminders due now (in rounds of at most SWEEP_LIMIT, each its own short transaction),
+        and send them."""
         try:
             found = sweep(self.ctx.engine, self.ctx.clock(), policy)
+            total = found
+            for _ in range(100):
+                if not found.backlog:
+                    break
+                self.ctx.effects.kick()
+                found = sweep(self.ctx.engine, self.ctx.clock(), policy)
+                total = total.plus(found)
         except Exception:
             log.exception("reminder sweep failed; the next one tries again")
             raise
-        if found.total:
-            log.info("reminders queued: %s", found)
+        if total.total:
+            log.info("reminders queued: %s", total)
             self.ctx.effects.kick()
-        return found
+        return total
 
     def stop(self) -> None:
         if self.scheduler:

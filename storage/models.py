@@ -213,5 +213,5 @@ class Reminder(SQLModel, table=True):
     kind: str = Field(max_length=16)  # approval, escalation, morning, overdue, digest
     order_id: int | None = Field(default=None, foreign_key="service_order.id", index=True)
     recipient_id: str | None = Field(default=None, max_length=32)
-    due_at: datetime
+    due_at: datetime = Field(index=True)  # a sweep reads the recent ones
     created_at: datetime

@@ -194,3 +194,13 @@ def test_a_restart_sends_what_was_due_and_nothing_twice(seeded) -> None:  # type
                 f"<@{SUPERVISOR}>: SO-000001 has waited over 24 h for approval."]
             assert second.at(START + timedelta(hours=40)).sweep() == {}
             assert len([p for p in second.posts(order_id) if "waited over" in p]) == 1
+
+
+def test_a_big_backlog_is_queued_in_bounded_rounds(ws: Timed) -> None:
+    for _ in range(3):
+        submit(ws)
+    first = sweep(ws.engine, START + timedelta(hours=24), POLICY, limit=2)
+    assert (first.approval, first.backlog) == (2, 1)
+    second = sweep(ws.engine, START + timedelta(hours=24), POLICY, limit=2)
+    assert (second.approval, second.backlog) == (1, 0)
+    assert ws.at(START + timedelta(hours=24)).sweep() == {}

@@ -15,9 +15,10 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import ColumnElement, Engine, Row, String, and_, cast, exists, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -28,7 +29,8 @@ from workflow.clock import aware
 from workflow.vocabulary import Role, State, order_number
 
 CATCH_UP = timedelta(days=7)  # due moments further back than this are history, not reminders
-DIGEST_SIZE = 15  # overdue orders named in a digest; the rest are counted
+DIGEST_SIZE = 15
+SWEEP_LIMIT = 5000  # reminders one sweep queues at most  # overdue orders named in a digest; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -78,11 +80,18 @@ class Sweep:
     overdue: int = 0
     digest: int = 0
     deferred: int = 0  # due, but in quiet hours: a later sweep sends them
+    backlog: int = 0  # due, beyond this sweep's limit: the next sweep queues them
     keys: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         return self.approval + self.escalation + self.morning + self.overdue + self.digest
+
+    def plus(self, later: Sweep) -> Sweep:
+        """This sweep and the one after it, as one (the later one's deferred and backlog stand)."""
+        return Sweep(self.approval + later.approval, self.escalation + later.escalation,
+                     self.morning + later.morning, self.overdue + later.overdue, self.digest + later.digest,
+                     later.deferred, later.backlog, self.keys + later.keys)
 
 
 @dataclass(frozen=True)
@@ -97,8 +106,10 @@ class _Due:
     held: bool = False  # due, but in its recipient's quiet hours: a later sweep sends it
 
 
-def sweep(engine: Engine, now: datetime, policy: ReminderPolicy) -> Sweep:
-    """Queue every reminder due at `now` that has not been queued before."""
+def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SWEEP_LIMIT) -> Sweep:
+    """Queue the reminders due at `now` that have not been queued before, the `limit` longest due first; the
+    rest are counted in `backlog` for the next sweep (a sweep's one transaction stays short: on SQLite it
+    holds the write lock that acks need too)."""
     result = Sweep()
     provider_now = now.astimezone(ZoneInfo(policy.timezone))
     quiet_here = policy.quiet is not None and policy.quiet.covers(provider_now.time())
@@ -108,15 +119,19 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy) -> Sweep:
         due: list[_Due] = []
         for kind, after, people in (("approval", policy.remind_after, staff[0]),
                                     ("escalation", policy.escalate_after, staff[1])):
-            due += [_approval(kind, order, after, people, quiet_here)
-                    for order in _pending_since(session, now - after - CATCH_UP, now - after)]
+            due += _approvals(kind, _pending_since(session, kind, after, now - after - CATCH_UP, now - after), after,
+                              people, quiet_here)
         due += list(_mornings(session, now, policy, zones))
         today = provider_now.date()
-        overdue = _overdue(session, today)
         due += [_Due(f"overdue:{o.id}:{o.scheduled_date}", "overdue", o.id, None, now, "card",
-                     {"reason": "overdue"}) for o in overdue if o.scheduled_date >= today - CATCH_UP]
-        if overdue:
-            due += list(_digests(staff[1], overdue, now, policy, zones))
+                     {"reason": "overdue"}) for o in _newly_overdue(session, today)]
+        due += _digests(session, staff[1], now, today, policy, zones)
+    due.sort(key=lambda item: item.due_at)
+    later = [item for item in due if not item.held][limit:]
+    result.backlog = len(later)
+    if later:
+        skipped = {item.key for item in later}
+        due = [item for item in due if item.key not in skipped]
     queued, held = _queue(engine, due, now)
     result.deferred = held
     for item in due:
@@ -131,33 +146,60 @@ def _people_with(session: Session, roles: tuple[Role, ...]) -> list[str]:
     return sorted(rows)
 
 
-def _pending_since(session: Session, start: datetime, end: datetime) -> list[ServiceOrder]:
-    return list(session.exec(select(ServiceOrder).where(
+# what a reminder needs of an order: plain rows, not ORM objects (a sweep may read tens of thousands)
+_ORDER = (ServiceOrder.id, ServiceOrder.created_at, ServiceOrder.channel_id, ServiceOrder.scheduled_date)
+
+
+def _not_queued(key: ColumnElement[str]) -> ColumnElement[bool]:
+    """No reminder with this key yet: the database skips what earlier sweeps queued, so a sweep with nothing
+    new to do reads next to nothing, however many orders wait."""
+    return ~exists().where(Reminder.key == key)
+
+
+def _key(*parts: Any) -> ColumnElement[str]:
+    """A reminder key built in SQL from literals and columns ('approval:' || id || ':24h')."""
+    out: ColumnElement[str] = literal("")
+    for part in parts:
+        out = out + (literal(part) if isinstance(part, str) else cast(part, String))
+    return out
+
+
+def _pending_since(session: Session, kind: str, after: timedelta, start: datetime, end: datetime) -> list[Row]:
+    return list(session.exec(select(*_ORDER).where(
         ServiceOrder.state == State.PENDING_APPROVAL, ServiceOrder.created_at > start,
-        ServiceOrder.created_at <= end)).scalars())
+        ServiceOrder.created_at <= end, _not_queued(_key(f"{kind}:", ServiceOrder.id, f":{_hours(after)}h")))).all())
 
 
-def _approval(kind: str, order: ServiceOrder, after: timedelta, people: list[str], held: bool) -> _Due:
-    due_at = aware(order.created_at) + after
-    hours = int(after.total_seconds() // 3600)
+def _hours(span: timedelta) -> int:
+    return int(span.total_seconds() // 3600)
+
+
+def _approvals(kind: str, orders: list[Row], after: timedelta, people: list[str], held: bool) -> list[_Due]:
+    hours = _hours(after)
     who = " ".join(f"<@{u}>" for u in people) or "Supervisors"
-    if kind == "approval":
-        text = f"{who}: {order_number(order.id)} has waited over {hours} h for approval."
-    else:
-        text = (f"{who}: {order_number(order.id)} has waited over {hours} h for approval; nobody has approved "
-                "or rejected it yet.")
-    return _Due(f"{kind}:{order.id}:{due_at:%Y%m%dT%H%M}", kind, order.id, None, due_at, "reminder",
-                {"text": text, "state": State.PENDING_APPROVAL.value}, held)
+    tail = (" for approval." if kind == "approval" else
+            " for approval; nobody has approved or rejected it yet.")
+    payload_state = State.PENDING_APPROVAL.value
+    out = []
+    for order in orders:
+        due_at = aware(order.created_at) + after
+        number = order_number(order.id)
+        out.append(_Due(f"{kind}:{order.id}:{hours}h", kind, order.id, None, due_at, "reminder",
+                        {"text": f"{who}: {number} has waited over {hours} h{tail}", "state": payload_state}, held))
+    return out
 
 
 def _mornings(session: Session, now: datetime, policy: ReminderPolicy, zones: dict[str, str]) -> Iterable[_Due]:
     """Each assigned field worker, on the morning of the scheduled date where they are."""
     utc_today = now.date()
-    rows = session.exec(select(ServiceOrder, Assignment.user_id).join(
+    rows = session.exec(select(*_ORDER, Assignment.user_id).join(
         Assignment, Assignment.order_id == ServiceOrder.id).where(
         ServiceOrder.state == State.APPROVED,
-        ServiceOrder.scheduled_date.between(utc_today - timedelta(days=1), utc_today + timedelta(days=1)))).all()
-    for order, worker in rows:
+        ServiceOrder.scheduled_date.between(utc_today - timedelta(days=1), utc_today + timedelta(days=1)),
+        _not_queued(_key("morning:", ServiceOrder.id, ":", Assignment.user_id, ":", ServiceOrder.scheduled_date))
+    )).all()
+    for order in rows:
+        worker = order.user_id
         local = now.astimezone(ZoneInfo(zones.get(worker) or policy.timezone))
         if local.date() != order.scheduled_date or local.time() < policy.morning:
             continue
@@ -169,27 +211,41 @@ def _mornings(session: Session, now: datetime, policy: ReminderPolicy, zones: di
                    "notify", {"user": worker, "text": text, "state": State.APPROVED.value}, _quiet(policy, local))
 
 
-def _overdue(session: Session, today: date) -> list[ServiceOrder]:
-    return list(session.exec(select(ServiceOrder).where(and_(
-        ServiceOrder.state == State.APPROVED, ServiceOrder.scheduled_date < today))
-        .order_by(ServiceOrder.scheduled_date, ServiceOrder.id)).scalars())
+def _newly_overdue(session: Session, today: date) -> list[Row]:
+    """Approved orders past their date, not flagged yet for that date."""
+    return list(session.exec(select(*_ORDER).where(
+        ServiceOrder.state == State.APPROVED, ServiceOrder.scheduled_date < today,
+        ServiceOrder.scheduled_date >= today - CATCH_UP,
+        _not_queued(_key("overdue:", ServiceOrder.id, ":", ServiceOrder.scheduled_date)))).all())
 
 
-def _digests(coordinators: list[str], overdue: list[ServiceOrder], now: datetime, policy: ReminderPolicy,
-             zones: dict[str, str]) -> Iterable[_Due]:
-    """Each coordinator, once a day at digest time where they are: the overdue orders."""
-    lines = [f"• {order_number(o.id)}" + (f" <#{o.channel_id}>" if o.channel_id else "")
-             + f" · scheduled {o.scheduled_date.isoformat()}" for o in overdue[:DIGEST_SIZE]]
-    more = f"\n…and {len(overdue) - DIGEST_SIZE} more: `/order list overdue`." if len(overdue) > DIGEST_SIZE else ""
-    text = f"*{len(overdue)} overdue order{'s' if len(overdue) != 1 else ''}* (approved, past the scheduled " \
-           f"date, not closed):\n" + "\n".join(lines) + more
+def _digests(session: Session, coordinators: list[str], now: datetime, today: date, policy: ReminderPolicy,
+             zones: dict[str, str]) -> list[_Due]:
+    """Each coordinator, once a day at digest time where they are: the overdue orders (the first
+    DIGEST_SIZE named, all counted). Reads the orders only when some coordinator's digest is due."""
+    wanted = []
     for coordinator in coordinators:
         local = now.astimezone(ZoneInfo(zones.get(coordinator) or policy.timezone))
-        if local.time() < policy.digest:
-            continue
-        due_at = datetime.combine(local.date(), policy.digest, local.tzinfo)
-        yield _Due(f"digest:{coordinator}:{local.date()}", "digest", None, coordinator, due_at, "notify",
-                   {"user": coordinator, "text": text}, _quiet(policy, local))
+        if local.time() >= policy.digest:
+            wanted.append((coordinator, f"digest:{coordinator}:{local.date()}",
+                           datetime.combine(local.date(), policy.digest, local.tzinfo), _quiet(policy, local)))
+    queued = set(session.exec(select(Reminder.key).where(Reminder.key.in_([w[1] for w in wanted]))).scalars())
+    wanted = [w for w in wanted if w[1] not in queued]
+    if not wanted:
+        return []
+    overdue = and_(ServiceOrder.state == State.APPROVED, ServiceOrder.scheduled_date < today)
+    count = session.exec(select(func.count()).select_from(ServiceOrder).where(overdue)).scalar_one()
+    if not count:
+        return []
+    first = session.exec(select(*_ORDER).where(overdue).order_by(ServiceOrder.scheduled_date, ServiceOrder.id)
+                         .limit(DIGEST_SIZE)).all()
+    lines = [f"• {order_number(o.id)}" + (f" <#{o.channel_id}>" if o.channel_id else "")
+             + f" · scheduled {o.scheduled_date.isoformat()}" for o in first]
+    more = f"\n…and {count - DIGEST_SIZE} more: `/order list overdue`." if count > DIGEST_SIZE else ""
+    text = (f"*{count} overdue order{'s' if count != 1 else ''}* (approved, past the scheduled date, not closed):\n"
+            + "\n".join(lines) + more)
+    return [_Due(key, "digest", None, coordinator, due_at, "notify", {"user": coordinator, "text": text}, held)
+            for coordinator, key, due_at, held in wanted]
 
 
 def _quiet(policy: ReminderPolicy, local: datetime) -> bool:
@@ -202,25 +258,28 @@ def _queue(engine: Engine, due: list[_Due], now: datetime) -> tuple[set[str], in
     inserted the rest) and how many new ones quiet hours hold back."""
     if not due:
         return set(), 0
-    inserted: set[str] = set()
     with session_scope(engine) as session:
-        existing = set()
         keys = [item.key for item in due]
+        existing: set[str] = set()
         for start in range(0, len(keys), 1000):
             existing |= set(session.exec(select(Reminder.key).where(Reminder.key.in_(keys[start:start + 1000])))
                             .scalars())
         fresh = [item for item in due if item.key not in existing and not item.held]
         held = sum(1 for item in due if item.key not in existing and item.held)
         insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-        for item in fresh:
-            statement = insert(Reminder).values(
-                key=item.key, kind=item.kind, order_id=item.order_id, recipient_id=item.recipient,
-                due_at=item.due_at, created_at=now).on_conflict_do_nothing(index_elements=["key"])
-            if session.execute(statement).rowcount:
-                inserted.add(item.key)
+        inserted: set[str] = set()
+        connection = session.connection()
+        if fresh:
+            # one executemany (SQLAlchemy batches it into multi-row INSERTs with RETURNING): a reminder another
+            # process inserted meanwhile is skipped by ON CONFLICT, so only this call's come back, and are sent
+            table = Reminder.__table__  # type: ignore[attr-defined]
+            statement = insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
+            inserted = set(connection.execute(statement, [
+                {"key": item.key, "kind": item.kind, "order_id": item.order_id, "recipient_id": item.recipient,
+                 "due_at": item.due_at, "created_at": now} for item in fresh]).scalars())
         effects = [{"order_id": item.order_id, "kind": item.effect, "key": f"reminder:{item.key}",
                     "payload": json.dumps(item.payload), "status": "pending", "attempts": 0, "not_before": now,
                     "created_at": now} for item in fresh if item.key in inserted]
         if effects:
-            session.execute(PendingEffect.__table__.insert(), effects)  # type: ignore[attr-defined]
+            connection.execute(PendingEffect.__table__.insert(), effects)  # type: ignore[attr-defined]
     return inserted, held

@@ -38,6 +38,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('key')
     )
     with op.batch_alter_table('reminder', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reminder_due_at'), ['due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_reminder_order_id'), ['order_id'], unique=False)
 
     with op.batch_alter_table('assignment', schema=None) as batch_op:
@@ -71,6 +72,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table('reminder', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reminder_order_id'))
+        batch_op.drop_index(batch_op.f('ix_reminder_due_at'))
 
     op.drop_table('reminder')
     op.drop_table('home_viewer')
