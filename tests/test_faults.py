@@ -2,8 +2,8 @@
 Retry-After), drop the connection, or are done with their answer lost, and the workflow still ends with
 exactly what it should.
 
-Marked slow (about 4 minutes): run it with `scripts/test -m slow`. It is not in CI's default run yet: one
-run in four failed once, cause not yet found (see issue 4's notes)."""
+Marked slow (about 3 minutes): `scripts/test -m slow` runs it alone; CI runs it on both databases.
+"""
 
 from __future__ import annotations
 
