@@ -47,7 +47,7 @@ REQ, SUP, CRD, FW1, FW2 = PEOPLE
 
 
 def _step(number: int, text: str) -> None:
-    print(f"[{number}/7] {text}", flush=True)
+    print(f"[{number}/8] {text}", flush=True)
 
 
 def _check(ack: object, what: str) -> None:
@@ -99,7 +99,17 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
         _check(ws.complete(FW2, order_id, note="All units running; site left clean."), "the closing")
         ws.settle()
 
-        _step(6, "Collecting what landed in the order's channel")
+        _step(6, f"{PEOPLE[CRD][0]} opens the app's Home tab and types /order status {number}")
+        ws.slack.event({"type": "app_home_opened", "user": CRD, "tab": "home"})
+        ws.wait(lambda: ws.fake.home_view(CRD), "the Home tab")
+        home = ws.fake.home_view(CRD)
+        (out / "home.txt").write_text(ws.fake.view_text(home["id"]) + "\n", encoding="utf-8")
+        asked = len(ws.fake.ephemerals)
+        ws.slack.command(CRD, "/order", f"status {number}")
+        ws.wait(lambda: len(ws.fake.ephemerals) > asked, "the status")
+        (out / "status.txt").write_text(ws.fake.ephemerals[-1]["text"] + "\n", encoding="utf-8")
+
+        _step(7, "Collecting what landed in the order's channel")
         order = ws.order(order_id)
         pdfs = sorted((f for f in ws.fake.files.values() if order.channel_id in f.channels),
                       key=lambda f: f.name)
@@ -116,7 +126,7 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
         (out / "audit.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         calls = len(ws.fake.calls)
 
-    _step(7, f"Done in {time.monotonic() - started:.1f} s: {number} is {order.state}, at version "
+    _step(8, f"Done in {time.monotonic() - started:.1f} s: {number} is {order.state}, at version "
              f"{order.current_version}, after {calls} Web API calls")
     print(f"\nWrote to {out}:")
     for path in sorted(out.iterdir()):

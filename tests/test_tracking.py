@@ -109,7 +109,7 @@ def test_order_status(ws: LocalWorkspace) -> None:
     assert f"Approved, work in progress · version 1 · requested by <@{REQUESTER}>, approved by <@{SUPERVISOR}>" \
         in text
     assert f"Latest PDF: SO-000001-v1.pdf in <#{channel}>" in text
-    assert f"<@{SUPERVISOR}> approve" in text and f"<@{REQUESTER}> submit" in text
+    assert f"<@{SUPERVISOR}> approved the order" in text and f"<@{REQUESTER}> submitted the order" in text
     assert answer(ws, COORDINATOR, "status SO-000001")["text"] == text
     assert answer(ws, OUTSIDER, "status SO-000001")["text"] == (
         "SO-000001 is not one of yours: ask its requester or a coordinator.")

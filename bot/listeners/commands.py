@@ -21,7 +21,8 @@ from workflow.overview import LISTINGS_FOR_COMMAND, Listing, listing
 from workflow.queries import audit_trail, get_order, latest_pdf, order_card
 from workflow.service import is_assigned, roles_of
 from workflow.text import esc
-from workflow.vocabulary import Role, order_number, parse_order_number
+from workflow.transitions import BY_ACTION
+from workflow.vocabulary import Action, Role, order_number, parse_order_number
 
 PAGE_SIZE = 10
 LIST_PAGE_ACTIONS = ("order_list_previous", "order_list_next")  # action ids are unique within a block
@@ -37,6 +38,14 @@ App Home lists what waits for you.
 • Supervisors and coordinators approve or reject an order; field workers file confirmations (changes to the \
 order) and close it. Every approved or changed version is a PDF in the order's channel.
 Roles are granted by an admin: `service-orders roles grant USER_ID requester`."""
+
+
+def _did(action: str) -> str:
+    """'approve' -> 'approved the order', from the transition table."""
+    try:
+        return BY_ACTION[Action(action)].past_tense
+    except ValueError:
+        return action
 
 
 def register(app: App, ctx: BotContext) -> None:
@@ -127,7 +136,7 @@ def register(app: App, ctx: BotContext) -> None:
                  f"Latest PDF: {pdf} in {channel}" if pdf else "No PDF yet: the first comes with the approval.",
                  "*Last steps*"]
         lines += [f"• <!date^{int(aware(step.at).timestamp())}^{{date_short}} {{time}}|{step.at:%Y-%m-%d %H:%M} UTC> "
-                  f"<@{step.actor_id}> {step.action}" for step in steps]
+                  f"<@{step.actor_id}> {_did(step.action)}" for step in steps]
         return "\n".join(lines)
 
     def turn_page(action: dict[str, Any], body: dict[str, Any], respond: Respond) -> None:
