@@ -129,7 +129,8 @@ def test_demo_writes_pdfs_transcript_and_audit(tmp_path: Path, env: dict[str, st
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"Wrote to {out}" in result.stdout
     assert {p.name for p in out.iterdir()} >= {"SO-000001-v1.pdf", "SO-000001-v2.pdf", "SO-000001-v3.pdf",
-                                               "transcript.txt", "audit.txt"}
+                                               "transcript.txt", "audit.txt", "home.txt", "status.txt"}
+    assert "Completed · version 4" in (out / "status.txt").read_text(encoding="utf-8")
     transcript = (out / "transcript.txt").read_text(encoding="utf-8")
     assert "closed the order as completed" in transcript and "📎 SO-000001-v3.pdf" in transcript
     assert "<@" not in (out / "audit.txt").read_text(encoding="utf-8")
