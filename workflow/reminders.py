@@ -29,8 +29,8 @@ from workflow.clock import aware
 from workflow.vocabulary import Role, State, order_number
 
 CATCH_UP = timedelta(days=7)  # due moments further back than this are history, not reminders
-DIGEST_SIZE = 15
-SWEEP_LIMIT = 5000  # reminders one sweep queues at most  # overdue orders named in a digest; the rest are counted
+DIGEST_SIZE = 15  # overdue orders named in a digest; the rest are counted
+SWEEP_LIMIT = 2000  # reminders one sweep queues at most: about a second of work on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class Sweep:
     overdue: int = 0
     digest: int = 0
     deferred: int = 0  # due, but in quiet hours: a later sweep sends them
-    backlog: int = 0  # due, beyond this sweep's limit: the next sweep queues them
+    backlog: int = 0  # due beyond this sweep's limit (at least this many): the next sweep queues them
     keys: list[str] = field(default_factory=list)
 
     @property
@@ -108,8 +108,9 @@ class _Due:
 
 def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SWEEP_LIMIT) -> Sweep:
     """Queue the reminders due at `now` that have not been queued before, the `limit` longest due first; the
-    rest are counted in `backlog` for the next sweep (a sweep's one transaction stays short: on SQLite it
-    holds the write lock that acks need too)."""
+    rest are left for the next sweep, and `backlog` says that some wait. Each kind is read `limit` + 1 at a
+    time, so a sweep's work, and its one transaction (on SQLite, the write lock acks need too), stay bounded
+    however many are due."""
     result = Sweep()
     provider_now = now.astimezone(ZoneInfo(policy.timezone))
     quiet_here = policy.quiet is not None and policy.quiet.covers(provider_now.time())
@@ -119,12 +120,13 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
         due: list[_Due] = []
         for kind, after, people in (("approval", policy.remind_after, staff[0]),
                                     ("escalation", policy.escalate_after, staff[1])):
-            due += _approvals(kind, _pending_since(session, kind, after, now - after - CATCH_UP, now - after), after,
-                              people, quiet_here)
-        due += list(_mornings(session, now, policy, zones))
+            waiting = _pending_since(session, kind, after, now - after - CATCH_UP, now - after, limit + 1)
+            due += _approvals(kind, waiting, after, people, quiet_here)
+        due += list(_mornings(session, now, policy, zones))  # bounded by its three-day window, not by `limit`:
+        # those held by a worker's quiet hours would otherwise fill it and starve the rest
         today = provider_now.date()
         due += [_Due(f"overdue:{o.id}:{o.scheduled_date}", "overdue", o.id, None, now, "card",
-                     {"reason": "overdue"}) for o in _newly_overdue(session, today)]
+                     {"reason": "overdue"}) for o in _newly_overdue(session, today, limit + 1)]
         due += _digests(session, staff[1], now, today, policy, zones)
     due.sort(key=lambda item: item.due_at)
     later = [item for item in due if not item.held][limit:]
@@ -164,10 +166,12 @@ def _key(*parts: Any) -> ColumnElement[str]:
     return out
 
 
-def _pending_since(session: Session, kind: str, after: timedelta, start: datetime, end: datetime) -> list[Row]:
+def _pending_since(session: Session, kind: str, after: timedelta, start: datetime, end: datetime,
+                   limit: int) -> list[Row]:
     return list(session.exec(select(*_ORDER).where(
         ServiceOrder.state == State.PENDING_APPROVAL, ServiceOrder.created_at > start,
-        ServiceOrder.created_at <= end, _not_queued(_key(f"{kind}:", ServiceOrder.id, f":{_hours(after)}h")))).all())
+        ServiceOrder.created_at <= end, _not_queued(_key(f"{kind}:", ServiceOrder.id, f":{_hours(after)}h")))
+        .order_by(ServiceOrder.created_at).limit(limit)).all())
 
 
 def _hours(span: timedelta) -> int:
@@ -197,7 +201,7 @@ def _mornings(session: Session, now: datetime, policy: ReminderPolicy, zones: di
         ServiceOrder.state == State.APPROVED,
         ServiceOrder.scheduled_date.between(utc_today - timedelta(days=1), utc_today + timedelta(days=1)),
         _not_queued(_key("morning:", ServiceOrder.id, ":", Assignment.user_id, ":", ServiceOrder.scheduled_date))
-    )).all()
+    ).order_by(ServiceOrder.scheduled_date, ServiceOrder.id)).all()
     for order in rows:
         worker = order.user_id
         local = now.astimezone(ZoneInfo(zones.get(worker) or policy.timezone))
@@ -211,12 +215,13 @@ def _mornings(session: Session, now: datetime, policy: ReminderPolicy, zones: di
                    "notify", {"user": worker, "text": text, "state": State.APPROVED.value}, _quiet(policy, local))
 
 
-def _newly_overdue(session: Session, today: date) -> list[Row]:
+def _newly_overdue(session: Session, today: date, limit: int) -> list[Row]:
     """Approved orders past their date, not flagged yet for that date."""
     return list(session.exec(select(*_ORDER).where(
         ServiceOrder.state == State.APPROVED, ServiceOrder.scheduled_date < today,
         ServiceOrder.scheduled_date >= today - CATCH_UP,
-        _not_queued(_key("overdue:", ServiceOrder.id, ":", ServiceOrder.scheduled_date)))).all())
+        _not_queued(_key("overdue:", ServiceOrder.id, ":", ServiceOrder.scheduled_date)))
+        .order_by(ServiceOrder.scheduled_date).limit(limit)).all())
 
 
 def _digests(session: Session, coordinators: list[str], now: datetime, today: date, policy: ReminderPolicy,
