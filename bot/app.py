@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
+from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
@@ -16,7 +17,7 @@ from bot.context import BotContext
 from bot.effects import EffectRunner
 from bot.gateway import Gateway, make_client
 from bot.listeners import actions, commands, dedup, events, options, views
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from workflow.clock import Clock, utcnow
 from workflow.reminders import ReminderPolicy, Sweep, sweep
 from workflow.service import OrderService
@@ -70,7 +71,11 @@ class Bot:
         self.ctx.effects.shutdown()
 
 
-def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = None, clock: Clock = utcnow) -> Bot:
+def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = None, clock: Clock = utcnow,
+              verify_token: bool = True) -> Bot:
+    """The bot, ready to serve. `verify_token` checks the token with Slack (auth.test) now, so a bad token
+    stops start-up with Slack's reason, and the first request does not pay for that call inside its ack
+    (Bolt would make it there, lazily, and past Slack's 3 seconds if Slack is slow)."""
     client = client or make_client(settings.bot_token, settings.api_url)
     gateway = Gateway(client)
     currency = settings.letterhead.provider.currency
@@ -82,8 +87,11 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
     )
     # process_before_response: the ack is the listener's return, with no 10 ms polling; slow work runs in
     # lazy listeners and the effect runner, after the ack.
-    app = App(client=client, signing_secret=settings.signing_secret, process_before_response=True,
-              token_verification_enabled=False)
+    try:
+        app = App(client=client, signing_secret=settings.signing_secret, process_before_response=True,
+                  token_verification_enabled=verify_token)
+    except BoltError as error:
+        raise SettingsError(f"Slack did not accept SLACK_BOT_TOKEN: {error}") from None
     for listeners in (dedup, commands, actions, views, options, events):
         listeners.register(app, ctx)
 

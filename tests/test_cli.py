@@ -123,6 +123,17 @@ def test_run_http_serves_slack_through_slack_api_url(env: dict[str, str]) -> Non
         assert "xoxb-" not in output and "cli-secret" not in output  # secrets never reach the log
 
 
+def test_run_checks_the_token_with_slack_before_serving(env: dict[str, str]) -> None:
+    with FakeSlack() as fake:
+        result = cli("run", "--http", "--port", str(free_port()), env={
+            **env, "SLACK_BOT_TOKEN": "xoxb-revoked-or-mistyped", "SLACK_SIGNING_SECRET": "cli-secret",
+            "SLACK_API_URL": fake.api_url})
+        assert result.returncode == 2
+        assert "Slack did not accept SLACK_BOT_TOKEN" in result.stderr and "invalid_auth" in result.stderr
+        assert "xoxb-revoked" not in result.stderr
+        assert [call.method for call in fake.calls] == ["auth.test"]  # at start-up, not in a first ack
+
+
 def test_demo_writes_pdfs_transcript_and_audit(tmp_path: Path, env: dict[str, str]) -> None:
     out = tmp_path / "demo"
     result = cli("demo", "--out", str(out), env=env, timeout=120)
