@@ -30,15 +30,19 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, not '{raw}'")
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+def _positive(env: Mapping[str, str], name: str, default: float, unit: str) -> float:
     raw = env.get(name, "").strip()
     try:
         value = float(raw) if raw else default
     except ValueError:
-        raise SettingsError(f"{name} must be a number of seconds, not '{raw}'") from None
+        raise SettingsError(f"{name} must be a number of {unit}, not '{raw}'") from None
     if value <= 0:
         raise SettingsError(f"{name} must be above 0")
     return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    return _positive(env, name, default, "seconds")
 
 
 @dataclass(frozen=True)
@@ -96,14 +100,7 @@ def _letterhead(env: Mapping[str, str]) -> Letterhead:
 
 
 def _hours(env: Mapping[str, str], name: str, default: float) -> timedelta:
-    raw = env.get(name, "").strip()
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        raise SettingsError(f"{name} must be a number of hours, not '{raw}'") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be above 0")
-    return timedelta(hours=value)
+    return timedelta(hours=_positive(env, name, default, "hours"))
 
 
 def _clock_time(env: Mapping[str, str], name: str, default: time) -> time:

@@ -208,3 +208,39 @@ def test_a_big_backlog_is_queued_in_bounded_rounds(ws: Timed) -> None:
     second = sweep(ws.engine, START + timedelta(hours=24), POLICY, limit=2)
     assert (second.approval, second.backlog) == (1, 0)
     assert ws.at(START + timedelta(hours=24)).sweep() == {}
+
+
+BASE_ENV = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PROVIDER_TIMEZONE": "Europe/Madrid"}
+
+
+def test_reminder_settings_and_their_defaults() -> None:
+    from bot.settings import Settings
+
+    default = Settings.from_env(BASE_ENV)
+    assert default.reminders == ReminderPolicy(timezone="Europe/Madrid") and default.reminder_sweep_seconds == 60
+    chosen = Settings.from_env(BASE_ENV | {
+        "APPROVAL_REMINDER_HOURS": "4", "APPROVAL_ESCALATION_HOURS": "8.5", "FIELD_REMINDER_TIME": "06:45",
+        "DIGEST_TIME": "09:00", "QUIET_HOURS": "off", "REMINDER_SWEEP_SECONDS": "30"}).reminders
+    assert (chosen.remind_after, chosen.escalate_after) == (timedelta(hours=4), timedelta(hours=8.5))
+    assert (chosen.morning, chosen.digest, chosen.quiet) == (time(6, 45), time(9, 0), None)
+    assert QuietHours.parse("22:00-06:30") == QuietHours(time(22, 0), time(6, 30))
+    assert QuietHours(time(22, 0), time(6, 30)).covers(time(23, 0)) and not QuietHours(
+        time(22, 0), time(6, 30)).covers(time(12, 0))
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("APPROVAL_REMINDER_HOURS", "soon", "APPROVAL_REMINDER_HOURS must be a number of hours, not 'soon'"),
+    ("APPROVAL_REMINDER_HOURS", "0", "APPROVAL_REMINDER_HOURS must be above 0"),
+    ("APPROVAL_ESCALATION_HOURS", "12", "APPROVAL_ESCALATION_HOURS must be more than APPROVAL_REMINDER_HOURS"),
+    ("FIELD_REMINDER_TIME", "7.30", "FIELD_REMINDER_TIME must be a time of day like 07:30, not '7.30'"),
+    ("DIGEST_TIME", "25:00", "DIGEST_TIME must be a time of day like 07:30, not '25:00'"),
+    ("QUIET_HOURS", "evenings", "QUIET_HOURS: 'evenings' is not a span of hours like 20:00-07:00"),
+    ("QUIET_HOURS", "20:00-20:00", "QUIET_HOURS: '20:00-20:00' starts and ends at the same time"),
+    ("REMINDER_SWEEP_SECONDS", "-5", "REMINDER_SWEEP_SECONDS must be above 0"),
+])
+def test_bad_reminder_settings_are_named(setting: str, value: str, message: str) -> None:
+    from bot.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env(BASE_ENV | {"APPROVAL_REMINDER_HOURS": "24", setting: value})
+    assert str(refused.value) == message
