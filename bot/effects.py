@@ -32,7 +32,7 @@ from workflow.clock import Clock, aware, utcnow
 from workflow.issuing import issue
 from workflow.letterhead import Letterhead
 from workflow.people import whose_home_to_refresh
-from workflow.queries import catalog_name, field_workers, order_card, version_row
+from workflow.queries import catalog_name, field_workers, order_card, order_people, version_row
 from workflow.vocabulary import order_number
 
 log = logging.getLogger(__name__)
@@ -289,8 +289,7 @@ class EffectRunner:
         old = order.channel_id
         name, channel_id = self._create_channel(order)
         with Session(self.engine) as session:
-            people = [order.requester_id, *([order.approved_by] if order.approved_by else []),
-                      *field_workers(session, order.id)]
+            people = order_people(session, order)
         self.gateway.invite(channel_id, people)
         number = order_number(order.id)
         self.gateway.post(channel_id, f"{number} continues here: its channel <#{old}> {why}. Earlier documents "
@@ -372,12 +371,8 @@ class EffectRunner:
     def _home(self, effect: Claim) -> None:
         """Refresh App Home for those whose lists the step changed (and who have opened it)."""
         with Session(self.engine) as session:
-            involved: list[str] = []
-            if effect.order_id is not None:
-                order = session.get(ServiceOrder, effect.order_id)
-                involved = [order.requester_id, *([order.approved_by] if order.approved_by else []),
-                            *field_workers(session, order.id)]
-            users = whose_home_to_refresh(session, involved)
+            order = session.get(ServiceOrder, effect.order_id) if effect.order_id is not None else None
+            users = whose_home_to_refresh(session, order_people(session, order) if order else [])
         for user in users:
             self.gateway.publish_home(user, render_home(self.engine, user, self.clock(),
                                                         self.letterhead.provider.timezone))

@@ -46,7 +46,7 @@ class Timed(LocalWorkspace):
         assert self.bot is not None
         found = self.bot.sweep(POLICY)
         self.settle()
-        return {k: v for k, v in vars(found).items() if k != "keys" and v}
+        return {k: v for k, v in vars(found).items() if v}
 
     def posts(self, order_id: int) -> list[str]:
         return [m.text for m in self.fake.channels[self.order(order_id).channel_id].messages if not m.blocks]

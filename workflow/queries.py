@@ -75,6 +75,12 @@ def field_workers(session: Session, order_id: int, up_to_version: int | None = N
     return tuple(row.user_id for row in rows)
 
 
+def order_people(session: Session, order: ServiceOrder) -> list[str]:
+    """Who an order involves: its requester, its approver and its field workers."""
+    return [order.requester_id, *([order.approved_by] if order.approved_by else []),
+            *field_workers(session, order.id)]
+
+
 def version_lines(session: Session, order_id: int, number: int) -> list[tuple[int, ItemLine]]:
     """(line id, line) of one version, in position order."""
     rows = session.exec(

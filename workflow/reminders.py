@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -81,7 +81,6 @@ class Sweep:
     digest: int = 0
     deferred: int = 0  # due, but in quiet hours: a later sweep sends them
     backlog: int = 0  # due beyond this sweep's limit (at least this many): the next sweep queues them
-    keys: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -91,7 +90,7 @@ class Sweep:
         """This sweep and the one after it, as one (the later one's deferred and backlog stand)."""
         return Sweep(self.approval + later.approval, self.escalation + later.escalation,
                      self.morning + later.morning, self.overdue + later.overdue, self.digest + later.digest,
-                     later.deferred, later.backlog, self.keys + later.keys)
+                     later.deferred, later.backlog)
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,6 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
     for item in due:
         if item.key in queued:
             setattr(result, item.kind, getattr(result, item.kind) + 1)
-            result.keys.append(item.key)
     return result
 
 
