@@ -30,76 +30,44 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
-from decimal import Decimal
 from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workflow.document import HistoryEntry, ItemLine, Provider, VersionDocument, diff_items  # noqa: E402
+from workflow.document import VersionDocument  # noqa: E402
 
 LOGO = ROOT / "bot" / "sample" / "logo.png"
 TYPICAL_MS, TYPICAL_BYTES, LONG_MS = 20.0, 60_000, 1000.0
 
 
-def _line(code: str | None, description: str, price: str | None, quantity: str, unit: str | None = "h") -> ItemLine:
-    kind = "free" if code is None else "material" if code.startswith("MAT") else "service"
-    return ItemLine(kind, code, description, unit, None if price is None else Decimal(price), Decimal(quantity))
-
-
-ITEMS = (
-    _line("SRV-001", "Conveyor belt inspection", "45.00", "2"),
-    _line("SRV-002", "Belt splice, hot vulcanised", "1250.00", "1"),
-    _line("MAT-010", "Idler roller 152 mm", "38.40", "12", "pc"),
-    _line("MAT-011", "Scraper blade", "210.00", "2", "pc"),
-    _line("SRV-003", "Night shift surcharge", "18.75", "8"),
-    _line("MAT-020", "Grease cartridge", "7.90", "10", "pc"),
-    _line("SRV-004", "Commissioning test", "320.00", "1"),
-    _line(None, "Crane hire, to be quoted", None, "1", None),
-)
+# The documents are the PDF tests' sample order (tests/test_pdf.py), imported when first needed: the cold run
+# times `import pdf.render` on its own, and the tests import it.
 
 
 def typical(**overrides: object) -> VersionDocument:
-    values: dict[str, object] = {
-        "provider": Provider(name="Andes Industrial Services SpA", address="Av. Grecia 2001, Peñalolén, Santiago",
-                             tax_id="76.123.456-7", logo_sha256="sample", timezone="America/Santiago",
-                             currency="USD", tax_rate=Decimal("0.19"), locale="en"),
-        "order_number": "SO-000042", "version": 1, "step": "approve", "state": "approved",
-        "issued_at": datetime(2026, 11, 26, 14, 5, tzinfo=UTC), "client": "Minera Andes", "client_code": "MAND",
-        "client_contact": "Carla Rojas, +56 9 1234 5678", "site": "Peñalolén plant", "site_code": "PEN-01",
-        "site_address": "Camino a Lo Hermida 1234, Peñalolén", "requester": "Ana Díaz",
-        "approved_by": "Lars Ørsted", "approved_at": datetime(2026, 11, 25, 9, 30, tzinfo=UTC),
-        "field_workers": ("Jan Kowalski (Łódź)", "Jürgen Müller"), "requested_date": date(2026, 11, 20),
-        "scheduled_date": date(2026, 12, 1), "priority": "high",
-        "description": "Replace the worn belt on conveyor C-3 and check the idlers.",
-        "approval_notes": "Approved within the quarterly budget.", "items": ITEMS,
-    }
-    values.update(overrides)
-    return VersionDocument(**values)  # type: ignore[arg-type]
+    """Version 1 of an approved order: 8 line items in three groups, one not yet priced; English, USD."""
+    from tests.test_pdf import make_doc, provider
+
+    return make_doc(provider=provider(logo_sha256="sample"), **overrides)
 
 
 def five_hundred() -> VersionDocument:
-    items = tuple(_line(f"SRV-{i:04d}", f"Service step {i}", "10.00", "1") for i in range(1, 401))
-    items += tuple(_line(f"MAT-{i:04d}", f"Part {i}", "2.50", "2", "pc") for i in range(1, 101))
+    from tests.test_pdf import line
+
+    items = tuple(line(f"SRV-{i:04d}", f"Service step {i}", "10.00", "1") for i in range(1, 401))
+    items += tuple(line(f"MAT-{i:04d}", f"Part {i}", "2.50", "2", "pc") for i in range(1, 101))
     return typical(items=items)
 
 
 def closing_es() -> VersionDocument:
-    after = (ITEMS[0], _line("SRV-002", "Belt splice, hot vulcanised", "1300.00", "1"), ITEMS[2],
-             _line("SRV-009", "Alignment check", "99.50", "1"))
-    closed = datetime(2026, 11, 28, 21, 0, tzinfo=UTC)
-    base = typical()
-    return typical(
-        provider=Provider(**{**base.provider.__dict__, "locale": "es", "currency": "CLP"}),
-        version=3, step="complete", state="completed", items=after, changes=diff_items(ITEMS[:4], after),
-        added_people=("Δημήτρης Παπαδόπουλος",), change_note="Trabajo terminado sin novedades.",
-        change_author="Jürgen Müller", previous_subtotal=Decimal("2220.80"), closed_by="Jürgen Müller",
-        closed_at=closed, issued_at=closed,
-        history=(HistoryEntry(1, base.issued_at, "Lars Ørsted", "approve", "1" * 64),
-                 HistoryEntry(2, datetime(2026, 11, 27, 13, 0, tzinfo=UTC), "Ana Díaz", "confirm", "2" * 64)),
-    )
+    """Version 3, the closing record, with its changes and history; Spanish, CLP."""
+    from tests.test_pdf import AFTER, BEFORE, closing, provider
+    from workflow.document import diff_items
+
+    return closing(provider=provider(logo_sha256="sample", locale="es", currency="CLP"),
+                   changes=diff_items(BEFORE, AFTER), added_people=("Δημήτρης Παπαδόπουλος",))
 
 
 def measure(render: Callable[[], bytes], samples: int, warmup: int) -> tuple[list[float], bytes]:
