@@ -7,9 +7,11 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, Insert, Table, event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, create_engine
 
 from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -19,6 +21,10 @@ if TYPE_CHECKING:
 
 DEFAULT_DATABASE_URL = "sqlite:///data/service-orders.db"
 WRITE_OPTION = "service_orders_write"
+# A bot process has up to 16 threads using the database at once: 8 request threads, Bolt's 5 lazy
+# listeners, the effect runner and the scheduler's jobs. A pool smaller than that opens and closes a
+# server connection (a PostgreSQL backend process) for every overflowing session under load.
+POOL_SIZE = 16
 
 
 def database_url() -> str:
@@ -28,7 +34,7 @@ def database_url() -> str:
 def make_engine(url: str | None = None) -> Engine:
     url = url or database_url()
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_SIZE // 2)
     path = url.split("///", 1)[-1]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -84,3 +90,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def insert_or_skip(session: Session, table: Table) -> Insert:
+    """An INSERT that can take ON CONFLICT (PostgreSQL's and SQLite's are the same in SQL, not in
+    SQLAlchemy)."""
+    return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
+
+
+def upsert(session: Session, table: Table, row: dict[str, Any], key: str) -> None:
+    """Insert `row`, or update the one with its `key`: one statement, so two processes writing the same row at
+    once both succeed (a read, then an insert, lets one of them fail on the primary key)."""
+    statement = insert_or_skip(session, table).values(row)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[key], set_={column: statement.excluded[column] for column in row if column != key}))

@@ -264,3 +264,28 @@ def test_rounding_follows_the_currency(service, seeded) -> None:  # type: ignore
     order = service.apply(SUPERVISOR, order.id, Action.APPROVE, 0, Approval((WORKER,), TOMORROW, None))
     eur = issue(seeded, order.id, 1, Letterhead(Provider(name="P", currency="EUR", tax_rate=Decimal("0.19")))).document
     assert eur.subtotal == Decimal("1.01") and eur.tax == Decimal("0.19") and eur.total == Decimal("1.20")
+
+
+def test_people_learnt_at_once_by_several_processes_are_stored_once(engine) -> None:  # type: ignore[no-untyped-def]
+    # Two bot processes learn the same new person (users.info) at the same moment, and two Home-tab opens of
+    # one user arrive together: every write succeeds, and the last one's values are kept.
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from storage.models import HomeViewer, Person
+    from workflow.people import remember, saw_home
+
+    writers = 8
+    barrier = Barrier(writers)
+
+    def learn(n: int) -> None:
+        barrier.wait()
+        remember(engine, "U0NEW", f"Name {n}", "America/Santiago")
+        saw_home(engine, "U0NEW", datetime(2026, 11, 26, 12, n, tzinfo=UTC))
+
+    with ThreadPoolExecutor(writers) as pool:
+        list(pool.map(learn, range(writers)))  # re-raises a writer's error
+    with Session(engine) as session:
+        people = session.exec(select(Person).where(Person.user_id == "U0NEW")).all()
+        assert len(people) == 1 and people[0].name.startswith("Name ") and people[0].tz == "America/Santiago"
+        assert len(session.exec(select(HomeViewer).where(HomeViewer.user_id == "U0NEW")).all()) == 1

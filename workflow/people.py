@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from storage.db import session_scope
+from storage.db import session_scope, upsert
 from storage.models import HomeViewer, Person, RoleGrant
 from workflow.clock import earliest_today, utcnow
 from workflow.vocabulary import Role
@@ -65,9 +65,8 @@ def roles_by_user(engine: Engine) -> dict[str, list[str]]:
 def remember(engine: Engine, user_id: str, name: str, tz: str | None) -> None:
     """Store what Slack says of a user: the name PDFs show, the time zone their "today" is in."""
     with session_scope(engine) as session:
-        person = session.get(Person, user_id) or Person(user_id=user_id, name=name, updated_at=utcnow())
-        person.name, person.tz, person.updated_at = name[:200], _zone(tz), utcnow()
-        session.add(person)
+        row = {"user_id": user_id, "name": name[:200], "tz": _zone(tz), "updated_at": utcnow()}
+        upsert(session, Person.__table__, row, "user_id")  # type: ignore[attr-defined]
 
 
 def _zone(tz: str | None) -> str | None:
@@ -94,9 +93,7 @@ def known_names(engine: Engine, user_ids: list[str]) -> set[str]:
 def saw_home(engine: Engine, user_id: str, now: datetime) -> None:
     """`user_id` opened the app's Home tab: from now on, a step that changes their lists refreshes it."""
     with session_scope(engine) as session:
-        viewer = session.get(HomeViewer, user_id) or HomeViewer(user_id=user_id, opened_at=now)
-        viewer.opened_at = now
-        session.add(viewer)
+        upsert(session, HomeViewer.__table__, {"user_id": user_id, "opened_at": now}, "user_id")  # type: ignore[attr-defined]
 
 
 def whose_home_to_refresh(session: Session, involved: list[str]) -> list[str]:

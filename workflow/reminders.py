@@ -19,11 +19,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Engine, Row, String, and_, cast, exists, func, literal, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from storage.db import session_scope
+from storage.db import insert_or_skip, session_scope
 from storage.models import Assignment, PendingEffect, Person, Reminder, RoleGrant, ServiceOrder
 from workflow.clock import aware
 from workflow.vocabulary import Role, State, order_number
@@ -269,14 +267,14 @@ def _queue(engine: Engine, due: list[_Due], now: datetime) -> tuple[set[str], in
                             .scalars())
         fresh = [item for item in due if item.key not in existing and not item.held]
         held = sum(1 for item in due if item.key not in existing and item.held)
-        insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
         inserted: set[str] = set()
         connection = session.connection()
         if fresh:
             # one executemany (SQLAlchemy batches it into multi-row INSERTs with RETURNING): a reminder another
             # process inserted meanwhile is skipped by ON CONFLICT, so only this call's come back, and are sent
             table = Reminder.__table__  # type: ignore[attr-defined]
-            statement = insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
+            statement = (insert_or_skip(session, table).on_conflict_do_nothing(index_elements=["key"])
+                         .returning(table.c.key))
             inserted = set(connection.execute(statement, [
                 {"key": item.key, "kind": item.kind, "order_id": item.order_id, "recipient_id": item.recipient,
                  "due_at": item.due_at, "created_at": now} for item in fresh]).scalars())
