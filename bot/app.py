@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_bolt.error import BoltError
@@ -14,7 +15,7 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot.context import BotContext
-from bot.effects import EffectRunner
+from bot.effects import EffectRunner, lower_priority
 from bot.gateway import Gateway, make_client
 from bot.listeners import actions, commands, dedup, events, options, views
 from bot.settings import Settings, SettingsError
@@ -36,7 +37,9 @@ class Bot:
         """Retry effects that failed (and any left by a previous run) on a timer; and, given a policy, sweep
         for due reminders on another (every process does: each reminder is queued once, see
         workflow/reminders.py)."""
-        self.scheduler = BackgroundScheduler(daemon=True)
+        # the sweep is background work, like the effects: at a lower priority than acks
+        self.scheduler = BackgroundScheduler(daemon=True, executors={"default": ThreadPoolExecutor(
+            max_workers=2, pool_kwargs={"initializer": lower_priority})})
         self.scheduler.add_job(self.ctx.effects.kick, "interval", seconds=retry_seconds, id="effects",
                                max_instances=1, coalesce=True)
         if reminders is not None and sweep_seconds:

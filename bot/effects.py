@@ -6,6 +6,7 @@ waits (its later effects depend on it) while other orders go on, and apscheduler
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -77,7 +78,7 @@ class EffectRunner:
         self.clock = clock
         self.lease = lease  # how long a claim holds: a process that died lets go of its effects after it
         self.name = f"{socket.gethostname()}:{os.getpid()}"[:64]  # who holds a claim, for people reading the table
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="effects")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="effects", initializer=lower_priority)
         self._queued = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -413,6 +414,13 @@ _REFUSAL = {
     "user_not_found": "Slack does not know this user",
     "user_is_restricted": "they are a guest who cannot join this channel",
 }
+
+
+def lower_priority() -> None:
+    """Let the OS run the calling thread after the request threads, whose acks Slack waits for (Linux gives
+    each thread its own nice value). For background threads: effects, the scheduler's jobs."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux: the OS shares time as it likes
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 def _set(row: object, **values: object) -> None:

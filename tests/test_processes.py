@@ -194,3 +194,31 @@ def test_a_process_killed_inside_a_slack_call_is_finished_once_by_the_next(seede
             assert [c.response.get("error") for c in fake.calls_to(method)] == [None, "name_taken"]
         else:
             assert fake.calls_to("conversations.history")
+
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads threads' nice values from Linux's /proc")
+def test_background_work_runs_below_the_request_threads(seeded) -> None:  # type: ignore[no-untyped-def]
+    # Slack waits for acks, not for effects: the effect runner and the scheduler's jobs run at nice 10, so on
+    # a busy machine the OS gives the request threads the CPU first.
+    with workspace() as fake:
+        process, port = start_bot(bot_env(fake, database_url(seeded)))
+        try:
+            SlackDriver(f"http://127.0.0.1:{port}/slack/events", SECRET, fake).command(REQUESTER, "/order")
+            assert fake.wait_for(lambda: fake.open_view_ids(REQUESTER), timeout=10)  # a lazy listener ran
+            time.sleep(1.5)  # the scheduler's first job (the effects retry pass, every second) has run
+
+            def nice_values() -> list[int]:
+                values = []
+                for stat in Path(f"/proc/{process.pid}/task").glob("*/stat"):
+                    fields = stat.read_text().rsplit(")", 1)[1].split()
+                    values.append(int(fields[16]))  # proc(5)'s field 19, "nice", counted after the name
+                return values
+
+            values = nice_values()
+            assert values.count(10) >= 2, values  # the effects thread, the scheduler's job thread
+            assert values.count(0) >= 9, values  # the main thread, 8 request threads, Bolt's lazy listener
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output = process.communicate(timeout=30)[0]
+        assert process.returncode == 0, output
