@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Dialect, Index, LargeBinary, Numeric, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import Column, Dialect, Index, LargeBinary, Numeric, String, Text, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -162,6 +162,13 @@ class PendingEffect(SQLModel, table=True):
     """A Slack call a step still owes, written in the step's transaction and run after its commit."""
 
     __tablename__ = "pending_effect"
+    # The effect runner's claim reads the oldest pending effect whose order has no earlier one pending. Done
+    # effects pile up for ever, so these hold only pending ones: the claim stays an index probe, not a
+    # scan of the backlog for each pending row (59 ms a claim with 2,000 pending, before).
+    __table_args__ = (Index("ix_pending_effect_pending", "id", postgresql_where=text("status = 'pending'"),
+                            sqlite_where=text("status = 'pending'")),
+                      Index("ix_pending_effect_pending_order", "order_id", "id",
+                            postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")))
     id: int | None = Field(default=None, primary_key=True)
     # None: not about one order (a coordinator's daily digest)
     order_id: int | None = Field(default=None, foreign_key="service_order.id", index=True)
