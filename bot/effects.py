@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, and_, exists, literal_column, or_, update
+from sqlalchemy import Engine, and_, bindparam, exists, literal_column, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -45,11 +45,11 @@ MAX_NAME_SUFFIX = 50
 # effects beside an order's chain: they neither wait for its earlier effects nor hold up its later ones, and
 # their failing fails nothing else (App Home refreshes, reminders)
 ASIDE = ("home", "reminder", "notify")
-CLAIM_BATCH = 20
+CLAIM_BATCH = 20  # effects of one order claimed at once (a step writes at most a handful)
 # 'pending' written into the SQL, not sent as a parameter: PostgreSQL's plan for a prepared statement (psycopg
 # prepares one after 5 runs) can then use the partial indexes on pending effects (storage/models.py); with a
 # parameter it cannot, and a claim scanned the whole backlog for each pending row (210 ms with 2,000 pending)
-PENDING = literal_column("'pending'")  # effects of one order claimed at once (a step writes at most a handful)
+PENDING = literal_column("'pending'")
 
 
 Record = Callable[[Session], None]  # writes what Slack answered, in the transaction that marks the effect done
@@ -70,6 +70,30 @@ class Claim:
     key: str
     payload: dict
     again: bool
+
+
+# The claim's statements, built once (it runs once per order, in every process, all day): plain rows, and one
+# UPDATE for the whole batch. Row locks with SKIP LOCKED keep two processes from claiming the same effect.
+_COLUMNS = (PendingEffect.id, PendingEffect.order_id, PendingEffect.kind, PendingEffect.key, PendingEffect.payload,
+            PendingEffect.attempts, PendingEffect.claimed_by)
+_earlier = aliased(PendingEffect)
+_DUE = and_(PendingEffect.status == PENDING, PendingEffect.not_before <= bindparam("now"),
+            or_(PendingEffect.claimed_until.is_(None), PendingEffect.claimed_until < bindparam("now")))
+_HEAD = (select(*_COLUMNS).where(_DUE, or_(PendingEffect.kind.in_(ASIDE), ~exists().where(
+    _earlier.order_id == PendingEffect.order_id, _earlier.status == PENDING, _earlier.id < PendingEffect.id,
+    _earlier.kind.not_in(ASIDE)))).order_by(PendingEffect.id).limit(1).with_for_update(skip_locked=True))
+_REST = (select(*_COLUMNS).where(_DUE, PendingEffect.order_id == bindparam("order_id"),
+                                 PendingEffect.id > bindparam("head"))
+         .order_by(PendingEffect.id).limit(CLAIM_BATCH - 1).with_for_update(skip_locked=True))
+_DONE = (update(PendingEffect).where(PendingEffect.id == bindparam("effect"))
+         .values(status="done", done_at=bindparam("at"), attempts=PendingEffect.attempts + 1, claimed_until=None)
+         .execution_options(synchronize_session=False))
+_RELEASE = (update(PendingEffect).where(PendingEffect.id.in_(bindparam("ids", expanding=True)),
+                                        PendingEffect.claimed_by == bindparam("by"))
+            .values(claimed_until=None).execution_options(synchronize_session=False))
+_CLAIM = (update(PendingEffect).where(PendingEffect.id.in_(bindparam("ids", expanding=True)))
+          .values(claimed_until=bindparam("until"), claimed_by=bindparam("by"))
+          .execution_options(synchronize_session=False))
 
 
 class EffectRunner:
@@ -143,31 +167,15 @@ class EffectRunner:
         lock, which acks need too) few. Row locks with SKIP LOCKED keep two processes from claiming the same
         one on PostgreSQL; SQLite's write lock serialises claims anyway."""
         now = self.clock()
-        earlier = aliased(PendingEffect)
-        waiting = exists().where(earlier.order_id == PendingEffect.order_id, earlier.status == PENDING,
-                                 earlier.id < PendingEffect.id, earlier.kind.not_in(ASIDE))
-        free = or_(PendingEffect.claimed_until.is_(None), PendingEffect.claimed_until < now)
         with session_scope(self.engine) as session:
-            # plain rows and one UPDATE: this runs once per order, in every process, all day
-            head = session.exec(
-                select(PendingEffect.id, PendingEffect.order_id, PendingEffect.kind)
-                .where(PendingEffect.status == PENDING, PendingEffect.not_before <= now, free,
-                       or_(~waiting, PendingEffect.kind.in_(ASIDE)))
-                .order_by(PendingEffect.id).limit(1)
-                .with_for_update(skip_locked=True)).first()
+            head = session.execute(_HEAD, {"now": now}).first()
             if head is None:
                 return []
-            mine = PendingEffect.id == head.id if head.kind in ASIDE else and_(
-                PendingEffect.order_id == head.order_id, PendingEffect.status == PENDING,
-                PendingEffect.id >= head.id, PendingEffect.not_before <= now, free)
-            batch = session.exec(
-                select(PendingEffect.id, PendingEffect.order_id, PendingEffect.kind, PendingEffect.key,
-                       PendingEffect.payload, PendingEffect.attempts, PendingEffect.claimed_by)
-                .where(mine).order_by(PendingEffect.id).limit(CLAIM_BATCH)
-                .with_for_update(skip_locked=True)).all()
+            batch = [head] if head.kind in ASIDE else [head, *session.execute(
+                _REST, {"now": now, "order_id": head.order_id, "head": head.id})]
             # each effect's lease covers the ones before it in the batch too
-            session.execute(update(PendingEffect).where(PendingEffect.id.in_([e.id for e in batch]))
-                            .values(claimed_until=now + self.lease * len(batch), claimed_by=self.name))
+            session.execute(_CLAIM, {"ids": [e.id for e in batch], "until": now + self.lease * len(batch),
+                                     "by": self.name})
             return [Claim(e.id, e.order_id, e.kind, e.key, json.loads(e.payload),
                           again=e.attempts > 0 or e.claimed_by is not None) for e in batch]
 
@@ -175,9 +183,7 @@ class EffectRunner:
         if not effects:
             return
         with session_scope(self.engine) as session:
-            session.execute(update(PendingEffect).where(PendingEffect.id.in_([e.id for e in effects]),
-                                                        PendingEffect.claimed_by == self.name)
-                            .values(claimed_until=None))
+            session.execute(_RELEASE, {"ids": [e.id for e in effects], "by": self.name})
 
     def _run(self, effect: Claim) -> bool:
         try:
@@ -191,8 +197,7 @@ class EffectRunner:
             with session_scope(self.engine) as session:
                 if record is not None:
                     record(session)
-                session.execute(update(PendingEffect).where(PendingEffect.id == effect.id).values(
-                    status="done", done_at=self.clock(), attempts=PendingEffect.attempts + 1, claimed_until=None))
+                session.execute(_DONE, {"effect": effect.id, "at": self.clock()})
             return True
         except Exception as error:  # recorded on the effect, retried later, never lost
             self._record_failure(effect.id, error)
