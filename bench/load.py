@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import json
 import os
 import platform
@@ -72,6 +73,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 from urllib.parse import parse_qs
@@ -82,7 +84,7 @@ from sqlmodel import Session, SQLModel, select
 from bot.local import LocalWorkspace, manifest_scopes
 from slackfake.inbound import ACK_TIMEOUT, InboundResult, SlackDriver
 from slackfake.server import FakeSlack
-from slackfake.state import Channel
+from slackfake.state import Channel, User
 from storage.db import init_db, make_engine
 from storage.models import AuditEvent, OrderVersion, PendingEffect, ServiceOrder
 from workflow.catalog import import_csv
@@ -121,12 +123,16 @@ def supervisor(n: int) -> str:
 
 @dataclass(frozen=True)
 class Ack:
-    kind: str
+    body: bytes  # the request, classified after the run (parsing it on the clock costs the bots CPU)
     start: float  # time.perf_counter() when the request went out
     seconds: float
     status: int
     bot: int  # which bot process (1, 2)
     text: str  # the ack's body (the first 200 characters)
+
+    @cached_property
+    def kind(self) -> str:
+        return request_kind(self.body)
 
 
 class TimedDriver(SlackDriver):
@@ -142,7 +148,7 @@ class TimedDriver(SlackDriver):
         start = time.perf_counter()
         result = super().post(raw_body, content_type, signed, timestamp, headers)
         seconds = time.perf_counter() - start
-        self.acks.append(Ack(request_kind(raw_body), start, seconds, result.status, self.bot, result.text[:200]))
+        self.acks.append(Ack(raw_body, start, seconds, result.status, self.bot, result.text[:200]))
         return result
 
 
@@ -194,6 +200,10 @@ class LeanFake(FakeSlack):
     @property
     def channels(self) -> Mapping[str, Channel]:  # type: ignore[override]
         return CopyOnRead(self._lock, self._ws.channels)
+
+    @property
+    def users(self) -> Mapping[str, User]:  # type: ignore[override]
+        return CopyOnRead(self._lock, self._ws.users)
 
 
 class Person(LocalWorkspace):
@@ -386,6 +396,20 @@ def cpu_seconds(pid: int | None = None) -> float:
 
 
 # --- after the last ack: the drain and the checks ----------------------------------------------------------
+
+
+def postgres_cpu_seconds() -> float:
+    """User + system CPU seconds of the PostgreSQL server processes running now (on this machine)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, rest = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        if name == "postgres":
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def pending_effects(engine: Engine) -> int:
@@ -663,10 +687,18 @@ def run_clients(args: argparse.Namespace, engine: Engine, fake: FakeSlack, bots:
     threads = [threading.Thread(target=run_client, name=f"client-{n + 1}", args=(
         n, person, count, not args.skip_approve, args.card_timeout, barrier, results[n]))
         for n, (person, count) in enumerate(zip(persons, shares(args.orders, args.clients), strict=True))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    # This process's garbage collector is off while the clients run, as timeit turns it off: a full
+    # collection of the fake's state stops every client thread at once (up to 140 ms seen), and that pause
+    # is this harness's, not the bots'. The bots keep theirs.
+    gc.disable()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        gc.enable()
+        gc.collect()
     return results
 
 
@@ -689,7 +721,7 @@ def one_run(args: argparse.Namespace, number: int, name: str, failure_rate: floa
     try:
         with bot_processes(args.database_url, fake, log_dir, number) as bots:
             print("  bots     : " + ", ".join(f"bot {n} on port {b.port}" for n, b in enumerate(bots, 1)), flush=True)
-            cpu_before = [cpu_seconds(), *(cpu_seconds(b.process.pid) for b in bots)]
+            cpu_before = [cpu_seconds(), *(cpu_seconds(b.process.pid) for b in bots), postgres_cpu_seconds()]
             machine_before = machine_ticks()
             results = run_clients(args, engine, fake, bots, failure_rate)
             machine_after = machine_ticks()
@@ -699,7 +731,7 @@ def one_run(args: argparse.Namespace, number: int, name: str, failure_rate: floa
                   f"{len(orders_of(results))} orders submitted, {sum(len(r.approved) for r in results)} approved",
                   flush=True)
             drained = drain(engine, last, args.drain_timeout)
-            cpu_after = [cpu_seconds(), *(cpu_seconds(b.process.pid) for b in bots)]
+            cpu_after = [cpu_seconds(), *(cpu_seconds(b.process.pid) for b in bots), postgres_cpu_seconds()]
             if drained is None:
                 print(f"  effects  : {pending_effects(engine)} still pending {args.drain_timeout:g} s after the "
                       "last ack", flush=True)
@@ -711,7 +743,7 @@ def one_run(args: argparse.Namespace, number: int, name: str, failure_rate: floa
             busy = (machine_after[0] - machine_before[0]) / max(1, machine_after[1] - machine_before[1])
             print(f"  cpu      : {busy:.0%} of the machine's CPUs busy while the clients ran; CPU seconds from the "
                   f"first request to the drain's end: this process (clients + fake) {cpu[0]:.1f}, bots "
-                  + ", ".join(f"{c:.1f}" for c in cpu[1:]))
+                  + ", ".join(f"{c:.1f}" for c in cpu[1:-1]) + f", PostgreSQL {cpu[-1]:.1f}")
             print(f"  slack    : {slack_summary(fake)}")
             checks = verify(engine, fake, results, args.clients)
         print_checks(checks)
