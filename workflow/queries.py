@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from sqlalchemy import Row
 from sqlmodel import Session, select
 
 from storage.models import Assignment, AuditEvent, CatalogEntry, LineItem, OrderVersion, Person, ServiceOrder
@@ -124,10 +125,12 @@ def person_name(session: Session, user_id: str) -> str:
 
 
 def search_catalog(session: Session, kinds: tuple[str, ...], text: str, parent: str | None = None,
-                   limit: int = 100) -> list[CatalogEntry]:
-    """Typeahead: entries whose code or name contains every typed word, codes first. Slack shows at most
-    100 options, so a catalog of any size answers with one indexed, limited query."""
-    query = select(CatalogEntry).where(CatalogEntry.kind.in_(kinds))
+                   limit: int = 100) -> list[Row]:
+    """Typeahead: entries (kind, code, name, unit, unit_price) whose code or name contains every typed word,
+    codes first. Slack shows at most 100 options, so a catalog of any size answers with one indexed, limited
+    query; plain rows, as this runs inside the ack for every few keystrokes."""
+    query = select(CatalogEntry.kind, CatalogEntry.code, CatalogEntry.name, CatalogEntry.unit,
+                   CatalogEntry.unit_price).where(CatalogEntry.kind.in_(kinds))
     if parent is not None:
         query = query.where(CatalogEntry.parent_code == parent)
     for word in text.casefold().split()[:5]:
