@@ -85,7 +85,8 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
     ctx = BotContext(
         engine=engine, gateway=gateway, service=OrderService(engine, clock, currency),
         effects=EffectRunner(engine, gateway, settings.letterhead, private_channels=settings.private_channels,
-                             clock=clock, lease=timedelta(seconds=settings.effect_lease_seconds)),
+                             clock=clock, lease=timedelta(seconds=settings.effect_lease_seconds),
+                             workers=settings.effect_workers),
         clock=clock, timezone=settings.letterhead.provider.timezone, currency=currency,
     )
     # process_before_response: the ack is the listener's return, with no 10 ms polling; slow work runs in

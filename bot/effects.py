@@ -1,7 +1,8 @@
 """Runs the pending effects a step recorded, after its commit: channel, invites, card, messages, PDFs.
 
-One worker thread per process drains them in the order they were written; an order whose effect fails
-waits (its later effects depend on it) while other orders go on, and apscheduler kicks a retry pass.
+A few worker threads per process drain them, each order's in the order they were written; an order whose
+effect fails waits (its later effects depend on it) while other orders go on, and apscheduler kicks a retry
+pass.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ MAX_NAME_SUFFIX = 50
 # effects beside an order's chain: they neither wait for its earlier effects nor hold up its later ones, and
 # their failing fails nothing else (App Home refreshes, reminders)
 ASIDE = ("home", "reminder", "notify")
+WORKERS = 4  # effect threads per process (EFFECT_WORKERS in bot/settings.py)
 CLAIM_BATCH = 20  # effects of one order claimed at once (a step writes at most a handful)
 # 'pending' written into the SQL, not sent as a parameter: PostgreSQL's plan for a prepared statement (psycopg
 # prepares one after 5 runs) can then use the partial indexes on pending effects (storage/models.py); with a
@@ -98,7 +100,7 @@ _CLAIM = (update(PendingEffect).where(PendingEffect.id.in_(bindparam("ids", expa
 
 class EffectRunner:
     def __init__(self, engine: Engine, gateway: Gateway, letterhead: Letterhead, *, private_channels: bool = True,
-                 clock: Clock = utcnow, lease: timedelta = LEASE) -> None:
+                 clock: Clock = utcnow, lease: timedelta = LEASE, workers: int = WORKERS) -> None:
         self.engine = engine
         self.gateway = gateway
         self.letterhead = letterhead
@@ -106,8 +108,13 @@ class EffectRunner:
         self.clock = clock
         self.lease = lease  # how long a claim holds: a process that died lets go of its effects after it
         self.name = f"{socket.gethostname()}:{os.getpid()}"[:64]  # who holds a claim, for people reading the table
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="effects", initializer=lower_priority)
-        self._queued = threading.Event()
+        # Several workers, each draining other orders: a call Slack is slow to answer, or that slack_sdk is
+        # waiting to retry (Retry-After), holds up one order, not every order this process has.
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="effects",
+                                            initializer=lower_priority)
+        self._lock = threading.Lock()
+        self._waiting = False  # a pass is submitted and has not started yet
+        self._running = 0
         self._idle = threading.Event()
         self._idle.set()
         self._handlers: dict[str, Callable[[Claim], Record | None]] = {
@@ -124,21 +131,28 @@ class EffectRunner:
     # --- scheduling --------------------------------------------------------------------------------
 
     def kick(self) -> None:
-        """Ask for a drain pass soon; many kicks while one is queued make one pass."""
-        if not self._queued.is_set():
-            self._queued.set()
+        """Ask for a drain pass soon; many kicks while one is waiting to start make one pass. Each pass that
+        finds work kicks again, so passes spread over the idle workers while there is work for them."""
+        with self._lock:
+            if self._waiting:
+                return
+            self._waiting = True
             self._idle.clear()
-            self._executor.submit(self._pass)
+        self._executor.submit(self._pass)
 
     def _pass(self) -> None:
-        self._queued.clear()
+        with self._lock:
+            self._waiting = False
+            self._running += 1
         try:
             self.drain()
         except Exception:
             log.exception("effect pass failed")
         finally:
-            if not self._queued.is_set():
-                self._idle.set()
+            with self._lock:
+                self._running -= 1
+                if not self._running and not self._waiting:
+                    self._idle.set()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         return self._idle.wait(timeout)
@@ -153,6 +167,7 @@ class EffectRunner:
         Several processes may drain at once: each effect is claimed by one (below)."""
         done = 0
         while batch := self._claim():
+            self.kick()  # there may be more: another worker, if one is free, claims the next order's
             for position, effect in enumerate(batch):
                 if not self._run(effect):
                     self._release(batch[position + 1:])  # they wait for the failed one; let anyone retry them

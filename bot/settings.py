@@ -41,6 +41,13 @@ def _positive(env: Mapping[str, str], name: str, default: float, unit: str) -> f
     return value
 
 
+def _count(env: Mapping[str, str], name: str, default: int, most: int) -> int:
+    raw = env.get(name, "").strip()
+    if raw and not (raw.isdigit() and 1 <= int(raw) <= most):
+        raise SettingsError(f"{name} must be a whole number from 1 to {most}, not '{raw}'")
+    return int(raw) if raw else default
+
+
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return _positive(env, name, default, "seconds")
 
@@ -55,6 +62,7 @@ class Settings:
     private_channels: bool = True
     effect_retry_seconds: float = 15.0
     effect_lease_seconds: float = 120.0
+    effect_workers: int = 4
     letterhead: Letterhead = Letterhead(Provider(name="Service Orders"))
     reminders: ReminderPolicy = ReminderPolicy()
     reminder_sweep_seconds: float = 60.0
@@ -86,6 +94,7 @@ class Settings:
             private_channels=_flag(env, "ORDER_CHANNELS_PRIVATE", True),
             effect_retry_seconds=_seconds(env, "EFFECT_RETRY_SECONDS", 15.0),
             effect_lease_seconds=_seconds(env, "EFFECT_LEASE_SECONDS", 120.0),
+            effect_workers=_count(env, "EFFECT_WORKERS", 4, most=32),
             letterhead=(letterhead := _letterhead(env)),
             reminders=_reminders(env, letterhead.provider.timezone),
             reminder_sweep_seconds=_seconds(env, "REMINDER_SWEEP_SECONDS", 60.0),

@@ -185,3 +185,36 @@ def test_a_missing_scope_fails_at_once_and_says_what_an_admin_must_do(seeded) ->
         assert "lacks the scope files:write" in failed[0].last_error
         assert "reinstall the app, then run `service-orders effects retry`" in failed[0].last_error
         assert ws.order(order_id).state == "approved"  # the step stands; only the PDF waits
+
+
+# --- Slack slow for one order ----------------------------------------------------------------------------
+
+def test_a_call_slack_is_slow_to_answer_holds_up_its_own_order_only(ws: Clocked) -> None:
+    # Slack makes order 1's channel and holds the answer (a slow Slack, or slack_sdk waiting out a
+    # Retry-After): order 2, submitted meanwhile, gets its channel and card from another effect worker
+    stall = ws.fake.stall("conversations.create")
+    for description in ("First", "Second"):
+        ack = ws.submit_order(REQUESTER, client="acme", site="hq", items=[("hvac", "2")], requested=SOON,
+                              description=description)
+        assert ack.status == 200 and ack.text == "", ack.text
+    assert stall.reached.wait(10)
+    assert ws.fake.wait_for(lambda: ws.order(2).card_ts is not None, timeout=10)
+    assert ws.order(1).channel_id is None  # still waiting for Slack's answer
+    stall.release.set()
+    ws.settle()
+    assert ws.order(1).channel_id is not None and len(cards(ws, ws.order(1).channel_id)) == 1
+    assert order_channels(ws, 1) == [ws.order(1).channel_id]
+
+
+@pytest.mark.parametrize("value, workers", [("", 4), ("1", 1), ("32", 32), ("0", None), ("33", None),
+                                            ("2.5", None), ("four", None), ("-1", None)])
+def test_effect_workers_setting(value: str, workers: int | None) -> None:
+    from bot.settings import Settings, SettingsError
+
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "EFFECT_WORKERS": value}
+    if workers is not None:
+        assert Settings.from_env(env).effect_workers == workers
+        return
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env(env)
+    assert str(refused.value) == f"EFFECT_WORKERS must be a whole number from 1 to 32, not '{value}'"
