@@ -46,7 +46,7 @@ MAX_NAME_SUFFIX = 50
 # effects beside an order's chain: they neither wait for its earlier effects nor hold up its later ones, and
 # their failing fails nothing else (App Home refreshes, reminders)
 ASIDE = ("home", "reminder", "notify")
-WORKERS = 4  # effect threads per process (EFFECT_WORKERS in bot/settings.py)
+WORKERS = 2  # effect threads per process (EFFECT_WORKERS in bot/settings.py)
 CLAIM_BATCH = 20  # effects of one order claimed at once (a step writes at most a handful)
 # 'pending' written into the SQL, not sent as a parameter: PostgreSQL's plan for a prepared statement (psycopg
 # prepares one after 5 runs) can then use the partial indexes on pending effects (storage/models.py); with a

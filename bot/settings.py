@@ -62,7 +62,7 @@ class Settings:
     private_channels: bool = True
     effect_retry_seconds: float = 15.0
     effect_lease_seconds: float = 120.0
-    effect_workers: int = 4
+    effect_workers: int = 2
     letterhead: Letterhead = Letterhead(Provider(name="Service Orders"))
     reminders: ReminderPolicy = ReminderPolicy()
     reminder_sweep_seconds: float = 60.0
@@ -94,7 +94,7 @@ class Settings:
             private_channels=_flag(env, "ORDER_CHANNELS_PRIVATE", True),
             effect_retry_seconds=_seconds(env, "EFFECT_RETRY_SECONDS", 15.0),
             effect_lease_seconds=_seconds(env, "EFFECT_LEASE_SECONDS", 120.0),
-            effect_workers=_count(env, "EFFECT_WORKERS", 4, most=32),
+            effect_workers=_count(env, "EFFECT_WORKERS", 2, most=32),
             letterhead=(letterhead := _letterhead(env)),
             reminders=_reminders(env, letterhead.provider.timezone),
             reminder_sweep_seconds=_seconds(env, "REMINDER_SWEEP_SECONDS", 60.0),

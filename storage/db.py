@@ -21,9 +21,10 @@ if TYPE_CHECKING:
 
 DEFAULT_DATABASE_URL = "sqlite:///data/service-orders.db"
 WRITE_OPTION = "service_orders_write"
-# A bot process has up to 20 threads using the database at once: 8 request threads, Bolt's 5 lazy
-# listeners, 4 effect workers (EFFECT_WORKERS) and the scheduler's 2. A pool smaller than that opens and
-# closes a server connection (a PostgreSQL backend process) for every overflowing session under load.
+# A bot process has about 20 threads that may use the database at once: 8 request threads, Bolt's 5 lazy
+# listeners, the effect workers (EFFECT_WORKERS, 2 by default) and the scheduler's 2, with room to spare. A
+# pool smaller than that opens and closes a server connection (a PostgreSQL backend process) for every
+# overflowing session under load.
 POOL_SIZE = 20
 
 

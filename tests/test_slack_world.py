@@ -206,7 +206,7 @@ def test_a_call_slack_is_slow_to_answer_holds_up_its_own_order_only(ws: Clocked)
     assert order_channels(ws, 1) == [ws.order(1).channel_id]
 
 
-@pytest.mark.parametrize("value, workers", [("", 4), ("1", 1), ("32", 32), ("0", None), ("33", None),
+@pytest.mark.parametrize("value, workers", [("", 2), ("1", 1), ("32", 32), ("0", None), ("33", None),
                                             ("2.5", None), ("four", None), ("-1", None)])
 def test_effect_workers_setting(value: str, workers: int | None) -> None:
     from bot.settings import Settings, SettingsError
