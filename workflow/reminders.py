@@ -254,19 +254,15 @@ def _quiet(policy: ReminderPolicy, local: datetime) -> bool:
 
 
 def _queue(engine: Engine, due: list[_Due], now: datetime) -> tuple[set[str], int]:
-    """Insert the reminders not inserted before (and not held by quiet hours), with their effects, in one
-    transaction: returns the keys this call inserted (another process, or an earlier sweep, may have
-    inserted the rest) and how many new ones quiet hours hold back."""
+    """Insert the reminders not held by quiet hours, with their effects, in one transaction: returns the keys
+    this call inserted and how many quiet hours hold back. `due` holds only keys not queued when the sweep
+    read them (the reads skip queued keys in SQL); one another process inserted since is skipped by ON
+    CONFLICT, and not sent by this one."""
     if not due:
         return set(), 0
     with session_scope(engine) as session:
-        keys = [item.key for item in due]
-        existing: set[str] = set()
-        for start in range(0, len(keys), 1000):
-            existing |= set(session.exec(select(Reminder.key).where(Reminder.key.in_(keys[start:start + 1000])))
-                            .scalars())
-        fresh = [item for item in due if item.key not in existing and not item.held]
-        held = sum(1 for item in due if item.key not in existing and item.held)
+        fresh = [item for item in due if not item.held]
+        held = len(due) - len(fresh)
         inserted: set[str] = set()
         connection = session.connection()
         if fresh:
