@@ -31,7 +31,7 @@ def _reply(start_response: Callable[..., Any], status: str, body: dict[str, Any]
     return [data]
 
 
-class Malformed(ValueError):
+class Malformed(Exception):
     """A signed body that is not something Slack sends (Bolt would answer it with a 500)."""
 
 
@@ -49,9 +49,7 @@ def parse(text: str, content_type: str) -> dict[str, Any]:
                     return fields
                 raise Malformed("neither a slash command nor a payload")
             data = json.loads(fields["payload"])
-    except Malformed:
-        raise
-    except ValueError:
+    except ValueError:  # bad JSON, or form data that is not name=value pairs
         raise Malformed("not UTF-8 JSON or form data") from None
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise Malformed("no request type")
