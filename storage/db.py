@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Insert, Table, event, text
+from sqlalchemy import Engine, Insert, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
@@ -93,15 +93,16 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
-def insert_or_skip(session: Session, table: Table) -> Insert:
-    """An INSERT that can take ON CONFLICT (PostgreSQL's and SQLite's are the same in SQL, not in
-    SQLAlchemy)."""
-    return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
+def dialect_insert(session: Session, model: type[SQLModel]) -> Insert:
+    """An INSERT into `model`'s table that takes ON CONFLICT (the same SQL on PostgreSQL and SQLite, but not the
+    same SQLAlchemy construct)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return insert(model.__table__)  # type: ignore[attr-defined]
 
 
-def upsert(session: Session, table: Table, row: dict[str, Any], key: str) -> None:
+def upsert(session: Session, model: type[SQLModel], row: dict[str, Any], key: str) -> None:
     """Insert `row`, or update the one with its `key`: one statement, so two processes writing the same row at
     once both succeed (a read, then an insert, lets one of them fail on the primary key)."""
-    statement = insert_or_skip(session, table).values(row)
+    statement = dialect_insert(session, model).values(row)
     session.execute(statement.on_conflict_do_update(
         index_elements=[key], set_={column: statement.excluded[column] for column in row if column != key}))

@@ -66,7 +66,7 @@ def remember(engine: Engine, user_id: str, name: str, tz: str | None) -> None:
     """Store what Slack says of a user: the name PDFs show, the time zone their "today" is in."""
     with session_scope(engine) as session:
         row = {"user_id": user_id, "name": name[:200], "tz": _zone(tz), "updated_at": utcnow()}
-        upsert(session, Person.__table__, row, "user_id")  # type: ignore[attr-defined]
+        upsert(session, Person, row, "user_id")
 
 
 def _zone(tz: str | None) -> str | None:
@@ -93,7 +93,7 @@ def known_names(engine: Engine, user_ids: list[str]) -> set[str]:
 def saw_home(engine: Engine, user_id: str, now: datetime) -> None:
     """`user_id` opened the app's Home tab: from now on, a step that changes their lists refreshes it."""
     with session_scope(engine) as session:
-        upsert(session, HomeViewer.__table__, {"user_id": user_id, "opened_at": now}, "user_id")  # type: ignore[attr-defined]
+        upsert(session, HomeViewer, {"user_id": user_id, "opened_at": now}, "user_id")
 
 
 def whose_home_to_refresh(session: Session, involved: list[str]) -> list[str]:

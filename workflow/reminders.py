@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Engine, Row, String, and_, cast, exists, func, literal, select
 from sqlmodel import Session
 
-from storage.db import insert_or_skip, session_scope
+from storage.db import dialect_insert, session_scope
 from storage.models import Assignment, PendingEffect, Person, Reminder, RoleGrant, ServiceOrder
 from workflow.clock import aware
 from workflow.vocabulary import Role, State, order_number
@@ -268,9 +268,8 @@ def _queue(engine: Engine, due: list[_Due], now: datetime) -> tuple[set[str], in
         if fresh:
             # one executemany (SQLAlchemy batches it into multi-row INSERTs with RETURNING): a reminder another
             # process inserted meanwhile is skipped by ON CONFLICT, so only this call's come back, and are sent
-            table = Reminder.__table__  # type: ignore[attr-defined]
-            statement = (insert_or_skip(session, table).on_conflict_do_nothing(index_elements=["key"])
-                         .returning(table.c.key))
+            insert = dialect_insert(session, Reminder)
+            statement = insert.on_conflict_do_nothing(index_elements=["key"]).returning(insert.table.c.key)
             inserted = set(connection.execute(statement, [
                 {"key": item.key, "kind": item.kind, "order_id": item.order_id, "recipient_id": item.recipient,
                  "due_at": item.due_at, "created_at": now} for item in fresh]).scalars())
