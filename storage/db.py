@@ -3,18 +3,20 @@ SQLAlchemy URL works."""
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Insert, event, text
+from sqlalchemy import Engine, Insert, event, insert, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, create_engine
 
-from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from storage import models  # importing it registers the tables on SQLModel.metadata
 
 if TYPE_CHECKING:
     from storage.migrations import Outcome
@@ -98,6 +100,16 @@ def dialect_insert(session: Session, model: type[SQLModel]) -> Insert:
     same SQLAlchemy construct)."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     return insert(model.__table__)  # type: ignore[attr-defined]
+
+
+def queue_effects(session: Session, effects: Iterable[tuple[int | None, str, str, dict[str, Any]]],
+                  now: datetime) -> None:
+    """Write pending effects, each (order id, kind, key, payload), due now, in `session`'s transaction: one
+    bulk INSERT through Core (the ORM's bulk bookkeeping costs more than the rows)."""
+    rows = [{"order_id": order_id, "kind": kind, "key": key, "payload": json.dumps(payload), "status": "pending",
+             "attempts": 0, "not_before": now, "created_at": now} for order_id, kind, key, payload in effects]
+    if rows:
+        session.connection().execute(insert(models.PendingEffect), rows)
 
 
 def upsert(session: Session, model: type[SQLModel], row: dict[str, Any], key: str) -> None:

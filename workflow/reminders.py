@@ -11,7 +11,6 @@ on in between.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -21,8 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Engine, Row, String, and_, cast, exists, func, literal, select
 from sqlmodel import Session
 
-from storage.db import dialect_insert, session_scope
-from storage.models import Assignment, PendingEffect, Person, Reminder, RoleGrant, ServiceOrder
+from storage.db import dialect_insert, queue_effects, session_scope
+from storage.models import Assignment, Person, Reminder, RoleGrant, ServiceOrder
 from workflow.clock import aware
 from workflow.vocabulary import Role, State, order_number
 
@@ -264,18 +263,14 @@ def _queue(engine: Engine, due: list[_Due], now: datetime) -> tuple[set[str], in
         fresh = [item for item in due if not item.held]
         held = len(due) - len(fresh)
         inserted: set[str] = set()
-        connection = session.connection()
         if fresh:
             # one executemany (SQLAlchemy batches it into multi-row INSERTs with RETURNING): a reminder another
             # process inserted meanwhile is skipped by ON CONFLICT, so only this call's come back, and are sent
             insert = dialect_insert(session, Reminder)
             statement = insert.on_conflict_do_nothing(index_elements=["key"]).returning(insert.table.c.key)
-            inserted = set(connection.execute(statement, [
+            inserted = set(session.connection().execute(statement, [
                 {"key": item.key, "kind": item.kind, "order_id": item.order_id, "recipient_id": item.recipient,
                  "due_at": item.due_at, "created_at": now} for item in fresh]).scalars())
-        effects = [{"order_id": item.order_id, "kind": item.effect, "key": f"reminder:{item.key}",
-                    "payload": json.dumps(item.payload), "status": "pending", "attempts": 0, "not_before": now,
-                    "created_at": now} for item in fresh if item.key in inserted]
-        if effects:
-            connection.execute(PendingEffect.__table__.insert(), effects)  # type: ignore[attr-defined]
+        queue_effects(session, [(item.order_id, item.effect, f"reminder:{item.key}", item.payload)
+                                for item in fresh if item.key in inserted], now)
     return inserted, held

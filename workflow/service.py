@@ -7,7 +7,6 @@ read is still current, so two clicks on Approve make one approval, on any number
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -16,14 +15,13 @@ from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from storage.db import session_scope
+from storage.db import queue_effects, session_scope
 from storage.models import (
     Assignment,
     AuditEvent,
     CatalogEntry,
     LineItem,
     OrderVersion,
-    PendingEffect,
     RoleGrant,
     ServiceOrder,
 )
@@ -431,10 +429,8 @@ class _Effects:
     def write(self) -> None:
         self.add("home", f"home:{self.order.revision}")
         owed = sorted(self.owed, key=lambda owed: EFFECT_ORDER.index(owed[0]))
-        self.session.connection().execute(PendingEffect.__table__.insert(), [  # type: ignore[attr-defined]  (Core)
-            {"order_id": self.order.id, "kind": kind, "key": f"{self.order.id}:{key}", "payload": json.dumps(payload),
-             "status": "pending", "attempts": 0, "not_before": self.now, "created_at": self.now}
-            for kind, key, payload in owed])
+        queue_effects(self.session, [(self.order.id, kind, f"{self.order.id}:{key}", payload)
+                                     for kind, key, payload in owed], self.now)
 
 
 __all__ = ["OrderService", "Refused", "roles_of", "is_assigned"]
