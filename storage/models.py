@@ -158,6 +158,10 @@ class AuditEvent(SQLModel, table=True):
     detail: str = Field(sa_column=Column(Text, nullable=False))
 
 
+# a partial index's condition, in each dialect's keyword
+_PENDING_ONLY = {"postgresql_where": text("status = 'pending'"), "sqlite_where": text("status = 'pending'")}
+
+
 class PendingEffect(SQLModel, table=True):
     """A Slack call a step still owes, written in the step's transaction and run after its commit."""
 
@@ -165,10 +169,8 @@ class PendingEffect(SQLModel, table=True):
     # The effect runner's claim reads the oldest pending effect whose order has no earlier one pending. Done
     # effects pile up for ever, so these hold only pending ones: the claim stays an index probe, not a
     # scan of the backlog for each pending row (59 ms a claim with 2,000 pending, before).
-    __table_args__ = (Index("ix_pending_effect_pending", "id", postgresql_where=text("status = 'pending'"),
-                            sqlite_where=text("status = 'pending'")),
-                      Index("ix_pending_effect_pending_order", "order_id", "id",
-                            postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")))
+    __table_args__ = (Index("ix_pending_effect_pending", "id", **_PENDING_ONLY),
+                      Index("ix_pending_effect_pending_order", "order_id", "id", **_PENDING_ONLY))
     id: int | None = Field(default=None, primary_key=True)
     # None: not about one order (a coordinator's daily digest)
     order_id: int | None = Field(default=None, foreign_key="service_order.id", index=True)
