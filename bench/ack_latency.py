@@ -46,7 +46,6 @@ import logging
 import os
 import platform
 import random
-import statistics
 import sys
 import tempfile
 import threading
@@ -67,6 +66,7 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine, func, insert, text
 from sqlmodel import Session, SQLModel, select
+from stats import Stats  # bench/stats.py, beside this script
 from waitress import wasyncore
 from waitress.server import create_server
 
@@ -468,21 +468,7 @@ def served(app: App) -> Iterator[int]:
         thread.join(timeout=10)
 
 
-# --- statistics and the report ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Stats:
-    median: float
-    p90: float
-    p99: float
-    max: float
-
-    @classmethod
-    def of(cls, seconds: list[float]) -> Stats:
-        ms = [s * 1000 for s in seconds]
-        cuts = statistics.quantiles(ms, n=100, method="inclusive")
-        return cls(statistics.median(ms), cuts[89], cuts[98], max(ms))
+# --- the report ----------------------------------------------------------------------------------------------
 
 
 Results = dict[str, dict[str, Stats]]  # app -> kind -> stats

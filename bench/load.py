@@ -61,7 +61,6 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -80,6 +79,7 @@ from urllib.parse import parse_qs
 
 from sqlalchemy import Engine, MetaData, func
 from sqlmodel import Session, SQLModel, select
+from stats import Stats  # bench/stats.py, beside this script
 
 from bot.local import LocalWorkspace, manifest_scopes
 from slackfake.inbound import ACK_TIMEOUT, InboundResult, SlackDriver
@@ -533,24 +533,7 @@ def verify(engine: Engine, fake: FakeSlack, results: list[ClientResult], clients
     return [stored, channel, card, message, pdf, done, trail]
 
 
-# --- statistics and the report ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Stats:
-    count: int
-    median: float
-    p90: float
-    p99: float
-    max: float
-
-    @classmethod
-    def of(cls, seconds: list[float]) -> Stats:
-        ms = sorted(s * 1000 for s in seconds)
-        if len(ms) < 2:
-            return cls(len(ms), ms[0], ms[0], ms[0], ms[0])
-        cuts = statistics.quantiles(ms, n=100, method="inclusive")
-        return cls(len(ms), statistics.median(ms), cuts[89], cuts[98], ms[-1])
+# --- the report ----------------------------------------------------------------------------------------------
 
 
 @dataclass
