@@ -48,6 +48,8 @@ DEFAULT_SCOPES = (
     "groups:write.invites",
     "channels:history",
     "groups:history",
+    "im:write",
+    "im:history",
     "chat:write",
     "commands",
     "users:read",

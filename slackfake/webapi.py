@@ -254,6 +254,38 @@ def _im_with(ws: Workspace, user_id: str) -> Channel:
     return ch
 
 
+@method(
+    "conversations.open",
+    errors=("channel_not_found", "user_not_found", "user_disabled", "users_list_not_supplied",
+            "method_not_supported_for_channel_type"),
+    scopes=("channels:manage", "groups:write", "im:write", "mpim:write"),
+)
+def conversations_open(ws: Workspace, args: Args) -> dict[str, Any]:
+    """The app's direct message with one user (made the first time; the same one after that), or an existing
+    one resumed by `channel`. Group DMs (several users) are not modelled: the fake refuses them by name."""
+    if "im:write" not in ws.scopes:
+        raise ApiError("missing_scope", needed="im:write", provided=",".join(ws.scopes))
+    if args.has("channel"):
+        ch = ws.channels.get(args.str("channel") or "")
+        if ch is None or not ch.is_im or ws.bot_user_id not in ch.members:
+            raise ApiError("channel_not_found")
+        return {"channel": {"id": ch.id}, "no_op": True, "already_open": True}
+    users = [u for u in (args.str("users") or "").split(",") if u]
+    if not users:
+        raise ApiError("users_list_not_supplied")
+    if len(users) > 1:
+        raise invalid_arguments("[FAKE] group DMs (conversations.open with several users) are not modelled")
+    user = ws.users.get(users[0])
+    if user is None:
+        raise ApiError("user_not_found")
+    if user.deleted:
+        raise ApiError("user_disabled")
+    opened = len(ws.channels)
+    ch = _im_with(ws, user.id)
+    again = {} if len(ws.channels) > opened else {"no_op": True, "already_open": True}
+    return {"channel": conversation_json(ws, ch) if args.bool("return_im") else {"id": ch.id}, **again}
+
+
 def add_member(ws: Workspace, ch: Channel, user_id: str, inviter: str | None) -> None:
     ch.members.add(user_id)
     ch.joins.append(JoinEvent(ws.minter.ts(), user_id, inviter))
@@ -395,13 +427,13 @@ def conversations_members(ws: Workspace, args: Args) -> dict[str, Any]:
 @method(
     "conversations.history",
     errors=("channel_not_found", "invalid_ts_latest", "invalid_ts_oldest"),
-    scopes=("channels:history", "groups:history"),
+    scopes=("channels:history", "groups:history", "im:history"),
 )
 def conversations_history(ws: Workspace, args: Args) -> dict[str, Any]:
     """Top-level messages, newest first; metadata only with include_all_metadata (as Slack does). A channel
     the bot is not in is channel_not_found (the documented errors have no not_in_channel here)."""
     ch = visible_channel(ws, args.str("channel"))
-    need = "groups:history" if ch.is_private else "channels:history"
+    need = "im:history" if ch.is_im else "groups:history" if ch.is_private else "channels:history"
     if need not in ws.scopes:
         raise ApiError("missing_scope", needed=need, provided=",".join(ws.scopes))
     if ws.bot_user_id not in ch.members:

@@ -900,6 +900,7 @@ def _tour(fake: FakeSlack, client: WebClient) -> None:
     client.chat_update(channel=ch, ts=ts, text="y")
     client.conversations_history(channel=ch, include_all_metadata=True)
     client.users_conversations(types="public_channel,private_channel")
+    client.conversations_open(users="U2")
     client.chat_postEphemeral(channel=ch, user="U1", text="z")
     client.chat_getPermalink(channel=ch, message_ts=ts)
     view = client.views_open(trigger_id=fake.new_trigger_id("U1"), view=small_modal())["view"]
@@ -1084,3 +1085,26 @@ def test_a_lost_answer_is_acted_on_but_never_answered(fake: FakeSlack) -> None:
         once.chat_postMessage(channel="made-anyway", text="posted anyway")
     fake.chaos(0)
     assert [m.text for m in fake.channels[fake.channel_by_name("made-anyway").id].messages] == ["posted anyway"]
+
+
+def test_direct_messages_open_once_and_need_the_im_scopes(fake: FakeSlack, client: WebClient) -> None:
+    opened = client.conversations_open(users="U2")
+    dm = opened["channel"]["id"]
+    assert dm.startswith("D") and "already_open" not in opened.data
+    again = client.conversations_open(users="U2", return_im=True)
+    assert again["channel"]["id"] == dm and again["channel"]["is_im"] and again["already_open"]
+    assert client.conversations_open(channel=dm)["channel"]["id"] == dm
+    # posting to the user id lands in the same conversation, and its history shows it
+    client.chat_postMessage(channel="U2", text="good morning", metadata={"event_type": "t", "event_payload": {}})
+    assert [m["text"] for m in client.conversations_history(channel=dm)["messages"]] == ["good morning"]
+    assert error_of(client.conversations_open, users="U3") == "user_disabled"
+    assert error_of(client.conversations_open, users="U404") == "user_not_found"
+    assert error_of(client.conversations_open, users="") == "users_list_not_supplied"
+    assert error_of(client.conversations_open, channel="D404") == "channel_not_found"
+    assert error_of(client.conversations_open, users="U1,U2") == "invalid_arguments"  # group DMs: not modelled
+    with FakeSlack(bot_token=TOKEN, scopes=("chat:write", "groups:write", "groups:history")) as narrow:
+        narrow.add_user("U2", "alex", "Alex Fieldworker")
+        other = WebClient(token=TOKEN, base_url=narrow.api_url)
+        assert api_error(other.conversations_open, users="U2").response["needed"] == "im:write"
+        dm = other.chat_postMessage(channel="U2", text="hello")["channel"]
+        assert api_error(other.conversations_history, channel=dm).response["needed"] == "im:history"
