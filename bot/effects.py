@@ -426,10 +426,19 @@ class EffectRunner:
         return None
 
     def _notify(self, effect: Claim) -> None:
-        """A direct message from the app (its Messages tab): a field worker's morning, a coordinator's digest."""
+        """A direct message from the app (its Messages tab): a field worker's morning, a coordinator's digest.
+        Posted into the DM by its id, so that after a lost answer the DM's history says whether it went."""
         if effect.order_id is not None and self._still(effect) is None:
             return None
-        self.gateway.post(effect.payload["user"], effect.payload["text"][:3900])
+        user = effect.payload["user"]
+        try:
+            dm = self.gateway.open_dm(user)
+        except SlackError as error:
+            if error.code not in (ErrorCode.USER_DISABLED, ErrorCode.USER_NOT_FOUND):
+                raise
+            log.warning("direct message %s dropped: Slack says %s for %s", effect.key, error.code, user)
+            return None
+        self._post(effect, dm, effect.payload["text"][:3900])
         return None
 
 

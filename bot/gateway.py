@@ -31,6 +31,7 @@ class ErrorCode(StrEnum):
     CHANNEL_NOT_FOUND = "channel_not_found"
     IS_ARCHIVED = "is_archived"
     USER_NOT_FOUND = "user_not_found"
+    USER_DISABLED = "user_disabled"  # conversations.open with a deactivated user
     USER_NOT_IN_CHANNEL = "user_not_in_channel"
     HASH_CONFLICT = "hash_conflict"
     EXPIRED_TRIGGER = "expired_trigger_id"
@@ -184,6 +185,10 @@ class Gateway:
                 if (ts := self.find_post(channel, key)) is not None:
                     return ts
         raise AssertionError("unreachable")
+
+    def open_dm(self, user: str) -> str:
+        """The app's direct message with `user` (its Messages tab): the same conversation every time."""
+        return str(self._call("conversations.open", users=user)["channel"]["id"])
 
     def find_post(self, channel: str, key: str, pages: int = 5) -> str | None:
         """The ts of the bot's message carrying `key`, among the channel's latest messages (an order's

@@ -4,8 +4,9 @@ bot's Web API calls need (the end-to-end tests run against a fake that grants on
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -14,8 +15,10 @@ from referencing import Registry, Resource
 
 from bot.local import MANIFEST, LocalWorkspace
 from slackfake.server import LOST
+from slackfake.state import Call
 from tests.conftest import REQUESTER, SHARED, SUPERVISOR, WORKER
 from tests.test_end_to_end import PEOPLE
+from tests.test_reminders import POLICY, START, Timed
 
 SCHEMAS = SHARED / "slack" / "manifest-schema"
 REFS = SHARED / "slack" / "slack-api-ref-methods"
@@ -46,26 +49,31 @@ def test_the_first_slash_command_is_the_one_the_bot_serves(seeded) -> None:  # t
 
 def test_scopes_are_exactly_what_the_web_api_calls_need(seeded) -> None:  # type: ignore[no-untyped-def]
     scopes = set(manifest()["oauth_config"]["scopes"]["bot"])
-    soon = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
-    with LocalWorkspace(seeded, PEOPLE, scopes=scopes) as ws:
+    soon = (START + timedelta(days=2)).date()
+    with Timed(seeded, scopes=scopes) as ws:
         # answers lost on the way back make the bot look for what it did (the channel, the card)
         ws.fake.fail_next("conversations.create", "lost", status=LOST)
         ws.fake.fail_next("chat.postMessage", "lost", status=LOST)
-        ws.submit_order(REQUESTER, client="acme", site="hq", items=[("hvac", "1")], requested=soon,
+        ws.submit_order(REQUESTER, client="acme", site="hq", items=[("hvac", "1")], requested=soon.isoformat(),
                         description="Scopes")
         ws.settle()
         order_id = ws.latest_order_id()
         ws.fake.archive(ws.order(order_id).channel_id)  # and an archived channel makes it check and move
-        ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=soon)
+        ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=soon.isoformat())
         ws.settle()
         ws.slack.event({"type": "app_home_opened", "user": REQUESTER, "tab": "home"})
         ws.wait(lambda: ws.fake.home_view(REQUESTER), "home tab")
-        methods = {call.method for call in ws.fake.calls if call.method not in ("upload", "response_url")}
+        # the field worker's morning message, in the app's DM with them, its answer lost too
+        ws.fake.fail_next("chat.postMessage", "lost", status=LOST)
+        assert ws.at(datetime.combine(soon, POLICY.morning, ZoneInfo(ws.fake.users[WORKER].tz))).sweep()
+        assert ws.dms(WORKER)
+        calls = [(call.method, in_dm(call)) for call in ws.fake.calls if call.method not in ("upload", "response_url")]
         assert all(call.response.get("error") != "missing_scope" for call in ws.fake.calls)
-    assert {"users.conversations", "conversations.history", "conversations.info"} <= methods
+    assert {("users.conversations", False), ("conversations.history", False), ("conversations.history", True),
+            ("conversations.info", False), ("conversations.open", True)} <= set(calls)
     needed: set[str] = {"commands"}
-    for method in methods:
-        options = bot_scopes(method)
+    for method, dm in set(calls):
+        options = bot_scopes(method, dm)
         if options:
             assert options & scopes, f"{method} needs one of {options}"
             needed |= options & scopes
@@ -73,16 +81,24 @@ def test_scopes_are_exactly_what_the_web_api_calls_need(seeded) -> None:  # type
     assert scopes - needed <= {"channels:manage"}
 
 
-def bot_scopes(method: str) -> set[str]:
-    """The bot scopes any one of which lets a token call `method`: from the current docs' scrape where we
-    have it, else from the OpenAPI spec (whose names for these methods are today's)."""
+def in_dm(call: Call) -> bool:
+    """Whether a call was about the app's direct message with someone (im: scopes) or about a channel."""
+    return call.method == "conversations.open" or str(call.args.get("channel", "")).startswith("D")
+
+
+def bot_scopes(method: str, dm: bool) -> set[str]:
+    """The bot scopes any one of which lets a token call `method` on a channel (`dm`: on a direct message):
+    from the current docs' scrape where we have it, else from the OpenAPI spec (whose names for these methods
+    are today's)."""
     ref = REFS / f"{method}.json"
     if ref.exists():
-        return set(json.loads(ref.read_text()).get("scope", {}).get("bot", []))
-    spec = json.loads((SHARED / "slack" / "slack_web_openapi_v2.json").read_text())
-    operation = next(iter(spec["paths"][f"/{method}"].values()))
-    return {scope for entry in operation.get("security", []) for scope in entry.get("slackAuth", [])
-            if not scope.startswith(("im:", "mpim:"))}
+        options = set(json.loads(ref.read_text()).get("scope", {}).get("bot", []))
+    else:
+        spec = json.loads((SHARED / "slack" / "slack_web_openapi_v2.json").read_text())
+        operation = next(iter(spec["paths"][f"/{method}"].values()))
+        options = {scope for entry in operation.get("security", []) for scope in entry.get("slackAuth", [])}
+    by_kind = {s for s in options if s.startswith("im:") == dm and not s.startswith("mpim:")}
+    return by_kind or options  # a method with one scope for every kind of conversation (chat:write)
 
 
 def test_manifest_path_is_the_repositorys() -> None:

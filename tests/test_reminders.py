@@ -14,9 +14,9 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.local import LocalWorkspace
-from slackfake.server import FakeSlack
+from slackfake.server import LOST, FakeSlack
 from storage.db import make_engine
-from storage.models import Reminder
+from storage.models import PendingEffect, Reminder
 from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER, WORKER2
 from tests.test_end_to_end import PEOPLE
 from workflow.document import Provider
@@ -33,10 +33,11 @@ POLICY = ReminderPolicy(remind_after=timedelta(hours=24), escalate_after=timedel
 class Timed(LocalWorkspace):
     """A workspace whose bot reads the test's clock."""
 
-    def __init__(self, engine, now: datetime = START, fake: FakeSlack | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, engine, now: datetime = START, fake: FakeSlack | None = None,  # type: ignore[no-untyped-def]
+                 scopes: set[str] | None = None) -> None:
         self.now = now
-        super().__init__(engine, PEOPLE, clock=lambda: self.now, fake=fake,  # the provider is in Madrid, as the
-                         letterhead=Letterhead(Provider(name="Servicios Madrid", timezone=POLICY.timezone)))  # policy
+        super().__init__(engine, PEOPLE, clock=lambda: self.now, fake=fake, scopes=scopes,  # the provider is in
+                         letterhead=Letterhead(Provider(name="Servicios Madrid", timezone=POLICY.timezone)))  # Madrid
 
     def at(self, moment: datetime) -> Timed:
         self.now = moment
@@ -121,6 +122,23 @@ def test_field_workers_hear_on_the_morning_of_the_day_where_they_are(ws: Timed) 
     assert ws.dms(WORKER2) == []
     assert ws.at(datetime(2026, 11, 28, 10, 30, tzinfo=UTC)).sweep() == {"morning": 1}
     assert len(ws.dms(WORKER2)) == 1 and len(ws.dms(WORKER)) == 1
+
+
+def test_a_direct_message_whose_answer_was_lost_is_sent_once(ws: Timed, caplog: pytest.LogCaptureFixture) -> None:
+    submit(ws, scheduled=date(2026, 11, 28))
+    ws.fake.set_user(WORKER2, deleted=True)  # deactivated since the approval
+    # Slack posts the morning message, and its answer never arrives: the bot finds it in the DM's history
+    ws.fake.fail_next("chat.postMessage", "lost", status=LOST)
+    assert ws.at(datetime(2026, 11, 27, 22, 30, tzinfo=UTC)).sweep() == {"morning": 1}
+    assert len(ws.dms(WORKER)) == 1
+    assert [c.status for c in ws.fake.calls_to("chat.postMessage") if c.args.get("channel", "").startswith("D")] == [0]
+    # a deactivated field worker gets no message, and the effect ends rather than retrying for days
+    assert ws.at(datetime(2026, 11, 28, 10, 30, tzinfo=UTC)).sweep() == {"morning": 1}
+    assert ws.dms(WORKER2) == []
+    assert f"Slack says user_disabled for {WORKER2}" in caplog.text
+    with Session(ws.engine) as session:
+        notify = session.exec(select(PendingEffect.status).where(PendingEffect.kind == "notify")).all()
+    assert notify == ["done", "done"]
 
 
 def test_overdue_flag_on_the_card_and_a_daily_digest(ws: Timed) -> None:
