@@ -74,6 +74,17 @@ class Bot:
         self.ctx.effects.shutdown()
 
 
+class _SameToken(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment itself, and then warns at every start that the client's
+    token wins over it: it is the same token (Settings read it from there), so the warning only misleads."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_SAME_TOKEN = _SameToken()
+
+
 def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = None, clock: Clock = utcnow,
               verify_token: bool = True) -> Bot:
     """The bot, ready to serve. `verify_token` checks the token with Slack (auth.test) now, so a bad token
@@ -91,6 +102,7 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
     )
     # process_before_response: the ack is the listener's return, with no 10 ms polling; slow work runs in
     # lazy listeners and the effect runner, after the ack.
+    logging.getLogger("slack_bolt.App").addFilter(_SAME_TOKEN)  # once: the same filter is not added twice
     try:
         app = App(client=client, signing_secret=settings.signing_secret, process_before_response=True,
                   token_verification_enabled=verify_token)

@@ -80,6 +80,7 @@ def bots(seeded, tmp_path) -> Iterator[tuple[FakeSlack, list[SlackDriver]]]:  # 
             for process, _ in started:
                 output = process.communicate(timeout=30)[0]
                 assert process.returncode == 0, output
+                assert "will be unused" not in output  # Bolt's warning about SLACK_BOT_TOKEN: the same token
 
 
 def test_simultaneous_approvals_on_two_processes_make_one(seeded, bots) -> None:  # type: ignore[no-untyped-def]
