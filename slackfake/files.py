@@ -119,7 +119,8 @@ def files_complete_upload(ws: Workspace, args: Args) -> dict[str, Any]:
         if title:
             f.title = title
     for ch in targets:
-        post_message(ws, ch, comment, blocks, thread_ts, [f.id for f, _ in files])
+        share = post_message(ws, ch, comment, blocks, thread_ts, [f.id for f, _ in files])
+        share.shown_at = ws.now() + ws.share_delay
         for f, _ in files:
             f.channels.append(ch.id)
     # Documented output: id and title (+ created, user); sharing into channels happens after the call.

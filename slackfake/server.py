@@ -384,6 +384,12 @@ class FakeSlack:
             self._ws.response_urls[token] = ResponseUrl(channel_id, user_id, message_ts, self._ws.now())
             return f"{self.base_url}/response/{self._ws.team_id}/{token}"
 
+    def delay_shares(self, seconds: float) -> None:
+        """From now on, a completed upload's share reaches conversations.history `seconds` after the call, as
+        Slack's can (it shares after answering). Tests see it at once in `channels`."""
+        with self._lock:
+            self._ws.share_delay = seconds
+
     def fail_next(
         self, method: str, error: str = "ratelimited", status: int = 429, retry_after: int = 1, times: int = 1
     ) -> None:

@@ -64,6 +64,7 @@ class Message:
     app_id: str | None = None
     deleted: bool = False  # delete_original via response_url; kept so the transcript can say so
     metadata: dict[str, Any] | None = None  # chat.postMessage's {event_type, event_payload}
+    shown_at: float = 0.0  # clock time from which conversations.history shows it (a file share shows late)
 
 
 @dataclass
@@ -207,6 +208,9 @@ class Workspace:
     clock: Callable[[], float]
     home_tab_enabled: bool = True
     max_text_length: int = 40_000
+    # Slack shares a completed upload into its channels after files.completeUploadExternal answers: the
+    # share's message reaches conversations.history this many seconds later
+    share_delay: float = 0.0
     base_url: str = ""  # "http://127.0.0.1:PORT", known once the server is bound
     minter: Minter = field(init=False)
     users: dict[str, User] = field(default_factory=dict)

@@ -440,7 +440,9 @@ def conversations_history(ws: Workspace, args: Args) -> dict[str, Any]:
         raise ApiError("channel_not_found")
     oldest, latest = _ts_arg(args, "oldest", 0.0), _ts_arg(args, "latest", float("inf"))
     inclusive = args.bool("inclusive")
+    now = ws.now()
     shown = [m for m in reversed(ch.messages) if not m.deleted and (m.thread_ts is None or m.thread_ts == m.ts)
+             and m.shown_at <= now
              and (oldest <= float(m.ts) <= latest if inclusive else oldest < float(m.ts) < latest)]
     limit = min(max(args.int("limit") or 100, 1), 999)  # documented maximum 999
     page, next_cursor = _page(args, shown, limit, bad_cursor="invalid_arguments")

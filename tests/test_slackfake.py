@@ -492,6 +492,23 @@ def test_files_upload_v2_end_to_end(fake: FakeSlack, client: WebClient) -> None:
     assert info["file"]["shares"]["public"][ch][0]["ts"] == msg.ts and info["file"]["size"] == len(pdf)
 
 
+def test_a_share_can_reach_history_late_and_its_ticket_completes_once() -> None:
+    now = [1_800_000_000.0]
+    with FakeSlack(bot_token=TOKEN, clock=lambda: now[0]) as late:
+        client = WebClient(token=TOKEN, base_url=late.api_url)
+        ch = client.conversations_create(name="late")["channel"]["id"]
+        late.delay_shares(30)
+        ticket = client.files_getUploadURLExternal(filename="a.pdf", length=3)
+        urllib.request.urlopen(urllib.request.Request(ticket["upload_url"], data=b"pdf", method="POST")).close()
+        files = [{"id": ticket["file_id"]}]
+        client.files_completeUploadExternal(files=files, channel_id=ch)
+        assert client.conversations_history(channel=ch)["messages"] == []  # answered, not shared yet
+        assert error_of(client.files_completeUploadExternal, files=files, channel_id=ch) == "file_not_found"
+        now[0] += 30
+        shown = client.conversations_history(channel=ch)["messages"]
+        assert [f["id"] for m in shown for f in m["files"]] == [ticket["file_id"]]
+
+
 def test_file_upload_errors(fake: FakeSlack, client: WebClient) -> None:
     assert error_of(client.files_getUploadURLExternal, filename="a.pdf", length=0) == "missing_argument"
     ticket = client.files_getUploadURLExternal(filename="a.pdf", length=10)
