@@ -34,6 +34,7 @@ class ErrorCode(StrEnum):
     USER_DISABLED = "user_disabled"  # conversations.open with a deactivated user
     USER_NOT_IN_CHANNEL = "user_not_in_channel"
     HASH_CONFLICT = "hash_conflict"
+    FILE_NOT_FOUND = "file_not_found"  # files.completeUploadExternal: the upload ticket is used or unknown
     EXPIRED_TRIGGER = "expired_trigger_id"
     MISSING_SCOPE = "missing_scope"
     RATELIMITED = "ratelimited"
@@ -200,12 +201,11 @@ class Gateway:
                 return str(message["ts"])
         return None
 
-    def find_file(self, channel: str, filename: str, file_id: str | None = None, pages: int = 5) -> str | None:
-        """The id of a file called `filename` (that file, if `file_id`) the bot shared in the channel."""
+    def find_file(self, channel: str, filename: str, pages: int = 5) -> str | None:
+        """The id of a file called `filename` the bot shared in the channel."""
         for message in self._history(channel, pages):
             for file in message.get("files") or []:
-                if (file.get("name") == filename and file.get("user") == self.bot_user_id
-                        and file_id in (None, file.get("id"))):
+                if file.get("name") == filename and file.get("user") == self.bot_user_id:
                     return str(file["id"])
         return None
 
@@ -253,8 +253,9 @@ class Gateway:
         """A file shared in a channel, in Slack's three legs (files.upload is retired): ask for an upload
         URL, send the bytes there, complete (share) it. The first two do nothing anyone sees, so they retry;
         the share must not happen twice. After a share whose answer never came, the same share is asked
-        again: a file is completed once, so Slack refuses a second, and the channel's files say whether the
-        first went through."""
+        again: the upload ticket is good for one completion, so a second one refused with file_not_found
+        means the first went through. (Slack shares the file after it answers, so the channel's history may
+        not show it yet.)"""
         ticket = self._call("files.getUploadURLExternal", filename=filename, length=len(content))
         file_id, url = str(ticket["file_id"]), str(ticket["upload_url"])
         self._send_bytes(url, content)
@@ -265,8 +266,8 @@ class Gateway:
                            initial_comment=comment)
                 return file_id
             except SlackError as error:
-                if attempt and not error.ambiguous and self.find_file(channel, filename, file_id) is not None:
-                    return file_id  # the earlier share went through; this one was refused
+                if attempt and error.code == ErrorCode.FILE_NOT_FOUND:
+                    return file_id  # the ticket, its bytes sent a moment ago, was used: by the earlier try
                 if not error.ambiguous or attempt == 2:
                     raise
         raise AssertionError("unreachable")

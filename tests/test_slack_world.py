@@ -111,6 +111,22 @@ def test_a_pdf_shared_but_not_answered_is_not_shared_again(ws: Clocked) -> None:
     assert [e.status for e in effects(ws)] == ["done"] * len(effects(ws))
 
 
+def test_a_pdf_shared_late_and_not_answered_is_not_shared_again(ws: Clocked) -> None:
+    # Slack shares a file after answering: when the answer is lost, the channel's history does not show the
+    # share yet, however long the bot waits (here: past every retry's backoff)
+    order_id = submit(ws)
+    ws.fake.delay_shares(600)
+    ws.fake.fail_next("files.completeUploadExternal", "lost", status=LOST)
+    ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=SOON)
+    ws.settle()
+    channel = ws.order(order_id).channel_id
+    assert shared_pdfs(ws, channel) == ["SO-000001-v1.pdf"]
+    assert len(ws.fake.calls_to("files.getUploadURLExternal")) == 1
+    with Session(ws.engine) as session:
+        version = session.exec(select(OrderVersion).where(OrderVersion.number == 1)).one()
+    assert version.pdf_file_id == ws.fake.channels[channel].messages[-1].files[0]
+
+
 def test_a_post_whose_answer_is_lost_twice_in_a_row_is_still_posted_once(ws: Clocked) -> None:
     ws.fake.fail_next("chat.postMessage", "lost", status=LOST, times=2)
     order_id = submit(ws)
