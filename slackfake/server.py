@@ -98,6 +98,7 @@ class FakeSlack:
         scopes: Iterable[str] = DEFAULT_SCOPES,
         clock: Callable[[], float] = time.time,
         home_tab_enabled: bool = True,
+        messages_tab_enabled: bool = True,
         max_text_length: int = 40_000,
         app_token: str = "xapp-test-token",
     ) -> None:
@@ -113,6 +114,7 @@ class FakeSlack:
             scopes=tuple(scopes),
             clock=clock,
             home_tab_enabled=home_tab_enabled,
+            messages_tab_enabled=messages_tab_enabled,
             max_text_length=max_text_length,
         )
         self._ws.users[bot_user_id] = User(bot_user_id, bot_name, bot_name, is_bot=True, updated=int(clock()))
@@ -383,6 +385,14 @@ class FakeSlack:
             token = secrets.token_hex(12)
             self._ws.response_urls[token] = ResponseUrl(channel_id, user_id, message_ts, self._ws.now())
             return f"{self.base_url}/response/{self._ws.team_id}/{token}"
+
+    def set_tabs(self, *, home: bool | None = None, messages: bool | None = None) -> None:
+        """Turn the app's App Home tabs on or off, as an admin does in the app's settings."""
+        with self._lock:
+            if home is not None:
+                self._ws.home_tab_enabled = home
+            if messages is not None:
+                self._ws.messages_tab_enabled = messages
 
     def delay_shares(self, seconds: float) -> None:
         """From now on, a completed upload's share reaches conversations.history `seconds` after the call, as

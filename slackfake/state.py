@@ -207,6 +207,7 @@ class Workspace:
     scopes: tuple[str, ...]
     clock: Callable[[], float]
     home_tab_enabled: bool = True
+    messages_tab_enabled: bool = True  # the app's Messages tab, where its DMs show
     max_text_length: int = 40_000
     # Slack shares a completed upload into its channels after files.completeUploadExternal answers: the
     # share's message reaches conversations.history this many seconds later

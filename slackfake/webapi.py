@@ -587,9 +587,10 @@ def conversations_join(ws: Workspace, args: Args) -> dict[str, Any]:
 
 
 def _postable(ws: Workspace, ref: str | None) -> Channel:
-    if ref and ref[0] in "UW" and ref in ws.users:
-        return _im_with(ws, ref)
-    ch = visible_channel(ws, ref, by_name=True)
+    to_user = ref is not None and ref[:1] in ("U", "W") and ref in ws.users
+    ch = _im_with(ws, ref) if ref is not None and to_user else visible_channel(ws, ref, by_name=True)
+    if ch.is_im and not ws.messages_tab_enabled:  # an app's DMs live in its Messages tab
+        raise ApiError("messages_tab_disabled")
     if ch.archived:
         raise ApiError("is_archived")
     if ws.bot_user_id not in ch.members:  # no chat:write.public modelled
@@ -622,6 +623,7 @@ def post_message(
         "channel_not_found",
         "not_in_channel",
         "is_archived",
+        "messages_tab_disabled",
         "no_text",
         "msg_too_long",
         "invalid_blocks",
@@ -711,6 +713,7 @@ def replace_message(ws: Workspace, m: Message, text: str, blocks: list[dict[str,
     errors=(
         "channel_not_found",
         "is_archived",
+        "messages_tab_disabled",
         "not_in_channel",
         "user_not_in_channel",
         "no_text",

@@ -1119,6 +1119,11 @@ def test_direct_messages_open_once_and_need_the_im_scopes(fake: FakeSlack, clien
     assert error_of(client.conversations_open, users="") == "users_list_not_supplied"
     assert error_of(client.conversations_open, channel="D404") == "channel_not_found"
     assert error_of(client.conversations_open, users="U1,U2") == "invalid_arguments"  # group DMs: not modelled
+    fake.set_tabs(messages=False)  # the app's DMs live in its Messages tab
+    assert error_of(client.chat_postMessage, channel="U2", text="hello") == "messages_tab_disabled"
+    assert error_of(client.chat_postMessage, channel=dm, text="hello") == "messages_tab_disabled"
+    channel = client.conversations_create(name="still-fine")["channel"]["id"]
+    assert client.chat_postMessage(channel=channel, text="channels are fine")["ok"]
     with FakeSlack(bot_token=TOKEN, scopes=("chat:write", "groups:write", "groups:history")) as narrow:
         narrow.add_user("U2", "alex", "Alex Fieldworker")
         other = WebClient(token=TOKEN, base_url=narrow.api_url)
