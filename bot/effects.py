@@ -432,13 +432,11 @@ class EffectRunner:
             return None
         user = effect.payload["user"]
         try:
-            dm = self.gateway.open_dm(user)
-        except SlackError as error:
-            if error.code not in (ErrorCode.USER_DISABLED, ErrorCode.USER_NOT_FOUND):
+            self._post(effect, self.gateway.open_dm(user), effect.payload["text"][:3900])
+        except SlackError as error:  # the person was deactivated: nobody to tell
+            if error.code not in (ErrorCode.USER_DISABLED, ErrorCode.USER_NOT_FOUND, *CHANNEL_GONE):
                 raise
             log.warning("direct message %s dropped: Slack says %s for %s", effect.key, error.code, user)
-            return None
-        self._post(effect, dm, effect.payload["text"][:3900])
         return None
 
 

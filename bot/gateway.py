@@ -47,11 +47,13 @@ class ErrorCode(StrEnum):
     NOT_AUTHED = "not_authed"
     TOKEN_REVOKED = "token_revoked"
     ACCOUNT_INACTIVE = "account_inactive"
+    # the app's Messages tab, where its direct messages show, is turned off in its settings
+    MESSAGES_TAB_DISABLED = "messages_tab_disabled"
 
 
 # Codes that retrying cannot fix: an admin must act (add a scope and reinstall, or a new token).
 NEEDS_ADMIN = frozenset({ErrorCode.MISSING_SCOPE, ErrorCode.INVALID_AUTH, ErrorCode.NOT_AUTHED,
-                         ErrorCode.TOKEN_REVOKED, ErrorCode.ACCOUNT_INACTIVE})
+                         ErrorCode.TOKEN_REVOKED, ErrorCode.ACCOUNT_INACTIVE, ErrorCode.MESSAGES_TAB_DISABLED})
 # The channel can no longer be used by the bot: archived, or the bot was removed (a private channel it is
 # not in does not exist for it).
 CHANNEL_GONE = frozenset({ErrorCode.IS_ARCHIVED, ErrorCode.CHANNEL_NOT_FOUND, ErrorCode.NOT_IN_CHANNEL,
@@ -80,6 +82,9 @@ class SlackError(Exception):
         if self.code == ErrorCode.MISSING_SCOPE:
             return (f"the Slack app lacks the scope {self.needed or '(unnamed)'} that {self.method} needs: add it "
                     "(manifest.yml lists every scope), reinstall the app, then run `service-orders effects retry`")
+        if self.code == ErrorCode.MESSAGES_TAB_DISABLED:
+            return ("the app's Messages tab is off, and the app's direct messages show there: turn it on (read-only "
+                    "is enough; manifest.yml has it), then run `service-orders effects retry`")
         if self.code in NEEDS_ADMIN:
             return (f"Slack refused the bot token ({self.code}): reinstall the app, set SLACK_BOT_TOKEN to the new "
                     "token, then run `service-orders effects retry`")

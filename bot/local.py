@@ -29,6 +29,17 @@ SIGNING_SECRET = "local-signing-secret"
 MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
 
 
+def manifest_tabs() -> dict[str, bool]:
+    """The App Home tabs manifest.yml turns on, as the fake's settings (both on outside a checkout)."""
+    import yaml
+
+    if not MANIFEST.exists():
+        return {}
+    app_home = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))["features"]["app_home"]
+    return {"home_tab_enabled": bool(app_home.get("home_tab_enabled")),
+            "messages_tab_enabled": bool(app_home.get("messages_tab_enabled"))}
+
+
 def manifest_scopes() -> tuple[str, ...]:
     """The bot scopes manifest.yml asks for (the fake's defaults when run outside a checkout)."""
     import yaml
@@ -51,9 +62,11 @@ class LocalWorkspace:
         self.transport = transport
         self.letterhead = letterhead or Letterhead(Provider(name="Service Orders"))
         self._socket_mode: Any = None
-        # the fake grants the bot the scopes of our manifest (a missing one fails like Slack does)
+        # the fake grants the bot the scopes and App Home tabs of our manifest (a missing one fails like
+        # Slack does)
         self._own_fake = fake is None
-        self.fake = fake or FakeSlack(scopes=tuple(scopes) if scopes is not None else manifest_scopes())
+        self.fake = fake or FakeSlack(scopes=tuple(scopes) if scopes is not None else manifest_scopes(),
+                                      **manifest_tabs())
         self.bot: Bot | None = None
         self._server: HttpServer | None = None
         self._thread: threading.Thread | None = None

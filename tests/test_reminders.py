@@ -6,11 +6,13 @@ order that moved on or a channel that was archived."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
+from slack_sdk import WebClient
 from sqlmodel import Session, select
 
 from bot.local import LocalWorkspace
@@ -18,7 +20,9 @@ from slackfake.server import LOST, FakeSlack
 from storage.db import make_engine
 from storage.models import PendingEffect, Reminder
 from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER, WORKER2
+from tests.test_cli import cli
 from tests.test_end_to_end import PEOPLE
+from tests.test_processes import database_url
 from workflow.document import Provider
 from workflow.letterhead import Letterhead
 from workflow.reminders import QuietHours, ReminderPolicy, sweep
@@ -139,6 +143,30 @@ def test_a_direct_message_whose_answer_was_lost_is_sent_once(ws: Timed, caplog: 
     with Session(ws.engine) as session:
         notify = session.exec(select(PendingEffect.status).where(PendingEffect.kind == "notify")).all()
     assert notify == ["done", "done"]
+
+
+def test_a_direct_message_slack_cannot_deliver_ends_saying_why(ws: Timed, caplog: pytest.LogCaptureFixture) -> None:
+    order_id = submit(ws, scheduled=date(2026, 11, 28))
+    # the app's Messages tab turned off in its settings: an admin must turn it on; retrying cannot help
+    ws.fake.set_tabs(messages=False)
+    assert ws.at(datetime(2026, 11, 27, 22, 30, tzinfo=UTC)).sweep() == {"morning": 1}
+    with Session(ws.engine) as session:
+        morning = session.exec(select(PendingEffect).where(PendingEffect.kind == "notify")).one()
+    assert (morning.status, morning.attempts) == ("failed", 1)
+    assert "Messages tab is off" in (morning.last_error or "") and "effects retry" in (morning.last_error or "")
+    ws.fake.set_tabs(messages=True)
+    env = {**os.environ, "DATABASE_URL": database_url(ws.engine)}
+    assert "1 failed effect(s) will be tried again" in cli("effects", "retry", env=env).stdout
+    ws.settle()
+    assert len(ws.dms(WORKER)) == 1
+    # the other worker's DM archived (as Slack does for a deactivated account): dropped, and the order's
+    # channel is left alone (a gone channel is replaced only when it is the order's)
+    dm = WebClient(token=ws.fake.bot_token, base_url=ws.fake.api_url).conversations_open(users=WORKER2)
+    ws.fake.archive(dm["channel"]["id"])
+    assert ws.at(datetime(2026, 11, 28, 10, 30, tzinfo=UTC)).sweep() == {"morning": 1}
+    assert ws.dms(WORKER2) == [] and f"Slack says is_archived for {WORKER2}" in caplog.text
+    assert [c.id for c in ws.fake.channels.values() if c.name.startswith("so-000001")] == [
+        ws.order(order_id).channel_id]
 
 
 def test_overdue_flag_on_the_card_and_a_daily_digest(ws: Timed) -> None:
