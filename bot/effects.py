@@ -90,6 +90,8 @@ _REST = (select(*_COLUMNS).where(_DUE, PendingEffect.order_id == bindparam("orde
 _DONE = (update(PendingEffect).where(PendingEffect.id == bindparam("effect"))
          .values(status="done", done_at=bindparam("at"), attempts=PendingEffect.attempts + 1, claimed_until=None)
          .execution_options(synchronize_session=False))
+_PAYLOAD = (update(PendingEffect).where(PendingEffect.id == bindparam("effect"))
+            .values(payload=bindparam("payload")).execution_options(synchronize_session=False))
 _RELEASE = (update(PendingEffect).where(PendingEffect.id.in_(bindparam("ids", expanding=True)),
                                         PendingEffect.claimed_by == bindparam("by"))
             .values(claimed_until=None).execution_options(synchronize_session=False))
@@ -379,15 +381,29 @@ class EffectRunner:
         learn(self.engine, self.gateway, people)  # the names the document will carry
         issued = issue(self.engine, order_id, number, self.letterhead)  # frozen, and its hash recorded, the first time
         document, content = issued.document, issued.pdf
-        # a try whose answer never came may have shared it (Slack shares a file a moment after the call; a
-        # retry comes seconds later, after the backoff)
-        file_id = self.gateway.find_file(channel, document.filename) if effect.again else None
+        file_id = self._shared_before(effect, channel, document.filename) if effect.again else None
         if file_id is None:
             what = _WHAT_VERSION.get(document.step, "the closing record")
             file_id = self.gateway.upload_pdf(
                 channel, document.filename, content, f"{document.order_number} version {number}",
-                f"{document.order_number} version {number} ({what}) · fingerprint {document.fingerprint[:12]}")
+                f"{document.order_number} version {number} ({what}) · fingerprint {document.fingerprint[:12]}",
+                ticketed=lambda ticket: self._remember_ticket(effect, ticket))
         return lambda session: _set(version_row(session, order_id, number), pdf_file_id=file_id)
+
+    def _remember_ticket(self, effect: Claim, file_id: str) -> None:
+        """The upload's file id, on the effect before the share is asked for: an earlier try's share is then
+        asked about by id, not looked for in a channel that may not show it yet."""
+        effect.payload["ticket"] = file_id
+        with session_scope(self.engine) as session:
+            session.execute(_PAYLOAD, {"effect": effect.id, "payload": json.dumps(effect.payload)})
+
+    def _shared_before(self, effect: Claim, channel: str, filename: str) -> str | None:
+        """The file an earlier try of this effect shared, if it did."""
+        ticket = effect.payload.get("ticket")
+        if ticket is not None:
+            return str(ticket) if self.gateway.completed(ticket) else None
+        # no upload got as far as its share (or the try predates tickets): look among the channel's files
+        return self.gateway.find_file(channel, filename)
 
 
     def _provider_today(self) -> date:

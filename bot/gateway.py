@@ -6,7 +6,7 @@ import logging
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from typing import Any
 
@@ -34,7 +34,8 @@ class ErrorCode(StrEnum):
     USER_DISABLED = "user_disabled"  # conversations.open with a deactivated user
     USER_NOT_IN_CHANNEL = "user_not_in_channel"
     HASH_CONFLICT = "hash_conflict"
-    FILE_NOT_FOUND = "file_not_found"  # files.completeUploadExternal: the upload ticket is used or unknown
+    FILE_NOT_FOUND = "file_not_found"  # files.info: an upload never completed
+    FILE_DELETED = "file_deleted"
     EXPIRED_TRIGGER = "expired_trigger_id"
     MISSING_SCOPE = "missing_scope"
     RATELIMITED = "ratelimited"
@@ -254,16 +255,18 @@ class Gateway:
         name = profile.get("real_name") or data.get("real_name") or profile.get("display_name") or data.get("name")
         return str(name or user), data.get("tz")
 
-    def upload_pdf(self, channel: str, filename: str, content: bytes, title: str, comment: str) -> str:
+    def upload_pdf(self, channel: str, filename: str, content: bytes, title: str, comment: str,
+                   ticketed: Callable[[str], None] = lambda file_id: None) -> str:
         """A file shared in a channel, in Slack's three legs (files.upload is retired): ask for an upload
         URL, send the bytes there, complete (share) it. The first two do nothing anyone sees, so they retry;
-        the share must not happen twice. After a share whose answer never came, the same share is asked
-        again: the upload ticket is good for one completion, so a second one refused with file_not_found
-        means the first went through. (Slack shares the file after it answers, so the channel's history may
-        not show it yet.)"""
+        the share must not happen twice. `ticketed(file_id)` is told the file's id before the share is asked
+        for, so that a later try can ask Slack about this very file. After a share whose answer never came,
+        Slack is asked whether the file was completed (files.info) before the share is asked again: Slack
+        shares a file after it answers, so the channel's history may not show it yet."""
         ticket = self._call("files.getUploadURLExternal", filename=filename, length=len(content))
         file_id, url = str(ticket["file_id"]), str(ticket["upload_url"])
         self._send_bytes(url, content)
+        ticketed(file_id)
         files = [{"id": file_id, "title": title}]
         for attempt in range(3):
             try:
@@ -271,11 +274,21 @@ class Gateway:
                            initial_comment=comment)
                 return file_id
             except SlackError as error:
-                if attempt and error.code == ErrorCode.FILE_NOT_FOUND:
-                    return file_id  # the ticket, its bytes sent a moment ago, was used: by the earlier try
                 if not error.ambiguous or attempt == 2:
                     raise
+                if self.completed(file_id):
+                    return file_id  # the answer was lost, not the share
         raise AssertionError("unreachable")
+
+    def completed(self, file_id: str) -> bool:
+        """Whether the upload of `file_id` was completed: Slack knows a file once it is (files.info)."""
+        try:
+            self._call("files.info", file=file_id)
+            return True
+        except SlackError as error:
+            if error.code in (ErrorCode.FILE_NOT_FOUND, ErrorCode.FILE_DELETED):
+                return False
+            raise
 
     def _send_bytes(self, url: str, content: bytes, tries: int = 3) -> None:
         """The upload leg: a plain POST of the bytes to the URL Slack gave (not a Web API method)."""

@@ -59,6 +59,7 @@ def test_scopes_are_exactly_what_the_web_api_calls_need(seeded) -> None:  # type
         ws.settle()
         order_id = ws.latest_order_id()
         ws.fake.archive(ws.order(order_id).channel_id)  # and an archived channel makes it check and move
+        ws.fake.fail_next("files.completeUploadExternal", "lost", status=LOST)  # was the PDF's upload completed?
         ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=soon.isoformat())
         ws.settle()
         ws.slack.event({"type": "app_home_opened", "user": REQUESTER, "tab": "home"})
@@ -70,7 +71,7 @@ def test_scopes_are_exactly_what_the_web_api_calls_need(seeded) -> None:  # type
         calls = [(call.method, in_dm(call)) for call in ws.fake.calls if call.method not in ("upload", "response_url")]
         assert all(call.response.get("error") != "missing_scope" for call in ws.fake.calls)
     assert {("users.conversations", False), ("conversations.history", False), ("conversations.history", True),
-            ("conversations.info", False), ("conversations.open", True)} <= set(calls)
+            ("conversations.info", False), ("conversations.open", True), ("files.info", False)} <= set(calls)
     needed: set[str] = {"commands"}
     for method, dm in set(calls):
         options = bot_scopes(method, dm)

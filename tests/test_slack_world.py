@@ -127,6 +127,33 @@ def test_a_pdf_shared_late_and_not_answered_is_not_shared_again(ws: Clocked) -> 
     assert version.pdf_file_id == ws.fake.channels[channel].messages[-1].files[0]
 
 
+def test_a_pdf_shared_before_a_failure_is_not_shared_again_by_the_next_try(ws: Clocked) -> None:
+    # the share's answer is lost, and Slack cannot say whether it happened (files.info failing) before the
+    # share shows in the channel: the effect fails; its next try asks about the same file, by its id
+    order_id = submit(ws)
+    ws.fake.delay_shares(600)
+    ws.fake.fail_next("files.completeUploadExternal", "lost", status=LOST)
+    ws.fake.fail_next("files.info", "internal_error", status=500, times=3)  # the client's retries too
+    ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=SOON)
+    ws.settle()
+    upload = next(e for e in effects(ws) if e.kind == "upload_pdf")
+    assert (upload.status, upload.attempts) == ("done", 2)
+    channel = ws.order(order_id).channel_id
+    assert shared_pdfs(ws, channel) == ["SO-000001-v1.pdf"]
+    assert len(ws.fake.calls_to("files.getUploadURLExternal")) == 1
+    assert [c.status for c in ws.fake.calls_to("files.info")] == [500, 500, 500, 200]
+
+
+def test_an_upload_whose_share_never_happened_is_shared_once(ws: Clocked) -> None:
+    order_id = submit(ws)
+    ws.fake.fail_next("files.completeUploadExternal", "dropped", status=0)  # no answer, and nothing done
+    ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=SOON)
+    ws.settle()
+    assert shared_pdfs(ws, ws.order(order_id).channel_id) == ["SO-000001-v1.pdf"]
+    assert [c.status for c in ws.fake.calls_to("files.completeUploadExternal")] == [0, 200]
+    assert [c.response.get("error") for c in ws.fake.calls_to("files.info")] == ["file_not_found"]
+
+
 def test_a_post_whose_answer_is_lost_twice_in_a_row_is_still_posted_once(ws: Clocked) -> None:
     ws.fake.fail_next("chat.postMessage", "lost", status=LOST, times=2)
     order_id = submit(ws)
