@@ -391,25 +391,29 @@ def cpu_seconds(pid: int | None = None) -> float:
     if pid is None:
         times = os.times()
         return times.user + times.system
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-# --- after the last ack: the drain and the checks ----------------------------------------------------------
+    return _proc_cpu(Path(f"/proc/{pid}/stat"))[1]
 
 
 def postgres_cpu_seconds() -> float:
     """User + system CPU seconds of the PostgreSQL server processes running now (on this machine)."""
-    total = 0
+    total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            name, rest = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+            name, seconds = _proc_cpu(stat)
         except (OSError, ValueError, IndexError):
             continue  # gone meanwhile
-        if name == "postgres":
-            fields = rest.split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        total += seconds if name == "postgres" else 0.0
+    return total
+
+
+def _proc_cpu(stat: Path) -> tuple[str, float]:
+    """(command name, user + system CPU seconds) of a process, from its /proc/PID/stat."""
+    name, rest = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+    fields = rest.split()
+    return name, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --- after the last ack: the drain and the checks ----------------------------------------------------------
 
 
 def pending_effects(engine: Engine) -> int:
