@@ -29,24 +29,28 @@ SIGNING_SECRET = "local-signing-secret"
 MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
 
 
-def manifest_tabs() -> dict[str, bool]:
-    """The App Home tabs manifest.yml turns on, as the fake's settings (both on outside a checkout)."""
+def _manifest() -> dict[str, Any] | None:
+    """manifest.yml, or None outside a checkout."""
     import yaml
 
-    if not MANIFEST.exists():
+    return yaml.safe_load(MANIFEST.read_text(encoding="utf-8")) if MANIFEST.exists() else None
+
+
+def manifest_tabs() -> dict[str, bool]:
+    """The App Home tabs manifest.yml turns on, as the fake's settings (the fake's, both on, outside a
+    checkout)."""
+    manifest = _manifest()
+    if manifest is None:
         return {}
-    app_home = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))["features"]["app_home"]
+    app_home = manifest["features"]["app_home"]
     return {"home_tab_enabled": bool(app_home.get("home_tab_enabled")),
             "messages_tab_enabled": bool(app_home.get("messages_tab_enabled"))}
 
 
 def manifest_scopes() -> tuple[str, ...]:
     """The bot scopes manifest.yml asks for (the fake's defaults when run outside a checkout)."""
-    import yaml
-
-    if not MANIFEST.exists():
-        return DEFAULT_SCOPES
-    return tuple(yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))["oauth_config"]["scopes"]["bot"])
+    manifest = _manifest()
+    return DEFAULT_SCOPES if manifest is None else tuple(manifest["oauth_config"]["scopes"]["bot"])
 
 
 class LocalWorkspace:
