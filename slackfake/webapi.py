@@ -265,11 +265,21 @@ def conversations_open(ws: Workspace, args: Args) -> dict[str, Any]:
     one resumed by `channel`. Group DMs (several users) are not modelled: the fake refuses them by name."""
     if "im:write" not in ws.scopes:
         raise ApiError("missing_scope", needed="im:write", provided=",".join(ws.scopes))
-    if args.has("channel"):
-        ch = ws.channels.get(args.str("channel") or "")
-        if ch is None or not ch.is_im or ws.bot_user_id not in ch.members:
-            raise ApiError("channel_not_found")
-        return {"channel": {"id": ch.id}, "no_op": True, "already_open": True}
+    known = len(ws.channels)
+    ch = _resumed_im(ws, args.str("channel") or "") if args.has("channel") else _im_with(ws, _dm_user(ws, args))
+    again = {} if len(ws.channels) > known else {"no_op": True, "already_open": True}
+    return {"channel": conversation_json(ws, ch) if args.bool("return_im") else {"id": ch.id}, **again}
+
+
+def _resumed_im(ws: Workspace, channel_id: str) -> Channel:
+    ch = ws.channels.get(channel_id)
+    if ch is None or not ch.is_im or ws.bot_user_id not in ch.members:
+        raise ApiError("channel_not_found")
+    return ch
+
+
+def _dm_user(ws: Workspace, args: Args) -> str:
+    """The one user conversations.open's `users` names, who can be messaged."""
     users = [u for u in (args.str("users") or "").split(",") if u]
     if not users:
         raise ApiError("users_list_not_supplied")
@@ -280,10 +290,7 @@ def conversations_open(ws: Workspace, args: Args) -> dict[str, Any]:
         raise ApiError("user_not_found")
     if user.deleted:
         raise ApiError("user_disabled")
-    opened = len(ws.channels)
-    ch = _im_with(ws, user.id)
-    again = {} if len(ws.channels) > opened else {"no_op": True, "already_open": True}
-    return {"channel": conversation_json(ws, ch) if args.bool("return_im") else {"id": ch.id}, **again}
+    return user.id
 
 
 def add_member(ws: Workspace, ch: Channel, user_id: str, inviter: str | None) -> None:

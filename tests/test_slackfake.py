@@ -1110,7 +1110,8 @@ def test_direct_messages_open_once_and_need_the_im_scopes(fake: FakeSlack, clien
     assert dm.startswith("D") and "already_open" not in opened.data
     again = client.conversations_open(users="U2", return_im=True)
     assert again["channel"]["id"] == dm and again["channel"]["is_im"] and again["already_open"]
-    assert client.conversations_open(channel=dm)["channel"]["id"] == dm
+    resumed = client.conversations_open(channel=dm, return_im=True)
+    assert resumed["channel"]["id"] == dm and resumed["channel"]["is_im"] and resumed["already_open"]
     # posting to the user id lands in the same conversation, and its history shows it
     client.chat_postMessage(channel="U2", text="good morning", metadata={"event_type": "t", "event_payload": {}})
     assert [m["text"] for m in client.conversations_history(channel=dm)["messages"]] == ["good morning"]
