@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -387,7 +387,7 @@ def _add_version(session: Session, order: ServiceOrder, number: int, action: Act
     session.add(version)
     session.flush()
     if lines:  # one bulk INSERT, not one per line (Core: the ORM's bulk bookkeeping costs more than the rows)
-        session.connection().execute(LineItem.__table__.insert(), [  # type: ignore[attr-defined]
+        session.connection().execute(insert(LineItem), [
             {"version_id": version.id, "position": position, "kind": line.kind, "code": line.code,
              "description": line.description, "unit": line.unit, "unit_price": line.unit_price,
              "quantity": line.quantity} for position, line in enumerate(lines)])
