@@ -25,6 +25,7 @@ class BotContext:
     clock: Clock
     timezone: str = "UTC"  # the provider's: whose calendar says an order is overdue
     currency: str = "USD"
+    locale: str = "en"  # the language forms are built and read in (the provider's, until people's own)
 
 
 def today_for(ctx: BotContext, user: str) -> str:

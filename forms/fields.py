@@ -3,43 +3,63 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+
+from babel.numbers import get_decimal_symbol
 
 from forms.elements import Collector, Values, read_date, read_text
 from workflow.inputs import FreeItem
+from workflow.numbers import parse_decimal
 
 MAX_QUANTITY = Decimal("1000000")
+MAX_PRICE = Decimal("9999999999.9999")  # what the MONEY column holds
 DESCRIPTION_MAX = 3000
 REASON_MAX = 2000
 NOTES_MAX = 2000
 ITEM_TEXT_MAX = 200
 
 
-def parse_quantity(raw: str, *, allow_zero: bool = False) -> Decimal | str:
-    """A Decimal, or the message to show. Accepts '2', '2.5' and '2,5'."""
-    text = raw.strip().replace(",", ".") if raw.count(",") == 1 and "." not in raw else raw.strip()
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return "Enter a number, like 2 or 2.5."
-    if not value.is_finite():
-        return "Enter a number, like 2 or 2.5."
-    if value < 0 or (value == 0 and not allow_zero):
+def decimal_marks(locale: str) -> str:
+    """The marks a reader may put before decimals: "." always, and their locale's own (a comma in es)."""
+    own = get_decimal_symbol(locale)
+    return "." if own == "." else "." + own
+
+
+def _number_hint(marks: str) -> str:
+    return f"like 2 or 2{marks[-1]}5"
+
+
+def _negative(raw: str, marks: str) -> bool:
+    """A minus sign before an otherwise good number: worth its own message."""
+    text = raw.strip()
+    return text.startswith("-") and parse_decimal(text[1:], marks) is not None
+
+
+def parse_quantity(raw: str, *, allow_zero: bool = False, marks: str = ".") -> Decimal | str:
+    """A Decimal, or the message to show. Digits with at most one decimal mark (`marks`), nothing else."""
+    value = parse_decimal(raw, marks)
+    if _negative(raw, marks) or (value == 0 and not allow_zero):
         return "Enter a quantity of 0 or more (0 removes the item)." if allow_zero else "Enter a quantity above 0."
+    if value is None:
+        return f"Enter the quantity in digits, {_number_hint(marks)} (no other signs or spaces)."
     if value.as_tuple().exponent < -3:  # type: ignore[operator]
         return "Use at most 3 decimals."
     if value > MAX_QUANTITY:
-        return "That quantity is too large."
+        return f"Enter at most {MAX_QUANTITY:,}."
     return value
 
 
-def parse_price(raw: str) -> Decimal | str:
-    try:
-        value = Decimal(raw.strip())
-    except InvalidOperation:
-        return f"'{raw.strip()}' is not a price."
-    if not value.is_finite() or value < 0 or value.as_tuple().exponent < -4 or value >= Decimal("1e10"):  # type: ignore[operator]
-        return f"'{raw.strip()}' is not a price of 0 or more with at most 4 decimals."
+def parse_price(raw: str, marks: str = ".") -> Decimal | str:
+    """A unit price (0 or more), or the message to show."""
+    value = parse_decimal(raw, marks)
+    if _negative(raw, marks):
+        return "a price is 0 or more"
+    if value is None:
+        return f"write the price in digits, {_number_hint(marks)}"
+    if value.as_tuple().exponent < -4:  # type: ignore[operator]
+        return "use at most 4 decimals in a price"
+    if value > MAX_PRICE:
+        return f"a price may be at most {MAX_PRICE:,}"
     return value
 
 
@@ -68,7 +88,7 @@ def required_date(values: Values, field: str, errors: Collector) -> date:
         return date.min
 
 
-def parse_free_items(values: Values, field: str, errors: Collector) -> tuple[FreeItem, ...]:
+def parse_free_items(values: Values, field: str, errors: Collector, marks: str = ".") -> tuple[FreeItem, ...]:
     """One item per line: `quantity | description | unit | unit price`; unit and price may be left out."""
     text = read_text(values, field)
     if len(text) > DESCRIPTION_MAX:
@@ -83,9 +103,9 @@ def parse_free_items(values: Values, field: str, errors: Collector) -> tuple[Fre
             errors.add(field, f"Line {number}: write `quantity | description | unit | unit price`, "
                               "e.g. `2 | Crane rental | h | 150`.")
             break
-        quantity = parse_quantity(parts[0])
+        quantity = parse_quantity(parts[0], marks=marks)
         unit = parts[2] if len(parts) > 2 and parts[2] else None
-        price = parse_price(parts[3]) if len(parts) > 3 and parts[3] else None
+        price = parse_price(parts[3], marks) if len(parts) > 3 and parts[3] else None
         problem = (quantity if isinstance(quantity, str) else
                    price if isinstance(price, str) else
                    "describe the item" if not parts[1] else

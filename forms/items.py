@@ -62,7 +62,8 @@ def free_items_block(label: str = "Items not in the catalog") -> Block:
     )
 
 
-def parse_rows(values: Values, rows: int, errors: Collector, *, allow_zero: bool) -> tuple[ItemQuantity, ...]:
+def parse_rows(values: Values, rows: int, errors: Collector, *, allow_zero: bool,
+               marks: str = ".") -> tuple[ItemQuantity, ...]:
     picked: list[ItemQuantity] = []
     for row in range(rows):
         ref = read_option(values, item_block(row))
@@ -75,7 +76,7 @@ def parse_rows(values: Values, rows: int, errors: Collector, *, allow_zero: bool
         if not raw:
             errors.add(quantity_block(row), "Enter a quantity.")
             continue
-        quantity = parse_quantity(raw, allow_zero=allow_zero)
+        quantity = parse_quantity(raw, allow_zero=allow_zero, marks=marks)
         if isinstance(quantity, str):
             errors.add(quantity_block(row), quantity)
             continue

@@ -5,9 +5,17 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+from workflow.letterhead import LOCALES
+from workflow.numbers import MAX_ID, parse_id
+
 
 class BadMetadata(ValueError):
     pass
+
+
+def _whole(value: object, *, least: int = 1, most: int = MAX_ID) -> bool:
+    """An int (as we wrote it: not a string or a bool) that fits its column."""
+    return type(value) is int and least <= value <= most
 
 
 @dataclass(frozen=True)
@@ -15,6 +23,7 @@ class FormMeta:
     order_id: int | None = None  # None for a new order
     revision: int = 0  # the order revision the form was opened against
     rows: int = 3  # item rows shown
+    locale: str = "en"  # the language the form was built in: its reader's, so numbers are read their way
 
     def dump(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -27,9 +36,10 @@ class FormMeta:
         except (ValueError, TypeError) as error:
             raise BadMetadata("This form could not be read; please open it again.") from error
         ok = (
-            (meta.order_id is None or (isinstance(meta.order_id, int) and meta.order_id > 0))
-            and isinstance(meta.revision, int) and meta.revision >= 0
-            and isinstance(meta.rows, int) and 1 <= meta.rows <= 30
+            (meta.order_id is None or _whole(meta.order_id))
+            and _whole(meta.revision, least=0)
+            and _whole(meta.rows, most=30)
+            and meta.locale in LOCALES
         )
         if not ok:
             raise BadMetadata("This form could not be read; please open it again.")
@@ -49,6 +59,7 @@ class ButtonValue:
     @classmethod
     def load(cls, raw: str | None) -> ButtonValue:
         order, _, revision = (raw or "").partition(":")
-        if not (order.isdigit() and revision.isdigit() and int(order) > 0):
+        order_id, at = parse_id(order), parse_id(revision, least=0)
+        if order_id is None or at is None:
             raise BadMetadata("This button could not be read; the card may be out of date.")
-        return cls(int(order), int(revision))
+        return cls(order_id, at)

@@ -18,7 +18,7 @@ from forms.elements import (
     static_select,
     text_input,
 )
-from forms.fields import DESCRIPTION_MAX, parse_free_items, required_date, required_text
+from forms.fields import DESCRIPTION_MAX, decimal_marks, parse_free_items, required_date, required_text
 from forms.items import ADD_ROWS_ACTION, FREE_ITEMS, MAX_ROWS, ROW_STEP, free_items_block, item_rows, parse_rows
 from forms.metadata import FormMeta
 from workflow.errors import FieldErrors
@@ -62,8 +62,9 @@ def parse(values: Values, meta: FormMeta) -> OrderDraft:
     if priority not in PRIORITIES:
         errors.add(PRIORITY, "Pick a priority from the list.")
     description = required_text(values, DESCRIPTION, DESCRIPTION_MAX, errors, "a description of the job")
-    items = parse_rows(values, meta.rows, errors, allow_zero=False)
-    free = parse_free_items(values, FREE_ITEMS, errors)
+    marks = decimal_marks(meta.locale)
+    items = parse_rows(values, meta.rows, errors, allow_zero=False, marks=marks)
+    free = parse_free_items(values, FREE_ITEMS, errors, marks)
     errors.raise_if_any()
     if not items and not free:
         raise FieldErrors({"item_0": "Add at least one item (or an item not in the catalog below)."})

@@ -24,7 +24,15 @@ from forms.elements import (
     text_input,
     users_select,
 )
-from forms.fields import NOTES_MAX, REASON_MAX, optional_text, parse_free_items, required_date, required_text
+from forms.fields import (
+    NOTES_MAX,
+    REASON_MAX,
+    decimal_marks,
+    optional_text,
+    parse_free_items,
+    required_date,
+    required_text,
+)
 from forms.items import ADD_ROWS_ACTION, FREE_ITEMS, MAX_ROWS, ROW_STEP, free_items_block, item_rows, parse_rows
 from forms.metadata import FormMeta
 from workflow.document import ItemLine, quantity_text
@@ -127,8 +135,9 @@ def build_confirm(meta: FormMeta, order: OrderCard, lines: list[tuple[int, ItemL
 
 def parse_confirm(values: Values, meta: FormMeta) -> Confirmation:
     errors = Collector()
-    changes = parse_rows(values, meta.rows, errors, allow_zero=True)
-    free = parse_free_items(values, FREE_ITEMS, errors)
+    marks = decimal_marks(meta.locale)
+    changes = parse_rows(values, meta.rows, errors, allow_zero=True, marks=marks)
+    free = parse_free_items(values, FREE_ITEMS, errors, marks)
     workers = read_users(values, FIELD_WORKERS)
     note = required_text(values, NOTE, NOTES_MAX, errors, "why the order changes")
     errors.raise_if_any()

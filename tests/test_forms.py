@@ -74,7 +74,7 @@ def test_submit_parse_valid() -> None:
         requested_date={"type": "datepicker", "selected_date": "2026-12-01"},
         priority={"type": "static_select", "selected_option": {"value": "high"}},
         description=text("  Replace filters  "), item_0=picked("service:HVAC-MNT"),
-        qty_0={"type": "number_input", "value": "2,5"},
+        qty_0={"type": "number_input", "value": "2.5"},
         free_items=text("2 | Crane rental | h | 150\n\n1 | Permit fee"),
     ), FormMeta(rows=3))
     assert isinstance(draft, OrderDraft)
@@ -83,22 +83,33 @@ def test_submit_parse_valid() -> None:
         ("Crane rental", "h", Decimal("150")), ("Permit fee", None, None)]
 
 
+DIGITS = "Enter the quantity in digits, like 2 or 2.5 (no other signs or spaces)."
+
+
 @pytest.mark.parametrize("fields, errors", [
     ({}, {"client": "Pick a client.", "site": "Pick a site.", "requested_date": "Pick a date.",
           "description": "Enter a description of the job."}),
     ({"qty_0": text("-1"), "item_0": picked("service:X")}, {"qty_0": "Enter a quantity above 0."}),
-    ({"qty_0": text("abc"), "item_0": picked("service:X")}, {"qty_0": "Enter a number, like 2 or 2.5."}),
+    ({"qty_0": text("abc"), "item_0": picked("service:X")}, {"qty_0": DIGITS}),
     ({"qty_0": text("0"), "item_0": picked("service:X")}, {"qty_0": "Enter a quantity above 0."}),
     ({"qty_0": text("1.2345"), "item_0": picked("service:X")}, {"qty_0": "Use at most 3 decimals."}),
     ({"item_0": {"type": "external_select", "selected_option": None}, "qty_0": text("2")},
      {"item_0": "Pick an item for this quantity."}),
     ({"item_1": picked("service:X")}, {"qty_1": "Enter a quantity."}),
     ({"description": text("x" * 3001)}, {"description": "Keep it under 3,000 characters (this is 3,001)."}),
-    ({"free_items": text("two | thing")}, {"free_items": "Line 1: Enter a number, like 2 or 2.5."}),
+    ({"free_items": text("two | thing")}, {"free_items": f"Line 1: {DIGITS}"}),
     ({"free_items": text("no pipes here")}, {"free_items": "Line 1: write `quantity | description | unit | "
                                                            "unit price`, e.g. `2 | Crane rental | h | 150`."}),
-    ({"free_items": text("1 | x | h | -3")}, {"free_items": "Line 1: '-3' is not a price of 0 or more with at "
-                                                            "most 4 decimals."}),
+    ({"free_items": text("1 | x | h | -3")}, {"free_items": "Line 1: a price is 0 or more"}),
+    # numbers are ASCII digits with at most one decimal mark: no grouping, exponents, underscores or other digits
+    *[({"qty_0": text(raw), "item_0": picked("service:X")}, {"qty_0": DIGITS})
+      for raw in ("1_000", "１２", "1e6", "1,000", "2,5", "1.000,5", "+3", "2 5", "NaN", "Infinity", "0x10", "½")],
+    ({"qty_0": text("9" * 40), "item_0": picked("service:X")}, {"qty_0": "Enter at most 1,000,000."}),
+    ({"free_items": text("1 | x | h | 1e3")}, {"free_items": "Line 1: write the price in digits, like 2 or 2.5"}),
+    ({"free_items": text("1 | x | h | 1_000")}, {"free_items": "Line 1: write the price in digits, like 2 or 2.5"}),
+    ({"free_items": text("1 | x | h | 10000000000")},
+     {"free_items": "Line 1: a price may be at most 9,999,999,999.9999"}),
+    ({"free_items": text("１ | x")}, {"free_items": f"Line 1: {DIGITS}"}),
 ])
 def test_submit_parse_errors(fields: dict, errors: dict) -> None:
     base = {"client": picked("ACME"), "site": picked("ACME-HQ"), "description": text("d"),
@@ -111,6 +122,26 @@ def test_submit_parse_errors(fields: dict, errors: dict) -> None:
         order_form.parse(values(**base), FormMeta(rows=3))
     for field, message in errors.items():
         assert caught.value.errors[field] == message
+
+
+@pytest.mark.parametrize("raw, quantity", [("2,5", Decimal("2.5")), ("2.5", Decimal("2.5")), ("7", Decimal(7))])
+def test_a_spanish_form_takes_a_decimal_comma_and_a_point(raw: str, quantity: Decimal) -> None:
+    draft = order_form.parse(values(
+        client=picked("ACME"), site=picked("ACME-HQ"), description=text("d"),
+        requested_date={"type": "datepicker", "selected_date": "2026-12-01"},
+        item_0=picked("service:HVAC-MNT"), qty_0=text(raw), free_items=text(f"{raw} | Grúa | h | {raw}"),
+    ), FormMeta(rows=3, locale="es"))
+    assert draft.items[0].quantity == quantity
+    assert (draft.free_items[0].quantity, draft.free_items[0].unit_price) == (quantity, quantity)
+
+
+@pytest.mark.parametrize("raw", ["1.000,5", "1,000.5", "2,,5", "1 000"])
+def test_a_spanish_form_takes_no_grouping_marks(raw: str) -> None:
+    with pytest.raises(FieldErrors) as caught:
+        order_form.parse(values(client=picked("ACME"), site=picked("ACME-HQ"), description=text("d"),
+                                requested_date={"type": "datepicker", "selected_date": "2026-12-01"},
+                                item_0=picked("service:HVAC-MNT"), qty_0=text(raw)), FormMeta(rows=3, locale="es"))
+    assert caught.value.errors == {"qty_0": "Enter the quantity in digits, like 2 or 2,5 (no other signs or spaces)."}
 
 
 def test_submit_needs_an_item() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -62,7 +63,7 @@ def register(app: App, ctx: BotContext) -> None:
             tell(body, str(getattr(refusal, "message", refusal)))
             return
         # the form carries the revision the user is looking at now: a step taken meanwhile makes it stale
-        meta = FormMeta(order_id=order.id, revision=order.revision)
+        meta = FormMeta(order_id=order.id, revision=order.revision, locale=ctx.locale)
         try:
             ctx.gateway.open_view(body["trigger_id"], step_view(transition.form, meta))
         except SlackError as error:
@@ -74,7 +75,7 @@ def register(app: App, ctx: BotContext) -> None:
             meta = FormMeta.load(view.get("private_metadata"))
         except BadMetadata:
             return
-        meta = FormMeta(meta.order_id, meta.revision, min(meta.rows + ROW_STEP, MAX_ROWS))
+        meta = replace(meta, rows=min(meta.rows + ROW_STEP, MAX_ROWS))
         if view.get("callback_id") == order_form.CALLBACK_ID:
             new_view = order_form.build(meta, today_for(ctx, body["user"]["id"]))
         else:

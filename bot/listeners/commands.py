@@ -17,6 +17,7 @@ from forms.elements import actions_block, button, context, section
 from forms.metadata import FormMeta
 from workflow.clock import aware
 from workflow.errors import WorkflowError
+from workflow.numbers import parse_id
 from workflow.overview import LISTINGS_FOR_COMMAND, Listing, listing
 from workflow.queries import audit_trail, get_order, latest_pdf, order_card
 from workflow.service import is_assigned, roles_of
@@ -79,7 +80,8 @@ def register(app: App, ctx: BotContext) -> None:
             ctx.service.authorize_submit(command["user_id"])
         except WorkflowError:
             return  # already answered in the ack
-        ctx.gateway.open_view(command["trigger_id"], order_form.build(FormMeta(), today_for(ctx, command["user_id"])))
+        form = order_form.build(FormMeta(locale=ctx.locale), today_for(ctx, command["user_id"]))
+        ctx.gateway.open_view(command["trigger_id"], form)
 
     def list_message(user: str, which_word: str, offset: int, name: str) -> dict[str, Any]:
         try:
@@ -141,7 +143,7 @@ def register(app: App, ctx: BotContext) -> None:
 
     def turn_page(action: dict[str, Any], body: dict[str, Any], respond: Respond) -> None:
         which, _, offset = (action.get("value") or "").partition(":")
-        message = list_message(body["user"]["id"], which, int(offset) if offset.isdigit() else 0, "/order")
+        message = list_message(body["user"]["id"], which, parse_id(offset, least=0) or 0, "/order")
         respond(replace_original=True, response_type="ephemeral", **message)
 
     def ack_button(ack: Ack) -> None:
