@@ -3,13 +3,14 @@ at import time, so tests build as many apps as they like."""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from sqlalchemy import Engine
@@ -19,6 +20,7 @@ from bot.effects import EffectRunner, lower_priority
 from bot.gateway import Gateway, make_client
 from bot.listeners import actions, commands, dedup, events, options, views
 from bot.settings import Settings, SettingsError
+from forms.elements import notice
 from workflow.clock import Clock, utcnow
 from workflow.reminders import ReminderPolicy, Sweep, sweep
 from workflow.service import OrderService
@@ -74,6 +76,24 @@ class Bot:
         self.ctx.effects.shutdown()
 
 
+SORRY = "Something went wrong on our side and nothing was saved. Please try again in a moment."
+
+
+def _sorry(body: dict) -> BoltResponse:
+    """What Slack is answered when a listener failed unexpectedly: a line the person can read where the surface
+    has room for one, never an HTTP 500 (Slack would show its own vague error, or nothing)."""
+    kind = body.get("type")
+    if "command" in body:
+        answer: dict = {"response_type": "ephemeral", "text": f":warning: {SORRY}"}
+    elif kind == "view_submission":
+        answer = {"response_action": "update", "view": notice("Not saved", f":warning: {SORRY}")}
+    elif kind == "block_suggestion":
+        answer = {"options": []}
+    else:
+        return BoltResponse(status=200, body="")
+    return BoltResponse(status=200, body=json.dumps(answer), headers={"content-type": "application/json"})
+
+
 class _SameToken(logging.Filter):
     """Bolt reads SLACK_BOT_TOKEN from the environment itself, and then warns at every start that the client's
     token wins over it: it is the same token (Settings read it from there), so the warning only misleads."""
@@ -94,11 +114,12 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
     gateway = Gateway(client)
     currency = settings.letterhead.provider.currency
     ctx = BotContext(
-        engine=engine, gateway=gateway, service=OrderService(engine, clock, currency),
+        engine=engine, gateway=gateway, service=OrderService(engine, clock, currency, settings.limits),
         effects=EffectRunner(engine, gateway, settings.letterhead, private_channels=settings.private_channels,
                              clock=clock, lease=timedelta(seconds=settings.effect_lease_seconds),
                              workers=settings.effect_workers),
         clock=clock, timezone=settings.letterhead.provider.timezone, currency=currency,
+        locale=settings.letterhead.provider.locale,
     )
     # process_before_response: the ack is the listener's return, with no 10 ms polling; slow work runs in
     # lazy listeners and the effect runner, after the ack.
@@ -112,8 +133,9 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
         listeners.register(app, ctx)
 
     @app.error
-    def on_error(error: Exception, body: dict) -> None:
+    def on_error(error: Exception, body: dict) -> BoltResponse:
         log.exception("unhandled error in a listener (%s)", body.get("type") or body.get("command"),
                       exc_info=error)
+        return _sorry(body)
 
     return Bot(app, ctx)

@@ -24,6 +24,7 @@ from storage.models import PendingEffect, ServiceOrder
 from workflow.clock import Clock, utcnow
 from workflow.document import Provider
 from workflow.letterhead import Letterhead
+from workflow.limits import Limits
 
 SIGNING_SECRET = "local-signing-secret"
 MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
@@ -57,7 +58,7 @@ class LocalWorkspace:
     def __init__(self, engine: Engine, people: dict[str, str], *, clock: Clock = utcnow,
                  private_channels: bool = True, scopes: Iterable[str] | None = None,
                  transport: Literal["http", "socket_mode"] = "http", letterhead: Letterhead | None = None,
-                 fake: FakeSlack | None = None) -> None:
+                 fake: FakeSlack | None = None, limits: Limits | None = None) -> None:
         """`fake`: a Slack already running (with its people), e.g. one a previous bot process talked to."""
         self.engine = engine
         self.people = people
@@ -65,6 +66,7 @@ class LocalWorkspace:
         self.private_channels = private_channels
         self.transport = transport
         self.letterhead = letterhead or Letterhead(Provider(name="Service Orders"))
+        self.limits = limits or Limits(tax_rate=self.letterhead.provider.tax_rate)
         self._socket_mode: Any = None
         # the fake grants the bot the scopes and App Home tabs of our manifest (a missing one fails like
         # Slack does)
@@ -88,7 +90,7 @@ class LocalWorkspace:
         self.general = general.id
         settings = Settings(bot_token=self.fake.bot_token, signing_secret=SIGNING_SECRET,
                             api_url=self.fake.api_url, private_channels=self.private_channels,
-                            letterhead=self.letterhead)
+                            letterhead=self.letterhead, limits=self.limits)
         self.bot = build_bot(settings, self.engine, clock=self.clock)
         # HTTP mode is always served (health checks); Socket Mode is how Slack's requests arrive if chosen
         self._server = HttpServer(self.bot, self.engine, SIGNING_SECRET, host="127.0.0.1", port=0)

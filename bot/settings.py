@@ -6,11 +6,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
+from decimal import Decimal
 
 from storage.db import DEFAULT_DATABASE_URL
 from workflow.document import Provider
 from workflow.letterhead import Letterhead, LetterheadError, letterhead_from_env
+from workflow.limits import DEFAULT_CEILING, DEFAULT_HORIZON_DAYS, Limits
+from workflow.numbers import parse_decimal
 from workflow.reminders import QuietHours, ReminderPolicy
+
+# the money columns hold 10 digits before the point: a ceiling above them would promise what cannot be kept
+MAX_CEILING = Decimal("9999999999")
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -66,6 +72,7 @@ class Settings:
     letterhead: Letterhead = Letterhead(Provider(name="Service Orders"))
     reminders: ReminderPolicy = ReminderPolicy()
     reminder_sweep_seconds: float = 60.0
+    limits: Limits = Limits()
 
     def __repr__(self) -> str:  # tokens and secrets never reach a log line
         return f"Settings(api_url={self.api_url!r}, database_url={self.database_url.split('@')[-1]!r}, ...)"
@@ -98,6 +105,7 @@ class Settings:
             letterhead=(letterhead := _letterhead(env)),
             reminders=_reminders(env, letterhead.provider.timezone),
             reminder_sweep_seconds=_seconds(env, "REMINDER_SWEEP_SECONDS", 60.0),
+            limits=_limits(env, letterhead),
         )
 
 
@@ -106,6 +114,16 @@ def _letterhead(env: Mapping[str, str]) -> Letterhead:
         return letterhead_from_env(env)
     except LetterheadError as error:
         raise SettingsError(str(error)) from None
+
+
+def _limits(env: Mapping[str, str], letterhead: Letterhead) -> Limits:
+    raw = env.get("AMOUNT_CEILING", "").strip()
+    ceiling = parse_decimal(raw) if raw else DEFAULT_CEILING
+    if ceiling is None or not 0 < ceiling <= MAX_CEILING:
+        raise SettingsError(f"AMOUNT_CEILING must be an amount in digits above 0 and at most {MAX_CEILING:,} "
+                            f"(a dot for decimals), not '{raw}'")
+    return Limits(ceiling=ceiling, tax_rate=letterhead.provider.tax_rate,
+                  horizon_days=_count(env, "DATE_HORIZON_DAYS", DEFAULT_HORIZON_DAYS, most=3650))
 
 
 def _hours(env: Mapping[str, str], name: str, default: float) -> timedelta:

@@ -229,7 +229,8 @@ def test_effects_list_and_retry(tmp_path: Path, env: dict[str, str]) -> None:
     init_db(engine)
     import_csv(engine, SAMPLE_CATALOG)
     grant(engine, "U0REQ", [Role.REQUESTER])
-    OrderService(engine).submit("U0REQ", draft(requested_date=__import__("datetime").date(2099, 1, 1)))
+    soon = __import__("datetime").date.today() + __import__("datetime").timedelta(days=3)
+    OrderService(engine).submit("U0REQ", draft(requested_date=soon))
     with session_scope(engine) as session:
         first = session.exec(select(PendingEffect).order_by(PendingEffect.id)).first()
         error = "SlackError: conversations.create: restricted_action"

@@ -29,6 +29,7 @@ from workflow.clock import Clock, utcnow
 from workflow.document import ItemChange, ItemLine, diff_items, quantity_text, subtotal
 from workflow.errors import FieldErrors, Refused, Stale
 from workflow.inputs import Approval, Closing, Confirmation, FreeItem, ItemQuantity, OrderDraft, Rejection
+from workflow.limits import FREE_ITEMS, Limits
 from workflow.people import local_today
 from workflow.queries import get_order, version_lines
 from workflow.text import esc
@@ -37,10 +38,12 @@ from workflow.vocabulary import Action, ItemKind, Role, State, order_number
 
 
 class OrderService:
-    def __init__(self, engine: Engine, clock: Clock = utcnow, currency: str = "USD") -> None:
+    def __init__(self, engine: Engine, clock: Clock = utcnow, currency: str = "USD",
+                 limits: Limits | None = None) -> None:
         self.engine = engine
         self.clock = clock
         self.currency = currency  # totals in step messages round to its minor unit
+        self.limits = limits or Limits()
 
     # --- reads a listener needs before it opens a form -------------------------------------------
 
@@ -93,12 +96,18 @@ class OrderService:
                 errors["site"] = "Pick a site from the list."
             elif client is not None and site.parent_code != client.code:
                 errors["site"] = f"{site.name} is a site of another client, not of {client.name}."
-            if draft.requested_date < local_today(session, actor, now):
-                errors["requested_date"] = "The requested date is in the past."
+            today = local_today(session, actor, now)
+            if problem := self.limits.date_problem(draft.requested_date, today, "requested date"):
+                errors["requested_date"] = problem
             lines = _resolve_items(session, draft.items, errors, catalog)
             lines += _free_lines(draft.free_items, {line.key for line in lines}, errors)
+            first_field = draft.items[0].field if draft.items else FREE_ITEMS
             if not lines and not errors:
-                errors[draft.items[0].field if draft.items else "free_items"] = "Add at least one item."
+                errors[first_field] = "Add at least one item."
+            fields = {item.ref: item.field for item in draft.items}
+            errors = self.limits.line_problems(lines, self.currency, fields, first_field) | errors
+            if not errors and (problem := self.limits.total_problem(lines, self.currency)):
+                errors[first_field] = problem
             if errors:
                 raise FieldErrors(errors)
             reviewers = _users_with(session, {Role.SUPERVISOR, Role.COORDINATOR})
@@ -151,7 +160,7 @@ class OrderService:
             order.revision = revision + 1
             source = State(order.state)
             effects = _Effects(session, order, now)
-            detail = _STEPS[action](session, order, actor, data, now, effects, self.currency)
+            detail = _STEPS[action](session, order, actor, data, now, effects, self)
             order.state = transition.target
             order.updated_at = now
             session.add(order)
@@ -167,11 +176,12 @@ class OrderService:
 
 
 def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, now: datetime,
-             effects: _Effects, currency: str) -> str:
+             effects: _Effects, service: OrderService) -> str:
     errors: dict[str, str] = {}
     _check_field_workers(session, data.field_workers, errors)
-    if data.scheduled_date < local_today(session, actor, now):
-        errors["scheduled_date"] = "The scheduled date is in the past."
+    if problem := service.limits.date_problem(data.scheduled_date, local_today(session, actor, now),
+                                              "scheduled date"):
+        errors["scheduled_date"] = problem
     if errors:
         raise FieldErrors(errors)
     order.scheduled_date = data.scheduled_date
@@ -190,13 +200,13 @@ def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, 
 
 
 def _reject(session: Session, order: ServiceOrder, actor: str, data: Rejection, now: datetime,
-            effects: _Effects, currency: str) -> str:
+            effects: _Effects, service: OrderService) -> str:
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.reason
     return f"Reason: {esc(data.reason)}"
 
 
 def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmation, now: datetime,
-             effects: _Effects, currency: str) -> str:
+             effects: _Effects, service: OrderService) -> str:
     errors: dict[str, str] = {}
     ids = {f"line:{line_id}": line for line_id, line in version_lines(session, order.id, order.current_version)}
     before = list(ids.values())
@@ -205,6 +215,7 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
     _check_field_workers(session, new_people, errors)
 
     after = {line.key: line for line in before}
+    fields: dict[str, str] = {}  # the field each changed line came from, for its errors
     seen: set[str] = set()
     for change in data.changes:
         if change.ref.startswith("line:"):
@@ -221,6 +232,7 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
             errors[change.field] = "This item is already on another row."
             continue
         seen.add(line.key)
+        fields[line.key] = change.field
         if change.quantity == 0:
             if line.key not in after:
                 errors[change.field] = "That item is not on the order; a quantity of 0 removes an item."
@@ -235,6 +247,11 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
     changes = diff_items(tuple(before), tuple(lines))
     if not errors and not changes and not new_people:
         errors["note"] = "Nothing changed: change an item or add a field worker."
+    changed = [c.after for c in changes if c.after is not None]
+    changed_field = next((fields.get(line.key, FREE_ITEMS) for line in changed), "note")
+    errors = service.limits.line_problems(changed, service.currency, fields, changed_field) | errors
+    if changed and not errors and (problem := service.limits.total_problem(lines, service.currency)):
+        errors[changed_field] = problem
     if errors:
         raise FieldErrors(errors)
 
@@ -247,19 +264,19 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
     effects.add("upload_pdf", f"pdf:v{number}", {"version": number})
     said = [_describe_change(c) for c in changes]
     said += [f"added field worker <@{u}>" for u in new_people]
-    delta = subtotal(lines, currency) - subtotal(before, currency)
+    delta = subtotal(lines, service.currency) - subtotal(before, service.currency)
     return f"Version {number}: {'; '.join(said)}. Total {delta:+,}. Why: {esc(data.note)}"
 
 
 def _complete(session: Session, order: ServiceOrder, actor: str, data: Closing, now: datetime,
-              effects: _Effects, currency: str) -> str:
+              effects: _Effects, service: OrderService) -> str:
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.note
     number = _closing_version(session, order, Action.COMPLETE, actor, now, data.note, effects)
     return f"Version {number}, the closing record." + (f" Note: {esc(data.note)}" if data.note else "")
 
 
 def _not_perform(session: Session, order: ServiceOrder, actor: str, data: Closing, now: datetime,
-                 effects: _Effects, currency: str) -> str:
+                 effects: _Effects, service: OrderService) -> str:
     if not data.note:
         raise FieldErrors({"reason": "Say why the order was not performed."})
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.note

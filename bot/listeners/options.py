@@ -13,6 +13,7 @@ from forms import order_form
 from forms.elements import option, read_option
 from forms.items import ITEM_ACTION, catalog_option, item_options
 from forms.metadata import BadMetadata, FormMeta
+from workflow.errors import WorkflowError
 from workflow.queries import free_lines_matching, get_order, search_catalog, version_lines
 from workflow.vocabulary import ItemKind
 
@@ -44,7 +45,11 @@ def register(app: App, ctx: BotContext) -> None:
             if meta.order_id is None:
                 ack(options=[catalog_option(e) for e in found])
                 return
-            order = get_order(session, meta.order_id)
+            try:
+                order = get_order(session, meta.order_id)
+            except WorkflowError:  # an order that is not there (a forged or very old form): nothing on it
+                ack(options=[catalog_option(e) for e in found])
+                return
             lines = version_lines(session, order.id, order.current_version)
         ack(**item_options(found, free_lines_matching(lines, payload.get("value", ""))))
 

@@ -1,0 +1,58 @@
+"""How large and how far ahead an order may go: checked at every step that sets items or dates, so a typo
+of a few extra digits is caught on the field instead of landing on a document that carries money."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from workflow.document import ItemLine, money, subtotal
+from workflow.vocabulary import ItemKind
+
+DEFAULT_CEILING = Decimal("1000000000")
+DEFAULT_HORIZON_DAYS = 730
+
+
+@dataclass(frozen=True)
+class Limits:
+    """No line and no order total with tax above `ceiling` (in the provider's currency); no requested or
+    scheduled date before today or more than `horizon_days` after it."""
+
+    ceiling: Decimal = DEFAULT_CEILING
+    tax_rate: Decimal = Decimal(0)  # 0.19 for 19 %
+    horizon_days: int = DEFAULT_HORIZON_DAYS
+
+    def date_problem(self, day: date, today: date, what: str) -> str | None:
+        if day < today:
+            return f"The {what} is in the past."
+        latest = today + timedelta(days=self.horizon_days)
+        if day > latest:
+            return f"Pick a {what} by {latest.isoformat()}, at most {self.horizon_days:,} days ahead."
+        return None
+
+    def line_problems(self, lines: list[ItemLine], currency: str, fields: dict[str, str],
+                      default_field: str) -> dict[str, str]:
+        """Each line over the ceiling, on its field: `fields` maps a line's key to it; items the catalog lacks
+        are on the free-items field."""
+        problems: dict[str, str] = {}
+        for line in lines:
+            amount = line.total(currency)
+            if amount is not None and amount > self.ceiling:
+                free = line.kind == ItemKind.FREE
+                field = fields.get(line.key, FREE_ITEMS if free else default_field)
+                named = f"“{line.description}”" if free else "This line"
+                problems.setdefault(field, f"{named} comes to {amount:,} {currency}, above the limit of "
+                                           f"{self.ceiling:,} {currency} for one line.")
+        return problems
+
+    def total_problem(self, lines: list[ItemLine], currency: str) -> str | None:
+        net = subtotal(lines, currency)
+        total = net + money(net * self.tax_rate, currency)
+        if total > self.ceiling:
+            return (f"The order would come to {total:,} {currency} with tax, above the limit of "
+                    f"{self.ceiling:,} {currency} for one order.")
+        return None
+
+
+FREE_ITEMS = "free_items"  # the forms' field for items the catalog lacks
