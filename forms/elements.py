@@ -130,9 +130,18 @@ def element_state(values: Values, block_id: str) -> dict[str, Any]:
     return next(iter(block.values()), {}) if isinstance(block, dict) else {}
 
 
+# C0 control characters but tab and line feed: Slack's inputs cannot produce them, PostgreSQL refuses NUL in
+# text, and the PDF has no glyph for them
+_CONTROLS = dict.fromkeys(c for c in range(32) if c not in (9, 10)) | {127: None}
+
+
+def clean(raw: object) -> str:
+    """Typed text as we keep it: a string without control characters (anything else reads as empty)."""
+    return raw.translate(_CONTROLS) if isinstance(raw, str) else ""
+
+
 def read_text(values: Values, block_id: str) -> str:
-    raw = element_state(values, block_id).get("value")
-    return raw.strip() if isinstance(raw, str) else ""
+    return clean(element_state(values, block_id).get("value")).strip()
 
 
 def read_option(values: Values, block_id: str) -> str:

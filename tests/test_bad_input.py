@@ -13,7 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from bot.local import LocalWorkspace
-from storage.models import AuditEvent, OrderVersion, PendingEffect, ServiceOrder
+from storage.models import AuditEvent, LineItem, OrderVersion, PendingEffect, ServiceOrder
 from tests.conftest import REQUESTER, SUPERVISOR, WORKER
 from tests.test_end_to_end import PEOPLE, submit
 from tests.test_security import forged_submission
@@ -168,3 +168,24 @@ def test_a_list_page_button_carrying_a_huge_offset_shows_the_first_page(ws: Loca
     assert ws.slack._post_payload(payload).status == 200
     ws.wait(lambda: ws.fake.ephemerals[-1] is not first, "the page")
     assert ws.fake.ephemerals[-1]["text"] == "*Your open orders* (0): none."
+
+
+def test_control_characters_in_typed_text_are_dropped(ws: LocalWorkspace) -> None:
+    # Slack's inputs cannot produce them; a payload can, and PostgreSQL refuses NUL in text
+    assert ws.submit_order(REQUESTER, client="acme", site="hq", items=[("hvac", "2")], requested=days_ahead(3),
+                           description="Fix\x00 the\x07 pump\r\nthen test", free_items="1 | Seal\x00 kit").text == ""
+    ws.settle()
+    order = ws.order(ws.latest_order_id())
+    assert order.description == "Fix the pump\nthen test"
+    with Session(ws.engine) as session:
+        assert "Seal kit" in {line.description for line in session.exec(select(LineItem))}
+
+
+@pytest.mark.parametrize("typed", ["hv\x00ac", "%%%_\\", "x" * 5000, "   "])
+def test_anything_typed_into_a_catalog_picker_gets_options(ws: LocalWorkspace, typed: str) -> None:
+    assert ws.slack.command(REQUESTER, "/order").status == 200
+    view = ws.wait_for_view(REQUESTER, "submit_order")
+    answer = ws.slack.suggest(REQUESTER, view, "line_item", "item_0", typed)
+    assert answer.status == 200 and isinstance(answer.json()["options"], list)
+    if typed == "hv\x00ac":
+        assert [o["value"] for o in answer.json()["options"]] == ["service:HVAC-MNT"]

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from bot.context import BotContext
 from forms import order_form
-from forms.elements import option, read_option
+from forms.elements import clean, option, read_option
 from forms.items import ITEM_ACTION, catalog_option, item_options
 from forms.metadata import BadMetadata, FormMeta
 from workflow.errors import WorkflowError
@@ -18,10 +18,15 @@ from workflow.queries import free_lines_matching, get_order, search_catalog, ver
 from workflow.vocabulary import ItemKind
 
 
+def typed(payload: dict[str, Any]) -> str:
+    """What the person has typed into the picker so far."""
+    return clean(payload.get("value"))[:200]
+
+
 def register(app: App, ctx: BotContext) -> None:
     def clients(ack: Ack, payload: dict[str, Any]) -> None:
         with Session(ctx.engine) as session:
-            found = search_catalog(session, ("client",), payload.get("value", ""))
+            found = search_catalog(session, ("client",), typed(payload))
         ack(options=[option(e.code, f"{e.name} ({e.code})") for e in found])
 
     def sites(ack: Ack, payload: dict[str, Any], body: dict[str, Any]) -> None:
@@ -31,7 +36,7 @@ def register(app: App, ctx: BotContext) -> None:
             ack(options=[])  # the field's hint says to pick the client first
             return
         with Session(ctx.engine) as session:
-            found = search_catalog(session, ("site",), payload.get("value", ""), parent=client)
+            found = search_catalog(session, ("site",), typed(payload), parent=client)
         ack(options=[option(e.code, f"{e.name} ({e.code})") for e in found])
 
     def items(ack: Ack, payload: dict[str, Any], body: dict[str, Any]) -> None:
@@ -41,7 +46,7 @@ def register(app: App, ctx: BotContext) -> None:
             meta = FormMeta()
         with Session(ctx.engine) as session:
             found = search_catalog(session, (ItemKind.SERVICE.value, ItemKind.MATERIAL.value),
-                                   payload.get("value", ""))
+                                   typed(payload))
             if meta.order_id is None:
                 ack(options=[catalog_option(e) for e in found])
                 return
@@ -51,7 +56,7 @@ def register(app: App, ctx: BotContext) -> None:
                 ack(options=[catalog_option(e) for e in found])
                 return
             lines = version_lines(session, order.id, order.current_version)
-        ack(**item_options(found, free_lines_matching(lines, payload.get("value", ""))))
+        ack(**item_options(found, free_lines_matching(lines, typed(payload))))
 
     app.options(order_form.CLIENT)(clients)
     app.options(order_form.SITE)(sites)
