@@ -189,3 +189,37 @@ def test_anything_typed_into_a_catalog_picker_gets_options(ws: LocalWorkspace, t
     assert answer.status == 200 and isinstance(answer.json()["options"], list)
     if typed == "hv\x00ac":
         assert [o["value"] for o in answer.json()["options"]] == ["service:HVAC-MNT"]
+
+
+@pytest.mark.parametrize("payload", [
+    {"type": "block_actions", "actions": [{"action_id": "order_approve", "value": "1:0"}]},  # no user
+    {"type": "block_actions", "user": {"id": REQUESTER}, "actions": "none"},
+    {"type": "block_actions", "user": {"id": REQUESTER}, "actions": [{"action_id": "add_item_rows"}]},  # no view
+    {"type": "view_submission", "user": {"id": REQUESTER}, "view": {"callback_id": "submit_order", "state": 7}},
+    {"type": "view_submission", "user": {"id": REQUESTER}, "view": {"callback_id": "approve",
+                                                                   "private_metadata": "[1, 2]"}},
+    {"type": "view_closed", "user": {"id": REQUESTER}, "view": {"callback_id": "approve"}},
+    {"type": "block_suggestion", "user": {"id": REQUESTER}, "action_id": "line_item", "value": ["x"]},
+    {"type": "block_suggestion", "user": {"id": REQUESTER}, "action_id": "site", "value": 7, "view": "v"},
+    {"type": "shortcut", "user": {"id": REQUESTER}, "callback_id": "nothing_of_ours"},
+])
+def test_a_signed_payload_of_the_wrong_shape_gets_no_server_error(ws: LocalWorkspace, payload: dict) -> None:
+    before = stored(ws)
+    sent = ws.slack._common(payload["type"], REQUESTER) | payload
+    if "user" not in payload:
+        sent.pop("user", None)
+    answer = ws.slack._post_payload(sent)
+    assert answer.status < 500, answer.text
+    assert stored(ws) == before
+
+
+@pytest.mark.parametrize("fields", [
+    {"command": "/order", "text": "status"},  # no user
+    {"command": "/order", "user_id": REQUESTER, "text": "list " + "x" * 5000},
+    {"command": "/order", "user_id": REQUESTER, "text": "\x00\x01 status"},
+])
+def test_a_signed_slash_command_of_the_wrong_shape_gets_no_server_error(ws: LocalWorkspace, fields: dict) -> None:
+    before = stored(ws)
+    answer = ws.slack._post_form({"team_id": ws.slack.team_id, "channel_id": ws.general} | fields)
+    assert answer.status < 500, answer.text
+    assert stored(ws) == before
