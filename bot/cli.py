@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from storage.db import database_url, init_db, make_engine
+from storage.db import DatabaseUrlError, database_url, init_db, make_engine, reaching
 from workflow.catalog import CatalogError, import_csv
 from workflow.errors import WorkflowError
 from workflow.letterhead import LetterheadError
@@ -326,9 +326,10 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        with reaching(database_url()):  # the database failing after start-up (a read-only file, say)
+            return int(args.func(args))
     except (CatalogError, PeopleError, SettingsError, LetterheadError, WorkflowError, SchemaError,
-            CliError) as error:
+            DatabaseUrlError, CliError) as error:
         print(f"service-orders: {error}", file=sys.stderr)
         return 2
 

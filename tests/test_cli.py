@@ -242,3 +242,101 @@ def test_effects_list_and_retry(tmp_path: Path, env: dict[str, str]) -> None:
     assert "1 failed effect(s) will be tried again" in cli("effects", "retry", env=env).stdout
     with Session(engine) as session:
         assert {e.status for e in session.exec(select(PendingEffect))} == {"pending"}
+
+
+def one_line_refusal(result: subprocess.CompletedProcess[str], answer: str) -> None:
+    """Bad input: exit 2 and one line on stderr that says what is wrong, no traceback."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.startswith("service-orders: ") and result.stderr.count("\n") == 1, result.stderr
+    assert answer in result.stderr, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def closed_port() -> int:
+    return free_port()  # bound, then closed: nothing listens there
+
+
+BAD_DATABASE_URLS = [
+    ("nonsense", "DATABASE_URL is not a database URL (like sqlite:///"),
+    ("postgresql+psycopg://so:pw-secret@127.0.0.1:99999/so", "DATABASE_URL's port 99999 is not a port (1 to 65535)"),
+    ("postgresql+psycopg://so:pw-secret@127.0.0.1:port/so", "DATABASE_URL is not a database URL"),
+    ("mysql://so:pw-secret@127.0.0.1/so", "DATABASE_URL names mysql://, which this release does not support"),
+    ("oracle://", "DATABASE_URL names oracle://, which this release does not support: use SQLite or PostgreSQL"),
+    ("postgres://so:pw-secret@127.0.0.1/so", "DATABASE_URL names postgres://, which this release does not support"),
+    ("postgresql+psycopg://so:pw@secret@127.0.0.1/so", "write @ in a password as %40"),
+    ("postgresql+psycopg://so:pw-secret@127.0.0.1:CLOSED/so",
+     "DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:CLOSED (connection refused): is the server running?"),
+    ("sqlite:////proc/no/such/orders.db", "DATABASE_URL: cannot make the folder /proc/no/such for the SQLite file"),
+    ("sqlite:////proc/orders.db", "DATABASE_URL: cannot open the SQLite file /proc/orders.db"),
+    ("sqlite:///file:TMP/empty.db?mode=ro&uri=true", "DATABASE_URL: the SQLite file file:TMP/empty.db is read-only"),
+]
+
+
+@pytest.mark.parametrize(("url", "answer"), BAD_DATABASE_URLS, ids=[url for url, _ in BAD_DATABASE_URLS])
+def test_a_database_url_we_cannot_use_is_one_line(url: str, answer: str, tmp_path: Path,
+                                                  env: dict[str, str]) -> None:
+    port = str(closed_port())
+    (tmp_path / "empty.db").write_bytes(b"")  # an empty SQLite file, opened read-only: the schema cannot be made
+    url, answer = (text.replace("CLOSED", port).replace("TMP", str(tmp_path)) for text in (url, answer))
+    before = sorted(tmp_path.iterdir())
+    result = cli("init", env={**env, "DATABASE_URL": url})
+    one_line_refusal(result, answer)
+    assert "pw-secret" not in result.stderr and "secret" not in result.stderr
+    assert sorted(tmp_path.iterdir()) == before and (tmp_path / "empty.db").read_bytes() == b""
+    assert not Path("/proc/no").exists()
+
+
+# every command that touches the database, with what it needs to get that far
+DATABASE_COMMANDS = [["init"], ["db", "upgrade"], ["db", "current"], ["run", "--http", "--port", "3999"],
+                     ["roles", "list"], ["roles", "grant", "U0ABC", "admin"],
+                     ["catalog", "import", str(SAMPLE_CATALOG)], ["pdf", "SO-000001"], ["verify", "PDF"],
+                     ["effects", "list"], ["effects", "retry"], ["export", "-"]]
+
+
+@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=[" ".join(c[:2]) for c in DATABASE_COMMANDS])
+def test_every_database_command_explains_an_unreachable_database(command: list[str], tmp_path: Path,
+                                                                  env: dict[str, str]) -> None:
+    port = closed_port()
+    a_pdf = tmp_path / "a.pdf"
+    a_pdf.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    command = [str(a_pdf) if word == "PDF" else word for word in command]
+    env = {**env, "DATABASE_URL": f"postgresql+psycopg://so:pw-secret@127.0.0.1:{port}/so",
+           "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": f"http://127.0.0.1:{port}/"}
+    result = cli(*command, env=env)
+    one_line_refusal(result, f"DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:{port} (connection refused)")
+    assert "pw-secret" not in result.stderr and result.stdout == ""
+
+
+def test_a_read_only_database_is_one_line_and_unchanged(tmp_path: Path, env: dict[str, str]) -> None:
+    path = tmp_path / "orders.db"
+    assert cli("init", env={**env, "DATABASE_URL": f"sqlite:///{path}"}).returncode == 0
+    read_only = {**env, "DATABASE_URL": f"sqlite:///file:{path}?mode=ro&uri=true"}
+    result = cli("roles", "grant", "U0ABC", "admin", env=read_only)
+    one_line_refusal(result, f"DATABASE_URL: the SQLite file file:{path} is read-only; make it and its folder writable")
+    assert cli("roles", "list", env=read_only).stdout == ""  # reading still works; nothing was granted
+
+
+def test_postgresql_driver_not_installed(tmp_path: Path, env: dict[str, str]) -> None:
+    """An environment without psycopg (a folder on PYTHONPATH whose `psycopg` is not there, as Python says it)."""
+    (tmp_path / "psycopg").mkdir()
+    (tmp_path / "psycopg" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'psycopg'\", name='psycopg')\n")
+    result = cli("init", env={**env, "PYTHONPATH": str(tmp_path),
+                              "DATABASE_URL": "postgresql+psycopg://so:pw-secret@127.0.0.1/so"})
+    one_line_refusal(result, "DATABASE_URL names PostgreSQL, whose driver is not installed: "
+                             "pip install -e '.[postgres]'")
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs the PostgreSQL server of TEST_DATABASE_URL")
+def test_postgresql_refusals_name_what_to_fix(env: dict[str, str]) -> None:
+    from sqlalchemy import make_url
+
+    server = make_url(os.environ["TEST_DATABASE_URL"])
+    where = f"{server.host}:{server.port or 5432}"
+    missing = server.set(database="no_such_database_cli").render_as_string(hide_password=False)
+    one_line_refusal(cli("init", env={**env, "DATABASE_URL": missing}),
+                     f"DATABASE_URL: PostgreSQL at {where} has no database no_such_database_cli; create it")
+    stranger = server.set(username="no_such_role_cli", password="pw-secret").render_as_string(hide_password=False)
+    result = cli("init", env={**env, "DATABASE_URL": stranger})
+    one_line_refusal(result, f"DATABASE_URL: PostgreSQL at {where} refused the user name or password")
+    assert "pw-secret" not in result.stderr
