@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import signal
 import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any
 
 from sqlmodel import Session
 
@@ -15,6 +20,7 @@ from storage.db import DatabaseUrlError, database_url, init_db, make_engine, rea
 from workflow.catalog import CatalogError, import_csv
 from workflow.errors import WorkflowError
 from workflow.letterhead import LetterheadError
+from workflow.numbers import MAX_ID, parse_id
 from workflow.people import PeopleError, grant, parse_role, revoke, roles_by_user
 from workflow.vocabulary import order_number, parse_order_number
 
@@ -133,20 +139,57 @@ def _pdf(args: argparse.Namespace) -> int:
     order_id = parse_order_number(args.order)
     if order_id is None:
         raise CliError(f"'{args.order}' is not an order number (like SO-000042)")
+    chosen = Path(args.output) if args.output else None
+    if chosen:
+        _check_target(chosen, replace=args.force)  # before anything is issued: a bad -o stores nothing
+    letterhead = letterhead_from_env()
     engine = make_engine()
     init_db(engine)
     with Session(engine) as session:
-        number = args.version or get_order(session, order_id).current_version
-    if number < 1:
+        latest = get_order(session, order_id).current_version
+    if latest < 1:
         raise CliError(f"{order_number(order_id)} has no approved version yet")
-    issued = issue(engine, order_id, number, letterhead_from_env())
-    out = Path(args.output or issued.document.filename)
-    out.write_bytes(issued.pdf)
+    number = args.version or latest
+    if number > latest:
+        raise CliError(f"{order_number(order_id)} has no version {number}: its latest is {latest}")
+    out = chosen or Path(f"{order_number(order_id)}-v{number}.pdf")
+    if not chosen:
+        _check_target(out, replace=args.force)
+    issued = issue(engine, order_id, number, letterhead)
+    with _new_file(out, "wb") as handle:
+        handle.write(issued.pdf)
     print(f"Wrote {out}: {issued.document.order_number} version {number}, fingerprint {issued.document.fingerprint}")
     if not issued.as_issued:
         print("Note: this release draws the version slightly differently from when it was issued; the document is "
               "the same, but `verify` recognises the file first issued (the one posted in Slack).", file=sys.stderr)
     return 0
+
+
+def _check_target(path: Path, *, replace: bool) -> None:
+    """A file we may write: not a folder, in a folder that exists, and new unless `replace`."""
+    if path.is_dir():
+        raise CliError(f"{path} is a folder; give the name of a file to write in it")
+    if not path.parent.is_dir():
+        raise CliError(f"cannot write {path}: there is no folder {path.parent}")
+    if path.exists() and not replace:
+        raise CliError(f"{path} exists; add --force to replace it")
+
+
+@contextmanager
+def _new_file(target: Path, mode: str) -> Iterator[IO[Any]]:
+    """A file written beside `target`, then renamed onto it: a write that fails leaves no half-written file."""
+    try:
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as error:
+        raise CliError(f"cannot write {target} ({error.strerror})") from None
+    try:
+        with os.fdopen(handle, mode, **({} if "b" in mode else {"newline": "", "encoding": "utf-8"})) as out:
+            yield out
+        os.chmod(temporary, 0o666 & ~_umask())  # as any new file, not mkstemp's owner-only 0600
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -198,8 +241,6 @@ def _effects(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    import os
-    import tempfile
     from datetime import date
 
     from workflow.export import Period, export_orders
@@ -228,17 +269,9 @@ def _export(args: argparse.Namespace) -> int:
         count = export_orders(engine, sys.stdout, **options)  # type: ignore[arg-type]
     else:
         target = Path(args.file)
-        if not target.parent.is_dir():
-            raise CliError(f"cannot write {target}: no folder {target.parent}")
-        # written beside the target, then renamed: an export that fails leaves no half-written file
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
-                count = export_orders(engine, out, **options)  # type: ignore[arg-type]
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        _check_target(target, replace=True)
+        with _new_file(target, "w") as out:
+            count = export_orders(engine, out, **options)  # type: ignore[arg-type]
         span = f" submitted {period.start or 'any time'} to {period.end or 'today'}" if period.start or period.end \
             else ""
         print(f"Wrote {target}: {count:,} orders{span}")
@@ -249,6 +282,22 @@ def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
     return run_demo(Path(args.out) if args.out else None, args.locale)
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it (we are one thread here)
+    os.umask(mask)
+    return mask
+
+
+def _whole(what: str, most: int = MAX_ID) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to `most` (workflow.numbers' rule), else argparse's usage error."""
+    def parse(text: str) -> int:
+        value = parse_id(text, most=most)
+        if value is None:
+            raise argparse.ArgumentTypeError(f"the {what} must be a whole number from 1 to {most}, not '{text}'")
+        return value
+    return parse
 
 
 def parser() -> argparse.ArgumentParser:
@@ -264,7 +313,7 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="serve Slack: HTTP mode with --http, else Socket Mode (SLACK_APP_TOKEN)")
     run.add_argument("--http", action="store_true", help="serve Slack's HTTP mode at POST /slack/events")
-    run.add_argument("--port", type=int, default=3000)
+    run.add_argument("--port", type=_whole("port", most=65535), default=3000)
     run.add_argument("--host", default="0.0.0.0")
     run.set_defaults(func=_run)
 
@@ -287,8 +336,9 @@ def parser() -> argparse.ArgumentParser:
 
     pdf = sub.add_parser("pdf", help="write the PDF of an order version")
     pdf.add_argument("order", help="the order number, like SO-000042")
-    pdf.add_argument("--version", type=int, help="the version (default: the latest)")
+    pdf.add_argument("--version", type=_whole("version"), help="the version (default: the latest)")
     pdf.add_argument("-o", "--output", help="the file to write (default: SO-000042-vN.pdf here)")
+    pdf.add_argument("--force", action="store_true", help="replace the file if it exists")
     pdf.set_defaults(func=_pdf)
 
     check = sub.add_parser("verify", help="say which order version a PDF is, and whether it is genuine")
@@ -300,7 +350,7 @@ def parser() -> argparse.ArgumentParser:
     listing = effects_sub.add_parser("list", help="pending and failed effects, with their last error")
     listing.add_argument("--all", action="store_true", help="done ones too")
     again = effects_sub.add_parser("retry", help="try failed effects again (all, or the ids given)")
-    again.add_argument("id", nargs="*", type=int)
+    again.add_argument("id", nargs="*", type=_whole("effect id"))
     effects.set_defaults(func=_effects)
 
     export = sub.add_parser("export", help="write one CSV row per order (state, dates, people, totals, versions)")

@@ -340,3 +340,82 @@ def test_postgresql_refusals_name_what_to_fix(env: dict[str, str]) -> None:
     result = cli("init", env={**env, "DATABASE_URL": stranger})
     one_line_refusal(result, f"DATABASE_URL: PostgreSQL at {where} refused the user name or password")
     assert "pw-secret" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's database (SO-000001 at version 4), made once; each test works on its own copy."""
+    out = tmp_path_factory.mktemp("demo")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    assert cli("demo", "--out", str(out), env=environment, timeout=120).returncode == 0
+    return out / "demo.db"
+
+
+@pytest.fixture
+def demo_env(demo_database: Path, tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    copy = tmp_path / "orders.db"
+    copy.write_bytes(demo_database.read_bytes())
+    return {**env, "DATABASE_URL": f"sqlite:///{copy}"}
+
+
+def test_pdf_output_that_cannot_be_written_is_one_line(tmp_path: Path, demo_env: dict[str, str]) -> None:
+    existing = tmp_path / "kept.pdf"
+    existing.write_bytes(b"mine")
+    cases = [([str(tmp_path)], f"{tmp_path} is a folder; give the name of a file to write in it"),
+             ([str(tmp_path / "no" / "such" / "x.pdf")], f"cannot write {tmp_path / 'no' / 'such' / 'x.pdf'}: "
+                                                        f"there is no folder {tmp_path / 'no' / 'such'}"),
+             ([str(existing)], f"{existing} exists; add --force to replace it")]
+    before = sorted(tmp_path.iterdir())
+    for output, answer in cases:
+        one_line_refusal(cli("pdf", "SO-000001", "-o", *output, env=demo_env), answer)
+    assert sorted(tmp_path.iterdir()) == before and existing.read_bytes() == b"mine"
+
+    forced = cli("pdf", "SO-000001", "-o", str(existing), "--force", env=demo_env)
+    assert forced.returncode == 0 and existing.read_bytes().startswith(b"%PDF-"), forced.stderr
+    assert sorted(tmp_path.iterdir()) == before  # renamed into place: no temporary file left beside it
+    assert existing.stat().st_mode & 0o777 == 0o666 & ~current_umask()
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+BAD_VERSIONS = [("0", "argument --version: the version must be a whole number from 1 to 2147483647, not '0'"),
+                ("-1", "argument --version: the version must be a whole number from 1 to 2147483647, not '-1'"),
+                (str(10**30), f"the version must be a whole number from 1 to 2147483647, not '{10**30}'"),
+                ("１２", "the version must be a whole number from 1 to 2147483647, not '１２'"),
+                ("5", "service-orders: SO-000001 has no version 5: its latest is 4")]
+
+
+@pytest.mark.parametrize(("version", "answer"), BAD_VERSIONS, ids=[v for v, _ in BAD_VERSIONS])
+def test_pdf_version_out_of_range(version: str, answer: str, tmp_path: Path, demo_env: dict[str, str]) -> None:
+    result = cli("pdf", "SO-000001", "--version", version, "-o", str(tmp_path / "v.pdf"), env=demo_env)
+    assert result.returncode == 2 and answer in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) <= 2  # argparse's usage line, then the one that says what is wrong
+    assert not (tmp_path / "v.pdf").exists()
+
+
+@pytest.mark.parametrize("number", ["SO-" + "0" * 29 + "1", "SO-" + "9" * 30, "SO-0", "SO-１２", "SO--1", "SO-4 2"])
+def test_pdf_of_a_number_no_order_can_have(number: str, tmp_path: Path, demo_env: dict[str, str]) -> None:
+    result = subprocess.run([CLI, "pdf", number], env=demo_env, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60)
+    one_line_refusal(result, f"'{number}' is not an order number (like SO-000042)")
+    assert [p.name for p in tmp_path.iterdir()] == ["orders.db"]
+
+
+@pytest.mark.parametrize(("args", "answer"), [
+    (["effects", "retry", str(10**30)], f"the effect id must be a whole number from 1 to 2147483647, not '{10**30}'"),
+    (["effects", "retry", "3", "0"], "the effect id must be a whole number from 1 to 2147483647, not '0'"),
+    (["effects", "retry", "-1"], "the effect id must be a whole number from 1 to 2147483647, not '-1'"),
+    (["run", "--http", "--port", "0"], "argument --port: the port must be a whole number from 1 to 65535, not '0'"),
+    (["run", "--http", "--port", "65536"], "the port must be a whole number from 1 to 65535, not '65536'"),
+    (["run", "--http", "--port", "http"], "the port must be a whole number from 1 to 65535, not 'http'"),
+])
+def test_cli_integers_out_of_range(args: list[str], answer: str, demo_env: dict[str, str]) -> None:
+    before = cli("effects", "list", "--all", env=demo_env).stdout
+    result = cli(*args, env=demo_env)
+    assert result.returncode == 2 and answer in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 2 and result.stderr.startswith("usage: service-orders ")
+    assert cli("effects", "list", "--all", env=demo_env).stdout == before

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from workflow.numbers import parse_id
+
 
 class State(StrEnum):
     PENDING_APPROVAL = "pending_approval"
@@ -68,6 +70,5 @@ def order_number(order_id: int) -> str:
 
 
 def parse_order_number(text: str) -> int | None:
-    """'SO-000042', 'so-42' or '42' -> 42; anything else -> None."""
-    text = text.strip().upper().removeprefix("SO-")
-    return int(text) if text.isdigit() and int(text) > 0 else None
+    """'SO-000042', 'so-42' or '42' -> 42; anything else (a number no order can have included) -> None."""
+    return parse_id(text.strip().upper().removeprefix("SO-"))
