@@ -192,19 +192,42 @@ def _new_file(target: Path, mode: str) -> Iterator[IO[Any]]:
         raise
 
 
+# the largest file `verify` reads: our PDFs are well under 1 MB, and a file is read whole to be hashed
+MAX_VERIFY_BYTES = 20 * 1024 * 1024
+
+
 def _verify(args: argparse.Namespace) -> int:
     from workflow.verification import verify
 
     path = Path(args.file)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise CliError(f"cannot read {path} ({error.strerror})") from None
+    data = _read_limited(path, MAX_VERIFY_BYTES)
+    if not data or b"%PDF-" not in data[:1024]:  # where PDF readers look for the header
+        print(f"DOES NOT MATCH: {path} is {'empty' if not data else 'not a PDF'}, so not a service-order PDF.")
+        return 1
     engine = make_engine()
     init_db(engine)
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings on a malformed file: the verdict says it
     verdict = verify(engine, data, str(path))
     print(("MATCHES: " if verdict.matches else "DOES NOT MATCH: ") + verdict.message)
     return 0 if verdict.matches else 1
+
+
+def _read_limited(path: Path, limit: int) -> bytes:
+    """The file's bytes, refused when over `limit`: by its size before reading, and by what reading gives
+    (a file that grows meanwhile, a FIFO), never holding more than `limit` + 1 bytes."""
+    too_big = CliError(f"{path} is larger than {limit // 2**20} MB; it is not one of our PDFs")
+    try:
+        if path.is_dir():
+            raise CliError(f"{path} is a folder; name a PDF file")
+        if path.stat().st_size > limit:
+            raise too_big
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as error:
+        raise CliError(f"cannot read {path} ({error.strerror})") from None
+    if len(data) > limit:
+        raise too_big
+    return data
 
 
 def _effects(args: argparse.Namespace) -> int:
@@ -377,7 +400,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         with reaching(database_url()):  # the database failing after start-up (a read-only file, say)
-            return int(args.func(args))
+            status = int(args.func(args))
+        sys.stdout.flush()  # here, so that a closed pipe shows below and not at the interpreter's exit
+        return status
+    except BrokenPipeError:
+        # whoever read our output stopped (`| head -1`): end quietly, as Unix tools do. Standard output goes
+        # to devnull so that the interpreter's last flush has nowhere to fail (the Python docs' recipe).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (CatalogError, PeopleError, SettingsError, LetterheadError, WorkflowError, SchemaError,
             DatabaseUrlError, CliError) as error:
         print(f"service-orders: {error}", file=sys.stderr)

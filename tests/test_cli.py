@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -419,3 +420,71 @@ def test_cli_integers_out_of_range(args: list[str], answer: str, demo_env: dict[
     assert result.returncode == 2 and answer in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.splitlines()) == 2 and result.stderr.startswith("usage: service-orders ")
     assert cli("effects", "list", "--all", env=demo_env).stdout == before
+
+
+def test_export_into_a_closed_pipe_ends_quietly(demo_env: dict[str, str]) -> None:
+    """`service-orders export - | head -1`: the reader is gone before we write; no traceback, no complaint."""
+    process = subprocess.Popen([CLI, "export", "-"], env=demo_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    assert process.stdout is not None
+    process.stdout.close()
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode == 1 and errors == ""
+
+
+def write_into_fifo(fifo: Path, size: int) -> threading.Thread:
+    def write() -> None:
+        try:
+            with fifo.open("wb") as pipe:
+                for _ in range(size // 2**20):
+                    pipe.write(b"%PDF-" + bytes(2**20 - 5))
+        except BrokenPipeError:
+            pass  # the reader stopped at its limit
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    return writer
+
+
+VERIFY_INPUTS = [
+    ("missing", 2, "service-orders: cannot read {path} (No such file or directory)"),
+    ("inside-a-file", 2, "service-orders: cannot read {path} (Not a directory)"),
+    ("folder", 2, "service-orders: {path} is a folder; name a PDF file"),
+    ("too-big", 2, "service-orders: {path} is larger than 20 MB; it is not one of our PDFs"),
+    ("endless-fifo", 2, "service-orders: {path} is larger than 20 MB; it is not one of our PDFs"),
+    ("empty", 1, "DOES NOT MATCH: {path} is empty, so not a service-order PDF."),
+    ("text", 1, "DOES NOT MATCH: {path} is not a PDF, so not a service-order PDF."),
+    ("broken-pdf", 1, "DOES NOT MATCH: {path} is not a service-order PDF (it carries no order stamp)."),
+]
+
+
+@pytest.mark.parametrize(("kind", "status", "answer"), VERIFY_INPUTS, ids=[kind for kind, _, _ in VERIFY_INPUTS])
+def test_verify_input_it_cannot_use(kind: str, status: int, answer: str, tmp_path: Path,
+                                    env: dict[str, str]) -> None:
+    env = {**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'orders.db'}"}
+    path = tmp_path / "x.pdf"
+    writer = None
+    if kind == "inside-a-file":
+        (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4")
+        path = tmp_path / "a.pdf" / "x.pdf"
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "too-big":
+        with path.open("wb") as sparse:
+            sparse.truncate(20 * 2**20 + 1)  # one byte over; stat says so before anything is read
+    elif kind == "endless-fifo":
+        os.mkfifo(path)  # its size is 0 to stat: only reading tells
+        writer = write_into_fifo(path, 64 * 2**20)
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("total: 42\n")
+    elif kind == "broken-pdf":  # a header, then nothing a PDF reader can use (pypdf would warn of it)
+        path.write_bytes(b"%PDF-1.4\n" + bytes(1000))
+    result = cli("verify", str(path), env=env)
+    if writer:
+        writer.join(timeout=30)
+    stream = result.stderr if status == 2 else result.stdout
+    assert result.returncode == status and stream == answer.format(path=path) + "\n", result
+    assert "Traceback" not in result.stderr and (result.stdout if status == 2 else result.stderr) == ""
+    if kind != "broken-pdf":
+        assert not (tmp_path / "orders.db").exists()  # refused before the database was opened
