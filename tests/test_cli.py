@@ -488,3 +488,49 @@ def test_verify_input_it_cannot_use(kind: str, status: int, answer: str, tmp_pat
     assert "Traceback" not in result.stderr and (result.stdout if status == 2 else result.stderr) == ""
     if kind != "broken-pdf":
         assert not (tmp_path / "orders.db").exists()  # refused before the database was opened
+
+
+BAD_SETTINGS = [
+    ({"SLACK_SIGNING_SECRET": "   "}, "missing setting(s): SLACK_SIGNING_SECRET (see the README's settings table)"),
+    ({"SLACK_BOT_TOKEN": "\t"}, "missing setting(s): SLACK_BOT_TOKEN (see the README's settings table)"),
+    ({"SLACK_BOT_TOKEN": "xoxb-tok-secret\n"}, "SLACK_BOT_TOKEN has a space or a line break in or around it"),
+    ({"SLACK_SIGNING_SECRET": "sig secret"}, "SLACK_SIGNING_SECRET has a space or a line break in or around it"),
+    ({"SLACK_SIGNING_SECRET": " sig-secret"}, "SLACK_SIGNING_SECRET has a space or a line break in or around it"),
+    ({"SLACK_API_URL": "ftp://127.0.0.1/api/"}, "SLACK_API_URL must be an http(s) URL like https://slack.com/api/"),
+    ({"SLACK_API_URL": "https://"}, "SLACK_API_URL must be an http(s) URL like https://slack.com/api/, not 'https://'"),
+    ({"SLACK_API_URL": "http://127.0.0.1:99999/api/"}, "not 'http://127.0.0.1:99999/api/'"),
+    ({"SLACK_API_URL": "http://127.0.0.1:port/api/"}, "not 'http://127.0.0.1:port/api/'"),
+    ({"SLACK_API_URL": "http://127.0.0.1 /api/"}, "not 'http://127.0.0.1 /api/'"),
+    ({"EFFECT_WORKERS": "１２"}, "EFFECT_WORKERS must be a whole number from 1 to 32, not '１２'"),
+    ({"EFFECT_WORKERS": "1" + "0" * 30}, "EFFECT_WORKERS must be a whole number from 1 to 32"),
+    ({"EFFECT_RETRY_SECONDS": "nan"}, "EFFECT_RETRY_SECONDS must be a number of seconds above 0 and at most 86400, "
+                                      "not 'nan'"),
+    ({"EFFECT_RETRY_SECONDS": "inf"}, "EFFECT_RETRY_SECONDS must be a number of seconds above 0 and at most 86400"),
+    ({"EFFECT_RETRY_SECONDS": "1e300"}, "EFFECT_RETRY_SECONDS must be a number of seconds above 0 and at most 86400"),
+    ({"EFFECT_LEASE_SECONDS": "86401"}, "EFFECT_LEASE_SECONDS must be a number of seconds above 0 and at most 86400"),
+    ({"REMINDER_SWEEP_SECONDS": "１５"}, "REMINDER_SWEEP_SECONDS must be a number of seconds above 0 and at most"),
+    ({"APPROVAL_REMINDER_HOURS": "1e9"}, "APPROVAL_REMINDER_HOURS must be a number of hours above 0 and at most 8760"),
+    ({"PROVIDER_TIMEZONE": "Mars/Base"}, "PROVIDER_TIMEZONE 'Mars/Base' is not a time zone (like Europe/Madrid)"),
+    ({"PROVIDER_LOGO": "TMP"}, "PROVIDER_LOGO 'TMP' cannot be read (Is a directory)"),
+]
+
+
+@pytest.mark.parametrize(("settings", "answer"), BAD_SETTINGS, ids=[str(s) for s, _ in BAD_SETTINGS])
+def test_bad_settings_are_one_line_naming_the_setting(settings: dict[str, str], answer: str, tmp_path: Path,
+                                                      env: dict[str, str]) -> None:
+    settings = {name: value.replace("TMP", str(tmp_path)) for name, value in settings.items()}
+    env = {**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'orders.db'}", "SLACK_BOT_TOKEN": "xoxb-1",
+           "SLACK_SIGNING_SECRET": "s", **settings}
+    result = cli("run", "--http", "--port", str(free_port()), env=env)
+    one_line_refusal(result, answer.replace("TMP", str(tmp_path)))
+    assert "secret" not in result.stderr  # a token's or secret's value is never repeated
+    assert not (tmp_path / "orders.db").exists()  # refused before the database was touched
+
+
+def test_an_app_token_with_a_line_break_is_refused_in_socket_mode(tmp_path: Path, env: dict[str, str]) -> None:
+    env = {**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'orders.db'}", "SLACK_BOT_TOKEN": "xoxb-1",
+           "SLACK_SIGNING_SECRET": "s", "SLACK_APP_TOKEN": "xapp-secret\r\n"}
+    result = cli("run", env=env)
+    one_line_refusal(result, "SLACK_APP_TOKEN has a space or a line break in or around it (a copy-paste?); "
+                             "set it again without them")
+    assert "xapp-secret" not in result.stderr and not (tmp_path / "orders.db").exists()
