@@ -7,6 +7,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -76,6 +77,8 @@ def _run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env(socket_mode=not args.http)
+    if args.http:
+        _check_listening_address(args.host, args.port)
     engine = make_engine(settings.database_url)
     init_db(engine)
     bot = build_bot(settings, engine)
@@ -92,7 +95,10 @@ def _run(args: argparse.Namespace) -> int:
         if args.http:
             from bot.server import HttpServer
 
-            server = HttpServer(bot, engine, settings.signing_secret, host=args.host, port=args.port)
+            try:
+                server = HttpServer(bot, engine, settings.signing_secret, host=args.host, port=args.port)
+            except OSError as error:  # the port is taken, or needs privileges
+                raise CliError(f"cannot listen on {args.host}:{args.port} ({error.strerror})") from None
             print(f"Serving Slack's HTTP mode on http://{args.host}:{server.port}/slack/events", flush=True)
             server.run()
         else:
@@ -105,6 +111,24 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         bot.stop()
     return 0
+
+
+def _check_listening_address(host: str, port: int) -> None:
+    """--host and --port must be an address this machine can listen on, now, before the database and Slack are
+    touched (waitress would say only "Invalid host", or fail after start-up has logged its lines)."""
+    advice = "use 0.0.0.0 for every interface or 127.0.0.1 for this machine only"
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                         flags=socket.AI_PASSIVE)[0]
+    except (OSError, UnicodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else "not a host name"
+        raise CliError(f"--host {host!r} is not an address to listen on ({reason}); {advice}") from None
+    try:
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress binds
+            probe.bind(address)
+    except OSError as error:
+        raise CliError(f"cannot listen on {host}:{port} ({error.strerror})") from None
 
 
 def _roles(args: argparse.Namespace) -> int:
@@ -126,7 +150,10 @@ def _roles(args: argparse.Namespace) -> int:
 def _catalog(args: argparse.Namespace) -> int:
     engine = make_engine()
     init_db(engine)
-    report = import_csv(engine, Path(args.file))
+    try:
+        report = import_csv(engine, Path(args.file))
+    except OSError as error:  # a read that fails part-way (the file's own checks are the import's)
+        raise CliError(f"cannot read {args.file} ({error.strerror})") from None
     print(report.summary())
     return 0
 
@@ -138,7 +165,7 @@ def _pdf(args: argparse.Namespace) -> int:
 
     order_id = parse_order_number(args.order)
     if order_id is None:
-        raise CliError(f"'{args.order}' is not an order number (like SO-000042)")
+        raise CliError(f"{args.order!r} is not an order number (like SO-000042)")
     chosen = Path(args.output) if args.output else None
     if chosen:
         _check_target(chosen, replace=args.force)  # before anything is issued: a bad -o stores nothing
@@ -304,7 +331,21 @@ def _export(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    return run_demo(Path(args.out) if args.out else None, args.locale)
+    out = Path(args.out) if args.out else None
+    if out:
+        _check_folder(out)
+    return run_demo(out, args.locale)
+
+
+def _check_folder(folder: Path) -> None:
+    """A folder we can write in, made if it does not exist."""
+    if folder.exists() and not folder.is_dir():
+        raise CliError(f"{folder} is a file; --out names a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        raise CliError(f"cannot write in the folder {folder} ({error.strerror})") from None
 
 
 def _umask() -> int:
@@ -318,7 +359,7 @@ def _whole(what: str, most: int = MAX_ID) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = parse_id(text, most=most)
         if value is None:
-            raise argparse.ArgumentTypeError(f"the {what} must be a whole number from 1 to {most}, not '{text}'")
+            raise argparse.ArgumentTypeError(f"the {what} must be a whole number from 1 to {most}, not {text!r}")
         return value
     return parse
 

@@ -29,7 +29,7 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
         return True
     if raw in ("0", "false", "no", "off"):
         return False
-    raise SettingsError(f"{name} must be true or false, not '{raw}'")
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
 
 
 def _positive(env: Mapping[str, str], name: str, default: float, unit: str, most: int) -> float:
@@ -39,7 +39,7 @@ def _positive(env: Mapping[str, str], name: str, default: float, unit: str, most
         return default
     value = parse_decimal(raw)
     if value is None or not 0 < value <= most:
-        raise SettingsError(f"{name} must be a number of {unit} above 0 and at most {most}, not '{raw[:40]}'")
+        raise SettingsError(f"{name} must be a number of {unit} above 0 and at most {most}, not {raw[:40]!r}")
     return float(value)
 
 
@@ -49,7 +49,7 @@ def _count(env: Mapping[str, str], name: str, default: int, most: int) -> int:
         return default
     value = parse_id(raw, most=most)
     if value is None:
-        raise SettingsError(f"{name} must be a whole number from 1 to {most}, not '{raw[:40]}'")
+        raise SettingsError(f"{name} must be a whole number from 1 to {most}, not {raw[:40]!r}")
     return value
 
 
@@ -76,7 +76,7 @@ def _token(env: Mapping[str, str], name: str) -> str | None:
 def _api_url(env: Mapping[str, str]) -> str:
     """SLACK_API_URL: an http(s) URL with a host (a valid port if one is given), ending in a slash."""
     raw = env.get("SLACK_API_URL", "").strip() or DEFAULT_API_URL
-    refused = SettingsError(f"SLACK_API_URL must be an http(s) URL like {DEFAULT_API_URL}, not '{raw[:200]}'")
+    refused = SettingsError(f"SLACK_API_URL must be an http(s) URL like {DEFAULT_API_URL}, not {raw[:200]!r}")
     if any(character.isspace() for character in raw):
         raise refused
     try:
@@ -156,7 +156,7 @@ def _clock_time(env: Mapping[str, str], name: str, default: time) -> time:
     try:
         return time.fromisoformat(raw) if raw else default
     except ValueError:
-        raise SettingsError(f"{name} must be a time of day like 07:30, not '{raw}'") from None
+        raise SettingsError(f"{name} must be a time of day like 07:30, not {raw!r}") from None
 
 
 def _reminders(env: Mapping[str, str], timezone: str) -> ReminderPolicy:

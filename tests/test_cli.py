@@ -534,3 +534,60 @@ def test_an_app_token_with_a_line_break_is_refused_in_socket_mode(tmp_path: Path
     one_line_refusal(result, "SLACK_APP_TOKEN has a space or a line break in or around it (a copy-paste?); "
                              "set it again without them")
     assert "xapp-secret" not in result.stderr and not (tmp_path / "orders.db").exists()
+
+
+def stored_rows(url: str) -> int:
+    """Rows a command could have written (roles, catalog, orders), 0 when the database was never made."""
+    from sqlalchemy import inspect, text
+
+    from storage.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names()) & {"role_grant", "catalog_entry", "service_order"}
+            return sum(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() for table in tables)
+    finally:
+        engine.dispose()
+
+
+OTHER_BAD_INPUTS = [
+    (["roles", "grant", "U0ABC\n", "admin"], {}, "'U0ABC\\n' is not a Slack user id (like U012AB3CD"),
+    (["roles", "grant", "U0ABC", ""], {}, "'' is not a role; roles are: requester, supervisor"),
+    (["roles", "revoke", "U0ABC", "ädmin"], {}, "'ädmin' is not a role"),
+    (["catalog", "import", "TMP"], {}, "Is a directory"),
+    (["catalog", "import", "/proc/self/mem"], {}, "Input/output error"),  # a read that fails part-way
+    (["export", "TMP/x.csv", "--from", "99999-01-01"], {}, "--from '99999-01-01' is not a date (YYYY-MM-DD)"),
+    (["export", "TMP"], {}, "TMP is a folder; give the name of a file to write in it"),
+    (["export", "-"], {"PROVIDER_TIMEZONE": "Mars/Base"}, "PROVIDER_TIMEZONE 'Mars/Base' is not a time zone"),
+    (["pdf", "SO-000001"], {"PROVIDER_LOGO": "TMP"}, "PROVIDER_LOGO 'TMP' cannot be read (Is a directory)"),
+    (["demo", "--out", "TMP/a-file"], {}, "TMP/a-file is a file; --out names a folder"),
+    (["demo", "--out", "/proc/no/such"], {}, "cannot write in the folder /proc/no/such (No such file or directory)"),
+    (["run", "--http", "--host", "bad host"], {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"},
+     "--host 'bad host' is not an address to listen on"),
+]
+
+
+@pytest.mark.parametrize(("args", "settings", "answer"), OTHER_BAD_INPUTS,
+                         ids=[" ".join(args)[:40] for args, _, _ in OTHER_BAD_INPUTS])
+def test_other_bad_input_is_one_line_and_stores_nothing(args: list[str], settings: dict[str, str], answer: str,
+                                                       tmp_path: Path, env: dict[str, str]) -> None:
+    (tmp_path / "a-file").write_text("mine")
+    url = f"sqlite:///{tmp_path / 'orders.db'}"
+    args = [arg.replace("TMP", str(tmp_path)) for arg in args]
+    settings = {name: value.replace("TMP", str(tmp_path)) for name, value in settings.items()}
+    before = sorted(tmp_path.iterdir())
+    result = cli(*args, env={**env, "DATABASE_URL": url, **settings})
+    one_line_refusal(result, answer.replace("TMP", str(tmp_path)))
+    assert sorted(p for p in tmp_path.iterdir() if not p.name.startswith("orders.db")) == before
+    assert stored_rows(url) == 0 and (tmp_path / "a-file").read_text() == "mine"
+
+
+def test_run_on_a_port_in_use_is_one_line(env: dict[str, str]) -> None:
+    with FakeSlack() as fake, socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("run", "--http", "--host", "127.0.0.1", "--port", str(port), env={
+            **env, "SLACK_BOT_TOKEN": fake.bot_token, "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": fake.api_url})
+    one_line_refusal(result, f"cannot listen on 127.0.0.1:{port} (Address already in use)")
