@@ -5,16 +5,23 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import signal
+import socket
 import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any
 
 from sqlmodel import Session
 
-from storage.db import database_url, init_db, make_engine
+from storage.db import DatabaseUrlError, database_url, init_db, make_engine, reaching
 from workflow.catalog import CatalogError, import_csv
 from workflow.errors import WorkflowError
 from workflow.letterhead import LetterheadError
+from workflow.numbers import MAX_ID, parse_id
 from workflow.people import PeopleError, grant, parse_role, revoke, roles_by_user
 from workflow.vocabulary import order_number, parse_order_number
 
@@ -70,6 +77,8 @@ def _run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env(socket_mode=not args.http)
+    if args.http:
+        _check_listening_address(args.host, args.port)
     engine = make_engine(settings.database_url)
     init_db(engine)
     bot = build_bot(settings, engine)
@@ -86,7 +95,10 @@ def _run(args: argparse.Namespace) -> int:
         if args.http:
             from bot.server import HttpServer
 
-            server = HttpServer(bot, engine, settings.signing_secret, host=args.host, port=args.port)
+            try:
+                server = HttpServer(bot, engine, settings.signing_secret, host=args.host, port=args.port)
+            except OSError as error:  # the port is taken, or needs privileges
+                raise CliError(f"cannot listen on {args.host}:{args.port} ({error.strerror})") from None
             print(f"Serving Slack's HTTP mode on http://{args.host}:{server.port}/slack/events", flush=True)
             server.run()
         else:
@@ -99,6 +111,24 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         bot.stop()
     return 0
+
+
+def _check_listening_address(host: str, port: int) -> None:
+    """--host and --port must be an address this machine can listen on, now, before the database and Slack are
+    touched (waitress would say only "Invalid host", or fail after start-up has logged its lines)."""
+    advice = "use 0.0.0.0 for every interface or 127.0.0.1 for this machine only"
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                         flags=socket.AI_PASSIVE)[0]
+    except (OSError, UnicodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else "not a host name"
+        raise CliError(f"--host {host!r} is not an address to listen on ({reason}); {advice}") from None
+    try:
+        with socket.socket(family, kind) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress binds
+            probe.bind(address)
+    except OSError as error:
+        raise CliError(f"cannot listen on {host}:{port} ({error.strerror})") from None
 
 
 def _roles(args: argparse.Namespace) -> int:
@@ -120,7 +150,10 @@ def _roles(args: argparse.Namespace) -> int:
 def _catalog(args: argparse.Namespace) -> int:
     engine = make_engine()
     init_db(engine)
-    report = import_csv(engine, Path(args.file))
+    try:
+        report = import_csv(engine, Path(args.file))
+    except OSError as error:  # a read that fails part-way (the file's own checks are the import's)
+        raise CliError(f"cannot read {args.file} ({error.strerror})") from None
     print(report.summary())
     return 0
 
@@ -132,16 +165,26 @@ def _pdf(args: argparse.Namespace) -> int:
 
     order_id = parse_order_number(args.order)
     if order_id is None:
-        raise CliError(f"'{args.order}' is not an order number (like SO-000042)")
+        raise CliError(f"{args.order!r} is not an order number (like SO-000042)")
+    chosen = Path(args.output) if args.output else None
+    if chosen:
+        _check_target(chosen, replace=args.force)  # before anything is issued: a bad -o stores nothing
+    letterhead = letterhead_from_env()
     engine = make_engine()
     init_db(engine)
     with Session(engine) as session:
-        number = args.version or get_order(session, order_id).current_version
-    if number < 1:
+        latest = get_order(session, order_id).current_version
+    if latest < 1:
         raise CliError(f"{order_number(order_id)} has no approved version yet")
-    issued = issue(engine, order_id, number, letterhead_from_env())
-    out = Path(args.output or issued.document.filename)
-    out.write_bytes(issued.pdf)
+    number = args.version or latest
+    if number > latest:
+        raise CliError(f"{order_number(order_id)} has no version {number}: its latest is {latest}")
+    out = chosen or Path(f"{order_number(order_id)}-v{number}.pdf")
+    if not chosen:
+        _check_target(out, replace=args.force)
+    issued = issue(engine, order_id, number, letterhead)
+    with _new_file(out, "wb") as handle:
+        handle.write(issued.pdf)
     print(f"Wrote {out}: {issued.document.order_number} version {number}, fingerprint {issued.document.fingerprint}")
     if not issued.as_issued:
         print("Note: this release draws the version slightly differently from when it was issued; the document is "
@@ -149,19 +192,69 @@ def _pdf(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_target(path: Path, *, replace: bool) -> None:
+    """A file we may write: not a folder, in a folder that exists, and new unless `replace`."""
+    if path.is_dir():
+        raise CliError(f"{path} is a folder; give the name of a file to write in it")
+    if not path.parent.is_dir():
+        raise CliError(f"cannot write {path}: there is no folder {path.parent}")
+    if path.exists() and not replace:
+        raise CliError(f"{path} exists; add --force to replace it")
+
+
+@contextmanager
+def _new_file(target: Path, mode: str) -> Iterator[IO[Any]]:
+    """A file written beside `target`, then renamed onto it: a write that fails leaves no half-written file."""
+    try:
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as error:
+        raise CliError(f"cannot write {target} ({error.strerror})") from None
+    try:
+        with os.fdopen(handle, mode, **({} if "b" in mode else {"newline": "", "encoding": "utf-8"})) as out:
+            yield out
+        os.chmod(temporary, 0o666 & ~_umask())  # as any new file, not mkstemp's owner-only 0600
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# the largest file `verify` reads: our PDFs are well under 1 MB, and a file is read whole to be hashed
+MAX_VERIFY_BYTES = 20 * 1024 * 1024
+
+
 def _verify(args: argparse.Namespace) -> int:
     from workflow.verification import verify
 
     path = Path(args.file)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise CliError(f"cannot read {path} ({error.strerror})") from None
+    data = _read_limited(path, MAX_VERIFY_BYTES)
+    if not data or b"%PDF-" not in data[:1024]:  # where PDF readers look for the header
+        print(f"DOES NOT MATCH: {path} is {'empty' if not data else 'not a PDF'}, so not a service-order PDF.")
+        return 1
     engine = make_engine()
     init_db(engine)
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings on a malformed file: the verdict says it
     verdict = verify(engine, data, str(path))
     print(("MATCHES: " if verdict.matches else "DOES NOT MATCH: ") + verdict.message)
     return 0 if verdict.matches else 1
+
+
+def _read_limited(path: Path, limit: int) -> bytes:
+    """The file's bytes, refused when over `limit`: by its size before reading, and by what reading gives
+    (a file that grows meanwhile, a FIFO), never holding more than `limit` + 1 bytes."""
+    too_big = CliError(f"{path} is larger than {limit // 2**20} MB; it is not one of our PDFs")
+    try:
+        if path.is_dir():
+            raise CliError(f"{path} is a folder; name a PDF file")
+        if path.stat().st_size > limit:
+            raise too_big
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as error:
+        raise CliError(f"cannot read {path} ({error.strerror})") from None
+    if len(data) > limit:
+        raise too_big
+    return data
 
 
 def _effects(args: argparse.Namespace) -> int:
@@ -198,8 +291,6 @@ def _effects(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    import os
-    import tempfile
     from datetime import date
 
     from workflow.export import Period, export_orders
@@ -228,17 +319,9 @@ def _export(args: argparse.Namespace) -> int:
         count = export_orders(engine, sys.stdout, **options)  # type: ignore[arg-type]
     else:
         target = Path(args.file)
-        if not target.parent.is_dir():
-            raise CliError(f"cannot write {target}: no folder {target.parent}")
-        # written beside the target, then renamed: an export that fails leaves no half-written file
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
-                count = export_orders(engine, out, **options)  # type: ignore[arg-type]
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        _check_target(target, replace=True)
+        with _new_file(target, "w") as out:
+            count = export_orders(engine, out, **options)  # type: ignore[arg-type]
         span = f" submitted {period.start or 'any time'} to {period.end or 'today'}" if period.start or period.end \
             else ""
         print(f"Wrote {target}: {count:,} orders{span}")
@@ -248,7 +331,37 @@ def _export(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    return run_demo(Path(args.out) if args.out else None, args.locale)
+    out = Path(args.out) if args.out else None
+    if out:
+        _check_folder(out)
+    return run_demo(out, args.locale)
+
+
+def _check_folder(folder: Path) -> None:
+    """A folder we can write in, made if it does not exist."""
+    if folder.exists() and not folder.is_dir():
+        raise CliError(f"{folder} is a file; --out names a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        raise CliError(f"cannot write in the folder {folder} ({error.strerror})") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it (we are one thread here)
+    os.umask(mask)
+    return mask
+
+
+def _whole(what: str, most: int = MAX_ID) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to `most` (workflow.numbers' rule), else argparse's usage error."""
+    def parse(text: str) -> int:
+        value = parse_id(text, most=most)
+        if value is None:
+            raise argparse.ArgumentTypeError(f"the {what} must be a whole number from 1 to {most}, not {text!r}")
+        return value
+    return parse
 
 
 def parser() -> argparse.ArgumentParser:
@@ -264,7 +377,7 @@ def parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="serve Slack: HTTP mode with --http, else Socket Mode (SLACK_APP_TOKEN)")
     run.add_argument("--http", action="store_true", help="serve Slack's HTTP mode at POST /slack/events")
-    run.add_argument("--port", type=int, default=3000)
+    run.add_argument("--port", type=_whole("port", most=65535), default=3000)
     run.add_argument("--host", default="0.0.0.0")
     run.set_defaults(func=_run)
 
@@ -287,8 +400,9 @@ def parser() -> argparse.ArgumentParser:
 
     pdf = sub.add_parser("pdf", help="write the PDF of an order version")
     pdf.add_argument("order", help="the order number, like SO-000042")
-    pdf.add_argument("--version", type=int, help="the version (default: the latest)")
+    pdf.add_argument("--version", type=_whole("version"), help="the version (default: the latest)")
     pdf.add_argument("-o", "--output", help="the file to write (default: SO-000042-vN.pdf here)")
+    pdf.add_argument("--force", action="store_true", help="replace the file if it exists")
     pdf.set_defaults(func=_pdf)
 
     check = sub.add_parser("verify", help="say which order version a PDF is, and whether it is genuine")
@@ -300,7 +414,7 @@ def parser() -> argparse.ArgumentParser:
     listing = effects_sub.add_parser("list", help="pending and failed effects, with their last error")
     listing.add_argument("--all", action="store_true", help="done ones too")
     again = effects_sub.add_parser("retry", help="try failed effects again (all, or the ids given)")
-    again.add_argument("id", nargs="*", type=int)
+    again.add_argument("id", nargs="*", type=_whole("effect id"))
     effects.set_defaults(func=_effects)
 
     export = sub.add_parser("export", help="write one CSV row per order (state, dates, people, totals, versions)")
@@ -326,9 +440,17 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        with reaching(database_url()):  # the database failing after start-up (a read-only file, say)
+            status = int(args.func(args))
+        sys.stdout.flush()  # here, so that a closed pipe shows below and not at the interpreter's exit
+        return status
+    except BrokenPipeError:
+        # whoever read our output stopped (`| head -1`): end quietly, as Unix tools do. Standard output goes
+        # to devnull so that the interpreter's last flush has nowhere to fail (the Python docs' recipe).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (CatalogError, PeopleError, SettingsError, LetterheadError, WorkflowError, SchemaError,
-            CliError) as error:
+            DatabaseUrlError, CliError) as error:
         print(f"service-orders: {error}", file=sys.stderr)
         return 2
 

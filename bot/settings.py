@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from storage.db import DEFAULT_DATABASE_URL
 from workflow.document import Provider
 from workflow.letterhead import Letterhead, LetterheadError, letterhead_from_env
 from workflow.limits import DEFAULT_CEILING, DEFAULT_HORIZON_DAYS, Limits
-from workflow.numbers import parse_decimal
+from workflow.numbers import parse_decimal, parse_id
 from workflow.reminders import QuietHours, ReminderPolicy
 
 # the money columns hold 10 digits before the point: a ceiling above them would promise what cannot be kept
@@ -33,29 +34,64 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
         return True
     if raw in ("0", "false", "no", "off"):
         return False
-    raise SettingsError(f"{name} must be true or false, not '{raw}'")
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
 
 
-def _positive(env: Mapping[str, str], name: str, default: float, unit: str) -> float:
+def _positive(env: Mapping[str, str], name: str, default: float, unit: str, most: int) -> float:
+    """ASCII digits with at most one decimal point (no sign, exponent, nan or inf), above 0 and at most `most`."""
     raw = env.get(name, "").strip()
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        raise SettingsError(f"{name} must be a number of {unit}, not '{raw}'") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be above 0")
-    return value
+    if not raw:
+        return default
+    value = parse_decimal(raw)
+    if value is None or not 0 < value <= most:
+        raise SettingsError(f"{name} must be a number of {unit} above 0 and at most {most}, not {raw[:40]!r}")
+    return float(value)
 
 
 def _count(env: Mapping[str, str], name: str, default: int, most: int) -> int:
     raw = env.get(name, "").strip()
-    if raw and not (raw.isdigit() and 1 <= int(raw) <= most):
-        raise SettingsError(f"{name} must be a whole number from 1 to {most}, not '{raw}'")
-    return int(raw) if raw else default
+    if not raw:
+        return default
+    value = parse_id(raw, most=most)
+    if value is None:
+        raise SettingsError(f"{name} must be a whole number from 1 to {most}, not {raw[:40]!r}")
+    return value
+
+
+# a day: longer between tries, sweeps or lease renewals leaves the bot's work undone for longer than anyone waits
+MAX_SECONDS = 86_400
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    return _positive(env, name, default, "seconds")
+    return _positive(env, name, default, "seconds", MAX_SECONDS)
+
+
+def _token(env: Mapping[str, str], name: str) -> str | None:
+    """A token or secret as set, None when unset or blank; one with whitespace in or around it (a pasted line
+    break) is refused. Its value is never repeated."""
+    value = env.get(name, "")
+    if not value.strip():
+        return None
+    if any(character.isspace() for character in value):
+        raise SettingsError(f"{name} has a space or a line break in or around it (a copy-paste?); "
+                            "set it again without them")
+    return value
+
+
+def _api_url(env: Mapping[str, str]) -> str:
+    """SLACK_API_URL: an http(s) URL with a host (a valid port if one is given), ending in a slash."""
+    raw = env.get("SLACK_API_URL", "").strip() or DEFAULT_API_URL
+    refused = SettingsError(f"SLACK_API_URL must be an http(s) URL like {DEFAULT_API_URL}, not {raw[:200]!r}")
+    if any(character.isspace() for character in raw):
+        raise refused
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - reading it checks it: ValueError when it is not a number from 0 to 65535
+    except ValueError:
+        raise refused from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.port == 0:
+        raise refused
+    return raw if raw.endswith("/") else raw + "/"
 
 
 @dataclass(frozen=True)
@@ -80,23 +116,22 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, socket_mode: bool = False) -> Settings:
         env = os.environ if env is None else env
-        missing = [name for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET") if not env.get(name)]
-        if socket_mode and not env.get("SLACK_APP_TOKEN"):
+        tokens = {name: _token(env, name) for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")}
+        missing = [name for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET") if not tokens[name]]
+        if socket_mode and not tokens["SLACK_APP_TOKEN"]:
             missing.append("SLACK_APP_TOKEN")
         if missing:
             raise SettingsError(f"missing setting(s): {', '.join(missing)} (see the README's settings table)")
-        if not env["SLACK_BOT_TOKEN"].startswith("xoxb-"):
+        bot_token, signing_secret, app_token = tokens.values()
+        if not bot_token or not bot_token.startswith("xoxb-"):
             raise SettingsError("SLACK_BOT_TOKEN must be a bot token (it starts with xoxb-)")
-        if socket_mode and not env["SLACK_APP_TOKEN"].startswith("xapp-"):
+        if socket_mode and not (app_token or "").startswith("xapp-"):
             raise SettingsError("SLACK_APP_TOKEN must be an app-level token (it starts with xapp-)")
-        api_url = env.get("SLACK_API_URL") or DEFAULT_API_URL
-        if not api_url.startswith(("http://", "https://")):
-            raise SettingsError(f"SLACK_API_URL must be an http(s) URL, not '{api_url}'")
         return cls(
-            bot_token=env["SLACK_BOT_TOKEN"],
-            signing_secret=env["SLACK_SIGNING_SECRET"],
-            app_token=env.get("SLACK_APP_TOKEN") or None,
-            api_url=api_url if api_url.endswith("/") else api_url + "/",
+            bot_token=bot_token,
+            signing_secret=signing_secret or "",
+            app_token=app_token,
+            api_url=_api_url(env),
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             private_channels=_flag(env, "ORDER_CHANNELS_PRIVATE", True),
             effect_retry_seconds=_seconds(env, "EFFECT_RETRY_SECONDS", 15.0),
@@ -121,13 +156,16 @@ def _limits(env: Mapping[str, str], letterhead: Letterhead) -> Limits:
     ceiling = parse_decimal(raw) if raw else DEFAULT_CEILING
     if ceiling is None or not 0 < ceiling <= MAX_CEILING:
         raise SettingsError(f"AMOUNT_CEILING must be an amount in digits above 0 and at most {MAX_CEILING:,} "
-                            f"(a dot for decimals), not '{raw}'")
+                            f"(a dot for decimals), not {raw[:40]!r}")
     return Limits(ceiling=ceiling, tax_rate=letterhead.provider.tax_rate,
                   horizon_days=_count(env, "DATE_HORIZON_DAYS", DEFAULT_HORIZON_DAYS, most=3650))
 
 
+MAX_HOURS = 8_760  # a year
+
+
 def _hours(env: Mapping[str, str], name: str, default: float) -> timedelta:
-    return timedelta(hours=_positive(env, name, default, "hours"))
+    return timedelta(hours=_positive(env, name, default, "hours", MAX_HOURS))
 
 
 def _clock_time(env: Mapping[str, str], name: str, default: time) -> time:
@@ -135,7 +173,7 @@ def _clock_time(env: Mapping[str, str], name: str, default: time) -> time:
     try:
         return time.fromisoformat(raw) if raw else default
     except ValueError:
-        raise SettingsError(f"{name} must be a time of day like 07:30, not '{raw}'") from None
+        raise SettingsError(f"{name} must be a time of day like 07:30, not {raw!r}") from None
 
 
 def _reminders(env: Mapping[str, str], timezone: str) -> ReminderPolicy:

@@ -1,5 +1,5 @@
-"""The engine, and the schema through migrations (storage/migrations). SQLite is the embedded default; any
-SQLAlchemy URL works."""
+"""The engine, and the schema through migrations (storage/migrations). SQLite is the embedded default;
+PostgreSQL (psycopg) serves several bot processes. A DATABASE_URL we cannot use is a DatabaseUrlError."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Insert, event, insert, text
+from sqlalchemy import URL, Engine, Insert, event, insert, make_url, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
 from storage import models  # importing it registers the tables on SQLModel.metadata
@@ -30,18 +31,50 @@ WRITE_OPTION = "service_orders_write"
 POOL_SIZE = 20
 
 
+# the databases this release runs on: SQLAlchemy's dialect+driver names (`postgresql://` means psycopg too)
+SUPPORTED_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
+EXAMPLES = "like sqlite:///data/service-orders.db or postgresql+psycopg://user:password@host:5432/dbname"
+
+
+class DatabaseUrlError(Exception):
+    """DATABASE_URL names a database this process cannot use. The message names the setting and what to fix;
+    it never holds the password."""
+
+
 def database_url() -> str:
     return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
+def check_url(text: str) -> URL:
+    """`text` as a URL of a database we support, or DatabaseUrlError saying what is wrong with it (without
+    repeating it: it may hold a password)."""
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise DatabaseUrlError(f"DATABASE_URL is not a database URL ({EXAMPLES})") from None
+    if url.drivername not in SUPPORTED_DRIVERS:
+        raise DatabaseUrlError(f"DATABASE_URL names {url.drivername}://, which this release does not support: "
+                               f"use SQLite or PostgreSQL ({EXAMPLES})")
+    if url.host and "@" in url.host:  # make_url split the URL at an @ of the password
+        raise DatabaseUrlError("DATABASE_URL has an @ in its password or host: write @ in a password as %40 "
+                               "(and : / ? # as %3A %2F %3F %23)")
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise DatabaseUrlError(f"DATABASE_URL's port {url.port} is not a port (1 to 65535)")
+    return url
+
+
 def make_engine(url: str | None = None) -> Engine:
-    url = url or database_url()
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_SIZE // 2)
-    path = url.split("///", 1)[-1]
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    """The engine for `url` (default: DATABASE_URL). Raises DatabaseUrlError for a URL we cannot use; PostgreSQL
+    connects lazily, so a server that cannot be reached shows at the first connection (`init_db`)."""
+    parsed = check_url(url or database_url())
+    if parsed.get_backend_name() != "sqlite":
+        try:
+            return create_engine(parsed, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_SIZE // 2)
+        except ModuleNotFoundError:
+            raise DatabaseUrlError("DATABASE_URL names PostgreSQL, whose driver is not installed: "
+                                   "pip install -e '.[postgres]'") from None
+    _make_sqlite_folder(parsed)
+    engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -65,13 +98,62 @@ def make_engine(url: str | None = None) -> Engine:
     return engine
 
 
+def _make_sqlite_folder(url: URL) -> None:
+    path = url.database or ""
+    if not path or path == ":memory:" or url.query.get("uri"):  # in memory, or a file: URI sqlite opens itself
+        return
+    folder = Path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DatabaseUrlError(f"DATABASE_URL: cannot make the folder {folder} for the SQLite file "
+                               f"({error.strerror}); choose a folder you can write to") from None
+
+
+@contextmanager
+def reaching(url: URL | str) -> Iterator[None]:
+    """Turns a failure to reach or write the database at `url` into DatabaseUrlError saying what to fix."""
+    try:
+        yield
+    except OperationalError as error:
+        problem = _unreachable(make_url(url), str(error.orig))
+        if problem is None:
+            raise
+        raise DatabaseUrlError(problem) from None
+
+
+def _unreachable(url: URL, reason: str) -> str | None:
+    """What to fix, from the driver's message (libpq's and sqlite3's carry no SQLSTATE at connection time);
+    None for SQLite's other errors (SQL it refused is a bug, not a setting)."""
+    if url.get_backend_name() == "sqlite":
+        if "readonly" in reason:
+            return f"DATABASE_URL: the SQLite file {url.database} is read-only; make it and its folder writable"
+        if "unable to open" in reason or "disk I/O" in reason or "not a database" in reason:
+            return (f"DATABASE_URL: cannot open the SQLite file {url.database} ({reason}); "
+                    "name a database file in a folder you can write to")
+        return None
+    server = f"{url.host or 'localhost'}:{url.port or 5432}"
+    if "Connection refused" in reason:
+        return f"DATABASE_URL: cannot connect to PostgreSQL at {server} (connection refused): is the server running?"
+    if "password authentication failed" in reason or ("role" in reason and "does not exist" in reason):
+        return f"DATABASE_URL: PostgreSQL at {server} refused the user name or password for {url.username}"
+    if "database" in reason and "does not exist" in reason:
+        return (f"DATABASE_URL: PostgreSQL at {server} has no database {url.database}; "
+                f"create it (createdb {url.database}) or fix the name")
+    first = reason.strip().splitlines()[0] if reason.strip() else "no reason given"
+    if url.password:
+        first = first.replace(url.password, "***")
+    return f"DATABASE_URL: cannot use the database at {server}: {first}"
+
+
 def init_db(engine: Engine) -> Outcome:
     """Bring the schema to this release's: run the migrations it lacks (storage/migrations), taking on tables
     that `create_all` made before there were migrations. Safe to run any number of times, and from several
-    processes at once."""
+    processes at once. The first real connection: DatabaseUrlError when the database cannot be reached."""
     from storage.migrations import upgrade
 
-    return upgrade(engine)
+    with reaching(engine.url):
+        return upgrade(engine)
 
 
 def ping(engine: Engine) -> bool:

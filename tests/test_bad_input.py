@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from bot.local import LocalWorkspace
+from bot.settings import Settings, SettingsError
 from storage.models import AuditEvent, LineItem, OrderVersion, PendingEffect, ServiceOrder
 from tests.conftest import REQUESTER, SUPERVISOR, WORKER
 from tests.test_end_to_end import PEOPLE, submit
@@ -223,3 +224,23 @@ def test_a_signed_slash_command_of_the_wrong_shape_gets_no_server_error(ws: Loca
     answer = ws.slack._post_form({"team_id": ws.slack.team_id, "channel_id": ws.general} | fields)
     assert answer.status < 500, answer.text
     assert stored(ws) == before
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"AMOUNT_CEILING": "1e9"}, "AMOUNT_CEILING must be an amount in digits above 0 and at most 9,999,999,999 "
+                                "(a dot for decimals), not '1e9'"),
+    ({"AMOUNT_CEILING": "0"}, "AMOUNT_CEILING must be an amount in digits above 0"),
+    ({"AMOUNT_CEILING": "99999999999"}, "at most 9,999,999,999"),
+    ({"DATE_HORIZON_DAYS": "3651"}, "DATE_HORIZON_DAYS must be a whole number from 1 to 3650, not '3651'"),
+    ({"DATE_HORIZON_DAYS": "２"}, "DATE_HORIZON_DAYS must be a whole number from 1 to 3650, not '２'"),
+])
+def test_a_limit_setting_out_of_range_is_one_line(env: dict, message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"} | env)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_limit_settings_reach_the_service() -> None:
+    settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "AMOUNT_CEILING": "2500.5",
+                                  "DATE_HORIZON_DAYS": "90", "TAX_RATE_PERCENT": "19"})
+    assert settings.limits == Limits(ceiling=Decimal("2500.5"), tax_rate=Decimal("0.19"), horizon_days=90)

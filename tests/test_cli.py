@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -243,3 +244,351 @@ def test_effects_list_and_retry(tmp_path: Path, env: dict[str, str]) -> None:
     assert "1 failed effect(s) will be tried again" in cli("effects", "retry", env=env).stdout
     with Session(engine) as session:
         assert {e.status for e in session.exec(select(PendingEffect))} == {"pending"}
+
+
+def one_line_refusal(result: subprocess.CompletedProcess[str], answer: str) -> None:
+    """Bad input: exit 2 and one line on stderr that says what is wrong, no traceback."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.startswith("service-orders: ") and result.stderr.count("\n") == 1, result.stderr
+    assert answer in result.stderr, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def closed_port() -> int:
+    return free_port()  # bound, then closed: nothing listens there
+
+
+BAD_DATABASE_URLS = [
+    ("nonsense", "DATABASE_URL is not a database URL (like sqlite:///"),
+    ("postgresql+psycopg://so:pw-secret@127.0.0.1:99999/so", "DATABASE_URL's port 99999 is not a port (1 to 65535)"),
+    ("postgresql+psycopg://so:pw-secret@127.0.0.1:port/so", "DATABASE_URL is not a database URL"),
+    ("mysql://so:pw-secret@127.0.0.1/so", "DATABASE_URL names mysql://, which this release does not support"),
+    ("oracle://", "DATABASE_URL names oracle://, which this release does not support: use SQLite or PostgreSQL"),
+    ("postgres://so:pw-secret@127.0.0.1/so", "DATABASE_URL names postgres://, which this release does not support"),
+    ("postgresql+psycopg://so:pw@secret@127.0.0.1/so", "write @ in a password as %40"),
+    ("postgresql+psycopg://so:pw-secret@127.0.0.1:CLOSED/so",
+     "DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:CLOSED (connection refused): is the server running?"),
+    ("sqlite:////proc/no/such/orders.db", "DATABASE_URL: cannot make the folder /proc/no/such for the SQLite file"),
+    ("sqlite:////proc/orders.db", "DATABASE_URL: cannot open the SQLite file /proc/orders.db"),
+    ("sqlite:///file:TMP/empty.db?mode=ro&uri=true", "DATABASE_URL: the SQLite file file:TMP/empty.db is read-only"),
+]
+
+
+@pytest.mark.parametrize(("url", "answer"), BAD_DATABASE_URLS, ids=[url for url, _ in BAD_DATABASE_URLS])
+def test_a_database_url_we_cannot_use_is_one_line(url: str, answer: str, tmp_path: Path,
+                                                  env: dict[str, str]) -> None:
+    port = str(closed_port())
+    (tmp_path / "empty.db").write_bytes(b"")  # an empty SQLite file, opened read-only: the schema cannot be made
+    url, answer = (text.replace("CLOSED", port).replace("TMP", str(tmp_path)) for text in (url, answer))
+    before = sorted(tmp_path.iterdir())
+    result = cli("init", env={**env, "DATABASE_URL": url})
+    one_line_refusal(result, answer)
+    assert "pw-secret" not in result.stderr and "secret" not in result.stderr
+    assert sorted(tmp_path.iterdir()) == before and (tmp_path / "empty.db").read_bytes() == b""
+    assert not Path("/proc/no").exists()
+
+
+# every command that touches the database, with what it needs to get that far
+DATABASE_COMMANDS = [["init"], ["db", "upgrade"], ["db", "current"], ["run", "--http", "--port", "3999"],
+                     ["roles", "list"], ["roles", "grant", "U0ABC", "admin"],
+                     ["catalog", "import", str(SAMPLE_CATALOG)], ["pdf", "SO-000001"], ["verify", "PDF"],
+                     ["effects", "list"], ["effects", "retry"], ["export", "-"]]
+
+
+@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=[" ".join(c[:2]) for c in DATABASE_COMMANDS])
+def test_every_database_command_explains_an_unreachable_database(command: list[str], tmp_path: Path,
+                                                                  env: dict[str, str]) -> None:
+    port = closed_port()
+    a_pdf = tmp_path / "a.pdf"
+    a_pdf.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    command = [str(a_pdf) if word == "PDF" else word for word in command]
+    env = {**env, "DATABASE_URL": f"postgresql+psycopg://so:pw-secret@127.0.0.1:{port}/so",
+           "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": f"http://127.0.0.1:{port}/"}
+    result = cli(*command, env=env)
+    one_line_refusal(result, f"DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:{port} (connection refused)")
+    assert "pw-secret" not in result.stderr and result.stdout == ""
+
+
+def test_a_read_only_database_is_one_line_and_unchanged(tmp_path: Path, env: dict[str, str]) -> None:
+    path = tmp_path / "orders.db"
+    assert cli("init", env={**env, "DATABASE_URL": f"sqlite:///{path}"}).returncode == 0
+    read_only = {**env, "DATABASE_URL": f"sqlite:///file:{path}?mode=ro&uri=true"}
+    result = cli("roles", "grant", "U0ABC", "admin", env=read_only)
+    one_line_refusal(result, f"DATABASE_URL: the SQLite file file:{path} is read-only; make it and its folder writable")
+    assert cli("roles", "list", env=read_only).stdout == ""  # reading still works; nothing was granted
+
+
+def test_postgresql_driver_not_installed(tmp_path: Path, env: dict[str, str]) -> None:
+    """An environment without psycopg (a folder on PYTHONPATH whose `psycopg` is not there, as Python says it)."""
+    (tmp_path / "psycopg").mkdir()
+    (tmp_path / "psycopg" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'psycopg'\", name='psycopg')\n")
+    result = cli("init", env={**env, "PYTHONPATH": str(tmp_path),
+                              "DATABASE_URL": "postgresql+psycopg://so:pw-secret@127.0.0.1/so"})
+    one_line_refusal(result, "DATABASE_URL names PostgreSQL, whose driver is not installed: "
+                             "pip install -e '.[postgres]'")
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs the PostgreSQL server of TEST_DATABASE_URL")
+def test_postgresql_refusals_name_what_to_fix(env: dict[str, str]) -> None:
+    from sqlalchemy import make_url
+
+    server = make_url(os.environ["TEST_DATABASE_URL"])
+    where = f"{server.host}:{server.port or 5432}"
+    missing = server.set(database="no_such_database_cli").render_as_string(hide_password=False)
+    one_line_refusal(cli("init", env={**env, "DATABASE_URL": missing}),
+                     f"DATABASE_URL: PostgreSQL at {where} has no database no_such_database_cli; create it")
+    stranger = server.set(username="no_such_role_cli", password="pw-secret").render_as_string(hide_password=False)
+    result = cli("init", env={**env, "DATABASE_URL": stranger})
+    one_line_refusal(result, f"DATABASE_URL: PostgreSQL at {where} refused the user name or password")
+    assert "pw-secret" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's database (SO-000001 at version 4), made once; each test works on its own copy."""
+    out = tmp_path_factory.mktemp("demo")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    assert cli("demo", "--out", str(out), env=environment, timeout=120).returncode == 0
+    return out / "demo.db"
+
+
+@pytest.fixture
+def demo_env(demo_database: Path, tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    copy = tmp_path / "orders.db"
+    copy.write_bytes(demo_database.read_bytes())
+    return {**env, "DATABASE_URL": f"sqlite:///{copy}"}
+
+
+def test_pdf_output_that_cannot_be_written_is_one_line(tmp_path: Path, demo_env: dict[str, str]) -> None:
+    existing = tmp_path / "kept.pdf"
+    existing.write_bytes(b"mine")
+    cases = [([str(tmp_path)], f"{tmp_path} is a folder; give the name of a file to write in it"),
+             ([str(tmp_path / "no" / "such" / "x.pdf")], f"cannot write {tmp_path / 'no' / 'such' / 'x.pdf'}: "
+                                                        f"there is no folder {tmp_path / 'no' / 'such'}"),
+             ([str(existing)], f"{existing} exists; add --force to replace it")]
+    before = sorted(tmp_path.iterdir())
+    for output, answer in cases:
+        one_line_refusal(cli("pdf", "SO-000001", "-o", *output, env=demo_env), answer)
+    assert sorted(tmp_path.iterdir()) == before and existing.read_bytes() == b"mine"
+
+    forced = cli("pdf", "SO-000001", "-o", str(existing), "--force", env=demo_env)
+    assert forced.returncode == 0 and existing.read_bytes().startswith(b"%PDF-"), forced.stderr
+    assert sorted(tmp_path.iterdir()) == before  # renamed into place: no temporary file left beside it
+    assert existing.stat().st_mode & 0o777 == 0o666 & ~current_umask()
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+BAD_VERSIONS = [("0", "argument --version: the version must be a whole number from 1 to 2147483647, not '0'"),
+                ("-1", "argument --version: the version must be a whole number from 1 to 2147483647, not '-1'"),
+                (str(10**30), f"the version must be a whole number from 1 to 2147483647, not '{10**30}'"),
+                ("１２", "the version must be a whole number from 1 to 2147483647, not '１２'"),
+                ("5", "service-orders: SO-000001 has no version 5: its latest is 4")]
+
+
+@pytest.mark.parametrize(("version", "answer"), BAD_VERSIONS, ids=[v for v, _ in BAD_VERSIONS])
+def test_pdf_version_out_of_range(version: str, answer: str, tmp_path: Path, demo_env: dict[str, str]) -> None:
+    result = cli("pdf", "SO-000001", "--version", version, "-o", str(tmp_path / "v.pdf"), env=demo_env)
+    assert result.returncode == 2 and answer in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) <= 2  # argparse's usage line, then the one that says what is wrong
+    assert not (tmp_path / "v.pdf").exists()
+
+
+@pytest.mark.parametrize("number", ["SO-" + "0" * 29 + "1", "SO-" + "9" * 30, "SO-0", "SO-１２", "SO--1", "SO-4 2"])
+def test_pdf_of_a_number_no_order_can_have(number: str, tmp_path: Path, demo_env: dict[str, str]) -> None:
+    result = subprocess.run([CLI, "pdf", number], env=demo_env, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60)
+    one_line_refusal(result, f"'{number}' is not an order number (like SO-000042)")
+    assert [p.name for p in tmp_path.iterdir()] == ["orders.db"]
+
+
+@pytest.mark.parametrize(("args", "answer"), [
+    (["effects", "retry", str(10**30)], f"the effect id must be a whole number from 1 to 2147483647, not '{10**30}'"),
+    (["effects", "retry", "3", "0"], "the effect id must be a whole number from 1 to 2147483647, not '0'"),
+    (["effects", "retry", "-1"], "the effect id must be a whole number from 1 to 2147483647, not '-1'"),
+    (["run", "--http", "--port", "0"], "argument --port: the port must be a whole number from 1 to 65535, not '0'"),
+    (["run", "--http", "--port", "65536"], "the port must be a whole number from 1 to 65535, not '65536'"),
+    (["run", "--http", "--port", "http"], "the port must be a whole number from 1 to 65535, not 'http'"),
+])
+def test_cli_integers_out_of_range(args: list[str], answer: str, demo_env: dict[str, str]) -> None:
+    before = cli("effects", "list", "--all", env=demo_env).stdout
+    result = cli(*args, env=demo_env)
+    assert result.returncode == 2 and answer in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 2 and result.stderr.startswith("usage: service-orders ")
+    assert cli("effects", "list", "--all", env=demo_env).stdout == before
+
+
+def test_export_into_a_closed_pipe_ends_quietly(demo_env: dict[str, str]) -> None:
+    """`service-orders export - | head -1`: the reader is gone before we write; no traceback, no complaint."""
+    process = subprocess.Popen([CLI, "export", "-"], env=demo_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    assert process.stdout is not None
+    process.stdout.close()
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode == 1 and errors == ""
+
+
+def write_into_fifo(fifo: Path, size: int) -> threading.Thread:
+    def write() -> None:
+        try:
+            with fifo.open("wb") as pipe:
+                for _ in range(size // 2**20):
+                    pipe.write(b"%PDF-" + bytes(2**20 - 5))
+        except BrokenPipeError:
+            pass  # the reader stopped at its limit
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    return writer
+
+
+VERIFY_INPUTS = [
+    ("missing", 2, "service-orders: cannot read {path} (No such file or directory)"),
+    ("inside-a-file", 2, "service-orders: cannot read {path} (Not a directory)"),
+    ("folder", 2, "service-orders: {path} is a folder; name a PDF file"),
+    ("too-big", 2, "service-orders: {path} is larger than 20 MB; it is not one of our PDFs"),
+    ("endless-fifo", 2, "service-orders: {path} is larger than 20 MB; it is not one of our PDFs"),
+    ("empty", 1, "DOES NOT MATCH: {path} is empty, so not a service-order PDF."),
+    ("text", 1, "DOES NOT MATCH: {path} is not a PDF, so not a service-order PDF."),
+    ("broken-pdf", 1, "DOES NOT MATCH: {path} is not a service-order PDF (it carries no order stamp)."),
+]
+
+
+@pytest.mark.parametrize(("kind", "status", "answer"), VERIFY_INPUTS, ids=[kind for kind, _, _ in VERIFY_INPUTS])
+def test_verify_input_it_cannot_use(kind: str, status: int, answer: str, tmp_path: Path,
+                                    env: dict[str, str]) -> None:
+    env = {**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'orders.db'}"}
+    path = tmp_path / "x.pdf"
+    writer = None
+    if kind == "inside-a-file":
+        (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4")
+        path = tmp_path / "a.pdf" / "x.pdf"
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "too-big":
+        with path.open("wb") as sparse:
+            sparse.truncate(20 * 2**20 + 1)  # one byte over; stat says so before anything is read
+    elif kind == "endless-fifo":
+        os.mkfifo(path)  # its size is 0 to stat: only reading tells
+        writer = write_into_fifo(path, 64 * 2**20)
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("total: 42\n")
+    elif kind == "broken-pdf":  # a header, then nothing a PDF reader can use (pypdf would warn of it)
+        path.write_bytes(b"%PDF-1.4\n" + bytes(1000))
+    result = cli("verify", str(path), env=env)
+    if writer:
+        writer.join(timeout=30)
+    stream = result.stderr if status == 2 else result.stdout
+    assert result.returncode == status and stream == answer.format(path=path) + "\n", result
+    assert "Traceback" not in result.stderr and (result.stdout if status == 2 else result.stderr) == ""
+    if kind != "broken-pdf":
+        assert not (tmp_path / "orders.db").exists()  # refused before the database was opened
+
+
+BAD_SETTINGS = [
+    ({"SLACK_SIGNING_SECRET": "   "}, "missing setting(s): SLACK_SIGNING_SECRET (see the README's settings table)"),
+    ({"SLACK_BOT_TOKEN": "\t"}, "missing setting(s): SLACK_BOT_TOKEN (see the README's settings table)"),
+    ({"SLACK_BOT_TOKEN": "xoxb-tok-secret\n"}, "SLACK_BOT_TOKEN has a space or a line break in or around it"),
+    ({"SLACK_SIGNING_SECRET": "sig secret"}, "SLACK_SIGNING_SECRET has a space or a line break in or around it"),
+    ({"SLACK_SIGNING_SECRET": " sig-secret"}, "SLACK_SIGNING_SECRET has a space or a line break in or around it"),
+    ({"SLACK_API_URL": "ftp://127.0.0.1/api/"}, "SLACK_API_URL must be an http(s) URL like https://slack.com/api/"),
+    ({"SLACK_API_URL": "https://"}, "SLACK_API_URL must be an http(s) URL like https://slack.com/api/, not 'https://'"),
+    ({"SLACK_API_URL": "http://127.0.0.1:99999/api/"}, "not 'http://127.0.0.1:99999/api/'"),
+    ({"SLACK_API_URL": "http://127.0.0.1:port/api/"}, "not 'http://127.0.0.1:port/api/'"),
+    ({"SLACK_API_URL": "http://127.0.0.1 /api/"}, "not 'http://127.0.0.1 /api/'"),
+    ({"EFFECT_WORKERS": "１２"}, "EFFECT_WORKERS must be a whole number from 1 to 32, not '１２'"),
+    ({"EFFECT_WORKERS": "1" + "0" * 30}, "EFFECT_WORKERS must be a whole number from 1 to 32"),
+    ({"EFFECT_RETRY_SECONDS": "nan"}, "EFFECT_RETRY_SECONDS must be a number of seconds above 0 and at most 86400, "
+                                      "not 'nan'"),
+    ({"EFFECT_RETRY_SECONDS": "inf"}, "EFFECT_RETRY_SECONDS must be a number of seconds above 0 and at most 86400"),
+    ({"EFFECT_RETRY_SECONDS": "1e300"}, "EFFECT_RETRY_SECONDS must be a number of seconds above 0 and at most 86400"),
+    ({"EFFECT_LEASE_SECONDS": "86401"}, "EFFECT_LEASE_SECONDS must be a number of seconds above 0 and at most 86400"),
+    ({"REMINDER_SWEEP_SECONDS": "１５"}, "REMINDER_SWEEP_SECONDS must be a number of seconds above 0 and at most"),
+    ({"APPROVAL_REMINDER_HOURS": "1e9"}, "APPROVAL_REMINDER_HOURS must be a number of hours above 0 and at most 8760"),
+    ({"PROVIDER_TIMEZONE": "Mars/Base"}, "PROVIDER_TIMEZONE 'Mars/Base' is not a time zone (like Europe/Madrid)"),
+    ({"PROVIDER_LOGO": "TMP"}, "PROVIDER_LOGO 'TMP' cannot be read (Is a directory)"),
+]
+
+
+@pytest.mark.parametrize(("settings", "answer"), BAD_SETTINGS, ids=[str(s) for s, _ in BAD_SETTINGS])
+def test_bad_settings_are_one_line_naming_the_setting(settings: dict[str, str], answer: str, tmp_path: Path,
+                                                      env: dict[str, str]) -> None:
+    settings = {name: value.replace("TMP", str(tmp_path)) for name, value in settings.items()}
+    env = {**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'orders.db'}", "SLACK_BOT_TOKEN": "xoxb-1",
+           "SLACK_SIGNING_SECRET": "s", **settings}
+    result = cli("run", "--http", "--port", str(free_port()), env=env)
+    one_line_refusal(result, answer.replace("TMP", str(tmp_path)))
+    assert "secret" not in result.stderr  # a token's or secret's value is never repeated
+    assert not (tmp_path / "orders.db").exists()  # refused before the database was touched
+
+
+def test_an_app_token_with_a_line_break_is_refused_in_socket_mode(tmp_path: Path, env: dict[str, str]) -> None:
+    env = {**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'orders.db'}", "SLACK_BOT_TOKEN": "xoxb-1",
+           "SLACK_SIGNING_SECRET": "s", "SLACK_APP_TOKEN": "xapp-secret\r\n"}
+    result = cli("run", env=env)
+    one_line_refusal(result, "SLACK_APP_TOKEN has a space or a line break in or around it (a copy-paste?); "
+                             "set it again without them")
+    assert "xapp-secret" not in result.stderr and not (tmp_path / "orders.db").exists()
+
+
+def stored_rows(url: str) -> int:
+    """Rows a command could have written (roles, catalog, orders), 0 when the database was never made."""
+    from sqlalchemy import inspect, text
+
+    from storage.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names()) & {"role_grant", "catalog_entry", "service_order"}
+            return sum(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() for table in tables)
+    finally:
+        engine.dispose()
+
+
+OTHER_BAD_INPUTS = [
+    (["roles", "grant", "U0ABC\n", "admin"], {}, "'U0ABC\\n' is not a Slack user id (like U012AB3CD"),
+    (["roles", "grant", "U0ABC", ""], {}, "'' is not a role; roles are: requester, supervisor"),
+    (["roles", "revoke", "U0ABC", "ädmin"], {}, "'ädmin' is not a role"),
+    (["catalog", "import", "TMP"], {}, "Is a directory"),
+    (["catalog", "import", "/proc/self/mem"], {}, "Input/output error"),  # a read that fails part-way
+    (["export", "TMP/x.csv", "--from", "99999-01-01"], {}, "--from '99999-01-01' is not a date (YYYY-MM-DD)"),
+    (["export", "TMP"], {}, "TMP is a folder; give the name of a file to write in it"),
+    (["export", "-"], {"PROVIDER_TIMEZONE": "Mars/Base"}, "PROVIDER_TIMEZONE 'Mars/Base' is not a time zone"),
+    (["pdf", "SO-000001"], {"PROVIDER_LOGO": "TMP"}, "PROVIDER_LOGO 'TMP' cannot be read (Is a directory)"),
+    (["demo", "--out", "TMP/a-file"], {}, "TMP/a-file is a file; --out names a folder"),
+    (["demo", "--out", "/proc/no/such"], {}, "cannot write in the folder /proc/no/such (No such file or directory)"),
+    (["run", "--http", "--host", "bad host"], {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"},
+     "--host 'bad host' is not an address to listen on"),
+]
+
+
+@pytest.mark.parametrize(("args", "settings", "answer"), OTHER_BAD_INPUTS,
+                         ids=[" ".join(args)[:40] for args, _, _ in OTHER_BAD_INPUTS])
+def test_other_bad_input_is_one_line_and_stores_nothing(args: list[str], settings: dict[str, str], answer: str,
+                                                       tmp_path: Path, env: dict[str, str]) -> None:
+    (tmp_path / "a-file").write_text("mine")
+    url = f"sqlite:///{tmp_path / 'orders.db'}"
+    args = [arg.replace("TMP", str(tmp_path)) for arg in args]
+    settings = {name: value.replace("TMP", str(tmp_path)) for name, value in settings.items()}
+    before = sorted(tmp_path.iterdir())
+    result = cli(*args, env={**env, "DATABASE_URL": url, **settings})
+    one_line_refusal(result, answer.replace("TMP", str(tmp_path)))
+    assert sorted(p for p in tmp_path.iterdir() if not p.name.startswith("orders.db")) == before
+    assert stored_rows(url) == 0 and (tmp_path / "a-file").read_text() == "mine"
+
+
+def test_run_on_a_port_in_use_is_one_line(env: dict[str, str]) -> None:
+    with FakeSlack() as fake, socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("run", "--http", "--host", "127.0.0.1", "--port", str(port), env={
+            **env, "SLACK_BOT_TOKEN": fake.bot_token, "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": fake.api_url})
+    one_line_refusal(result, f"cannot listen on 127.0.0.1:{port} (Address already in use)")

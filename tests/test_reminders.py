@@ -275,14 +275,17 @@ def test_reminder_settings_and_their_defaults() -> None:
 
 
 @pytest.mark.parametrize("setting, value, message", [
-    ("APPROVAL_REMINDER_HOURS", "soon", "APPROVAL_REMINDER_HOURS must be a number of hours, not 'soon'"),
-    ("APPROVAL_REMINDER_HOURS", "0", "APPROVAL_REMINDER_HOURS must be above 0"),
+    ("APPROVAL_REMINDER_HOURS", "soon",
+     "APPROVAL_REMINDER_HOURS must be a number of hours above 0 and at most 8760, not 'soon'"),
+    ("APPROVAL_REMINDER_HOURS", "0",
+     "APPROVAL_REMINDER_HOURS must be a number of hours above 0 and at most 8760, not '0'"),
     ("APPROVAL_ESCALATION_HOURS", "12", "APPROVAL_ESCALATION_HOURS must be more than APPROVAL_REMINDER_HOURS"),
     ("FIELD_REMINDER_TIME", "7.30", "FIELD_REMINDER_TIME must be a time of day like 07:30, not '7.30'"),
     ("DIGEST_TIME", "25:00", "DIGEST_TIME must be a time of day like 07:30, not '25:00'"),
     ("QUIET_HOURS", "evenings", "QUIET_HOURS: 'evenings' is not a span of hours like 20:00-07:00"),
     ("QUIET_HOURS", "20:00-20:00", "QUIET_HOURS: '20:00-20:00' starts and ends at the same time"),
-    ("REMINDER_SWEEP_SECONDS", "-5", "REMINDER_SWEEP_SECONDS must be above 0"),
+    ("REMINDER_SWEEP_SECONDS", "-5",
+     "REMINDER_SWEEP_SECONDS must be a number of seconds above 0 and at most 86400, not '-5'"),
 ])
 def test_bad_reminder_settings_are_named(setting: str, value: str, message: str) -> None:
     from bot.settings import Settings, SettingsError

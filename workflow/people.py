@@ -25,12 +25,12 @@ def parse_role(text: str) -> Role:
     try:
         return Role(text.strip().lower().replace("-", "_"))
     except ValueError:
-        raise PeopleError(f"'{text}' is not a role; roles are: {', '.join(r.value for r in Role)}") from None
+        raise PeopleError(f"{text!r} is not a role; roles are: {', '.join(r.value for r in Role)}") from None
 
 
 def check_user_id(user_id: str) -> str:
-    if not _USER_ID.match(user_id):
-        raise PeopleError(f"'{user_id}' is not a Slack user id (like U012AB3CD; find it in the user's "
+    if not _USER_ID.fullmatch(user_id):  # not match(): its $ lets a trailing line break through
+        raise PeopleError(f"{user_id!r} is not a Slack user id (like U012AB3CD; find it in the user's "
                           "profile, under ⋮ > Copy member ID)")
     return user_id
 

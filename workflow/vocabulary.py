@@ -70,5 +70,5 @@ def order_number(order_id: int) -> str:
 
 
 def parse_order_number(text: str) -> int | None:
-    """'SO-000042', 'so-42' or '42' -> 42; anything else -> None."""
+    """'SO-000042', 'so-42' or '42' -> 42; anything else (a number no order can have included) -> None."""
     return parse_id(text.strip().upper().removeprefix("SO-"))

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, Engine, create_engine, inspect, text
 from sqlmodel import SQLModel
 
 from storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from storage.db import WRITE_OPTION
+from storage.db import WRITE_OPTION, reaching
 
 SCRIPTS = Path(__file__).resolve().parent
 BASELINE = "0001"  # the schema as `create_all` made it before there were migrations
@@ -101,7 +101,7 @@ def _recorded(connection: Connection) -> str | None:
 
 def status(engine: Engine) -> Status:
     """Where the database stands; changes nothing."""
-    with engine.connect() as connection:
+    with reaching(engine.url), engine.connect() as connection:
         tables = set(inspect(connection).get_table_names())
         current = _recorded(connection) if VERSION_TABLE in tables else None
         ours = tables & set(SQLModel.metadata.tables)
