@@ -66,6 +66,7 @@ class Settings:
     letterhead: Letterhead = Letterhead(Provider(name="Service Orders"))
     reminders: ReminderPolicy = ReminderPolicy()
     reminder_sweep_seconds: float = 60.0
+    startup_wait_seconds: float = 30.0
 
     def __repr__(self) -> str:  # tokens and secrets never reach a log line
         return f"Settings(api_url={self.api_url!r}, database_url={self.database_url.split('@')[-1]!r}, ...)"
@@ -98,6 +99,7 @@ class Settings:
             letterhead=(letterhead := _letterhead(env)),
             reminders=_reminders(env, letterhead.provider.timezone),
             reminder_sweep_seconds=_seconds(env, "REMINDER_SWEEP_SECONDS", 60.0),
+            startup_wait_seconds=_seconds(env, "SLACK_STARTUP_WAIT_SECONDS", 30.0),
         )
 
 
