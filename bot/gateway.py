@@ -22,6 +22,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 log = logging.getLogger(__name__)
+# slack_sdk logs every failed try as an error; while Slack is awaited at start-up, the caller says it once
+_QUIET = logging.getLogger(f"{__name__}.awaiting_slack")
+_QUIET.setLevel(logging.CRITICAL)
 
 
 class ErrorCode(StrEnum):
@@ -175,8 +178,8 @@ class Gateway:
         """auth.test, asked again while Slack is not answering (out of reach, 5xx, 429) for up to `wait`
         seconds; `waiting` hears of the first miss. This loop is the retry policy here: each try goes through
         a client of its own that does not retry, with a timeout within `wait`."""
-        probe = Gateway(WebClient(token=self.client.token, base_url=self.client.base_url,
-                                  timeout=max(1, min(self.client.timeout, int(wait)))))
+        probe = Gateway(WebClient(token=self.client.token, base_url=self.client.base_url, retry_handlers=[],
+                                  timeout=max(1, min(self.client.timeout, int(wait))), logger=_QUIET))
         deadline = time.monotonic() + wait
         for attempt in itertools.count():
             try:

@@ -143,7 +143,7 @@ def only_this_workspace(identity: Identity) -> Callable[..., BoltResponse]:
             log.warning("refused a %s that names no workspace", _kind(body))
             return BoltResponse(status=400, body={"error": "no workspace named"})
         log.warning("refused a %s from workspace %s%s: this bot serves %s", _kind(body),
-                    ", ".join(sorted(t[:32] for t in teams)[:3]),
+                    ", ".join(sorted(t[:32] for t in teams - ours or teams)[:3]),
                     f" (org {', '.join(sorted(o[:32] for o in orgs)[:3])})" if orgs else "", identity.team_id)
         if "command" in body:  # the one kind where Slack shows the answer: say why, to them alone
             return BoltResponse(status=200, body={"response_type": "ephemeral", "text": ANOTHER_WORKSPACE})
