@@ -296,7 +296,7 @@ class Gateway:
         try:
             answer = WebhookClient(response_url, timeout=self.client.timeout, proxy=self.client.proxy).send(
                 text=text, response_type="ephemeral", replace_original=False)
-        except (SlackClientError, OSError) as error:
+        except (SlackClientError, OSError, ValueError) as error:  # ValueError: not a URL urllib can post to
             raise SlackError("response_url", ErrorCode.CONNECTION_ERROR, str(error)) from error
         if answer.status_code != 200:
             code = answer.body if answer.body and " " not in answer.body else f"http_{answer.status_code}"
