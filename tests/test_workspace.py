@@ -73,6 +73,15 @@ def test_run_with_slack_out_of_reach_says_where_it_looked_and_stores_nothing(env
     assert "Serving" not in out and workspaces(engine) == []
 
 
+@pytest.mark.parametrize("wait, told", [("soon", "must be a number of seconds, not 'soon'"),
+                                        ("0", "must be above 0")])
+def test_a_bad_startup_wait_is_named(env: dict[str, str], engine: Engine, wait: str, told: str) -> None:
+    process = run_http(env, SLACK_BOT_TOKEN="xoxb-1", SLACK_STARTUP_WAIT_SECONDS=wait)
+    err = process.communicate(timeout=60)[1]
+    assert process.returncode == 2 and err == f"service-orders: SLACK_STARTUP_WAIT_SECONDS {told}\n", err
+    assert workspaces(engine) == []
+
+
 def test_run_waits_out_a_slack_outage_then_serves(env: dict[str, str], engine: Engine) -> None:
     with FakeSlack(team_id="T0ACME", team_name="Acme") as fake:
         fake.fail_next("auth.test", "internal_error", status=503, times=2)
