@@ -11,7 +11,6 @@ from datetime import timedelta
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App, BoltResponse
-from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
@@ -19,7 +18,8 @@ from bot.context import BotContext
 from bot.effects import EffectRunner, lower_priority
 from bot.gateway import Gateway, make_client
 from bot.listeners import actions, commands, dedup, events, options, views
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings
+from bot.workspace import authorization, connect, only_this_workspace
 from forms.elements import notice
 from workflow.clock import Clock, utcnow
 from workflow.reminders import ReminderPolicy, Sweep, sweep
@@ -94,24 +94,31 @@ def _sorry(body: dict) -> BoltResponse:
     return BoltResponse(status=200, body=json.dumps(answer), headers={"content-type": "application/json"})
 
 
+_SAME_TOKEN_WARNINGS = ("`token` will be unused", "SLACK_BOT_TOKEN env variable) will be ignored")
+
+
 class _SameToken(logging.Filter):
     """Bolt reads SLACK_BOT_TOKEN from the environment itself, and then warns at every start that the client's
-    token wins over it: it is the same token (Settings read it from there), so the warning only misleads."""
+    token, or our `authorize`, wins over it: it is the same token (Settings read it from there), so the warning
+    only misleads."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "`token` will be unused" not in record.getMessage()
+        message = record.getMessage()
+        return not any(words in message for words in _SAME_TOKEN_WARNINGS)
 
 
 _SAME_TOKEN = _SameToken()
 
 
-def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = None, clock: Clock = utcnow,
-              verify_token: bool = True) -> Bot:
-    """The bot, ready to serve. `verify_token` checks the token with Slack (auth.test) now, so a bad token
-    stops start-up with Slack's reason, and the first request does not pay for that call inside its ack
-    (Bolt would make it there, lazily, and past Slack's 3 seconds if Slack is slow)."""
+def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = None,
+              clock: Clock = utcnow) -> Bot:
+    """The bot, ready to serve. It first asks Slack who the token is (auth.test, waiting up to
+    `startup_wait_seconds` for Slack to answer) and records that workspace as the database's: SettingsError,
+    saying what to do, when Slack cannot be reached, refuses the token, or the database is another
+    workspace's. Requests are then authorized with that answer, never by a Slack call inside an ack."""
     client = client or make_client(settings.bot_token, settings.api_url)
     gateway = Gateway(client)
+    identity = connect(gateway, engine, settings.api_url, settings.startup_wait_seconds, clock)
     currency = settings.letterhead.provider.currency
     ctx = BotContext(
         engine=engine, gateway=gateway, service=OrderService(engine, clock, currency, settings.limits),
@@ -124,11 +131,9 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
     # process_before_response: the ack is the listener's return, with no 10 ms polling; slow work runs in
     # lazy listeners and the effect runner, after the ack.
     logging.getLogger("slack_bolt.App").addFilter(_SAME_TOKEN)  # once: the same filter is not added twice
-    try:
-        app = App(client=client, signing_secret=settings.signing_secret, process_before_response=True,
-                  token_verification_enabled=verify_token)
-    except BoltError as error:
-        raise SettingsError(f"Slack did not accept SLACK_BOT_TOKEN: {error}") from None
+    app = App(client=client, signing_secret=settings.signing_secret, process_before_response=True,
+              authorize=authorization(identity, settings.bot_token))
+    app.middleware(only_this_workspace(identity))  # first: before anything stores or calls anything
     for listeners in (dedup, commands, actions, views, options, events):
         listeners.register(app, ctx)
 

@@ -81,7 +81,10 @@ def _run(args: argparse.Namespace) -> int:
         _check_listening_address(args.host, args.port)
     engine = make_engine(settings.database_url)
     init_db(engine)
-    bot = build_bot(settings, engine)
+    try:
+        bot = build_bot(settings, engine)  # asks Slack who the token is, waiting up to SLACK_STARTUP_WAIT_SECONDS
+    except KeyboardInterrupt:  # Ctrl-C while waiting for Slack
+        return 130
     from pdf.print_fonts import load as load_fonts
 
     load_fonts()  # parsed once now (~170 ms) rather than during the first PDF upload

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -17,8 +19,12 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.webhook import WebhookClient
 
 log = logging.getLogger(__name__)
+# slack_sdk logs every failed try as an error; while Slack is awaited at start-up, the caller says it once
+_QUIET = logging.getLogger(f"{__name__}.awaiting_slack")
+_QUIET.setLevel(logging.CRITICAL)
 
 
 class ErrorCode(StrEnum):
@@ -43,6 +49,11 @@ class ErrorCode(StrEnum):
     IS_INACTIVE = "is_inactive"  # chat.update in an archived channel
     INVALID_CHANNEL = "invalid_channel"  # files.completeUploadExternal into an archived channel
     CONNECTION_ERROR = "connection_error"
+    # Slack's own words for "not now": the call may work a moment later
+    INTERNAL_ERROR = "internal_error"
+    FATAL_ERROR = "fatal_error"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    REQUEST_TIMEOUT = "request_timeout"
     # the token itself is no good: nothing will work until an admin reinstalls the app
     INVALID_AUTH = "invalid_auth"
     NOT_AUTHED = "not_authed"
@@ -59,6 +70,9 @@ NEEDS_ADMIN = frozenset({ErrorCode.MISSING_SCOPE, ErrorCode.INVALID_AUTH, ErrorC
 # not in does not exist for it).
 CHANNEL_GONE = frozenset({ErrorCode.IS_ARCHIVED, ErrorCode.CHANNEL_NOT_FOUND, ErrorCode.NOT_IN_CHANNEL,
                           ErrorCode.IS_INACTIVE, ErrorCode.INVALID_CHANNEL})
+# Slack is down, overloaded or out of reach: worth asking again in a while.
+NOT_ANSWERING = frozenset({ErrorCode.RATELIMITED, ErrorCode.INTERNAL_ERROR, ErrorCode.FATAL_ERROR,
+                           ErrorCode.SERVICE_UNAVAILABLE, ErrorCode.REQUEST_TIMEOUT})
 METADATA_TYPE = "service_order_effect"  # marks what the bot posted, so a lost answer can be looked up
 
 
@@ -76,6 +90,11 @@ class SlackError(Exception):
     def ambiguous(self) -> bool:
         """No answer, or a server error: Slack may or may not have done it."""
         return self.code == ErrorCode.CONNECTION_ERROR or self.code.startswith("http_5")
+
+    @property
+    def not_answering(self) -> bool:
+        """Slack could not be reached or could not serve the call now (as opposed to refusing it)."""
+        return self.ambiguous or self.code in NOT_ANSWERING
 
     @property
     def admin_action(self) -> str | None:
@@ -99,6 +118,17 @@ def _typed(method: str, error: SlackApiError) -> SlackError:
     if not code or " " in code:  # not a Slack error code: slack_sdk's words for a non-JSON answer (a 5xx page)
         code, detail = f"http_{error.response.status_code}", code or detail
     return SlackError(method, code, detail, needed=data.get("needed"))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the bot token is, as auth.test says: the workspace (team), its Enterprise Grid org if any, the bot."""
+
+    team_id: str
+    team_name: str
+    enterprise_id: str | None
+    bot_user_id: str
+    bot_id: str | None
 
 
 def make_client(token: str, api_url: str, timeout: int = 15) -> WebClient:
@@ -135,6 +165,35 @@ class Gateway:
             raise _typed(method, error) from error
         except (SlackClientError, OSError) as error:
             raise SlackError(method, ErrorCode.CONNECTION_ERROR, str(error)) from error
+
+    def identity(self) -> Identity:
+        answer = self._call("auth.test")
+        identity = Identity(team_id=str(answer["team_id"]), team_name=str(answer.get("team") or ""),
+                            enterprise_id=answer.get("enterprise_id") or None, bot_user_id=str(answer["user_id"]),
+                            bot_id=answer.get("bot_id"))
+        self._bot_user_id = identity.bot_user_id
+        return identity
+
+    def reach(self, wait: float, waiting: Callable[[SlackError], None]) -> Identity:
+        """auth.test, asked again while Slack is not answering (out of reach, 5xx, 429) for up to `wait`
+        seconds; `waiting` hears of the first miss. This loop is the retry policy here: each try goes through
+        a client of its own that does not retry, with a timeout within `wait`."""
+        probe = Gateway(WebClient(token=self.client.token, base_url=self.client.base_url, retry_handlers=[],
+                                  timeout=max(1, min(self.client.timeout, int(wait))), logger=_QUIET))
+        deadline = time.monotonic() + wait
+        for attempt in itertools.count():
+            try:
+                identity = probe.identity()
+                self._bot_user_id = identity.bot_user_id
+                return identity
+            except SlackError as error:
+                left = deadline - time.monotonic()
+                if not error.not_answering or left <= 0:
+                    raise
+                if attempt == 0:
+                    waiting(error)
+                time.sleep(min(0.5 * 2 ** min(attempt, 4), left))  # 0.5 s, 1 s, 2 s, 4 s, then every 8 s
+        raise AssertionError("unreachable")
 
     @property
     def bot_user_id(self) -> str:
@@ -230,6 +289,18 @@ class Gateway:
 
     def ephemeral(self, channel: str, user: str, text: str) -> None:
         self._call("chat.postEphemeral", channel=channel, user=user, text=text)
+
+    def respond(self, response_url: str, text: str) -> None:
+        """An ephemeral reply through an interaction's response_url (not a Web API method): it rides on the
+        person's own click, so it reaches them where the bot cannot post to them (a channel they are not in)."""
+        try:
+            answer = WebhookClient(response_url, timeout=self.client.timeout, proxy=self.client.proxy).send(
+                text=text, response_type="ephemeral", replace_original=False)
+        except (SlackClientError, OSError, ValueError) as error:  # ValueError: not a URL urllib can post to
+            raise SlackError("response_url", ErrorCode.CONNECTION_ERROR, str(error)) from error
+        if answer.status_code != 200:
+            code = answer.body if answer.body and " " not in answer.body else f"http_{answer.status_code}"
+            raise SlackError("response_url", code[:64])
 
     def open_view(self, trigger_id: str, view: dict) -> None:
         self._call("views.open", trigger_id=trigger_id, view=view)

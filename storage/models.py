@@ -224,3 +224,16 @@ class Reminder(SQLModel, table=True):
     recipient_id: str | None = Field(default=None, max_length=32)
     due_at: datetime = Field(index=True)  # a sweep reads the recent ones
     created_at: datetime
+
+
+class SlackWorkspace(SQLModel, table=True):
+    """The Slack workspace this database belongs to, as auth.test names it when the bot starts: the bot
+    serves it alone and refuses requests from any other (bot/workspace.py). One row until the app can be
+    installed in several workspaces."""
+
+    __tablename__ = "slack_workspace"
+    team_id: str = Field(primary_key=True, max_length=32)
+    team_name: str = Field(max_length=200)
+    enterprise_id: str | None = Field(default=None, max_length=32)  # its Enterprise Grid org, if any
+    bot_user_id: str = Field(max_length=32)
+    connected_at: datetime  # the first start with this workspace's token

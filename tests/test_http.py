@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -12,10 +13,12 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.cards import STEP_ACTION_IDS
-from bot.local import LocalWorkspace
+from bot.local import SIGNING_SECRET, LocalWorkspace
+from bot.server import HttpServer
 from forms import order_form
 from forms.items import ADD_ROWS_ACTION, ITEM_ACTION
 from forms.step_forms import STEP_FORMS
+from storage.db import make_engine
 from tests.conftest import OUTSIDER, REQUESTER
 from tests.test_end_to_end import PEOPLE
 
@@ -40,12 +43,19 @@ def test_healthz(ws: LocalWorkspace) -> None:
     assert get(f"{ws.url}/slack/events")[0] == 405
 
 
-def test_healthz_reports_an_unreachable_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from storage.db import make_engine
-
-    engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
-    with LocalWorkspace(engine, {}) as workspace:
-        assert get(f"{workspace.url}/healthz") == (503, {"ok": False, "database": "unreachable"})
+def test_healthz_reports_an_unreachable_database(ws: LocalWorkspace) -> None:
+    """The bot reaches its database to start (it records its workspace there); the health check asks the
+    database it is given, here one that is out of reach."""
+    unreachable = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    assert ws.bot is not None
+    server = HttpServer(ws.bot, unreachable, SIGNING_SECRET, host="127.0.0.1", port=0)
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    try:
+        assert get(f"http://127.0.0.1:{server.port}/healthz") == (503, {"ok": False, "database": "unreachable"})
+    finally:
+        server.stop()
+        serving.join(timeout=10)
 
 
 def test_unsigned_and_stale_requests_are_refused(ws: LocalWorkspace) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -32,18 +33,26 @@ def _ack(ack: Ack) -> None:
 
 def register(app: App, ctx: BotContext) -> None:
     def tell(body: dict[str, Any], text: str) -> None:
-        """A refusal only the clicking user sees, where they clicked: an ephemeral message in a channel, a
-        small modal over App Home."""
+        """A refusal only the clicking user sees, by the first way that reaches them: an ephemeral message in
+        the channel (Slack refuses it to someone who is not in the channel: a public order channel can be
+        read by anyone), the click's response_url (ephemeral, it rides on their own click), a small modal
+        (as over App Home, where there is no channel)."""
+        user = body["user"]["id"]
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-        try:
-            if channel:
-                ctx.gateway.ephemeral(channel, body["user"]["id"], text)
-            elif body.get("trigger_id"):
-                ctx.gateway.open_view(body["trigger_id"], notice("Service orders", text))
-            else:
-                log.info("refusal with nowhere to say it: %s", text)
-        except SlackError as error:
-            log.warning("could not tell %s why (%s): %s", body["user"]["id"], error.code, text)
+        ways: list[Callable[[], None]] = []
+        if channel:
+            ways.append(lambda: ctx.gateway.ephemeral(channel, user, text))
+        if body.get("response_url"):
+            ways.append(lambda: ctx.gateway.respond(body["response_url"], text))
+        if body.get("trigger_id"):
+            ways.append(lambda: ctx.gateway.open_view(body["trigger_id"], notice("Service orders", text)))
+        for way in ways:
+            try:
+                way()
+                return
+            except SlackError as error:
+                log.info("could not tell %s why by %s (%s)", user, error.method, error.code)
+        log.warning("could not tell %s why, by any way: %s", user, text)
 
     def step_view(form: str, meta: FormMeta) -> dict[str, Any]:
         """A step's form for the order in `meta`, built from the order as it is now."""

@@ -1,0 +1,154 @@
+"""The Slack workspace the bot serves. At start-up auth.test names it (Slack is given a while to answer); the
+database belongs to that workspace from its first start on, and a request naming any other is refused before
+a listener sees it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from slack_bolt import BoltResponse
+from slack_bolt.authorization import AuthorizeResult
+from sqlalchemy import Engine, text
+from sqlmodel import select
+
+from bot.gateway import ErrorCode, Gateway, Identity, SlackError
+from bot.settings import DEFAULT_API_URL, SettingsError
+from storage.db import session_scope
+from storage.models import SlackWorkspace
+from workflow.clock import Clock
+
+log = logging.getLogger(__name__)
+
+TOKEN_REFUSED = frozenset({ErrorCode.INVALID_AUTH, ErrorCode.NOT_AUTHED, ErrorCode.ACCOUNT_INACTIVE,
+                           ErrorCode.TOKEN_REVOKED})
+ANOTHER_WORKSPACE = "This app is installed in another workspace."
+# pg_advisory_xact_lock's key while a process claims the database ("SOSLACKW" in ASCII): two first starts
+# with different tokens cannot both find it unclaimed
+CLAIM_LOCK_ID = 0x534F_534C_4143_4B57
+
+
+def connect(gateway: Gateway, engine: Engine, api_url: str, wait: float, clock: Clock) -> Identity:
+    """The workspace of the bot token, recorded as the database's. SettingsError, saying what to do, when
+    Slack cannot be reached within `wait` seconds, refuses the token, or the database is another workspace's."""
+    shown = _without_credentials(api_url)
+
+    def waiting(error: SlackError) -> None:
+        log.warning("Slack is not answering at %s (%s); trying again for %g s", shown, error.code, wait)
+
+    try:
+        identity = gateway.reach(wait, waiting)
+    except SlackError as error:
+        raise SettingsError(_why_not(error, shown, wait)) from None
+    _claim(engine, identity, clock)
+    return identity
+
+
+def _why_not(error: SlackError, api_url: str, wait: float) -> str:
+    if error.not_answering:
+        return (f"Slack did not answer at {api_url} for {wait:g} s ({error.code}).\n"
+                f"Check SLACK_API_URL (Slack's is {DEFAULT_API_URL}) and that this machine can reach it.")
+    if error.code in TOKEN_REFUSED:
+        return (f"Slack did not accept SLACK_BOT_TOKEN ({error.code}).\nSet it to the app's Bot User OAuth Token "
+                "(xoxb-…, under OAuth & Permissions); if the app was removed or its token revoked, reinstall it first.")
+    return (f"Slack's auth.test at {api_url} answered {error.code}.\n"
+            f"Check that SLACK_API_URL is Slack's Web API ({DEFAULT_API_URL}).")
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+def _claim(engine: Engine, identity: Identity, clock: Clock) -> None:
+    """The database is the token's workspace's: recorded at the first start, checked at every later one."""
+    with session_scope(engine) as session:
+        if session.get_bind().dialect.name == "postgresql":  # SQLite: the write transaction is the lock
+            session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": CLAIM_LOCK_ID})
+        rows = session.exec(select(SlackWorkspace)).all()
+        other = next((row for row in rows if row.team_id != identity.team_id), None)
+        if other is not None:
+            raise SettingsError(
+                f"This database belongs to the Slack workspace {other.team_id} ({other.team_name}), but "
+                f"SLACK_BOT_TOKEN is {identity.team_id}'s ({identity.team_name}).\nUse the bot token of the app "
+                f"installed in {other.team_id}, or give {identity.team_id} a database of its own (DATABASE_URL).")
+        row = rows[0] if rows else SlackWorkspace(team_id=identity.team_id, team_name=identity.team_name,
+                                                  bot_user_id=identity.bot_user_id, connected_at=clock())
+        # a renamed workspace or a reinstalled bot: the same workspace (unchanged values write nothing)
+        row.team_name, row.enterprise_id = identity.team_name, identity.enterprise_id
+        row.bot_user_id = identity.bot_user_id
+        session.add(row)
+
+
+def authorization(identity: Identity, token: str) -> Callable[..., AuthorizeResult]:
+    """Bolt's `authorize`: every request is the one installation's, as auth.test said at start-up (without
+    it Bolt would call auth.test again, inside the first request's ack)."""
+    def authorize(user_id: str | None) -> AuthorizeResult:
+        return AuthorizeResult(enterprise_id=identity.enterprise_id, team_id=identity.team_id,
+                               bot_user_id=identity.bot_user_id, bot_id=identity.bot_id, bot_token=token,
+                               user_id=user_id)
+
+    return authorize
+
+
+def _inner(body: dict[str, Any], outer: str, key: str) -> Any:
+    value = body.get(outer)
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def teams_named(body: dict[str, Any]) -> set[str]:
+    """Every workspace the request names, where Slack puts it for its kind: `team_id` (slash commands,
+    events), `team.id` and `user.team_id` (interactions), `view.team_id` and `view.app_installed_team_id`
+    (views), `authorizations[].team_id` (events)."""
+    team = body.get("team")
+    found = [body.get("team_id"), team if isinstance(team, str) else _inner(body, "team", "id"),
+             _inner(body, "user", "team_id"), _inner(body, "view", "team_id"),
+             _inner(body, "view", "app_installed_team_id")]
+    found += [a.get("team_id") for a in body.get("authorizations") or [] if isinstance(a, dict)]
+    return {str(team_id) for team_id in found if team_id}
+
+
+def enterprises_named(body: dict[str, Any]) -> set[str]:
+    """Every Enterprise Grid org the request names: `enterprise_id` (commands, events), `enterprise.id` and
+    `team.enterprise_id` (interactions), `authorizations[].enterprise_id` (events)."""
+    enterprise = body.get("enterprise")
+    found = [body.get("enterprise_id"), enterprise if isinstance(enterprise, str) else _inner(body, "enterprise", "id"),
+             _inner(body, "team", "enterprise_id")]
+    found += [a.get("enterprise_id") for a in body.get("authorizations") or [] if isinstance(a, dict)]
+    return {str(org) for org in found if org}
+
+
+def _kind(body: dict[str, Any]) -> str:
+    if "command" in body:
+        return f"slash command {str(body['command'])[:40]}"
+    if body.get("type") == "event_callback":
+        return f"{str(_inner(body, 'event', 'type'))[:40]} event"
+    return str(body.get("type"))[:40]
+
+
+def only_this_workspace(identity: Identity) -> Callable[..., BoltResponse]:
+    """Bolt middleware, the first: a request that names another workspace or org is answered at once and goes
+    no further (nothing stored, no Slack call); one that names no workspace, which Slack never sends, is a
+    bad request (as the HTTP front answers other bodies Slack never sends)."""
+    ours = {identity.team_id}
+    our_org = {identity.enterprise_id} if identity.enterprise_id else set()
+
+    def refuse_others(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:  # noqa: A002
+        teams, orgs = teams_named(body), enterprises_named(body)
+        if teams == ours and orgs <= our_org:
+            return next()
+        if not teams:
+            log.warning("refused a %s that names no workspace", _kind(body))
+            return BoltResponse(status=400, body={"error": "no workspace named"})
+        log.warning("refused a %s from workspace %s%s: this bot serves %s", _kind(body),
+                    ", ".join(sorted(t[:32] for t in teams - ours or teams)[:3]),
+                    f" (org {', '.join(sorted(o[:32] for o in orgs)[:3])})" if orgs else "", identity.team_id)
+        if "command" in body:  # the one kind where Slack shows the answer: say why, to them alone
+            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": ANOTHER_WORKSPACE})
+        if body.get("type") == "block_suggestion":  # a picker takes only options: none
+            return BoltResponse(status=200, body={"options": []})
+        return BoltResponse(status=200, body="")
+
+    return refuse_others
