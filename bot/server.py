@@ -143,10 +143,8 @@ class HttpServer:
         self._server.run()
 
     def stop(self) -> None:
-        # Close the sockets from inside waitress's own loop (closing them from another thread races its
-        # poll); with no sockets left the loop ends and run() returns.
-        def close_all() -> None:
-            self._server.task_dispatcher.shutdown()
-            wasyncore.close_all(self._sockets)
-
-        self._server.trigger.pull_trigger(close_all)
+        # The request threads end first, here: one finishing its answer wakes the loop through the trigger,
+        # which must still be open. Then the sockets are closed from inside waitress's own loop (closing them
+        # from another thread races its poll); with no sockets left the loop ends and run() returns.
+        self._server.task_dispatcher.shutdown()
+        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._sockets))

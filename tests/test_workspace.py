@@ -73,8 +73,8 @@ def test_run_with_slack_out_of_reach_says_where_it_looked_and_stores_nothing(env
     assert "Serving" not in out and workspaces(engine) == []
 
 
-@pytest.mark.parametrize("wait, told", [("soon", "must be a number of seconds, not 'soon'"),
-                                        ("0", "must be above 0")])
+@pytest.mark.parametrize("wait, told", [("soon", "must be a number of seconds above 0 and at most 86400, not 'soon'"),
+                                        ("0", "must be a number of seconds above 0 and at most 86400, not '0'")])
 def test_a_bad_startup_wait_is_named(env: dict[str, str], engine: Engine, wait: str, told: str) -> None:
     process = run_http(env, SLACK_BOT_TOKEN="xoxb-1", SLACK_STARTUP_WAIT_SECONDS=wait)
     err = process.communicate(timeout=60)[1]
