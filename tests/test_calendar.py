@@ -10,18 +10,22 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, event
 from sqlmodel import SQLModel
 
+from bot.local import LocalWorkspace
 from storage.db import init_db, make_engine
 from tests.conftest import COORDINATOR, REQUESTER, SAMPLE_CATALOG, SUPERVISOR, WORKER, WORKER2
+from tests.test_end_to_end import PEOPLE
 from tests.test_reminders import START, Timed, submit
+from tests.test_workflow import draft
 from workflow.catalog import import_csv
 from workflow.people import grant
+from workflow.service import OrderService
 from workflow.vocabulary import Role
 
 VARIABLE = "TEST_CALENDAR_SHIFT_DAYS"
@@ -76,6 +80,17 @@ def test_the_hook_is_linked_from_the_repository() -> None:
     import service_orders_calendar_shift
 
     assert Path(service_orders_calendar_shift.__file__).resolve() == Path(__file__).parent / "calendar_shift.py"
+
+
+def test_a_step_stored_by_a_clock_ahead_is_carried_out_at_once_by_a_bot_behind(seeded) -> None:  # type: ignore[no-untyped-def]
+    """Two machines' clocks disagree, or a test injects one: the effects a step queued are due for every clock."""
+    ahead = datetime.now(UTC) + timedelta(hours=6)
+    order = OrderService(seeded, clock=lambda: ahead).submit(REQUESTER, draft(requested_date=ahead.date()))
+    with LocalWorkspace(seeded, PEOPLE) as ws:  # the bot on the machine's clock, 6 hours behind
+        assert ws.bot is not None
+        ws.bot.ctx.effects.kick()
+        ws.settle()
+        assert ws.order(order.id).card_ts is not None
 
 
 # the database's own clock, in PostgreSQL's and SQLite's spellings
