@@ -263,9 +263,8 @@ def _read_limited(path: Path, limit: int) -> bytes:
 def _effects(args: argparse.Namespace) -> int:
     from sqlmodel import select
 
-    from storage.db import session_scope
+    from storage.db import DUE_AT_ONCE, session_scope
     from storage.models import PendingEffect
-    from workflow.clock import utcnow
 
     engine = make_engine()
     init_db(engine)
@@ -285,8 +284,8 @@ def _effects(args: argparse.Namespace) -> int:
         if args.id:
             query = query.where(PendingEffect.id.in_(args.id))
         rows = session.exec(query).all()
-        for row in rows:
-            row.status, row.attempts, row.not_before, row.claimed_until = "pending", 0, utcnow(), None
+        for row in rows:  # due at once for the running bot, whatever its clock reads
+            row.status, row.attempts, row.not_before, row.claimed_until = "pending", 0, DUE_AT_ONCE, None
             session.add(row)
     print(f"{len(rows)} failed effect(s) will be tried again by the running bot." if rows else
           "No failed effects to retry" + (f" among {', '.join(map(str, args.id))}." if args.id else "."))

@@ -58,8 +58,11 @@ class LocalWorkspace:
     def __init__(self, engine: Engine, people: dict[str, str], *, clock: Clock = utcnow,
                  private_channels: bool = True, scopes: Iterable[str] | None = None,
                  transport: Literal["http", "socket_mode"] = "http", letterhead: Letterhead | None = None,
-                 fake: FakeSlack | None = None, limits: Limits | None = None) -> None:
-        """`fake`: a Slack already running (with its people), e.g. one a previous bot process talked to."""
+                 fake: FakeSlack | None = None, slack_on_clock: bool = False,
+                 limits: Limits | None = None) -> None:
+        """`fake`: a Slack already running (with its people), e.g. one a previous bot process talked to.
+        `slack_on_clock`: the fake made here reads `clock` too, not the machine's, for a test that moves the
+        bot's clock by days: the bot compares Slack's times (a channel's `created`) with its own."""
         self.engine = engine
         self.people = people
         self.clock = clock
@@ -72,6 +75,7 @@ class LocalWorkspace:
         # Slack does)
         self._own_fake = fake is None
         self.fake = fake or FakeSlack(scopes=tuple(scopes) if scopes is not None else manifest_scopes(),
+                                      clock=(lambda: clock().timestamp()) if slack_on_clock else time.time,
                                       **manifest_tabs())
         self.bot: Bot | None = None
         self._server: HttpServer | None = None

@@ -7,7 +7,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -184,12 +184,18 @@ def dialect_insert(session: Session, model: type[SQLModel]) -> Insert:
     return insert(model.__table__)  # type: ignore[attr-defined]
 
 
+# The not_before of an effect due at once: a moment every clock has passed. The claim compares not_before with the
+# clock of the process that claims (the machine's, or one a test injects), which need not be the clock of the
+# process that queued or retried the effect: "now" by one clock can be the future by another.
+DUE_AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def queue_effects(session: Session, effects: Iterable[tuple[int | None, str, str, dict[str, Any]]],
                   now: datetime) -> None:
-    """Write pending effects, each (order id, kind, key, payload), due now, in `session`'s transaction: one
+    """Write pending effects, each (order id, kind, key, payload), due at once, in `session`'s transaction: one
     bulk INSERT through Core (the ORM's bulk bookkeeping costs more than the rows)."""
     rows = [{"order_id": order_id, "kind": kind, "key": key, "payload": json.dumps(payload), "status": "pending",
-             "attempts": 0, "not_before": now, "created_at": now} for order_id, kind, key, payload in effects]
+             "attempts": 0, "not_before": DUE_AT_ONCE, "created_at": now} for order_id, kind, key, payload in effects]
     if rows:
         session.connection().execute(insert(models.PendingEffect), rows)
 

@@ -17,7 +17,8 @@ from workflow.people import grant
 from workflow.vocabulary import Role
 
 SAMPLE_CATALOG = Path(__file__).resolve().parents[1] / "bot" / "sample" / "catalog.csv"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# Slack's reference data (manifest schema, method docs, the Web API spec): see its README.md
+SLACK_REFERENCE = Path(__file__).resolve().parent / "reference" / "slack"
 
 # people of the tests (Slack user ids)
 REQUESTER, SUPERVISOR, COORDINATOR, WORKER, WORKER2, OUTSIDER = (

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 import yaml
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
@@ -16,13 +15,12 @@ from referencing import Registry, Resource
 from bot.local import MANIFEST, LocalWorkspace
 from slackfake.server import LOST
 from slackfake.state import Call
-from tests.conftest import REQUESTER, SHARED, SUPERVISOR, WORKER
+from tests.conftest import REQUESTER, SLACK_REFERENCE, SUPERVISOR, WORKER
 from tests.test_end_to_end import PEOPLE
 from tests.test_reminders import POLICY, START, Timed
 
-SCHEMAS = SHARED / "slack" / "manifest-schema"
-REFS = SHARED / "slack" / "slack-api-ref-methods"
-pytestmark = pytest.mark.skipif(not SCHEMAS.exists(), reason=f"Slack's reference files are not at {SHARED}")
+SCHEMAS = SLACK_REFERENCE / "manifest-schema"
+REFS = SLACK_REFERENCE / "slack-api-ref-methods"
 
 
 def manifest() -> dict:
@@ -95,7 +93,7 @@ def bot_scopes(method: str, dm: bool) -> set[str]:
     if ref.exists():
         options = set(json.loads(ref.read_text()).get("scope", {}).get("bot", []))
     else:
-        spec = json.loads((SHARED / "slack" / "slack_web_openapi_v2.json").read_text())
+        spec = json.loads((SLACK_REFERENCE / "slack_web_openapi_v2.json").read_text())
         operation = next(iter(spec["paths"][f"/{method}"].values()))
         options = {scope for entry in operation.get("security", []) for scope in entry.get("slackAuth", [])}
     by_kind = {s for s in options if s.startswith("im:") == dm and not s.startswith("mpim:")}

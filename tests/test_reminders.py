@@ -35,13 +35,14 @@ POLICY = ReminderPolicy(remind_after=timedelta(hours=24), escalate_after=timedel
 
 
 class Timed(LocalWorkspace):
-    """A workspace whose bot reads the test's clock."""
+    """A workspace whose bot, and the Slack it makes, read the test's clock (a fake given to it keeps its own)."""
 
     def __init__(self, engine, now: datetime = START, fake: FakeSlack | None = None,  # type: ignore[no-untyped-def]
                  scopes: set[str] | None = None) -> None:
         self.now = now
-        super().__init__(engine, PEOPLE, clock=lambda: self.now, fake=fake, scopes=scopes,  # the provider is in
-                         letterhead=Letterhead(Provider(name="Servicios Madrid", timezone=POLICY.timezone)))  # Madrid
+        super().__init__(engine, PEOPLE, clock=lambda: self.now, fake=fake, scopes=scopes, slack_on_clock=True,
+                         # the provider is in Madrid
+                         letterhead=Letterhead(Provider(name="Servicios Madrid", timezone=POLICY.timezone)))
 
     def at(self, moment: datetime) -> Timed:
         self.now = moment

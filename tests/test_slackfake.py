@@ -24,10 +24,10 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from slackfake import FakeSlack, SlackDriver, SlackRefused
 from slackfake import state_values as sv
 from slackfake.server import LOST
+from tests.conftest import SLACK_REFERENCE
 
 TOKEN = "xoxb-test-token"
 SECRET = "test-signing-secret"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 @pytest.fixture
@@ -881,10 +881,8 @@ COMMON_ERRORS = {
 
 
 def _docs() -> tuple[Path, dict[str, Any]]:
-    if not SHARED.is_dir():
-        pytest.skip(f"Slack reference data not found at {SHARED} (shared/slack is laid beside the repo)")
-    spec = json.loads((SHARED / "slack" / "slack_web_openapi_v2.json").read_text())
-    return SHARED / "slack" / "slack-api-ref-methods", spec
+    spec = json.loads((SLACK_REFERENCE / "slack_web_openapi_v2.json").read_text())
+    return SLACK_REFERENCE / "slack-api-ref-methods", spec
 
 
 def _documented(method: str, ref_dir: Path, spec: dict[str, Any]) -> tuple[set[str], set[str]]:

@@ -24,7 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slackfake import FakeSlack, SlackDriver
 from slackfake import state_values as sv
 from slackfake.socket_mode import APP_LEVEL_METHODS
-from tests.conftest import SHARED
+from tests.conftest import SLACK_REFERENCE
 from tests.test_slackfake import COMMON_ERRORS
 
 SECRET = "test-signing-secret"
@@ -144,7 +144,7 @@ def test_connections_open_takes_only_the_app_level_token(fake: FakeSlack) -> Non
     assert error("xapp-1-A0001-unknown") == "invalid_auth"
     assert error(None) == "missing_args"
     assert error(fake.app_token, "chat.postMessage") == "not_allowed_token_type"  # and the app token is no bot's
-    ref = json.loads((SHARED / "slack" / "slack-api-ref-methods" / "apps.connections.open.json").read_text())
+    ref = json.loads((SLACK_REFERENCE / "slack-api-ref-methods" / "apps.connections.open.json").read_text())
     for method, errors in APP_LEVEL_METHODS.items():
         assert errors <= set(ref["errors"]) | COMMON_ERRORS, method
 
