@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Insert, event, insert, text
+from sqlalchemy import Connection, Engine, Insert, Select, Table, event, insert, text, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, create_engine
@@ -118,3 +118,29 @@ def upsert(session: Session, model: type[SQLModel], row: dict[str, Any], key: st
     statement = dialect_insert(session, model).values(row)
     session.execute(statement.on_conflict_do_update(
         index_elements=[key], set_={column: statement.excluded[column] for column in row if column != key}))
+
+
+@contextmanager
+def scratch_table(connection: Connection, table: Table) -> Iterator[Table]:
+    """`table` (declared TEMPORARY) on `connection` for the block: work space no other connection sees, which
+    writes nothing to the database's own tables (on SQLite, it takes no write lock), dropped after."""
+    with connection.begin():
+        table.create(connection)
+    try:
+        yield table
+    finally:
+        if connection.in_transaction():
+            connection.rollback()
+        with connection.begin():
+            table.drop(connection, checkfirst=True)
+
+
+def upsert_from_select(connection: Connection, model: type[SQLModel], columns: list[str], rows: Select,
+                       key: list[str]) -> None:
+    """INSERT INTO model's table (columns) SELECT rows, updating the rows whose `key` exists: one statement
+    for any number of rows. `rows` must not repeat a key."""
+    dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    # SQLite needs a WHERE in INSERT … SELECT … ON CONFLICT, or it reads ON CONFLICT as a join's ON
+    statement = dialect_insert(model.__table__).from_select(columns, rows.where(true()))  # type: ignore[attr-defined]
+    connection.execute(statement.on_conflict_do_update(
+        index_elements=key, set_={column: statement.excluded[column] for column in columns if column not in key}))
