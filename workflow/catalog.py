@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from sqlalchemy import (
     Boolean,
@@ -27,15 +27,15 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    cast,
     exists,
     func,
-    insert,
     or_,
     select,
     text,
 )
 
-from storage.db import WRITE_OPTION, scratch_table, upsert_from_select
+from storage.db import WRITE_OPTION, bulk_insert, scratch_table, upsert_from_select, without_jit
 from storage.models import MONEY, CatalogEntry
 from workflow.numbers import parse_decimal
 from workflow.vocabulary import CatalogKind
@@ -58,7 +58,7 @@ _STAGED = Table(
     Column("line", Integer, primary_key=True, autoincrement=False),
     Column("ok", Boolean, nullable=False),  # the row passed every check a row can have alone
     Column("kind", Text, nullable=False), Column("code", Text, nullable=False),
-    Column("name", Text), Column("unit", Text), Column("unit_price", MONEY), Column("parent_code", Text),
+    Column("name", Text), Column("unit", Text), Column("unit_price", Text), Column("parent_code", Text),
     Column("address", Text), Column("contact", Text), Column("search_text", Text),
     prefixes=["TEMPORARY"])
 
@@ -160,8 +160,21 @@ class _Lines:
         return CatalogError([f"{self.path}: line {self.number}: {problem}"])
 
 
-def _rows(handle: IO[bytes], path: Path) -> Iterator[tuple[int, dict[str, str] | str]]:
-    """Each row after the header, with its first line: a dict by column, or what is wrong with its shape."""
+class _Row(NamedTuple):
+    """A row of the file, its values stripped; address and contact are optional columns."""
+
+    kind: str
+    code: str
+    name: str
+    unit: str
+    unit_price: str
+    parent: str
+    address: str = ""
+    contact: str = ""
+
+
+def _rows(handle: IO[bytes], path: Path) -> Iterator[tuple[int, _Row | str]]:
+    """Each row after the header, with its first line: its values, or what is wrong with its shape."""
     lines = _Lines(handle, path)
     reader = csv.reader(lines)
     try:
@@ -173,18 +186,16 @@ def _rows(handle: IO[bytes], path: Path) -> Iterator[tuple[int, dict[str, str] |
         if header[:len(HEADER)] != HEADER or header[len(HEADER):] != OPTIONAL[:len(header) - len(HEADER)]:
             raise CatalogError([f"{path}: line 1: the header must be {','.join(HEADER)} (then optionally "
                                 f"{','.join(OPTIONAL)}), not {_shown(','.join(header))}"])
-        blank = dict.fromkeys(OPTIONAL, "")
         while True:
             start = lines.number + 1
             values = next(reader, None)
             if values is None:
                 return
-            if not any(v.strip() for v in values):
+            values = [v.strip() for v in values]
+            if not any(values):
                 continue
-            if len(values) != len(header):
-                yield start, f"{len(values)} fields, expected {len(header)}"
-            else:
-                yield start, blank | dict(zip(header, (v.strip() for v in values), strict=True))
+            yield start, (_Row(*values) if len(values) == len(header)
+                          else f"{len(values)} fields, expected {len(header)}")
     except csv.Error as error:
         limit = csv.field_size_limit()
         problem = (f"a field is longer than {limit} characters (a quote left open?)" if "field limit" in str(error)
@@ -192,36 +203,37 @@ def _rows(handle: IO[bytes], path: Path) -> Iterator[tuple[int, dict[str, str] |
         raise CatalogError([f"{path}: line {lines.number}: {problem}"]) from error
 
 
-def _entry(row: dict[str, str]) -> dict[str, Any] | str:
-    """The catalog entry a row makes, or what is wrong with it (all but what needs the other rows)."""
-    kind, code, name = row["kind"].lower(), row["code"], row["name"]
+def _entry(row: _Row) -> tuple[Any, ...] | str:
+    """The staged catalog entry a row makes (ok, then _ENTRY_COLUMNS), or what is wrong with it (all but what
+    needs the other rows)."""
+    kind, code, name = row.kind.lower(), row.code, row.name
     if kind not in _KINDS:
-        return f"kind '{_shown(row['kind'])}' is not one of client, site, service, material"
+        return f"kind '{_shown(row.kind)}' is not one of client, site, service, material"
     if not _CODE.match(code):
         return f"code '{_shown(code)}' must be 1-64 letters, digits, '.', '_', '/' or '-'"
     if not name or len(name) > 200:
         return "name must be 1-200 characters"
     price = None
     if kind in _PRICED:
-        if not row["unit"] or len(row["unit"]) > 32:
+        if not row.unit or len(row.unit) > 32:
             return f"a {kind} needs a unit (1-32 characters), e.g. h, m, bag"
-        price = _price(row["unit_price"])
+        price = _price(row.unit_price)
         if isinstance(price, str):
             return price
-    elif row["unit"] or row["unit_price"]:
+    elif row.unit or row.unit_price:
         return f"a {kind} has no unit or unit_price; leave them empty"
     if kind == CatalogKind.SITE:
-        if not row["parent"]:
+        if not row.parent:
             return "a site needs its client's code in 'parent'"
-    elif row["parent"]:
+    elif row.parent:
         return "only a site has a parent"
-    if row["address"] and (kind != CatalogKind.SITE or len(row["address"]) > 300):
+    if row.address and (kind != CatalogKind.SITE or len(row.address) > 300):
         return "only a site has an address (at most 300 characters)"
-    if row["contact"] and (kind != CatalogKind.CLIENT or len(row["contact"]) > 200):
+    if row.contact and (kind != CatalogKind.CLIENT or len(row.contact) > 200):
         return "only a client has a contact (at most 200 characters)"
-    return {"ok": True, "kind": kind, "code": code, "name": name, "unit": row["unit"] or None, "unit_price": price,
-            "parent_code": row["parent"] or None, "address": row["address"] or None,
-            "contact": row["contact"] or None, "search_text": search_text(code, name)}
+    staged_price = None if price is None else f"{price:.4f}"
+    return (True, kind, code, name, row.unit or None, staged_price, row.parent or None, row.address or None,
+            row.contact or None, search_text(code, name))
 
 
 def _price(written: str) -> Decimal | str:
@@ -248,34 +260,31 @@ def _stage(connection: Connection, path: Path, problems: _Problems,
     with handle:
         size = os.fstat(handle.fileno()).st_size
         kinds: dict[str, int] = {}
-        batch: list[dict[str, Any]] = []
-        rows = 0
+        batch: list[tuple[Any, ...]] = []
         for line, row in _rows(handle, path):
             entry = row if isinstance(row, str) else _entry(row)
             if isinstance(entry, str):
                 problems.add(line, entry)
-                if isinstance(row, dict):  # staged all the same, for the duplicates check
-                    entry = {"ok": False, "kind": row["kind"].lower()[:17], "code": row["code"][:65]}
-                else:
+                if isinstance(row, str):
                     continue
-            kinds[entry["kind"]] = kinds.get(entry["kind"], 0) + 1
-            batch.append(_STAGED_BLANK | entry | {"line": line})
-            rows += 1
+                # staged all the same (kind and code cut short), so that a later row repeating it is reported
+                entry = (False, row.kind.lower()[:17], row.code[:65], *_NOTHING)
+            kinds[entry[1]] = kinds.get(entry[1], 0) + 1
+            batch.append((line, *entry))
             if len(batch) == BATCH:
-                connection.execute(insert(_STAGED), batch)
+                bulk_insert(connection, _STAGED, batch)
                 batch.clear()
                 if on_progress:
-                    on_progress(Progress(rows, handle.tell(), size))
-        if batch:
-            connection.execute(insert(_STAGED), batch)
-        if not rows and not problems.count:
+                    on_progress(Progress(sum(kinds.values()), handle.tell(), size))
+        bulk_insert(connection, _STAGED, batch)
+        if not kinds and not problems.count:
             raise CatalogError([f"{path}: no rows after the header; nothing to import"])
         if on_progress:
-            on_progress(Progress(rows, handle.tell(), size, reading_done=True))
+            on_progress(Progress(sum(kinds.values()), handle.tell(), size, reading_done=True))
     return kinds
 
 
-_STAGED_BLANK: dict[str, Any] = dict.fromkeys(_ENTRY_COLUMNS)
+_NOTHING = (None,) * (len(_ENTRY_COLUMNS) - 2)
 
 
 def _check_staged(connection: Connection, problems: _Problems) -> None:
@@ -307,7 +316,9 @@ def _counts(connection: Connection) -> dict[str, int]:
 def _write(connection: Connection, kinds: dict[str, int]) -> ImportReport:
     """Upsert every staged row into the catalog in one statement, in the file's order."""
     before = _counts(connection)
-    rows = select(*(_STAGED.c[c] for c in _ENTRY_COLUMNS)).order_by(_STAGED.c.line)
+    # the price is staged as the exact text with 4 decimals (what SQLite stores): PostgreSQL casts it to NUMERIC
+    rows = select(*(cast(_STAGED.c[c], MONEY) if c == "unit_price" else _STAGED.c[c] for c in _ENTRY_COLUMNS)
+                  ).order_by(_STAGED.c.line)
     upsert_from_select(connection, CatalogEntry, _ENTRY_COLUMNS, rows, key=["kind", "code"])
     after = _counts(connection)
     report = ImportReport()
@@ -328,7 +339,10 @@ def import_csv(engine: Engine, path: Path, on_progress: Callable[[Progress], Non
         with connection.begin():
             kinds = _stage(connection, path, problems, on_progress)
             connection.execute(text(f"CREATE INDEX {_STAGED.name}_key ON {_STAGED.name} (kind, code, line)"))
+            # no autovacuum analyzes a temporary table: without its statistics PostgreSQL plans the checks blind
+            connection.execute(text(f"ANALYZE {_STAGED.name}"))
         with connection.execution_options(**{WRITE_OPTION: True}).begin():
+            without_jit(connection)
             _check_staged(connection, problems)
             if problems.count:
                 raise problems.error(path)
