@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from bot.progress import ImportProgress
 from storage.db import database_url, init_db, make_engine
 from workflow.catalog import CatalogError, import_csv
 from workflow.errors import WorkflowError
@@ -120,7 +121,12 @@ def _roles(args: argparse.Namespace) -> int:
 def _catalog(args: argparse.Namespace) -> int:
     engine = make_engine()
     init_db(engine)
-    report = import_csv(engine, Path(args.file))
+    progress = ImportProgress(sys.stderr) if sys.stderr.isatty() else None  # not in logs, pipes or cron mail
+    try:
+        report = import_csv(engine, Path(args.file), progress)
+    finally:
+        if progress:
+            progress.close()
     print(report.summary())
     return 0
 
