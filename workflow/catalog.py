@@ -47,7 +47,9 @@ MAX_LINE = 1 << 20  # characters: a real row is under 2 KB; this stops a file wi
 BATCH = 5000  # rows staged per INSERT
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 _KINDS = frozenset(k.value for k in CatalogKind)
-_PRICED = (CatalogKind.SERVICE, CatalogKind.MATERIAL)
+# plain strings: a StrEnum member in a comparison costs more than the rest of the row's check
+_PRICED = frozenset({CatalogKind.SERVICE.value, CatalogKind.MATERIAL.value})
+_CLIENT, _SITE = CatalogKind.CLIENT.value, CatalogKind.SITE.value
 _LARGEST_PRICE = Decimal("1e10")
 _ENTRY_COLUMNS = ["kind", "code", "name", "unit", "unit_price", "parent_code", "address", "contact", "search_text"]
 
@@ -222,14 +224,14 @@ def _entry(row: _Row) -> tuple[Any, ...] | str:
             return price
     elif row.unit or row.unit_price:
         return f"a {kind} has no unit or unit_price; leave them empty"
-    if kind == CatalogKind.SITE:
+    if kind == _SITE:
         if not row.parent:
             return "a site needs its client's code in 'parent'"
     elif row.parent:
         return "only a site has a parent"
-    if row.address and (kind != CatalogKind.SITE or len(row.address) > 300):
+    if row.address and (kind != _SITE or len(row.address) > 300):
         return "only a site has an address (at most 300 characters)"
-    if row.contact and (kind != CatalogKind.CLIENT or len(row.contact) > 200):
+    if row.contact and (kind != _CLIENT or len(row.contact) > 200):
         return "only a client has a contact (at most 200 characters)"
     staged_price = None if price is None else f"{price:.4f}"
     return (True, kind, code, name, row.unit or None, staged_price, row.parent or None, row.address or None,
@@ -243,7 +245,7 @@ def _price(written: str) -> Decimal | str:
         if written.startswith("-") and parse_decimal(written[1:]) is not None:
             return f"unit_price '{_shown(written)}' must be 0 or more"
         return f"unit_price '{_shown(written)}' is not a number (use digits and a dot: 1000 or 12.50)"
-    if price.as_tuple().exponent < -4:  # type: ignore[operator]
+    if len(written.partition(".")[2]) > 4:  # parse_decimal took it: digits, then at most one dot and digits
         return f"unit_price '{_shown(written)}' must be 0 or more, with at most 4 decimals"
     if price >= _LARGEST_PRICE:
         return f"unit_price '{_shown(written)}' must be less than 10000000000"
@@ -293,9 +295,9 @@ def _check_staged(connection: Connection, problems: _Problems) -> None:
     staged, clients = _STAGED, _STAGED.alias("client")
     repeated = (select(staged.c.kind, staged.c.code, func.min(staged.c.line).label("first"))
                 .group_by(staged.c.kind, staged.c.code).having(func.count() > 1).subquery("repeated"))
-    orphan = and_(staged.c.kind == CatalogKind.SITE.value,
-                  ~exists().where(clients.c.kind == CatalogKind.CLIENT.value, clients.c.code == staged.c.parent_code),
-                  ~exists().where(CatalogEntry.kind == CatalogKind.CLIENT.value,
+    orphan = and_(staged.c.kind == _SITE,
+                  ~exists().where(clients.c.kind == _CLIENT, clients.c.code == staged.c.parent_code),
+                  ~exists().where(CatalogEntry.kind == _CLIENT,
                                   CatalogEntry.code == staged.c.parent_code))
     found = (select(staged.c.line, staged.c.kind, staged.c.code, staged.c.parent_code, repeated.c.first,
                     orphan.label("orphan"))
