@@ -104,7 +104,7 @@ GOOD = b"client,C1,Client,,,\n"
     ("field.csv", HEADER + GOOD + b'client,C2,"' + b"x" * 200_000 + b'",,,\n',
      "line 3: a field is longer than 131072 characters (a quote left open?)"),
     ("open-quote.csv", HEADER + GOOD + b'client,C2,"Never closed,,,\n' + GOOD * 20_000,
-     "a field is longer than 131072 characters (a quote left open?)"),
+     "line 3: a field is longer than 131072 characters (a quote left open?)"),
     ("one-line.csv", HEADER + GOOD + b"x," * 2_000_000,
      "line 3: longer than 1048576 characters; a catalog row is a few hundred"),
     ("header.csv", b"\x1b[31mkind\x07," + b"y" * 500 + b"\n" + GOOD,

@@ -135,7 +135,6 @@ class _Lines:
     def __init__(self, handle: IO[bytes], path: Path) -> None:
         self.handle, self.path = handle, path
         self.number = 0  # the last line read
-        self.read = 0  # bytes
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -145,7 +144,6 @@ class _Lines:
         if not raw:
             raise StopIteration
         self.number += 1
-        self.read += len(raw)
         if self.number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a BOM from spreadsheet exports is fine
             raw = raw[3:]
         if b"\0" in raw:
@@ -179,6 +177,7 @@ def _rows(handle: IO[bytes], path: Path) -> Iterator[tuple[int, _Row | str]]:
     """Each row after the header, with its first line: its values, or what is wrong with its shape."""
     lines = _Lines(handle, path)
     reader = csv.reader(lines)
+    start = 1  # the first line of the row being read
     try:
         first = next(reader, None)
         if first is None:
@@ -202,7 +201,7 @@ def _rows(handle: IO[bytes], path: Path) -> Iterator[tuple[int, _Row | str]]:
         limit = csv.field_size_limit()
         problem = (f"a field is longer than {limit} characters (a quote left open?)" if "field limit" in str(error)
                    else str(error))
-        raise CatalogError([f"{path}: line {lines.number}: {problem}"]) from error
+        raise CatalogError([f"{path}: line {start}: {problem}"]) from error
 
 
 def _entry(row: _Row) -> tuple[Any, ...] | str:
@@ -291,7 +290,7 @@ _NOTHING = (None,) * (len(_ENTRY_COLUMNS) - 2)
 
 def _check_staged(connection: Connection, problems: _Problems) -> None:
     """What needs every row: a (kind, code) seen on an earlier line, a site whose parent is no client in the
-    file or the catalog. A row with a problem of its own is not checked again, as the old one-pass import."""
+    file or the catalog. A row with a problem of its own is not checked again: each line gets its first one."""
     staged, clients = _STAGED, _STAGED.alias("client")
     repeated = (select(staged.c.kind, staged.c.code, func.min(staged.c.line).label("first"))
                 .group_by(staged.c.kind, staged.c.code).having(func.count() > 1).subquery("repeated"))
@@ -306,7 +305,7 @@ def _check_staged(connection: Connection, problems: _Problems) -> None:
              .where(staged.c.ok, or_(repeated.c.first.is_not(None), orphan))
              .order_by(staged.c.line))
     for line, kind, code, parent, first, is_orphan in connection.execute(found):
-        problems.add(line, f"parent '{parent}' is not a client code (in this file or already imported)"
+        problems.add(line, f"parent '{_shown(parent)}' is not a client code (in this file or already imported)"
                      if is_orphan else f"{kind} '{code}' already appears on line {first}")
 
 
@@ -341,7 +340,7 @@ def import_csv(engine: Engine, path: Path, on_progress: Callable[[Progress], Non
         with connection.begin():
             kinds = _stage(connection, path, problems, on_progress)
             connection.execute(text(f"CREATE INDEX {_STAGED.name}_key ON {_STAGED.name} (kind, code, line)"))
-            # no autovacuum analyzes a temporary table: without its statistics PostgreSQL plans the checks blind
+            # no autovacuum analyzes a temporary table: without statistics PostgreSQL plans the checks blind
             connection.execute(text(f"ANALYZE {_STAGED.name}"))
         with connection.execution_options(**{WRITE_OPTION: True}).begin():
             without_jit(connection)
