@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from sqlmodel import Session
 
+from bot.progress import ImportProgress
 from storage.db import DatabaseUrlError, database_url, init_db, make_engine, reaching
 from workflow.catalog import CatalogError, import_csv
 from workflow.errors import WorkflowError
@@ -153,10 +154,14 @@ def _roles(args: argparse.Namespace) -> int:
 def _catalog(args: argparse.Namespace) -> int:
     engine = make_engine()
     init_db(engine)
+    progress = ImportProgress(sys.stderr) if sys.stderr.isatty() else None  # not in logs, pipes or cron mail
     try:
-        report = import_csv(engine, Path(args.file))
+        report = import_csv(engine, Path(args.file), progress)
     except OSError as error:  # a read that fails part-way (the file's own checks are the import's)
         raise CliError(f"cannot read {args.file} ({error.strerror})") from None
+    finally:
+        if progress:
+            progress.close()
     print(report.summary())
     return 0
 

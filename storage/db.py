@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import URL, Engine, Insert, event, insert, make_url, text
+from sqlalchemy import URL, Connection, Engine, Insert, Select, Table, event, insert, make_url, or_, text, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import ArgumentError, OperationalError
@@ -206,3 +206,56 @@ def upsert(session: Session, model: type[SQLModel], row: dict[str, Any], key: st
     statement = dialect_insert(session, model).values(row)
     session.execute(statement.on_conflict_do_update(
         index_elements=[key], set_={column: statement.excluded[column] for column in row if column != key}))
+
+
+@contextmanager
+def scratch_table(connection: Connection, table: Table) -> Iterator[Table]:
+    """`table` (declared TEMPORARY) on `connection` for the block: work space no other connection sees, which
+    writes nothing to the database's own tables (on SQLite, it takes no write lock), dropped after."""
+    with connection.begin():
+        table.create(connection)
+    try:
+        yield table
+    finally:
+        if connection.in_transaction():
+            connection.rollback()
+        with connection.begin():
+            table.drop(connection, checkfirst=True)
+
+
+def bulk_insert(connection: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
+    """Rows, as tuples in `table`'s column order and types the driver takes as they are, straight to the driver:
+    COPY on PostgreSQL, executemany on SQLite. For bulk loads, where SQLAlchemy's per-row parameter handling
+    costs more than the insert."""
+    if not rows:
+        return
+    names = ", ".join(column.name for column in table.columns)
+    if connection.dialect.name == "postgresql":
+        with connection.connection.dbapi_connection.cursor() as cursor, \
+                cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+    else:
+        marks = ", ".join("?" for _ in table.columns)
+        connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
+
+
+def without_jit(connection: Connection) -> None:
+    """Turn PostgreSQL's JIT off for the current transaction. Bulk statements over a freshly loaded table have
+    cost estimates that trigger it, and compiling took longer than running them (0.8 s of a 1 s query)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SET LOCAL jit = off"))
+
+
+def upsert_from_select(connection: Connection, model: type[SQLModel], columns: list[str], rows: Select,
+                       key: list[str]) -> None:
+    """INSERT INTO model's table (columns) SELECT rows, updating the rows whose `key` exists: one statement
+    for any number of rows. `rows` must not repeat a key."""
+    dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    # SQLite needs a WHERE in INSERT … SELECT … ON CONFLICT, or it reads ON CONFLICT as a join's ON
+    statement = dialect_insert(model.__table__).from_select(columns, rows.where(true()))  # type: ignore[attr-defined]
+    table, values = model.__table__, [column for column in columns if column not in key]  # type: ignore[attr-defined]
+    # a row that would not change is left alone: no new row version on PostgreSQL, no index writes on either
+    changed = or_(*(table.c[column].is_distinct_from(statement.excluded[column]) for column in values))
+    connection.execute(statement.on_conflict_do_update(
+        index_elements=key, set_={column: statement.excluded[column] for column in values}, where=changed))

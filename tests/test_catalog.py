@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from storage.models import CatalogEntry
 from tests.conftest import SAMPLE_CATALOG
-from workflow.catalog import CatalogError, import_csv
+from workflow.catalog import BATCH, MAX_PROBLEMS, CatalogError, import_csv
 from workflow.people import PeopleError, grant, parse_role, revoke, roles_by_user
 from workflow.queries import search_catalog
 from workflow.vocabulary import Role
@@ -53,6 +53,10 @@ def test_sample_imports_and_reimport_updates(engine, tmp_path) -> None:  # type:
     ("service,S1,Svc,h,ten,\n", "line 2: unit_price 'ten' is not a number"),
     ("material,M1,Mat,kg,-1,\n", "line 2: unit_price '-1' must be 0 or more"),
     ("material,M1,Mat,kg,1.23456,\n", "line 2: unit_price '1.23456' must be 0 or more, with at most 4 decimals"),
+    ("material,M1,Mat,kg,10000000000,\n", "line 2: unit_price '10000000000' must be less than 10000000000"),
+    *((f"service,S1,Svc,h,{price},\n", f"line 2: unit_price '{shown}' is not a number (use digits and a dot: "
+       "1000 or 12.50)") for price, shown in [("1_000", "1_000"), ("1e6", "1e6"), ("１２", "１２"), ("+5", "+5"),
+                                              ('" 1,5"', "1,5"), ("1.2.3", "1.2.3"), ("NaN", "NaN")]),
     ("client,C1,Client,h,,\n", "line 2: a client has no unit or unit_price"),
     ("site,S1,Site,,,\n", "line 2: a site needs its client's code in 'parent'"),
     ("site,S1,Site,,,NOPE\n", "line 2: parent 'NOPE' is not a client code"),
@@ -67,6 +71,55 @@ def test_bad_rows_are_reported_and_nothing_is_written(engine, tmp_path, body, pr
     expected = problem.replace("line 3", "line 4").replace("line 2", "line 3")
     assert any(expected in p for p in caught.value.problems), caught.value.problems
     assert entries(engine) == []
+
+
+def test_sites_name_a_client_earlier_later_or_already_imported(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import_csv(engine, write(tmp_path, "client,OLD,Imported before,,,\n"))
+    body = ("site,S-LATER,Before its client,,,NEW\nclient,NEW,New client,,,\n"
+            "site,S-EARLIER,After its client,,,NEW\nsite,S-OLD,Old client's,,,OLD\n")
+    report = import_csv(engine, write(tmp_path, body))
+    assert report.created == {"site": 3, "client": 1}
+    assert entries(engine)[1:] == [("site", "S-LATER", "Before its client"), ("client", "NEW", "New client"),
+                                   ("site", "S-EARLIER", "After its client"), ("site", "S-OLD", "Old client's")]
+
+
+def test_a_bad_last_row_of_a_long_file_leaves_nothing(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import_csv(engine, write(tmp_path, "client,C0,Before,,,\n"))
+    rows = "".join(f"service,S{n},Service {n},h,{n}.50,\n" for n in range(3 * BATCH))  # several batches staged
+    with pytest.raises(CatalogError) as caught:
+        import_csv(engine, write(tmp_path, "client,C0,Renamed,,,\n" + rows + "site,LAST,Last,,,NOPE\n"))
+    assert caught.value.problems == [f"{tmp_path / 'catalog.csv'}: line {3 * BATCH + 3}: parent 'NOPE' is not a "
+                                     "client code (in this file or already imported)"]
+    assert entries(engine) == [("client", "C0", "Before")]
+
+
+def test_problems_are_listed_by_line_up_to_a_cap_and_counted(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad_rows = "".join(f"site,S{n},Site,,,GONE\nservice,V{n},Svc,h,1e{n},\n" for n in range(MAX_PROBLEMS))
+    with pytest.raises(CatalogError) as caught:
+        import_csv(engine, write(tmp_path, bad_rows))
+    listed = [p.split(": ", 1)[1] for p in caught.value.problems]
+    assert listed == [f"line {2 + n}: " + ("parent 'GONE' is not a client code (in this file or already imported)"
+                                           if n % 2 == 0 else f"unit_price '1e{n // 2}' is not a number (use digits "
+                                                              "and a dot: 1000 or 12.50)") for n in range(MAX_PROBLEMS)]
+    assert caught.value.more == MAX_PROBLEMS
+    assert str(caught.value).endswith(f"\nand {MAX_PROBLEMS} more problems")
+    assert entries(engine) == []
+
+
+def test_a_repeat_of_a_bad_row_is_named_with_the_line_of_the_first(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(CatalogError) as caught:
+        import_csv(engine, write(tmp_path, "client,C1,,,,\nclient,C1,Fixed,,,\nsite,C1,Site,,,C1\n"))
+    assert [p.split(": ", 1)[1] for p in caught.value.problems] == [
+        "line 2: name must be 1-200 characters", "line 3: client 'C1' already appears on line 2"]
+    assert entries(engine) == []
+
+
+def test_reimporting_the_same_file_changes_nothing_and_counts_updates(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import_csv(engine, SAMPLE_CATALOG)
+    before = entries(engine)
+    report = import_csv(engine, SAMPLE_CATALOG)
+    assert report.created == {} and sum(report.updated.values()) == 16
+    assert entries(engine) == before
 
 
 def test_a_site_may_name_a_client_already_imported(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -71,6 +72,103 @@ def test_catalog_import(env: dict[str, str], tmp_path: Path) -> None:
     assert result.returncode == 2 and "line 3: unit_price 'abc' is not a number" in result.stderr
     again = cli("catalog", "import", str(SAMPLE_CATALOG), env=env)
     assert "0 new and 3 updated clients" in again.stdout  # NEW from the bad file was not written
+
+
+def catalog_size(env: dict[str, str]) -> int:
+    from sqlalchemy import func, select
+
+    from storage.db import make_engine
+    from storage.models import CatalogEntry
+
+    engine = make_engine(env["DATABASE_URL"])
+    with engine.connect() as connection:
+        count = connection.execute(select(func.count()).select_from(CatalogEntry)).scalar_one()
+    engine.dispose()
+    return count
+
+
+HEADER = b"kind,code,name,unit,unit_price,parent\n"
+GOOD = b"client,C1,Client,,,\n"
+
+
+@pytest.mark.parametrize("name, content, answer", [
+    ("latin1.csv", HEADER + "client,C1,Peñalolén,,,\n".encode("latin-1"),
+     "line 2: not UTF-8 text (invalid continuation byte); save the file as CSV UTF-8"),
+    ("picture.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,
+     "line 1: not UTF-8 text (invalid start byte); save the file as CSV UTF-8"),
+    ("zeros.bin", bytes(4096), "line 1: holds a NUL byte: a catalog is text (is this a binary file?)"),
+    ("nul.csv", HEADER + GOOD + b"client,C2,Nul\0here,,,\n",
+     "line 3: holds a NUL byte: a catalog is text (is this a binary file?)"),
+    ("empty.csv", b"", "the file is empty; its first line must be the header "
+                       "kind,code,name,unit,unit_price,parent,address,contact"),
+    ("header-only.csv", HEADER, "no rows after the header; nothing to import"),
+    ("field.csv", HEADER + GOOD + b'client,C2,"' + b"x" * 200_000 + b'",,,\n',
+     "line 3: a field is longer than 131072 characters (a quote left open?)"),
+    ("open-quote.csv", HEADER + GOOD + b'client,C2,"Never closed,,,\n' + GOOD * 20_000,
+     "line 3: a field is longer than 131072 characters (a quote left open?)"),
+    ("one-line.csv", HEADER + GOOD + b"x," * 2_000_000,
+     "line 3: longer than 1048576 characters; a catalog row is a few hundred"),
+    ("header.csv", b"\x1b[31mkind\x07," + b"y" * 500 + b"\n" + GOOD,
+     "line 1: the header must be kind,code,name,unit,unit_price,parent (then optionally address,contact), "
+     "not ?[31mkind?," + "y" * 49 + "…"),  # control characters shown as ?, cut at 60 characters
+    ("missing.csv", None, "cannot read it (No such file or directory)."),
+    ("folder", "folder", "cannot read it (Is a directory)."),
+])
+def test_catalog_import_refuses_bad_files_in_one_line(env: dict[str, str], tmp_path: Path, name: str,
+                                                      content: bytes | str | None, answer: str) -> None:
+    path = tmp_path / name
+    if content == "folder":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+    result = cli("catalog", "import", str(path), env=env)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"service-orders: {path}: ") and result.stderr.count("\n") == 1, result.stderr
+    assert answer in result.stderr
+    assert catalog_size(env) == 0
+
+
+def test_catalog_import_lists_the_first_20_problems_and_counts_the_rest(env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(HEADER + GOOD + b"".join(b"service,S%d,Svc,h,1_000,\n" % n for n in range(25)))
+    result = cli("catalog", "import", str(bad), env=env)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"service-orders: {bad}: line 3: unit_price '1_000' is not a number (use digits and a dot: " \
+                       "1000 or 12.50)"
+    assert [line.split(": ")[-3] for line in lines[1:20]] == [f"line {n}" for n in range(4, 23)]
+    assert lines[20:] == ["and 5 more problems"]
+    assert catalog_size(env) == 0
+
+
+def test_catalog_import_shows_progress_on_a_terminal_only(env: dict[str, str], tmp_path: Path) -> None:
+    import pty
+
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_bytes(HEADER + b"".join(b"material,M%d,Part %d,unit,1.25,\n" % (n, n) for n in range(12_000)))
+    plain = cli("catalog", "import", str(catalog), env=env)
+    assert plain.returncode == 0 and plain.stderr == ""  # a pipe (cron, a log) gets no progress lines
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([CLI, "catalog", "import", str(catalog)], env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=terminal)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # EIO: the command closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert process.wait(timeout=60) == 0
+    assert process.stdout.read().decode().strip() == "Imported 0 new and 12000 updated materials."  # type: ignore[union-attr]
+    updates = shown.decode().split("\r")
+    assert re.fullmatch(r"12,000 rows, [0-9,]+ rows/s, all read; checking and writing", updates[-3]), updates
+    assert all(re.fullmatch(r"[0-9,]+ rows, [0-9,]+ rows/s, [0-9]+ s left", u) for u in updates[1:-3]), updates
+    assert updates[-2].strip() == "" and updates[-1] == ""  # the line is cleared for what follows
 
 
 def test_run_explains_missing_settings(env: dict[str, str]) -> None:
