@@ -11,11 +11,13 @@ from urllib.parse import urlsplit
 
 from slack_bolt import BoltResponse
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.internals import extract_enterprise_id, extract_team_id
 from sqlalchemy import Engine, text
 from sqlmodel import select
 
 from bot.gateway import ErrorCode, Gateway, Identity, SlackError
 from bot.settings import DEFAULT_API_URL, SettingsError
+from forms.elements import notice
 from storage.db import session_scope
 from storage.models import SlackWorkspace
 from workflow.clock import Clock
@@ -93,31 +95,19 @@ def authorization(identity: Identity, token: str) -> Callable[..., AuthorizeResu
     return authorize
 
 
+def installation_of(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The workspace and org a request is for, read as Bolt reads them (the view's `app_installed_team_id`,
+    `team.id`, `authorizations[0]`, `team_id`, ...): the installation, not the person acting, who in a Slack
+    Connect channel may belong to another workspace."""
+    try:
+        return extract_team_id(body), extract_enterprise_id(body)
+    except (AttributeError, KeyError, TypeError, IndexError):  # a body of a shape Slack never sends
+        return None, None
+
+
 def _inner(body: dict[str, Any], outer: str, key: str) -> Any:
     value = body.get(outer)
     return value.get(key) if isinstance(value, dict) else None
-
-
-def teams_named(body: dict[str, Any]) -> set[str]:
-    """Every workspace the request names, where Slack puts it for its kind: `team_id` (slash commands,
-    events), `team.id` and `user.team_id` (interactions), `view.team_id` and `view.app_installed_team_id`
-    (views), `authorizations[].team_id` (events)."""
-    team = body.get("team")
-    found = [body.get("team_id"), team if isinstance(team, str) else _inner(body, "team", "id"),
-             _inner(body, "user", "team_id"), _inner(body, "view", "team_id"),
-             _inner(body, "view", "app_installed_team_id")]
-    found += [a.get("team_id") for a in body.get("authorizations") or [] if isinstance(a, dict)]
-    return {str(team_id) for team_id in found if team_id}
-
-
-def enterprises_named(body: dict[str, Any]) -> set[str]:
-    """Every Enterprise Grid org the request names: `enterprise_id` (commands, events), `enterprise.id` and
-    `team.enterprise_id` (interactions), `authorizations[].enterprise_id` (events)."""
-    enterprise = body.get("enterprise")
-    found = [body.get("enterprise_id"), enterprise if isinstance(enterprise, str) else _inner(body, "enterprise", "id"),
-             _inner(body, "team", "enterprise_id")]
-    found += [a.get("enterprise_id") for a in body.get("authorizations") or [] if isinstance(a, dict)]
-    return {str(org) for org in found if org}
 
 
 def _kind(body: dict[str, Any]) -> str:
@@ -129,26 +119,27 @@ def _kind(body: dict[str, Any]) -> str:
 
 
 def only_this_workspace(identity: Identity) -> Callable[..., BoltResponse]:
-    """Bolt middleware, the first: a request that names another workspace or org is answered at once and goes
-    no further (nothing stored, no Slack call); one that names no workspace, which Slack never sends, is a
-    bad request (as the HTTP front answers other bodies Slack never sends)."""
-    ours = {identity.team_id}
-    our_org = {identity.enterprise_id} if identity.enterprise_id else set()
+    """Bolt middleware, after Bolt's own (ssl_check, the signature, url_verification are answered before it):
+    a request for another workspace or org is answered at once and goes no further (nothing stored, no Slack
+    call); one that names no workspace, which Slack never sends, is a bad request (as the HTTP front answers
+    other bodies Slack never sends)."""
 
     def refuse_others(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:  # noqa: A002
-        teams, orgs = teams_named(body), enterprises_named(body)
-        if teams == ours and orgs <= our_org:
+        team, org = installation_of(body)
+        if team == identity.team_id and org in (None, identity.enterprise_id):
             return next()
-        if not teams:
+        if not team:
             log.warning("refused a %s that names no workspace", _kind(body))
             return BoltResponse(status=400, body={"error": "no workspace named"})
-        log.warning("refused a %s from workspace %s%s: this bot serves %s", _kind(body),
-                    ", ".join(sorted(t[:32] for t in teams - ours or teams)[:3]),
-                    f" (org {', '.join(sorted(o[:32] for o in orgs)[:3])})" if orgs else "", identity.team_id)
-        if "command" in body:  # the one kind where Slack shows the answer: say why, to them alone
+        log.warning("refused a %s from workspace %s%s: this bot serves %s", _kind(body), str(team)[:32],
+                    f" (org {str(org)[:32]})" if org else "", identity.team_id)
+        if "command" in body:  # say why, to them alone
             return BoltResponse(status=200, body={"response_type": "ephemeral", "text": ANOTHER_WORKSPACE})
         if body.get("type") == "block_suggestion":  # a picker takes only options: none
             return BoltResponse(status=200, body={"options": []})
+        if body.get("type") == "view_submission":  # an empty answer would close the form as if it were saved
+            return BoltResponse(status=200, body={"response_action": "update", "view": notice(
+                "Not saved", f":warning: {ANOTHER_WORKSPACE} Nothing was saved.")})
         return BoltResponse(status=200, body="")
 
     return refuse_others

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 from bot.cards import step_action_id
 from bot.local import SIGNING_SECRET, LocalWorkspace
 from bot.workspace import ANOTHER_WORKSPACE
+from forms.elements import notice
 from slackfake.inbound import InboundResult, SlackDriver
 from slackfake.server import FakeSlack
 from storage.models import (
@@ -162,21 +163,29 @@ def a_click(ws: LocalWorkspace) -> Act:
                                    step_action_id(Action.APPROVE))
 
 
+def their_view(ws: LocalWorkspace) -> dict[str, Any]:
+    """A form as their workspace's Slack would send it back: installed there, opened there."""
+    view = open_submit_form(ws)  # the view as the fake stores it
+    return {**view, "team_id": THEM, "app_installed_team_id": THEM, "state": {"values": {}}}
+
+
 def a_submission(ws: LocalWorkspace) -> Act:
-    view = open_submit_form(ws)
-    return lambda them: them.submit(REQUESTER, view, {}, check_required=False)
+    view = their_view(ws)
+    return lambda them: them._post_payload(them._common("view_submission", REQUESTER) | {"view": view})
 
 
 def a_closed_view(ws: LocalWorkspace) -> Act:
-    view = open_submit_form(ws)
+    view = their_view(ws)
     # our forms do not ask for view_closed, so SlackDriver.close sends nothing: the payload as Slack would send it
     return lambda them: them._post_payload(them._common("view_closed", REQUESTER) | {
-        "view": ws.fake.views[view["id"]], "is_cleared": False})
+        "view": view, "is_cleared": False})
 
 
 def a_suggestion(ws: LocalWorkspace) -> Act:
-    view = open_submit_form(ws)
-    return lambda them: them.suggest(REQUESTER, view, "client", "client", "peñ")
+    view = their_view(ws)
+    return lambda them: them._post_payload(them._common("block_suggestion", REQUESTER) | {
+        "container": {"type": "view", "view_id": view["id"]}, "action_id": "client", "block_id": "client",
+        "value": "peñ", "view": view})
 
 
 def an_event(ws: LocalWorkspace) -> Act:
@@ -186,7 +195,8 @@ def an_event(ws: LocalWorkspace) -> Act:
 @pytest.mark.parametrize("request_from_them, answer", [
     (a_command, {"response_type": "ephemeral", "text": ANOTHER_WORKSPACE}),
     (a_click, None),
-    (a_submission, None),
+    (a_submission, {"response_action": "update", "view": notice(
+        "Not saved", f":warning: {ANOTHER_WORKSPACE} Nothing was saved.")}),
     (a_closed_view, None),
     (a_suggestion, {"options": []}),
     (an_event, None),
@@ -210,6 +220,19 @@ def test_a_request_from_another_workspace_is_refused_and_changes_nothing(
     ws.wait(lambda: len(ws.fake.calls_to("views.open")) > opened, "our /order's form")
     assert [call.method for call in ws.fake.calls[calls:]] == ["views.open"]
     assert stored(ws.engine) == rows
+
+
+def test_a_slack_connect_click_by_someone_of_another_workspace_is_ours(ws: LocalWorkspace) -> None:
+    # in a shared channel the person acting belongs to their workspace; the installation is still ours
+    order = ws.order(submit(ws))
+    payload = ws.slack.click(REQUESTER, order.channel_id or "", order.card_ts or "",
+                             step_action_id(Action.APPROVE)).sent
+    assert payload is not None
+    told = len(ws.fake.ephemerals)
+    payload = {**payload, "user": {**payload["user"], "team_id": THEM}, "is_ext_shared_channel": True}
+    assert ws.slack._post_payload(payload).status == 200
+    ws.wait(lambda: len(ws.fake.ephemerals) > told + 1, "both refusals (the first click, then this one)")
+    assert ws.fake.ephemerals[-1]["text"] == "Only a supervisor or a coordinator can approve SO-000001."
 
 
 def test_a_request_from_another_workspace_over_socket_mode_is_refused(seeded: Engine) -> None:
