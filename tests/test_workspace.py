@@ -289,3 +289,14 @@ def test_a_refusal_whose_response_url_fails_opens_a_small_modal(seeded: Engine) 
         assert view is not None and "Only a supervisor or a coordinator can approve SO-000001." in json.dumps(view)
         assert [e for e in ws.fake.ephemerals if e["user"] == OUTSIDER] == []
 
+
+
+def test_a_refusal_slack_may_have_shown_is_not_shown_again_another_way(seeded: Engine) -> None:
+    with LocalWorkspace(seeded, PEOPLE) as ws:
+        order = ws.order(submit(ws))
+        # every try of the ephemeral ends in a server error: Slack may have shown it, so no second way is tried
+        ws.fake.fail_next("chat.postEphemeral", error="internal_error", status=500, times=3)
+        assert ws.click_step(REQUESTER, order.id or 0, step_action_id(Action.APPROVE)).status == 200
+        ws.wait(lambda: len(ws.fake.calls_to("chat.postEphemeral")) == 3, "the ephemeral's tries")
+        ws.settle()
+        assert ws.fake.calls_to("response_url") == [] and ws.top_view(REQUESTER) is None

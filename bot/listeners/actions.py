@@ -51,6 +51,10 @@ def register(app: App, ctx: BotContext) -> None:
                 way()
                 return
             except SlackError as error:
+                if error.ambiguous:  # it may have reached them: another way could tell them twice
+                    log.warning("telling %s why by %s got no clear answer (%s): %s", user, error.method,
+                                error.code, text)
+                    return
                 log.info("could not tell %s why by %s (%s)", user, error.method, error.code)
         log.warning("could not tell %s why, by any way: %s", user, text)
 
