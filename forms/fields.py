@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -29,6 +30,15 @@ def _number_hint(marks: str) -> str:
     return f"like 2 or 2{marks[-1]}5"
 
 
+def _ambiguous(raw: str, marks: str) -> str | None:
+    """Where the reader's own decimal mark is a comma, a point groups thousands: "1.234" could be either."""
+    text = raw.strip()
+    if "," not in marks or not re.fullmatch(r"[0-9]{1,3}\.[0-9]{3}", text):
+        return None
+    whole, _, part = text.partition(".")
+    return f"“{text}” can be read two ways: write {whole}{part} or {whole},{part}."
+
+
 def _negative(raw: str, marks: str) -> bool:
     """A minus sign before an otherwise good number: worth its own message."""
     text = raw.strip()
@@ -37,6 +47,8 @@ def _negative(raw: str, marks: str) -> bool:
 
 def parse_quantity(raw: str, *, allow_zero: bool = False, marks: str = ".") -> Decimal | str:
     """A Decimal, or the message to show. Digits with at most one decimal mark (`marks`), nothing else."""
+    if ambiguous := _ambiguous(raw, marks):
+        return ambiguous
     value = parse_decimal(raw, marks)
     if _negative(raw, marks) or (value == 0 and not allow_zero):
         return "Enter a quantity of 0 or more (0 removes the item)." if allow_zero else "Enter a quantity above 0."
@@ -51,6 +63,8 @@ def parse_quantity(raw: str, *, allow_zero: bool = False, marks: str = ".") -> D
 
 def parse_price(raw: str, marks: str = ".") -> Decimal | str:
     """A unit price (0 or more), or the message to show."""
+    if ambiguous := _ambiguous(raw, marks):
+        return ambiguous
     value = parse_decimal(raw, marks)
     if _negative(raw, marks):
         return "a price is 0 or more"

@@ -144,6 +144,21 @@ def test_a_spanish_form_takes_no_grouping_marks(raw: str) -> None:
     assert caught.value.errors == {"qty_0": "Enter the quantity in digits, like 2 or 2,5 (no other signs or spaces)."}
 
 
+@pytest.mark.parametrize("raw, message", [
+    ("1.234", "“1.234” can be read two ways: write 1234 or 1,234."),
+    ("12.500", "“12.500” can be read two ways: write 12500 or 12,500."),
+])
+def test_a_point_before_three_digits_is_ambiguous_where_the_comma_is_the_decimal_mark(raw: str, message: str) -> None:
+    fields = dict(client=picked("ACME"), site=picked("ACME-HQ"), description=text("d"),
+                  requested_date={"type": "datepicker", "selected_date": "2026-12-01"},
+                  item_0=picked("service:HVAC-MNT"), qty_0=text(raw), free_items=text(f"1 | Grúa | h | {raw}"))
+    with pytest.raises(FieldErrors) as caught:
+        order_form.parse(values(**fields), FormMeta(rows=3, locale="es"))
+    assert caught.value.errors == {"qty_0": message, "free_items": f"Line 1: {message}"}
+    draft = order_form.parse(values(**fields), FormMeta(rows=3))  # in English the point is the decimal mark
+    assert draft.items[0].quantity == Decimal(raw)
+
+
 def test_submit_needs_an_item() -> None:
     with pytest.raises(FieldErrors) as caught:
         order_form.parse(values(client=picked("A"), site=picked("S"), description=text("d"),
