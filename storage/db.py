@@ -60,7 +60,8 @@ def check_url(text: str) -> URL:
                                "(and : / ? # as %3A %2F %3F %23)")
     if url.port is not None and not 1 <= url.port <= 65535:
         raise DatabaseUrlError(f"DATABASE_URL's port {url.port} is not a port (1 to 65535)")
-    return url
+    # plain postgresql:// means psycopg2 before SQLAlchemy 2.1; we install psycopg (3)
+    return url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" else url
 
 
 def make_engine(url: str | None = None) -> Engine:
@@ -116,7 +117,10 @@ def reaching(url: URL | str) -> Iterator[None]:
     try:
         yield
     except OperationalError as error:
-        problem = _unreachable(make_url(url), str(error.orig))
+        try:
+            problem = _unreachable(make_url(url), str(error.orig))
+        except ArgumentError:  # not a URL at all: make_engine said so before anything could connect
+            problem = None
         if problem is None:
             raise
         raise DatabaseUrlError(problem) from None
@@ -140,10 +144,17 @@ def _unreachable(url: URL, reason: str) -> str | None:
     if "database" in reason and "does not exist" in reason:
         return (f"DATABASE_URL: PostgreSQL at {server} has no database {url.database}; "
                 f"create it (createdb {url.database}) or fix the name")
-    first = reason.strip().splitlines()[0] if reason.strip() else "no reason given"
+    if not any(sign in reason for sign in _NOT_CONNECTED):
+        return None  # connected, then something else went wrong (a deadlock, a timeout): not the setting's fault
+    first = reason.strip().splitlines()[0]
     if url.password:
         first = first.replace(url.password, "***")
-    return f"DATABASE_URL: cannot use the database at {server}: {first}"
+    return f"DATABASE_URL: cannot connect to PostgreSQL at {server}: {first}"
+
+
+# what libpq says when it could not open a connection at all
+_NOT_CONNECTED = ("connection to server", "could not translate host name", "timeout expired",
+                  "could not connect to server")
 
 
 def init_db(engine: Engine) -> Outcome:
