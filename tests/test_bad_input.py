@@ -244,3 +244,11 @@ def test_limit_settings_reach_the_service() -> None:
     settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "AMOUNT_CEILING": "2500.5",
                                   "DATE_HORIZON_DAYS": "90", "TAX_RATE_PERCENT": "19"})
     assert settings.limits == Limits(ceiling=Decimal("2500.5"), tax_rate=Decimal("0.19"), horizon_days=90)
+
+
+def test_slacks_notice_that_it_holds_back_events_is_acknowledged(ws: LocalWorkspace) -> None:
+    before = stored(ws)
+    answer = ws.slack._post_payload({"token": ws.slack.verification_token, "type": "app_rate_limited",
+                                     "team_id": ws.slack.team_id, "minute_rate_limited": 1518467820,
+                                     "api_app_id": ws.slack.api_app_id})
+    assert (answer.status, answer.text) == (200, "") and stored(ws) == before

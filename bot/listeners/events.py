@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltResponse
 
 from bot.context import BotContext
 from bot.home import render_home
 from workflow.people import saw_home
 
+log = logging.getLogger(__name__)
+
 
 def register(app: App, ctx: BotContext) -> None:
+    def rate_limited(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:  # noqa: A002
+        """Slack's notice that it holds back the app's events for a while: acknowledged (Bolt, having no
+        listener for it, would answer 404, which Slack counts as a failed delivery) and logged."""
+        if body.get("type") != "app_rate_limited":
+            return next()
+        log.warning("Slack is holding back this app's events (over 30,000 an hour) from minute %s",
+                    body.get("minute_rate_limited"))
+        return BoltResponse(status=200, body="")
+
+    app.middleware(rate_limited)
+
     def publish_home(event: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home":
             return
