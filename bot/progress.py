@@ -29,7 +29,7 @@ class ImportProgress:
         line = f"{progress.rows:,} rows, {progress.rows / elapsed:,.0f} rows/s"
         if progress.reading_done:
             line += ", all read; checking and writing"
-        elif progress.read:
+        elif 0 < progress.read < progress.size:  # a pipe or a growing file has no size to go by
             left = elapsed * (progress.size - progress.read) / progress.read
             line += f", {_duration(left)} left"
         self._show(line)

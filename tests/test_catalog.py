@@ -31,10 +31,11 @@ def entries(engine) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-de
 
 def test_sample_imports_and_reimport_updates(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
     report = import_csv(engine, SAMPLE_CATALOG)
-    assert report.summary() == ("Imported 3 new and 0 updated clients, 4 new and 0 updated sites, "
-                                "4 new and 0 updated services, 5 new and 0 updated materials.")
-    again = import_csv(engine, write(tmp_path, "material,CEM-25,Cement 25 kg (grey),bag,7.90,\n"))
-    assert again.updated == {"material": 1} and again.created == {}
+    assert report.summary() == "Imported 3 new clients, 4 new sites, 4 new services, 5 new materials."
+    again = import_csv(engine, write(tmp_path, "material,CEM-25,Cement 25 kg (grey),bag,7.90,\n"
+                                               "material,PIPE-20,PEX pipe 20 mm,m,2.35,\n"))
+    assert again.existing == {"material": 2} and again.created == {} and again.changed == 1
+    assert again.summary() == "Imported nothing new; of 2 already in the catalog, 1 updated and 1 unchanged."
     with Session(engine) as session:
         cement = session.exec(select(CatalogEntry).where(CatalogEntry.code == "CEM-25")).one()
         assert cement.name == "Cement 25 kg (grey)" and cement.unit_price == Decimal("7.90")
@@ -118,7 +119,8 @@ def test_reimporting_the_same_file_changes_nothing_and_counts_updates(engine, tm
     import_csv(engine, SAMPLE_CATALOG)
     before = entries(engine)
     report = import_csv(engine, SAMPLE_CATALOG)
-    assert report.created == {} and sum(report.updated.values()) == 16
+    assert report.created == {} and sum(report.existing.values()) == 16 and report.changed == 0
+    assert report.summary() == "Imported nothing new; of 16 already in the catalog, 0 updated and 16 unchanged."
     assert entries(engine) == before
 
 

@@ -78,14 +78,17 @@ class CatalogError(Exception):
 
 @dataclass
 class ImportReport:
-    created: dict[str, int] = field(default_factory=dict)
-    updated: dict[str, int] = field(default_factory=dict)
+    created: dict[str, int] = field(default_factory=dict)  # by kind
+    existing: dict[str, int] = field(default_factory=dict)  # rows of the file already in the catalog, by kind
+    changed: int = 0  # of those, how many the file changed
 
     def summary(self) -> str:
-        kinds = [k.value for k in CatalogKind]
-        parts = [f"{self.created.get(k, 0)} new and {self.updated.get(k, 0)} updated {k}s" for k in kinds
-                 if self.created.get(k) or self.updated.get(k)]
-        return "Imported " + (", ".join(parts) if parts else "nothing") + "."
+        new = [f"{self.created[k]:,} new {k}s" for k in (k.value for k in CatalogKind) if self.created.get(k)]
+        said = "Imported " + (", ".join(new) if new else "nothing new")
+        if existing := sum(self.existing.values()):
+            said += (f"; of {existing:,} already in the catalog, {self.changed:,} updated and "
+                     f"{existing - self.changed:,} unchanged")
+        return said + "."
 
 
 @dataclass(frozen=True)
@@ -318,8 +321,13 @@ def _write(connection: Connection, kinds: dict[str, int]) -> ImportReport:
     """Upsert every staged row into the catalog in one statement, in the file's order."""
     before = _counts(connection)
     # the price is staged as the exact text with 4 decimals (what SQLite stores): PostgreSQL casts it to NUMERIC
-    rows = select(*(cast(_STAGED.c[c], MONEY) if c == "unit_price" else _STAGED.c[c] for c in _ENTRY_COLUMNS)
-                  ).order_by(_STAGED.c.line)
+    staged = {c: cast(_STAGED.c[c], MONEY) if c == "unit_price" else _STAGED.c[c] for c in _ENTRY_COLUMNS}
+    entry = CatalogEntry.__table__.c  # type: ignore[attr-defined]
+    changing = (select(func.count()).select_from(_STAGED)
+                .join(CatalogEntry, and_(entry.kind == _STAGED.c.kind, entry.code == _STAGED.c.code))
+                .where(or_(*(entry[c].is_distinct_from(staged[c]) for c in _ENTRY_COLUMNS))))
+    changed = connection.scalar(changing) or 0
+    rows = select(*staged.values()).order_by(_STAGED.c.line)
     upsert_from_select(connection, CatalogEntry, _ENTRY_COLUMNS, rows, key=["kind", "code"])
     after = _counts(connection)
     report = ImportReport()
@@ -328,7 +336,8 @@ def _write(connection: Connection, kinds: dict[str, int]) -> ImportReport:
         if created:
             report.created[kind] = created
         if count - created:
-            report.updated[kind] = count - created
+            report.existing[kind] = count - created
+    report.changed = changed
     return report
 
 
