@@ -133,7 +133,7 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
     logging.getLogger("slack_bolt.App").addFilter(_SAME_TOKEN)  # once: the same filter is not added twice
     app = App(client=client, signing_secret=settings.signing_secret, process_before_response=True,
               authorize=authorization(identity, settings.bot_token))
-    app.middleware(only_this_workspace(identity))  # first: before anything stores or calls anything
+    app.middleware(only_this_workspace(identity))  # ours run after Bolt's own, before any listener
     for listeners in (dedup, commands, actions, views, options, events):
         listeners.register(app, ctx)
 

@@ -6,18 +6,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 from storage.db import DEFAULT_DATABASE_URL
 from workflow.document import Provider
 from workflow.letterhead import Letterhead, LetterheadError, letterhead_from_env
-from workflow.limits import DEFAULT_CEILING, DEFAULT_HORIZON_DAYS, Limits
+from workflow.limits import DEFAULT_CEILING, DEFAULT_HORIZON_DAYS, MAX_CEILING, Limits
 from workflow.numbers import parse_decimal, parse_id
 from workflow.reminders import QuietHours, ReminderPolicy
-
-# the money columns hold 10 digits before the point: a ceiling above them would promise what cannot be kept
-MAX_CEILING = Decimal("9999999999")
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -81,7 +77,9 @@ def _token(env: Mapping[str, str], name: str) -> str | None:
 def _api_url(env: Mapping[str, str]) -> str:
     """SLACK_API_URL: an http(s) URL with a host (a valid port if one is given), ending in a slash."""
     raw = env.get("SLACK_API_URL", "").strip() or DEFAULT_API_URL
-    refused = SettingsError(f"SLACK_API_URL must be an http(s) URL like {DEFAULT_API_URL}, not {raw[:200]!r}")
+    scheme, sep, rest = raw.partition("://")
+    shown = scheme + sep + rest.rpartition("@")[2] if sep else raw  # never a user:password@ it may carry
+    refused = SettingsError(f"SLACK_API_URL must be an http(s) URL like {DEFAULT_API_URL}, not {shown[:200]!r}")
     if any(character.isspace() for character in raw):
         raise refused
     try:

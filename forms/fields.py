@@ -10,10 +10,10 @@ from babel.numbers import get_decimal_symbol
 
 from forms.elements import Collector, Values, read_date, read_text
 from workflow.inputs import FreeItem
+from workflow.limits import MAX_PRICE
 from workflow.numbers import parse_decimal
 
 MAX_QUANTITY = Decimal("1000000")
-MAX_PRICE = Decimal("9999999999.9999")  # what the MONEY column holds
 DESCRIPTION_MAX = 3000
 REASON_MAX = 2000
 NOTES_MAX = 2000

@@ -252,3 +252,26 @@ def test_slacks_notice_that_it_holds_back_events_is_acknowledged(ws: LocalWorksp
                                      "team_id": ws.slack.team_id, "minute_rate_limited": 1518467820,
                                      "api_app_id": ws.slack.api_app_id})
     assert (answer.status, answer.text) == (200, "") and stored(ws) == before
+
+
+def test_an_order_over_a_ceiling_lowered_since_may_come_down_but_not_go_up(seeded) -> None:  # type: ignore[no-untyped-def]
+    with LocalWorkspace(seeded, PEOPLE) as first:  # 3 h of HVAC (135), 10 bags of cement (74), a skip (80)
+        order_id = submit(first)
+        first.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=days_ahead(3))
+        first.settle()
+        # the bot restarted with a lower ceiling, on the same Slack
+        with LocalWorkspace(seeded, PEOPLE, fake=first.fake, limits=Limits(ceiling=Decimal(200))) as ws:
+            before = stored(ws)
+            errors = errors_of(ws.confirm(WORKER, order_id, changes=[("hvac", "4")], note="one more hour"))
+            assert errors == {"item_0": "The order would come to 334.00 USD with tax, above the limit of 200 USD "
+                                        "for one order."}
+            assert stored(ws) == before
+            ws.slack.close(WORKER, ws.top_view(WORKER))
+            assert ws.confirm(WORKER, order_id, changes=[("hvac", "2")], note="one hour less").text == ""
+            ws.settle()
+            assert ws.order(order_id).current_version == 2
+
+
+def test_an_order_number_with_leading_zeros_is_the_same_order(ws: LocalWorkspace) -> None:
+    submit(ws)
+    assert answer(ws, REQUESTER, "status SO-0000000001")["text"].startswith("*SO-000001*")

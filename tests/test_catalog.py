@@ -54,7 +54,7 @@ def test_sample_imports_and_reimport_updates(engine, tmp_path) -> None:  # type:
     ("service,S1,Svc,h,ten,\n", "line 2: unit_price 'ten' is not a number"),
     ("material,M1,Mat,kg,-1,\n", "line 2: unit_price '-1' must be 0 or more"),
     ("material,M1,Mat,kg,1.23456,\n", "line 2: unit_price '1.23456' must be 0 or more, with at most 4 decimals"),
-    ("material,M1,Mat,kg,10000000000,\n", "line 2: unit_price '10000000000' must be less than 10000000000"),
+    ("material,M1,Mat,kg,10000000000,\n", "line 2: unit_price '10000000000' must be at most 9999999999.9999"),
     *((f"service,S1,Svc,h,{price},\n", f"line 2: unit_price '{shown}' is not a number (use digits and a dot: "
        "1000 or 12.50)") for price, shown in [("1_000", "1_000"), ("1e6", "1e6"), ("１２", "１２"), ("+5", "+5"),
                                               ('" 1,5"', "1,5"), ("1.2.3", "1.2.3"), ("NaN", "NaN")]),

@@ -37,6 +37,7 @@ from sqlalchemy import (
 
 from storage.db import WRITE_OPTION, bulk_insert, scratch_table, upsert_from_select, without_jit
 from storage.models import MONEY, CatalogEntry
+from workflow.limits import MAX_PRICE
 from workflow.numbers import parse_decimal
 from workflow.vocabulary import CatalogKind
 
@@ -50,7 +51,6 @@ _KINDS = frozenset(k.value for k in CatalogKind)
 # plain strings: a StrEnum member in a comparison costs more than the rest of the row's check
 _PRICED = frozenset({CatalogKind.SERVICE.value, CatalogKind.MATERIAL.value})
 _CLIENT, _SITE = CatalogKind.CLIENT.value, CatalogKind.SITE.value
-_LARGEST_PRICE = Decimal("1e10")
 _ENTRY_COLUMNS = ["kind", "code", "name", "unit", "unit_price", "parent_code", "address", "contact", "search_text"]
 
 # The rows of the file being imported, on the importing connection only. Text without lengths: a bad row is
@@ -249,8 +249,8 @@ def _price(written: str) -> Decimal | str:
         return f"unit_price '{_shown(written)}' is not a number (use digits and a dot: 1000 or 12.50)"
     if len(written.partition(".")[2]) > 4:  # parse_decimal took it: digits, then at most one dot and digits
         return f"unit_price '{_shown(written)}' must be 0 or more, with at most 4 decimals"
-    if price >= _LARGEST_PRICE:
-        return f"unit_price '{_shown(written)}' must be less than 10000000000"
+    if price > MAX_PRICE:
+        return f"unit_price '{_shown(written)}' must be at most {MAX_PRICE}"
     return price
 
 

@@ -10,6 +10,9 @@ from decimal import Decimal
 from workflow.document import ItemLine, money, subtotal
 from workflow.vocabulary import ItemKind
 
+# what the money columns hold (NUMERIC(14, 4)): the largest unit price, and the largest ceiling a setting may ask
+MAX_PRICE = Decimal("9999999999.9999")
+MAX_CEILING = Decimal("9999999999")
 DEFAULT_CEILING = Decimal("1000000000")
 DEFAULT_HORIZON_DAYS = 730
 

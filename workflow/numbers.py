@@ -41,7 +41,10 @@ def parse_id(text: str | int | None, *, least: int = 1, most: int = MAX_ID) -> i
     if not isinstance(text, str):
         return None
     text = text.strip()
-    if not _DIGITS.fullmatch(text) or len(text) > len(str(most)):
+    if not _DIGITS.fullmatch(text):
+        return None
+    text = text.lstrip("0") or "0"  # SO-0000000042 is 42
+    if len(text) > len(str(most)):
         return None
     value = int(text)
     return value if least <= value <= most else None

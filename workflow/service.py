@@ -250,7 +250,9 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
     changed = [c.after for c in changes if c.after is not None]
     changed_field = next((fields.get(line.key, FREE_ITEMS) for line in changed), "note")
     errors = service.limits.line_problems(changed, service.currency, fields, changed_field) | errors
-    if changed and not errors and (problem := service.limits.total_problem(lines, service.currency)):
+    # an order over a ceiling lowered since may still come down
+    if (changed and not errors and subtotal(lines, service.currency) > subtotal(before, service.currency)
+            and (problem := service.limits.total_problem(lines, service.currency))):
         errors[changed_field] = problem
     if errors:
         raise FieldErrors(errors)
