@@ -71,7 +71,8 @@ def test_catalog_import(env: dict[str, str], tmp_path: Path) -> None:
     result = cli("catalog", "import", str(bad), env=env)
     assert result.returncode == 2 and "line 3: unit_price 'abc' is not a number" in result.stderr
     again = cli("catalog", "import", str(SAMPLE_CATALOG), env=env)
-    assert "0 new and 3 updated clients" in again.stdout  # NEW from the bad file was not written
+    # NEW from the bad file was not written
+    assert again.stdout == "Imported nothing new; of 16 already in the catalog, 0 updated and 16 unchanged.\n"
 
 
 def catalog_size(env: dict[str, str]) -> int:
@@ -499,7 +500,7 @@ def test_pdf_version_out_of_range(version: str, answer: str, tmp_path: Path, dem
     assert not (tmp_path / "v.pdf").exists()
 
 
-@pytest.mark.parametrize("number", ["SO-" + "0" * 29 + "1", "SO-" + "9" * 30, "SO-0", "SO-１２", "SO--1", "SO-4 2"])
+@pytest.mark.parametrize("number", ["SO-" + "9" * 30, "SO-0", "SO-１２", "SO--1", "SO-4 2"])
 def test_pdf_of_a_number_no_order_can_have(number: str, tmp_path: Path, demo_env: dict[str, str]) -> None:
     result = subprocess.run([CLI, "pdf", number], env=demo_env, cwd=tmp_path, capture_output=True, text=True,
                             timeout=60)
