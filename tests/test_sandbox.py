@@ -79,7 +79,7 @@ def test_the_built_package_holds_the_product_and_not_the_sandbox(tmp_path: Path)
     """setuptools lays out what goes into the wheel (build_py: the packages pyproject.toml finds and their
     package data), from a copy of the checkout so that nothing is written into the repository."""
     source = tmp_path / "source"
-    ignore = shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info", "build", "data", "tests", "bench")
+    ignore = shutil.ignore_patterns(".*", "__pycache__", "*.egg-info", "build", "data", "tests", "bench")
     shutil.copytree(ROOT, source, ignore=ignore)
     result = subprocess.run([sys.executable, "-c", "import setuptools; setuptools.setup()", "-q", "build_py",
                              "--build-lib", str(tmp_path / "lib")], cwd=source, capture_output=True, text=True,
