@@ -17,7 +17,7 @@ against three apps, each served by waitress in this process, the same way:
   bare floor     the same app with process_before_response=True: the ack is the listener's return (~1 ms)
   ours           the real bot (bot.app.build_bot, bot.server.HttpServer, the effect runner and its retry
                  scheduler running), on a database seeded with --orders orders, talking to the loopback
-                 fake Slack (slackfake), as bot.local.LocalWorkspace runs it
+                 fake Slack (slackfake), as sandbox.local.LocalWorkspace runs it
 
 The requests are the ones slackfake's SlackDriver builds (recorded, then signed and sent here), identical
 for the three apps. The form submitted is the real form, opened once through /order and filled in; each
@@ -70,12 +70,14 @@ from stats import Stats  # bench/stats.py, beside this script
 from waitress import wasyncore
 from waitress.server import create_server
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: sandbox/ is not installed
+
 from bot.channels import channel_name
-from bot.local import SIGNING_SECRET, LocalWorkspace
 from bot.server import EVENTS_PATH, HttpServer
 from bot.settings import Settings
-from slackfake.inbound import InboundResult, SlackDriver
-from slackfake.state_values import date, number, plain_text, static
+from sandbox.local import SIGNING_SECRET, LocalWorkspace
+from sandbox.slackfake.inbound import InboundResult, SlackDriver
+from sandbox.slackfake.state_values import date, number, plain_text, static
 from storage.db import init_db, make_engine
 from storage.models import (
     Assignment,
@@ -93,7 +95,7 @@ from workflow.transitions import BY_ACTION
 from workflow.vocabulary import PRIORITIES, Action, Role, State, order_number
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_CATALOG = ROOT / "bot" / "sample" / "catalog.csv"
+SAMPLE_CATALOG = ROOT / "sandbox" / "sample" / "catalog.csv"
 WAITRESS_THREADS: int = inspect.signature(HttpServer).parameters["threads"].default  # as the bot is served
 TARGET_RATIO = 1.5
 TARGET_P99_MS = 100.0

@@ -8,7 +8,7 @@ orders (200), back to back, the way a person does: `/order`, wait for the modal 
 catalog pickers (each a block_suggestion options request), submit the form (view_submission). Then, unless
 --skip-approve, each client waits for each of its orders' card to be posted, clicks Approve on it
 (block_actions), waits for the approve form and submits it, so every order also gets its version 1 PDF.
-The person's side is bot.local.LocalWorkspace's (submit_order, approve), so the payloads are SlackDriver's.
+The person's side is sandbox.local.LocalWorkspace's (submit_order, approve), so the payloads are SlackDriver's.
 
 It measures, per run:
 
@@ -81,10 +81,12 @@ from sqlalchemy import Engine, MetaData, func
 from sqlmodel import Session, SQLModel, select
 from stats import Stats  # bench/stats.py, beside this script
 
-from bot.local import LocalWorkspace, manifest_scopes
-from slackfake.inbound import ACK_TIMEOUT, InboundResult, SlackDriver
-from slackfake.server import FakeSlack
-from slackfake.state import Channel, User
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: sandbox/ is not installed
+
+from sandbox.local import LocalWorkspace, manifest_scopes
+from sandbox.slackfake.inbound import ACK_TIMEOUT, InboundResult, SlackDriver
+from sandbox.slackfake.server import FakeSlack
+from sandbox.slackfake.state import Channel, User
 from storage.db import init_db, make_engine
 from storage.models import AuditEvent, OrderVersion, PendingEffect, ServiceOrder
 from workflow.catalog import import_csv
@@ -92,7 +94,7 @@ from workflow.people import grant
 from workflow.vocabulary import Role, order_number
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_CATALOG = ROOT / "bot" / "sample" / "catalog.csv"
+SAMPLE_CATALOG = ROOT / "sandbox" / "sample" / "catalog.csv"
 CLI = str(Path(sys.executable).parent / "service-orders")
 SECRET = "load-bench-secret"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/load_bench"

@@ -1,7 +1,7 @@
 """PDF render time and size: `pdf.render.render_version` on a typical order and on a 500-item one.
 
   typical      version 1 of an approved order: 8 line items in three groups (one unpriced), the sample logo
-               (bot/sample/logo.png), accented names, English; one A4 page
+               (sandbox/sample/logo.png), accented names, English; one A4 page
   500 items    the same order with 400 services and 100 materials; 12 pages
   closing, es  a version 3 that closes the order, in Spanish and CLP, with history and changes; 2 pages
 
@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from workflow.document import VersionDocument  # noqa: E402
 
-LOGO = ROOT / "bot" / "sample" / "logo.png"
+LOGO = ROOT / "sandbox" / "sample" / "logo.png"
 TYPICAL_MS, TYPICAL_BYTES, LONG_MS = 20.0, 60_000, 1000.0
 
 

@@ -42,7 +42,7 @@ from workflow.catalog import import_csv  # noqa: E402
 from workflow.reminders import SWEEP_LIMIT, ReminderPolicy, sweep  # noqa: E402
 from workflow.vocabulary import Role, State  # noqa: E402
 
-CATALOG = Path(__file__).resolve().parents[1] / "bot" / "sample" / "catalog.csv"
+CATALOG = Path(__file__).resolve().parents[1] / "sandbox" / "sample" / "catalog.csv"
 COORDINATOR, SUPERVISOR = "U0COORD01", "U0SUPER01"
 WORKERS = {f"U0WORK{n:03d}": zone for n, zone in enumerate(
     ["Europe/Madrid", "America/Santiago", "Asia/Tokyo", "America/New_York"] * 10)}

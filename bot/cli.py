@@ -1,4 +1,6 @@
-"""The `service-orders` command: init, db, run, roles, catalog, pdf, verify, effects, export, demo."""
+"""The `service-orders` command: init, db, run, roles, catalog, pdf, verify, effects, export.
+
+The demo is not one of them: it lives in the sandbox (`scripts/demo`), which the product does not ship."""
 
 from __future__ import annotations
 
@@ -335,26 +337,6 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
-
-    out = Path(args.out) if args.out else None
-    if out:
-        _check_folder(out)
-    return run_demo(out, args.locale)
-
-
-def _check_folder(folder: Path) -> None:
-    """A folder we can write in, made if it does not exist."""
-    if folder.exists() and not folder.is_dir():
-        raise CliError(f"{folder} is a file; --out names a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as error:
-        raise CliError(f"cannot write in the folder {folder} ({error.strerror})") from None
-
-
 def _umask() -> int:
     mask = os.umask(0)  # the only way to read it is to set it (we are one thread here)
     os.umask(mask)
@@ -430,10 +412,6 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--to", dest="end", metavar="DATE", help="orders submitted on or before DATE (YYYY-MM-DD)")
     export.set_defaults(func=_export)
 
-    demo = sub.add_parser("demo", help="run the whole workflow against a local stand-in for Slack")
-    demo.add_argument("--out", help="folder for the PDFs and the channel transcript (default: a new temp folder)")
-    demo.add_argument("--locale", choices=["en", "es"], default="en", help="the documents' language")
-    demo.set_defaults(func=_demo)
     return top
 
 

@@ -16,7 +16,7 @@ from workflow.catalog import import_csv
 from workflow.people import grant
 from workflow.vocabulary import Role
 
-SAMPLE_CATALOG = Path(__file__).resolve().parents[1] / "bot" / "sample" / "catalog.csv"
+SAMPLE_CATALOG = Path(__file__).resolve().parents[1] / "sandbox" / "sample" / "catalog.csv"
 # Slack's reference data (manifest schema, method docs, the Web API spec): see its README.md
 SLACK_REFERENCE = Path(__file__).resolve().parent / "reference" / "slack"
 

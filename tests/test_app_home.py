@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.local import LocalWorkspace
+from sandbox.local import LocalWorkspace
 from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER
 from tests.test_end_to_end import PEOPLE
 

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from bot.local import LocalWorkspace
 from bot.settings import Settings, SettingsError
+from sandbox.local import LocalWorkspace
 from storage.models import AuditEvent, LineItem, OrderVersion, PendingEffect, ServiceOrder
 from tests.conftest import REQUESTER, SUPERVISOR, WORKER
 from tests.test_end_to_end import PEOPLE, submit

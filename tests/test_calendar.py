@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine, event
 from sqlmodel import SQLModel
 
-from bot.local import LocalWorkspace
+from sandbox.local import LocalWorkspace
 from storage.db import init_db, make_engine
 from tests.conftest import COORDINATOR, REQUESTER, SAMPLE_CATALOG, SUPERVISOR, WORKER, WORKER2
 from tests.test_end_to_end import PEOPLE

@@ -13,7 +13,7 @@ import pytest
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
-from bot.local import LocalWorkspace
+from sandbox.local import LocalWorkspace
 from storage.models import AuditEvent, OrderVersion, PendingEffect, ServiceOrder
 from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER, WORKER2
 from workflow.document import quantity_text

@@ -13,11 +13,11 @@ from urllib.parse import urlencode
 import pytest
 
 from bot.cards import STEP_ACTION_IDS
-from bot.local import SIGNING_SECRET, LocalWorkspace
 from bot.server import HttpServer
 from forms import order_form
 from forms.items import ADD_ROWS_ACTION, ITEM_ACTION
 from forms.step_forms import STEP_FORMS
+from sandbox.local import SIGNING_SECRET, LocalWorkspace
 from storage.db import make_engine
 from tests.conftest import OUTSIDER, REQUESTER
 from tests.test_end_to_end import PEOPLE

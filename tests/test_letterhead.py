@@ -10,7 +10,7 @@ import pytest
 
 from workflow.letterhead import LetterheadError, letterhead_from_env
 
-LOGO = Path(__file__).resolve().parents[1] / "bot" / "sample" / "logo.png"
+LOGO = Path(__file__).resolve().parents[1] / "sandbox" / "sample" / "logo.png"
 
 
 def test_defaults() -> None:

@@ -12,9 +12,9 @@ import yaml
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
-from bot.local import MANIFEST, LocalWorkspace
-from slackfake.server import LOST
-from slackfake.state import Call
+from sandbox.local import MANIFEST, LocalWorkspace
+from sandbox.slackfake.server import LOST
+from sandbox.slackfake.state import Call
 from tests.conftest import REQUESTER, SLACK_REFERENCE, SUPERVISOR, WORKER
 from tests.test_end_to_end import PEOPLE
 from tests.test_reminders import POLICY, START, Timed

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from slackfake.inbound import SlackDriver
-from slackfake.server import FakeSlack
-from slackfake.state_values import date as date_value
-from slackfake.state_values import users
+from sandbox.slackfake.inbound import SlackDriver
+from sandbox.slackfake.server import FakeSlack
+from sandbox.slackfake.state_values import date as date_value
+from sandbox.slackfake.state_values import users
 from storage.models import AuditEvent, OrderVersion, PendingEffect
 from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER
 from tests.test_cli import free_port
@@ -134,7 +134,7 @@ def test_simultaneous_approvals_on_two_processes_make_one(seeded, bots) -> None:
 
 
 def test_a_claim_left_by_a_killed_process_is_taken_over_when_its_lease_ends(seeded) -> None:  # type: ignore[no-untyped-def]
-    from bot.local import LocalWorkspace
+    from sandbox.local import LocalWorkspace
     from storage.db import session_scope
     from storage.models import PendingEffect
 

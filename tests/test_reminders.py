@@ -15,8 +15,8 @@ import pytest
 from slack_sdk import WebClient
 from sqlmodel import Session, select
 
-from bot.local import LocalWorkspace
-from slackfake.server import LOST, FakeSlack
+from sandbox.local import LocalWorkspace
+from sandbox.slackfake.server import LOST, FakeSlack
 from storage.db import make_engine
 from storage.models import PendingEffect, Reminder
 from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER, WORKER2

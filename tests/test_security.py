@@ -9,10 +9,10 @@ import logging
 
 from sqlmodel import Session, select
 
-from bot.local import SIGNING_SECRET, LocalWorkspace
 from forms import order_form
 from forms.metadata import FormMeta
 from forms.step_forms import STEP_FORMS
+from sandbox.local import SIGNING_SECRET, LocalWorkspace
 from storage.models import AuditEvent
 from tests.conftest import OUTSIDER, REQUESTER, SUPERVISOR, WORKER
 from tests.test_end_to_end import PEOPLE, SOON, submit

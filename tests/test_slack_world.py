@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from bot.local import LocalWorkspace, manifest_scopes
-from slackfake.server import LOST
+from sandbox.local import LocalWorkspace, manifest_scopes
+from sandbox.slackfake.server import LOST
 from storage.models import OrderVersion, PendingEffect
 from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER, WORKER2
 from tests.test_end_to_end import PEOPLE

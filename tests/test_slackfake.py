@@ -21,9 +21,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import RateLimitErrorRetryHandler
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
-from slackfake import FakeSlack, SlackDriver, SlackRefused
-from slackfake import state_values as sv
-from slackfake.server import LOST
+from sandbox.slackfake import FakeSlack, SlackDriver, SlackRefused
+from sandbox.slackfake import state_values as sv
+from sandbox.slackfake.server import LOST
 from tests.conftest import SLACK_REFERENCE
 
 TOKEN = "xoxb-test-token"
@@ -627,7 +627,7 @@ def test_state_value_shapes() -> None:
 
 
 def test_complete_values_like_slacks_client() -> None:
-    from slackfake.validation import fill_ids
+    from sandbox.slackfake.validation import fill_ids
 
     view = {**MODAL, "blocks": fill_ids(MODAL["blocks"], lambda: "gen")}
     values = {

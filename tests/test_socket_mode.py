@@ -21,9 +21,9 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from slackfake import FakeSlack, SlackDriver
-from slackfake import state_values as sv
-from slackfake.socket_mode import APP_LEVEL_METHODS
+from sandbox.slackfake import FakeSlack, SlackDriver
+from sandbox.slackfake import state_values as sv
+from sandbox.slackfake.socket_mode import APP_LEVEL_METHODS
 from tests.conftest import SLACK_REFERENCE
 from tests.test_slackfake import COMMON_ERRORS
 

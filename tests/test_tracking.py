@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import Session
 
-from bot.local import LocalWorkspace
+from sandbox.local import LocalWorkspace
 from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER, WORKER2
 from tests.test_end_to_end import PEOPLE
 from tests.test_workflow import draft

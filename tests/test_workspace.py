@@ -17,11 +17,11 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from bot.cards import step_action_id
-from bot.local import SIGNING_SECRET, LocalWorkspace
 from bot.workspace import ANOTHER_WORKSPACE
 from forms.elements import notice
-from slackfake.inbound import InboundResult, SlackDriver
-from slackfake.server import FakeSlack
+from sandbox.local import SIGNING_SECRET, LocalWorkspace
+from sandbox.slackfake.inbound import InboundResult, SlackDriver
+from sandbox.slackfake.server import FakeSlack
 from storage.models import (
     AuditEvent,
     HomeViewer,

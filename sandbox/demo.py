@@ -1,4 +1,4 @@
-"""`service-orders demo`: the whole workflow of one order, without a Slack workspace.
+"""`scripts/demo` (`python -m sandbox.demo`): the whole workflow of one order, without a Slack workspace.
 
 It runs the production code path: the bot serves HTTP, Slack's side is the loopback stand-in
 (slackfake), and every step is a signed request as Slack would send it. At the end it writes the PDFs
@@ -7,7 +7,9 @@ that landed in the order's channel, the channel as a readable transcript and the
 
 from __future__ import annotations
 
+import argparse
 import re
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from bot.local import LocalWorkspace
+from sandbox.local import LocalWorkspace
 from storage.db import init_db, make_engine
 from workflow.catalog import import_csv
 from workflow.letterhead import letterhead_from_env
@@ -134,3 +136,37 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
             print(f"  {path.name:<22} {path.stat().st_size:>8,} bytes")
     print(f"  demo.db                (the demo's SQLite database: DATABASE_URL=sqlite:///{database})")
     return 0
+
+
+def _check_folder(folder: Path) -> str | None:
+    """What is wrong with `folder` as the demo's output (made if it does not exist), or None."""
+    if folder.exists() and not folder.is_dir():
+        return f"{folder} is a file; --out names a folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        return f"cannot write in the folder {folder} ({error.strerror})"
+    return None
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="scripts/demo",
+                                  description="Run the whole workflow against a local stand-in for Slack.")
+    top.add_argument("--out", help="folder for the PDFs and the channel transcript (default: a new temp folder)")
+    top.add_argument("--locale", choices=["en", "es"], default="en", help="the documents' language")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    out = Path(args.out) if args.out else None
+    problem = _check_folder(out) if out else None
+    if problem:
+        print(f"demo: {problem}", file=sys.stderr)
+        return 2
+    return run_demo(out, args.locale)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

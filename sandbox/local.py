@@ -16,10 +16,10 @@ from sqlmodel import Session, select
 from bot.app import Bot, build_bot
 from bot.server import HttpServer
 from bot.settings import Settings
-from slackfake.inbound import SlackDriver
-from slackfake.server import DEFAULT_SCOPES, FakeSlack
-from slackfake.state_values import date as date_value
-from slackfake.state_values import external, number, plain_text, static, users
+from sandbox.slackfake.inbound import SlackDriver
+from sandbox.slackfake.server import DEFAULT_SCOPES, FakeSlack
+from sandbox.slackfake.state_values import date as date_value
+from sandbox.slackfake.state_values import external, number, plain_text, static, users
 from storage.models import PendingEffect, ServiceOrder
 from workflow.clock import Clock, utcnow
 from workflow.document import Provider

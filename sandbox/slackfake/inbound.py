@@ -25,7 +25,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from .server import FakeSlack
 from .socket_mode import EnvelopeType
-from .state_values import (  # noqa: F401  re-exported: `from slackfake.inbound import plain_text`
+from .state_values import (  # noqa: F401  re-exported: `from sandbox.slackfake.inbound import plain_text`
     channel,
     checkboxes,
     complete_values,
