@@ -18,6 +18,7 @@ from bot.context import BotContext
 from bot.effects import EffectRunner, lower_priority
 from bot.gateway import Gateway, make_client
 from bot.listeners import actions, commands, dedup, events, options, views
+from bot.listeners.views import SORRY
 from bot.settings import Settings
 from bot.workspace import authorization, connect, only_this_workspace
 from forms.elements import notice
@@ -74,9 +75,6 @@ class Bot:
         if self.scheduler:
             self.scheduler.shutdown(wait=False)
         self.ctx.effects.shutdown()
-
-
-SORRY = "Something went wrong on our side and nothing was saved. Please try again in a moment."
 
 
 def _sorry(body: dict) -> BoltResponse:

@@ -19,6 +19,10 @@ from workflow.transitions import BY_FORM
 log = logging.getLogger(__name__)
 
 
+# what a person reads when a step failed on our side (here, and for any listener: bot/app.py)
+SORRY = "Something went wrong on our side and nothing was saved. Please try again in a moment."
+
+
 def _notice(title: str, text: str) -> dict[str, Any]:
     view = modal("notice", title, "OK", [section(text)], "{}")
     view.pop("submit")
@@ -58,9 +62,7 @@ def register(app: App, ctx: BotContext) -> None:
             return
         except Exception:  # the user must learn the step was not stored, not see Slack's generic error
             log.exception("submission of %s by %s failed", callback_id, user)
-            ack(response_action="update", view=_notice(
-                "Not saved", ":warning: Something went wrong on our side and nothing was saved. "
-                "Please try again in a moment."))
+            ack(response_action="update", view=_notice("Not saved", f":warning: {SORRY}"))
             return
         ack()
         ctx.effects.kick()
