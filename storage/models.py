@@ -48,6 +48,8 @@ class Person(SQLModel, table=True):
     user_id: str = Field(primary_key=True, max_length=32)
     name: str = Field(max_length=200)
     tz: str | None = Field(default=None, max_length=64)  # IANA zone from Slack, for "today" where they are
+    # CLDR name of the language they read Slack in ('es_419'); None: Slack did not say, they read the provider's
+    locale: str | None = Field(default=None, max_length=16)
     updated_at: datetime
 
 

@@ -79,12 +79,15 @@ def revision(engine: Engine) -> str | None:
 
 
 def rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table that has rows (tables a later revision adds start empty)."""
-    present = set(inspect(engine).get_table_names())
+    """Every row of every table that has rows, in the columns the database has now (tables and columns a later
+    revision adds start empty)."""
+    found_in = inspect(engine)
+    present = set(found_in.get_table_names())
     with engine.connect() as connection:
         found = {table.name: [tuple(row) for row in connection.execute(
-                    select(table).order_by(*table.primary_key.columns))]
-                 for table in SQLModel.metadata.sorted_tables if table.name in present}
+                    select(*(c for c in table.columns if c.name in columns)).order_by(*table.primary_key.columns))]
+                 for table in SQLModel.metadata.sorted_tables if table.name in present
+                 for columns in [{c["name"] for c in found_in.get_columns(table.name)}]}
     return {name: table_rows for name, table_rows in found.items() if table_rows}
 
 

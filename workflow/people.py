@@ -79,10 +79,10 @@ def _zone(tz: str | None) -> str | None:
 def local_today(session: Session, user_id: str, now: datetime) -> date:
     """Today where the user is (their Slack time zone); when unknown, the earliest today on earth, so
     nobody is refused a date that is still today where they are."""
-    person = session.get(Person, user_id)
-    if person is None or person.tz is None:
+    tz = session.exec(select(Person.tz).where(Person.user_id == user_id)).first()
+    if tz is None:
         return earliest_today(now)
-    return now.astimezone(ZoneInfo(person.tz)).date()
+    return now.astimezone(ZoneInfo(tz)).date()
 
 
 def known_names(engine: Engine, user_ids: list[str]) -> set[str]:
