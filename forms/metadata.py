@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from workflow.letterhead import LOCALES
+from i18n import LocaleError, parse_locale
 from workflow.numbers import MAX_ID, parse_id
 
 
@@ -16,6 +16,13 @@ class BadMetadata(ValueError):
 def _whole(value: object, *, least: int = 1, most: int = MAX_ID) -> bool:
     """An int (as we wrote it: not a string or a bool) that fits its column."""
     return type(value) is int and least <= value <= most
+
+
+def _locale(name: str) -> bool:
+    try:
+        return str(parse_locale(name)) == name
+    except LocaleError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,7 @@ class FormMeta:
             (meta.order_id is None or _whole(meta.order_id))
             and _whole(meta.revision, least=0)
             and _whole(meta.rows, most=30)
-            and meta.locale in LOCALES
+            and isinstance(meta.locale, str) and len(meta.locale) <= 16 and _locale(meta.locale)
         )
         if not ok:
             raise BadMetadata("This form could not be read; please open it again.")

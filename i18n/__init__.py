@@ -61,13 +61,22 @@ def parse_locale(name: str) -> Locale:
 SLACK_NAMES = {"es-la": "es_419", "es_la": "es_419"}
 
 
+def shipped(name: str) -> Locale:
+    """A locale whose language we ship a catalog for; raise LocaleError naming the ones we do."""
+    locale = parse_locale(name)
+    if locale.language not in languages():
+        raise LocaleError(f"'{name}' is a language we do not ship yet (we ship {', '.join(languages())}; "
+                          "a new one is a new .po file, see the README)")
+    return locale
+
+
 def from_slack(name: str | None) -> str | None:
     """A Slack user's locale (users.info include_locale: 'en-US', 'es-LA', 'pt-BR') as a CLDR name, or None
-    when Slack gave none or one CLDR does not know (the reader then gets the provider's locale)."""
+    when Slack gave none, or one whose language we do not ship (the reader then gets the provider's locale)."""
     if not name:
         return None
     try:
-        return str(parse_locale(name))
+        return str(shipped(name))
     except LocaleError:
         return None
 

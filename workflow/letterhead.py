@@ -12,9 +12,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from i18n import LocaleError, shipped
 from workflow.document import Provider
 
-LOCALES = ("en", "es")
 MAX_LOGO_BYTES = 2 * 1024 * 1024
 
 
@@ -54,9 +54,11 @@ def letterhead_from_env(env: Mapping[str, str] | None = None) -> Letterhead:
         rate = Decimal(-1)
     if not rate.is_finite() or not 0 <= rate <= 100:
         raise LetterheadError(f"TAX_RATE_PERCENT '{raw_rate}' must be a percentage from 0 to 100 (like 19 or 7.5)")
-    locale = env.get("LOCALE", "").strip().lower() or "en"
-    if locale not in LOCALES:
-        raise LetterheadError(f"LOCALE '{locale}' must be one of {', '.join(LOCALES)}")
+    # the provider's language and formats (CLDR: es-CL writes 1.234,56, es-MX 1,234.56): channels and documents
+    try:
+        locale = str(shipped(env.get("LOCALE", "").strip() or "en"))
+    except LocaleError as error:
+        raise LetterheadError(f"LOCALE {error}") from None
     logo, media_type, sha = None, None, None
     if path := env.get("PROVIDER_LOGO", "").strip():
         try:
