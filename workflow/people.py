@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine
@@ -62,10 +62,14 @@ def roles_by_user(engine: Engine) -> dict[str, list[str]]:
         return out
 
 
-def remember(engine: Engine, user_id: str, name: str, tz: str | None) -> None:
-    """Store what Slack says of a user: the name PDFs show, the time zone their "today" is in."""
+def remember(engine: Engine, user_id: str, name: str, tz: str | None, locale: str | None = None,
+             now: datetime | None = None) -> None:
+    """Store what Slack says of a user: the name PDFs show, the time zone their "today" is in, and the CLDR
+    locale they read in (None: Slack did not say, or we do not ship their language: they read the
+    provider's). `now` is when it was learnt: a day later it is asked again."""
     with session_scope(engine) as session:
-        row = {"user_id": user_id, "name": name[:200], "tz": _zone(tz), "updated_at": utcnow()}
+        row = {"user_id": user_id, "name": name[:200], "tz": _zone(tz), "locale": locale,
+               "updated_at": now or utcnow()}
         upsert(session, Person, row, "user_id")
 
 
@@ -88,6 +92,13 @@ def local_today(session: Session, user_id: str, now: datetime) -> date:
 def known_names(engine: Engine, user_ids: list[str]) -> set[str]:
     with Session(engine) as session:
         return set(session.exec(select(Person.user_id).where(Person.user_id.in_(user_ids))))
+
+
+def known_since(engine: Engine, user_ids: list[str], since: datetime) -> set[str]:
+    """Those of `user_ids` whose profile was learnt at or after `since`: the rest are asked of Slack again."""
+    with Session(engine) as session:
+        return set(session.exec(select(Person.user_id).where(
+            Person.user_id.in_(user_ids), Person.updated_at >= since.astimezone(UTC))))  # type: ignore[attr-defined]
 
 
 def saw_home(engine: Engine, user_id: str, now: datetime) -> None:
