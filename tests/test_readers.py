@@ -77,6 +77,7 @@ def test_a_newcomer_is_learnt_after_the_ack_and_an_unshipped_language_reads_the_
         assert answer(ws, WORKER, "list")["text"] == "*Your open orders* (0): none."
         ws.wait(lambda: locale_of(ws, WORKER) == "es_419", "the worker's locale")
         assert answer(ws, WORKER, "list")["text"] == "*Tus órdenes abiertas* (0): ninguna."
+        assert answer(ws, WORKER, "")["text"].startswith("Solo un solicitante puede ")  # no form for them
         # Portuguese is not shipped: learnt, stored as none, read in the provider's language
         assert "Service orders" in text(open_home(ws, OUTSIDER))
         assert asked_about(ws, OUTSIDER) == 1 and locale_of(ws, OUTSIDER) is None

@@ -66,14 +66,13 @@ def register(app: App, ctx: BotContext) -> None:
         words = (command.get("text") or "").split()
         sub = words[0].lower() if words else ""
         user = command["user_id"]
-        lang = reader(user)
         if sub in ("help", "?"):
-            ack(text=help_text(lang, name))
-        elif sub in ("", "new"):
+            ack(text=help_text(reader(user), name))
+        elif sub in ("", "new"):  # the hot path: the reader's language is read only for a refusal
             try:
                 ctx.service.authorize_submit(user)
             except WorkflowError:
-                submit = BY_ACTION[Action.SUBMIT]
+                lang, submit = reader(user), BY_ACTION[Action.SUBMIT]
                 ack(text=lang._("Only {who} can {doing}. Ask an admin for the requester role.").format(
                     who=who_may(lang, submit.roles, submit.assigned_field_worker), doing=lang._(DOING[Action.SUBMIT])))
                 return
@@ -83,6 +82,7 @@ def register(app: App, ctx: BotContext) -> None:
         elif sub == "status":
             ack(text=status_answer(user, words[1] if len(words) > 1 else "", name))
         else:
+            lang = reader(user)
             ack(text=lang._("I don't know {command}. Try {list}, {status} or {help}.").format(
                 command=code(f"{name} {esc(words[0][:40])}"), list=code(f"{name} list"),
                 status=code(f"{name} status SO-000042"), help=code(f"{name} help")))
