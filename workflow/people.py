@@ -70,7 +70,7 @@ def remember(engine: Engine, user_id: str, name: str, tz: str | None, locale: st
     provider's). `now` is when it was learnt: a day later it is asked again."""
     with session_scope(engine) as session:
         row = {"user_id": user_id, "name": name[:200], "tz": _zone(tz), "locale": locale,
-               "updated_at": now or utcnow()}
+               "updated_at": (now or utcnow()).astimezone(UTC)}
         upsert(session, Person, row, "user_id")
 
 
