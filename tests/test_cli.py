@@ -159,6 +159,11 @@ def test_the_command_speaks_the_providers_language(env: dict[str, str], tmp_path
     result = cli("catalog", "import", str(bad), env=spanish)
     assert result.returncode == 2 and result.stderr == (
         f"service-orders: {bad}: línea 2: unit_price '1_000' no es un número (use dígitos y un punto: 1000 o 12.50)\n")
+    empty = tmp_path / "vacío.pdf"
+    empty.write_bytes(b"")
+    result = cli("verify", str(empty), env=spanish)
+    assert result.returncode == 1 and result.stdout == (
+        f"NO COINCIDE: {empty} está vacío, así que no es un PDF de orden de servicio.\n")
     result = cli("pdf", "SO-X", env=spanish)  # what was typed, refused in one line
     assert result.returncode == 2 and result.stderr == (
         "service-orders: 'SO-X' no es un número de orden (como SO-000042)\n")
