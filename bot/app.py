@@ -18,10 +18,11 @@ from bot.context import BotContext
 from bot.effects import EffectRunner, lower_priority
 from bot.gateway import Gateway, make_client
 from bot.listeners import actions, commands, dedup, events, options, views
-from bot.listeners.views import SORRY
+from bot.listeners.views import not_saved
+from bot.refusals import reader_of, sorry
 from bot.settings import Settings
 from bot.workspace import authorization, connect, only_this_workspace
-from forms.elements import notice
+from i18n import Language
 from workflow.clock import Clock, utcnow
 from workflow.reminders import ReminderPolicy, Sweep, sweep
 from workflow.service import OrderService
@@ -77,14 +78,21 @@ class Bot:
         self.ctx.effects.shutdown()
 
 
-def _sorry(body: dict) -> BoltResponse:
-    """What Slack is answered when a listener failed unexpectedly: a line the person can read where the surface
-    has room for one, never an HTTP 500 (Slack would show its own vague error, or nothing)."""
+def _user_of(body: dict) -> str | None:
+    user = body.get("user")
+    found = body.get("user_id") or (user.get("id") if isinstance(user, dict) else None)
+    return found if isinstance(found, str) else None
+
+
+def _sorry(body: dict, lang: Language) -> BoltResponse:
+    """What Slack is answered when a listener failed unexpectedly: a line the person can read (in their
+    language) where the surface has room for one, never an HTTP 500 (Slack would show its own vague error, or
+    nothing)."""
     kind = body.get("type")
     if "command" in body:
-        answer: dict = {"response_type": "ephemeral", "text": f":warning: {SORRY}"}
+        answer: dict = {"response_type": "ephemeral", "text": f":warning: {sorry(lang)}"}
     elif kind == "view_submission":
-        answer = {"response_action": "update", "view": notice("Not saved", f":warning: {SORRY}")}
+        answer = {"response_action": "update", "view": not_saved(lang, sorry(lang))}
     elif kind == "block_suggestion":
         answer = {"options": []}
     else:
@@ -139,6 +147,6 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
     def on_error(error: Exception, body: dict) -> BoltResponse:
         log.exception("unhandled error in a listener (%s)", body.get("type") or body.get("command"),
                       exc_info=error)
-        return _sorry(body)
+        return _sorry(body, reader_of(ctx.engine, ctx.locale, _user_of(body)))
 
     return Bot(app, ctx)

@@ -516,6 +516,10 @@ def _said(lang: Language, error: Exception) -> str:
         error = letterhead_problem(error)
     if isinstance(error, CliError | SettingsError):
         return error.text(lang)
+    if isinstance(error, WorkflowError):  # typed refusals (NotFound…), worded as the bot words them
+        from bot.refusals import refusal_text
+
+        return refusal_text(lang, error)
     return str(error)
 
 

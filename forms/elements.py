@@ -1,13 +1,15 @@
 """Block Kit building blocks as plain dicts, and reading a submitted view's state back.
 
-forms/ stays free of Slack clients: views are data; tests validate them with slack_sdk.models.
+forms/ stays free of Slack clients: views are data; tests validate them with slack_sdk.models. What forms/
+shows is plain text (no mrkdwn, no Slack escaping), in the reader's language; `section`, `context` and `mrkdwn`
+are here for bot/'s surfaces, which build their own markup.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from workflow.errors import FieldErrors
+from i18n import Language, english
 
 View = dict[str, Any]
 Block = dict[str, Any]
@@ -30,12 +32,21 @@ def section(text: str) -> Block:
     return {"type": "section", "text": mrkdwn(text)}
 
 
+def text_section(text: str) -> Block:
+    """A section of plain text: what a person typed shows as typed, with nothing Slack could read as markup."""
+    return {"type": "section", "text": plain(text)}
+
+
 def actions_block(block_id: str, elements: list[dict[str, Any]]) -> Block:
     return {"type": "actions", "block_id": block_id, "elements": elements}
 
 
 def context(text: str) -> Block:
     return {"type": "context", "elements": [mrkdwn(text)]}
+
+
+def text_context(text: str) -> Block:
+    return {"type": "context", "elements": [plain(text)]}
 
 
 def header(text: str) -> Block:
@@ -110,15 +121,21 @@ def button(action_id: str, text: str, value: str = "", style: str | None = None)
     return element
 
 
-def modal(callback_id: str, title: str, submit: str, blocks: list[Block], private_metadata: str) -> View:
+def modal(lang: Language, callback_id: str, title: str, submit: str, blocks: list[Block],
+          private_metadata: str) -> View:
     return {"type": "modal", "callback_id": callback_id, "title": plain(title, 24),
-            "submit": plain(submit, 24), "close": plain("Cancel", 24), "blocks": blocks,
+            "submit": plain(submit, 24), "close": plain(lang.p_("modal button", "Cancel"), 24), "blocks": blocks,
             "private_metadata": private_metadata}
 
 
-def notice(title: str, text: str) -> View:
-    """A modal that only says something (no submit button, no callback)."""
-    return {"type": "modal", "title": plain(title, 24), "close": plain("OK", 24), "blocks": [section(text)]}
+NOTICE = "notice"  # the callback of every notice: its close is acknowledged, nothing else
+
+
+def notice(title: str, text: str, lang: Language | None = None) -> View:
+    """A modal that only says something, in plain text (no submit button)."""
+    lang = lang or english()
+    return {"type": "modal", "callback_id": NOTICE, "title": plain(title, 24),
+            "close": plain(lang.p_("modal button", "Close"), 24), "blocks": [text_section(text)]}
 
 
 # --- reading a view_submission's state ---------------------------------------------------------------
@@ -160,15 +177,24 @@ def read_users(values: Values, block_id: str) -> list[str]:
     return [u for u in raw if isinstance(u, str)] if isinstance(raw, list) else []
 
 
-class Collector:
-    """Gathers field errors while a form is parsed, so the user sees all of them at once."""
+class FormErrors(ValueError):
+    """What a form's reader typed that cannot be read: worded in the form's language, keyed by block id."""
 
-    def __init__(self) -> None:
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class Collector:
+    """Gathers field errors while a form is parsed, so the user sees all of them at once; `lang` words them."""
+
+    def __init__(self, lang: Language) -> None:
+        self.lang = lang
         self.errors: dict[str, str] = {}
 
-    def add(self, field: str, message: str) -> None:
-        self.errors.setdefault(field, message)
+    def add(self, block_id: str, message: str) -> None:
+        self.errors.setdefault(block_id, message)
 
     def raise_if_any(self) -> None:
         if self.errors:
-            raise FieldErrors(self.errors)
+            raise FormErrors(self.errors)

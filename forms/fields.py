@@ -9,6 +9,7 @@ from decimal import Decimal
 from babel.numbers import get_decimal_symbol
 
 from forms.elements import Collector, Values, read_date, read_text
+from i18n import Language
 from workflow.inputs import FreeItem
 from workflow.limits import MAX_PRICE
 from workflow.numbers import parse_decimal
@@ -18,6 +19,7 @@ DESCRIPTION_MAX = 3000
 REASON_MAX = 2000
 NOTES_MAX = 2000
 ITEM_TEXT_MAX = 200
+UNIT_MAX = 32
 
 
 def decimal_marks(locale: str) -> str:
@@ -26,17 +28,18 @@ def decimal_marks(locale: str) -> str:
     return "." if own == "." else "." + own
 
 
-def _number_hint(marks: str) -> str:
-    return f"like 2 or 2{marks[-1]}5"
+def _example(lang: Language, marks: str) -> str:
+    return lang._("like {whole} or {decimal}").format(whole="2", decimal=f"2{marks[-1]}5")
 
 
-def _ambiguous(raw: str, marks: str) -> str | None:
+def _ambiguous(raw: str, marks: str, lang: Language) -> str | None:
     """Where the reader's own decimal mark is a comma, a point groups thousands: "1.234" could be either."""
     text = raw.strip()
     if "," not in marks or not re.fullmatch(r"[0-9]{1,3}\.[0-9]{3}", text):
         return None
     whole, _, part = text.partition(".")
-    return f"“{text}” can be read two ways: write {whole}{part} or {whole},{part}."
+    return lang._("“{typed}” can be read two ways: write {number} or {decimal}.").format(
+        typed=text, number=whole + part, decimal=f"{whole},{part}")
 
 
 def _negative(raw: str, marks: str) -> bool:
@@ -45,68 +48,78 @@ def _negative(raw: str, marks: str) -> bool:
     return text.startswith("-") and parse_decimal(text[1:], marks) is not None
 
 
-def parse_quantity(raw: str, *, allow_zero: bool = False, marks: str = ".") -> Decimal | str:
+def parse_quantity(raw: str, lang: Language, *, allow_zero: bool = False, marks: str = ".") -> Decimal | str:
     """A Decimal, or the message to show. Digits with at most one decimal mark (`marks`), nothing else."""
-    if ambiguous := _ambiguous(raw, marks):
+    if ambiguous := _ambiguous(raw, marks, lang):
         return ambiguous
     value = parse_decimal(raw, marks)
     if _negative(raw, marks) or (value == 0 and not allow_zero):
-        return "Enter a quantity of 0 or more (0 removes the item)." if allow_zero else "Enter a quantity above 0."
+        return (lang._("Enter a quantity of 0 or more (0 removes the item).") if allow_zero
+                else lang._("Enter a quantity above 0."))
     if value is None:
-        return f"Enter the quantity in digits, {_number_hint(marks)} (no other signs or spaces)."
+        return lang._("Enter the quantity in digits, {example} (no other signs or spaces).").format(
+            example=_example(lang, marks))
     if value.as_tuple().exponent < -3:  # type: ignore[operator]
-        return "Use at most 3 decimals."
+        return lang._("Use at most {places} decimals.").format(places=3)
     if value > MAX_QUANTITY:
-        return f"Enter at most {MAX_QUANTITY:,}."
+        return lang._("Enter at most {limit}.").format(limit=lang.number(MAX_QUANTITY))
     return value
 
 
-def parse_price(raw: str, marks: str = ".") -> Decimal | str:
+def parse_price(raw: str, lang: Language, marks: str = ".") -> Decimal | str:
     """A unit price (0 or more), or the message to show."""
-    if ambiguous := _ambiguous(raw, marks):
+    if ambiguous := _ambiguous(raw, marks, lang):
         return ambiguous
     value = parse_decimal(raw, marks)
     if _negative(raw, marks):
-        return "a price is 0 or more"
+        return lang._("a price is 0 or more")
     if value is None:
-        return f"write the price in digits, {_number_hint(marks)}"
+        return lang._("write the price in digits, {example}").format(example=_example(lang, marks))
     if value.as_tuple().exponent < -4:  # type: ignore[operator]
-        return "use at most 4 decimals in a price"
+        return lang._("use at most {places} decimals in a price").format(places=4)
     if value > MAX_PRICE:
-        return f"a price may be at most {MAX_PRICE:,}"
+        return lang._("a price may be at most {limit}").format(limit=lang.number(MAX_PRICE))
     return value
 
 
-def required_text(values: Values, field: str, limit: int, errors: Collector, what: str) -> str:
-    text = read_text(values, field)
+def _too_long(lang: Language, limit: int, length: int) -> str:
+    return lang._("Keep it under {limit} characters (this is {length}).").format(
+        limit=lang.number(limit), length=lang.number(length))
+
+
+def required_text(values: Values, block_id: str, limit: int, errors: Collector, missing: str) -> str:
+    """The typed text, or `missing` (what to enter, worded) on the block when there is none."""
+    text = read_text(values, block_id)
     if not text:
-        errors.add(field, f"Enter {what}.")
+        errors.add(block_id, missing)
     elif len(text) > limit:
-        errors.add(field, f"Keep it under {limit:,} characters (this is {len(text):,}).")
+        errors.add(block_id, _too_long(errors.lang, limit, len(text)))
     return text
 
 
-def optional_text(values: Values, field: str, limit: int, errors: Collector) -> str | None:
-    text = read_text(values, field)
+def optional_text(values: Values, block_id: str, limit: int, errors: Collector) -> str | None:
+    text = read_text(values, block_id)
     if len(text) > limit:
-        errors.add(field, f"Keep it under {limit:,} characters (this is {len(text):,}).")
+        errors.add(block_id, _too_long(errors.lang, limit, len(text)))
     return text or None
 
 
-def required_date(values: Values, field: str, errors: Collector) -> date:
-    raw = read_date(values, field)
+def required_date(values: Values, block_id: str, errors: Collector) -> date:
+    raw = read_date(values, block_id)
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        errors.add(field, "Pick a date." if not raw else f"'{raw}' is not a date.")
+        errors.add(block_id, errors.lang._("Pick a date.") if not raw
+                   else errors.lang._("“{typed}” is not a date.").format(typed=raw))
         return date.min
 
 
-def parse_free_items(values: Values, field: str, errors: Collector, marks: str = ".") -> tuple[FreeItem, ...]:
+def parse_free_items(values: Values, block_id: str, errors: Collector, marks: str = ".") -> tuple[FreeItem, ...]:
     """One item per line: `quantity | description | unit | unit price`; unit and price may be left out."""
-    text = read_text(values, field)
+    lang = errors.lang
+    text = read_text(values, block_id)
     if len(text) > DESCRIPTION_MAX:
-        errors.add(field, f"Keep it under {DESCRIPTION_MAX:,} characters.")
+        errors.add(block_id, lang._("Keep it under {limit} characters.").format(limit=lang.number(DESCRIPTION_MAX)))
         return ()
     items: list[FreeItem] = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -114,19 +127,21 @@ def parse_free_items(values: Values, field: str, errors: Collector, marks: str =
             continue
         parts = [p.strip() for p in line.split("|")]
         if len(parts) < 2 or len(parts) > 4:
-            errors.add(field, f"Line {number}: write `quantity | description | unit | unit price`, "
-                              "e.g. `2 | Crane rental | h | 150`.")
+            errors.add(block_id, lang._("Line {number}: write “quantity | description | unit | unit price”, "
+                                        "e.g. “2 | Crane rental | h | 150”.").format(number=number))
             break
-        quantity = parse_quantity(parts[0], marks=marks)
+        quantity = parse_quantity(parts[0], lang, marks=marks)
         unit = parts[2] if len(parts) > 2 and parts[2] else None
-        price = parse_price(parts[3], marks) if len(parts) > 3 and parts[3] else None
+        price = parse_price(parts[3], lang, marks) if len(parts) > 3 and parts[3] else None
         problem = (quantity if isinstance(quantity, str) else
                    price if isinstance(price, str) else
-                   "describe the item" if not parts[1] else
-                   f"keep the description under {ITEM_TEXT_MAX} characters" if len(parts[1]) > ITEM_TEXT_MAX else
-                   "keep the unit under 32 characters" if unit and len(unit) > 32 else None)
+                   lang._("describe the item") if not parts[1] else
+                   lang._("keep the description under {limit} characters").format(limit=ITEM_TEXT_MAX)
+                   if len(parts[1]) > ITEM_TEXT_MAX else
+                   lang._("keep the unit under {limit} characters").format(limit=UNIT_MAX)
+                   if unit and len(unit) > UNIT_MAX else None)
         if problem:
-            errors.add(field, f"Line {number}: {problem}")
+            errors.add(block_id, lang._("Line {number}: {problem}").format(number=number, problem=problem))
             break
         items.append(FreeItem(parts[1], quantity, unit, price))  # type: ignore[arg-type]
     return tuple(items)

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 
 from i18n import LocaleError, parse_locale
 from workflow.numbers import MAX_ID, parse_id
 
 
+class Unreadable(StrEnum):
+    """What could not be read: bot/ words it for the reader."""
+
+    FORM = "form"  # a view's private_metadata
+    BUTTON = "button"  # a card button's value
+    NO_ORDER = "no_order"  # a step's form that names no order
+
+
 class BadMetadata(ValueError):
-    pass
+    def __init__(self, what: Unreadable) -> None:
+        super().__init__(what.value)
+        self.what = what
 
 
 def _whole(value: object, *, least: int = 1, most: int = MAX_ID) -> bool:
@@ -41,7 +52,7 @@ class FormMeta:
             data = json.loads(raw or "{}")
             meta = cls(**data)
         except (ValueError, TypeError) as error:
-            raise BadMetadata("This form could not be read; please open it again.") from error
+            raise BadMetadata(Unreadable.FORM) from error
         ok = (
             (meta.order_id is None or _whole(meta.order_id))
             and _whole(meta.revision, least=0)
@@ -49,7 +60,7 @@ class FormMeta:
             and isinstance(meta.locale, str) and len(meta.locale) <= 16 and _locale(meta.locale)
         )
         if not ok:
-            raise BadMetadata("This form could not be read; please open it again.")
+            raise BadMetadata(Unreadable.FORM)
         return meta
 
 
@@ -68,5 +79,5 @@ class ButtonValue:
         order, _, revision = (raw or "").partition(":")
         order_id, at = parse_id(order), parse_id(revision, least=0)
         if order_id is None or at is None:
-            raise BadMetadata("This button could not be read; the card may be out of date.")
+            raise BadMetadata(Unreadable.BUTTON)
         return cls(order_id, at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from bot.settings import Settings, SettingsError
+from i18n import english
 from sandbox.local import LocalWorkspace
 from storage.models import AuditEvent, LineItem, OrderVersion, PendingEffect, ServiceOrder
 from tests.conftest import REQUESTER, SUPERVISOR, WORKER
@@ -103,7 +104,8 @@ def test_a_requested_date_runs_from_today_to_the_horizon(ws: LocalWorkspace, req
     errors = order_with(ws, requested=requested)
     assert set(errors) == {"requested_date"}
     # "today" is the requester's; nobody's today is more than a day from UTC's
-    assert errors["requested_date"] in {message.format(latest=days_ahead(730 + shift)) for shift in (-1, 0, 1)}
+    latest = {english().date(date.fromisoformat(days_ahead(730 + shift))) for shift in (-1, 0, 1)}
+    assert errors["requested_date"] in {message.format(latest=day) for day in latest}
 
 
 def test_a_scheduled_date_past_the_horizon_is_refused(ws: LocalWorkspace) -> None:

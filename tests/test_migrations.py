@@ -102,7 +102,7 @@ def use(engine: Engine) -> int:
     order = service.submit(REQUESTER, OrderDraft(
         client_code="ACME", site_code="ACME-HQ", requested_date=TOMORROW, priority="high",
         description="Replace the air filters on floor 3.",
-        items=(ItemQuantity("service:HVAC-MNT", Decimal("2.5"), "item_0"),),
+        items=(ItemQuantity("service:HVAC-MNT", Decimal("2.5"), 0),),
         free_items=(FreeItem("Skip hire", Decimal(1), "unit", Decimal("80.1234")),)))
     service.apply(SUPERVISOR, order.id, Action.APPROVE, order.revision, Approval((WORKER,), TOMORROW, "Ladder"))
     return order.id
@@ -130,7 +130,7 @@ def test_a_database_made_by_create_all_is_taken_on_in_place(empty: Engine) -> No
     service = OrderService(empty, clock=lambda: NOW)
     service.submit(REQUESTER, OrderDraft(  # still writable
         client_code="ACME", site_code="ACME-HQ", requested_date=TOMORROW, priority="low", description="Again",
-        items=(ItemQuantity("service:HVAC-MNT", Decimal(1), "item_0"),), free_items=()))
+        items=(ItemQuantity("service:HVAC-MNT", Decimal(1), 0),), free_items=()))
     with Session(empty) as session:
         assert order_card(session, order_id).total == Decimal("192.62")  # 2.5 × 45 + 80.1234, to the cent
 

@@ -8,10 +8,29 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
+from bot.refusals import refusal_text
+from i18n import english
 from storage.models import AuditEvent, OrderVersion, PendingEffect, ServiceOrder
 from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER, WORKER2
 from workflow.document import Provider, VersionDocument
-from workflow.errors import FieldErrors, Refused, Stale
+from workflow.errors import (
+    DateInPast,
+    Field,
+    FieldErrors,
+    FreeItemTaken,
+    ItemRow,
+    NotAllowed,
+    NotFieldWorkers,
+    NothingChanged,
+    NotInCatalog,
+    OnAnotherRow,
+    Refused,
+    RemovingAbsent,
+    Required,
+    SiteOfAnotherClient,
+    Stale,
+    WrongState,
+)
 from workflow.inputs import Approval, Closing, Confirmation, FreeItem, ItemQuantity, OrderDraft, Rejection
 from workflow.issuing import issue
 from workflow.letterhead import Letterhead
@@ -28,8 +47,8 @@ TOMORROW = date(2026, 11, 27)
 def draft(**changes) -> OrderDraft:  # type: ignore[no-untyped-def]
     base = dict(client_code="ACME", site_code="ACME-HQ", requested_date=TOMORROW, priority="high",
                 description="Replace the air filters on floor 3.",
-                items=(ItemQuantity("service:HVAC-MNT", Decimal("3"), "item_0"),
-                       ItemQuantity("material:FLT-AIR", Decimal("4"), "item_1")),
+                items=(ItemQuantity("service:HVAC-MNT", Decimal("3"), 0),
+                       ItemQuantity("material:FLT-AIR", Decimal("4"), 1)),
                 free_items=(FreeItem("Skip hire", Decimal(1), "unit", Decimal("80")),))
     base.update(changes)
     return OrderDraft(**base)  # type: ignore[arg-type]
@@ -72,18 +91,18 @@ def test_submit_stores_order_version_zero_audit_and_effects(service: OrderServic
         assert set(__import__("json").loads(invite.payload)["users"]) == {REQUESTER, SUPERVISOR, COORDINATOR}
 
 
-@pytest.mark.parametrize("changes, field, message", [
-    ({"client_code": "NOPE"}, "client", "Pick a client"),
-    ({"site_code": "PENA-OB"}, "site", "site of another client"),
-    ({"requested_date": date(2026, 11, 20)}, "requested_date", "in the past"),
-    ({"items": (ItemQuantity("service:NOPE", Decimal(1), "item_0"),)}, "item_0", "Pick a service"),
-    ({"items": (ItemQuantity("service:CRANE", Decimal(1), "item_0"),
-                ItemQuantity("service:CRANE", Decimal(2), "item_1"))}, "item_1", "already on another row"),
+@pytest.mark.parametrize("changes, field, problem", [
+    ({"client_code": "NOPE"}, Field.CLIENT, NotInCatalog),
+    ({"site_code": "PENA-OB"}, Field.SITE, SiteOfAnotherClient),
+    ({"requested_date": date(2026, 11, 20)}, Field.REQUESTED_DATE, DateInPast),
+    ({"items": (ItemQuantity("service:NOPE", Decimal(1), 0),)}, ItemRow(0), NotInCatalog),
+    ({"items": (ItemQuantity("service:CRANE", Decimal(1), 0),
+                ItemQuantity("service:CRANE", Decimal(2), 1))}, ItemRow(1), OnAnotherRow),
 ])
-def test_submit_refuses_bad_input_and_stores_nothing(service, seeded, changes, field, message) -> None:  # type: ignore[no-untyped-def]
+def test_submit_refuses_bad_input_and_stores_nothing(service, seeded, changes, field, problem) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(FieldErrors) as caught:
         service.submit(REQUESTER, draft(**changes))
-    assert message in caught.value.errors[field]
+    assert isinstance(caught.value.problems[field], problem)
     with Session(seeded) as session:
         assert session.exec(select(ServiceOrder)).all() == []
         assert session.exec(select(PendingEffect)).all() == []
@@ -97,8 +116,9 @@ def test_a_date_still_today_somewhere_is_not_past(service) -> None:  # type: ign
 
 
 def test_only_requesters_submit(service) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(Refused, match="Only a requester can submit service orders"):
+    with pytest.raises(NotAllowed) as caught:
         service.submit(OUTSIDER, draft())
+    assert refusal_text(english(), caught.value) == "Only a requester can submit service orders."
 
 
 def test_approve_makes_version_one_with_field_workers(service, seeded) -> None:  # type: ignore[no-untyped-def]
@@ -117,22 +137,26 @@ def test_approve_makes_version_one_with_field_workers(service, seeded) -> None: 
 
 def test_approve_checks_roles_and_input(service) -> None:  # type: ignore[no-untyped-def]
     order = service.submit(REQUESTER, draft())
-    with pytest.raises(Refused, match="Only a supervisor or a coordinator can approve SO-000001"):
+    with pytest.raises(NotAllowed) as refused:
         service.apply(REQUESTER, order.id, Action.APPROVE, 0, Approval((WORKER,), TOMORROW, None))
+    assert refusal_text(english(), refused.value) == "Only a supervisor or a coordinator can approve SO-000001."
     with pytest.raises(FieldErrors) as caught:
         service.apply(SUPERVISOR, order.id, Action.APPROVE, 0,
                       Approval((OUTSIDER,), date(2026, 1, 1), None))
-    assert "<@U0OUT> is not a field worker" in caught.value.errors["field_workers"]
-    assert "in the past" in caught.value.errors["scheduled_date"]
+    assert caught.value.problems == {Field.FIELD_WORKERS: NotFieldWorkers((OUTSIDER,)),
+                                     Field.SCHEDULED_DATE: DateInPast()}
 
 
 def test_two_approvals_at_the_same_revision_make_one(service, seeded) -> None:  # type: ignore[no-untyped-def]
     order = service.submit(REQUESTER, draft())
     service.apply(SUPERVISOR, order.id, Action.APPROVE, 0, Approval((WORKER,), TOMORROW, None))
-    with pytest.raises(Refused, match="approved, work in progress"):
+    with pytest.raises(WrongState) as caught:
         service.apply(COORDINATOR, order.id, Action.APPROVE, 0, Approval((WORKER2,), TOMORROW, None))
-    with pytest.raises(Refused, match="so you can't reject it now"):
+    assert (caught.value.action, caught.value.state) == (Action.APPROVE, State.APPROVED)
+    with pytest.raises(WrongState) as caught:
         service.apply(COORDINATOR, order.id, Action.REJECT, 0, Rejection("late"))
+    assert refusal_text(english(), caught.value) == ("SO-000001 is approved, work in progress, so you can't reject "
+                                                     "the order now.")
     with Session(seeded) as session:
         assert len(session.exec(select(AuditEvent)).all()) == 2
 
@@ -140,9 +164,10 @@ def test_two_approvals_at_the_same_revision_make_one(service, seeded) -> None:  
 def test_a_form_against_an_old_revision_is_stale(service) -> None:  # type: ignore[no-untyped-def]
     order = approved(service)
     service.apply(WORKER, order.id, Action.CONFIRM, 1, Confirmation(
-        (ItemQuantity("material:FLT-AIR", Decimal(6), "item_0"),), (), (), "two more filters"))
-    with pytest.raises(Stale, match="changed since you opened"):
+        (ItemQuantity("material:FLT-AIR", Decimal(6), 0),), (), (), "two more filters"))
+    with pytest.raises(Stale) as caught:
         service.apply(COORDINATOR, order.id, Action.COMPLETE, 1, Closing(None))
+    assert (caught.value.number, caught.value.state, caught.value.on_card) == ("SO-000001", State.APPROVED, False)
 
 
 def test_confirmation_adds_changes_removes_and_records_diff(service, seeded) -> None:  # type: ignore[no-untyped-def]
@@ -150,9 +175,9 @@ def test_confirmation_adds_changes_removes_and_records_diff(service, seeded) -> 
     with Session(seeded) as session:
         skip_line = next(i for i, line in version_lines(session, order.id, 1) if line.code is None)
     order = service.apply(WORKER, order.id, Action.CONFIRM, order.revision, Confirmation(
-        (ItemQuantity("material:FLT-AIR", Decimal(6), "item_0"),
-         ItemQuantity(f"line:{skip_line}", Decimal(0), "item_1"),
-         ItemQuantity("material:CEM-25", Decimal("2.5"), "item_2")),
+        (ItemQuantity("material:FLT-AIR", Decimal(6), 0),
+         ItemQuantity(f"line:{skip_line}", Decimal(0), 1),
+         ItemQuantity("material:CEM-25", Decimal("2.5"), 2)),
         (FreeItem("Night shift surcharge", Decimal(1), None, Decimal("120")),), (WORKER2,),
         "Filters were clogged; skip not needed"))
     assert order.current_version == 2 and order.state == State.APPROVED
@@ -170,28 +195,33 @@ def test_confirmation_adds_changes_removes_and_records_diff(service, seeded) -> 
 
 def test_confirmation_refusals(service) -> None:  # type: ignore[no-untyped-def]
     order = approved(service)
-    with pytest.raises(Refused, match="Only a field worker assigned to it or a coordinator"):
+    with pytest.raises(NotAllowed) as refused:
         service.apply(WORKER2, order.id, Action.CONFIRM, 1, Confirmation((), (), (), "x"))
-    with pytest.raises(FieldErrors, match="Nothing changed"):
+    assert refusal_text(english(), refused.value).startswith("Only a field worker assigned to it or a coordinator")
+    with pytest.raises(FieldErrors) as caught:
         service.apply(WORKER, order.id, Action.CONFIRM, 1, Confirmation(
-            (ItemQuantity("material:FLT-AIR", Decimal(4), "item_0"),), (), (), "same"))
-    with pytest.raises(FieldErrors, match="not on the order"):
+            (ItemQuantity("material:FLT-AIR", Decimal(4), 0),), (), (), "same"))
+    assert caught.value.problems == {Field.NOTE: NothingChanged()}
+    with pytest.raises(FieldErrors) as caught:
         service.apply(WORKER, order.id, Action.CONFIRM, 1, Confirmation(
-            (ItemQuantity("material:CEM-25", Decimal(0), "item_0"),), (), (), "x"))
+            (ItemQuantity("material:CEM-25", Decimal(0), 0),), (), (), "x"))
+    assert caught.value.problems == {ItemRow(0): RemovingAbsent()}
 
 
 def test_closing_and_closed_orders_refuse_everything(service, seeded) -> None:  # type: ignore[no-untyped-def]
     order = approved(service)
     before = issue(seeded, order.id, 1, LETTERHEAD).document
-    with pytest.raises(FieldErrors, match="Say why"):
+    with pytest.raises(FieldErrors) as caught:
         service.apply(WORKER, order.id, Action.NOT_PERFORM, 1, Closing(None))
+    assert caught.value.problems == {Field.REASON: Required()}
     order = service.apply(WORKER, order.id, Action.COMPLETE, 1, Closing("All done"))
     assert order.state == State.COMPLETED and order.closed_by == WORKER
     for action in Action:
         if action is Action.SUBMIT:
             continue
-        with pytest.raises(Refused, match="already completed"):
+        with pytest.raises(Refused) as refused:
             service.authorize(COORDINATOR, order.id, action)
+        assert refusal_text(english(), refused.value) == "SO-000001 is already completed: it can no longer be changed."
     # a version's document does not change when the order moves on
     assert issue(seeded, order.id, 1, LETTERHEAD).document == before
     # closing issues the closing record: the same items, who closed it, when and how
@@ -216,14 +246,15 @@ def test_a_free_text_item_is_known_by_its_description(service, seeded) -> None: 
     with pytest.raises(FieldErrors) as caught:
         service.submit(REQUESTER, draft(free_items=(FreeItem("Labour", Decimal(1), "h", Decimal(40)),
                                                     FreeItem("labour", Decimal(2), "day", Decimal(300)))))
-    assert caught.value.errors["free_items"].startswith("“labour” is already on the order")
+    assert caught.value.problems == {Field.FREE_ITEMS: FreeItemTaken("labour")}
     order = approved(service)  # has the free item "Skip hire"
-    with pytest.raises(FieldErrors, match="“skip HIRE” is already on the order"):
+    with pytest.raises(FieldErrors) as caught:
         service.apply(WORKER, order.id, Action.CONFIRM, 1, Confirmation(
             (), (FreeItem("skip HIRE", Decimal(2)),), (), "another skip"))
+    assert caught.value.problems == {Field.FREE_ITEMS: FreeItemTaken("skip HIRE")}
     # a confirmation that touches other lines keeps every free line as it was
     order = service.apply(WORKER, order.id, Action.CONFIRM, 1, Confirmation(
-        (ItemQuantity("service:HVAC-MNT", Decimal(4), "item_0"),), (), (), "one more hour"))
+        (ItemQuantity("service:HVAC-MNT", Decimal(4), 0),), (), (), "one more hour"))
     doc = issue(seeded, order.id, 2, LETTERHEAD).document
     assert [c.kind for c in doc.changes] == ["changed"]
     assert [line.description for line in doc.items][-1] == "Skip hire"

@@ -1,31 +1,191 @@
-"""Typed outcomes the bot turns into the right Slack surface."""
+"""Typed outcomes the bot turns into the right Slack surface, in its reader's language.
+
+workflow/ says what went wrong as data (which field, which problem, with what numbers), never as a sentence:
+forms/ words a field's problem and puts it on its block; bot/ words a refusal. Nothing was stored when one
+of these is raised.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from workflow.vocabulary import Action, CatalogKind, Role, State
+
 
 class WorkflowError(Exception):
-    """Base for every refusal the user should read."""
+    """Base for every refusal the user should read. Its str() is for logs: the reader gets it worded."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __str__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({shown})"
 
 
 class Refused(WorkflowError):
     """The actor may not take this step now (role, assignment, or the order's state)."""
 
 
-class NotFound(WorkflowError):
-    pass
+class NotAllowed(Refused):
+    """Only someone with one of `roles` (or, when `assigned_field_worker`, a field worker on the order) may."""
+
+    def __init__(self, action: Action, roles: frozenset[Role], assigned_field_worker: bool, number: str) -> None:
+        super().__init__()
+        self.action, self.roles, self.assigned_field_worker, self.number = (
+            action, roles, assigned_field_worker, number)
+
+
+class WrongState(Refused):
+    """The order is not in the state the step starts from (None: it was never submitted)."""
+
+    def __init__(self, action: Action, state: State | None, number: str) -> None:
+        super().__init__()
+        self.action, self.state, self.number = action, state, number
 
 
 class Stale(Refused):
-    """The order moved on since the form or button was shown."""
+    """The order moved on since the form (or, `on_card`, the card's button) was shown; it is now `state`."""
+
+    def __init__(self, number: str, state: State, on_card: bool = False) -> None:
+        super().__init__()
+        self.number, self.state, self.on_card = number, state, on_card
+
+
+class NotFound(WorkflowError):
+    """No such order (version None), or the order has no such version."""
+
+    def __init__(self, number: str, version: int | None = None) -> None:
+        super().__init__()
+        self.number, self.version = number, version
+
+
+# --- field problems ----------------------------------------------------------------------------------
+
+
+class Field(StrEnum):
+    """The inputs of the steps, as the domain names them (forms/ maps each to its block)."""
+
+    CLIENT = "client"
+    SITE = "site"
+    REQUESTED_DATE = "requested_date"
+    PRIORITY = "priority"
+    DESCRIPTION = "description"
+    FREE_ITEMS = "free_items"
+    FIELD_WORKERS = "field_workers"
+    SCHEDULED_DATE = "scheduled_date"
+    NOTES = "notes"  # the approval's notes for the field workers
+    NOTE = "note"  # a confirmation's why, a closing note
+    REASON = "reason"  # why rejected, why not performed
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One picked item and its quantity: the `row`th (from 0) of the form's item rows."""
+
+    row: int
+
+
+FieldKey = Field | ItemRow
+
+
+class Problem:
+    """What is wrong with a field's value; each kind below carries what its wording needs."""
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))  # type: ignore[arg-type]
+        return f"{type(self).__name__}({shown})"
+
+
+@dataclass(frozen=True, repr=False)
+class NotInCatalog(Problem):
+    """Not a `kind` the catalog has (None: not a service or material)."""
+
+    kind: CatalogKind | None = None
+
+
+@dataclass(frozen=True, repr=False)
+class SiteOfAnotherClient(Problem):
+    site: str
+    client: str
+
+
+@dataclass(frozen=True, repr=False)
+class DateInPast(Problem):
+    pass
+
+
+@dataclass(frozen=True, repr=False)
+class DateTooFar(Problem):
+    latest: date
+    horizon_days: int
+
+
+@dataclass(frozen=True, repr=False)
+class NoItems(Problem):
+    pass
+
+
+@dataclass(frozen=True, repr=False)
+class LineOverCeiling(Problem):
+    """One line's amount above the ceiling; `description` names a free-text item (None: the row's item)."""
+
+    description: str | None
+    amount: Decimal
+    ceiling: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, repr=False)
+class TotalOverCeiling(Problem):
+    total: Decimal  # with tax
+    ceiling: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, repr=False)
+class NotFieldWorkers(Problem):
+    users: tuple[str, ...]  # Slack user ids
+
+
+@dataclass(frozen=True, repr=False)
+class NoLongerOnOrder(Problem):
+    pass
+
+
+@dataclass(frozen=True, repr=False)
+class OnAnotherRow(Problem):
+    pass
+
+
+@dataclass(frozen=True, repr=False)
+class RemovingAbsent(Problem):
+    """A quantity of 0 for an item the order does not have."""
+
+
+@dataclass(frozen=True, repr=False)
+class KeepOneItem(Problem):
+    pass
+
+
+@dataclass(frozen=True, repr=False)
+class NothingChanged(Problem):
+    pass
+
+
+@dataclass(frozen=True, repr=False)
+class FreeItemTaken(Problem):
+    description: str
+
+
+@dataclass(frozen=True, repr=False)
+class Required(Problem):
+    pass
 
 
 class FieldErrors(WorkflowError):
-    """Invalid form input, keyed by the form field (its block_id). Nothing was stored."""
+    """Invalid input, one problem per field. Nothing was stored."""
 
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+    def __init__(self, problems: dict[FieldKey, Problem]) -> None:
+        super().__init__()
+        self.problems = problems

@@ -10,11 +10,12 @@ from decimal import Decimal
 @dataclass(frozen=True)
 class ItemQuantity:
     """A picked item and the quantity wanted. `ref` is 'service:CODE', 'material:CODE' or 'line:ID'
-    (an existing line of the order, for free-text items); `field` is the form field it came from."""
+    (an existing line of the order, for free-text items); `row` is the item row it came from (from 0), where
+    its problems are shown."""
 
     ref: str
     quantity: Decimal
-    field: str
+    row: int
 
 
 @dataclass(frozen=True)

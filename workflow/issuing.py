@@ -58,7 +58,7 @@ def logo_of(session: Session, document: VersionDocument) -> bytes | None:
 
 def _version(session: Session, order_id: int, number: int) -> OrderVersion:
     if number < 1:  # version 0 is the order as submitted: never a document
-        raise NotFound(f"{order_number(order_id)} has no version {number}.")
+        raise NotFound(order_number(order_id), number)
     return version_row(session, order_id, number)
 
 

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from workflow.document import ItemLine, money, subtotal
+from workflow.errors import DateInPast, DateTooFar, Field, FieldKey, LineOverCeiling, Problem, TotalOverCeiling
 from workflow.vocabulary import ItemKind
 
 # what the money columns hold (NUMERIC(14, 4)): the largest unit price, and the largest ceiling a setting may ask
@@ -26,36 +27,34 @@ class Limits:
     tax_rate: Decimal = Decimal(0)  # 0.19 for 19 %
     horizon_days: int = DEFAULT_HORIZON_DAYS
 
-    def date_problem(self, day: date, today: date, what: str) -> str | None:
+    def date_problem(self, day: date, today: date) -> Problem | None:
         if day < today:
-            return f"The {what} is in the past."
+            return DateInPast()
         latest = today + timedelta(days=self.horizon_days)
         if day > latest:
-            return f"Pick a {what} by {latest.isoformat()}, at most {self.horizon_days:,} days ahead."
+            return DateTooFar(latest, self.horizon_days)
         return None
 
-    def line_problems(self, lines: list[ItemLine], currency: str, fields: dict[str, str],
-                      default_field: str) -> dict[str, str]:
-        """Each line over the ceiling, on its field: `fields` maps a line's key to it; items the catalog lacks
+    def line_problems(self, lines: list[ItemLine], currency: str, rows: dict[str, FieldKey],
+                      default_field: FieldKey) -> dict[FieldKey, Problem]:
+        """Each line over the ceiling, on its field: `rows` maps a line's key to it; items the catalog lacks
         are on the free-items field."""
-        problems: dict[str, str] = {}
+        problems: dict[FieldKey, Problem] = {}
         for line in lines:
             amount = line.total(currency)
             if amount is not None and amount > self.ceiling:
                 free = line.kind == ItemKind.FREE
-                field = fields.get(line.key, FREE_ITEMS if free else default_field)
-                named = f"“{line.description}”" if free else "This line"
-                problems.setdefault(field, f"{named} comes to {amount:,} {currency}, above the limit of "
-                                           f"{self.ceiling:,} {currency} for one line.")
+                field = rows.get(line.key, FREE_ITEMS if free else default_field)
+                problems.setdefault(field, LineOverCeiling(line.description if free else None, amount,
+                                                           self.ceiling, currency))
         return problems
 
-    def total_problem(self, lines: list[ItemLine], currency: str) -> str | None:
+    def total_problem(self, lines: list[ItemLine], currency: str) -> Problem | None:
         net = subtotal(lines, currency)
         total = net + money(net * self.tax_rate, currency)
         if total > self.ceiling:
-            return (f"The order would come to {total:,} {currency} with tax, above the limit of "
-                    f"{self.ceiling:,} {currency} for one order.")
+            return TotalOverCeiling(total, self.ceiling, currency)
         return None
 
 
-FREE_ITEMS = "free_items"  # the forms' field for items the catalog lacks
+FREE_ITEMS = Field.FREE_ITEMS  # where problems with items the catalog lacks go

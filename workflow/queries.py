@@ -47,7 +47,7 @@ class OrderCard:
 def get_order(session: Session, order_id: int) -> ServiceOrder:
     order = session.get(ServiceOrder, order_id)
     if order is None:
-        raise NotFound(f"There is no order {order_number(order_id)}.")
+        raise NotFound(order_number(order_id))
     return order
 
 
@@ -64,7 +64,7 @@ def version_row(session: Session, order_id: int, number: int) -> OrderVersion:
     version = session.exec(select(OrderVersion).where(
         OrderVersion.order_id == order_id, OrderVersion.number == number)).first()
     if version is None:
-        raise NotFound(f"{order_number(order_id)} has no version {number}.")
+        raise NotFound(order_number(order_id), number)
     return version
 
 

@@ -27,14 +27,33 @@ from storage.models import (
 )
 from workflow.clock import Clock, utcnow
 from workflow.document import ItemChange, ItemLine, diff_items, quantity_text, subtotal
-from workflow.errors import FieldErrors, Refused, Stale
+from workflow.errors import (
+    Field,
+    FieldErrors,
+    FieldKey,
+    FreeItemTaken,
+    ItemRow,
+    KeepOneItem,
+    NoItems,
+    NoLongerOnOrder,
+    NotFieldWorkers,
+    NothingChanged,
+    NotInCatalog,
+    OnAnotherRow,
+    Problem,
+    Refused,
+    RemovingAbsent,
+    Required,
+    SiteOfAnotherClient,
+    Stale,
+)
 from workflow.inputs import Approval, Closing, Confirmation, FreeItem, ItemQuantity, OrderDraft, Rejection
 from workflow.limits import FREE_ITEMS, Limits
 from workflow.people import local_today
 from workflow.queries import get_order, version_lines
 from workflow.text import esc
 from workflow.transitions import BY_ACTION, Transition, check
-from workflow.vocabulary import Action, ItemKind, Role, State, order_number
+from workflow.vocabulary import Action, CatalogKind, ItemKind, Role, State, order_number
 
 
 class OrderService:
@@ -58,8 +77,7 @@ class OrderService:
             order = get_order(session, order_id)
             _check(session, BY_ACTION[action], order, actor)
             if revision is not None and revision != order.revision:
-                raise Stale(f"This card of {order_number(order.id)} is out of date: the order changed since. "
-                            "Look at the updated card, then try again.")
+                raise Stale(order_number(order.id), State(order.state), on_card=True)
             return order
 
     def authorize_submit(self, actor: str) -> None:
@@ -85,26 +103,26 @@ class OrderService:
         now = self.clock()
         with session_scope(self.engine) as session:
             check(BY_ACTION[Action.SUBMIT], None, roles_of(session, actor), False, "")
-            errors: dict[str, str] = {}
+            errors: dict[FieldKey, Problem] = {}
             catalog = _catalog(session, [("client", draft.client_code), ("site", draft.site_code),
                                          *(_ref(item) for item in draft.items)])
             client = catalog.get(("client", draft.client_code))
             site = catalog.get(("site", draft.site_code))
             if client is None:
-                errors["client"] = "Pick a client from the list."
+                errors[Field.CLIENT] = NotInCatalog(CatalogKind.CLIENT)
             if site is None:
-                errors["site"] = "Pick a site from the list."
+                errors[Field.SITE] = NotInCatalog(CatalogKind.SITE)
             elif client is not None and site.parent_code != client.code:
-                errors["site"] = f"{site.name} is a site of another client, not of {client.name}."
+                errors[Field.SITE] = SiteOfAnotherClient(site.name, client.name)
             today = local_today(session, actor, now)
-            if problem := self.limits.date_problem(draft.requested_date, today, "requested date"):
-                errors["requested_date"] = problem
+            if problem := self.limits.date_problem(draft.requested_date, today):
+                errors[Field.REQUESTED_DATE] = problem
             lines = _resolve_items(session, draft.items, errors, catalog)
             lines += _free_lines(draft.free_items, {line.key for line in lines}, errors)
-            first_field = draft.items[0].field if draft.items else FREE_ITEMS
+            first_field: FieldKey = ItemRow(draft.items[0].row) if draft.items else FREE_ITEMS
             if not lines and not errors:
-                errors[first_field] = "Add at least one item."
-            fields = {item.ref: item.field for item in draft.items}
+                errors[first_field] = NoItems()
+            fields: dict[str, FieldKey] = {item.ref: ItemRow(item.row) for item in draft.items}
             errors = self.limits.line_problems(lines, self.currency, fields, first_field) | errors
             if not errors and (problem := self.limits.total_problem(lines, self.currency)):
                 errors[first_field] = problem
@@ -155,8 +173,7 @@ class OrderService:
             ).rowcount
             if claimed != 1:
                 session.refresh(order)
-                raise Stale(f"{number} changed since you opened this (it is now "
-                            f"{State(order.state).label.lower()}). Look at its card and try again.")
+                raise Stale(number, State(order.state))
             order.revision = revision + 1
             source = State(order.state)
             effects = _Effects(session, order, now)
@@ -177,11 +194,10 @@ class OrderService:
 
 def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, now: datetime,
              effects: _Effects, service: OrderService) -> str:
-    errors: dict[str, str] = {}
+    errors: dict[FieldKey, Problem] = {}
     _check_field_workers(session, data.field_workers, errors)
-    if problem := service.limits.date_problem(data.scheduled_date, local_today(session, actor, now),
-                                              "scheduled date"):
-        errors["scheduled_date"] = problem
+    if problem := service.limits.date_problem(data.scheduled_date, local_today(session, actor, now)):
+        errors[Field.SCHEDULED_DATE] = problem
     if errors:
         raise FieldErrors(errors)
     order.scheduled_date = data.scheduled_date
@@ -207,7 +223,7 @@ def _reject(session: Session, order: ServiceOrder, actor: str, data: Rejection, 
 
 def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmation, now: datetime,
              effects: _Effects, service: OrderService) -> str:
-    errors: dict[str, str] = {}
+    errors: dict[FieldKey, Problem] = {}
     ids = {f"line:{line_id}": line for line_id, line in version_lines(session, order.id, order.current_version)}
     before = list(ids.values())
     assigned = {a.user_id for a in session.exec(select(Assignment).where(Assignment.order_id == order.id))}
@@ -215,27 +231,28 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
     _check_field_workers(session, new_people, errors)
 
     after = {line.key: line for line in before}
-    fields: dict[str, str] = {}  # the field each changed line came from, for its errors
+    fields: dict[str, FieldKey] = {}  # the row each changed line came from, for its errors
     seen: set[str] = set()
     for change in data.changes:
+        row = ItemRow(change.row)
         if change.ref.startswith("line:"):
             line = ids.get(change.ref)
             if line is None:
-                errors[change.field] = "That item is no longer on this order."
+                errors[row] = NoLongerOnOrder()
                 continue
         else:
-            resolved = _resolve_items(session, (ItemQuantity(change.ref, Decimal(1), change.field),), errors)
+            resolved = _resolve_items(session, (ItemQuantity(change.ref, Decimal(1), change.row),), errors)
             if not resolved:
                 continue
             line = after.get(resolved[0].key, resolved[0])
         if line.key in seen:
-            errors[change.field] = "This item is already on another row."
+            errors[row] = OnAnotherRow()
             continue
         seen.add(line.key)
-        fields[line.key] = change.field
+        fields[line.key] = row
         if change.quantity == 0:
             if line.key not in after:
-                errors[change.field] = "That item is not on the order; a quantity of 0 removes an item."
+                errors[row] = RemovingAbsent()
             after.pop(line.key, None)
         else:
             after[line.key] = _with_quantity(line, change.quantity)
@@ -243,12 +260,12 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
         after[line.key] = line
     lines = list(after.values())
     if not errors and not lines:
-        errors["note"] = "An order keeps at least one item; close it as not performed instead."
+        errors[Field.NOTE] = KeepOneItem()
     changes = diff_items(tuple(before), tuple(lines))
     if not errors and not changes and not new_people:
-        errors["note"] = "Nothing changed: change an item or add a field worker."
+        errors[Field.NOTE] = NothingChanged()
     changed = [c.after for c in changes if c.after is not None]
-    changed_field = next((fields.get(line.key, FREE_ITEMS) for line in changed), "note")
+    changed_field = next((fields.get(line.key, FREE_ITEMS) for line in changed), Field.NOTE)
     errors = service.limits.line_problems(changed, service.currency, fields, changed_field) | errors
     # an order over a ceiling lowered since may still come down
     if (changed and not errors and subtotal(lines, service.currency) > subtotal(before, service.currency)
@@ -280,7 +297,7 @@ def _complete(session: Session, order: ServiceOrder, actor: str, data: Closing, 
 def _not_perform(session: Session, order: ServiceOrder, actor: str, data: Closing, now: datetime,
                  effects: _Effects, service: OrderService) -> str:
     if not data.note:
-        raise FieldErrors({"reason": "Say why the order was not performed."})
+        raise FieldErrors({Field.REASON: Required()})
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.note
     number = _closing_version(session, order, Action.NOT_PERFORM, actor, now, data.note, effects)
     return f"Version {number}, the closing record. Reason: {esc(data.note)}"
@@ -332,12 +349,11 @@ def _unique(users: list[str]) -> list[str]:
     return list(dict.fromkeys(users))
 
 
-def _check_field_workers(session: Session, users: tuple[str, ...] | list[str], errors: dict[str, str]) -> None:
+def _check_field_workers(session: Session, users: tuple[str, ...] | list[str],
+                         errors: dict[FieldKey, Problem]) -> None:
     missing = [u for u in users if Role.FIELD_WORKER not in roles_of(session, u)]
     if missing:
-        who = ", ".join(f"<@{u}>" for u in missing)
-        errors["field_workers"] = (f"{who} {'is' if len(missing) == 1 else 'are'} not a field worker. "
-                                   "An admin can grant the role.")
+        errors[Field.FIELD_WORKERS] = NotFieldWorkers(tuple(missing))
 
 
 def _ref(item: ItemQuantity) -> tuple[str, str]:
@@ -352,7 +368,7 @@ def _catalog(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, s
     return {(e.kind, e.code): e for e in rows if (e.kind, e.code) in set(keys)}
 
 
-def _resolve_items(session: Session, items: tuple[ItemQuantity, ...], errors: dict[str, str],
+def _resolve_items(session: Session, items: tuple[ItemQuantity, ...], errors: dict[FieldKey, Problem],
                    catalog: dict[tuple[str, str], CatalogEntry] | None = None) -> list[ItemLine]:
     catalog = catalog if catalog is not None else _catalog(session, [_ref(item) for item in items])
     lines: dict[str, ItemLine] = {}
@@ -360,12 +376,12 @@ def _resolve_items(session: Session, items: tuple[ItemQuantity, ...], errors: di
         kind, code = _ref(item)
         entry = catalog.get((kind, code)) if kind in (ItemKind.SERVICE, ItemKind.MATERIAL) else None
         if entry is None:
-            errors[item.field] = "Pick a service or material from the list."
+            errors[ItemRow(item.row)] = NotInCatalog()
             continue
         line = ItemLine(kind=kind, code=entry.code, description=entry.name, unit=entry.unit,
                         unit_price=entry.unit_price, quantity=item.quantity)
         if line.key in lines:
-            errors[item.field] = "This item is already on another row."
+            errors[ItemRow(item.row)] = OnAnotherRow()
             continue
         lines[line.key] = line
     return list(lines.values())
@@ -376,14 +392,13 @@ def _free_line(item: FreeItem) -> ItemLine:
                     unit_price=item.unit_price, quantity=item.quantity)
 
 
-def _free_lines(items: tuple[FreeItem, ...], taken: set[str], errors: dict[str, str]) -> list[ItemLine]:
+def _free_lines(items: tuple[FreeItem, ...], taken: set[str], errors: dict[FieldKey, Problem]) -> list[ItemLine]:
     """A free-text item is known by its description, so each description appears once per order."""
     lines: list[ItemLine] = []
     for item in items:
         line = _free_line(item)
         if line.key in taken:
-            errors["free_items"] = (f"“{item.description}” is already on the order: change its quantity "
-                                    "instead (pick it in an item row), or describe it differently.")
+            errors[FREE_ITEMS] = FreeItemTaken(item.description)
             continue
         taken.add(line.key)
         lines.append(line)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workflow.errors import Refused
+from workflow.errors import NotAllowed, WrongState
 from workflow.vocabulary import Action, Role, State
 
 
@@ -67,11 +67,8 @@ def may(transition: Transition, roles: set[Role], assigned: bool) -> bool:
 
 
 def check(transition: Transition, state: State | None, roles: set[Role], assigned: bool, number: str) -> None:
-    """Raise Refused, with words a user can act on, unless this actor may take this step now."""
+    """Raise WrongState or NotAllowed (bot/ words them) unless this actor may take this step now."""
     if transition.source != state:
-        if state is not None and state.is_closed:
-            raise Refused(f"{number} is already {state.label.lower()}: it can no longer be changed.")
-        shown = state.label.lower() if state else "not submitted"
-        raise Refused(f"{number} is {shown}, so you can't {transition.what.format(number='it')} now.")
+        raise WrongState(transition.action, state, number)
     if not may(transition, roles, assigned):
-        raise Refused(f"Only {transition.who} can {transition.what.format(number=number)}.")
+        raise NotAllowed(transition.action, transition.roles, transition.assigned_field_worker, number)

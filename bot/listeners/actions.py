@@ -13,14 +13,17 @@ from sqlmodel import Session
 from bot.cards import STEP_ACTION_IDS, step_action_id
 from bot.context import BotContext, today_for
 from bot.gateway import SlackError
+from bot.readers import reader_locale
+from bot.refusals import refusal_text
 from forms import order_form
 from forms.elements import notice
 from forms.items import ADD_ROWS_ACTION, MAX_ROWS, ROW_STEP
 from forms.metadata import BadMetadata, ButtonValue, FormMeta
 from forms.step_forms import STEP_FORMS
+from i18n import Language, language
 from workflow.errors import WorkflowError
 from workflow.queries import order_card, version_lines
-from workflow.transitions import BY_FORM, TRANSITIONS
+from workflow.transitions import BY_FORM, TRANSITIONS, Transition
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,7 @@ def _ack(ack: Ack) -> None:
 
 
 def register(app: App, ctx: BotContext) -> None:
-    def tell(body: dict[str, Any], text: str) -> None:
+    def tell(body: dict[str, Any], text: str, lang: Language) -> None:
         """A refusal only the clicking user sees, by the first way that reaches them: an ephemeral message in
         the channel (Slack refuses it to someone who is not in the channel: a public order channel can be
         read by anyone), the click's response_url (ephemeral, it rides on their own click), a small modal
@@ -45,7 +48,8 @@ def register(app: App, ctx: BotContext) -> None:
         if body.get("response_url"):
             ways.append(lambda: ctx.gateway.respond(body["response_url"], text))
         if body.get("trigger_id"):
-            ways.append(lambda: ctx.gateway.open_view(body["trigger_id"], notice("Service orders", text)))
+            ways.append(lambda: ctx.gateway.open_view(body["trigger_id"], notice(
+                lang.p_("modal title", "Service orders"), text, lang)))
         for way in ways:
             try:
                 way()
@@ -58,29 +62,32 @@ def register(app: App, ctx: BotContext) -> None:
                 log.info("could not tell %s why by %s (%s)", user, error.method, error.code)
         log.warning("could not tell %s why, by any way: %s", user, text)
 
-    def step_view(form: str, meta: FormMeta) -> dict[str, Any]:
+    def step_view(transition: Transition, meta: FormMeta) -> dict[str, Any]:
         """A step's form for the order in `meta`, built from the order as it is now."""
         assert meta.order_id is not None
         with Session(ctx.engine) as session:
             card = order_card(session, meta.order_id)
             lines = version_lines(session, meta.order_id, card.version)
-        return STEP_FORMS[form].build(meta, card, lines)
+        return STEP_FORMS[transition.action].build(meta, card, lines)
 
     def open_step_form(body: dict[str, Any], action: dict[str, Any]) -> None:
         user = body["user"]["id"]
         transition = _STEP_BY_ACTION_ID[action["action_id"]]
+        # the clicking person's language: the form is built, read and its errors worded in it
+        locale = reader_locale(ctx.engine, user, ctx.locale)
+        lang = language(locale)
         try:
             clicked = ButtonValue.load(action.get("value"))
             order = ctx.service.authorize(user, clicked.order_id, transition.action, clicked.revision)
         except (WorkflowError, BadMetadata) as refusal:
-            tell(body, str(getattr(refusal, "message", refusal)))
+            tell(body, refusal_text(lang, refusal), lang)
             return
         # the form carries the revision the user is looking at now: a step taken meanwhile makes it stale
-        meta = FormMeta(order_id=order.id, revision=order.revision, locale=ctx.locale)
+        meta = FormMeta(order_id=order.id, revision=order.revision, locale=locale)
         try:
-            ctx.gateway.open_view(body["trigger_id"], step_view(transition.form, meta))
+            ctx.gateway.open_view(body["trigger_id"], step_view(transition, meta))
         except SlackError as error:
-            tell(body, f"The form could not open ({error.code}); please click again.")
+            tell(body, lang._("The form could not open ({code}); please click again.").format(code=error.code), lang)
 
     def add_item_rows(body: dict[str, Any]) -> None:
         view = body["view"]
@@ -95,7 +102,7 @@ def register(app: App, ctx: BotContext) -> None:
             transition = BY_FORM.get(view.get("callback_id", ""))
             if transition is None or meta.order_id is None:
                 return
-            new_view = step_view(transition.form, meta)
+            new_view = step_view(transition, meta)
         # same block ids, so Slack keeps what the user already typed; the hash refuses a stale update
         ctx.gateway.update_view(view["id"], new_view, view.get("hash"))
 

@@ -13,6 +13,7 @@ from forms import order_form
 from forms.elements import clean, option, read_option
 from forms.items import ITEM_ACTION, catalog_option, item_options
 from forms.metadata import BadMetadata, FormMeta
+from i18n import language
 from workflow.errors import WorkflowError
 from workflow.queries import free_lines_matching, get_order, search_catalog, version_lines
 from workflow.vocabulary import ItemKind
@@ -43,20 +44,21 @@ def register(app: App, ctx: BotContext) -> None:
         try:
             meta = FormMeta.load((body.get("view") or {}).get("private_metadata"))
         except BadMetadata:
-            meta = FormMeta()
+            meta = FormMeta(locale=ctx.locale)
+        lang = language(meta.locale)  # the form's: its options read as the rest of it
         with Session(ctx.engine) as session:
             found = search_catalog(session, (ItemKind.SERVICE.value, ItemKind.MATERIAL.value),
                                    typed(payload))
             if meta.order_id is None:
-                ack(options=[catalog_option(e) for e in found])
+                ack(options=[catalog_option(e, lang, ctx.currency) for e in found])
                 return
             try:
                 order = get_order(session, meta.order_id)
             except WorkflowError:  # an order that is not there (a forged or very old form): nothing on it
-                ack(options=[catalog_option(e) for e in found])
+                ack(options=[catalog_option(e, lang, ctx.currency) for e in found])
                 return
             lines = version_lines(session, order.id, order.current_version)
-        ack(**item_options(found, free_lines_matching(lines, typed(payload))))
+        ack(**item_options(found, lang, ctx.currency, free_lines_matching(lines, typed(payload))))
 
     app.options(order_form.CLIENT)(clients)
     app.options(order_form.SITE)(sites)

@@ -1,5 +1,7 @@
 """Form submissions: parse, validate and commit the step inside the ack, so the user sees field errors
-or a refusal in the modal itself, and a closed modal means the step is stored. Slack work follows."""
+or a refusal in the modal itself, and a closed modal means the step is stored. Slack work follows.
+
+Errors are worded in the form's language (its reader's, recorded in its metadata when it was opened)."""
 
 from __future__ import annotations
 
@@ -9,25 +11,24 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.context import BotContext
+from bot.refusals import SORRY, names, reader_of, refusal_text
 from forms import order_form
-from forms.elements import modal, section
-from forms.metadata import BadMetadata, FormMeta
+from forms.elements import NOTICE, FormErrors, notice
+from forms.metadata import BadMetadata, FormMeta, Unreadable
+from forms.problems import field_errors
 from forms.step_forms import STEP_FORMS
+from i18n import Language, language
 from workflow.errors import FieldErrors, WorkflowError
-from workflow.transitions import BY_FORM
+from workflow.transitions import BY_FORM, TRANSITIONS
 
 log = logging.getLogger(__name__)
 
-
-# what a person reads when a step failed on our side (here, and for any listener: bot/app.py)
-SORRY = "Something went wrong on our side and nothing was saved. Please try again in a moment."
+__all__ = ["SORRY", "register"]
 
 
-def _notice(title: str, text: str) -> dict[str, Any]:
-    view = modal("notice", title, "OK", [section(text)], "{}")
-    view.pop("submit")
-    view["close"] = {"type": "plain_text", "text": "Close"}
-    return view
+def not_saved(lang: Language, text: str) -> dict[str, Any]:
+    """The modal, replaced by why it was not saved."""
+    return notice(lang.p_("modal title", "Not saved"), f":warning: {text}", lang)
 
 
 def register(app: App, ctx: BotContext) -> None:
@@ -35,34 +36,41 @@ def register(app: App, ctx: BotContext) -> None:
         user = body["user"]["id"]
         values = (view.get("state") or {}).get("values") or {}
         callback_id = view.get("callback_id", "")
+        lang: Language | None = None
         try:
             meta = FormMeta.load(view.get("private_metadata"))
+            lang = language(meta.locale)
             if callback_id == order_form.CALLBACK_ID:
                 order = ctx.service.submit(user, order_form.parse(values, meta), view.get("id"))
                 log.info("%s submitted order %s", user, order.id)
             else:
                 transition = BY_FORM[callback_id]
-                data = STEP_FORMS[transition.form].parse(values, meta)
+                data = STEP_FORMS[transition.action].parse(values, meta)
                 if meta.order_id is None:
-                    raise BadMetadata("This form is not tied to an order; please open it again.")
+                    raise BadMetadata(Unreadable.NO_ORDER)
                 ctx.service.apply(user, meta.order_id, transition.action, meta.revision, data)
-        except FieldErrors as invalid:
+        except (FormErrors, FieldErrors) as invalid:
+            lang = lang or reader_of(ctx.engine, ctx.locale, user)
+            worded = (invalid.errors if isinstance(invalid, FormErrors)
+                      else field_errors(lang, invalid, names(ctx.engine)))
             inputs = [b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input" and "block_id" in b]
             # Slack only accepts errors on the view's input blocks; anything else goes on the first one
-            errors = {k: v for k, v in invalid.errors.items() if k in inputs}
+            errors = {k: v for k, v in worded.items() if k in inputs}
             if not errors and inputs:
-                errors = {inputs[0]: invalid.message}
+                errors = {inputs[0]: " ".join(worded.values())}
             if errors:
                 ack(response_action="errors", errors=errors)
             else:  # not one of our views (a forged or outdated payload): nowhere to show field errors
-                ack(response_action="update", view=_notice("Not saved", f":warning: {invalid.message}"))
+                ack(response_action="update", view=not_saved(lang, " ".join(worded.values())))
             return
         except (WorkflowError, BadMetadata) as refusal:
-            ack(response_action="update", view=_notice("Not saved", f":warning: {refusal}"))
+            lang = lang or reader_of(ctx.engine, ctx.locale, user)
+            ack(response_action="update", view=not_saved(lang, refusal_text(lang, refusal)))
             return
         except Exception:  # the user must learn the step was not stored, not see Slack's generic error
             log.exception("submission of %s by %s failed", callback_id, user)
-            ack(response_action="update", view=_notice("Not saved", f":warning: {SORRY}"))
+            lang = lang or reader_of(ctx.engine, ctx.locale, user)
+            ack(response_action="update", view=not_saved(lang, lang._(SORRY)))
             return
         ack()
         ctx.effects.kick()
@@ -70,9 +78,8 @@ def register(app: App, ctx: BotContext) -> None:
     def closed(ack: Ack) -> None:
         ack()
 
-    forms = [order_form.CALLBACK_ID, *STEP_FORMS]
-    for callback_id in forms:
+    for callback_id in (t.form for t in TRANSITIONS):
         app.view(callback_id)(submitted)
         app.view_closed(callback_id)(closed)
-    app.view("notice")(closed)
-    app.view_closed("notice")(closed)
+    app.view(NOTICE)(closed)
+    app.view_closed(NOTICE)(closed)

@@ -1,0 +1,85 @@
+"""Why something was not done, worded for the person who asked: the workflow's typed refusals, a form or button
+that could not be read, and our own failure. Plain text: each surface (ephemeral, modal notice, slash-command
+answer) shows it as is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, select
+
+from bot.readers import reader_language
+from forms.metadata import BadMetadata, Unreadable
+from forms.problems import problem_text
+from i18n import N_, Language, language
+from i18n.domain import DOING, STATES_IN_SENTENCE, who_may
+from storage.models import Person
+from workflow.errors import FieldErrors, NotAllowed, NotFound, Stale, WorkflowError, WrongState
+
+# what a person reads when a step failed on our side (for any listener: bot/app.py's error handler too)
+SORRY = N_("Something went wrong on our side and nothing was saved. Please try again in a moment.")
+
+_UNREADABLE = {
+    Unreadable.FORM: N_("This form could not be read; please open it again."),
+    Unreadable.BUTTON: N_("This button could not be read; the card may be out of date."),
+    Unreadable.NO_ORDER: N_("This form is not tied to an order; please open it again."),
+}
+
+
+def refusal_text(lang: Language, error: WorkflowError | BadMetadata,
+                 name: Callable[[str], str] = str) -> str:
+    """One line that says why, and what to do instead where there is something to do."""
+    _ = lang._
+    match error:
+        case NotAllowed(action=action, roles=roles, assigned_field_worker=assigned, number=number):
+            return _("Only {who} can {step}.").format(who=who_may(lang, roles, assigned),
+                                                      step=_(DOING[action]).format(number=number))
+        case WrongState(state=state, number=number) if state is not None and state.is_closed:
+            return _("{number} is already {state}: it can no longer be changed.").format(
+                number=number, state=_(STATES_IN_SENTENCE[state]))
+        case WrongState(action=action, state=state, number=number):
+            return _("{number} is {state}, so you can't {step} now.").format(
+                number=number, state=_(STATES_IN_SENTENCE[state]) if state else _("not submitted"),
+                step=_(DOING[action]).format(number=_("the order")))
+        case Stale(number=number, on_card=True):
+            return _("This card of {number} is out of date: the order changed since. Look at the updated card, "
+                     "then try again.").format(number=number)
+        case Stale(number=number, state=state):
+            return _("{number} changed since you opened this (it is now {state}). Look at its card and try "
+                     "again.").format(number=number, state=_(STATES_IN_SENTENCE[state]))
+        case NotFound(number=number, version=None):
+            return _("There is no order {number}.").format(number=number)
+        case NotFound(number=number, version=version):
+            return _("{number} has no version {version}.").format(number=number, version=version)
+        case FieldErrors(problems=problems):  # where there is no form to show them on
+            return " ".join(problem_text(lang, key, problem, name) for key, problem in problems.items())
+        case BadMetadata(what=what):
+            return _(_UNREADABLE[what])
+        case _:
+            return _(SORRY)
+
+
+def sorry(lang: Language) -> str:
+    return lang._(SORRY)
+
+
+def reader_of(engine: Engine, provider_locale: str, user: str | None) -> Language:
+    """The language `user` reads; the provider's when we cannot tell (no user, or the database failing)."""
+    if not user:
+        return language(provider_locale)
+    try:
+        return reader_language(engine, user, provider_locale)
+    except SQLAlchemyError:  # the database may be why we are saying sorry
+        return language(provider_locale)
+
+
+def names(engine: Engine) -> Callable[[str], str]:
+    """A person's display name as Slack last told us, else their user id (a field error is plain text: a
+    mention would show as its raw code)."""
+    def name(user: str) -> str:
+        with Session(engine) as session:
+            known = session.exec(select(Person.name).where(Person.user_id == user)).first()
+        return known or user
+    return name
