@@ -94,5 +94,5 @@ def test_home_buttons_act_like_the_cards(ws: LocalWorkspace) -> None:
     ws.settle()
     ws.slack.click_in_view(SUPERVISOR, home(ws, SUPERVISOR), "order_approve", value=f"{first}:0",
                            block_id=f"home_pending_{second}")
-    ws.wait(lambda: any("so you can't approve it now" in str(v.get("blocks")) for v in ws.fake.views.values()),
+    ws.wait(lambda: any("so you can't approve the order now" in str(v.get("blocks")) for v in ws.fake.views.values()),
             "the refusal")

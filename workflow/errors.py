@@ -7,7 +7,7 @@ of these is raised.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -92,41 +92,37 @@ FieldKey = Field | ItemRow
 class Problem:
     """What is wrong with a field's value; each kind below carries what its wording needs."""
 
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))  # type: ignore[arg-type]
-        return f"{type(self).__name__}({shown})"
 
-
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
 class NotInCatalog(Problem):
     """Not a `kind` the catalog has (None: not a service or material)."""
 
     kind: CatalogKind | None = None
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
 class SiteOfAnotherClient(Problem):
     site: str
     client: str
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
 class DateInPast(Problem):
     pass
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
 class DateTooFar(Problem):
     latest: date
     horizon_days: int
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
 class NoItems(Problem):
     pass
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
 class LineOverCeiling(Problem):
     """One line's amount above the ceiling; `description` names a free-text item (None: the row's item)."""
 
@@ -136,49 +132,49 @@ class LineOverCeiling(Problem):
     currency: str
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
 class TotalOverCeiling(Problem):
     total: Decimal  # with tax
     ceiling: Decimal
     currency: str
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
 class NotFieldWorkers(Problem):
     users: tuple[str, ...]  # Slack user ids
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
 class NoLongerOnOrder(Problem):
     pass
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
 class OnAnotherRow(Problem):
     pass
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
 class RemovingAbsent(Problem):
     """A quantity of 0 for an item the order does not have."""
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
 class KeepOneItem(Problem):
     pass
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
 class NothingChanged(Problem):
     pass
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
 class FreeItemTaken(Problem):
     description: str
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True)
 class Required(Problem):
     pass
 
