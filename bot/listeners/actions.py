@@ -13,6 +13,7 @@ from sqlmodel import Session
 from bot.cards import STEP_ACTION_IDS, step_action_id
 from bot.context import BotContext, today_for
 from bot.gateway import SlackError
+from bot.profiles import refresh
 from bot.readers import reader_locale
 from bot.refusals import refusal_text
 from forms import order_form
@@ -73,7 +74,9 @@ def register(app: App, ctx: BotContext) -> None:
     def open_step_form(body: dict[str, Any], action: dict[str, Any]) -> None:
         user = body["user"]["id"]
         transition = _STEP_BY_ACTION_ID[action["action_id"]]
-        # the clicking person's language: the form is built, read and its errors worded in it
+        # the clicking person's language (asked of Slack if new or a day old: we are after the ack): the form
+        # is built, read and its errors worded in it
+        refresh(ctx.engine, ctx.gateway, user, ctx.clock())
         locale = reader_locale(ctx.engine, user, ctx.locale)
         lang = language(locale)
         try:
