@@ -12,11 +12,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.cards import STATE_EMOJI, step_action_id
+from bot.mrkdwn import esc
 from forms.elements import actions_block, button, context, header, section
 from forms.metadata import ButtonValue
 from workflow.overview import Listing, OrderLine, Page, counts_by_state, listing, listings_for
 from workflow.service import roles_of
-from workflow.text import esc
 from workflow.transitions import available, may
 from workflow.vocabulary import Role, State
 

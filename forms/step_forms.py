@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.mrkdwn import esc
 from forms.elements import (
     Collector,
     Values,
@@ -38,7 +39,6 @@ from forms.metadata import FormMeta
 from workflow.document import ItemLine, quantity_text
 from workflow.inputs import Approval, Closing, Confirmation, Rejection, StepInput
 from workflow.queries import OrderCard
-from workflow.text import esc
 
 FIELD_WORKERS, SCHEDULED_DATE, NOTES, REASON, NOTE = "field_workers", "scheduled_date", "notes", "reason", "note"
 

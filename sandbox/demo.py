@@ -8,7 +8,6 @@ that landed in the order's channel, the channel as a readable transcript and the
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 import time
@@ -17,13 +16,15 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from bot.mrkdwn import plain
+from bot.render.facts import describe
+from i18n import language
 from sandbox.local import LocalWorkspace
 from storage.db import init_db, make_engine
 from workflow.catalog import import_csv
 from workflow.letterhead import letterhead_from_env
 from workflow.people import grant
 from workflow.queries import audit_trail, person_name
-from workflow.text import unesc
 from workflow.vocabulary import Role, order_number
 
 SAMPLE = Path(__file__).parent / "sample"
@@ -119,11 +120,11 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
             (out / file.name).write_bytes(file.content)
         (out / "transcript.txt").write_text(ws.fake.transcript(order.channel_id) + "\n", encoding="utf-8")
         with Session(engine) as session:
-            def names(text: str) -> str:
-                return unesc(re.sub(r"<@(\w+)>", lambda m: person_name(session, m.group(1)), text))
-
+            # the audit's facts rendered as plain text, people by name: no Slack markup to strip
+            marks = plain(lambda user: person_name(session, user))
+            lang = language(letterhead.provider.locale)
             lines = [f"{e.at:%Y-%m-%d %H:%M:%S} UTC  {person_name(session, e.actor_id):<16} {e.action:<12} "
-                     f"{e.from_state or '—'} → {e.to_state}  (v{e.version})  {names(e.detail)}"
+                     f"{e.from_state or '—'} → {e.to_state}  (v{e.version})  {describe(e, lang, marks)}"
                      for e in audit_trail(session, order_id)]
         (out / "audit.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         calls = len(ws.fake.calls)

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from bot.context import BotContext, today_for
 from bot.home import TITLES, line_text
+from bot.mrkdwn import esc
 from forms import order_form
 from forms.elements import actions_block, button, context, section
 from forms.metadata import FormMeta
@@ -21,7 +22,6 @@ from workflow.numbers import parse_id
 from workflow.overview import LISTINGS_FOR_COMMAND, Listing, listing
 from workflow.queries import audit_trail, get_order, latest_pdf, order_card
 from workflow.service import is_assigned, roles_of
-from workflow.text import esc
 from workflow.transitions import BY_ACTION
 from workflow.vocabulary import Action, Role, order_number, parse_order_number
 
