@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from sandbox.local import LocalWorkspace
 from sandbox.slackfake.server import LOST, FakeSlack
 from storage.db import make_engine
-from storage.models import PendingEffect, Reminder
+from storage.models import PendingEffect, Person, Reminder
 from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER, WORKER2
 from tests.test_cli import cli
 from tests.test_end_to_end import PEOPLE
@@ -119,6 +119,9 @@ def test_quiet_hours_hold_a_reminder_until_morning(ws: Timed) -> None:
 def test_field_workers_hear_on_the_morning_of_the_day_where_they_are(ws: Timed) -> None:
     day = date(2026, 11, 28)
     order_id = submit(ws, scheduled=day)
+    with Session(ws.engine) as session:  # WORKER2 reads Slack in Spanish (as users.info said), WORKER in English
+        session.get(Person, WORKER2).locale = "es_CL"
+        session.commit()
     # 07:30 on the 28th in Tokyo is 22:30 UTC on the 27th; in Santiago (UTC-3) 10:30 UTC on the 28th
     assert ws.at(datetime(2026, 11, 27, 22, 29, tzinfo=UTC)).sweep() == {}
     assert ws.at(datetime(2026, 11, 27, 22, 30, tzinfo=UTC)).sweep() == {"morning": 1}
@@ -127,6 +130,8 @@ def test_field_workers_hear_on_the_morning_of_the_day_where_they_are(ws: Timed) 
     assert ws.dms(WORKER2) == []
     assert ws.at(datetime(2026, 11, 28, 10, 30, tzinfo=UTC)).sweep() == {"morning": 1}
     assert len(ws.dms(WORKER2)) == 1 and len(ws.dms(WORKER)) == 1
+    assert ws.dms(WORKER2)[0] == (f"Buenos días: SO-000001 está programada para hoy, sábado, 28 de noviembre de "
+                                  f"2026. Su canal: <#{ws.order(order_id).channel_id}>.")
 
 
 def test_a_direct_message_whose_answer_was_lost_is_sent_once(ws: Timed, caplog: pytest.LogCaptureFixture) -> None:
