@@ -10,6 +10,7 @@ from forms.elements import actions_block, button, context, header, mrkdwn, secti
 from forms.metadata import ButtonValue
 from i18n import Language, english
 from i18n.domain import BUTTONS, priority, state
+from workflow.clock import aware
 from workflow.overview import is_overdue
 from workflow.queries import OrderCard
 from workflow.transitions import TRANSITIONS
@@ -73,8 +74,7 @@ def card_blocks(card: OrderCard, today: date | None = None, lang: Language | Non
     if card.state.is_closed and card.closed_at:
         closed = _("{state} by {person} {when}").format(
             state=bold(state(lang, card.state)), person=mention(card.closed_by or ""),
-            when=slack_date(card.closed_at, lang.datetime(card.closed_at.replace(tzinfo=card.closed_at.tzinfo or UTC),
-                                                          UTC) + " UTC"))
+            when=slack_date(card.closed_at, lang.datetime(aware(card.closed_at), UTC) + " UTC"))
         reason = f": {esc(card.close_reason[:1000])}" if card.close_reason else ""
         blocks.append(section(closed + reason))
     if card.steps:

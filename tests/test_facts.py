@@ -10,6 +10,8 @@ import pytest
 
 from bot.effects.runner import ASIDE, HANDLERS
 from bot.render.facts import step_message
+from bot.render.notices import ChannelGone, continues_here, could_not_add
+from bot.render.reminders import channel_reminder, direct_message
 from i18n import english, language
 from workflow.effects import (
     ORDER,
@@ -73,3 +75,19 @@ def test_facts_hold_no_words_and_render_per_language() -> None:
     assert step_message(FACTS, "SO-000001", language("es")) == (
         "<@U1> registró una confirmación. Versión 2: Filter 4 → 6; − Skip hire; se agregó al técnico de campo "
         "<@U2>. Total -12,50\u00a0US$. Motivo: clogged")
+
+
+def test_reminders_and_notices_in_spanish() -> None:
+    es = language("es_CL")
+    reminder = Reminder(ReminderAbout.ESCALATION, 48, ("U3",), "pending_approval")
+    assert channel_reminder(reminder, "SO-000001", es) == (
+        "<@U3>: SO-000001 lleva más de 48 h esperando aprobación; nadie la ha aprobado ni rechazado todavía.")
+    digest = Notify("U4", NotifyAbout.DIGEST, count=2, orders=(OverdueLine(1, "C1", date(2026, 11, 27)),))
+    assert direct_message(digest, es, None) == ("*2 órdenes atrasadas* (aprobadas, con la fecha programada vencida, "
+                                                "sin cerrar):\n• SO-000001 <#C1> · programada el 27-11-2026\n"
+                                                "…y 1 más: `/order list overdue`.")
+    assert could_not_add([("U5", "cant_invite"), ("U6", "odd")], es) == (
+        "No se pudo agregar a este canal:\n• <@U5>: su cuenta de Slack está desactivada\n• <@U6>: Slack respondió "
+        "odd\nUn supervisor o coordinador puede asignar a otra persona con una confirmación.")
+    assert continues_here("SO-000001", "C1", ChannelGone.ARCHIVED, es).startswith(
+        "SO-000001 continúa aquí: su canal <#C1> se archivó.")

@@ -15,7 +15,7 @@ import pytest
 from pypdf import PdfReader
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("bot", "forms", "workflow", "storage", "pdf")
+PRODUCT = ("bot", "forms", "workflow", "storage", "pdf", "i18n")
 SANDBOX = ("sandbox", "slackfake")  # slackfake: its name before it moved into the sandbox
 CLI = str(Path(sys.executable).parent / "service-orders")
 
