@@ -5,6 +5,7 @@ says whether it went."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from bot.effects.base import MAX_TEXT, Claim, Effects
 from bot.effects.reminder import still
@@ -15,16 +16,29 @@ from workflow.effects import Notify
 log = logging.getLogger("bot.effects")
 
 
-def run(fx: Effects, effect: Claim) -> None:
+@dataclass(frozen=True)
+class NotifyView:
+    user: str
+    text: str
+
+
+def view(fx: Effects, effect: Claim) -> NotifyView | None:
+    """Whom to tell what; None when the order moved on since it was due."""
     payload = effect.payload
     assert isinstance(payload, Notify)
     if effect.order_id is not None and still(fx, effect, payload.state) is None:
         return None
-    text = direct_message(payload, fx.reader_language(payload.user), effect.order_id)
+    return NotifyView(payload.user, direct_message(payload, fx.reader_language(payload.user), effect.order_id))
+
+
+def run(fx: Effects, effect: Claim) -> None:
+    seen = view(fx, effect)
+    if seen is None:
+        return None
     try:
-        fx.post(effect, fx.gateway.open_dm(payload.user), text[:MAX_TEXT])
+        fx.post(effect, fx.gateway.open_dm(seen.user), seen.text[:MAX_TEXT])
     except SlackError as error:  # the person was deactivated: nobody to tell
         if error.code not in (ErrorCode.USER_DISABLED, ErrorCode.USER_NOT_FOUND, *CHANNEL_GONE):
             raise
-        log.warning("direct message %s dropped: Slack says %s for %s", effect.key, error.code, payload.user)
+        log.warning("direct message %s dropped: Slack says %s for %s", effect.key, error.code, seen.user)
     return None

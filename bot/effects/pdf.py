@@ -2,29 +2,45 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlmodel import Session
 
 from bot.effects.base import Claim, Effects, Record, set_values
 from bot.profiles import learn
 from bot.render.notices import pdf_comment, pdf_title
+from storage.models import ServiceOrder
 from workflow.effects import UploadPdf
 from workflow.issuing import issue
 from workflow.queries import field_workers, version_row
 
 
-def run(fx: Effects, effect: Claim) -> Record | None:
+@dataclass(frozen=True)
+class PdfView:
+    order: ServiceOrder
+    number: int  # the version
+    shared: bool  # uploaded before: never twice
+    people: list[str]  # whose names the document carries
+
+
+def view(fx: Effects, effect: Claim) -> PdfView:
     payload = effect.payload
     assert isinstance(payload, UploadPdf)
-    order_id, number = effect.order_id, payload.version
-    order = fx.order(order_id)
+    order = fx.order(effect.order_id)
     with Session(fx.engine) as session:
-        version = version_row(session, order_id, number)
+        version = version_row(session, order.id, payload.version)
         people = [order.requester_id, *(u for u in [order.approved_by, version.author_id] if u),
-                  *field_workers(session, order_id, number)]
-    if version.pdf_file_id:
-        return None  # uploaded before: never twice
-    channel = fx.channel(order)
-    learn(fx.engine, fx.gateway, people)  # the names the document will carry
+                  *field_workers(session, order.id, payload.version)]
+    return PdfView(order, payload.version, version.pdf_file_id is not None, people)
+
+
+def run(fx: Effects, effect: Claim) -> Record | None:
+    seen = view(fx, effect)
+    if seen.shared:
+        return None
+    order_id, number = seen.order.id, seen.number
+    channel = fx.channel(seen.order)
+    learn(fx.engine, fx.gateway, seen.people)  # the names the document will carry
     issued = issue(fx.engine, order_id, number, fx.letterhead)  # frozen, and its hash recorded, the first time
     document, content = issued.document, issued.pdf
     file_id = _shared_before(fx, effect, channel, document.filename) if effect.again else None

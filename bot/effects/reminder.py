@@ -4,6 +4,7 @@ never a new channel for it, and dropped if the order moved on since it was due."
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from bot.effects.base import MAX_TEXT, Claim, Effects
 from bot.gateway import CHANNEL_GONE, SlackError
@@ -15,6 +16,13 @@ from workflow.vocabulary import order_number
 log = logging.getLogger("bot.effects")
 
 
+@dataclass(frozen=True)
+class ReminderView:
+    number: str
+    channel: str
+    text: str
+
+
 def still(fx: Effects, effect: Claim, state: str | None) -> ServiceOrder | None:
     """The order, if it is still in the state the reminder was about (it never goes to one that moved on)."""
     order = fx.order(effect.order_id) if effect.order_id is not None else None
@@ -24,18 +32,25 @@ def still(fx: Effects, effect: Claim, state: str | None) -> ServiceOrder | None:
     return order
 
 
-def run(fx: Effects, effect: Claim) -> None:
+def view(fx: Effects, effect: Claim) -> ReminderView | None:
+    """What to post where; None when the reminder is to be dropped."""
     payload = effect.payload
     assert isinstance(payload, Reminder)
     order = still(fx, effect, payload.state)
     if order is None:
         return None
-    text = channel_reminder(payload, order_number(order.id), fx.provider_language)
+    number = order_number(order.id)
+    return ReminderView(number, fx.channel(order), channel_reminder(payload, number, fx.provider_language))
+
+
+def run(fx: Effects, effect: Claim) -> None:
+    seen = view(fx, effect)
+    if seen is None:
+        return None
     try:
-        fx.post(effect, fx.channel(order), text[:MAX_TEXT])
+        fx.post(effect, seen.channel, seen.text[:MAX_TEXT])
     except SlackError as error:
         if error.code not in CHANNEL_GONE:
             raise
-        log.info("reminder %s dropped: the channel of %s is gone (%s)", effect.key, order_number(order.id),
-                 error.code)
+        log.info("reminder %s dropped: the channel of %s is gone (%s)", effect.key, seen.number, error.code)
     return None
