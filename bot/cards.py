@@ -70,7 +70,7 @@ def card_blocks(card: OrderCard, today: date | None = None, lang: Language | Non
     ]
     if today is not None and card.scheduled_date and is_overdue(card.state, card.scheduled_date, today):
         blocks.append(section(":warning: " + _("{overdue}: scheduled for {date}, and not closed yet.").format(
-            overdue=bold(_("Overdue")), date=lang.date(card.scheduled_date))))
+            overdue=bold(lang.p_("card", "Overdue")), date=lang.date(card.scheduled_date))))
     if card.state.is_closed and card.closed_at:
         closed = _("{state} by {person} {when}").format(
             state=bold(state(lang, card.state)), person=mention(card.closed_by or ""),

@@ -1,6 +1,9 @@
 """The `service-orders` command: init, db, run, roles, catalog, pdf, verify, effects, export.
 
-The demo is not one of them: it lives in the sandbox (`scripts/demo`), which the product does not ship."""
+The demo is not one of them: it lives in the sandbox (`scripts/demo`), which the product does not ship.
+
+Every message is in the operator's language: the provider's LOCALE when it is set and valid, else English
+(`bot.cli_words.cli_language`). Each command gets it as `args.lang`."""
 
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ from typing import IO, Any
 
 from sqlmodel import Session
 
+from bot.cli_words import catalog_error, cli_language, import_summary, verdict_text
 from bot.progress import ImportProgress
+from i18n import N_, Language, language
 from storage.db import DatabaseUrlError, database_url, init_db, make_engine, reaching
 from workflow.catalog import CatalogError, import_csv
 from workflow.errors import WorkflowError
@@ -32,37 +37,42 @@ from workflow.vocabulary import order_number, parse_order_number
 def _init(args: argparse.Namespace) -> int:
     url = database_url()
     outcome = init_db(make_engine(url))
-    print(f"Database ready: {_safe(url)} (schema revision {outcome.after})")
+    print(args.lang._("Database ready: {url} (schema revision {revision})").format(url=_safe(url),
+                                                                                 revision=outcome.after))
     return 0
 
 
 def _db(args: argparse.Namespace) -> int:
     from storage import migrations
 
+    lang: Language = args.lang
     url = database_url()
     engine = make_engine(url)
     if args.db_command == "current":
         status = migrations.status(engine)
-        if status.current is None:
-            print(f"{_safe(url)}: no schema revision: " + (
-                f"tables made before migrations; `service-orders db upgrade` takes them on as {migrations.BASELINE}"
-                if status.unversioned_tables else "an empty database; `service-orders db upgrade` creates the schema"))
+        if status.current is None and status.unversioned_tables:
+            said = lang._("{url}: no schema revision: tables made before migrations; `service-orders db upgrade` "
+                          "takes them on as {baseline}")
+        elif status.current is None:
+            said = lang._("{url}: no schema revision: an empty database; `service-orders db upgrade` creates the "
+                          "schema")
         elif status.at_head:
-            print(f"{_safe(url)}: schema revision {status.current} (head)")
+            said = lang._("{url}: schema revision {revision} (head)")
         else:
-            print(f"{_safe(url)}: schema revision {status.current}; this release's is {status.head}: "
-                  "`service-orders db upgrade` migrates it")
+            said = lang._("{url}: schema revision {revision}; this release's is {head}: `service-orders db upgrade` "
+                          "migrates it")
+        print(said.format(url=_safe(url), baseline=migrations.BASELINE, revision=status.current, head=status.head))
         return 0
     outcome = init_db(engine)
     if not outcome.changed:
-        print(f"{_safe(url)}: already at schema revision {outcome.after} (head)")
+        said = lang._("{url}: already at schema revision {revision} (head)")
     elif outcome.adopted:
-        print(f"{_safe(url)}: took on the existing tables as revision {migrations.BASELINE}, "
-              f"now at {outcome.after} (head)")
+        said = lang._("{url}: took on the existing tables as revision {baseline}, now at {revision} (head)")
     elif outcome.before is None:
-        print(f"{_safe(url)}: created the schema, revision {outcome.after} (head)")
+        said = lang._("{url}: created the schema, revision {revision} (head)")
     else:
-        print(f"{_safe(url)}: upgraded from schema revision {outcome.before} to {outcome.after} (head)")
+        said = lang._("{url}: upgraded from schema revision {before} to {revision} (head)")
+    print(said.format(url=_safe(url), baseline=migrations.BASELINE, before=outcome.before, revision=outcome.after))
     return 0
 
 
@@ -104,13 +114,15 @@ def _run(args: argparse.Namespace) -> int:
             try:
                 server = HttpServer(bot, engine, settings.signing_secret, host=args.host, port=args.port)
             except OSError as error:  # the port is taken, or needs privileges
-                raise CliError(f"cannot listen on {args.host}:{args.port} ({error.strerror})") from None
-            print(f"Serving Slack's HTTP mode on http://{args.host}:{server.port}/slack/events", flush=True)
+                raise CliError(N_("cannot listen on {host}:{port} ({reason})"), host=args.host, port=args.port,
+                               reason=error.strerror) from None
+            print(args.lang._("Serving Slack's HTTP mode on {url}").format(
+                url=f"http://{args.host}:{server.port}/slack/events"), flush=True)
             server.run()
         else:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-            print("Connecting to Slack in Socket Mode", flush=True)
+            print(args.lang._("Connecting to Slack in Socket Mode"), flush=True)
             SocketModeHandler(bot.app, settings.app_token).start()
     except (KeyboardInterrupt, SystemExit):
         pass
@@ -122,19 +134,23 @@ def _run(args: argparse.Namespace) -> int:
 def _check_listening_address(host: str, port: int) -> None:
     """--host and --port must be an address this machine can listen on, now, before the database and Slack are
     touched (waitress would say only "Invalid host", or fail after start-up has logged its lines)."""
-    advice = "use 0.0.0.0 for every interface or 127.0.0.1 for this machine only"
     try:
         family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                                          flags=socket.AI_PASSIVE)[0]
     except (OSError, UnicodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else "not a host name"
-        raise CliError(f"--host {host!r} is not an address to listen on ({reason}); {advice}") from None
+        if isinstance(error, OSError) and error.strerror:
+            raise CliError(N_("--host {host} is not an address to listen on ({reason}); use 0.0.0.0 for every "
+                              "interface or 127.0.0.1 for this machine only"),
+                           host=repr(host), reason=error.strerror) from None
+        raise CliError(N_("--host {host} is not an address to listen on (not a host name); use 0.0.0.0 for every "
+                          "interface or 127.0.0.1 for this machine only"), host=repr(host)) from None
     try:
         with socket.socket(family, kind) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress binds
             probe.bind(address)
     except OSError as error:
-        raise CliError(f"cannot listen on {host}:{port} ({error.strerror})") from None
+        raise CliError(N_("cannot listen on {host}:{port} ({reason})"), host=host, port=port,
+                       reason=error.strerror) from None
 
 
 def _roles(args: argparse.Namespace) -> int:
@@ -144,27 +160,32 @@ def _roles(args: argparse.Namespace) -> int:
         for user, roles in roles_by_user(engine).items():
             print(f"{user}\t{', '.join(roles)}")
         return 0
+    lang: Language = args.lang
     if args.roles_command == "grant":
         new = grant(engine, args.user, [parse_role(r) for r in args.role])
-        print(f"{args.user}: granted {', '.join(new) if new else 'nothing new (already had those roles)'}")
+        said = (lang._("{user}: granted {roles}") if new else
+                lang._("{user}: granted nothing new (already had those roles)"))
+        print(said.format(user=args.user, roles=", ".join(new)))
         return 0
     removed = revoke(engine, args.user, parse_role(args.role))
-    print(f"{args.user}: {'revoked' if removed else 'did not have'} {args.role}")
+    said = lang._("{user}: revoked {role}") if removed else lang._("{user}: did not have {role}")
+    print(said.format(user=args.user, role=args.role))
     return 0
 
 
 def _catalog(args: argparse.Namespace) -> int:
     engine = make_engine()
     init_db(engine)
-    progress = ImportProgress(sys.stderr) if sys.stderr.isatty() else None  # not in logs, pipes or cron mail
+    # not in logs, pipes or cron mail
+    progress = ImportProgress(sys.stderr, args.lang) if sys.stderr.isatty() else None
     try:
         report = import_csv(engine, Path(args.file), progress)
     except OSError as error:  # a read that fails part-way (the file's own checks are the import's)
-        raise CliError(f"cannot read {args.file} ({error.strerror})") from None
+        raise CliError(N_("cannot read {path} ({reason})"), path=args.file, reason=error.strerror) from None
     finally:
         if progress:
             progress.close()
-    print(report.summary())
+    print(import_summary(args.lang, report))
     return 0
 
 
@@ -173,9 +194,10 @@ def _pdf(args: argparse.Namespace) -> int:
     from workflow.letterhead import letterhead_from_env
     from workflow.queries import get_order
 
+    lang: Language = args.lang
     order_id = parse_order_number(args.order)
     if order_id is None:
-        raise CliError(f"{args.order!r} is not an order number (like SO-000042)")
+        raise CliError(N_("{text} is not an order number (like SO-000042)"), text=repr(args.order))
     chosen = Path(args.output) if args.output else None
     if chosen:
         _check_target(chosen, replace=args.force)  # before anything is issued: a bad -o stores nothing
@@ -185,31 +207,34 @@ def _pdf(args: argparse.Namespace) -> int:
     with Session(engine) as session:
         latest = get_order(session, order_id).current_version
     if latest < 1:
-        raise CliError(f"{order_number(order_id)} has no approved version yet")
+        raise CliError(N_("{number} has no approved version yet"), number=order_number(order_id))
     number = args.version or latest
     if number > latest:
-        raise CliError(f"{order_number(order_id)} has no version {number}: its latest is {latest}")
+        raise CliError(N_("{number} has no version {version}: its latest is {latest}"),
+                       number=order_number(order_id), version=number, latest=latest)
     out = chosen or Path(f"{order_number(order_id)}-v{number}.pdf")
     if not chosen:
         _check_target(out, replace=args.force)
     issued = issue(engine, order_id, number, letterhead)
     with _new_file(out, "wb") as handle:
         handle.write(issued.pdf)
-    print(f"Wrote {out}: {issued.document.order_number} version {number}, fingerprint {issued.document.fingerprint}")
+    print(lang._("Wrote {path}: {number} version {version}, fingerprint {fingerprint}").format(
+        path=out, number=issued.document.order_number, version=number, fingerprint=issued.document.fingerprint))
     if not issued.as_issued:
-        print("Note: this release draws the version slightly differently from when it was issued; the document is "
-              "the same, but `verify` recognises the file first issued (the one posted in Slack).", file=sys.stderr)
+        print(lang._("Note: this release draws the version slightly differently from when it was issued; the "
+                     "document is the same, but `verify` recognises the file first issued (the one posted in "
+                     "Slack)."), file=sys.stderr)
     return 0
 
 
 def _check_target(path: Path, *, replace: bool) -> None:
     """A file we may write: not a folder, in a folder that exists, and new unless `replace`."""
     if path.is_dir():
-        raise CliError(f"{path} is a folder; give the name of a file to write in it")
+        raise CliError(N_("{path} is a folder; give the name of a file to write in it"), path=path)
     if not path.parent.is_dir():
-        raise CliError(f"cannot write {path}: there is no folder {path.parent}")
+        raise CliError(N_("cannot write {path}: there is no folder {folder}"), path=path, folder=path.parent)
     if path.exists() and not replace:
-        raise CliError(f"{path} exists; add --force to replace it")
+        raise CliError(N_("{path} exists; add --force to replace it"), path=path)
 
 
 @contextmanager
@@ -218,7 +243,7 @@ def _new_file(target: Path, mode: str) -> Iterator[IO[Any]]:
     try:
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as error:
-        raise CliError(f"cannot write {target} ({error.strerror})") from None
+        raise CliError(N_("cannot write {path} ({reason})"), path=target, reason=error.strerror) from None
     try:
         with os.fdopen(handle, mode, **({} if "b" in mode else {"newline": "", "encoding": "utf-8"})) as out:
             yield out
@@ -238,30 +263,34 @@ def _verify(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     data = _read_limited(path, MAX_VERIFY_BYTES)
+    lang: Language = args.lang
     if not data or b"%PDF-" not in data[:1024]:  # where PDF readers look for the header
-        print(f"DOES NOT MATCH: {path} is {'empty' if not data else 'not a PDF'}, so not a service-order PDF.")
+        said = (lang._("DOES NOT MATCH: {path} is empty, so not a service-order PDF.") if not data else
+                lang._("DOES NOT MATCH: {path} is not a PDF, so not a service-order PDF."))
+        print(said.format(path=path))
         return 1
     engine = make_engine()
     init_db(engine)
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings on a malformed file: the verdict says it
     verdict = verify(engine, data, str(path))
-    print(("MATCHES: " if verdict.matches else "DOES NOT MATCH: ") + verdict.message)
+    print(verdict_text(lang, verdict))
     return 0 if verdict.matches else 1
 
 
 def _read_limited(path: Path, limit: int) -> bytes:
     """The file's bytes, refused when over `limit`: by its size before reading, and by what reading gives
     (a file that grows meanwhile, a FIFO), never holding more than `limit` + 1 bytes."""
-    too_big = CliError(f"{path} is larger than {limit // 2**20} MB; it is not one of our PDFs")
+    too_big = CliError(N_("{path} is larger than {megabytes} MB; it is not one of our PDFs"), path=path,
+                       megabytes=limit // 2**20)
     try:
         if path.is_dir():
-            raise CliError(f"{path} is a folder; name a PDF file")
+            raise CliError(N_("{path} is a folder; name a PDF file"), path=path)
         if path.stat().st_size > limit:
             raise too_big
         with path.open("rb") as handle:
             data = handle.read(limit + 1)
     except OSError as error:
-        raise CliError(f"cannot read {path} ({error.strerror})") from None
+        raise CliError(N_("cannot read {path} ({reason})"), path=path, reason=error.strerror) from None
     if len(data) > limit:
         raise too_big
     return data
@@ -273,6 +302,7 @@ def _effects(args: argparse.Namespace) -> int:
     from storage.db import DUE_AT_ONCE, session_scope
     from storage.models import PendingEffect
 
+    lang: Language = args.lang
     engine = make_engine()
     init_db(engine)
     if args.effects_command == "list":
@@ -281,10 +311,11 @@ def _effects(args: argparse.Namespace) -> int:
             rows = session.exec(select(PendingEffect).where(PendingEffect.status.in_(statuses))
                                 .order_by(PendingEffect.id)).all()
         if not rows:
-            print("No pending or failed effects." if not args.all else "No effects.")
-        for row in rows:
+            print(lang._("No pending or failed effects.") if not args.all else lang._("No effects."))
+        for row in rows:  # kinds and statuses are codes, as `effects retry` and the logs name them
+            attempts = lang._("attempts {count}").format(count=row.attempts)  # a column: the label, then the count
             print(f"{row.id:>6}  {order_number(row.order_id)}  {row.kind:<12} {row.status:<8} "
-                  f"attempts {row.attempts}  {(row.last_error or '')[:200]}")
+                  f"{attempts}  {(row.last_error or '')[:200]}")
         return 0
     with session_scope(engine) as session:
         query = select(PendingEffect).where(PendingEffect.status == "failed")
@@ -294,8 +325,14 @@ def _effects(args: argparse.Namespace) -> int:
         for row in rows:  # due at once for the running bot, whatever its clock reads
             row.status, row.attempts, row.not_before, row.claimed_until = "pending", 0, DUE_AT_ONCE, None
             session.add(row)
-    print(f"{len(rows)} failed effect(s) will be tried again by the running bot." if rows else
-          "No failed effects to retry" + (f" among {', '.join(map(str, args.id))}." if args.id else "."))
+    if rows:
+        print(lang.n_("{count} failed effect will be tried again by the running bot.",
+                      "{count} failed effects will be tried again by the running bot.", len(rows)).format(
+                          count=lang.number(len(rows))))
+    elif args.id:
+        print(lang._("No failed effects to retry among {ids}.").format(ids=", ".join(map(str, args.id))))
+    else:
+        print(lang._("No failed effects to retry."))
     return 0
 
 
@@ -305,25 +342,30 @@ def _export(args: argparse.Namespace) -> int:
     from workflow.export import Period, export_orders
     from workflow.letterhead import letterhead_from_env
 
+    lang: Language = args.lang
+
     def day(value: str | None, option: str) -> date | None:
         try:
             return date.fromisoformat(value) if value else None
         except ValueError:
-            raise CliError(f"{option} '{value}' is not a date (YYYY-MM-DD)") from None
+            raise CliError(N_("{option} '{value}' is not a date (YYYY-MM-DD)"), option=option, value=value) from None
 
     period = Period(day(args.start, "--from"), day(args.end, "--to"))
     if period.start and period.end and period.start > period.end:
-        raise CliError(f"--from {period.start} is after --to {period.end}")
+        raise CliError(N_("--from {start} is after --to {end}"), start=period.start, end=period.end)
     provider = letterhead_from_env().provider
     engine = make_engine()
     init_db(engine)
 
     def progress(done: int, total: int) -> None:
         if total > 2000:
-            print(f"  {done:,} of {total:,} orders", file=sys.stderr)
+            print("  " + lang._("{done} of {total} orders").format(done=lang.number(done), total=lang.number(total)),
+                  file=sys.stderr)
 
+    # the header and the states in the provider's language (LOCALE, as the documents); the values stay
+    # machine-readable
     options = dict(period=period, currency=provider.currency, tax_rate=provider.tax_rate,
-                   timezone=provider.timezone, progress=progress)
+                   timezone=provider.timezone, lang=language(provider.locale), progress=progress)
     if args.file == "-":
         count = export_orders(engine, sys.stdout, **options)  # type: ignore[arg-type]
     else:
@@ -331,9 +373,13 @@ def _export(args: argparse.Namespace) -> int:
         _check_target(target, replace=True)
         with _new_file(target, "w") as out:
             count = export_orders(engine, out, **options)  # type: ignore[arg-type]
-        span = f" submitted {period.start or 'any time'} to {period.end or 'today'}" if period.start or period.end \
-            else ""
-        print(f"Wrote {target}: {count:,} orders{span}")
+        if period.start or period.end:
+            said = lang.n_("Wrote {path}: {count} order submitted {start} to {end}",
+                           "Wrote {path}: {count} orders submitted {start} to {end}", count)
+        else:
+            said = lang.n_("Wrote {path}: {count} order", "Wrote {path}: {count} orders", count)
+        print(said.format(path=target, count=lang.number(count), start=period.start or lang._("any time"),
+                          end=period.end or lang._("today")))
     return 0
 
 
@@ -343,87 +389,106 @@ def _umask() -> int:
     return mask
 
 
-def _whole(what: str, most: int = MAX_ID) -> Callable[[str], int]:
-    """An argparse type: a whole number from 1 to `most` (workflow.numbers' rule), else argparse's usage error."""
+def _whole(lang: Language, what: str, most: int = MAX_ID) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to `most` (workflow.numbers' rule), else argparse's usage error.
+    `what` is already in the operator's language."""
     def parse(text: str) -> int:
         value = parse_id(text, most=most)
         if value is None:
-            raise argparse.ArgumentTypeError(f"the {what} must be a whole number from 1 to {most}, not {text!r}")
+            raise argparse.ArgumentTypeError(lang._("the {what} must be a whole number from 1 to {most}, not {text}")
+                                             .format(what=what, most=most, text=repr(text)))
         return value
     return parse
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="service-orders", description="Service orders run inside Slack.")
+def parser(lang: Language | None = None) -> argparse.ArgumentParser:
+    """The commands, their help in the operator's language (argparse's own words, like 'usage', are its)."""
+    lang = lang or cli_language()
+    _ = lang._
+    top = argparse.ArgumentParser(prog="service-orders", description=_("Service orders run inside Slack."))
     sub = top.add_subparsers(dest="command", required=True)
-    sub.add_parser("init", help="create or migrate the database named by DATABASE_URL").set_defaults(func=_init)
+    sub.add_parser("init", help=_("create or migrate the database named by DATABASE_URL")).set_defaults(func=_init)
 
-    db = sub.add_parser("db", help="the database schema: its revision, upgrading it")
+    db = sub.add_parser("db", help=_("the database schema: its revision, upgrading it"))
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    db_sub.add_parser("upgrade", help="migrate the database to this release's schema (what init and run do too)")
-    db_sub.add_parser("current", help="the database's schema revision, and whether it is this release's")
+    db_sub.add_parser("upgrade", help=_("migrate the database to this release's schema (what init and run do too)"))
+    db_sub.add_parser("current", help=_("the database's schema revision, and whether it is this release's"))
     db.set_defaults(func=_db)
 
-    run = sub.add_parser("run", help="serve Slack: HTTP mode with --http, else Socket Mode (SLACK_APP_TOKEN)")
-    run.add_argument("--http", action="store_true", help="serve Slack's HTTP mode at POST /slack/events")
-    run.add_argument("--port", type=_whole("port", most=65535), default=3000)
+    run = sub.add_parser("run", help=_("serve Slack: HTTP mode with --http, else Socket Mode (SLACK_APP_TOKEN)"))
+    run.add_argument("--http", action="store_true", help=_("serve Slack's HTTP mode at POST /slack/events"))
+    run.add_argument("--port", type=_whole(lang, _("port"), most=65535), default=3000)
     run.add_argument("--host", default="0.0.0.0")
     run.set_defaults(func=_run)
 
-    roles = sub.add_parser("roles", help="grant, revoke or list people's roles")
+    roles = sub.add_parser("roles", help=_("grant, revoke or list people's roles"))
     roles_sub = roles.add_subparsers(dest="roles_command", required=True)
-    g = roles_sub.add_parser("grant", help="grant USER_ID one or more roles")
+    g = roles_sub.add_parser("grant", help=_("grant USER_ID one or more roles"))
     g.add_argument("user")
     g.add_argument("role", nargs="+")
-    r = roles_sub.add_parser("revoke", help="revoke a role from USER_ID")
+    r = roles_sub.add_parser("revoke", help=_("revoke a role from USER_ID"))
     r.add_argument("user")
     r.add_argument("role")
-    roles_sub.add_parser("list", help="everyone with a role")
+    roles_sub.add_parser("list", help=_("everyone with a role"))
     roles.set_defaults(func=_roles)
 
-    catalog = sub.add_parser("catalog", help="master data")
+    catalog = sub.add_parser("catalog", help=_("master data"))
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)
-    imp = catalog_sub.add_parser("import", help="import clients, sites, services and materials from a CSV file")
+    imp = catalog_sub.add_parser("import", help=_("import clients, sites, services and materials from a CSV file"))
     imp.add_argument("file")
     catalog.set_defaults(func=_catalog)
 
-    pdf = sub.add_parser("pdf", help="write the PDF of an order version")
-    pdf.add_argument("order", help="the order number, like SO-000042")
-    pdf.add_argument("--version", type=_whole("version"), help="the version (default: the latest)")
-    pdf.add_argument("-o", "--output", help="the file to write (default: SO-000042-vN.pdf here)")
-    pdf.add_argument("--force", action="store_true", help="replace the file if it exists")
+    pdf = sub.add_parser("pdf", help=_("write the PDF of an order version"))
+    pdf.add_argument("order", help=_("the order number, like SO-000042"))
+    pdf.add_argument("--version", type=_whole(lang, _("version")),
+                     help=_("the version (default: the latest)"))
+    pdf.add_argument("-o", "--output", help=_("the file to write (default: SO-000042-vN.pdf here)"))
+    pdf.add_argument("--force", action="store_true", help=_("replace the file if it exists"))
     pdf.set_defaults(func=_pdf)
 
-    check = sub.add_parser("verify", help="say which order version a PDF is, and whether it is genuine")
+    check = sub.add_parser("verify", help=_("say which order version a PDF is, and whether it is genuine"))
     check.add_argument("file")
     check.set_defaults(func=_verify)
 
-    effects = sub.add_parser("effects", help="the Slack calls steps still owe: list them, retry failed ones")
+    effects = sub.add_parser("effects", help=_("the Slack calls steps still owe: list them, retry failed ones"))
     effects_sub = effects.add_subparsers(dest="effects_command", required=True)
-    listing = effects_sub.add_parser("list", help="pending and failed effects, with their last error")
-    listing.add_argument("--all", action="store_true", help="done ones too")
-    again = effects_sub.add_parser("retry", help="try failed effects again (all, or the ids given)")
-    again.add_argument("id", nargs="*", type=_whole("effect id"))
+    listing = effects_sub.add_parser("list", help=_("pending and failed effects, with their last error"))
+    listing.add_argument("--all", action="store_true", help=_("done ones too"))
+    again = effects_sub.add_parser("retry", help=_("try failed effects again (all, or the ids given)"))
+    again.add_argument("id", nargs="*", type=_whole(lang, _("effect id")))
     effects.set_defaults(func=_effects)
 
-    export = sub.add_parser("export", help="write one CSV row per order (state, dates, people, totals, versions)")
-    export.add_argument("file", help="the CSV file to write, or - for standard output")
-    export.add_argument("--from", dest="start", metavar="DATE", help="orders submitted on or after DATE (YYYY-MM-DD)")
-    export.add_argument("--to", dest="end", metavar="DATE", help="orders submitted on or before DATE (YYYY-MM-DD)")
+    export_help = _("write one CSV row per order (state, dates, people, totals, versions). The header and the "
+                    "states are in LOCALE's language; the values stay machine-readable in every language (ISO "
+                    "dates and times, plain decimals with a point, codes), so the file imports the same anywhere.")
+    export = sub.add_parser("export", help=export_help, description=export_help)
+    export.add_argument("file", help=_("the CSV file to write, or - for standard output"))
+    export.add_argument("--from", dest="start", metavar="DATE",
+                        help=_("orders submitted on or after DATE (YYYY-MM-DD)"))
+    export.add_argument("--to", dest="end", metavar="DATE", help=_("orders submitted on or before DATE (YYYY-MM-DD)"))
     export.set_defaults(func=_export)
 
     return top
 
 
 class CliError(Exception):
-    pass
+    """What the operator typed cannot be done: an English message id and its values, said in their language."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        super().__init__(message.format(**values))
+        self.message, self.values = message, values
+
+    def text(self, lang: Language) -> str:
+        return lang._(self.message).format(**self.values)
 
 
 def main(argv: list[str] | None = None) -> int:
     from bot.settings import SettingsError
     from storage.migrations import SchemaError
 
-    args = parser().parse_args(argv)
+    lang = cli_language()
+    args = parser(lang).parse_args(argv)
+    args.lang = lang
     try:
         with reaching(database_url()):  # the database failing after start-up (a read-only file, say)
             status = int(args.func(args))
@@ -436,8 +501,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except (CatalogError, PeopleError, SettingsError, LetterheadError, WorkflowError, SchemaError,
             DatabaseUrlError, CliError) as error:
-        print(f"service-orders: {error}", file=sys.stderr)
+        print(f"service-orders: {_said(lang, error)}", file=sys.stderr)
         return 2
+
+
+def _said(lang: Language, error: Exception) -> str:
+    """An error in the operator's language, where its module gives it as words to translate (the others, from
+    modules that still say it in English, as they say it)."""
+    from bot.settings import SettingsError, letterhead_problem
+
+    if isinstance(error, CatalogError):
+        return "\n".join(catalog_error(lang, error))
+    if isinstance(error, LetterheadError):
+        error = letterhead_problem(error)
+    if isinstance(error, CliError | SettingsError):
+        return error.text(lang)
+    return str(error)
 
 
 if __name__ == "__main__":

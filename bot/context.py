@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from contextlib import suppress
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.effects import EffectRunner
-from bot.gateway import Gateway, SlackError
-from bot.profiles import learn
+from bot.gateway import Gateway
+from bot.profiles import refresh
 from workflow.clock import Clock
 from workflow.people import local_today
 from workflow.service import OrderService
@@ -31,7 +30,6 @@ class BotContext:
 def today_for(ctx: BotContext, user: str) -> str:
     """The user's today (ISO), for a form's initial date. Learns their time zone from Slack the first time
     (after the ack, before views.open: one users.info call, well inside the trigger's 3 seconds)."""
-    with suppress(SlackError):  # the form still opens; the lenient "today" applies
-        learn(ctx.engine, ctx.gateway, [user])
+    refresh(ctx.engine, ctx.gateway, user, ctx.clock())  # if Slack fails, the form still opens (lenient today)
     with Session(ctx.engine) as session:
         return local_today(session, user, ctx.clock()).isoformat()

@@ -131,6 +131,16 @@ class Identity:
     bot_id: str | None
 
 
+@dataclass(frozen=True)
+class Profile:
+    """What users.info says of a person: the name to show, their IANA time zone, and the locale their Slack
+    client is in (Slack's name, like 'en-US' or 'es-LA'; asked for with include_locale)."""
+
+    name: str
+    tz: str | None
+    locale: str | None
+
+
 def make_client(token: str, api_url: str, timeout: int = 15) -> WebClient:
     """A WebClient with our retry policy: 429s honour Retry-After, 5xx and dropped connections retry."""
     client = WebClient(token=token, base_url=api_url, timeout=timeout)
@@ -314,17 +324,18 @@ class Gateway:
     def publish_home(self, user: str, view: dict) -> None:
         self._call("views.publish", user_id=user, view=view)
 
-    def profile(self, user: str) -> tuple[str, str | None] | None:
-        """(name to show, IANA time zone) of a user, or None when Slack does not know them."""
+    def profile(self, user: str) -> Profile | None:
+        """What Slack says of a user (name, time zone, locale), or None when Slack does not know them."""
         try:
-            data = self._call("users.info", user=user)["user"]
+            data = self._call("users.info", user=user, include_locale=True)["user"]
         except SlackError as error:
             if error.code == ErrorCode.USER_NOT_FOUND:
                 return None
             raise
         profile = data.get("profile") or {}
         name = profile.get("real_name") or data.get("real_name") or profile.get("display_name") or data.get("name")
-        return str(name or user), data.get("tz")
+        locale = data.get("locale")
+        return Profile(str(name or user), data.get("tz"), locale if isinstance(locale, str) else None)
 
     def upload_pdf(self, channel: str, filename: str, content: bytes, title: str, comment: str,
                    ticketed: Callable[[str], None] = lambda file_id: None) -> str:

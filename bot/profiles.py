@@ -1,16 +1,34 @@
-"""What the bot learns of people from Slack (users.info): names for PDFs, time zones for dates."""
+"""What the bot learns of people from Slack (users.info): names for PDFs, time zones for dates, the language
+each reads Slack in. Asked after an ack, never in one: for someone new, or whose profile is a day old (people
+change their name, zone or language in Slack, and Slack tells an app nothing of it)."""
 
 from __future__ import annotations
 
+from contextlib import suppress
+from datetime import datetime, timedelta
+
 from sqlalchemy import Engine
 
-from bot.gateway import Gateway
-from workflow.people import known_names, remember
+from bot.gateway import Gateway, SlackError
+from i18n import from_slack
+from workflow.clock import utcnow
+from workflow.people import known_since, remember
+
+STALE_AFTER = timedelta(days=1)
 
 
-def learn(engine: Engine, gateway: Gateway, users: list[str]) -> None:
-    """Ask Slack once per person we do not know yet."""
-    for user in sorted(set(users) - known_names(engine, users)):
+def learn(engine: Engine, gateway: Gateway, users: list[str], now: datetime | None = None) -> None:
+    """Ask Slack about each of `users` not learnt in the day before `now` (the bot's clock; the machine's when
+    not given)."""
+    now = now or utcnow()
+    for user in sorted(set(users) - known_since(engine, users, now - STALE_AFTER)):
         profile = gateway.profile(user)
         if profile:
-            remember(engine, user, *profile)
+            # Slack's 'es-LA' is CLDR's es_419; a language we do not ship is None: they read the provider's
+            remember(engine, user, profile.name, profile.tz, from_slack(profile.locale), now=now)
+
+
+def refresh(engine: Engine, gateway: Gateway, user: str, now: datetime) -> None:
+    """`learn` for the person who just acted, after the ack: if Slack fails to answer, they read as before."""
+    with suppress(SlackError):
+        learn(engine, gateway, [user], now)

@@ -1,10 +1,12 @@
-"""A progress line for long commands on a terminal: rewritten in place, at most a few times a second."""
+"""A progress line for long commands on a terminal: rewritten in place, at most a few times a second, in the
+operator's language."""
 
 from __future__ import annotations
 
 import time
 from typing import TextIO
 
+from i18n import Language, english
 from workflow.catalog import Progress
 
 INTERVAL = 0.25  # seconds between rewrites: readable, and no cost to the import
@@ -14,8 +16,9 @@ class ImportProgress:
     """Rows read, rows per second and the time left (from the bytes read of the file's size), on one line of
     `stream` rewritten with \\r. The first and the last report always show; the others at most every INTERVAL."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, lang: Language | None = None) -> None:
         self.stream = stream
+        self.lang = lang or english()
         self.started = time.monotonic()
         self.shown_at: float | None = None
         self.width = 0
@@ -26,12 +29,15 @@ class ImportProgress:
             return
         self.shown_at = now
         elapsed = max(now - self.started, 1e-6)
-        line = f"{progress.rows:,} rows, {progress.rows / elapsed:,.0f} rows/s"
+        lang = self.lang
+        values = {"rows": lang.number(progress.rows), "rate": lang.number(round(progress.rows / elapsed))}
         if progress.reading_done:
-            line += ", all read; checking and writing"
+            line = lang._("{rows} rows, {rate} rows/s, all read; checking and writing").format(**values)
         elif 0 < progress.read < progress.size:  # a pipe or a growing file has no size to go by
             left = elapsed * (progress.size - progress.read) / progress.read
-            line += f", {_duration(left)} left"
+            line = lang._("{rows} rows, {rate} rows/s, {left} left").format(left=_duration(lang, left), **values)
+        else:
+            line = lang._("{rows} rows, {rate} rows/s").format(**values)
         self._show(line)
 
     def close(self) -> None:
@@ -45,6 +51,8 @@ class ImportProgress:
         self.width = len(line)
 
 
-def _duration(seconds: float) -> str:
+def _duration(lang: Language, seconds: float) -> str:
     seconds = round(seconds)
-    return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d} s"
+    if seconds < 60:
+        return lang._("{seconds} s").format(seconds=seconds)
+    return lang._("{minutes} min {seconds} s").format(minutes=seconds // 60, seconds=f"{seconds % 60:02d}")

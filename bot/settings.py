@@ -1,4 +1,7 @@
-"""Settings from the environment. Every setting is listed in the README's table."""
+"""Settings from the environment. Every setting is listed in the README's table.
+
+A setting that cannot be used is a SettingsError: an English message id and its values, said in the
+operator's language where one is known (the command line), in English otherwise (str())."""
 
 from __future__ import annotations
 
@@ -8,9 +11,10 @@ from dataclasses import dataclass
 from datetime import time, timedelta
 from urllib.parse import urlsplit
 
+from i18n import N_, Language, english
 from storage.db import DEFAULT_DATABASE_URL
 from workflow.document import Provider
-from workflow.letterhead import Letterhead, LetterheadError, letterhead_from_env
+from workflow.letterhead import Letterhead, LetterheadError, Trouble, letterhead_from_env
 from workflow.limits import DEFAULT_CEILING, DEFAULT_HORIZON_DAYS, MAX_CEILING, Limits
 from workflow.numbers import parse_decimal, parse_id
 from workflow.reminders import QuietHours, ReminderPolicy
@@ -19,7 +23,30 @@ DEFAULT_API_URL = "https://slack.com/api/"
 
 
 class SettingsError(Exception):
-    pass
+    def __init__(self, message: str, **values: object) -> None:
+        self.message, self.values = message, values
+        super().__init__(self.text(english()))
+
+    def text(self, lang: Language) -> str:
+        # a message without values may be a finished sentence with braces in it: it is not formatted
+        return lang._(self.message).format(**self.values) if self.values else lang._(self.message)
+
+
+# What is wrong with a letterhead setting (workflow/letterhead.py says which, with the value as set)
+LETTERHEAD = {
+    Trouble.TIMEZONE: N_("PROVIDER_TIMEZONE '{value}' is not a time zone (like Europe/Madrid)"),
+    Trouble.CURRENCY: N_("CURRENCY '{value}' is not an ISO 4217 code (like EUR, USD, CLP)"),
+    Trouble.TAX_RATE: N_("TAX_RATE_PERCENT '{value}' must be a percentage from 0 to 100 (like 19 or 7.5)"),
+    Trouble.LOCALE: N_("LOCALE '{value}' is not a locale (examples: en-US, es-CL, es)"),
+    Trouble.LOCALE_NOT_SHIPPED: N_("LOCALE '{value}' is a language we do not ship yet (we ship {shipped}; a new "
+                                   "one is a new .po file, see the README)"),
+    Trouble.LOGO_UNREADABLE: N_("PROVIDER_LOGO '{value}' cannot be read ({reason})"),
+    Trouble.LOGO_KIND: N_("PROVIDER_LOGO '{value}' must be a PNG or JPEG file of at most 2 MB"),
+}
+
+
+def letterhead_problem(error: LetterheadError) -> SettingsError:
+    return SettingsError(LETTERHEAD[error.trouble], value=error.value, **error.details)
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -30,17 +57,18 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
         return True
     if raw in ("0", "false", "no", "off"):
         return False
-    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+    raise SettingsError(N_("{name} must be true or false, not {value}"), name=name, value=repr(raw))
 
 
-def _positive(env: Mapping[str, str], name: str, default: float, unit: str, most: int) -> float:
-    """ASCII digits with at most one decimal point (no sign, exponent, nan or inf), above 0 and at most `most`."""
+def _positive(env: Mapping[str, str], name: str, default: float, refusal: str, most: int) -> float:
+    """ASCII digits with at most one decimal point (no sign, exponent, nan or inf), above 0 and at most `most`;
+    `refusal` says so in the setting's unit."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
     value = parse_decimal(raw)
     if value is None or not 0 < value <= most:
-        raise SettingsError(f"{name} must be a number of {unit} above 0 and at most {most}, not {raw[:40]!r}")
+        raise SettingsError(refusal, name=name, most=most, value=repr(raw[:40]))
     return float(value)
 
 
@@ -50,7 +78,8 @@ def _count(env: Mapping[str, str], name: str, default: int, most: int) -> int:
         return default
     value = parse_id(raw, most=most)
     if value is None:
-        raise SettingsError(f"{name} must be a whole number from 1 to {most}, not {raw[:40]!r}")
+        raise SettingsError(N_("{name} must be a whole number from 1 to {most}, not {value}"), name=name, most=most,
+                            value=repr(raw[:40]))
     return value
 
 
@@ -59,7 +88,8 @@ MAX_SECONDS = 86_400
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    return _positive(env, name, default, "seconds", MAX_SECONDS)
+    return _positive(env, name, default, N_("{name} must be a number of seconds above 0 and at most {most}, not "
+                                            "{value}"), MAX_SECONDS)
 
 
 def _token(env: Mapping[str, str], name: str) -> str | None:
@@ -69,8 +99,8 @@ def _token(env: Mapping[str, str], name: str) -> str | None:
     if not value.strip():
         return None
     if any(character.isspace() for character in value):
-        raise SettingsError(f"{name} has a space or a line break in or around it (a copy-paste?); "
-                            "set it again without them")
+        raise SettingsError(N_("{name} has a space or a line break in or around it (a copy-paste?); set it again "
+                               "without them"), name=name)
     return value
 
 
@@ -79,7 +109,8 @@ def _api_url(env: Mapping[str, str]) -> str:
     raw = env.get("SLACK_API_URL", "").strip() or DEFAULT_API_URL
     scheme, sep, rest = raw.partition("://")
     shown = scheme + sep + rest.rpartition("@")[2] if sep else raw  # never a user:password@ it may carry
-    refused = SettingsError(f"SLACK_API_URL must be an http(s) URL like {DEFAULT_API_URL}, not {shown[:200]!r}")
+    refused = SettingsError(N_("SLACK_API_URL must be an http(s) URL like {example}, not {value}"),
+                            example=DEFAULT_API_URL, value=repr(shown[:200]))
     if any(character.isspace() for character in raw):
         raise refused
     try:
@@ -120,12 +151,13 @@ class Settings:
         if socket_mode and not tokens["SLACK_APP_TOKEN"]:
             missing.append("SLACK_APP_TOKEN")
         if missing:
-            raise SettingsError(f"missing setting(s): {', '.join(missing)} (see the README's settings table)")
+            raise SettingsError(N_("missing setting(s): {names} (see the README's settings table)"),
+                                names=", ".join(missing))
         bot_token, signing_secret, app_token = tokens.values()
         if not bot_token or not bot_token.startswith("xoxb-"):
-            raise SettingsError("SLACK_BOT_TOKEN must be a bot token (it starts with xoxb-)")
+            raise SettingsError(N_("SLACK_BOT_TOKEN must be a bot token (it starts with xoxb-)"))
         if socket_mode and not (app_token or "").startswith("xapp-"):
-            raise SettingsError("SLACK_APP_TOKEN must be an app-level token (it starts with xapp-)")
+            raise SettingsError(N_("SLACK_APP_TOKEN must be an app-level token (it starts with xapp-)"))
         return cls(
             bot_token=bot_token,
             signing_secret=signing_secret or "",
@@ -148,15 +180,15 @@ def _letterhead(env: Mapping[str, str]) -> Letterhead:
     try:
         return letterhead_from_env(env)
     except LetterheadError as error:
-        raise SettingsError(str(error)) from None
+        raise letterhead_problem(error) from None
 
 
 def _limits(env: Mapping[str, str], letterhead: Letterhead) -> Limits:
     raw = env.get("AMOUNT_CEILING", "").strip()
     ceiling = parse_decimal(raw) if raw else DEFAULT_CEILING
     if ceiling is None or not 0 < ceiling <= MAX_CEILING:
-        raise SettingsError(f"AMOUNT_CEILING must be an amount in digits above 0 and at most {MAX_CEILING:,} "
-                            f"(a dot for decimals), not {raw[:40]!r}")
+        raise SettingsError(N_("AMOUNT_CEILING must be an amount in digits above 0 and at most {most} (a dot for "
+                               "decimals), not {value}"), most=f"{MAX_CEILING:,}", value=repr(raw[:40]))
     return Limits(ceiling=ceiling, tax_rate=letterhead.provider.tax_rate,
                   horizon_days=_count(env, "DATE_HORIZON_DAYS", DEFAULT_HORIZON_DAYS, most=3650))
 
@@ -165,7 +197,8 @@ MAX_HOURS = 8_760  # a year
 
 
 def _hours(env: Mapping[str, str], name: str, default: float) -> timedelta:
-    return timedelta(hours=_positive(env, name, default, "hours", MAX_HOURS))
+    return timedelta(hours=_positive(env, name, default, N_("{name} must be a number of hours above 0 and at most "
+                                                            "{most}, not {value}"), MAX_HOURS))
 
 
 def _clock_time(env: Mapping[str, str], name: str, default: time) -> time:
@@ -173,7 +206,8 @@ def _clock_time(env: Mapping[str, str], name: str, default: time) -> time:
     try:
         return time.fromisoformat(raw) if raw else default
     except ValueError:
-        raise SettingsError(f"{name} must be a time of day like 07:30, not {raw!r}") from None
+        raise SettingsError(N_("{name} must be a time of day like 07:30, not {value}"), name=name,
+                            value=repr(raw)) from None
 
 
 def _reminders(env: Mapping[str, str], timezone: str) -> ReminderPolicy:
@@ -181,11 +215,11 @@ def _reminders(env: Mapping[str, str], timezone: str) -> ReminderPolicy:
     remind = _hours(env, "APPROVAL_REMINDER_HOURS", 24)
     escalate = _hours(env, "APPROVAL_ESCALATION_HOURS", 48)
     if escalate <= remind:
-        raise SettingsError("APPROVAL_ESCALATION_HOURS must be more than APPROVAL_REMINDER_HOURS")
+        raise SettingsError(N_("APPROVAL_ESCALATION_HOURS must be more than APPROVAL_REMINDER_HOURS"))
     try:
         quiet = QuietHours.parse(env["QUIET_HOURS"]) if "QUIET_HOURS" in env else default.quiet
     except ValueError as error:
-        raise SettingsError(f"QUIET_HOURS: {error}") from None
+        raise SettingsError(N_("QUIET_HOURS: {detail}"), detail=str(error)) from None
     return ReminderPolicy(remind_after=remind, escalate_after=escalate,
                           morning=_clock_time(env, "FIELD_REMINDER_TIME", default.morning),
                           digest=_clock_time(env, "DIGEST_TIME", default.digest), quiet=quiet, timezone=timezone)

@@ -17,13 +17,15 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pdf.formatting import DASH, Formatter, utc
-from pdf.labels import Labels, labels_for
+from i18n import N_, Language, LocaleError, english, language
+from i18n.domain import ITEM_KINDS, priority, state
+from pdf.figures import DASH, Figures, utc
 from pdf.layout import GRAY_FILL, GRAY_TEXT, PAGES_ALIAS, Page
 from pdf.logo import Logo, prepare_logo
 from pdf.print_fonts import PrintFontProducer
 from pdf.stamp import Stamp, read_stamp
 from workflow.document import ItemChange, ItemLine, VersionDocument
+from workflow.vocabulary import ItemKind
 
 __all__ = ["Stamp", "read_stamp", "render_version", "stamp_of"]
 
@@ -37,14 +39,29 @@ GROUPS = ("service", "material", "free")
 ITEM_TEXT_LIMIT = 600
 CODE_TEXT_LIMIT = 60
 ITEM_COLUMNS = ((22.0, "L"), (70.0, "L"), (15.0, "R"), (15.0, "L"), (27.0, "R"), (31.0, "R"))
-HISTORY_COLUMNS = ((22.0, "L"), (34.0, "L"), (54.0, "L"), (40.0, "L"), (30.0, "L"))
+HISTORY_COLUMNS = ((20.0, "L"), (42.0, "L"), (48.0, "L"), (40.0, "L"), (30.0, "L"))
 LOGO_BOX = (45.0, 18.0)  # mm
+
+# The document's words, in the provider's language (gettext: i18n/locales); translated where drawn.
+ITEM_HEADINGS = (N_("Code"), N_("Description"), N_("Qty"), N_("Unit"), N_("Unit price"), N_("Line total"))
+HISTORY_HEADINGS = (N_("Version"), N_("Issued"), N_("By"), N_("Step"), N_("Fingerprint"))
+SIGN_LINES = (N_("Name"), N_("Signature"), N_("Date"))
+# the step that made a version, in the history table
+STEPS = {"approve": N_("Approved (original)"), "confirm": N_("Change confirmed"), "complete": N_("Completed"),
+         "not_perform": N_("Not performed")}
+OUTCOMES = {"complete": N_("Completed"), "not_perform": N_("Not performed")}
+CLOSING_NOTES = {"complete": N_("Closing note"), "not_perform": N_("Reason")}
+CLOSED_AS = {"complete": N_("Closed as completed by {name} on {when}."),
+             "not_perform": N_("Closed as not performed by {name} on {when}.")}
+# what changed in a line item, in "Changed SRV-001: quantity 2 → 3"
+CHANGED_FIELDS = {"description": N_("description"), "quantity": N_("quantity"), "unit": N_("unit"),
+                  "unit_price": N_("unit price"), "line_total": N_("line total")}
 
 
 def render_version(doc: VersionDocument, logo: bytes | None = None) -> bytes:
     """The PDF of one order version. `logo`: the PNG or JPEG bytes whose SHA-256 is `doc.provider.logo_sha256`."""
-    ctx = Context(doc, labels_for(doc.provider.locale),
-                  Formatter(doc.provider.locale, doc.provider.currency, doc.provider.timezone),
+    lang = document_language(doc.provider.locale)
+    ctx = Context(doc, lang, Figures(lang, doc.provider.currency, doc.provider.timezone),
                   prepare_logo(logo) if logo else None, doc.fingerprint)
     pdf = Page(footer=ctx.footer)
     _metadata(pdf, ctx)
@@ -58,11 +75,20 @@ def stamp_of(doc: VersionDocument) -> Stamp:
     return Stamp(doc.order_number, doc.version, doc.fingerprint)
 
 
+def document_language(locale: str) -> Language:
+    """The provider's language as the document recorded it ('en', 'es' before CLDR names, 'es_CL' since); a
+    name this release cannot read still renders, in English, rather than leaving a version without its PDF."""
+    try:
+        return language(locale)
+    except LocaleError:
+        return english()
+
+
 @dataclass(frozen=True)
 class Context:
     doc: VersionDocument
-    t: Labels
-    f: Formatter
+    lang: Language
+    f: Figures
     logo: Logo | None
     fingerprint: str  # the document's, computed once
 
@@ -71,32 +97,38 @@ class Context:
         return self.fingerprint[:12]
 
     def footer(self, pdf: Page) -> None:
-        doc, t = self.doc, self.t
+        doc, lang = self.doc, self.lang
         y = pdf.h - 13.0
         pdf.rule(y - 1.5)
         pdf.font(7.5)
         pdf.set_text_color(GRAY_TEXT)
         # the page count goes last on the left: fpdf2 reserves three digits for it, unseen at the end of a line
-        left = t.footer.format(number=pdf.clean(doc.order_number), version=doc.version,
-                               page=t.page.format(page=pdf.page_no(), pages=PAGES_ALIAS))
+        page = lang._("page {page} of {pages}").format(page=pdf.page_no(), pages=PAGES_ALIAS)
+        left = lang._("{number} \u00b7 version {version} \u00b7 {page}").format(
+            number=pdf.clean(doc.order_number), version=doc.version, page=page)
         pdf.set_xy(pdf.l_margin, y)
         pdf.cell(pdf.content_width * 0.7, 4, left)
         pdf.set_xy(pdf.l_margin, y)
-        pdf.cell(pdf.content_width, 4, t.fingerprint.format(fingerprint=self.short_fingerprint), align="R")
+        pdf.cell(pdf.content_width, 4, pdf.clean(lang._("fingerprint {fingerprint}").format(
+            fingerprint=self.short_fingerprint)), align="R")
         pdf.set_text_color(0)
 
 
 def _metadata(pdf: Page, ctx: Context) -> None:
-    doc, t = ctx.doc, ctx.t
-    title = f"{t.title.format(number=doc.order_number)} v{doc.version}"
+    doc, lang = ctx.doc, ctx.lang
+    title = f"{_title(lang, doc)} v{doc.version}"
     pdf.set_title(_plain(title))
     pdf.set_subject(_plain(f"{title} {DOT} {doc.client}"))
     pdf.set_author(_plain(doc.provider.name))
     pdf.set_keywords(Stamp(doc.order_number, doc.version, ctx.fingerprint).text())
     pdf.set_creator(CREATOR)
-    pdf.set_lang(doc.provider.locale if doc.provider.locale in ("en", "es") else "en")
+    pdf.set_lang(lang.locale.language + (f"-{lang.locale.territory}" if lang.locale.territory else ""))  # BCP 47
     # Not the clock: the PDF's dates and its /ID both derive from this.
     pdf.set_creation_date(utc(doc.issued_at))
+
+
+def _title(lang: Language, doc: VersionDocument) -> str:
+    return lang._("Service order {number}").format(number=doc.order_number)
 
 
 def _plain(text: str) -> str:
@@ -107,7 +139,7 @@ def _plain(text: str) -> str:
 
 
 def header_section(pdf: Page, ctx: Context) -> None:
-    doc, t, f = ctx.doc, ctx.t, ctx.f
+    doc, lang, f = ctx.doc, ctx.lang, ctx.f
     top = pdf.y
     right_width = 82.0
     right_x = pdf.w - pdf.r_margin - right_width
@@ -125,18 +157,20 @@ def header_section(pdf: Page, ctx: Context) -> None:
     if provider.address:
         pdf.paragraph(provider.address, size=8.5, line=3.9, x=left_x, width=left_width)
     if provider.tax_id:
-        pdf.paragraph(f"{t.tax_id}: {provider.tax_id}", size=8.5, line=3.9, x=left_x, width=left_width)
+        pdf.paragraph(lang._("Tax ID: {tax_id}").format(tax_id=provider.tax_id), size=8.5, line=3.9, x=left_x,
+                      width=left_width)
     bottom = max(bottom, pdf.y)
 
     pdf.set_xy(right_x, top)
-    pdf.paragraph(t.title.format(number=doc.order_number), size=14, bold=True, line=6.2, x=right_x,
+    pdf.paragraph(_title(lang, doc), size=14, bold=True, line=6.2, x=right_x,
                   width=right_width, align="R")
-    issued = t.version_issued.format(version=doc.version, when=f.when(doc.issued_at), zone=f.zone_name)
+    issued = lang._("Version {version} \u00b7 issued {when} ({zone})").format(
+        version=doc.version, when=f.when(doc.issued_at), zone=f.zone_name)
     pdf.paragraph(issued, size=8.5, line=4.0, x=right_x, width=right_width, align="R")
     pdf.y += 1.2
-    state = f"{t.state}: {t.states.get(doc.state, doc.state)}"
+    state_text = lang._("State: {state}").format(state=_state(lang, doc.state))
     pdf.font(8.5, bold=True)
-    text = pdf.clean(state)
+    text = pdf.clean(state_text)
     width = min(pdf.measure(text) + 4, right_width)
     pdf.set_draw_color(0)
     pdf.set_line_width(0.3)
@@ -148,6 +182,13 @@ def header_section(pdf: Page, ctx: Context) -> None:
     pdf.y += 1
 
 
+def _state(lang: Language, value: str) -> str:
+    try:
+        return state(lang, value)
+    except ValueError:  # a state this release does not know: its code
+        return value
+
+
 def _fit(logo: Logo, max_width: float, max_height: float) -> tuple[float, float]:
     scale = min(max_width / logo.width, max_height / logo.height)
     return logo.width * scale, logo.height * scale
@@ -157,18 +198,18 @@ def _fit(logo: Logo, max_width: float, max_height: float) -> tuple[float, float]
 
 
 def parties_section(pdf: Page, ctx: Context) -> None:
-    doc, t, f = ctx.doc, ctx.t, ctx.f
-    pdf.heading(t.parties)
-    approved = (t.approved_by_value.format(name=doc.approved_by, when=f.when(doc.approved_at))
-                if doc.approved_by else t.not_approved)
+    doc, lang, f = ctx.doc, ctx.lang, ctx.f
+    pdf.heading(lang._("Parties"))
+    approved = (lang._("{name}, {when}").format(name=doc.approved_by, when=f.when(doc.approved_at))
+                if doc.approved_by else lang._("Not approved"))
     pdf.fields([
-        (t.client, _with_code(doc.client, doc.client_code)),
-        (t.requester, doc.requester or DASH),
-        (t.site, _with_code(doc.site, doc.site_code)),
-        (t.approved_by, approved),
-        (t.site_address, doc.site_address or DASH),
-        (t.field_workers, ", ".join(doc.field_workers) or t.none_assigned),
-        (t.client_contact, doc.client_contact or DASH),
+        (lang._("Client"), _with_code(doc.client, doc.client_code)),
+        (lang._("Requested by"), doc.requester or DASH),
+        (lang._("Site"), _with_code(doc.site, doc.site_code)),
+        (lang._("Approved by"), approved),
+        (lang._("Site address"), doc.site_address or DASH),
+        (lang._("Field workers"), ", ".join(doc.field_workers) or lang._("None assigned")),
+        (lang._("Client contact"), doc.client_contact or DASH),
     ])
 
 
@@ -180,22 +221,33 @@ def _with_code(name: str, code: str) -> str:
 
 
 def schedule_section(pdf: Page, ctx: Context) -> None:
-    doc, t, f = ctx.doc, ctx.t, ctx.f
-    pdf.heading(t.schedule)
+    doc, lang, f = ctx.doc, ctx.lang, ctx.f
+    pdf.heading(lang._("Schedule"))
     pairs = [
-        (t.requested_date, f.date(doc.requested_date)),
-        (t.scheduled_date, f.date(doc.scheduled_date) if doc.scheduled_date else t.not_scheduled),
-        (t.priority, t.priorities.get(doc.priority, doc.priority)),
+        (lang._("Requested for"), f.date(doc.requested_date)),
+        (lang._("Scheduled for"), f.date(doc.scheduled_date) if doc.scheduled_date else lang._("Not scheduled")),
+        (lang._("Priority"), _capital(priority(lang, doc.priority))),
     ]
     if _is_closing(doc):
         pairs += [
-            (t.closed, t.closed_value.format(when=f.when(doc.closed_at), name=doc.closed_by or DASH)),
-            (t.outcome, t.outcomes.get(doc.step, doc.step)),
+            (lang._("Closed"), lang._("{when} by {name}").format(when=f.when(doc.closed_at),
+                                                                 name=doc.closed_by or DASH)),
+            (lang._("Outcome"), _word(lang, OUTCOMES, doc.step)),
         ]
     pdf.fields(pairs)
     if _is_closing(doc):
-        pdf.fields([(t.closing_notes.get(doc.step, t.closing_notes["complete"]), doc.change_note or DASH)],
+        pdf.fields([(lang._(CLOSING_NOTES.get(doc.step, CLOSING_NOTES["complete"])), doc.change_note or DASH)],
                    columns=1)
+
+
+def _capital(text: str) -> str:
+    """A word from a sentence as a value of its own ('high' → 'High', 'alta' → 'Alta')."""
+    return text[:1].upper() + text[1:]
+
+
+def _word(lang: Language, table: dict[str, str], key: str) -> str:
+    """A table's word in the document's language; a key the table does not know (a newer step), as it is."""
+    return lang._(table[key]) if key in table else key
 
 
 def _is_closing(doc: VersionDocument) -> bool:
@@ -206,13 +258,13 @@ def _is_closing(doc: VersionDocument) -> bool:
 
 
 def description_section(pdf: Page, ctx: Context) -> None:
-    doc, t = ctx.doc, ctx.t
-    pdf.heading(t.description)
+    doc, lang = ctx.doc, ctx.lang
+    pdf.heading(lang._("Description of the job"))
     pdf.paragraph(doc.description or DASH)
     if doc.approval_notes:
         pdf.y += 1.5
         pdf.room(9)
-        pdf.paragraph(t.approval_notes, size=7.8, bold=True, line=4.0)
+        pdf.paragraph(lang._("Approval notes"), size=7.8, bold=True, line=4.0)
         pdf.paragraph(doc.approval_notes)
 
 
@@ -220,18 +272,18 @@ def description_section(pdf: Page, ctx: Context) -> None:
 
 
 def items_section(pdf: Page, ctx: Context) -> None:
-    doc, t, f = ctx.doc, ctx.t, ctx.f
-    headings = list(zip(t.item_headings, *zip(*ITEM_COLUMNS, strict=True), strict=True))
+    doc, lang, f = ctx.doc, ctx.lang, ctx.f
+    headings = list(zip((lang._(h) for h in ITEM_HEADINGS), *zip(*ITEM_COLUMNS, strict=True), strict=True))
     heading_cells = [(text, width, align) for text, width, align in headings]
     header_height = pdf.row_height(heading_cells, bold=True)
-    pdf.heading(t.items, keep=header_height + 14)
+    pdf.heading(lang._("Line items"), keep=header_height + 14)
     pdf.font(8, bold=False)
     pdf.set_text_color(GRAY_TEXT)
-    amounts = pdf.clean(t.amounts_in.format(currency=doc.currency))
+    amounts = pdf.clean(lang._("Amounts in {currency}").format(currency=doc.currency))
     pdf.put(amounts, pdf.l_margin, pdf.y - 6.6, pdf.content_width, 5.2, align="R")
     pdf.set_text_color(0)
     if not doc.items:
-        pdf.paragraph(t.no_items)
+        pdf.paragraph(lang._("No line items."))
         return
 
     group_now: list[str] = [""]
@@ -242,11 +294,11 @@ def items_section(pdf: Page, ctx: Context) -> None:
     def continued() -> None:
         header()
         if group_now[0]:
-            _group_row(pdf, t.continued.format(group=group_now[0]))
+            _group_row(pdf, lang._("{group} (continued)").format(group=group_now[0]))
 
     header()
     for kind, lines in _groups(doc.items):
-        group_now[0] = t.groups[kind]
+        group_now[0] = lang._(ITEM_KINDS[ItemKind(kind)])
         first = _item_cells(lines[0], f)
         if pdf.room(_group_height(pdf) + pdf.row_height(first)):
             header()
@@ -258,9 +310,9 @@ def items_section(pdf: Page, ctx: Context) -> None:
     total_width = sum(width for width, _ in ITEM_COLUMNS)
     label_width = total_width - ITEM_COLUMNS[-1][0]
     rows = [
-        (t.subtotal, f.money(doc.subtotal), False),
-        (t.tax.format(rate=f.percent(doc.provider.tax_rate)), f.money(doc.tax), False),
-        (t.total.format(currency=doc.currency), f.money(doc.total), True),
+        (lang._("Subtotal"), f.money(doc.subtotal), False),
+        (lang._("Tax {rate}").format(rate=f.percent(doc.provider.tax_rate)), f.money(doc.tax), False),
+        (lang._("Total {currency}").format(currency=doc.currency), f.money(doc.total), True),
     ]
     pdf.room(3 * 5.0 + 1)
     pdf.y += 0.8
@@ -268,12 +320,14 @@ def items_section(pdf: Page, ctx: Context) -> None:
         pdf.table_row([(label, label_width, "R"), (amount, ITEM_COLUMNS[-1][0], "R")], bold=bold,
                       size=9 if bold else 8.5, pad=0.5, rule=None)
     if doc.unpriced:
-        note = t.unpriced_note[0] if doc.unpriced == 1 else t.unpriced_note[1].format(count=doc.unpriced)
+        note = lang.n_("The total excludes {count} item not yet priced (shown as \u2014).",
+                       "The total excludes {count} items not yet priced (shown as \u2014).",
+                       doc.unpriced).format(count=lang.number(doc.unpriced))
         pdf.y += 1
         pdf.paragraph(note, size=8, line=3.8)
     shortened = [line for line in doc.items if len(line.description) > ITEM_TEXT_LIMIT]
     if shortened:
-        pdf.heading(t.full_descriptions)
+        pdf.heading(lang._("Full text of shortened item descriptions"))
         for line in shortened:
             pdf.paragraph(_item_label(line), size=8.5, line=4.0, indent=4, bullet="\u2022")
             pdf.y += 1
@@ -294,7 +348,7 @@ def _group_row(pdf: Page, text: str) -> None:
     pdf.table_row([(text, sum(width for width, _ in ITEM_COLUMNS), "L")], bold=True, size=8.5, rule=GRAY_FILL - 60)
 
 
-def _item_cells(line: ItemLine, f: Formatter) -> list[tuple[str, float, str]]:
+def _item_cells(line: ItemLine, f: Figures) -> list[tuple[str, float, str]]:
     texts = (
         _capped(line.code or DASH, CODE_TEXT_LIMIT),
         _capped(line.description, ITEM_TEXT_LIMIT),
@@ -318,42 +372,46 @@ def _item_label(line: ItemLine) -> str:
 
 
 def changes_section(pdf: Page, ctx: Context) -> None:
-    doc, t, f = ctx.doc, ctx.t, ctx.f
-    pdf.heading(t.changes)
+    doc, lang, f = ctx.doc, ctx.lang, ctx.f
+    pdf.heading(lang._("Changes in this version"))
     lines: list[str] = []
     if doc.version <= 1 and not _is_closing(doc):
-        lines.append(t.original)
+        lines.append(lang._("Version 1 is the approved original."))
     else:
-        lines += [_describe_change(change, t, f) for change in doc.changes] or [t.no_item_changes]
+        lines += ([_describe_change(change, lang, f) for change in doc.changes]
+                  or [lang._("No changes to line items.")])
         if doc.added_people:
-            lines.append(t.added_people.format(names=", ".join(doc.added_people)))
+            lines.append(lang._("Added people: {names}").format(names=", ".join(doc.added_people)))
         if not _is_closing(doc) and (doc.change_note or doc.change_author):
             if doc.change_author:
-                lines.append(t.note_from.format(author=doc.change_author, note=doc.change_note or DASH))
+                lines.append(lang._("Note from {author}: {note}").format(author=doc.change_author,
+                                                                         note=doc.change_note or DASH))
             else:
-                lines.append(t.note.format(note=doc.change_note))
+                lines.append(lang._("Note: {note}").format(note=doc.change_note))
         if doc.previous_subtotal is not None:
             delta = doc.subtotal - doc.previous_subtotal
-            lines.append(t.subtotal_change.format(before=f.money(doc.previous_subtotal), after=f.money(doc.subtotal),
-                                                  delta=f.signed_money(delta)))
+            lines.append(lang._("Subtotal {before} \u2192 {after} ({delta})").format(
+                before=f.money(doc.previous_subtotal), after=f.money(doc.subtotal), delta=f.signed_money(delta)))
         if _is_closing(doc):
-            outcome = t.outcomes.get(doc.step, doc.step).lower()
-            lines.append(t.closed_as.format(outcome=outcome, name=doc.closed_by or DASH, when=f.when(doc.closed_at)))
+            closed_as = CLOSED_AS.get(doc.step, CLOSED_AS["complete"])
+            sentence = lang._(closed_as).format(name=doc.closed_by or DASH, when=f.when(doc.closed_at))
+            # a time the locale writes with a period ('6:00 p.m.') ends the sentence: one period, not two
+            lines.append(sentence[:-1] if sentence.endswith("..") else sentence)
     for line in lines:
         pdf.paragraph(line, size=8.8, line=4.2, indent=4, bullet="\u2022")
         pdf.y += 0.6
 
 
-def _describe_change(change: ItemChange, t: Labels, f: Formatter) -> str:
+def _describe_change(change: ItemChange, lang: Language, f: Figures) -> str:
     before, after = change.before, change.after
     if before is None and after is not None:
-        return t.added.format(item=_item_label(after), summary=_line_summary(after, f))
+        return lang._("Added {item}: {summary}").format(item=_item_label(after), summary=_line_summary(after, f))
     if after is None and before is not None:
-        return t.removed.format(item=_item_label(before), summary=_line_summary(before, f))
+        return lang._("Removed {item} (was {summary})").format(item=_item_label(before),
+                                                               summary=_line_summary(before, f))
     assert before is not None and after is not None
-    names = t.fields_changed
     steps = [
-        f"{names[key]} {old} {ARROW} {new}"
+        f"{lang._(CHANGED_FIELDS[key])} {old} {ARROW} {new}"
         for key, old, new in (
             ("description", before.description, after.description),
             ("quantity", f.quantity(before.quantity), f.quantity(after.quantity)),
@@ -363,10 +421,10 @@ def _describe_change(change: ItemChange, t: Labels, f: Formatter) -> str:
         )
         if old != new
     ]
-    return t.changed.format(item=_item_label(after), steps="; ".join(steps) or DASH)
+    return lang._("Changed {item}: {steps}").format(item=_item_label(after), steps="; ".join(steps) or DASH)
 
 
-def _line_summary(line: ItemLine, f: Formatter) -> str:
+def _line_summary(line: ItemLine, f: Figures) -> str:
     quantity = f"{f.quantity(line.quantity)} {line.unit}" if line.unit else f.quantity(line.quantity)
     return f"{quantity} \u00d7 {f.price(line.unit_price)} = {f.money(line.total(f.currency))}"
 
@@ -375,18 +433,19 @@ def _line_summary(line: ItemLine, f: Formatter) -> str:
 
 
 def history_section(pdf: Page, ctx: Context) -> None:
-    doc, t, f = ctx.doc, ctx.t, ctx.f
-    cells = [(text, width, align) for text, (width, align) in zip(t.history_headings, HISTORY_COLUMNS, strict=True)]
+    doc, lang, f = ctx.doc, ctx.lang, ctx.f
+    cells = [(lang._(text), width, align)
+             for text, (width, align) in zip(HISTORY_HEADINGS, HISTORY_COLUMNS, strict=True)]
 
     def header() -> None:
         pdf.table_row(cells, bold=True, fill=GRAY_FILL, rule=0)
 
-    pdf.heading(t.history, keep=pdf.row_height(cells, bold=True) + 8)
+    pdf.heading(lang._("Version history"), keep=pdf.row_height(cells, bold=True) + 8)
     header()
-    rows = [(str(entry.version), f.when(entry.issued_at), entry.author or DASH, t.steps.get(entry.step, entry.step),
+    rows = [(str(entry.version), f.when(entry.issued_at), entry.author or DASH, _word(lang, STEPS, entry.step),
              entry.fingerprint[:12], False) for entry in sorted(doc.history, key=lambda e: e.version)]
-    rows.append((t.this_version.format(version=doc.version), f.when(doc.issued_at), _this_author(doc),
-                 t.steps.get(doc.step, doc.step), ctx.short_fingerprint, True))
+    rows.append((lang._("{version} (this)").format(version=doc.version), f.when(doc.issued_at), _this_author(doc),
+                 _word(lang, STEPS, doc.step), ctx.short_fingerprint, True))
     for *texts, bold in rows:
         pdf.table_row([(text, width, align) for text, (width, align) in zip(texts, HISTORY_COLUMNS, strict=True)],
                       bold=bool(bold), on_new_page=header)
@@ -404,17 +463,17 @@ def _this_author(doc: VersionDocument) -> str:
 
 
 def signatures_section(pdf: Page, ctx: Context) -> None:
-    t = ctx.t
+    lang = ctx.lang
     block = 5.0 + 3 * 7.0
-    pdf.heading(t.signatures, keep=block)
+    pdf.heading(lang._("Signatures"), keep=block)
     gap = 10.0
     width = (pdf.content_width - gap) / 2
     top = pdf.y
-    for i, title in enumerate((t.field_worker_signs, t.client_signs)):
+    for i, title in enumerate((lang._("Field worker"), lang._("Client's representative"))):
         x = pdf.l_margin + i * (width + gap)
         pdf.font(8.5, bold=True)
         pdf.put(pdf.clean(title), x, top, width, 4.5)
-        for j, label in enumerate(t.sign_lines):
+        for j, label in enumerate(lang._(word) for word in SIGN_LINES):
             base = top + 5.0 + (j + 1) * 7.0 - 1.0
             pdf.font(7.8)
             pdf.set_text_color(GRAY_TEXT)

@@ -47,6 +47,7 @@ PEOPLE = {
     "U0DEMOFW2": ("Łucja Wójcik", [Role.FIELD_WORKER]),
 }
 REQ, SUP, CRD, FW1, FW2 = PEOPLE
+SLACK_LOCALES = {"en": "en-US", "es": "es-ES"}  # what users.info says of the demo's people, per --locale
 
 
 def _step(number: int, text: str) -> None:
@@ -73,7 +74,10 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
     soon = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
 
     letterhead = letterhead_from_env({**DEMO_SETTINGS, "LOCALE": locale})
-    with LocalWorkspace(engine, {user: name for user, (name, _) in PEOPLE.items()}, letterhead=letterhead) as ws:
+    # the demo's people read Slack in the demo's language (Slack's names: en-US, es-ES)
+    slack_locale = SLACK_LOCALES[locale]
+    with LocalWorkspace(engine, {user: name for user, (name, _) in PEOPLE.items()}, letterhead=letterhead,
+                        locales=dict.fromkeys(PEOPLE, slack_locale)) as ws:
         _step(1, f"{PEOPLE[REQ][0]} types /order and submits a service order for Constructora Peñalolén")
         _check(ws.submit_order(REQ, client="peñalolén", site="presidentes", requested=soon, priority="high",
                                items=[("hvac", "6"), ("air filter", "8"), ("cable", "2")],

@@ -59,12 +59,15 @@ class LocalWorkspace:
                  private_channels: bool = True, scopes: Iterable[str] | None = None,
                  transport: Literal["http", "socket_mode"] = "http", letterhead: Letterhead | None = None,
                  fake: FakeSlack | None = None, slack_on_clock: bool = False,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, locales: dict[str, str] | None = None) -> None:
         """`fake`: a Slack already running (with its people), e.g. one a previous bot process talked to.
         `slack_on_clock`: the fake made here reads `clock` too, not the machine's, for a test that moves the
-        bot's clock by days: the bot compares Slack's times (a channel's `created`) with its own."""
+        bot's clock by days: the bot compares Slack's times (a channel's `created`) with its own.
+        `locales`: people's Slack locales as Slack names them ('es-LA', 'en-US', the default); `set_locale`
+        changes one later."""
         self.engine = engine
         self.people = people
+        self.locales = locales or {}
         self.clock = clock
         self.private_channels = private_channels
         self.transport = transport
@@ -87,7 +90,8 @@ class LocalWorkspace:
         if self._own_fake:
             self.fake.start()
             for user_id, name in self.people.items():
-                self.fake.add_user(user_id, name.split()[0].lower(), real_name=name)
+                self.fake.add_user(user_id, name.split()[0].lower(), real_name=name,
+                                   locale=self.locales.get(user_id, "en-US"))
             self.fake.add_channel("general", members=list(self.people))
         general = self.fake.channel_by_name("general")
         assert general is not None, "the workspace has no #general"
@@ -124,6 +128,11 @@ class LocalWorkspace:
             self.bot.stop()
         if self._own_fake:
             self.fake.stop()
+
+    def set_locale(self, user: str, locale: str) -> None:
+        """The person switches Slack's language (Slack's name: 'es-LA', 'en-US'); the bot hears of it when it
+        next asks users.info."""
+        self.fake.set_user(user, locale=locale)
 
     # --- waiting for the work that follows an ack ---------------------------------------------------
 

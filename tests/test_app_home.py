@@ -4,10 +4,11 @@ order card's (same listeners, same checks)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from i18n import english
 from sandbox.local import LocalWorkspace
 from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER
 from tests.test_end_to_end import PEOPLE
@@ -55,7 +56,8 @@ def test_each_role_sees_its_own_lists(ws: LocalWorkspace) -> None:
     assert f"home_pending_{second}" in text(supervisor) and "order_approve" in text(supervisor)
     assert "By state" not in text(supervisor) and "Assigned to you" not in text(supervisor)
     worker = open_home(ws, WORKER)
-    assert "*Assigned to you* (1)" in text(worker) and f"scheduled {SOON}" in text(worker)
+    assert "*Assigned to you* (1)" in text(worker) and f"scheduled {english().date(date.fromisoformat(SOON))}" in text(
+        worker)
     assert "order_confirm" in text(worker) and "order_complete" in text(worker)
     assert "order_approve" not in text(worker) and "Waiting for approval" not in text(worker)
     requester = open_home(ws, REQUESTER)

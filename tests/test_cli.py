@@ -149,6 +149,35 @@ def test_catalog_import_lists_the_first_20_problems_and_counts_the_rest(env: dic
     assert catalog_size(env) == 0
 
 
+def test_the_command_speaks_the_providers_language(env: dict[str, str], tmp_path: Path) -> None:
+    spanish = env | {"LOCALE": "es_CL"}
+    result = cli("catalog", "import", str(SAMPLE_CATALOG), env=spanish)
+    assert result.returncode == 0 and result.stdout == (
+        "Se importaron 3 clientes nuevos, 4 sedes nuevas, 4 servicios nuevos, 5 materiales nuevos.\n"), result.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(HEADER + b"service,S9,Svc,h,1_000,\n")
+    result = cli("catalog", "import", str(bad), env=spanish)
+    assert result.returncode == 2 and result.stderr == (
+        f"service-orders: {bad}: línea 2: unit_price '1_000' no es un número (use dígitos y un punto: 1000 o 12.50)\n")
+    empty = tmp_path / "vacío.pdf"
+    empty.write_bytes(b"")
+    result = cli("verify", str(empty), env=spanish)
+    assert result.returncode == 1 and result.stdout == (
+        f"NO COINCIDE: {empty} está vacío, así que no es un PDF de orden de servicio.\n")
+    result = cli("pdf", "SO-X", env=spanish)  # what was typed, refused in one line
+    assert result.returncode == 2 and result.stderr == (
+        "service-orders: 'SO-X' no es un número de orden (como SO-000042)\n")
+    def helped(environment: dict[str, str]) -> str:
+        return " ".join(cli("export", "--help", env=environment).stdout.split())
+
+    assert "siguen legibles por máquina en todo idioma (fechas y horas ISO" in helped(spanish)
+    assert "(ISO dates and times, plain decimals with a point, codes)" in helped(env)
+    # a LOCALE that cannot be used is said in English, naming it
+    result = cli("export", "-", env=env | {"LOCALE": "klingon"})
+    assert result.returncode == 2 and result.stderr == (
+        "service-orders: LOCALE 'klingon' is not a locale (examples: en-US, es-CL, es)\n")
+
+
 def test_catalog_import_shows_progress_on_a_terminal_only(env: dict[str, str], tmp_path: Path) -> None:
     import pty
 
@@ -349,7 +378,7 @@ def test_effects_list_and_retry(tmp_path: Path, env: dict[str, str]) -> None:
     assert f"SO-000001  open_channel failed   attempts 8  {error}" in listed.stdout
     assert "invite       pending" in listed.stdout
     assert cli("effects", "retry", "999", env=env).stdout.strip() == "No failed effects to retry among 999."
-    assert "1 failed effect(s) will be tried again" in cli("effects", "retry", env=env).stdout
+    assert "1 failed effect will be tried again" in cli("effects", "retry", env=env).stdout
     with Session(engine) as session:
         assert {e.status for e in session.exec(select(PendingEffect))} == {"pending"}
 

@@ -86,3 +86,19 @@ def test_export_refuses_bad_input_and_writes_nothing(env: dict[str, str], tmp_pa
     result = cli("export", str(tmp_path / "missing" / "orders.csv"), env=env)
     assert result.returncode == 2 and "no folder" in result.stderr
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
+
+
+def test_export_header_and_states_in_the_providers_language(env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+    seed(env["DATABASE_URL"])
+    out = tmp_path / "pedidos.csv"
+    result = cli("export", str(out), env=env | {"LOCALE": "es_CL", "CURRENCY": "EUR", "TAX_RATE_PERCENT": "21",
+                                                  "PROVIDER_TIMEZONE": "Europe/Madrid"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"Se escribió {out}: 3 órdenes"
+    first, second, third = rows(out)
+    assert list(first)[:4] == ["orden", "estado", "código_cliente", "cliente"]
+    assert (first["estado"], second["estado"], third["estado"]) == (
+        "Completada", "Aprobada, en ejecución", "Pendiente de aprobación")
+    # the values stay machine-readable: ISO times, plain decimals with a point, codes
+    assert first["enviada_el"] == "2026-11-20T11:00+01:00" and first["prioridad"] == "high"
+    assert (first["subtotal"], first["impuesto"], first["total"]) == ("310.00", "65.10", "375.10")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from bot.settings import letterhead_problem
+from i18n import english, language
 from workflow.letterhead import LetterheadError, letterhead_from_env
 
 LOGO = Path(__file__).resolve().parents[1] / "sandbox" / "sample" / "logo.png"
@@ -44,5 +45,13 @@ def test_a_full_letterhead() -> None:
     ({"PROVIDER_LOGO": __file__}, "must be a PNG or JPEG file of at most 2 MB"),
 ])
 def test_bad_settings_are_named(env: dict[str, str], message: str) -> None:
-    with pytest.raises(LetterheadError, match=re.escape(message)):
+    with pytest.raises(LetterheadError) as caught:
         letterhead_from_env(env)
+    assert message in letterhead_problem(caught.value).text(english())  # as the command line says it
+
+
+def test_a_bad_setting_is_named_in_the_providers_language() -> None:
+    with pytest.raises(LetterheadError) as caught:
+        letterhead_from_env({"CURRENCY": "peso", "LOCALE": "es_CL"})
+    assert letterhead_problem(caught.value).text(language("es_CL")) == (
+        "CURRENCY 'PESO' no es un código ISO 4217 (como EUR, USD, CLP)")

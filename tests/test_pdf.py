@@ -166,14 +166,14 @@ def test_every_section_in_english() -> None:
     assert_all_in(text, [
         # 1. header
         "Andes Industrial Services SpA", "Av. Grecia 2001, Peñalolén, Santiago", "Tax ID: 76.123.456-7",
-        "Service order SO-000042", "Version 1 · issued 26 Nov 2026 11:05 (America/Santiago)",
+        "Service order SO-000042", "Version 1 · issued Nov 26, 2026 11:05 AM (America/Santiago)",
         "State: Approved, work in progress",
         # 2. parties
         "Client Minera Andes (MAND)", "Requested by Ana Díaz", "Site Peñalolén plant (PEN-01)",
-        "Approved by Lars Ørsted, 25 Nov 2026 06:30", "Site address Camino a Lo Hermida 1234, Peñalolén",
+        "Approved by Lars Ørsted, Nov 25, 2026 6:30 AM", "Site address Camino a Lo Hermida 1234, Peñalolén",
         "Field workers Jan Kowalski (Łódź), Jürgen Müller", "Client contact Carla Rojas, +56 9 1234 5678",
         # 3. schedule
-        "Requested for 20 Nov 2026", "Scheduled for 1 Dec 2026", "Priority High",
+        "Requested for Nov 20, 2026", "Scheduled for Dec 1, 2026", "Priority High",
         # 4. description
         "Description of the job Replace the worn belt on conveyor C-3 and check the idlers.",
         "Approval notes Approved within the quarterly budget.",
@@ -183,13 +183,13 @@ def test_every_section_in_english() -> None:
         "1,250.00 1,250.00 SRV-003 Night shift surcharge 8 h 18.75 150.00 SRV-004 Commissioning test 1 h",
         "Materials MAT-010 Idler roller 152 mm 12 pc 38.40 460.80",
         "Other items — Crane hire, to be quoted 1 — — —",
-        "Subtotal 2,769.80 Tax 19 % 526.26 Total USD 3,296.06",
+        "Subtotal 2,769.80 Tax 19% 526.26 Total USD 3,296.06",
         "The total excludes 1 item not yet priced (shown as —).",
         # 6. changes
         "Changes in this version • Version 1 is the approved original.",
         # 7. history
         "Version history Version Issued By Step Fingerprint",
-        f"1 (this) 26 Nov 2026 11:05 Lars Ørsted Approved (original) {make_doc().fingerprint[:12]}",
+        f"1 (this) Nov 26, 2026 11:05 AM Lars Ørsted Approved (original) {make_doc().fingerprint[:12]}",
         # 8. signatures
         "Signatures Field worker Name Signature Date Client's representative Name Signature Date",
     ])
@@ -206,8 +206,8 @@ def test_every_section_in_spanish() -> None:
     assert_all_in(text, [
         "ID fiscal: 76.123.456-7", "Orden de servicio SO-000042",
         "Versión 3 · emitida el 28 nov 2026 18:00 (America/Santiago)", "Estado: Completada",
-        "Partes Cliente Minera Andes (MAND) Solicitada por Ana Díaz", "Aprobada por Lars Ørsted, 25 nov 2026 06:30",
-        "Técnicos Jan Kowalski (Łódź), Jürgen Müller", "Contacto Carla Rojas",
+        "Partes Cliente Minera Andes (MAND) Solicitada por Ana Díaz", "Aprobada por Lars Ørsted, 25 nov 2026 6:30",
+        "Técnicos de campo Jan Kowalski (Łódź), Jürgen Müller", "Contacto del cliente Carla Rojas",
         "Programación Fecha solicitada 20 nov 2026 Fecha programada 1 dic 2026", "Prioridad Alta",
         "Cerrada 28 nov 2026 18:00 por Jürgen Müller", "Resultado Completada",
         "Nota de cierre All done, belt running.",
@@ -224,7 +224,7 @@ def test_every_section_in_spanish() -> None:
         "1 26 nov 2026 11:05 Lars Ørsted Aprobada (original) 111111111111",
         "2 27 nov 2026 10:00 Ana Díaz Cambio confirmado 222222222222",
         f"3 (esta) 28 nov 2026 18:00 Jürgen Müller Completada {doc.fingerprint[:12]}",
-        "Firmas Técnico Nombre Firma Fecha Representante del cliente Nombre Firma Fecha",
+        "Firmas Técnico de campo Nombre Firma Fecha Representante del cliente Nombre Firma Fecha",
     ])
     pages = pages_text(data)
     for number, page in enumerate(pages, start=1):
@@ -257,20 +257,20 @@ def test_version_2_lists_every_change() -> None:
         "Subtotal 2,220.80 → 1,995.30 (-225.50)",
     ])
     assert "MAT-010" not in changes  # unchanged lines are not changes
-    assert "Version 2 · issued 27 Nov 2026 10:00" in text
-    assert_all_in(text, ["1 26 Nov 2026 11:05 Lars Ørsted Approved (original) 111111111111",
-                         f"2 (this) 27 Nov 2026 10:00 Ana Díaz Change confirmed {version_2().fingerprint[:12]}"])
+    assert "Version 2 · issued Nov 27, 2026 10:00 AM" in text
+    assert_all_in(text, ["1 Nov 26, 2026 11:05 AM Lars Ørsted Approved (original) 111111111111",
+                         f"2 (this) Nov 27, 2026 10:00 AM Ana Díaz Change confirmed {version_2().fingerprint[:12]}"])
 
 
 def test_a_closing_version_says_how_when_and_by_whom_it_closed() -> None:
     done = text_of(render_version(closing("complete")))
-    assert_all_in(done, ["State: Completed", "Closed 28 Nov 2026 18:00 by Jürgen Müller", "Outcome Completed",
+    assert_all_in(done, ["State: Completed", "Closed Nov 28, 2026 6:00 PM by Jürgen Müller", "Outcome Completed",
                          "Closing note All done, belt running.",
-                         "Closed as completed by Jürgen Müller on 28 Nov 2026 18:00.",
-                         "3 (this) 28 Nov 2026 18:00 Jürgen Müller Completed"])
+                         "Closed as completed by Jürgen Müller on Nov 28, 2026 6:00 PM.",
+                         "3 (this) Nov 28, 2026 6:00 PM Jürgen Müller Completed"])
     not_done = text_of(render_version(closing("not_perform")))
     assert_all_in(not_done, ["State: Not performed", "Outcome Not performed", "Reason Site closed by flooding.",
-                             "Closed as not performed by Jürgen Müller on 28 Nov 2026 18:00."])
+                             "Closed as not performed by Jürgen Müller on Nov 28, 2026 6:00 PM."])
 
 
 @pytest.mark.parametrize(("state", "label"), [("pending_approval", "Pending approval"), ("rejected", "Rejected")])
@@ -287,7 +287,7 @@ def test_clp_has_no_decimals_and_rounds_half_up() -> None:
     for locale, expected in [
         ("es", ["SRV-1 Half a peso 1 h 12,5 13", "SRV-2 Mil 1 h 1.137 1.137", "Subtotal 1.150 Impuesto 19 % 219 "
                                                                                "Total CLP 1.369"]),
-        ("en", ["SRV-1 Half a peso 1 h 12.5 13", "Subtotal 1,150 Tax 19 % 219 Total CLP 1,369"]),
+        ("en", ["SRV-1 Half a peso 1 h 12.5 13", "Subtotal 1,150 Tax 19% 219 Total CLP 1,369"]),
     ]:
         doc = make_doc(items=items, provider=provider(currency="CLP", locale=locale))
         assert doc.total == Decimal(1369)
@@ -298,7 +298,7 @@ def test_three_decimal_currency_and_a_zero_tax_rate() -> None:
     doc = make_doc(items=(line("SRV-1", "Thing", "0.6175", "2"),),
                    provider=provider(currency="KWD", tax_rate=Decimal(0)))
     assert_all_in(text_of(render_version(doc)),
-                  ["SRV-1 Thing 2 h 0.6175 1.235", "Subtotal 1.235 Tax 0 % 0.000 Total KWD 1.235"])
+                  ["SRV-1 Thing 2 h 0.6175 1.235", "Subtotal 1.235 Tax 0% 0.000 Total KWD 1.235"])
 
 
 def test_fractional_tax_rate_and_spanish_number_style() -> None:
@@ -308,6 +308,42 @@ def test_fractional_tax_rate_and_spanish_number_style() -> None:
     assert_all_in(text_of(render_version(doc)),
                   ["SRV-1 Thing 2,5 h 1.234,56 3.086,40", "Subtotal 3.086,40 Impuesto 7,5 % 231,48 Total EUR 3.317,88"])
 
+
+
+def test_each_spanish_locale_writes_numbers_and_dates_as_cldr_says() -> None:
+    # one Spanish catalog for the words; Babel (CLDR) for the figures: es_CL 1.234,56, es_MX 1,234.56
+    def rendered(locale: str) -> tuple[str, str]:
+        doc = make_doc(items=(line("SRV-1", "Thing", "1234.56", "2.5"),),
+                       provider=provider(locale=locale, tax_rate=Decimal("0.075")))
+        data = render_version(doc)
+        return text_of(data), PdfReader(io.BytesIO(data)).pages[0].extract_text()
+
+    chile, chile_raw = rendered("es_CL")
+    assert_all_in(chile, ["Orden de servicio SO-000042", "Versión 1 · emitida el 26-11-2026 11:05",
+                          "Fecha solicitada 20-11-2026", "Prioridad Alta", "Técnicos de campo",
+                          "SRV-1 Thing 2,5 h 1.234,56 3.086,40",
+                          "Subtotal 3.086,40 Impuesto 7,5% 231,48 Total USD 3.317,88",
+                          "Estado: Aprobada, en ejecución"])
+    mexico, mexico_raw = rendered("es_MX")
+    assert_all_in(mexico, ["Orden de servicio SO-000042", "emitida el 26 nov 2026 11:05 a.m.",
+                           "SRV-1 Thing 2.5 h 1,234.56 3,086.40",
+                           "Subtotal 3,086.40 Impuesto 7.5% 231.48 Total USD 3,317.88"])
+    # CLDR's narrow no-break space (11:05 a.m.) is in the print font: drawn, not replaced
+    assert "11:05\u202fa.m." in mexico_raw
+    assert "\ufffd" not in chile_raw + mexico_raw
+    for english_word in ("Service order", "Line items", "Signatures", "Version history"):
+        assert english_word not in chile + mexico
+
+
+@pytest.mark.parametrize(("locale", "tag"), [("en", "en"), ("es", "es"), ("es_CL", "es-CL"), ("es_419", "es-419")])
+def test_the_pdf_says_its_language(locale: str, tag: str) -> None:
+    data = render_version(make_doc(provider=provider(locale=locale)))
+    assert PdfReader(io.BytesIO(data)).trailer["/Root"]["/Lang"] == tag
+
+
+def test_a_document_frozen_with_a_locale_this_release_cannot_read_still_renders_in_english() -> None:
+    text = text_of(render_version(make_doc(provider=provider(locale="not a locale"))))
+    assert "Service order SO-000042" in text
 
 @pytest.mark.parametrize(
     ("price", "quantity", "row"),
@@ -322,7 +358,7 @@ def test_money_is_decimal_half_up(price: str, quantity: str, row: str) -> None:
     doc = make_doc(items=(line("SRV-1", "Thing", price, quantity),), provider=provider(tax_rate=Decimal(0)))
     total = row.split()[-1]
     assert_all_in(text_of(render_version(doc)),
-                  [f"SRV-1 Thing {row}", f"Subtotal {total} Tax 0 % 0.00 Total USD {total}"])
+                  [f"SRV-1 Thing {row}", f"Subtotal {total} Tax 0% 0.00 Total USD {total}"])
 
 
 def test_unit_price_keeps_its_extra_decimals() -> None:
@@ -441,7 +477,7 @@ def test_500_items_flow_over_pages_with_the_header_on_each() -> None:
     assert "Materials MAT-0001" in text
     # a group broken by a page break is labelled again on the next page
     assert "Services (continued)" in text
-    assert "Subtotal 4,500.00 Tax 19 % 855.00 Total USD 5,355.00" in text
+    assert "Subtotal 4,500.00 Tax 19% 855.00 Total USD 5,355.00" in text
     assert "Signatures" in pages[-1]
 
 
@@ -616,14 +652,14 @@ def test_same_bytes_when_rendered_in_threads_at_once() -> None:
 def test_naive_times_are_taken_as_utc() -> None:
     naive = make_doc(issued_at=ISSUED.replace(tzinfo=None), approved_at=datetime(2026, 11, 25, 9, 30))
     data = render_version(naive)
-    assert_all_in(text_of(data), ["issued 26 Nov 2026 11:05", "Lars Ørsted, 25 Nov 2026 06:30"])
+    assert_all_in(text_of(data), ["issued Nov 26, 2026 11:05 AM", "Lars Ørsted, Nov 25, 2026 6:30 AM"])
     metadata = PdfReader(io.BytesIO(data)).metadata
     assert metadata is not None and metadata.creation_date == ISSUED
 
 
 def test_an_unknown_time_zone_falls_back_to_utc() -> None:
     text = text_of(render_version(make_doc(provider=provider(timezone="Mars/Olympus_Mons"))))
-    assert "Version 1 · issued 26 Nov 2026 14:05 (UTC)" in text
+    assert "Version 1 · issued Nov 26, 2026 2:05 PM (UTC)" in text
 
 
 # ---------------------------------------------------------------- size and logo

@@ -162,7 +162,7 @@ def test_a_direct_message_slack_cannot_deliver_ends_saying_why(ws: Timed, caplog
     assert "Messages tab is off" in (morning.last_error or "") and "effects retry" in (morning.last_error or "")
     ws.fake.set_tabs(messages=True)
     env = {**os.environ, "DATABASE_URL": database_url(ws.engine)}
-    assert "1 failed effect(s) will be tried again" in cli("effects", "retry", env=env).stdout
+    assert "1 failed effect will be tried again" in cli("effects", "retry", env=env).stdout
     ws.settle()
     assert len(ws.dms(WORKER)) == 1
     # the other worker's DM archived (as Slack does for a deactivated account): dropped, and the order's

@@ -88,7 +88,8 @@ def test_the_built_package_holds_the_product_and_not_the_sandbox(tmp_path: Path)
     files = {path.relative_to(tmp_path / "lib").as_posix() for path in (tmp_path / "lib").rglob("*")
              if path.is_file()}
     assert {path.split("/")[0] for path in files} == set(PRODUCT)
-    assert {"bot/cli.py", "storage/migrations/script.py.mako", "pdf/fonts/LICENSE"} <= files
+    assert {"bot/cli.py", "storage/migrations/script.py.mako", "pdf/fonts/LICENSE",
+            "i18n/locales/es/LC_MESSAGES/messages.po"} <= files  # the catalogs ship with the product
     assert not [path for path in files if "sandbox" in path or "slackfake" in path or "sample" in path]
     packages = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     assert not [name for name in packages["packages"]["find"]["include"] if name.startswith(SANDBOX)]
@@ -126,4 +127,8 @@ def test_the_demo_in_spanish_writes_spanish_documents(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     first = PdfReader(tmp_path / "out" / "SO-000001-v1.pdf").pages[0].extract_text()
     assert "Orden de servicio SO-000001" in first and "Service order" not in first
-    assert "Completed · version 4" in (tmp_path / "out" / "status.txt").read_text(encoding="utf-8")
+    # the demo's people read Slack in Spanish: their App Home and /order status are in Spanish
+    status = (tmp_path / "out" / "status.txt").read_text(encoding="utf-8")
+    assert "Completada · versión 4" in status and "Completed" not in status and "*Últimos pasos*" in status
+    home = (tmp_path / "out" / "home.txt").read_text(encoding="utf-8")
+    assert "Órdenes de servicio" in home and "Service orders" not in home

@@ -365,12 +365,17 @@ def test_ephemeral_and_permalink(fake: FakeSlack, client: WebClient) -> None:
     assert error_of(client.chat_getPermalink, channel=ch, message_ts="1.000002") == "message_not_found"
 
 
-def test_users(client: WebClient) -> None:
+def test_users(fake: FakeSlack, client: WebClient) -> None:
     u = client.users_info(user="U1")["user"]
     assert u["real_name"] == "Sam Supervisor" and u["tz"] == "America/Santiago" and u["is_bot"] is False
     assert client.users_info(user="U3")["user"]["deleted"] is True
     assert client.users_info(user="U0BOT")["user"]["is_bot"] is True
     assert error_of(client.users_info, user="U404") == "user_not_found"
+    # the locale only when asked for, as Slack does (include_locale; slack_sdk sends it as "1")
+    assert "locale" not in u and client.users_info(user="U1", include_locale=True)["user"]["locale"] == "en-US"
+    fake.set_user("U1", locale="es-LA")
+    assert client.users_info(user="U1", include_locale="true")["user"]["locale"] == "es-LA"
+    assert "locale" not in client.users_info(user="U1", include_locale=False)["user"]
     assert client.users_lookupByEmail(email="sam@example.com")["user"]["id"] == "U1"
     assert error_of(client.users_lookupByEmail, email="nobody@example.com") == "users_not_found"
 

@@ -89,8 +89,8 @@ def test_order_list_answers_bad_and_forbidden_requests(ws: LocalWorkspace) -> No
     seed_orders(ws.engine, pending=2, approved=0, overdue=0)
     assert answer(ws, SUPERVISOR, "list everything")["text"] == (
         "`/order list` takes one of mine|pending|overdue|all, not `everything`.")
-    assert "Only supervisors, coordinators and admins can list pending orders" in answer(
-        ws, REQUESTER, "list pending")["text"]
+    assert answer(ws, REQUESTER, "list pending")["text"] == (
+        "Only a supervisor, a coordinator, or an admin can use `/order list pending`; `/order list mine` lists yours.")
     mine = answer(ws, REQUESTER, "list")
     assert "*Your open orders* (2)" in str(mine["blocks"]) and "That is all." in str(mine["blocks"])
     assert answer(ws, WORKER, "list mine")["text"] == "*Your open orders* (0): none."

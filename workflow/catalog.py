@@ -4,7 +4,10 @@ The file is streamed: each row is read, checked and staged in a TEMPORARY table,
 flat whatever the file's size. What a row alone cannot say (a code repeated in the file, a site's parent that
 is a client later in the file or already imported) is checked in SQL once every row is staged, inside the one
 write transaction that then upserts the staged rows into the catalog. A bad row anywhere leaves the catalog
-as it was."""
+as it was.
+
+What is wrong is said as typed problems (a code and its values, on a line of the file); the command line
+words them in the operator's language (bot/cli_words.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -65,13 +69,57 @@ _STAGED = Table(
     prefixes=["TEMPORARY"])
 
 
-class CatalogError(Exception):
-    """The file cannot be imported; `problems` lists the first bad lines, `more` counts the others. Nothing was
-    written."""
+class Trouble(StrEnum):
+    """What can be wrong with a catalog file or one of its rows; each has its values (see the call sites)."""
 
-    def __init__(self, problems: list[str], more: int = 0) -> None:
-        lines = problems + ([f"and {more} more problem{'s' if more > 1 else ''}"] if more else [])
-        super().__init__("\n".join(lines))
+    CANNOT_READ = "cannot_read"  # reason
+    EMPTY = "empty"  # header
+    NO_ROWS = "no_rows"
+    HEADER = "header"  # header, optional, found
+    NUL_BYTE = "nul_byte"
+    NOT_UTF8 = "not_utf8"  # reason
+    LINE_TOO_LONG = "line_too_long"  # limit
+    FIELD_TOO_LONG = "field_too_long"  # limit
+    MALFORMED = "malformed"  # detail: the csv module's own words
+    FIELD_COUNT = "field_count"  # count, expected
+    KIND = "kind"  # kind, kinds
+    CODE = "code"  # code
+    NAME = "name"
+    NEEDS_UNIT = "needs_unit"  # kind
+    NO_UNIT = "no_unit"  # kind
+    SITE_NEEDS_PARENT = "site_needs_parent"
+    ONLY_SITE_PARENT = "only_site_parent"
+    ONLY_SITE_ADDRESS = "only_site_address"
+    ONLY_CLIENT_CONTACT = "only_client_contact"
+    PRICE_NEGATIVE = "price_negative"  # price
+    PRICE_NOT_NUMBER = "price_not_number"  # price
+    PRICE_DECIMALS = "price_decimals"  # price
+    PRICE_TOO_HIGH = "price_too_high"  # price, most
+    ORPHAN = "orphan"  # parent
+    REPEATED = "repeated"  # kind, code, first
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the file: on `line` (None: the file as a whole), with its values."""
+
+    trouble: Trouble
+    line: int | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def _problem(trouble: Trouble, line: int | None = None, **values: Any) -> Problem:
+    return Problem(trouble, line, values)
+
+
+class CatalogError(Exception):
+    """The file at `path` cannot be imported; `problems` lists the first ones by line, `more` counts the others.
+    Nothing was written."""
+
+    def __init__(self, path: Path, problems: list[Problem], more: int = 0) -> None:
+        super().__init__(f"{path}: " + "; ".join(f"line {p.line}: {p.trouble} {p.values}" if p.line else
+                                                 f"{p.trouble} {p.values}" for p in problems))
+        self.path = path
         self.problems = problems
         self.more = more
 
@@ -81,14 +129,6 @@ class ImportReport:
     created: dict[str, int] = field(default_factory=dict)  # by kind
     existing: dict[str, int] = field(default_factory=dict)  # rows of the file already in the catalog, by kind
     changed: int = 0  # of those, how many the file changed
-
-    def summary(self) -> str:
-        new = [f"{self.created[k]:,} new {k}s" for k in (k.value for k in CatalogKind) if self.created.get(k)]
-        said = "Imported " + (", ".join(new) if new else "nothing new")
-        if existing := sum(self.existing.values()):
-            said += (f"; of {existing:,} already in the catalog, {self.changed:,} updated and "
-                     f"{existing - self.changed:,} unchanged")
-        return said + "."
 
 
 @dataclass(frozen=True)
@@ -110,18 +150,22 @@ class _Problems:
     """The first MAX_PROBLEMS problems by line, and how many there are in all."""
 
     def __init__(self) -> None:
-        self.first: list[tuple[int, str]] = []
+        self.first: list[Problem] = []
         self.count = 0
 
-    def add(self, line: int, problem: str) -> None:
+    def add(self, problem: Problem) -> None:
         self.count += 1
-        self.first.append((line, problem))
+        self.first.append(problem)
         if len(self.first) > 2 * MAX_PROBLEMS:  # they come in two runs (the rows, then SQL): keep the least
-            self.first = sorted(self.first)[:MAX_PROBLEMS]
+            self.first = _by_line(self.first)[:MAX_PROBLEMS]
 
     def error(self, path: Path) -> CatalogError:
-        listed = sorted(self.first)[:MAX_PROBLEMS]
-        return CatalogError([f"{path}: line {line}: {problem}" for line, problem in listed], self.count - len(listed))
+        listed = _by_line(self.first)[:MAX_PROBLEMS]
+        return CatalogError(path, listed, self.count - len(listed))
+
+
+def _by_line(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: p.line or 0)
 
 
 def _shown(value: str, limit: int = 60) -> str:
@@ -150,17 +194,17 @@ class _Lines:
         if self.number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a BOM from spreadsheet exports is fine
             raw = raw[3:]
         if b"\0" in raw:
-            raise self._bad("holds a NUL byte: a catalog is text (is this a binary file?)")
+            raise self._bad(Trouble.NUL_BYTE)
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as error:
-            raise self._bad(f"not UTF-8 text ({error.reason}); save the file as CSV UTF-8") from error
+            raise self._bad(Trouble.NOT_UTF8, reason=error.reason) from error
         if len(line) > MAX_LINE:
-            raise self._bad(f"longer than {MAX_LINE} characters; a catalog row is a few hundred")
+            raise self._bad(Trouble.LINE_TOO_LONG, limit=MAX_LINE)
         return line
 
-    def _bad(self, problem: str) -> CatalogError:
-        return CatalogError([f"{self.path}: line {self.number}: {problem}"])
+    def _bad(self, trouble: Trouble, **values: Any) -> CatalogError:
+        return CatalogError(self.path, [_problem(trouble, self.number, **values)])
 
 
 class _Row(NamedTuple):
@@ -176,7 +220,7 @@ class _Row(NamedTuple):
     contact: str = ""
 
 
-def _rows(handle: IO[bytes], path: Path) -> Iterator[tuple[int, _Row | str]]:
+def _rows(handle: IO[bytes], path: Path) -> Iterator[tuple[int, _Row | Problem]]:
     """Each row after the header, with its first line: its values, or what is wrong with its shape."""
     lines = _Lines(handle, path)
     reader = csv.reader(lines)
@@ -184,12 +228,11 @@ def _rows(handle: IO[bytes], path: Path) -> Iterator[tuple[int, _Row | str]]:
     try:
         first = next(reader, None)
         if first is None:
-            raise CatalogError([f"{path}: the file is empty; its first line must be the header "
-                                f"{','.join(HEADER + OPTIONAL)}"])
+            raise CatalogError(path, [_problem(Trouble.EMPTY, header=",".join(HEADER + OPTIONAL))])
         header = [h.strip().lower() for h in first]
         if header[:len(HEADER)] != HEADER or header[len(HEADER):] != OPTIONAL[:len(header) - len(HEADER)]:
-            raise CatalogError([f"{path}: line 1: the header must be {','.join(HEADER)} (then optionally "
-                                f"{','.join(OPTIONAL)}), not {_shown(','.join(header))}"])
+            raise CatalogError(path, [_problem(Trouble.HEADER, 1, header=",".join(HEADER),
+                                               optional=",".join(OPTIONAL), found=_shown(",".join(header)))])
         while True:
             start = lines.number + 1
             values = next(reader, None)
@@ -199,58 +242,57 @@ def _rows(handle: IO[bytes], path: Path) -> Iterator[tuple[int, _Row | str]]:
             if not any(values):
                 continue
             yield start, (_Row(*values) if len(values) == len(header)
-                          else f"{len(values)} fields, expected {len(header)}")
+                          else _problem(Trouble.FIELD_COUNT, start, count=len(values), expected=len(header)))
     except csv.Error as error:
-        limit = csv.field_size_limit()
-        problem = (f"a field is longer than {limit} characters (a quote left open?)" if "field limit" in str(error)
-                   else str(error))
-        raise CatalogError([f"{path}: line {start}: {problem}"]) from error
+        problem = (_problem(Trouble.FIELD_TOO_LONG, start, limit=csv.field_size_limit())
+                   if "field limit" in str(error) else _problem(Trouble.MALFORMED, start, detail=str(error)))
+        raise CatalogError(path, [problem]) from error
 
 
-def _entry(row: _Row) -> tuple[Any, ...] | str:
+def _entry(row: _Row, line: int) -> tuple[Any, ...] | Problem:
     """The staged catalog entry a row makes (ok, then _ENTRY_COLUMNS), or what is wrong with it (all but what
     needs the other rows)."""
     kind, code, name = row.kind.lower(), row.code, row.name
     if kind not in _KINDS:
-        return f"kind '{_shown(row.kind)}' is not one of client, site, service, material"
+        return _problem(Trouble.KIND, line, kind=_shown(row.kind), kinds=", ".join(k.value for k in CatalogKind))
     if not _CODE.match(code):
-        return f"code '{_shown(code)}' must be 1-64 letters, digits, '.', '_', '/' or '-'"
+        return _problem(Trouble.CODE, line, code=_shown(code))
     if not name or len(name) > 200:
-        return "name must be 1-200 characters"
+        return _problem(Trouble.NAME, line)
     price = None
     if kind in _PRICED:
         if not row.unit or len(row.unit) > 32:
-            return f"a {kind} needs a unit (1-32 characters), e.g. h, m, bag"
-        price = _price(row.unit_price)
-        if isinstance(price, str):
+            return _problem(Trouble.NEEDS_UNIT, line, kind=kind)
+        price = _price(row.unit_price, line)
+        if isinstance(price, Problem):
             return price
     elif row.unit or row.unit_price:
-        return f"a {kind} has no unit or unit_price; leave them empty"
+        return _problem(Trouble.NO_UNIT, line, kind=kind)
     if kind == _SITE:
         if not row.parent:
-            return "a site needs its client's code in 'parent'"
+            return _problem(Trouble.SITE_NEEDS_PARENT, line)
     elif row.parent:
-        return "only a site has a parent"
+        return _problem(Trouble.ONLY_SITE_PARENT, line)
     if row.address and (kind != _SITE or len(row.address) > 300):
-        return "only a site has an address (at most 300 characters)"
+        return _problem(Trouble.ONLY_SITE_ADDRESS, line)
     if row.contact and (kind != _CLIENT or len(row.contact) > 200):
-        return "only a client has a contact (at most 200 characters)"
+        return _problem(Trouble.ONLY_CLIENT_CONTACT, line)
     staged_price = None if price is None else f"{price:.4f}"
     return (True, kind, code, name, row.unit or None, staged_price, row.parent or None, row.address or None,
             row.contact or None, search_text(code, name))
 
 
-def _price(written: str) -> Decimal | str:
+def _price(written: str, line: int) -> Decimal | Problem:
     """A unit price as the README has it (digits, a dot for decimals), or what is wrong with it."""
     price = parse_decimal(written)
     if price is None:
         if written.startswith("-") and parse_decimal(written[1:]) is not None:
-            return f"unit_price '{_shown(written)}' must be 0 or more"
-        return f"unit_price '{_shown(written)}' is not a number (use digits and a dot: 1000 or 12.50)"
+            return _problem(Trouble.PRICE_NEGATIVE, line, price=_shown(written))
+        return _problem(Trouble.PRICE_NOT_NUMBER, line, price=_shown(written))
     if len(written.partition(".")[2]) > 4:  # parse_decimal took it: digits, then at most one dot and digits
-        return f"unit_price '{_shown(written)}' must be 0 or more, with at most 4 decimals"
+        return _problem(Trouble.PRICE_DECIMALS, line, price=_shown(written))
     if price > MAX_PRICE:
-        return f"unit_price '{_shown(written)}' must be at most {MAX_PRICE}"
+        return _problem(Trouble.PRICE_TOO_HIGH, line, price=_shown(written), most=str(MAX_PRICE))
     return price
 
 
@@ -260,16 +302,16 @@ def _stage(connection: Connection, path: Path, problems: _Problems,
     try:
         handle = path.open("rb")
     except OSError as error:
-        raise CatalogError([f"{path}: cannot read it ({error.strerror})."]) from error
+        raise CatalogError(path, [_problem(Trouble.CANNOT_READ, reason=error.strerror)]) from error
     with handle:
         size = os.fstat(handle.fileno()).st_size
         kinds: dict[str, int] = {}
         batch: list[tuple[Any, ...]] = []
         for line, row in _rows(handle, path):
-            entry = row if isinstance(row, str) else _entry(row)
-            if isinstance(entry, str):
-                problems.add(line, entry)
-                if isinstance(row, str):
+            entry = row if isinstance(row, Problem) else _entry(row, line)
+            if isinstance(entry, Problem):
+                problems.add(entry)
+                if isinstance(row, Problem):
                     continue
                 # staged all the same (kind and code cut short), so that a later row repeating it is reported
                 entry = (False, row.kind.lower()[:17], row.code[:65], *_NOTHING)
@@ -282,7 +324,7 @@ def _stage(connection: Connection, path: Path, problems: _Problems,
                     on_progress(Progress(sum(kinds.values()), handle.tell(), size))
         bulk_insert(connection, _STAGED, batch)
         if not kinds and not problems.count:
-            raise CatalogError([f"{path}: no rows after the header; nothing to import"])
+            raise CatalogError(path, [_problem(Trouble.NO_ROWS)])
         if on_progress:
             on_progress(Progress(sum(kinds.values()), handle.tell(), size, reading_done=True))
     return kinds
@@ -308,8 +350,8 @@ def _check_staged(connection: Connection, problems: _Problems) -> None:
              .where(staged.c.ok, or_(repeated.c.first.is_not(None), orphan))
              .order_by(staged.c.line))
     for line, kind, code, parent, first, is_orphan in connection.execute(found):
-        problems.add(line, f"parent '{_shown(parent)}' is not a client code (in this file or already imported)"
-                     if is_orphan else f"{kind} '{code}' already appears on line {first}")
+        problems.add(_problem(Trouble.ORPHAN, line, parent=_shown(parent)) if is_orphan
+                     else _problem(Trouble.REPEATED, line, kind=kind, code=code, first=first))
 
 
 def _counts(connection: Connection) -> dict[str, int]:

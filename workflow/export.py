@@ -1,6 +1,8 @@
 """`service-orders export`: one CSV row per order, for the provider's spreadsheets.
 
-Orders are read in batches (each batch: its orders, their current versions' lines, their field workers and
+The header and the states are words, in the provider's language; every other value stays machine-readable
+whatever the language (ISO dates and times, plain decimals with a point, codes), so the file imports the same
+anywhere. Orders are read in batches (each batch: its orders, their current versions' lines, their field workers and
 people's names in a handful of queries), so an export of any size runs in bounded memory."""
 
 from __future__ import annotations
@@ -17,17 +19,36 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, and_, func, true
 from sqlmodel import Session, select
 
+from i18n import Language, english
+from i18n.domain import state as state_word
 from storage.models import Assignment, CatalogEntry, LineItem, OrderVersion, Person, ServiceOrder
 from workflow.clock import aware
 from workflow.document import ItemLine, money, subtotal
 from workflow.vocabulary import State, order_number
 
 BATCH = 500
+# the columns, by their English names (what `header` says in English)
 COLUMNS = (
     "order", "state", "client_code", "client", "site_code", "site", "priority", "requested_date",
     "scheduled_date", "submitted_at", "approved_at", "closed_at", "requester", "approved_by", "closed_by",
     "field_workers", "versions", "items", "subtotal", "tax", "total", "currency", "close_reason", "description",
 )
+
+
+def header(lang: Language) -> list[str]:
+    """The column names in the reader's language: one token each, as spreadsheets and scripts key on them."""
+    return [
+        lang.p_("CSV column", "order"), lang.p_("CSV column", "state"), lang.p_("CSV column", "client_code"),
+        lang.p_("CSV column", "client"), lang.p_("CSV column", "site_code"), lang.p_("CSV column", "site"),
+        lang.p_("CSV column", "priority"), lang.p_("CSV column", "requested_date"),
+        lang.p_("CSV column", "scheduled_date"), lang.p_("CSV column", "submitted_at"),
+        lang.p_("CSV column", "approved_at"), lang.p_("CSV column", "closed_at"),
+        lang.p_("CSV column", "requester"), lang.p_("CSV column", "approved_by"),
+        lang.p_("CSV column", "closed_by"), lang.p_("CSV column", "field_workers"),
+        lang.p_("CSV column", "versions"), lang.p_("CSV column", "items"), lang.p_("CSV column", "subtotal"),
+        lang.p_("CSV column", "tax"), lang.p_("CSV column", "total"), lang.p_("CSV column", "currency"),
+        lang.p_("CSV column", "close_reason"), lang.p_("CSV column", "description"),
+    ]
 
 
 @dataclass(frozen=True)
@@ -45,11 +66,12 @@ class Period:
 
 
 def export_orders(engine: Engine, out: TextIO, *, period: Period = Period(), currency: str = "USD",
-                  tax_rate: Decimal = Decimal(0), timezone: str = "UTC",
+                  tax_rate: Decimal = Decimal(0), timezone: str = "UTC", lang: Language | None = None,
                   progress: Callable[[int, int], None] | None = None) -> int:
-    """Write the CSV (header first) and return how many orders it holds."""
+    """Write the CSV (header first, in `lang`, English by default) and return how many orders it holds."""
+    lang = lang or english()
     writer = csv.writer(out)
-    writer.writerow(COLUMNS)
+    writer.writerow(header(lang))
     lower, upper = period.bounds(timezone)
     where = and_(true(), *(c for c in (ServiceOrder.created_at >= lower if lower else None,
                                         ServiceOrder.created_at < upper if upper else None) if c is not None))
@@ -57,7 +79,7 @@ def export_orders(engine: Engine, out: TextIO, *, period: Period = Period(), cur
     with Session(engine) as session:
         total = session.exec(select(func.count()).select_from(ServiceOrder).where(where)).one()
         for batch in _batches(session, where):
-            for row in _rows(session, batch, currency, tax_rate, timezone):
+            for row in _rows(session, batch, currency, tax_rate, timezone, lang):
                 writer.writerow([_cell(value) for value in row])
             written += len(batch)
             if progress:
@@ -78,7 +100,7 @@ def _batches(session: Session, where: object) -> Iterator[list[ServiceOrder]]:
 
 
 def _rows(session: Session, orders: list[ServiceOrder], currency: str, tax_rate: Decimal,
-          timezone: str) -> Iterator[list[str]]:
+          timezone: str, lang: Language) -> Iterator[list[str]]:
     ids = [order.id for order in orders]
     lines: dict[int, list[ItemLine]] = defaultdict(list)
     for order_id, line in session.exec(
@@ -114,7 +136,7 @@ def _rows(session: Session, orders: list[ServiceOrder], currency: str, tax_rate:
         net = subtotal(items, currency)
         tax = money(net * tax_rate, currency) if tax_rate else Decimal(0)
         yield [
-            order_number(order.id), State(order.state).label, order.client_code,
+            order_number(order.id), state_word(lang, State(order.state)), order.client_code,
             catalog.get(("client", order.client_code), ""), order.site_code,
             catalog.get(("site", order.site_code), ""), order.priority, order.requested_date.isoformat(),
             order.scheduled_date.isoformat() if order.scheduled_date else "", moment(order.created_at),

@@ -1,5 +1,6 @@
 """The provider's letterhead on every document (name, address, tax id, logo, currency, tax, locale, time
-zone), from settings. Checked once at start-up, so a typo is an error, not a wrong PDF."""
+zone), from settings. Checked once at start-up, so a typo is an error, not a wrong PDF. What is wrong is
+typed (the setting, the trouble, the value): bot/settings.py words it."""
 
 from __future__ import annotations
 
@@ -9,17 +10,32 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from i18n import LocaleError, shipped
+from i18n import LocaleError, languages, parse_locale
 from workflow.document import Provider
 
 MAX_LOGO_BYTES = 2 * 1024 * 1024
 
 
+class Trouble(StrEnum):
+    TIMEZONE = "timezone"  # PROVIDER_TIMEZONE is no IANA zone
+    CURRENCY = "currency"  # CURRENCY is no ISO 4217 code
+    TAX_RATE = "tax_rate"  # TAX_RATE_PERCENT is no percentage from 0 to 100
+    LOCALE = "locale"  # LOCALE is no locale
+    LOCALE_NOT_SHIPPED = "locale_not_shipped"  # LOCALE's language has no catalog (values: shipped)
+    LOGO_UNREADABLE = "logo_unreadable"  # PROVIDER_LOGO cannot be read (values: reason)
+    LOGO_KIND = "logo_kind"  # PROVIDER_LOGO is no PNG or JPEG of at most 2 MB
+
+
 class LetterheadError(Exception):
-    pass
+    """A letterhead setting that cannot be used: which trouble, with the value as set and any detail."""
+
+    def __init__(self, trouble: Trouble, value: str, **details: str) -> None:
+        super().__init__(f"{trouble}: {value!r}")
+        self.trouble, self.value, self.details = trouble, value, details
 
 
 @dataclass(frozen=True)
@@ -43,37 +59,40 @@ def letterhead_from_env(env: Mapping[str, str] | None = None) -> Letterhead:
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise LetterheadError(f"PROVIDER_TIMEZONE '{timezone}' is not a time zone (like Europe/Madrid)") from None
+        raise LetterheadError(Trouble.TIMEZONE, timezone) from None
     currency = env.get("CURRENCY", "").strip().upper() or "USD"
     if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise LetterheadError(f"CURRENCY '{currency}' is not an ISO 4217 code (like EUR, USD, CLP)")
+        raise LetterheadError(Trouble.CURRENCY, currency)
     raw_rate = env.get("TAX_RATE_PERCENT", "").strip() or "0"
     try:
         rate = Decimal(raw_rate)
     except InvalidOperation:
         rate = Decimal(-1)
     if not rate.is_finite() or not 0 <= rate <= 100:
-        raise LetterheadError(f"TAX_RATE_PERCENT '{raw_rate}' must be a percentage from 0 to 100 (like 19 or 7.5)")
+        raise LetterheadError(Trouble.TAX_RATE, raw_rate)
     # the provider's language and formats (CLDR: es-CL writes 1.234,56, es-MX 1,234.56): channels and documents
+    name = env.get("LOCALE", "").strip() or "en"
     try:
-        locale = str(shipped(env.get("LOCALE", "").strip() or "en"))
-    except LocaleError as error:
-        raise LetterheadError(f"LOCALE {error}") from None
+        locale = parse_locale(name)
+    except LocaleError:
+        raise LetterheadError(Trouble.LOCALE, name) from None
+    if locale.language not in languages():
+        raise LetterheadError(Trouble.LOCALE_NOT_SHIPPED, name, shipped=", ".join(languages()))
     logo, media_type, sha = None, None, None
     if path := env.get("PROVIDER_LOGO", "").strip():
         try:
             logo = Path(path).expanduser().read_bytes()
         except OSError as error:
-            raise LetterheadError(f"PROVIDER_LOGO '{path}' cannot be read ({error.strerror})") from None
+            raise LetterheadError(Trouble.LOGO_UNREADABLE, path, reason=error.strerror or "") from None
         media_type = logo_type(logo)
         if media_type is None or len(logo) > MAX_LOGO_BYTES:
-            raise LetterheadError(f"PROVIDER_LOGO '{path}' must be a PNG or JPEG file of at most 2 MB")
+            raise LetterheadError(Trouble.LOGO_KIND, path)
         sha = hashlib.sha256(logo).hexdigest()
     provider = Provider(
         name=env.get("PROVIDER_NAME", "").strip()[:200] or "Service Orders",
         address=env.get("PROVIDER_ADDRESS", "").strip()[:300],
         tax_id=env.get("PROVIDER_TAX_ID", "").strip()[:64],
         logo_sha256=sha, timezone=timezone, currency=currency,
-        tax_rate=(rate / 100).normalize(), locale=locale,
+        tax_rate=(rate / 100).normalize(), locale=str(locale),
     )
     return Letterhead(provider, logo, media_type)

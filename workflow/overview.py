@@ -13,8 +13,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from storage.models import Assignment, CatalogEntry, ServiceOrder
-from workflow.clock import aware
-from workflow.vocabulary import Role, State, order_number
+from workflow.vocabulary import State, order_number
 
 OPEN_STATES = (State.PENDING_APPROVAL, State.APPROVED)
 
@@ -49,15 +48,6 @@ class OrderLine:
     created_at: datetime
     scheduled_date: date | None
     overdue: bool
-
-    def age(self, now: datetime) -> str:
-        """'5 min', '3 h', '2 d': how long since it was submitted."""
-        seconds = max(0, int((now - aware(self.created_at)).total_seconds()))
-        if seconds < 3600:
-            return f"{seconds // 60} min"
-        if seconds < 2 * 86400:
-            return f"{seconds // 3600} h"
-        return f"{seconds // 86400} d"
 
 
 @dataclass(frozen=True)
@@ -104,20 +94,6 @@ def counts_by_state(session: Session) -> dict[State, int]:
     counts = {state: 0 for state in State}
     counts.update({State(state): count for state, count in rows})
     return counts
-
-
-def listings_for(roles: set[Role]) -> list[Listing]:
-    """App Home's sections for someone with these roles, most pressing first."""
-    sections = []
-    if roles & {Role.SUPERVISOR, Role.COORDINATOR}:
-        sections.append(Listing.PENDING)
-    if Role.FIELD_WORKER in roles or Role.COORDINATOR in roles:
-        sections.append(Listing.ASSIGNED)
-    if roles & {Role.COORDINATOR, Role.ADMIN}:
-        sections.append(Listing.OVERDUE)
-    if Role.REQUESTER in roles:
-        sections.append(Listing.REQUESTED)
-    return sections
 
 
 def _where(which: Listing, user_id: str, today: date) -> ColumnElement[bool]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine
@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from storage.db import session_scope, upsert
 from storage.models import HomeViewer, Person, RoleGrant
 from workflow.clock import earliest_today, utcnow
+from workflow.visibility import staff
 from workflow.vocabulary import Role
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,31}$")
@@ -62,10 +63,14 @@ def roles_by_user(engine: Engine) -> dict[str, list[str]]:
         return out
 
 
-def remember(engine: Engine, user_id: str, name: str, tz: str | None) -> None:
-    """Store what Slack says of a user: the name PDFs show, the time zone their "today" is in."""
+def remember(engine: Engine, user_id: str, name: str, tz: str | None, locale: str | None = None,
+             now: datetime | None = None) -> None:
+    """Store what Slack says of a user: the name PDFs show, the time zone their "today" is in, and the CLDR
+    locale they read in (None: Slack did not say, or we do not ship their language: they read the
+    provider's). `now` is when it was learnt: a day later it is asked again."""
     with session_scope(engine) as session:
-        row = {"user_id": user_id, "name": name[:200], "tz": _zone(tz), "updated_at": utcnow()}
+        row = {"user_id": user_id, "name": name[:200], "tz": _zone(tz), "locale": locale,
+               "updated_at": (now or utcnow()).astimezone(UTC)}
         upsert(session, Person, row, "user_id")
 
 
@@ -85,9 +90,11 @@ def local_today(session: Session, user_id: str, now: datetime) -> date:
     return now.astimezone(ZoneInfo(tz)).date()
 
 
-def known_names(engine: Engine, user_ids: list[str]) -> set[str]:
+def known_since(engine: Engine, user_ids: list[str], since: datetime) -> set[str]:
+    """Those of `user_ids` whose profile was learnt at or after `since`: the rest are asked of Slack again."""
     with Session(engine) as session:
-        return set(session.exec(select(Person.user_id).where(Person.user_id.in_(user_ids))))
+        return set(session.exec(select(Person.user_id).where(
+            Person.user_id.in_(user_ids), Person.updated_at >= since.astimezone(UTC))))  # type: ignore[attr-defined]
 
 
 def saw_home(engine: Engine, user_id: str, now: datetime) -> None:
@@ -97,10 +104,8 @@ def saw_home(engine: Engine, user_id: str, now: datetime) -> None:
 
 
 def whose_home_to_refresh(session: Session, involved: list[str]) -> list[str]:
-    """After a step: the people involved and every supervisor, coordinator and admin (their lists and counts
-    change with any order), among those who have ever opened the Home tab."""
-    staff = session.exec(select(RoleGrant.user_id).where(
-        RoleGrant.role.in_([Role.SUPERVISOR, Role.COORDINATOR, Role.ADMIN]))).all()  # type: ignore[attr-defined]
-    wanted = set(involved) | set(staff)
+    """After a step: the people involved and everyone who sees every order (their lists and counts change with
+    any order; workflow/visibility.py), among those who have ever opened the Home tab."""
+    wanted = set(involved) | set(staff(session))
     viewers = session.exec(select(HomeViewer.user_id).where(HomeViewer.user_id.in_(wanted))).all()  # type: ignore[attr-defined]
     return sorted(viewers)

@@ -1,12 +1,15 @@
 """Is this PDF a genuine version of one of our orders? Its stamp names the order, the version and the
 fingerprint; the database holds that version's frozen document and the SHA-256 of the PDF as issued, which
 the file must match byte for byte (so a PDF stays verifiable after the renderer changes). Anything else (an
-edited file, a foreign file, another database's order) does not match."""
+edited file, a foreign file, another database's order) does not match. The verdict is typed: the command line
+says it in the operator's language."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -17,30 +20,41 @@ from workflow.document import VersionDocument
 from workflow.vocabulary import parse_order_number
 
 
+class Finding(StrEnum):
+    """What `verify` found; each has its values (see `verify`)."""
+
+    NO_STAMP = "no_stamp"  # name
+    NOT_ISSUED = "not_issued"  # name, number, version
+    OTHER_FINGERPRINT = "other_fingerprint"  # name, number, version, claimed, recorded
+    CHANGED = "changed"  # name, number, version
+    GENUINE = "genuine"  # name, number, version, issued_at (UTC), fingerprint
+
+
 @dataclass(frozen=True)
 class Verdict:
-    matches: bool
-    message: str
+    finding: Finding
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def matches(self) -> bool:
+        return self.finding is Finding.GENUINE
 
 
 def verify(engine: Engine, data: bytes, name: str = "the file") -> Verdict:
     stamp = read_stamp(data)
     if stamp is None:
-        return Verdict(False, f"{name} is not a service-order PDF (it carries no order stamp).")
-    what = f"{stamp.order_number} version {stamp.version}"
+        return Verdict(Finding.NO_STAMP, {"name": name})
+    claim = {"name": name, "number": stamp.order_number, "version": stamp.version}
     order_id = parse_order_number(stamp.order_number)
     with Session(engine) as session:
         version = session.exec(select(OrderVersion).where(
             OrderVersion.order_id == order_id, OrderVersion.number == stamp.version)).first() if order_id else None
     if version is None or not version.document or not version.pdf_sha256:
-        return Verdict(False, f"{name} claims to be {what}, but this database has no such issued version.")
+        return Verdict(Finding.NOT_ISSUED, claim)
     if version.fingerprint != stamp.fingerprint:
-        return Verdict(False, f"{name} claims to be {what} with fingerprint {stamp.fingerprint[:12]}, but the "
-                              f"recorded version's fingerprint is {(version.fingerprint or '')[:12]}: "
-                              "it is not that version.")
+        return Verdict(Finding.OTHER_FINGERPRINT, claim | {"claimed": stamp.fingerprint[:12],
+                                                           "recorded": (version.fingerprint or "")[:12]})
     if hashlib.sha256(data).hexdigest() != version.pdf_sha256:
-        return Verdict(False, f"{name} carries the stamp of {what}, but its bytes differ from the PDF that was "
-                              "issued: it was changed after it was issued.")
+        return Verdict(Finding.CHANGED, claim)
     issued_at = VersionDocument.from_json(version.document).issued_at
-    return Verdict(True, f"{name} is {what}, issued {issued_at:%Y-%m-%d %H:%M} UTC, and is exactly the PDF that "
-                         f"was issued (fingerprint {stamp.fingerprint[:12]}).")
+    return Verdict(Finding.GENUINE, claim | {"issued_at": issued_at, "fingerprint": stamp.fingerprint[:12]})

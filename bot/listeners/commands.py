@@ -1,5 +1,6 @@
 """The slash command: `/order` opens the submit form; `/order list`, `/order status` and `/order help` answer
-in the ack, shown to the user alone (all database reads, well inside Slack's 3 seconds)."""
+in the ack, shown to the user alone (all database reads, well inside Slack's 3 seconds), in the language they
+read Slack in (bot/readers.py; learnt from Slack after the ack)."""
 
 from __future__ import annotations
 
@@ -11,66 +12,88 @@ from slack_bolt import Ack, App, Respond
 from sqlmodel import Session
 
 from bot.context import BotContext, today_for
-from bot.home import TITLES, line_text
+from bot.home import TITLES, code, line_text, title
 from bot.mrkdwn import esc
+from bot.profiles import refresh
+from bot.readers import reader_language
+from bot.status import status_text
 from forms import order_form
 from forms.elements import actions_block, button, context, section
 from forms.metadata import FormMeta
-from workflow.clock import aware
+from i18n import Language
+from i18n.domain import DOING, who_may
+from storage.models import ServiceOrder
 from workflow.errors import WorkflowError
 from workflow.numbers import parse_id
 from workflow.overview import LISTINGS_FOR_COMMAND, Listing, listing
-from workflow.queries import audit_trail, get_order, latest_pdf, order_card
-from workflow.service import is_assigned, roles_of
+from workflow.queries import audit_trail, latest_pdf, order_card
+from workflow.service import roles_of
 from workflow.transitions import BY_ACTION
-from workflow.vocabulary import Action, Role, order_number, parse_order_number
+from workflow.visibility import SEES_EVERY_ORDER, may_list, may_open_order
+from workflow.vocabulary import Action, order_number, parse_order_number
 
 PAGE_SIZE = 10
 LIST_PAGE_ACTIONS = ("order_list_previous", "order_list_next")  # action ids are unique within a block
-SEES_EVERY_ORDER = frozenset({Role.SUPERVISOR, Role.COORDINATOR, Role.ADMIN})
-
-HELP = """*Service orders* — run your service orders in Slack.
-• `{cmd}` opens the form to submit a new order (you need the requester role).
-• `{cmd} list [mine|pending|overdue|all]` lists orders, {page} at a time: yours (the default), those \
-waiting for approval, the overdue ones, or all of them (the last three for supervisors, coordinators and admins).
-• `{cmd} status SO-000042` shows an order's state, version, people, last steps and latest PDF.
-• Each order gets its own channel with a card showing its state, version and the steps you can take. Your \
-App Home lists what waits for you.
-• Supervisors and coordinators approve or reject an order; field workers file confirmations (changes to the \
-order) and close it. Every approved or changed version is a PDF in the order's channel.
-Roles are granted by an admin: `service-orders roles grant USER_ID requester`."""
 
 
-def _did(action: str) -> str:
-    """'approve' -> 'approved the order', from the transition table."""
-    try:
-        return BY_ACTION[Action(action)].past_tense
-    except ValueError:
-        return action
+def help_text(lang: Language, cmd: str) -> str:
+    return "\n".join([
+        "*" + lang._("Service orders") + "* — " + lang._("run your service orders in Slack."),
+        "• " + lang._("{command} opens the form to submit a new order (you need the requester role).").format(
+            command=code(cmd)),
+        "• " + lang._("{command} lists orders, {count} at a time: yours (the default), those waiting for approval, "
+                      "the overdue ones, or all of them (the last three for supervisors, coordinators and "
+                      "admins).").format(command=code(f"{cmd} list [mine|pending|overdue|all]"),
+                                         count=lang.number(PAGE_SIZE)),
+        "• " + lang._("{command} shows an order's state, version, people, last steps and latest PDF.").format(
+            command=code(f"{cmd} status SO-000042")),
+        "• " + lang._("Each order gets its own channel with a card showing its state, version and the steps you "
+                      "can take. Your App Home lists what waits for you."),
+        "• " + lang._("Supervisors and coordinators approve or reject an order; field workers file confirmations "
+                      "(changes to the order) and close it. Every approved or changed version is a PDF in the "
+                      "order's channel."),
+        lang._("Roles are granted by an admin: {command}").format(
+            command=code("service-orders roles grant USER_ID requester")),
+    ])
 
 
 def register(app: App, ctx: BotContext) -> None:
+    def reader(user: str) -> Language:
+        return reader_language(ctx.engine, user, ctx.locale)
+
     def ack_command(ack: Ack, command: dict[str, Any]) -> None:
         name = command.get("command", "/order")
         words = (command.get("text") or "").split()
         sub = words[0].lower() if words else ""
         user = command["user_id"]
         if sub in ("help", "?"):
-            ack(text=HELP.format(cmd=name, page=PAGE_SIZE))
-        elif sub in ("", "new"):
+            ack(text=help_text(reader(user), name))
+        elif sub in ("", "new"):  # the hot path: the reader's language is read only for a refusal
             try:
                 ctx.service.authorize_submit(user)
-            except WorkflowError as refusal:
-                ack(text=f"{refusal.message} Ask an admin for the requester role.")
+            except WorkflowError:
+                lang, submit = reader(user), BY_ACTION[Action.SUBMIT]
+                ack(text=lang._("Only {who} can {doing}. Ask an admin for the requester role.").format(
+                    who=who_may(lang, submit.roles, submit.assigned_field_worker), doing=lang._(DOING[Action.SUBMIT])))
                 return
             ack()
         elif sub == "list":
             ack(**list_message(user, words[1] if len(words) > 1 else "mine", 0, name))
         elif sub == "status":
-            ack(text=status_text(user, words[1] if len(words) > 1 else "", name))
+            ack(text=status_answer(user, words[1] if len(words) > 1 else "", name))
         else:
-            ack(text=f"I don't know `{name} {esc(words[0][:40])}`. Try `{name} list`, `{name} status SO-000042` "
-                     f"or `{name} help`.")
+            lang = reader(user)
+            ack(text=lang._("I don't know {command}. Try {list}, {status} or {help}.").format(
+                command=code(f"{name} {esc(words[0][:40])}"), list=code(f"{name} list"),
+                status=code(f"{name} status SO-000042"), help=code(f"{name} help")))
+
+    def learn_reader(command: dict[str, Any]) -> None:
+        """After the ack: the person's language (and name and zone) from Slack, if new or a day old, for what
+        they read next."""
+        words = (command.get("text") or "").split()
+        if not words or words[0].lower() == "new":
+            return  # the form's own listener learns them before it opens (today_for)
+        refresh(ctx.engine, ctx.gateway, command["user_id"], ctx.clock())
 
     def open_submit_form(command: dict[str, Any]) -> None:
         words = (command.get("text") or "").split()
@@ -84,62 +107,59 @@ def register(app: App, ctx: BotContext) -> None:
         ctx.gateway.open_view(command["trigger_id"], form)
 
     def list_message(user: str, which_word: str, offset: int, name: str) -> dict[str, Any]:
+        lang = reader(user)
         try:
             which = Listing(which_word.lower())
             if which not in LISTINGS_FOR_COMMAND:
                 raise ValueError(which)
         except ValueError:
-            choices = "|".join(w.value for w in LISTINGS_FOR_COMMAND)
-            return {"text": f"`{name} list` takes one of {choices}, not `{esc(which_word[:40])}`."}
+            return {"text": lang._("{command} takes one of {choices}, not {word}.").format(
+                command=code(f"{name} list"), choices="|".join(w.value for w in LISTINGS_FOR_COMMAND),
+                word=code(esc(which_word[:40])))}
         now = ctx.clock()
         today = now.astimezone(ZoneInfo(ctx.timezone)).date()
         with Session(ctx.engine) as session:
-            roles = roles_of(session, user)
-            if which != Listing.MINE and not roles & SEES_EVERY_ORDER:
-                return {"text": f"Only supervisors, coordinators and admins can list {which.value} orders; "
-                                f"`{name} list mine` lists yours."}
+            if not may_list(roles_of(session, user), which):
+                return {"text": lang._("Only {who} can use {command}; {mine} lists yours.").format(
+                    who=who_may(lang, SEES_EVERY_ORDER, False), command=code(f"{name} list {which.value}"),
+                    mine=code(f"{name} list mine"))}
             page = listing(session, which, user, today, offset=max(0, offset), limit=PAGE_SIZE)
-        title = f"*{TITLES[which]}* ({page.total:,})"
+        heading = title(lang, which, page.total)
         if not page.lines:
-            return {"text": f"{title}: none." if page.offset == 0 else f"{title}: no more."}
-        shown = f"{page.offset + 1}–{page.offset + len(page.lines)} of {page.total:,}"
-        blocks = [section(f"{title} · {shown}"), *(section(line_text(line, now)) for line in page.lines)]
+            return {"text": (lang._("{title}: none.") if page.offset == 0 else lang._("{title}: no more.")).format(
+                title=heading)}
+        shown = lang._("{first}–{last} of {total}").format(
+            first=lang.number(page.offset + 1), last=lang.number(page.offset + len(page.lines)),
+            total=lang.number(page.total))
+        blocks = [section(f"{heading} · {shown}"), *(section(line_text(lang, line, now)) for line in page.lines)]
         pager = []
         if page.offset > 0:
-            pager.append(button(LIST_PAGE_ACTIONS[0], "Previous", f"{which.value}:{max(0, page.offset - PAGE_SIZE)}"))
+            pager.append(button(LIST_PAGE_ACTIONS[0], lang._("Previous"),
+                                f"{which.value}:{max(0, page.offset - PAGE_SIZE)}"))
         if page.has_more:
-            pager.append(button(LIST_PAGE_ACTIONS[1], "Next", f"{which.value}:{page.offset + PAGE_SIZE}", "primary"))
-        blocks.append(actions_block("order_list_pager", pager) if pager else context("That is all."))
-        return {"text": f"{TITLES[which]}: {shown}", "blocks": blocks}
+            pager.append(button(LIST_PAGE_ACTIONS[1], lang._("Next"), f"{which.value}:{page.offset + PAGE_SIZE}",
+                                "primary"))
+        blocks.append(actions_block("order_list_pager", pager) if pager else context(lang._("That is all.")))
+        return {"text": f"{lang._(TITLES[which])}: {shown}", "blocks": blocks}
 
-    def status_text(user: str, number: str, name: str) -> str:
+    def status_answer(user: str, number: str, name: str) -> str:
+        lang = reader(user)
         order_id = parse_order_number(number)
         if order_id is None:
-            return f"Which order? `{name} status SO-000042` (the number is on its card and its channel's name)."
+            return lang._("Which order? {example} (the number is on its card and its channel's name).").format(
+                example=code(f"{name} status SO-000042"))
         with Session(ctx.engine) as session:
-            try:
-                order = get_order(session, order_id)
-            except WorkflowError as missing:
-                return f"{missing.message} `{name} list` shows the ones you have."
-            roles = roles_of(session, user)
-            if not (roles & SEES_EVERY_ORDER or order.requester_id == user or is_assigned(session, order_id, user)):
-                return f"{order_number(order_id)} is not one of yours: ask its requester or a coordinator."
+            order = session.get(ServiceOrder, order_id)
+            if order is None:
+                return lang._("There is no order {number}. {command} shows the ones you have.").format(
+                    number=order_number(order_id), command=code(f"{name} list"))
+            if not may_open_order(session, user, order):
+                return lang._("{number} is not one of yours: ask its requester or a coordinator.").format(
+                    number=order_number(order_id))
             card = order_card(session, order_id, ctx.currency)
-            steps = audit_trail(session, order_id)[-5:]
+            steps = audit_trail(session, order_id)
             pdf = latest_pdf(session, order_id)
-        channel = f"<#{card.channel_id}>" if card.channel_id else "(its channel is being made)"
-        people = [f"requested by <@{card.requester_id}>"]
-        if card.approved_by:
-            people.append(f"approved by <@{card.approved_by}>")
-        if card.field_workers:
-            people.append("field workers " + " ".join(f"<@{u}>" for u in card.field_workers))
-        lines = [f"*{card.number}* · {esc(card.client)} · {esc(card.site)} · {channel}",
-                 f"{card.state.label} · version {card.version} · " + ", ".join(people),
-                 f"Latest PDF: {pdf} in {channel}" if pdf else "No PDF yet: the first comes with the approval.",
-                 "*Last steps*"]
-        lines += [f"• <!date^{int(aware(step.at).timestamp())}^{{date_short}} {{time}}|{step.at:%Y-%m-%d %H:%M} UTC> "
-                  f"<@{step.actor_id}> {_did(step.action)}" for step in steps]
-        return "\n".join(lines)
+        return status_text(lang, card, steps, pdf)
 
     def turn_page(action: dict[str, Any], body: dict[str, Any], respond: Respond) -> None:
         which, _, offset = (action.get("value") or "").partition(":")
@@ -150,6 +170,6 @@ def register(app: App, ctx: BotContext) -> None:
         ack()
 
     # A Slack app receives only its own commands, so whatever name manifest.yml gives it is ours.
-    app.command(re.compile(r"^/.+"))(ack=ack_command, lazy=[open_submit_form])
+    app.command(re.compile(r"^/.+"))(ack=ack_command, lazy=[learn_reader, open_submit_form])
     for action_id in LIST_PAGE_ACTIONS:
         app.action(action_id)(ack=ack_button, lazy=[turn_page])

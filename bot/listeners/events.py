@@ -1,4 +1,4 @@
-"""Events API: App Home shows each person the orders they should look at (bot/home.py)."""
+"""Events API: App Home shows each person the orders they should look at (bot/home.py), in their language."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from slack_bolt import Ack, App, BoltResponse
 
 from bot.context import BotContext
 from bot.home import render_home
+from bot.profiles import refresh
 from workflow.people import saw_home
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,9 @@ def register(app: App, ctx: BotContext) -> None:
             return
         user = event["user"]
         saw_home(ctx.engine, user, ctx.clock())  # from now on, steps that change their lists refresh it
-        ctx.gateway.publish_home(user, render_home(ctx.engine, user, ctx.clock(), ctx.timezone))
+        refresh(ctx.engine, ctx.gateway, user, ctx.clock())  # their language, if new or a day old
+        ctx.gateway.publish_home(user, render_home(ctx.engine, user, ctx.clock(), ctx.timezone,
+                                                   provider_locale=ctx.locale))
 
     def ack_event(ack: Ack) -> None:
         ack()

@@ -211,6 +211,7 @@ class FakeSlack:
         is_bot: bool = False,
         deleted: bool = False,
         email: str | None = None,
+        locale: str = "en-US",
     ) -> User:
         with self._lock:
             user = User(
@@ -222,6 +223,7 @@ class FakeSlack:
                 deleted,
                 email if email is not None else (None if is_bot else f"{name}@example.com"),
                 int(self._ws.now()),
+                locale,
             )
             self._ws.users[user_id] = user
             return copy.deepcopy(user)
@@ -286,7 +288,8 @@ class FakeSlack:
             self._ws.channels[channel_id].members.discard(user_id)
 
     def set_user(self, user_id: str, **changes: Any) -> None:
-        """Change a seeded user, e.g. `set_user("U1", deleted=True)` to deactivate them."""
+        """Change a seeded user, e.g. `set_user("U1", deleted=True)` to deactivate them, or
+        `set_user("U1", locale="es-LA")` to switch their Slack language."""
         with self._lock:
             u = self._ws.users[user_id]
             for k, v in changes.items():

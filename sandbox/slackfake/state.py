@@ -34,6 +34,7 @@ class User:
     deleted: bool = False
     email: str | None = None
     updated: int = 0
+    locale: str = "en-US"  # what users.info says with include_locale=true (Slack's names: "es-LA", "pt-BR")
 
     @property
     def display(self) -> str:

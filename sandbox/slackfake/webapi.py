@@ -341,7 +341,10 @@ def users_info(ws: Workspace, args: Args) -> dict[str, Any]:
     u = ws.users.get(args.str("user") or "")
     if u is None:
         raise ApiError("user_not_found")
-    return {"user": user_json(ws, u)}
+    user = user_json(ws, u)
+    if args.bool("include_locale"):  # Slack says a user's locale only when asked
+        user["locale"] = u.locale
+    return {"user": user}
 
 
 @method("users.lookupByEmail", errors=("users_not_found",), scopes=("users:read.email",))

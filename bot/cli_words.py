@@ -1,0 +1,112 @@
+"""The command line's words for what workflow/ reports as typed data: catalog import problems and
+summaries, `verify`'s verdicts; in the operator's language (the provider's LOCALE when it is set and valid,
+else English)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from i18n import N_, Language, LocaleError, english, language, shipped
+from workflow.catalog import CatalogError, ImportReport, Problem, Trouble
+from workflow.verification import Finding, Verdict
+from workflow.vocabulary import CatalogKind
+
+
+def cli_language(env: Mapping[str, str] | None = None) -> Language:
+    """The operator's language: LOCALE's when it names a language we ship; else English (a bad LOCALE is
+    reported by the commands that use it, in English)."""
+    name = (os.environ if env is None else env).get("LOCALE", "").strip()
+    try:
+        return language(str(shipped(name))) if name else english()
+    except LocaleError:
+        return english()
+
+
+TROUBLES = {
+    Trouble.CANNOT_READ: N_("cannot read it ({reason})."),
+    Trouble.EMPTY: N_("the file is empty; its first line must be the header {header}"),
+    Trouble.NO_ROWS: N_("no rows after the header; nothing to import"),
+    Trouble.HEADER: N_("the header must be {header} (then optionally {optional}), not {found}"),
+    Trouble.NUL_BYTE: N_("holds a NUL byte: a catalog is text (is this a binary file?)"),
+    Trouble.NOT_UTF8: N_("not UTF-8 text ({reason}); save the file as CSV UTF-8"),
+    Trouble.LINE_TOO_LONG: N_("longer than {limit} characters; a catalog row is a few hundred"),
+    Trouble.FIELD_TOO_LONG: N_("a field is longer than {limit} characters (a quote left open?)"),
+    Trouble.MALFORMED: N_("not a CSV row ({detail})"),
+    Trouble.FIELD_COUNT: N_("{count} fields, expected {expected}"),
+    Trouble.KIND: N_("kind '{kind}' is not one of {kinds}"),
+    Trouble.CODE: N_("code '{code}' must be 1-64 letters, digits, '.', '_', '/' or '-'"),
+    Trouble.NAME: N_("name must be 1-200 characters"),
+    Trouble.NEEDS_UNIT: N_("a {kind} needs a unit (1-32 characters), e.g. h, m, bag"),
+    Trouble.NO_UNIT: N_("a {kind} has no unit or unit_price; leave them empty"),
+    Trouble.SITE_NEEDS_PARENT: N_("a site needs its client's code in 'parent'"),
+    Trouble.ONLY_SITE_PARENT: N_("only a site has a parent"),
+    Trouble.ONLY_SITE_ADDRESS: N_("only a site has an address (at most 300 characters)"),
+    Trouble.ONLY_CLIENT_CONTACT: N_("only a client has a contact (at most 200 characters)"),
+    Trouble.PRICE_NEGATIVE: N_("unit_price '{price}' must be 0 or more"),
+    Trouble.PRICE_NOT_NUMBER: N_("unit_price '{price}' is not a number (use digits and a dot: 1000 or 12.50)"),
+    Trouble.PRICE_DECIMALS: N_("unit_price '{price}' must be 0 or more, with at most 4 decimals"),
+    Trouble.PRICE_TOO_HIGH: N_("unit_price '{price}' must be at most {most}"),
+    Trouble.ORPHAN: N_("parent '{parent}' is not a client code (in this file or already imported)"),
+    Trouble.REPEATED: N_("{kind} '{code}' already appears on line {first}"),
+}
+
+
+def problem_line(lang: Language, path: object, problem: Problem) -> str:
+    """'catalog.csv: line 3: name must be 1-200 characters'. Line numbers are an editor's: never grouped."""
+    said = lang._(TROUBLES[problem.trouble]).format(**problem.values)
+    if problem.line is None:
+        return lang._("{path}: {problem}").format(path=path, problem=said)
+    return lang._("{path}: line {line}: {problem}").format(path=path, line=problem.line, problem=said)
+
+
+def catalog_error(lang: Language, error: CatalogError) -> list[str]:
+    """Each listed problem on a line of its own, then how many more there are."""
+    lines = [problem_line(lang, error.path, problem) for problem in error.problems]
+    if error.more:
+        lines.append(lang.n_("and {count} more problem", "and {count} more problems",
+                             error.more).format(count=lang.number(error.more)))
+    return lines
+
+
+# "3 new clients", by kind, in the catalog's order
+_NEW = {
+    CatalogKind.CLIENT: lambda lang, n: lang.n_("{count} new client", "{count} new clients", n),
+    CatalogKind.SITE: lambda lang, n: lang.n_("{count} new site", "{count} new sites", n),
+    CatalogKind.SERVICE: lambda lang, n: lang.n_("{count} new service", "{count} new services", n),
+    CatalogKind.MATERIAL: lambda lang, n: lang.n_("{count} new material", "{count} new materials", n),
+}
+
+
+def import_summary(lang: Language, report: ImportReport) -> str:
+    """'Imported 3 new clients, 4 new sites; of 2 already in the catalog, 1 updated and 1 unchanged.'"""
+    new = [_NEW[kind](lang, report.created[kind]).format(count=lang.number(report.created[kind]))
+           for kind in CatalogKind if report.created.get(kind)]
+    what = ", ".join(new) if new else lang._("nothing new")
+    existing = sum(report.existing.values())
+    if not existing:
+        return lang._("Imported {new}.").format(new=what)
+    return lang._("Imported {new}; of {existing} already in the catalog, {updated} updated and {unchanged} "
+                  "unchanged.").format(new=what, existing=lang.number(existing), updated=lang.number(report.changed),
+                                       unchanged=lang.number(existing - report.changed))
+
+
+FINDINGS = {
+    Finding.NO_STAMP: N_("DOES NOT MATCH: {name} is not a service-order PDF (it carries no order stamp)."),
+    Finding.NOT_ISSUED: N_("DOES NOT MATCH: {name} claims to be {number} version {version}, but this database has "
+                           "no such issued version."),
+    Finding.OTHER_FINGERPRINT: N_("DOES NOT MATCH: {name} claims to be {number} version {version} with fingerprint "
+                                  "{claimed}, but the recorded version's fingerprint is {recorded}: it is not that "
+                                  "version."),
+    Finding.CHANGED: N_("DOES NOT MATCH: {name} carries the stamp of {number} version {version}, but its bytes "
+                        "differ from the PDF that was issued: it was changed after it was issued."),
+    Finding.GENUINE: N_("MATCHES: {name} is {number} version {version}, issued {issued} UTC, and is exactly the PDF "
+                        "that was issued (fingerprint {fingerprint})."),
+}
+
+
+def verdict_text(lang: Language, verdict: Verdict) -> str:
+    values = dict(verdict.values)
+    if "issued_at" in values:  # as a log would have it, in UTC: an operator compares it with records
+        values["issued"] = f"{values.pop('issued_at'):%Y-%m-%d %H:%M}"
+    return lang._(FINDINGS[verdict.finding]).format(**values)

@@ -1,0 +1,47 @@
+"""`/order status`'s answer, in the reader's language: an order's state, version, people, latest PDF and last
+steps. Rendered from the read models; each step from its action, actor and time (`step_line`), the one place a
+step's recorded facts would join it."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from bot.mrkdwn import esc
+from i18n import Language
+from i18n.domain import DONE, state
+from storage.models import AuditEvent
+from workflow.clock import aware
+from workflow.queries import OrderCard
+from workflow.vocabulary import Action
+
+LAST_STEPS = 5
+
+
+def step_line(lang: Language, step: AuditEvent) -> str:
+    """'• <date> <@U…> approved the order': Slack shows the date in the reader's zone and format; the fallback
+    (for clients that cannot) is Babel's, in UTC."""
+    at = aware(step.at)
+    when = f"<!date^{int(at.timestamp())}^{{date_short}} {{time}}|{lang.datetime(at, UTC)} UTC>"
+    try:
+        did = lang._(DONE[Action(step.action)])
+    except ValueError:  # an action this release does not know (a row from a newer one): its code
+        did = step.action
+    return f"• {when} <@{step.actor_id}> {did}"
+
+
+def status_text(lang: Language, card: OrderCard, steps: list[AuditEvent], pdf: str | None) -> str:
+    channel = f"<#{card.channel_id}>" if card.channel_id else lang._("(its channel is being made)")
+    people = [lang._("requested by {person}").format(person=f"<@{card.requester_id}>")]
+    if card.approved_by:
+        people.append(lang._("approved by {person}").format(person=f"<@{card.approved_by}>"))
+    if card.field_workers:
+        people.append(lang.n_("field worker {people}", "field workers {people}", len(card.field_workers))
+                      .format(people=" ".join(f"<@{u}>" for u in card.field_workers)))
+    lines = [f"*{card.number}* · {esc(card.client)} · {esc(card.site)} · {channel}",
+             " · ".join([state(lang, card.state), lang._("version {number}").format(number=card.version),
+                         ", ".join(people)]),
+             lang._("Latest PDF: {file} in {channel}").format(file=pdf, channel=channel) if pdf else
+             lang._("No PDF yet: the first comes with the approval."),
+             "*" + lang._("Last steps") + "*"]
+    lines += [step_line(lang, step) for step in steps[-LAST_STEPS:]]
+    return "\n".join(lines)
