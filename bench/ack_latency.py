@@ -91,6 +91,8 @@ from storage.models import (
     ServiceOrder,
 )
 from workflow.catalog import import_csv
+from workflow.effects import Message
+from workflow.facts import StepFacts
 from workflow.transitions import BY_ACTION
 from workflow.vocabulary import PRIORITIES, Action, Role, State, order_number
 
@@ -251,11 +253,12 @@ class OrderHistory:
         order.update(state=transition.target.value, updated_at=at)
         self.rows.audits.append({
             "order_id": order["id"], "at": at, "actor_id": actor, "action": action.value, "from_state": source,
-            "to_state": transition.target.value, "version": order["current_version"], "detail": detail})
+            "to_state": transition.target.value, "version": order["current_version"],
+            "detail": StepFacts(action, actor, legacy=detail).dumps()})
         revision = order["revision"]
         message_key = "message:review" if action == Action.SUBMIT else f"message:{revision}"
         for kind, key, payload in [*(effects or []), ("card", f"card:{revision}", {}),
-                                   ("message", message_key, {"text": f"<@{actor}> {transition.past_tense}."})]:
+                                   ("message", message_key, Message(StepFacts(action, actor)).to_json())]:
             self.rows.effects.append({
                 "order_id": order["id"], "kind": kind, "key": f"{order['id']}:{key}", "payload": json.dumps(payload),
                 "status": "done", "attempts": 1, "last_error": None, "not_before": at, "created_at": at,

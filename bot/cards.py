@@ -1,14 +1,18 @@
-"""The order card: a projection of the database, rebuilt whole at every step and posted or updated."""
+"""The order card: a projection of the database, rebuilt whole at every step and posted or updated. A channel
+shares it, so it speaks the provider's language (the caller passes that Language)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date
 
+from bot.mrkdwn import bold, esc, mention, slack_date
 from forms.elements import actions_block, button, context, header, mrkdwn, section
 from forms.metadata import ButtonValue
+from i18n import Language, english
+from i18n.domain import BUTTONS, priority, state
+from workflow.clock import aware
 from workflow.overview import is_overdue
 from workflow.queries import OrderCard
-from workflow.text import esc
 from workflow.transitions import TRANSITIONS
 from workflow.vocabulary import State
 
@@ -29,47 +33,55 @@ def step_action_id(action: str) -> str:
 STEP_ACTION_IDS = tuple(step_action_id(t.action) for t in TRANSITIONS if t.source is not None)
 
 
-def _slack_date(when, fallback: str) -> str:  # type: ignore[no-untyped-def]
-    """A time Slack renders in each reader's own time zone."""
-    stamp = int(when.replace(tzinfo=UTC).timestamp())
-    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{fallback}>"
+def card_text(card: OrderCard, lang: Language | None = None) -> str:
+    lang = lang or english()
+    return f"{card.number} · {card.client} · {state(lang, card.state)}"
 
 
-def card_text(card: OrderCard) -> str:
-    return f"{card.number} · {card.client} · {card.state.label}"
-
-
-def card_blocks(card: OrderCard, today: date | None = None) -> list[dict]:
+def card_blocks(card: OrderCard, today: date | None = None, lang: Language | None = None,
+                currency: str = "USD") -> list[dict]:
     """The card; with the provider's `today`, an approved order past its scheduled date says it is overdue."""
-    version = f"v{card.version}" if card.version else "not approved yet"
+    lang = lang or english()
+    _ = lang._
+    none = "—"
+    version = _("v{number}").format(number=card.version) if card.version else _("not approved yet")
+    items = lang.n_("{count} item", "{count} items", card.item_count).format(count=lang.number(card.item_count))
+
+    def field(label: str, value: str) -> str:
+        return f"{bold(label)}\n{value}"
+
     fields = [
-        f"*State*\n{STATE_EMOJI[card.state]} {card.state.label}",
-        f"*Version*\n{version}",
-        f"*Client*\n{esc(card.client)}",
-        f"*Site*\n{esc(card.site)}",
-        f"*Requested for*\n{card.requested_date.isoformat()} · {card.priority}",
-        f"*Scheduled for*\n{card.scheduled_date.isoformat() if card.scheduled_date else '—'}",
-        f"*Requester*\n<@{card.requester_id}>",
-        f"*Approved by*\n{f'<@{card.approved_by}>' if card.approved_by else '—'}",
-        f"*Field workers*\n{' '.join(f'<@{u}>' for u in card.field_workers) or '—'}",
-        f"*Items*\n{card.item_count} · total {card.total:,.2f}",
+        field(_("State"), f"{STATE_EMOJI[card.state]} {state(lang, card.state)}"),
+        field(_("Version"), version),
+        field(_("Client"), esc(card.client)),
+        field(_("Site"), esc(card.site)),
+        field(_("Requested for"), f"{lang.date(card.requested_date)} · {priority(lang, card.priority)}"),
+        field(_("Scheduled for"), lang.date(card.scheduled_date) if card.scheduled_date else none),
+        field(_("Requester"), mention(card.requester_id)),
+        field(_("Approved by"), mention(card.approved_by) if card.approved_by else none),
+        field(_("Field workers"), " ".join(mention(u) for u in card.field_workers) or none),
+        field(_("Items"), _("{items} · total {amount}").format(items=items,
+                                                              amount=lang.amount(card.total, currency))),
     ]
     blocks: list[dict] = [
         header(f"{card.number} · {card.client}"),
         {"type": "section", "fields": [mrkdwn(f, 2000) for f in fields]},
-        section(f"*Job*\n{esc(card.description[:1500])}"),
+        section(field(_("Job"), esc(card.description[:1500]))),
     ]
-    if today is not None and is_overdue(card.state, card.scheduled_date, today):
-        blocks.append(section(f":warning: *Overdue*: scheduled for {card.scheduled_date}, and not closed yet."))
+    if today is not None and card.scheduled_date and is_overdue(card.state, card.scheduled_date, today):
+        blocks.append(section(":warning: " + _("{overdue}: scheduled for {date}, and not closed yet.").format(
+            overdue=bold(lang.p_("card", "Overdue")), date=lang.date(card.scheduled_date))))
     if card.state.is_closed and card.closed_at:
+        closed = _("{state} by {person} {when}").format(
+            state=bold(state(lang, card.state)), person=mention(card.closed_by or ""),
+            when=slack_date(card.closed_at, lang.datetime(aware(card.closed_at), UTC) + " UTC"))
         reason = f": {esc(card.close_reason[:1000])}" if card.close_reason else ""
-        blocks.append(section(f"*{card.state.label}* by <@{card.closed_by}> "
-                              f"{_slack_date(card.closed_at, f'{card.closed_at:%Y-%m-%d %H:%M} UTC')}"
-                              f"{reason}"))
+        blocks.append(section(closed + reason))
     if card.steps:
         value = ButtonValue(card.id, card.revision).dump()
         blocks.append(actions_block("order_steps", [
-            button(step_action_id(step.action), step.button, value, step.style) for step in card.steps
+            button(step_action_id(step.action), _(BUTTONS[step.action]), value, step.style) for step in card.steps
         ]))
-    blocks.append(context(f"Revision {card.revision} · only the people the workflow allows can use these buttons"))
+    blocks.append(context(_("Revision {revision} · only the people the workflow allows can use these buttons")
+                          .format(revision=card.revision)))
     return blocks

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from bot.cards import STATE_EMOJI, step_action_id
+from bot.mrkdwn import esc
 from bot.readers import reader_language
 from forms.elements import actions_block, button, context, header, section
 from forms.metadata import ButtonValue
@@ -22,7 +23,6 @@ from i18n.domain import BUTTONS, ROLES, state
 from workflow.clock import aware
 from workflow.overview import Listing, OrderLine, Page, counts_by_state, listing
 from workflow.service import roles_of
-from workflow.text import esc
 from workflow.transitions import available, may
 from workflow.visibility import home_sections, sees_counts
 from workflow.vocabulary import Role, State

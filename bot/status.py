@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC
 
+from bot.mrkdwn import esc
 from i18n import Language
 from i18n.domain import DONE, state
 from storage.models import AuditEvent
 from workflow.clock import aware
 from workflow.queries import OrderCard
-from workflow.text import esc
 from workflow.vocabulary import Action
 
 LAST_STEPS = 5

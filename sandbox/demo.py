@@ -8,26 +8,69 @@ that landed in the order's channel, the channel as a readable transcript and the
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import Session
 
+from bot.mrkdwn import plain
+from bot.render.facts import describe
+from i18n import language
 from sandbox.local import LocalWorkspace
 from storage.db import init_db, make_engine
 from workflow.catalog import import_csv
 from workflow.letterhead import letterhead_from_env
 from workflow.people import grant
 from workflow.queries import audit_trail, person_name
-from workflow.text import unesc
 from workflow.vocabulary import Role, order_number
 
 SAMPLE = Path(__file__).parent / "sample"
 SAMPLE_CATALOG = SAMPLE / "catalog.csv"
+
+
+@dataclass(frozen=True)
+class Script:
+    """What the demo's people pick and type, in the demo's language (the catalog's names are data, in its own)."""
+
+    catalog: Path
+    items: list[tuple[str, str]]  # (what is typed in the picker, quantity)
+    free_items: str
+    description: str
+    notes: str
+    first_changes: list[tuple[str, str]]
+    first_note: str
+    second_changes: list[tuple[str, str]]
+    second_note: str
+    closing_note: str
+
+
+SCRIPTS = {
+    "en": Script(SAMPLE_CATALOG, [("hvac", "6"), ("air filter", "8"), ("cable", "2")],
+                 "1 | Night access permit | unit | 35",
+                 "Quarterly HVAC maintenance on floors 2–4; replace the F7 filters and re-cable the rooftop unit.",
+                 "Gate code 4521. Bring the long ladder.",
+                 [("air filter", "12"), ("cable", "0"), ("crane", "3")],
+                 "Filters on floor 4 were also clogged; the rooftop cable is fine, but the unit needs a crane to lift "
+                 "the new fan.",
+                 [("pipe", "6"), ("plumbing", "2")],
+                 "Condensate pipe leaking under the unit; repaired while the crane was there.",
+                 "All units running; site left clean."),
+    "es": Script(SAMPLE / "catalogo.csv", [("climatización", "6"), ("filtro", "8"), ("cable", "2")],
+                 "1 | Permiso de acceso nocturno | unidad | 35",
+                 "Mantención trimestral de climatización en los pisos 2 a 4; cambiar los filtros F7 y recablear la "
+                 "unidad de la azotea.",
+                 "Código del portón: 4521. Traer la escalera larga.",
+                 [("filtro", "12"), ("cable", "0"), ("grúa", "3")],
+                 "En el piso 4 los filtros también estaban tapados; el cable de la azotea está bien, pero se necesita "
+                 "una grúa para subir el ventilador nuevo.",
+                 [("tubería", "6"), ("gasfitería", "2")],
+                 "Filtración en la tubería de condensado bajo la unidad; se reparó mientras estaba la grúa.",
+                 "Todas las unidades funcionando; el sitio quedó limpio."),
+}
 # the demo provider's letterhead, as its settings would give it
 DEMO_SETTINGS = {
     "PROVIDER_NAME": "Técnicos Ñandú S.L.",
@@ -67,7 +110,8 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
     database.unlink(missing_ok=True)
     engine = make_engine(f"sqlite:///{database}")
     init_db(engine)
-    import_csv(engine, SAMPLE_CATALOG)
+    script = SCRIPTS[locale]
+    import_csv(engine, script.catalog)
     for user, (_, roles) in PEOPLE.items():
         grant(engine, user, roles)
     soon = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
@@ -79,30 +123,25 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
                         locales=dict.fromkeys(PEOPLE, slack_locale)) as ws:
         _step(1, f"{PEOPLE[REQ][0]} types /order and submits a service order for Constructora Peñalolén")
         _check(ws.submit_order(REQ, client="peñalolén", site="presidentes", requested=soon, priority="high",
-                               items=[("hvac", "6"), ("air filter", "8"), ("cable", "2")],
-                               free_items="1 | Night access permit | unit | 35",
-                               description="Quarterly HVAC maintenance on floors 2–4; replace the F7 filters "
-                                           "and re-cable the rooftop unit."), "the order")
+                               items=script.items, free_items=script.free_items,
+                               description=script.description), "the order")
         ws.settle()
         order_id = ws.latest_order_id()
         number = order_number(order_id)
         _step(2, f"{number} has its channel #{ws.order(order_id).channel_name}; "
                  f"{PEOPLE[SUP][0]} approves it with a field worker")
-        _check(ws.approve(SUP, order_id, workers=[FW1], scheduled=soon,
-                          notes="Gate code 4521. Bring the long ladder."), "the approval")
+        _check(ws.approve(SUP, order_id, workers=[FW1], scheduled=soon, notes=script.notes), "the approval")
         ws.settle()
         _step(3, f"{PEOPLE[FW1][0]} files a confirmation: more filters, no rooftop cable, a crane")
-        _check(ws.confirm(FW1, order_id, changes=[("air filter", "12"), ("cable", "0"), ("crane", "3")],
-                          note="Filters on floor 4 were also clogged; the rooftop cable is fine, but the unit "
-                               "needs a crane to lift the new fan.", workers=[FW2]), "the first confirmation")
+        _check(ws.confirm(FW1, order_id, changes=script.first_changes, note=script.first_note, workers=[FW2]),
+               "the first confirmation")
         ws.settle()
         _step(4, f"{PEOPLE[CRD][0]} files a second confirmation: pipe repair found on site")
-        _check(ws.confirm(CRD, order_id, changes=[("pipe", "6"), ("plumbing", "2")],
-                          note="Condensate pipe leaking under the unit; repaired while the crane was there."),
+        _check(ws.confirm(CRD, order_id, changes=script.second_changes, note=script.second_note),
                "the second confirmation")
         ws.settle()
         _step(5, f"{PEOPLE[FW2][0]} closes the order as completed")
-        _check(ws.complete(FW2, order_id, note="All units running; site left clean."), "the closing")
+        _check(ws.complete(FW2, order_id, note=script.closing_note), "the closing")
         ws.settle()
 
         _step(6, f"{PEOPLE[CRD][0]} opens the app's Home tab and types /order status {number}")
@@ -123,11 +162,11 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
             (out / file.name).write_bytes(file.content)
         (out / "transcript.txt").write_text(ws.fake.transcript(order.channel_id) + "\n", encoding="utf-8")
         with Session(engine) as session:
-            def names(text: str) -> str:
-                return unesc(re.sub(r"<@(\w+)>", lambda m: person_name(session, m.group(1)), text))
-
+            # the audit's facts rendered as plain text, people by name: no Slack markup to strip
+            marks = plain(lambda user: person_name(session, user))
+            lang = language(letterhead.provider.locale)
             lines = [f"{e.at:%Y-%m-%d %H:%M:%S} UTC  {person_name(session, e.actor_id):<16} {e.action:<12} "
-                     f"{e.from_state or '—'} → {e.to_state}  (v{e.version})  {names(e.detail)}"
+                     f"{e.from_state or '—'} → {e.to_state}  (v{e.version})  {describe(e, lang, marks)}"
                      for e in audit_trail(session, order_id)]
         (out / "audit.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         calls = len(ws.fake.calls)

@@ -157,6 +157,8 @@ class AuditEvent(SQLModel, table=True):
     from_state: str | None = Field(default=None, max_length=32)
     to_state: str = Field(max_length=32)
     version: int
+    # what the step did, as JSON of workflow.facts.StepFacts: typed values, no words, no markup (bot/ renders
+    # it per reader); rows from before revision 0006 hold their old text, without markup, as its `legacy`
     detail: str = Field(sa_column=Column(Text, nullable=False))
 
 

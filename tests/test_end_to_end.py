@@ -14,9 +14,11 @@ from pypdf import PdfReader
 from sqlmodel import Session, select
 
 from sandbox.local import LocalWorkspace
+from storage.db import queue_effects
 from storage.models import AuditEvent, OrderVersion, PendingEffect, ServiceOrder
 from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER, WORKER2
 from workflow.document import quantity_text
+from workflow.letterhead import letterhead_from_env
 from workflow.queries import version_lines
 
 PEOPLE = {REQUESTER: "Rosa Requester", SUPERVISOR: "Sam Supervisor", COORDINATOR: "Carla Coordinator",
@@ -409,3 +411,53 @@ def test_events_api_retries_change_nothing(ws: LocalWorkspace) -> None:
     ws.wait(lambda: len(ws.fake.calls_to("views.publish")) == 2, "the second publish")
     time.sleep(0.3)
     assert len(ws.fake.calls_to("views.publish")) == 2
+
+
+ENGLISH = ("submitted", "please review", "approved the order", "Version", "Field workers", "Scheduled for",
+           "filed a confirmation", "added field worker", "Why:", "closed the order", "closing record", "State",
+           "Requested for", "Revision", "fingerprint", "not approved yet", "Pending approval",
+           "Approved, work in progress", "Completed", " item", "Job")
+
+
+def test_a_spanish_provider_gets_its_channel_in_spanish(seeded) -> None:  # type: ignore[no-untyped-def]
+    """The card, the step messages and the PDFs' comments follow the provider's LOCALE (es_CL here): Spanish
+    words, Chilean dates and pesos, nothing in English but names and codes."""
+    letterhead = letterhead_from_env({"LOCALE": "es-CL", "CURRENCY": "CLP", "PROVIDER_TIMEZONE": "America/Santiago"})
+    with LocalWorkspace(seeded, PEOPLE, letterhead=letterhead) as ws:
+        order_id = submit(ws, free_items="")
+        assert ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=SOON, notes="Código 4521").text == ""
+        ws.settle()
+        assert ws.confirm(WORKER, order_id, changes=[("cement", "12")], note="Faltó cemento",
+                          workers=[WORKER2]).text == ""
+        ws.settle()
+        assert ws.complete(WORKER, order_id, note="Todo listo").text == ""
+        ws.settle()
+        channel = ws.order(order_id).channel_id
+        transcript = ws.fake.transcript(channel)
+        messages = ws.fake.channels[channel].messages
+    said = "\n".join([transcript, *(m.text for m in messages)])
+    for word in ("envió SO-000001", "por favor revísenla", "aprobó la orden", "Versión 1", "Técnicos de campo",
+                 "Programada para el", "registró una confirmación", "Versión 2:", "se agregó al técnico de campo",
+                 "Motivo: Faltó cemento", "Versión 3, el acta de cierre", "Nota: Todo listo", "Completada",
+                 "Estado", "Cliente", "Sede", "Solicitante", "Revisión", "huella"):
+        assert word in said, word
+    assert "Total +$" in said  # pesos, as Chile writes them
+    english = [word for word in ENGLISH if word in said]
+    assert english == [], english
+
+
+def test_effects_queued_by_the_release_before_facts_still_run(ws: LocalWorkspace) -> None:
+    """A queue may hold payloads the old code wrote (a message's and a reminder's text): they are posted as
+    they were written."""
+    order_id = submit(ws)
+    with Session(ws.engine) as session:
+        queue_effects(session, [
+            (order_id, "message", f"{order_id}:message:old", {"text": "<@U0SUP> approved the order. Version 1."}),
+            (order_id, "reminder", f"reminder:approval:{order_id}:old",
+             {"text": "Supervisors: SO-000001 has waited over 24 h for approval.", "state": "pending_approval"})],
+            datetime.now(UTC))
+        session.commit()
+    ws.settle()
+    posted = [m.text for m in ws.fake.channels[ws.order(order_id).channel_id].messages]
+    assert "<@U0SUP> approved the order. Version 1." in posted
+    assert "Supervisors: SO-000001 has waited over 24 h for approval." in posted

@@ -22,14 +22,18 @@ from sqlalchemy import Engine, MetaData, event, inspect, select, text
 from sqlmodel import Session, SQLModel
 
 from bot.cli import main
+from bot.mrkdwn import plain
+from bot.render.facts import describe
+from i18n import english
 from storage import migrations
 from storage.db import init_db, make_engine
 from storage.migrations import SchemaError
 from tests.conftest import REQUESTER, SAMPLE_CATALOG, SUPERVISOR, WORKER
 from workflow.catalog import import_csv
+from workflow.facts import StepFacts
 from workflow.inputs import Approval, FreeItem, ItemQuantity, OrderDraft
 from workflow.people import grant
-from workflow.queries import order_card
+from workflow.queries import audit_trail, order_card
 from workflow.service import OrderService
 from workflow.vocabulary import Action, Role
 
@@ -245,3 +249,29 @@ def test_init_takes_on_a_database_made_by_create_all(tmp_path: Path, monkeypatch
     assert result.returncode == 0 and f"(schema revision {migrations.head()})" in result.stdout, result.stderr
     assert rows(engine) == before and revision(engine) == migrations.head() and differences(engine) == []
     engine.dispose()
+
+
+def test_0006_keeps_old_audit_text_readable_as_facts_without_markup(empty: Engine) -> None:
+    """Audit rows from before typed facts: their text becomes the facts' `legacy` note, with Slack's markup
+    turned into plain ids and text; rows already holding facts are left as they are."""
+    with empty.begin() as connection:
+        command.upgrade(migrations.alembic_config(connection), "0005")
+    order_id = use(empty)  # this release's rows: facts already
+    with Session(empty) as session:
+        kept = [e.detail for e in audit_trail(session, order_id)]
+    old = ("Version 2: − Skip hire; added field worker <@U0FW2>. Total +12.00. Why: &lt;!channel&gt; "
+           "cable &amp; pipe, see <#C0123|so-000001-acme>")
+    with empty.begin() as connection:
+        connection.execute(text("INSERT INTO audit_event (order_id, at, actor_id, action, from_state, to_state, "
+                                "version, detail) VALUES (:o, :at, 'U0FW1', 'confirm', 'approved', 'approved', 2, "
+                                ":d)"), {"o": order_id, "at": NOW, "d": old})
+    assert init_db(empty).after == migrations.head()
+    with Session(empty) as session:
+        events = audit_trail(session, order_id)
+    assert [e.detail for e in events[:-1]] == kept
+    facts = StepFacts.loads(events[-1].detail)
+    assert (facts.action, facts.actor) == (Action.CONFIRM, "U0FW1")
+    assert facts.legacy == ("Version 2: − Skip hire; added field worker U0FW2. Total +12.00. Why: <!channel> "
+                            "cable & pipe, see C0123")
+    assert "<@" not in events[-1].detail and "&amp;" not in events[-1].detail
+    assert "U0FW1 filed a confirmation. Version 2: − Skip hire" in describe(events[-1], english(), plain(str))

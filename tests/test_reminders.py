@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from sandbox.local import LocalWorkspace
 from sandbox.slackfake.server import LOST, FakeSlack
 from storage.db import make_engine
-from storage.models import PendingEffect, Reminder
+from storage.models import PendingEffect, Person, Reminder
 from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER, WORKER2
 from tests.test_cli import cli
 from tests.test_end_to_end import PEOPLE
@@ -119,14 +119,19 @@ def test_quiet_hours_hold_a_reminder_until_morning(ws: Timed) -> None:
 def test_field_workers_hear_on_the_morning_of_the_day_where_they_are(ws: Timed) -> None:
     day = date(2026, 11, 28)
     order_id = submit(ws, scheduled=day)
+    with Session(ws.engine) as session:  # WORKER2 reads Slack in Spanish (as users.info said), WORKER in English
+        session.get(Person, WORKER2).locale = "es_CL"
+        session.commit()
     # 07:30 on the 28th in Tokyo is 22:30 UTC on the 27th; in Santiago (UTC-3) 10:30 UTC on the 28th
     assert ws.at(datetime(2026, 11, 27, 22, 29, tzinfo=UTC)).sweep() == {}
     assert ws.at(datetime(2026, 11, 27, 22, 30, tzinfo=UTC)).sweep() == {"morning": 1}
-    assert ws.dms(WORKER) == [f"Good morning: SO-000001 is scheduled for today, Saturday 28 November. "
+    assert ws.dms(WORKER) == [f"Good morning: SO-000001 is scheduled for today, Saturday, November 28, 2026. "
                               f"Its channel: <#{ws.order(order_id).channel_id}>."]
     assert ws.dms(WORKER2) == []
     assert ws.at(datetime(2026, 11, 28, 10, 30, tzinfo=UTC)).sweep() == {"morning": 1}
     assert len(ws.dms(WORKER2)) == 1 and len(ws.dms(WORKER)) == 1
+    assert ws.dms(WORKER2)[0] == (f"Buenos días: SO-000001 está programada para hoy, sábado, 28 de noviembre de "
+                                  f"2026. Su canal: <#{ws.order(order_id).channel_id}>.")
 
 
 def test_a_direct_message_whose_answer_was_lost_is_sent_once(ws: Timed, caplog: pytest.LogCaptureFixture) -> None:
@@ -179,12 +184,12 @@ def test_overdue_flag_on_the_card_and_a_daily_digest(ws: Timed) -> None:
     found = ws.at(datetime(2026, 11, 27, 23, 0, tzinfo=UTC)).sweep()
     assert found == {"overdue": 1, "digest": 1, "deferred": 1}
     card = ws.fake.message(ws.order(order_id).channel_id, ws.order(order_id).card_ts)
-    assert ":warning: *Overdue*: scheduled for 2026-11-27" in str(card.blocks)
+    assert ":warning: *Overdue*: scheduled for Nov 27, 2026" in str(card.blocks)
     assert ws.at(datetime(2026, 11, 28, 12, 59, tzinfo=UTC)).sweep() == {}  # 07:59 in New York
     assert ws.at(datetime(2026, 11, 28, 13, 0, tzinfo=UTC)).sweep() == {"digest": 1}
     assert len(ws.dms(COORDINATOR)) == 2
     assert ws.dms(COORDINATOR)[1].startswith("*1 overdue order* (approved, past the scheduled date, not closed):")
-    assert f"SO-000001 <#{ws.order(order_id).channel_id}> · scheduled 2026-11-27" in ws.dms(COORDINATOR)[1]
+    assert f"SO-000001 <#{ws.order(order_id).channel_id}> · scheduled Nov 27, 2026" in ws.dms(COORDINATOR)[1]
     assert ws.at(datetime(2026, 11, 28, 20, 0, tzinfo=UTC)).sweep() == {}  # once a day
     ws.complete(WORKER, order_id, "done at last")
     ws.settle()

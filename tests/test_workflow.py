@@ -9,7 +9,8 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.refusals import refusal_text
-from i18n import english
+from bot.render.facts import describe
+from i18n import english, language
 from storage.models import AuditEvent, OrderVersion, PendingEffect, ServiceOrder
 from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER, WORKER2
 from workflow.document import Provider, VersionDocument
@@ -31,11 +32,12 @@ from workflow.errors import (
     Stale,
     WrongState,
 )
+from workflow.facts import StepFacts
 from workflow.inputs import Approval, Closing, Confirmation, FreeItem, ItemQuantity, OrderDraft, Rejection
 from workflow.issuing import issue
 from workflow.letterhead import Letterhead
 from workflow.queries import audit_trail, order_card, version_lines
-from workflow.service import OrderService
+from workflow.service import OrderService, roles_of
 from workflow.transitions import BY_ACTION, TRANSITIONS, available
 from workflow.vocabulary import Action, State
 
@@ -73,6 +75,14 @@ def test_table_is_complete_and_consistent() -> None:
         assert available(closed) == []
     assert BY_ACTION[Action.CONFIRM].who == "a field worker assigned to it or a coordinator"
     assert BY_ACTION[Action.APPROVE].who == "a supervisor or a coordinator"
+
+
+def test_the_reviewers_asked_are_whoever_the_approve_row_names(service: OrderService, seeded) -> None:  # type: ignore[no-untyped-def]
+    order = service.submit(REQUESTER, draft())
+    with Session(seeded) as session:
+        facts = StepFacts.loads(audit_trail(session, order.id)[0].detail)
+        approvers = {u for u in (SUPERVISOR, COORDINATOR) if BY_ACTION[Action.APPROVE].roles & roles_of(session, u)}
+    assert set(facts.reviewers) == approvers == {SUPERVISOR, COORDINATOR}
 
 
 def test_submit_stores_order_version_zero_audit_and_effects(service: OrderService, seeded) -> None:  # type: ignore[no-untyped-def]
@@ -189,8 +199,21 @@ def test_confirmation_adds_changes_removes_and_records_diff(service, seeded) -> 
             ("added", "Night shift surcharge"), ("removed", "Skip hire")}
         assert doc.added_people == (WORKER2,)  # no name learnt from Slack yet: the id
         assert doc.change_note == "Filters were clogged; skip not needed"
-        detail = audit_trail(session, order.id)[-1].detail
-        assert "Air filter F7 592×592 4 → 6" in detail and "− Skip hire" in detail and "<@U0FW2>" in detail
+        event = audit_trail(session, order.id)[-1]
+    # the audit stores typed facts, no words and no markup; bot/ renders them per reader
+    assert "<@" not in event.detail
+    facts = StepFacts.loads(event.detail)
+    assert (facts.action, facts.actor, facts.version, facts.people_added) == (Action.CONFIRM, WORKER, 2, (WORKER2,))
+    assert {(i.change, i.description, i.quantity_before, i.quantity_after) for i in facts.items} == {
+        ("changed", "Air filter F7 592×592", Decimal(4), Decimal(6)), ("added", "Cement 25 kg", None, Decimal("2.5")),
+        ("added", "Night shift surcharge", None, Decimal(1)), ("removed", "Skip hire", Decimal(1), None)}
+    assert (facts.total, facts.delta, facts.note) == (Decimal("416.00"), Decimal("106.00"), doc.change_note)
+    said = describe(event, english())
+    assert said.startswith("<@U0FW1> filed a confirmation. Version 2: ")
+    assert "Air filter F7 592×592 4 → 6" in said and "− Skip hire" in said and "<@U0FW2>" in said
+    assert "Total +$106.00. Why: Filters were clogged; skip not needed" in said
+    spanish = describe(event, language("es_CL"))
+    assert "registró una confirmación" in spanish and "Versión 2" in spanish and "US$106,00" in spanish
 
 
 def test_confirmation_refusals(service) -> None:  # type: ignore[no-untyped-def]

@@ -23,7 +23,19 @@ from sqlmodel import Session
 from storage.db import dialect_insert, queue_effects, session_scope
 from storage.models import Assignment, Person, Reminder, RoleGrant, ServiceOrder
 from workflow.clock import aware
-from workflow.vocabulary import Role, State, order_number
+from workflow.effects import (
+    Card,
+    EffectKind,
+    Notify,
+    NotifyAbout,
+    OverdueLine,
+    Payload,
+    ReminderAbout,
+)
+from workflow.effects import (
+    Reminder as ChannelReminder,
+)
+from workflow.vocabulary import Role, State
 
 CATCH_UP = timedelta(days=7)  # due moments further back than this are history, not reminders
 DIGEST_SIZE = 15  # overdue orders named in a digest; the rest are counted
@@ -97,8 +109,8 @@ class _Due:
     order_id: int | None
     recipient: str | None
     due_at: datetime
-    effect: str  # pending effect kind: reminder (in the order's channel), notify (a direct message), card
-    payload: dict
+    effect: EffectKind  # reminder (in the order's channel), notify (a direct message), card (overdue)
+    payload: Payload
     held: bool = False  # due, but in its recipient's quiet hours: a later sweep sends it
 
 
@@ -121,8 +133,8 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
         due += list(_mornings(session, now, policy, zones))  # bounded by its three-day window, not by `limit`:
         # those held by a worker's quiet hours would otherwise fill it and starve the rest
         today = provider_now.date()
-        due += [_Due(f"overdue:{o.id}:{o.scheduled_date}", "overdue", o.id, None, now, "card",
-                     {"reason": "overdue"}) for o in _newly_overdue(session, today, limit + 1)]
+        due += [_Due(f"overdue:{o.id}:{o.scheduled_date}", "overdue", o.id, None, now, EffectKind.CARD,
+                     Card(overdue=True)) for o in _newly_overdue(session, today, limit + 1)]
         due += _digests(session, staff[1], now, today, policy, zones)
     due.sort(key=lambda item: item.due_at)
     later = [item for item in due if not item.held][limit:]
@@ -175,17 +187,9 @@ def _hours(span: timedelta) -> int:
 
 def _approvals(kind: str, orders: list[Row], after: timedelta, people: list[str], held: bool) -> list[_Due]:
     hours = _hours(after)
-    who = " ".join(f"<@{u}>" for u in people) or "Supervisors"
-    tail = (" for approval." if kind == "approval" else
-            " for approval; nobody has approved or rejected it yet.")
-    payload_state = State.PENDING_APPROVAL.value
-    out = []
-    for order in orders:
-        due_at = aware(order.created_at) + after
-        number = order_number(order.id)
-        out.append(_Due(f"{kind}:{order.id}:{hours}h", kind, order.id, None, due_at, "reminder",
-                        {"text": f"{who}: {number} has waited over {hours} h{tail}", "state": payload_state}, held))
-    return out
+    payload = ChannelReminder(ReminderAbout(kind), hours, tuple(people), State.PENDING_APPROVAL.value)
+    return [_Due(f"{kind}:{order.id}:{hours}h", kind, order.id, None, aware(order.created_at) + after,
+                 EffectKind.REMINDER, payload, held) for order in orders]
 
 
 def _mornings(session: Session, now: datetime, policy: ReminderPolicy, zones: dict[str, str]) -> Iterable[_Due]:
@@ -203,11 +207,9 @@ def _mornings(session: Session, now: datetime, policy: ReminderPolicy, zones: di
         if local.date() != order.scheduled_date or local.time() < policy.morning:
             continue
         due_at = datetime.combine(order.scheduled_date, policy.morning, local.tzinfo)
-        text = (f"Good morning: {order_number(order.id)} is scheduled for today, {order.scheduled_date:%A %d %B}. "
-                f"Its channel: <#{order.channel_id}>." if order.channel_id else
-                f"Good morning: {order_number(order.id)} is scheduled for today.")
+        payload = Notify(worker, NotifyAbout.MORNING, State.APPROVED.value, order.scheduled_date, order.channel_id)
         yield _Due(f"morning:{order.id}:{worker}:{order.scheduled_date}", "morning", order.id, worker, due_at,
-                   "notify", {"user": worker, "text": text, "state": State.APPROVED.value}, _quiet(policy, local))
+                   EffectKind.NOTIFY, payload, _quiet(policy, local))
 
 
 def _newly_overdue(session: Session, today: date, limit: int) -> list[Row]:
@@ -239,12 +241,9 @@ def _digests(session: Session, coordinators: list[str], now: datetime, today: da
         return []
     first = session.exec(select(*_ORDER).where(overdue).order_by(ServiceOrder.scheduled_date, ServiceOrder.id)
                          .limit(DIGEST_SIZE)).all()
-    lines = [f"• {order_number(o.id)}" + (f" <#{o.channel_id}>" if o.channel_id else "")
-             + f" · scheduled {o.scheduled_date.isoformat()}" for o in first]
-    more = f"\n…and {count - DIGEST_SIZE} more: `/order list overdue`." if count > DIGEST_SIZE else ""
-    text = (f"*{count} overdue order{'s' if count != 1 else ''}* (approved, past the scheduled date, not closed):\n"
-            + "\n".join(lines) + more)
-    return [_Due(key, "digest", None, coordinator, due_at, "notify", {"user": coordinator, "text": text}, held)
+    lines = tuple(OverdueLine(o.id, o.channel_id, o.scheduled_date) for o in first)
+    return [_Due(key, "digest", None, coordinator, due_at, EffectKind.NOTIFY,
+                 Notify(coordinator, NotifyAbout.DIGEST, count=count, orders=lines), held)
             for coordinator, key, due_at, held in wanted]
 
 
@@ -271,6 +270,6 @@ def _queue(engine: Engine, due: list[_Due], now: datetime) -> tuple[set[str], in
             inserted = set(session.connection().execute(statement, [
                 {"key": item.key, "kind": item.kind, "order_id": item.order_id, "recipient_id": item.recipient,
                  "due_at": item.due_at, "created_at": now} for item in fresh]).scalars())
-        queue_effects(session, [(item.order_id, item.effect, f"reminder:{item.key}", item.payload)
+        queue_effects(session, [(item.order_id, item.effect.value, f"reminder:{item.key}", item.payload.to_json())
                                 for item in fresh if item.key in inserted], now)
     return inserted, held

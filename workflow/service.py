@@ -26,7 +26,8 @@ from storage.models import (
     ServiceOrder,
 )
 from workflow.clock import Clock, utcnow
-from workflow.document import ItemChange, ItemLine, diff_items, quantity_text, subtotal
+from workflow.document import ItemLine, diff_items, subtotal
+from workflow.effects import ORDER, Card, Effect, EffectKind, Home, Invite, Message, OpenChannel, Payload, UploadPdf
 from workflow.errors import (
     Field,
     FieldErrors,
@@ -47,11 +48,11 @@ from workflow.errors import (
     SiteOfAnotherClient,
     Stale,
 )
+from workflow.facts import FieldChange, StepFacts, item_facts
 from workflow.inputs import Approval, Closing, Confirmation, FreeItem, ItemQuantity, OrderDraft, Rejection
 from workflow.limits import FREE_ITEMS, Limits
 from workflow.people import local_today
 from workflow.queries import get_order, version_lines
-from workflow.text import esc
 from workflow.transitions import BY_ACTION, Transition, check
 from workflow.vocabulary import Action, CatalogKind, ItemKind, Role, State, order_number
 
@@ -128,7 +129,8 @@ class OrderService:
                 errors[first_field] = problem
             if errors:
                 raise FieldErrors(errors)
-            reviewers = _users_with(session, {Role.SUPERVISOR, Role.COORDINATOR})
+            # whoever the table lets approve is asked to review
+            reviewers = _users_with(session, BY_ACTION[Action.APPROVE].roles)
 
             order = ServiceOrder(
                 state=State.PENDING_APPROVAL, requester_id=actor, client_code=client.code,
@@ -138,20 +140,16 @@ class OrderService:
             session.add(order)
             session.flush()
             _add_version(session, order, 0, Action.SUBMIT, actor, now, None, lines)
-            detail = (f"{esc(client.name)}, {esc(site.name)}; {len(lines)} item(s), total "
-                      f"{subtotal(lines, self.currency):,}; "
-                      f"requested for {draft.requested_date.isoformat()}, priority {draft.priority}.")
-            _audit(session, order, actor, BY_ACTION[Action.SUBMIT], None, now, detail)
+            facts = StepFacts(Action.SUBMIT, actor, client=client.name, site=site.name, item_count=len(lines),
+                              requested_date=draft.requested_date, priority=draft.priority,
+                              reviewers=tuple(reviewers), currency=self.currency,
+                              total=subtotal(lines, self.currency))
+            _audit(session, order, actor, BY_ACTION[Action.SUBMIT], None, now, facts)
             effects = _Effects(session, order, now)
-            effects.add("open_channel", "channel")
-            effects.add("invite", "invite:submit", {"users": _unique([actor, *reviewers])})
-            effects.add("card", f"card:{order.revision}")
-            effects.add("message", "message:review", {
-                "text": f"<@{actor}> submitted {order_number(order.id)} for {esc(client.name)} ({esc(site.name)}). "
-                + (" ".join(f"<@{u}>" for u in reviewers) + ", please review it."
-                   if reviewers else "Nobody has the supervisor or coordinator role yet: an admin "
-                   "must grant one (service-orders roles grant USER supervisor)."),
-            })
+            effects.add(EffectKind.OPEN_CHANNEL, "channel", OpenChannel())
+            effects.add(EffectKind.INVITE, "invite:submit", Invite(tuple(_unique([actor, *reviewers]))))
+            effects.add(EffectKind.CARD, f"card:{order.revision}", Card())
+            effects.add(EffectKind.MESSAGE, "message:review", Message(facts))
             effects.write()
             return order
 
@@ -177,14 +175,13 @@ class OrderService:
             order.revision = revision + 1
             source = State(order.state)
             effects = _Effects(session, order, now)
-            detail = _STEPS[action](session, order, actor, data, now, effects, self)
+            facts = _STEPS[action](session, order, actor, data, now, effects, self)
             order.state = transition.target
             order.updated_at = now
             session.add(order)
-            _audit(session, order, actor, transition, source, now, detail)
-            effects.add("card", f"card:{order.revision}")
-            effects.add("message", f"message:{order.revision}",
-                        {"text": f"<@{actor}> {transition.past_tense}. {detail}".strip()})
+            _audit(session, order, actor, transition, source, now, facts)
+            effects.add(EffectKind.CARD, f"card:{order.revision}", Card())
+            effects.add(EffectKind.MESSAGE, f"message:{order.revision}", Message(facts))
             effects.write()
             return order
 
@@ -193,7 +190,7 @@ class OrderService:
 
 
 def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, now: datetime,
-             effects: _Effects, service: OrderService) -> str:
+             effects: _Effects, service: OrderService) -> StepFacts:
     errors: dict[FieldKey, Problem] = {}
     _check_field_workers(session, data.field_workers, errors)
     if problem := service.limits.date_problem(data.scheduled_date, local_today(session, actor, now)):
@@ -208,21 +205,22 @@ def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, 
     _add_version(session, order, 1, Action.APPROVE, actor, now, data.notes, lines)
     for user in data.field_workers:
         session.add(Assignment(order_id=order.id, user_id=user, added_in_version=1))
-    effects.add("invite", "invite:v1", {"users": list(data.field_workers)})
-    effects.add("upload_pdf", "pdf:v1", {"version": 1})
-    people = ", ".join(f"<@{u}>" for u in data.field_workers)
-    notes = f" Notes: {esc(data.notes)}" if data.notes else ""
-    return f"Version 1. Field workers: {people}. Scheduled for {data.scheduled_date.isoformat()}.{notes}"
+    effects.add(EffectKind.INVITE, "invite:v1", Invite(tuple(data.field_workers)))
+    effects.add(EffectKind.UPLOAD_PDF, "pdf:v1", UploadPdf(1))
+    return StepFacts(Action.APPROVE, actor, version=1, scheduled_date=data.scheduled_date,
+                     fields=(FieldChange("scheduled_date", None, data.scheduled_date.isoformat()),),
+                     people_added=tuple(data.field_workers), note=data.notes or None, currency=service.currency,
+                     total=subtotal(lines, service.currency))
 
 
 def _reject(session: Session, order: ServiceOrder, actor: str, data: Rejection, now: datetime,
-            effects: _Effects, service: OrderService) -> str:
+            effects: _Effects, service: OrderService) -> StepFacts:
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.reason
-    return f"Reason: {esc(data.reason)}"
+    return StepFacts(Action.REJECT, actor, note=data.reason)
 
 
 def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmation, now: datetime,
-             effects: _Effects, service: OrderService) -> str:
+             effects: _Effects, service: OrderService) -> StepFacts:
     errors: dict[FieldKey, Problem] = {}
     ids = {f"line:{line_id}": line for line_id, line in version_lines(session, order.id, order.current_version)}
     before = list(ids.values())
@@ -279,28 +277,28 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
     for user in new_people:
         session.add(Assignment(order_id=order.id, user_id=user, added_in_version=number))
     if new_people:
-        effects.add("invite", f"invite:v{number}", {"users": new_people})
-    effects.add("upload_pdf", f"pdf:v{number}", {"version": number})
-    said = [_describe_change(c) for c in changes]
-    said += [f"added field worker <@{u}>" for u in new_people]
-    delta = subtotal(lines, service.currency) - subtotal(before, service.currency)
-    return f"Version {number}: {'; '.join(said)}. Total {delta:+,}. Why: {esc(data.note)}"
+        effects.add(EffectKind.INVITE, f"invite:v{number}", Invite(tuple(new_people)))
+    effects.add(EffectKind.UPLOAD_PDF, f"pdf:v{number}", UploadPdf(number))
+    total = subtotal(lines, service.currency)
+    return StepFacts(Action.CONFIRM, actor, version=number, items=item_facts(changes, service.currency),
+                     people_added=tuple(new_people), note=data.note, currency=service.currency, total=total,
+                     delta=total - subtotal(before, service.currency))
 
 
 def _complete(session: Session, order: ServiceOrder, actor: str, data: Closing, now: datetime,
-              effects: _Effects, service: OrderService) -> str:
+              effects: _Effects, service: OrderService) -> StepFacts:
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.note
     number = _closing_version(session, order, Action.COMPLETE, actor, now, data.note, effects)
-    return f"Version {number}, the closing record." + (f" Note: {esc(data.note)}" if data.note else "")
+    return StepFacts(Action.COMPLETE, actor, version=number, note=data.note or None)
 
 
 def _not_perform(session: Session, order: ServiceOrder, actor: str, data: Closing, now: datetime,
-                 effects: _Effects, service: OrderService) -> str:
+                 effects: _Effects, service: OrderService) -> StepFacts:
     if not data.note:
         raise FieldErrors({Field.REASON: Required()})
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.note
     number = _closing_version(session, order, Action.NOT_PERFORM, actor, now, data.note, effects)
-    return f"Version {number}, the closing record. Reason: {esc(data.note)}"
+    return StepFacts(Action.NOT_PERFORM, actor, version=number, note=data.note)
 
 
 def _closing_version(session: Session, order: ServiceOrder, action: Action, actor: str, now: datetime,
@@ -310,11 +308,11 @@ def _closing_version(session: Session, order: ServiceOrder, action: Action, acto
     number = order.current_version + 1
     _add_version(session, order, number, action, actor, now, note,
                  _lines(session, order))
-    effects.add("upload_pdf", f"pdf:v{number}", {"version": number})
+    effects.add(EffectKind.UPLOAD_PDF, f"pdf:v{number}", UploadPdf(number))
     return number
 
 
-_STEPS: dict[Action, Callable[..., str]] = {
+_STEPS: dict[Action, Callable[..., StepFacts]] = {
     Action.APPROVE: _approve,
     Action.REJECT: _reject,
     Action.CONFIRM: _confirm,
@@ -340,7 +338,7 @@ def _check(session: Session, transition: Transition, order: ServiceOrder, actor:
           order_number(order.id))
 
 
-def _users_with(session: Session, roles: set[Role]) -> list[str]:
+def _users_with(session: Session, roles: frozenset[Role] | set[Role]) -> list[str]:
     rows = session.exec(select(RoleGrant.user_id).where(RoleGrant.role.in_([r.value for r in roles])))
     return sorted(set(rows))
 
@@ -428,43 +426,28 @@ def _add_version(session: Session, order: ServiceOrder, number: int, action: Act
     order.current_version = number
 
 
-def _describe_change(change: ItemChange) -> str:
-    if change.after is None:
-        return f"− {esc(change.before.description)}"  # type: ignore[union-attr]
-    if change.before is None:
-        return f"+ {quantity_text(change.after.quantity)} × {esc(change.after.description)}"
-    return (f"{esc(change.after.description)} {quantity_text(change.before.quantity)} → "
-            f"{quantity_text(change.after.quantity)}")
-
-
 def _audit(session: Session, order: ServiceOrder, actor: str, transition: Transition, source: State | None,
-           now: datetime, detail: str) -> None:
+           now: datetime, facts: StepFacts) -> None:
     session.add(AuditEvent(order_id=order.id, at=now, actor_id=actor, action=transition.action,
                            from_state=source, to_state=transition.target, version=order.current_version,
-                           detail=detail))
-
-
-# The order in which a step's Slack effects run: people are in the channel before the card and the
-# message mention them, and the message announcing a version comes before its PDF.
-# "home" last: it refreshes App Home for the people whose lists the step changed, and nothing waits for it
-EFFECT_ORDER = ("open_channel", "invite", "card", "message", "upload_pdf", "home")
+                           detail=facts.dumps()))
 
 
 class _Effects:
-    """The Slack effects a step owes, written in EFFECT_ORDER when the step is done."""
+    """The Slack effects a step owes, written in the kinds' ORDER (workflow/effects.py) when the step is done."""
 
     def __init__(self, session: Session, order: ServiceOrder, now: datetime) -> None:
         self.session, self.order, self.now = session, order, now
-        self.owed: list[tuple[str, str, dict]] = []
+        self.owed: list[Effect] = []
 
-    def add(self, kind: str, key: str, payload: dict | None = None) -> None:
-        self.owed.append((kind, key, payload or {}))
+    def add(self, kind: EffectKind, key: str, payload: Payload) -> None:
+        self.owed.append(Effect(kind, key, payload))
 
     def write(self) -> None:
-        self.add("home", f"home:{self.order.revision}")
-        owed = sorted(self.owed, key=lambda owed: EFFECT_ORDER.index(owed[0]))
-        queue_effects(self.session, [(self.order.id, kind, f"{self.order.id}:{key}", payload)
-                                     for kind, key, payload in owed], self.now)
+        self.add(EffectKind.HOME, f"home:{self.order.revision}", Home())
+        owed = sorted(self.owed, key=lambda effect: ORDER.index(effect.kind))
+        queue_effects(self.session, [(self.order.id, effect.kind.value, f"{self.order.id}:{effect.key}",
+                                      effect.payload.to_json()) for effect in owed], self.now)
 
 
 __all__ = ["OrderService", "Refused", "roles_of", "is_assigned"]

@@ -1,7 +1,8 @@
 """The transition table: the one place that says who may move an order from which state to which.
 
-Buttons on the order card, the permission check, the form that opens and the audit wording all come
-from these rows. A new step is a new row (and a new form), not a new branch in a listener.
+Buttons on the order card, the permission check, the form that opens and who is asked to review a new order
+(the Approve row's roles) all come from these rows; their words are i18n/domain.py's, keyed by the action.
+A new step is a new row (and a new form), not a new branch in a listener.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ class Transition:
     roles: frozenset[Role]
     assigned_field_worker: bool  # a field worker assigned to the order may also take it
     form: str  # the form (modal callback_id) that collects its input
-    button: str
+    button: str  # deprecated: i18n/domain.py BUTTONS
     style: str | None  # Block Kit button style
-    past_tense: str  # audit wording: "<actor> approved the order"
-    what: str  # for refusals: "Only a supervisor or a coordinator can approve SO-000001."
+    past_tense: str  # deprecated: i18n/domain.py DONE
+    what: str  # deprecated: i18n/domain.py DOING
 
     @property
-    def who(self) -> str:
+    def who(self) -> str:  # deprecated: i18n/domain.py who_may
         names = [f"a {role.value.replace('_', ' ')}" for role in Role if role in self.roles]
         if self.assigned_field_worker:
             names.insert(0, "a field worker assigned to it")

@@ -15,7 +15,7 @@ class State(StrEnum):
     NOT_PERFORMED = "not_performed"
 
     @property
-    def label(self) -> str:
+    def label(self) -> str:  # deprecated: i18n/domain.py STATES
         return _STATE_LABELS[self]
 
     @property

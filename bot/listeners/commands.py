@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from bot.context import BotContext, today_for
 from bot.home import TITLES, code, line_text, title
+from bot.mrkdwn import esc
 from bot.profiles import refresh
 from bot.readers import reader_language, reader_locale
 from bot.status import status_text
@@ -27,7 +28,6 @@ from workflow.numbers import parse_id
 from workflow.overview import LISTINGS_FOR_COMMAND, Listing, listing
 from workflow.queries import audit_trail, latest_pdf, order_card
 from workflow.service import roles_of
-from workflow.text import esc
 from workflow.transitions import BY_ACTION
 from workflow.visibility import SEES_EVERY_ORDER, may_list, may_open_order
 from workflow.vocabulary import Action, order_number, parse_order_number

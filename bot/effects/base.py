@@ -1,0 +1,112 @@
+"""What every effect handler shares: the claimed effect, and `Effects`, the runner's means (database, Slack
+gateway, letterhead, clock) with the few reads and calls several handlers make."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, bindparam, update
+from sqlmodel import Session
+
+from bot.gateway import Gateway
+from bot.readers import reader_language
+from i18n import Language, language
+from storage.db import session_scope
+from storage.models import PendingEffect, ServiceOrder
+from workflow.clock import Clock
+from workflow.effects import EffectKind, Payload, decode
+from workflow.letterhead import Letterhead
+from workflow.vocabulary import order_number
+
+Record = Callable[[Session], None]  # writes what Slack answered, in the transaction that marks the effect done
+
+
+class NotReady(Exception):
+    """An effect depends on one that has not run yet (e.g. no channel yet)."""
+
+
+@dataclass
+class Claim:
+    """An effect this process holds. `again`: it was tried before, by this process or one that died, so
+    Slack may already have done it and the handler looks before it acts. `data` is the stored JSON (a handler
+    may add to it, as the PDF's upload ticket); `payload` the same, typed."""
+
+    id: int
+    order_id: int | None
+    kind: str
+    key: str
+    data: dict[str, Any]
+    again: bool
+
+    @cached_property
+    def payload(self) -> Payload:
+        return decode(self.kind, self.data)
+
+    @property
+    def effect_kind(self) -> EffectKind:
+        return EffectKind(self.kind)
+
+
+_PAYLOAD = (update(PendingEffect).where(PendingEffect.id == bindparam("effect"))
+            .values(payload=bindparam("payload")).execution_options(synchronize_session=False))
+
+
+@dataclass
+class Effects:
+    """The runner's means, as handlers see them."""
+
+    engine: Engine
+    gateway: Gateway
+    letterhead: Letterhead
+    private_channels: bool
+    clock: Clock
+
+    # --- reads --------------------------------------------------------------------------------------------
+
+    def order(self, order_id: int) -> ServiceOrder:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(ServiceOrder, order_id)
+
+    def channel(self, order: ServiceOrder) -> str:
+        if not order.channel_id:
+            raise NotReady(f"{order_number(order.id)} has no channel yet")
+        return order.channel_id
+
+    @property
+    def provider_language(self) -> Language:
+        """What a channel shares is in the provider's language."""
+        return language(self.letterhead.provider.locale)
+
+    def reader_language(self, user: str) -> Language:
+        """What one person reads is in theirs (a direct message)."""
+        return reader_language(self.engine, user, self.letterhead.provider.locale)
+
+    def provider_today(self, now: datetime | None = None) -> date:
+        return (now or self.clock()).astimezone(ZoneInfo(self.letterhead.provider.timezone)).date()
+
+    # --- Slack --------------------------------------------------------------------------------------------
+
+    def post(self, effect: Claim, channel: str, text: str, blocks: list[dict] | None = None) -> str:
+        """Post at most once per effect: after a try whose answer never came, look for it first."""
+        if effect.again and (ts := self.gateway.find_post(channel, effect.key)) is not None:
+            return ts
+        return self.gateway.post(channel, text, blocks, key=effect.key)
+
+    def save_data(self, effect: Claim) -> None:
+        """The effect's data as the handler changed it, written at once (not with the effect's being done)."""
+        with session_scope(self.engine) as session:
+            session.execute(_PAYLOAD, {"effect": effect.id, "payload": json.dumps(effect.data)})
+
+
+def set_values(row: object, **values: object) -> None:
+    for name, value in values.items():
+        setattr(row, name, value)
+
+
+MAX_TEXT = 3900  # a message's text, below Slack's 4,000

@@ -1,0 +1,50 @@
+"""card: the order card, rebuilt from the database in the provider's language, updated in place or posted
+again if it was deleted."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel import Session
+
+from bot.cards import card_blocks, card_text
+from bot.effects.base import Claim, Effects, Record, set_values
+from bot.gateway import ErrorCode, SlackError
+from storage.models import ServiceOrder
+from workflow.queries import OrderCard, order_card
+
+log = logging.getLogger("bot.effects")
+
+
+@dataclass(frozen=True)
+class CardView:
+    channel: str
+    card: OrderCard
+    today: date  # the provider's: an approved order past its date shows as overdue
+
+
+def view(fx: Effects, effect: Claim) -> CardView:
+    order = fx.order(effect.order_id)
+    channel = fx.channel(order)
+    with Session(fx.engine) as session:
+        card = order_card(session, order.id, fx.letterhead.provider.currency)
+    return CardView(channel, card, fx.provider_today())
+
+
+def run(fx: Effects, effect: Claim) -> Record | None:
+    seen = view(fx, effect)
+    card, lang = seen.card, fx.provider_language
+    blocks = card_blocks(card, seen.today, lang, fx.letterhead.provider.currency)
+    text = card_text(card, lang)
+    if card.card_ts:
+        try:
+            fx.gateway.update(seen.channel, card.card_ts, text, blocks)
+            return None
+        except SlackError as error:
+            if error.code not in (ErrorCode.MESSAGE_NOT_FOUND, ErrorCode.CANT_UPDATE_MESSAGE):
+                raise
+            log.warning("card of %s was deleted; posting it again", card.number)
+    ts = fx.post(effect, seen.channel, text, blocks)
+    return lambda session: set_values(session.get(ServiceOrder, card.id), card_ts=ts)

@@ -1,0 +1,31 @@
+"""invite: people into the order's channel; those Slack refuses are named there, for someone to replace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.effects.base import Claim, Effects
+from bot.profiles import learn
+from bot.render.notices import could_not_add
+from workflow.effects import Invite
+
+
+@dataclass(frozen=True)
+class InviteView:
+    channel: str
+    users: list[str]
+
+
+def view(fx: Effects, effect: Claim) -> InviteView:
+    payload = effect.payload
+    assert isinstance(payload, Invite)
+    return InviteView(fx.channel(fx.order(effect.order_id)), list(payload.users))
+
+
+def run(fx: Effects, effect: Claim) -> None:
+    seen = view(fx, effect)
+    refused = fx.gateway.invite(seen.channel, seen.users)
+    learn(fx.engine, fx.gateway, seen.users)
+    if refused:  # say it where people look: a deactivated field worker must be replaced by hand
+        fx.gateway.post(seen.channel, could_not_add(refused, fx.provider_language), key=f"{effect.key}:refused")
+    return None

@@ -1,0 +1,69 @@
+"""upload_pdf: a version's document, issued (frozen) the first time, shared in the order's channel once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from bot.effects.base import Claim, Effects, Record, set_values
+from bot.profiles import learn
+from bot.render.notices import pdf_comment, pdf_title
+from storage.models import ServiceOrder
+from workflow.effects import UploadPdf
+from workflow.issuing import issue
+from workflow.queries import field_workers, version_row
+
+
+@dataclass(frozen=True)
+class PdfView:
+    order: ServiceOrder
+    number: int  # the version
+    shared: bool  # uploaded before: never twice
+    people: list[str]  # whose names the document carries
+
+
+def view(fx: Effects, effect: Claim) -> PdfView:
+    payload = effect.payload
+    assert isinstance(payload, UploadPdf)
+    order = fx.order(effect.order_id)
+    with Session(fx.engine) as session:
+        version = version_row(session, order.id, payload.version)
+        people = [order.requester_id, *(u for u in [order.approved_by, version.author_id] if u),
+                  *field_workers(session, order.id, payload.version)]
+    return PdfView(order, payload.version, version.pdf_file_id is not None, people)
+
+
+def run(fx: Effects, effect: Claim) -> Record | None:
+    seen = view(fx, effect)
+    if seen.shared:
+        return None
+    order_id, number = seen.order.id, seen.number
+    channel = fx.channel(seen.order)
+    learn(fx.engine, fx.gateway, seen.people)  # the names the document will carry
+    issued = issue(fx.engine, order_id, number, fx.letterhead)  # frozen, and its hash recorded, the first time
+    document, content = issued.document, issued.pdf
+    file_id = _shared_before(fx, effect, channel, document.filename) if effect.again else None
+    if file_id is None:
+        lang = fx.provider_language
+        file_id = fx.gateway.upload_pdf(
+            channel, document.filename, content, pdf_title(document.order_number, number, lang),
+            pdf_comment(document.order_number, number, document.step, document.fingerprint, lang),
+            ticketed=lambda ticket: _remember_ticket(fx, effect, ticket))
+    return lambda session: set_values(version_row(session, order_id, number), pdf_file_id=file_id)
+
+
+def _remember_ticket(fx: Effects, effect: Claim, file_id: str) -> None:
+    """The upload's file id, on the effect before the share is asked for: an earlier try's share is then
+    asked about by id, not looked for in a channel that may not show it yet."""
+    effect.data["ticket"] = file_id
+    fx.save_data(effect)
+
+
+def _shared_before(fx: Effects, effect: Claim, channel: str, filename: str) -> str | None:
+    """The file an earlier try of this effect shared, if it did."""
+    ticket = effect.data.get("ticket")
+    if ticket is not None:
+        return str(ticket) if fx.gateway.completed(ticket) else None
+    # no upload got as far as its share (or the try predates tickets): look among the channel's files
+    return fx.gateway.find_file(channel, filename)

@@ -1,0 +1,231 @@
+"""The effect queue's mechanics: claim (oldest first, an order's effects in order, with a lease), run one
+handler per kind (the modules beside this one), record Slack's answer with the effect's being done, back off
+and retry, fail an order's later effects with one that fails for good; and the worker threads that drain it.
+
+A few worker threads per process drain it, each order's in the order they were written; an order whose
+effect fails waits (its later effects depend on it) while other orders go on, and apscheduler kicks a retry
+pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy import Engine, and_, bindparam, exists, literal_column, or_, update
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from bot.effects import card, channel, home, invite, message, notify, pdf, reminder
+from bot.effects.base import Claim, Effects, NotReady, Record
+from bot.gateway import CHANNEL_GONE, Gateway, SlackError
+from storage.db import session_scope
+from storage.models import PendingEffect
+from workflow.clock import Clock, utcnow
+from workflow.effects import ASIDE as ASIDE_KINDS
+from workflow.effects import EffectKind
+from workflow.letterhead import Letterhead
+
+log = logging.getLogger("bot.effects")
+
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=2)  # longer than any one effect's Slack calls, retries included (EFFECT_LEASE_SECONDS)
+ASIDE = tuple(sorted(kind.value for kind in ASIDE_KINDS))  # as SQL literals: beside an order's chain
+WORKERS = 2  # effect threads per process (EFFECT_WORKERS in bot/settings.py)
+CLAIM_BATCH = 20  # effects of one order claimed at once (a step writes at most a handful)
+# 'pending' written into the SQL, not sent as a parameter: PostgreSQL's plan for a prepared statement (psycopg
+# prepares one after 5 runs) can then use the partial indexes on pending effects (storage/models.py); with a
+# parameter it cannot, and a claim scanned the whole backlog for each pending row (210 ms with 2,000 pending)
+PENDING = literal_column("'pending'")
+
+# one handler per kind: each reads what it needs, calls Slack, and returns how to record Slack's answer
+HANDLERS: dict[EffectKind, Callable[[Effects, Claim], Record | None]] = {
+    EffectKind.OPEN_CHANNEL: channel.open_channel,
+    EffectKind.INVITE: invite.run,
+    EffectKind.CARD: card.run,
+    EffectKind.MESSAGE: message.run,
+    EffectKind.UPLOAD_PDF: pdf.run,
+    EffectKind.HOME: home.run,
+    EffectKind.REMINDER: reminder.run,
+    EffectKind.NOTIFY: notify.run,
+}
+
+
+# The claim's statements, built once (it runs once per order, in every process, all day): plain rows, and one
+# UPDATE for the whole batch. Row locks with SKIP LOCKED keep two processes from claiming the same effect.
+_COLUMNS = (PendingEffect.id, PendingEffect.order_id, PendingEffect.kind, PendingEffect.key, PendingEffect.payload,
+            PendingEffect.attempts, PendingEffect.claimed_by)
+_earlier = aliased(PendingEffect)
+_DUE = and_(PendingEffect.status == PENDING, PendingEffect.not_before <= bindparam("now"),
+            or_(PendingEffect.claimed_until.is_(None), PendingEffect.claimed_until < bindparam("now")))
+_HEAD = (select(*_COLUMNS).where(_DUE, or_(PendingEffect.kind.in_(ASIDE), ~exists().where(
+    _earlier.order_id == PendingEffect.order_id, _earlier.status == PENDING, _earlier.id < PendingEffect.id,
+    _earlier.kind.not_in(ASIDE)))).order_by(PendingEffect.id).limit(1).with_for_update(skip_locked=True))
+_REST = (select(*_COLUMNS).where(_DUE, PendingEffect.order_id == bindparam("order_id"),
+                                 PendingEffect.id > bindparam("head"))
+         .order_by(PendingEffect.id).limit(CLAIM_BATCH - 1).with_for_update(skip_locked=True))
+_DONE = (update(PendingEffect).where(PendingEffect.id == bindparam("effect"))
+         .values(status="done", done_at=bindparam("at"), attempts=PendingEffect.attempts + 1, claimed_until=None)
+         .execution_options(synchronize_session=False))
+_RELEASE = (update(PendingEffect).where(PendingEffect.id.in_(bindparam("ids", expanding=True)),
+                                        PendingEffect.claimed_by == bindparam("by"))
+            .values(claimed_until=None).execution_options(synchronize_session=False))
+_CLAIM = (update(PendingEffect).where(PendingEffect.id.in_(bindparam("ids", expanding=True)))
+          .values(claimed_until=bindparam("until"), claimed_by=bindparam("by"))
+          .execution_options(synchronize_session=False))
+
+
+class EffectRunner:
+    def __init__(self, engine: Engine, gateway: Gateway, letterhead: Letterhead, *, private_channels: bool = True,
+                 clock: Clock = utcnow, lease: timedelta = LEASE, workers: int = WORKERS) -> None:
+        self.engine = engine
+        self.gateway = gateway
+        self.letterhead = letterhead
+        self.clock = clock
+        self.effects = Effects(engine, gateway, letterhead, private_channels, clock)  # what handlers use
+        self.lease = lease  # how long a claim holds: a process that died lets go of its effects after it
+        self.name = f"{socket.gethostname()}:{os.getpid()}"[:64]  # who holds a claim, for people reading the table
+        # Several workers, each draining other orders: a call Slack is slow to answer, or that slack_sdk is
+        # waiting to retry (Retry-After), holds up one order, not every order this process has.
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="effects",
+                                            initializer=lower_priority)
+        self._lock = threading.Lock()
+        self._waiting = False  # a pass is submitted and has not started yet
+        self._running = 0
+        self._idle = threading.Event()
+        self._idle.set()
+
+    # --- scheduling --------------------------------------------------------------------------------
+
+    def kick(self) -> None:
+        """Ask for a drain pass soon; many kicks while one is waiting to start make one pass. Each pass that
+        finds work kicks again, so passes spread over the idle workers while there is work for them."""
+        with self._lock:
+            if self._waiting:
+                return
+            self._waiting = True
+            self._idle.clear()
+        self._executor.submit(self._pass)
+
+    def _pass(self) -> None:
+        with self._lock:
+            self._waiting = False
+            self._running += 1
+        try:
+            self.drain()
+        except Exception:
+            log.exception("effect pass failed")
+        finally:
+            with self._lock:
+                self._running -= 1
+                if not self._running and not self._waiting:
+                    self._idle.set()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        return self._idle.wait(timeout)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    # --- draining ----------------------------------------------------------------------------------
+
+    def drain(self) -> int:
+        """Run every due effect once, oldest first, as long as there are some. Returns how many succeeded.
+        Several processes may drain at once: each effect is claimed by one (below)."""
+        done = 0
+        while batch := self._claim():
+            self.kick()  # there may be more: another worker, if one is free, claims the next order's
+            for position, effect in enumerate(batch):
+                if not self._run(effect):
+                    self._release(batch[position + 1:])  # they wait for the failed one; let anyone retry them
+                    break
+                done += 1
+        return done
+
+    def _claim(self) -> list[Claim]:
+        """Claim the due effects of one order: the oldest due effect whose order has nothing earlier still
+        pending (an order's effects run in the order they were written, across processes), with the due
+        effects after it. One claim per order, not per effect, keeps write transactions (SQLite's one writer
+        lock, which acks need too) few. Row locks with SKIP LOCKED keep two processes from claiming the same
+        one on PostgreSQL; SQLite's write lock serialises claims anyway."""
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            head = session.execute(_HEAD, {"now": now}).first()
+            if head is None:
+                return []
+            batch = [head] if head.kind in ASIDE else [head, *session.execute(
+                _REST, {"now": now, "order_id": head.order_id, "head": head.id})]
+            # each effect's lease covers the ones before it in the batch too
+            session.execute(_CLAIM, {"ids": [e.id for e in batch], "until": now + self.lease * len(batch),
+                                     "by": self.name})
+            return [Claim(e.id, e.order_id, e.kind, e.key, json.loads(e.payload),
+                          again=e.attempts > 0 or e.claimed_by is not None) for e in batch]
+
+    def _release(self, effects: list[Claim]) -> None:
+        if not effects:
+            return
+        with session_scope(self.engine) as session:
+            session.execute(_RELEASE, {"ids": [e.id for e in effects], "by": self.name})
+
+    def _run(self, effect: Claim) -> bool:
+        try:
+            handler = HANDLERS[EffectKind(effect.kind)]
+            try:
+                record = handler(self.effects, effect)
+            except SlackError as error:
+                if (effect.kind == EffectKind.OPEN_CHANNEL or error.code not in CHANNEL_GONE
+                        or not channel.moved(self.effects, effect, error)):
+                    raise
+                record = handler(self.effects, effect)  # once more, in the order's new channel
+            # what Slack answered and the effect's being done commit together: one short transaction
+            with session_scope(self.engine) as session:
+                if record is not None:
+                    record(session)
+                session.execute(_DONE, {"effect": effect.id, "at": self.clock()})
+            return True
+        except Exception as error:  # recorded on the effect, retried later, never lost
+            self._record_failure(effect.id, error)
+            return False
+
+    def _record_failure(self, effect_id: int, error: Exception) -> None:
+        admin_action = error.admin_action if isinstance(error, SlackError) else None
+        with session_scope(self.engine) as session:
+            row = session.get(PendingEffect, effect_id)
+            row.attempts += 1
+            row.claimed_until = None
+            row.last_error = f"{type(error).__name__}: {error}"[:2000]
+            if admin_action is not None:  # retrying cannot help: fail now, saying what an admin must do
+                row.last_error = f"{error}: {admin_action}"[:2000]
+                self._fail(session, row)
+            elif row.attempts >= MAX_ATTEMPTS and not isinstance(error, NotReady):
+                self._fail(session, row)
+            else:
+                row.not_before = self.clock() + timedelta(seconds=min(2 ** row.attempts, 300))
+                log.warning("effect %s (%s) failed, retrying: %s", row.key, row.kind, row.last_error)
+
+    def _fail(self, session: Session, row: PendingEffect) -> None:
+        row.status = "failed"
+        log.error("effect %s (%s) failed for good: %s", row.key, row.kind, row.last_error)
+        if row.kind in ASIDE or row.order_id is None:
+            return  # nothing depends on a Home refresh or a reminder
+        # the order's later effects depend on this one (no channel, no card): they end with it, saying why,
+        # instead of waiting for ever; `service-orders effects retry` brings them all back
+        for later in session.exec(select(PendingEffect).where(
+                PendingEffect.order_id == row.order_id, PendingEffect.status == "pending",
+                PendingEffect.id > row.id, PendingEffect.kind.not_in(ASIDE))):
+            later.status = "failed"
+            later.last_error = f"not run: {row.kind} ({row.key}) failed before it: {row.last_error}"[:2000]
+
+
+def lower_priority() -> None:
+    """Let the OS run the calling thread after the request threads, whose acks Slack waits for (Linux gives
+    each thread its own nice value). For background threads: effects, the scheduler's jobs."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux: the OS shares time as it likes
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)

@@ -1,0 +1,63 @@
+"""What the effect runner says in an order's channel on its own account (people it could not add, a channel
+that moved) and the words on a version's PDF upload, in the provider's language."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bot.mrkdwn import SLACK, Marks
+from i18n import N_, Language
+from workflow.vocabulary import Action
+
+# why Slack would not add someone to the order's channel, by Slack's error code
+REFUSALS = {
+    "cant_invite": N_("their Slack account is deactivated"),
+    "user_not_found": N_("Slack does not know this user"),
+    "user_is_restricted": N_("they are a guest who cannot join this channel"),
+}
+
+
+def could_not_add(refused: list[tuple[str, str]], lang: Language, marks: Marks = SLACK) -> str:
+    lines = [lang._("Could not add to this channel:")]
+    for user, code in refused:
+        why = lang._(REFUSALS[code]) if code in REFUSALS else lang._("Slack said {code}").format(code=code)
+        lines.append(f"• {marks.person(user)}: {why}")
+    lines.append(lang._("A supervisor or coordinator can assign someone else with a confirmation."))
+    return "\n".join(lines)
+
+
+class ChannelGone(StrEnum):
+    ARCHIVED = "archived"
+    APP_REMOVED = "app_removed"  # the channel is there, without the app
+    NOT_FOUND = "not_found"  # the app was removed from it, or it was deleted
+
+
+_WHY = {
+    ChannelGone.ARCHIVED: N_("was archived"),
+    ChannelGone.APP_REMOVED: N_("no longer has the app in it"),
+    ChannelGone.NOT_FOUND: N_("no longer lets the app in (it was removed from the channel, or the channel was "
+                              "deleted)"),
+}
+
+
+def continues_here(number: str, old_channel: str, why: ChannelGone, lang: Language, marks: Marks = SLACK) -> str:
+    return lang._("{number} continues here: its channel {channel} {why}. Earlier documents stay in that channel; "
+                  "new versions and steps come here.").format(number=number, channel=marks.channel(old_channel),
+                                                               why=lang._(_WHY[why]))
+
+
+_WHAT_VERSION = {
+    Action.APPROVE: N_("the approved original"),
+    Action.CONFIRM: N_("a confirmation"),
+}
+
+
+def pdf_title(number: str, version: int, lang: Language) -> str:
+    return lang._("{number} version {version}").format(number=number, version=version)
+
+
+def pdf_comment(number: str, version: int, step: str, fingerprint: str, lang: Language) -> str:
+    """The words posted with a version's PDF: which version, made by which step, and its fingerprint."""
+    what = _WHAT_VERSION.get(step, N_("the closing record"))  # Action is a StrEnum: the step's name finds it
+    return lang._("{number} version {version} ({what}) · fingerprint {fingerprint}").format(
+        number=number, version=version, what=lang._(what), fingerprint=fingerprint[:12])

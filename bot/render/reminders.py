@@ -1,0 +1,53 @@
+"""Reminders in words: the one in an order's channel (the provider's language) and the direct messages, a
+field worker's morning and a coordinator's digest (each in the recipient's language)."""
+
+from __future__ import annotations
+
+from bot.mrkdwn import SLACK, Marks
+from i18n import Language
+from workflow.effects import Notify, NotifyAbout, Reminder, ReminderAbout
+from workflow.vocabulary import order_number
+
+
+def channel_reminder(reminder: Reminder, number: str, lang: Language, marks: Marks = SLACK) -> str:
+    if reminder.about is None:
+        return reminder.legacy or ""
+    if reminder.about is ReminderAbout.APPROVAL:
+        text = lang._("{number} has waited over {hours} h for approval.")
+    else:
+        text = lang._("{number} has waited over {hours} h for approval; nobody has approved or rejected it yet.")
+    text = text.format(number=number, hours=lang.number(reminder.hours))
+    who = " ".join(marks.person(u) for u in reminder.people)
+    return f"{who}: {text}" if who else text
+
+
+def direct_message(notify: Notify, lang: Language, order_id: int | None, marks: Marks = SLACK) -> str:
+    if notify.about is None:
+        return notify.legacy or ""
+    if notify.about is NotifyAbout.MORNING:
+        return morning(notify, order_number(order_id or 0), lang, marks)
+    return digest(notify, lang, marks)
+
+
+def morning(notify: Notify, number: str, lang: Language, marks: Marks = SLACK) -> str:
+    if notify.scheduled_date is None:
+        return lang._("Good morning: {number} is scheduled for today.").format(number=number)
+    text = lang._("Good morning: {number} is scheduled for today, {date}.").format(
+        number=number, date=lang.date(notify.scheduled_date, "full"))
+    if notify.channel_id:
+        text += " " + lang._("Its channel: {channel}.").format(channel=marks.channel(notify.channel_id))
+    return text
+
+
+def digest(notify: Notify, lang: Language, marks: Marks = SLACK) -> str:
+    count = notify.count
+    title = lang.n_("{count} overdue order", "{count} overdue orders", count).format(count=lang.number(count))
+    lines = [marks.bold(title) + " " + lang._("(approved, past the scheduled date, not closed):")]
+    for line in notify.orders:
+        where = f" {marks.channel(line.channel_id)}" if line.channel_id else ""
+        lines.append(f"• {order_number(line.order_id)}{where} · "
+                     + lang._("scheduled {date}").format(date=lang.date(line.scheduled_date)))
+    if count > len(notify.orders):
+        lines.append(lang._("…and {count} more: {command}.").format(
+            count=lang.number(count - len(notify.orders)), command="`/order list overdue`"))
+    return "\n".join(lines)

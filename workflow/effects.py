@@ -1,0 +1,199 @@
+"""The Slack effects a step or a reminder owes, declared once beside the transition table: eight kinds, each
+with its typed payload, its place in a step's order, and whether it runs beside the order's chain.
+
+workflow/ writes them (service.py, reminders.py) into pending_effect as JSON; bot/ reads them back typed
+(`decode`) and renders what they carry (facts, never text) in the reader's language when it runs them.
+A queue may still hold payloads written before this module (a message's or a reminder's `text`): `decode`
+keeps them as `legacy` text, which bot/ posts as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from workflow.facts import StepFacts
+
+
+class EffectKind(StrEnum):
+    OPEN_CHANNEL = "open_channel"
+    INVITE = "invite"
+    CARD = "card"
+    MESSAGE = "message"
+    UPLOAD_PDF = "upload_pdf"
+    HOME = "home"
+    REMINDER = "reminder"  # in the order's channel
+    NOTIFY = "notify"  # a direct message: a field worker's morning, a coordinator's digest
+
+
+# The order in which a step's effects run: people are in the channel before the card and the message mention
+# them, and the message announcing a version comes before its PDF. Home last: nothing waits for it.
+ORDER: tuple[EffectKind, ...] = (EffectKind.OPEN_CHANNEL, EffectKind.INVITE, EffectKind.CARD, EffectKind.MESSAGE,
+                                 EffectKind.UPLOAD_PDF, EffectKind.HOME, EffectKind.REMINDER, EffectKind.NOTIFY)
+
+# Beside an order's chain: they neither wait for its earlier effects nor hold up its later ones, and their
+# failing fails nothing else (App Home refreshes, reminders, direct messages).
+ASIDE: frozenset[EffectKind] = frozenset({EffectKind.HOME, EffectKind.REMINDER, EffectKind.NOTIFY})
+
+
+# --- payloads ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenChannel:
+    def to_json(self) -> dict[str, Any]:
+        return {}
+
+
+@dataclass(frozen=True)
+class Invite:
+    users: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"users": list(self.users)}
+
+
+@dataclass(frozen=True)
+class Card:
+    overdue: bool = False  # queued by the sweep when an approved order passes its date
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": "overdue"} if self.overdue else {}
+
+
+@dataclass(frozen=True)
+class Message:
+    """A step's message in the order's channel: its facts, rendered in the provider's language."""
+
+    facts: StepFacts | None
+    legacy: str | None = None  # text queued by the release before facts
+
+    def to_json(self) -> dict[str, Any]:
+        return {"facts": self.facts.to_json()} if self.facts else {"text": self.legacy or ""}
+
+
+@dataclass(frozen=True)
+class UploadPdf:
+    version: int
+    ticket: str | None = None  # the upload's file id, recorded before its share is asked for
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, **({"ticket": self.ticket} if self.ticket else {})}
+
+
+@dataclass(frozen=True)
+class Home:
+    def to_json(self) -> dict[str, Any]:
+        return {}
+
+
+class ReminderAbout(StrEnum):
+    APPROVAL = "approval"  # pending approval past the SLA: the supervisors
+    ESCALATION = "escalation"  # still pending: the coordinators
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A reminder in the order's channel; dropped if the order left `state` meanwhile."""
+
+    about: ReminderAbout | None
+    hours: int = 0
+    people: tuple[str, ...] = ()
+    state: str | None = None
+    legacy: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.about is None:
+            return {"text": self.legacy or "", "state": self.state}
+        return {"about": self.about.value, "hours": self.hours, "people": list(self.people), "state": self.state}
+
+
+class NotifyAbout(StrEnum):
+    MORNING = "morning"  # a field worker, on the morning of the scheduled date
+    DIGEST = "digest"  # a coordinator, daily: the overdue orders
+
+
+@dataclass(frozen=True)
+class OverdueLine:
+    order_id: int
+    channel_id: str | None
+    scheduled_date: date
+
+
+@dataclass(frozen=True)
+class Notify:
+    """A direct message to `user`, in their language."""
+
+    user: str
+    about: NotifyAbout | None
+    state: str | None = None  # dropped if the order left it meanwhile
+    scheduled_date: date | None = None  # morning
+    channel_id: str | None = None  # morning: the order's channel when it was due
+    count: int = 0  # digest: how many are overdue
+    orders: tuple[OverdueLine, ...] = ()  # digest: the first few
+    legacy: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"user": self.user}
+        if self.state is not None:
+            out["state"] = self.state
+        if self.about is None:
+            return {**out, "text": self.legacy or ""}
+        out["about"] = self.about.value
+        if self.about is NotifyAbout.MORNING:
+            out |= {"scheduled_date": self.scheduled_date.isoformat() if self.scheduled_date else None,
+                    "channel_id": self.channel_id}
+        else:
+            out |= {"count": self.count, "orders": [
+                {"order_id": o.order_id, "channel_id": o.channel_id, "scheduled_date": o.scheduled_date.isoformat()}
+                for o in self.orders]}
+        return out
+
+
+Payload = OpenChannel | Invite | Card | Message | UploadPdf | Home | Reminder | Notify
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One effect owed: its kind, its idempotency key (unique across the queue) and its payload."""
+
+    kind: EffectKind
+    key: str
+    payload: Payload
+
+
+def decode(kind: str, data: dict[str, Any]) -> Payload:
+    """A stored payload, typed; payloads written by the release before facts are read too."""
+    match EffectKind(kind):
+        case EffectKind.OPEN_CHANNEL:
+            return OpenChannel()
+        case EffectKind.INVITE:
+            return Invite(tuple(data.get("users", ())))
+        case EffectKind.CARD:
+            return Card(overdue=data.get("reason") == "overdue")
+        case EffectKind.MESSAGE:
+            if "facts" in data:
+                return Message(StepFacts.from_json(data["facts"]))
+            return Message(None, str(data.get("text", "")))
+        case EffectKind.UPLOAD_PDF:
+            return UploadPdf(int(data["version"]), data.get("ticket"))
+        case EffectKind.HOME:
+            return Home()
+        case EffectKind.REMINDER:
+            if "about" not in data:
+                return Reminder(None, state=data.get("state"), legacy=str(data.get("text", "")))
+            return Reminder(ReminderAbout(data["about"]), int(data.get("hours", 0)), tuple(data.get("people", ())),
+                            data.get("state"))
+        case EffectKind.NOTIFY:
+            user, state = str(data["user"]), data.get("state")
+            if "about" not in data:
+                return Notify(user, None, state, legacy=str(data.get("text", "")))
+            scheduled = data.get("scheduled_date")
+            return Notify(user, NotifyAbout(data["about"]), state,
+                          date.fromisoformat(scheduled) if scheduled else None, data.get("channel_id"),
+                          int(data.get("count", 0)),
+                          tuple(OverdueLine(int(o["order_id"]), o.get("channel_id"),
+                                            date.fromisoformat(o["scheduled_date"])) for o in data.get("orders", ())))
+    raise ValueError(f"unknown effect kind {kind}")  # pragma: no cover (EffectKind() raised already)
