@@ -1,18 +1,17 @@
 """`/order status`'s answer, in the reader's language: an order's state, version, people, latest PDF and last
-steps. Rendered from the read models; each step from its action, actor and time (`step_line`), the one place a
-step's recorded facts would join it."""
+steps. Rendered from the read models; each step from its recorded facts (`bot/render/facts.describe`)."""
 
 from __future__ import annotations
 
 from datetime import UTC
 
 from bot.mrkdwn import esc
+from bot.render.facts import describe
 from i18n import Language
-from i18n.domain import DONE, state
+from i18n.domain import state
 from storage.models import AuditEvent
 from workflow.clock import aware
 from workflow.queries import OrderCard
-from workflow.vocabulary import Action
 
 LAST_STEPS = 5
 
@@ -23,10 +22,9 @@ def step_line(lang: Language, step: AuditEvent) -> str:
     at = aware(step.at)
     when = f"<!date^{int(at.timestamp())}^{{date_short}} {{time}}|{lang.datetime(at, UTC)} UTC>"
     try:
-        did = lang._(DONE[Action(step.action)])
-    except ValueError:  # an action this release does not know (a row from a newer one): its code
-        did = step.action
-    return f"• {when} <@{step.actor_id}> {did}"
+        return f"• {when} {describe(step, lang)}"
+    except (ValueError, KeyError, TypeError):  # a row written by a newer release: who, and its action's code
+        return f"• {when} <@{step.actor_id}> {step.action}"
 
 
 def status_text(lang: Language, card: OrderCard, steps: list[AuditEvent], pdf: str | None) -> str:

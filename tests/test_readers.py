@@ -5,9 +5,11 @@ LOCALE; and the "who sees what" policy those surfaces ask."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from sqlmodel import Session
 
+from bot.readers import reader_language, reader_locale
 from sandbox.local import LocalWorkspace
 from storage.models import Person
 from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER
@@ -15,6 +17,7 @@ from tests.test_app_home import open_home, text
 from tests.test_end_to_end import PEOPLE
 from tests.test_tracking import answer
 from workflow.overview import Listing
+from workflow.people import remember
 from workflow.visibility import home_sections, may_list, may_open, sees_counts
 from workflow.vocabulary import Role
 
@@ -110,3 +113,16 @@ def test_who_sees_what() -> None:
     assert may_open(requester, "U1", "U1", assigned=False) and not may_open(requester, "U1", "U2", assigned=False)
     assert may_open(worker, "U1", "U2", assigned=True) and not may_open(worker, "U1", "U2", assigned=False)
     assert may_open(supervisor, "U1", "U2", assigned=False)
+
+
+def test_a_reader_of_the_providers_language_with_no_country_reads_the_providers_figures(seeded) -> None:  # type: ignore[no-untyped-def]
+    # Slack's es-LA is CLDR's es_419, which writes 2.5; a Chilean provider's crew types and reads 2,5
+    for user, slack_locale in ((REQUESTER, "es_419"), (SUPERVISOR, "es"), (WORKER, "es_MX"), (COORDINATOR, "en_US")):
+        remember(seeded, user, user, None, slack_locale)
+    assert reader_locale(seeded, REQUESTER, "es_CL") == "es_CL"
+    assert reader_locale(seeded, SUPERVISOR, "es_CL") == "es_CL"
+    assert reader_locale(seeded, WORKER, "es_CL") == "es_MX"  # a country of their own: theirs
+    assert reader_locale(seeded, COORDINATOR, "es_CL") == "en_US"  # another language: theirs
+    assert reader_locale(seeded, REQUESTER, "en") == "es_419"  # an English provider says nothing of Spanish
+    assert reader_locale(seeded, OUTSIDER, "es_CL") == "es_CL"  # Slack never said: the provider's
+    assert reader_language(seeded, REQUESTER, "es_CL").number(Decimal("2.5")) == "2,5"

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from bot.refusals import refusal_text
 from bot.render.facts import describe
 from i18n import english, language
+from i18n.domain import BUTTONS, DOING, DONE, who_may
 from storage.models import AuditEvent, OrderVersion, PendingEffect, ServiceOrder
 from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER, WORKER2
 from workflow.document import Provider, VersionDocument
@@ -73,8 +74,15 @@ def test_table_is_complete_and_consistent() -> None:
     assert [t.action for t in available(State.APPROVED)] == [Action.CONFIRM, Action.COMPLETE, Action.NOT_PERFORM]
     for closed in (State.REJECTED, State.COMPLETED, State.NOT_PERFORMED):
         assert available(closed) == []
-    assert BY_ACTION[Action.CONFIRM].who == "a field worker assigned to it or a coordinator"
-    assert BY_ACTION[Action.APPROVE].who == "a supervisor or a coordinator"
+    # every step has its words, in every language we ship (i18n/domain.py)
+    for lang in (english(), language("es")):
+        for action in Action:
+            assert lang._(BUTTONS[action]) and lang._(DONE[action]) and lang._(DOING[action])
+    confirm, approve = BY_ACTION[Action.CONFIRM], BY_ACTION[Action.APPROVE]
+    assert who_may(english(), confirm.roles, confirm.assigned_field_worker) == \
+        "a field worker assigned to it or a coordinator"
+    assert who_may(english(), approve.roles, False) == "a supervisor or a coordinator"
+    assert who_may(language("es"), approve.roles, False) == "un supervisor o un coordinador"
 
 
 def test_the_reviewers_asked_are_whoever_the_approve_row_names(service: OrderService, seeded) -> None:  # type: ignore[no-untyped-def]

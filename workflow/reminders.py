@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Engine, Row, String, and_, cast, exists, f
 from sqlmodel import Session
 
 from storage.db import dialect_insert, queue_effects, session_scope
-from storage.models import Assignment, Person, Reminder, RoleGrant, ServiceOrder
+from storage.models import Assignment, Person, Reminder, ServiceOrder
 from workflow.clock import aware
 from workflow.effects import (
     Card,
@@ -35,7 +35,8 @@ from workflow.effects import (
 from workflow.effects import (
     Reminder as ChannelReminder,
 )
-from workflow.vocabulary import Role, State
+from workflow.visibility import DIGEST_FOR, ESCALATED_TO, REMINDED_TO_APPROVE, people_with
+from workflow.vocabulary import State
 
 CATCH_UP = timedelta(days=7)  # due moments further back than this are history, not reminders
 DIGEST_SIZE = 15  # overdue orders named in a digest; the rest are counted
@@ -123,7 +124,7 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
     provider_now = now.astimezone(ZoneInfo(policy.timezone))
     quiet_here = policy.quiet is not None and policy.quiet.covers(provider_now.time())
     with Session(engine) as session:
-        staff = _people_with(session, (Role.SUPERVISOR,)), _people_with(session, (Role.COORDINATOR,))
+        staff = people_with(session, REMINDED_TO_APPROVE), people_with(session, ESCALATED_TO)
         zones = {p.user_id: p.tz for p in session.exec(select(Person).where(Person.tz.is_not(None))).scalars()}
         due: list[_Due] = []
         for kind, after, people in (("approval", policy.remind_after, staff[0]),
@@ -135,7 +136,7 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
         today = provider_now.date()
         due += [_Due(f"overdue:{o.id}:{o.scheduled_date}", "overdue", o.id, None, now, EffectKind.CARD,
                      Card(overdue=True)) for o in _newly_overdue(session, today, limit + 1)]
-        due += _digests(session, staff[1], now, today, policy, zones)
+        due += _digests(session, people_with(session, DIGEST_FOR), now, today, policy, zones)
     due.sort(key=lambda item: item.due_at)
     later = [item for item in due if not item.held][limit:]
     result.backlog = len(later)
@@ -148,11 +149,6 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
         if item.key in queued:
             setattr(result, item.kind, getattr(result, item.kind) + 1)
     return result
-
-
-def _people_with(session: Session, roles: tuple[Role, ...]) -> list[str]:
-    rows = session.exec(select(RoleGrant.user_id).where(RoleGrant.role.in_(roles)).distinct()).scalars()
-    return sorted(rows)
 
 
 # what a reminder needs of an order: plain rows, not ORM objects (a sweep may read tens of thousands)

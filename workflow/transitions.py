@@ -21,37 +21,19 @@ class Transition:
     roles: frozenset[Role]
     assigned_field_worker: bool  # a field worker assigned to the order may also take it
     form: str  # the form (modal callback_id) that collects its input
-    button: str  # deprecated: i18n/domain.py BUTTONS
-    style: str | None  # Block Kit button style
-    past_tense: str  # deprecated: i18n/domain.py DONE
-    what: str  # deprecated: i18n/domain.py DOING
-
-    @property
-    def who(self) -> str:  # deprecated: i18n/domain.py who_may
-        names = [f"a {role.value.replace('_', ' ')}" for role in Role if role in self.roles]
-        if self.assigned_field_worker:
-            names.insert(0, "a field worker assigned to it")
-        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    style: str | None  # how its button looks on the card (Block Kit: primary, danger)
 
 
 _STAFF = frozenset({Role.SUPERVISOR, Role.COORDINATOR})
 _COORD = frozenset({Role.COORDINATOR})
 
 TRANSITIONS: tuple[Transition, ...] = (
-    Transition(Action.SUBMIT, None, State.PENDING_APPROVAL, frozenset({Role.REQUESTER}), False,
-               "submit_order", "New order", None, "submitted the order", "submit service orders"),
-    Transition(Action.APPROVE, State.PENDING_APPROVAL, State.APPROVED, _STAFF, False,
-               "approve", "Approve", "primary", "approved the order", "approve {number}"),
-    Transition(Action.REJECT, State.PENDING_APPROVAL, State.REJECTED, _STAFF, False,
-               "reject", "Reject", "danger", "rejected the order", "reject {number}"),
-    Transition(Action.CONFIRM, State.APPROVED, State.APPROVED, _COORD, True,
-               "confirm", "File a confirmation", None, "filed a confirmation", "file a confirmation on {number}"),
-    Transition(Action.COMPLETE, State.APPROVED, State.COMPLETED, _COORD, True,
-               "complete", "Close as completed", "primary", "closed the order as completed",
-               "close {number} as completed"),
-    Transition(Action.NOT_PERFORM, State.APPROVED, State.NOT_PERFORMED, _COORD, True,
-               "not_perform", "Close as not performed", "danger", "closed the order as not performed",
-               "close {number} as not performed"),
+    Transition(Action.SUBMIT, None, State.PENDING_APPROVAL, frozenset({Role.REQUESTER}), False, "submit_order", None),
+    Transition(Action.APPROVE, State.PENDING_APPROVAL, State.APPROVED, _STAFF, False, "approve", "primary"),
+    Transition(Action.REJECT, State.PENDING_APPROVAL, State.REJECTED, _STAFF, False, "reject", "danger"),
+    Transition(Action.CONFIRM, State.APPROVED, State.APPROVED, _COORD, True, "confirm", None),
+    Transition(Action.COMPLETE, State.APPROVED, State.COMPLETED, _COORD, True, "complete", "primary"),
+    Transition(Action.NOT_PERFORM, State.APPROVED, State.NOT_PERFORMED, _COORD, True, "not_perform", "danger"),
 )
 
 BY_ACTION: dict[Action, Transition] = {t.action: t for t in TRANSITIONS}

@@ -1,7 +1,8 @@
-"""Who sees what: which orders a person may list or open, and what their App Home shows.
+"""Who sees what: which orders a person may list or open, what their App Home shows, and who is reminded.
 
-The transition table says who may *act* on an order; this policy, beside it, says who may *look*. `/order
-list`, `/order status`, App Home and its refreshes ask it, so a new role or listing changes here only.
+The transition table says who may *act* on an order; this policy, beside it, says who may *look* and who is
+told. `/order list`, `/order status`, App Home and its refreshes, and the reminders ask it, so a new role or
+listing changes here only.
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ HOME_SECTIONS: tuple[tuple[Listing, frozenset[Role]], ...] = (
 
 # App Home's counts by state: for those who keep the whole workload in view
 SEES_COUNTS = frozenset({Role.COORDINATOR, Role.ADMIN})
+
+# Who is reminded (workflow/reminders.py): an order waiting for approval pings the supervisors, then, later,
+# the coordinators; the coordinators get the morning digest of overdue orders. Field workers hear of the
+# orders assigned to them.
+REMINDED_TO_APPROVE = frozenset({Role.SUPERVISOR})
+ESCALATED_TO = frozenset({Role.COORDINATOR})
+DIGEST_FOR = frozenset({Role.COORDINATOR})
 
 # Listings of one's own orders: anyone may ask for them
 OWN_LISTINGS = frozenset({Listing.MINE, Listing.REQUESTED, Listing.ASSIGNED})
@@ -60,4 +68,9 @@ def staff(session: Session) -> list[str]:
     """Everyone who sees every order: their App Home changes with any step."""
     rows = session.exec(select(RoleGrant.user_id).where(
         RoleGrant.role.in_(sorted(SEES_EVERY_ORDER))).distinct())  # type: ignore[attr-defined]
+    return sorted(rows)
+
+
+def people_with(session: Session, roles: frozenset[Role]) -> list[str]:
+    rows = session.exec(select(RoleGrant.user_id).where(RoleGrant.role.in_(sorted(roles))).distinct())  # type: ignore[attr-defined]
     return sorted(rows)

@@ -15,21 +15,8 @@ class State(StrEnum):
     NOT_PERFORMED = "not_performed"
 
     @property
-    def label(self) -> str:  # deprecated: i18n/domain.py STATES
-        return _STATE_LABELS[self]
-
-    @property
     def is_closed(self) -> bool:
         return self in (State.REJECTED, State.COMPLETED, State.NOT_PERFORMED)
-
-
-_STATE_LABELS = {
-    State.PENDING_APPROVAL: "Pending approval",
-    State.APPROVED: "Approved, work in progress",
-    State.REJECTED: "Rejected",
-    State.COMPLETED: "Completed",
-    State.NOT_PERFORMED: "Not performed",
-}
 
 
 class Action(StrEnum):

@@ -16,5 +16,6 @@ def run(fx: Effects, effect: Claim) -> None:
         order = session.get(ServiceOrder, effect.order_id) if effect.order_id is not None else None
         users = whose_home_to_refresh(session, order_people(session, order) if order else [])
     for user in users:
-        fx.gateway.publish_home(user, render_home(fx.engine, user, fx.clock(), fx.letterhead.provider.timezone))
+        fx.gateway.publish_home(user, render_home(fx.engine, user, fx.clock(), fx.letterhead.provider.timezone,
+                                                      provider_locale=fx.letterhead.provider.locale))
     return None
