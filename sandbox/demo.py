@@ -152,7 +152,8 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
         asked = len(ws.fake.ephemerals)
         ws.slack.command(CRD, "/order", f"status {number}")
         ws.wait(lambda: len(ws.fake.ephemerals) > asked, "the status")
-        (out / "status.txt").write_text(ws.fake.ephemerals[-1]["text"] + "\n", encoding="utf-8")
+        (out / "status.txt").write_text(ws.fake.plain_text(ws.fake.ephemerals[-1]["text"]) + "\n",
+                                        encoding="utf-8")
 
         _step(7, "Collecting what landed in the order's channel")
         order = ws.order(order_id)
@@ -160,7 +161,7 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
                       key=lambda f: f.name)
         for file in pdfs:
             (out / file.name).write_bytes(file.content)
-        (out / "transcript.txt").write_text(ws.fake.transcript(order.channel_id) + "\n", encoding="utf-8")
+        (out / "transcript.txt").write_text(ws.fake.transcript(order.channel_id, locale) + "\n", encoding="utf-8")
         with Session(engine) as session:
             # the audit's facts rendered as plain text, people by name: no Slack markup to strip
             marks = plain(lambda user: person_name(session, user))

@@ -25,6 +25,8 @@ def mrkdwn_to_plain(text: str, names: Names, channels: ChannelNames | None = Non
             return "@" + names(target[1:])
         if target.startswith("#"):
             return "#" + (label or (channels or names)(target[1:]))
+        if target.startswith("!date^"):  # a date Slack writes in the reader's zone; its fallback is the closest
+            return label or target
         if target.startswith("!"):
             return "@" + (label or target[1:].split("^")[0])
         return label or target

@@ -68,6 +68,20 @@ _CHAOS = {"500": ("internal_error", 500), "429": ("ratelimited", 429), "drop": (
           "lost": ("lost", LOST)}
 
 
+# The words Slack's own client shows around messages (not the app's: those come from its catalogs), in the two
+# languages the demo runs in.
+SLACK_CLIENT_WORDS = {
+    "en": {"channel": "channel", "private channel": "private channel",
+           "created": "#{name} ({id}, {kind}) created {at} by {by}", "joined": "{who} joined{by}",
+           "invited by": " (invited by {by})", "updated": " (updated {at})",
+           "(message deleted)": "(message deleted)", "(channel archived)": "(channel archived)"},
+    "es": {"channel": "canal", "private channel": "canal privado",
+           "created": "#{name} ({id}, {kind}) creado el {at} por {by}", "joined": "{who} se unió{by}",
+           "invited by": " (invitado por {by})", "updated": " (editado {at})",
+           "(message deleted)": "(mensaje eliminado)", "(channel archived)": "(canal archivado)"},
+}
+
+
 @dataclass
 class _Fault:
     error: str
@@ -455,8 +469,10 @@ class FakeSlack:
     # ------------------------------------------------------------------------------------------------------
     # transcript
 
-    def transcript(self, channel_id: str) -> str:
-        """The channel as a person would read it, oldest first; times UTC."""
+    def transcript(self, channel_id: str, language: str = "en") -> str:
+        """The channel as a person would read it, oldest first; times UTC. Slack's own lines (who joined, who
+        made the channel) in the words of its English or Spanish client (`language`)."""
+        ui = SLACK_CLIENT_WORDS.get(language[:2], SLACK_CLIENT_WORDS["en"])
         with self._lock:
             ws = self._ws
             ch = ws.channels[channel_id]
@@ -467,20 +483,21 @@ class FakeSlack:
             def plain(text: str) -> str:
                 return mrkdwn_to_plain(text, names, ws.channel_name)
 
-            kind = "private channel" if ch.is_private else "channel"
-            lines = [f"#{ch.name} ({ch.id}, {kind}) created {iso(ch.created)} by {names(ch.creator)}"]
+            kind = ui["private channel"] if ch.is_private else ui["channel"]
+            lines = [ui["created"].format(name=ch.name, id=ch.id, kind=kind, at=iso(ch.created),
+                                          by=names(ch.creator))]
             entries: list[tuple[str, JoinEvent | Message]] = [(j.ts, j) for j in ch.joins]
             entries += [(m.ts, m) for m in ch.messages]
             for ts, item in sorted(entries, key=lambda e: float(e[0])):
                 if isinstance(item, JoinEvent):
-                    by = f" (invited by {names(item.inviter)})" if item.inviter else ""
-                    lines.append(f"{iso(ts)}  → {names(item.user)} joined{by}")
+                    by = ui["invited by"].format(by=names(item.inviter)) if item.inviter else ""
+                    lines.append(f"{iso(ts)}  → " + ui["joined"].format(who=names(item.user), by=by))
                     continue
                 indent = "    ↳ " if item.thread_ts and item.thread_ts != item.ts else ""
                 if item.deleted:
-                    lines.append(f"{iso(ts)}  {indent}{names(item.user)}: (message deleted)")
+                    lines.append(f"{iso(ts)}  {indent}{names(item.user)}: {ui['(message deleted)']}")
                     continue
-                tag = f" (updated {iso(item.edited_ts)})" if item.edited and item.edited_ts else ""
+                tag = ui["updated"].format(at=iso(item.edited_ts)) if item.edited and item.edited_ts else ""
                 body = blocks_to_text(item.blocks, names) if item.blocks else plain(item.text)
                 for fid in item.files:
                     f = ws.files.get(fid)
@@ -488,8 +505,14 @@ class FakeSlack:
                 lines.append(f"{iso(ts)}  {indent}{names(item.user)}{tag}:")
                 lines.extend(f"{' ' * (4 + len(indent))}{line}" for line in body.splitlines() or [""])
             if ch.archived:
-                lines.append("(channel archived)")
+                lines.append(ui["(channel archived)"])
             return "\n".join(lines)
+
+    def plain_text(self, mrkdwn: str) -> str:
+        """A message's mrkdwn as a person reads it: names for mentions, dates for date tokens."""
+        with self._lock:
+            ws = self._ws
+            return mrkdwn_to_plain(mrkdwn, ws.name_of, ws.channel_name)
 
     def view_text(self, view_id: str) -> str:
         with self._lock:
