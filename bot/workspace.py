@@ -16,8 +16,8 @@ from sqlalchemy import Engine, text
 from sqlmodel import select
 
 from bot.gateway import ErrorCode, Gateway, Identity, SlackError
+from bot.listeners.views import not_saved
 from bot.settings import DEFAULT_API_URL, SettingsError
-from forms.elements import notice
 from i18n import N_, Language
 from storage.db import session_scope
 from storage.models import SlackWorkspace
@@ -147,8 +147,7 @@ def only_this_workspace(identity: Identity, lang: Language) -> Callable[..., Bol
             return BoltResponse(status=200, body={"options": []})
         if body.get("type") == "view_submission":  # an empty answer would close the form as if it were saved
             said = lang._(ANOTHER_WORKSPACE) + " " + lang._("Nothing was saved.")
-            return BoltResponse(status=200, body={"response_action": "update", "view": notice(
-                lang.p_("modal title", "Not saved"), f":warning: {said}", lang)})
+            return BoltResponse(status=200, body={"response_action": "update", "view": not_saved(lang, said)})
         return BoltResponse(status=200, body="")
 
     return refuse_others
