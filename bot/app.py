@@ -22,7 +22,7 @@ from bot.listeners.views import not_saved
 from bot.refusals import reader_of, sorry
 from bot.settings import Settings
 from bot.workspace import authorization, connect, only_this_workspace
-from i18n import Language
+from i18n import Language, language
 from workflow.clock import Clock, utcnow
 from workflow.reminders import ReminderPolicy, Sweep, sweep
 from workflow.service import OrderService
@@ -139,7 +139,8 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
     logging.getLogger("slack_bolt.App").addFilter(_SAME_TOKEN)  # once: the same filter is not added twice
     app = App(client=client, signing_secret=settings.signing_secret, process_before_response=True,
               authorize=authorization(identity, settings.bot_token))
-    app.middleware(only_this_workspace(identity))  # ours run after Bolt's own, before any listener
+    # ours run after Bolt's own, before any listener
+    app.middleware(only_this_workspace(identity, language(ctx.locale)))
     for listeners in (dedup, commands, actions, views, options, events):
         listeners.register(app, ctx)
 

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from sqlmodel import Session
 
-from bot.cli_words import catalog_error, cli_language, import_summary, verdict_text
+from bot.cli_words import catalog_error, cli_language, import_summary, people_problem, verdict_text
 from bot.progress import ImportProgress
 from i18n import N_, Language, language
 from storage.db import DatabaseUrlError, database_url, init_db, make_engine, reaching
@@ -512,6 +512,8 @@ def _said(lang: Language, error: Exception) -> str:
 
     if isinstance(error, CatalogError):
         return "\n".join(catalog_error(lang, error))
+    if isinstance(error, PeopleError):
+        return people_problem(lang, error)
     if isinstance(error, LetterheadError):
         error = letterhead_problem(error)
     if isinstance(error, CliError | SettingsError):

@@ -8,9 +8,10 @@ import os
 from collections.abc import Mapping
 
 from i18n import N_, Language, LocaleError, english, language, shipped
+from workflow import people
 from workflow.catalog import CatalogError, ImportReport, Problem, Trouble
 from workflow.verification import Finding, Verdict
-from workflow.vocabulary import CatalogKind
+from workflow.vocabulary import CatalogKind, Role
 
 
 def cli_language(env: Mapping[str, str] | None = None) -> Language:
@@ -89,6 +90,18 @@ def import_summary(lang: Language, report: ImportReport) -> str:
     return lang._("Imported {new}; of {existing} already in the catalog, {updated} updated and {unchanged} "
                   "unchanged.").format(new=what, existing=lang.number(existing), updated=lang.number(report.changed),
                                        unchanged=lang.number(existing - report.changed))
+
+
+PEOPLE = {
+    people.Trouble.ROLE: N_("{value} is not a role; roles are: {roles}"),
+    people.Trouble.USER_ID: N_("{value} is not a Slack user id (like U012AB3CD; find it in the user's profile, under "
+                               "⋮ > Copy member ID)"),
+}
+
+
+def people_problem(lang: Language, error: people.PeopleError) -> str:
+    """The value as typed, quoted; the roles as they are typed (codes, not words)."""
+    return lang._(PEOPLE[error.trouble]).format(value=repr(error.value), roles=", ".join(role.value for role in Role))
 
 
 FINDINGS = {

@@ -17,7 +17,7 @@ from workflow.document import Provider
 from workflow.letterhead import Letterhead, LetterheadError, Trouble, letterhead_from_env
 from workflow.limits import DEFAULT_CEILING, DEFAULT_HORIZON_DAYS, MAX_CEILING, Limits
 from workflow.numbers import parse_decimal, parse_id
-from workflow.reminders import QuietHours, ReminderPolicy
+from workflow.reminders import QuietHours, QuietHoursError, QuietTrouble, ReminderPolicy
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -210,6 +210,12 @@ def _clock_time(env: Mapping[str, str], name: str, default: time) -> time:
                             value=repr(raw)) from None
 
 
+QUIET_HOURS = {
+    QuietTrouble.SHAPE: N_("QUIET_HOURS: '{value}' is not a span of hours like 20:00-07:00"),
+    QuietTrouble.EMPTY: N_("QUIET_HOURS: '{value}' starts and ends at the same time"),
+}
+
+
 def _reminders(env: Mapping[str, str], timezone: str) -> ReminderPolicy:
     default = ReminderPolicy()
     remind = _hours(env, "APPROVAL_REMINDER_HOURS", 24)
@@ -218,8 +224,8 @@ def _reminders(env: Mapping[str, str], timezone: str) -> ReminderPolicy:
         raise SettingsError(N_("APPROVAL_ESCALATION_HOURS must be more than APPROVAL_REMINDER_HOURS"))
     try:
         quiet = QuietHours.parse(env["QUIET_HOURS"]) if "QUIET_HOURS" in env else default.quiet
-    except ValueError as error:
-        raise SettingsError(N_("QUIET_HOURS: {detail}"), detail=str(error)) from None
+    except QuietHoursError as error:
+        raise SettingsError(QUIET_HOURS[error.trouble], value=error.value) from None
     return ReminderPolicy(remind_after=remind, escalate_after=escalate,
                           morning=_clock_time(env, "FIELD_REMINDER_TIME", default.morning),
                           digest=_clock_time(env, "DIGEST_TIME", default.digest), quiet=quiet, timezone=timezone)

@@ -16,8 +16,9 @@ from sqlalchemy import Engine, text
 from sqlmodel import select
 
 from bot.gateway import ErrorCode, Gateway, Identity, SlackError
+from bot.listeners.views import not_saved
 from bot.settings import DEFAULT_API_URL, SettingsError
-from forms.elements import notice
+from i18n import N_, Language
 from storage.db import session_scope
 from storage.models import SlackWorkspace
 from workflow.clock import Clock
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 
 TOKEN_REFUSED = frozenset({ErrorCode.INVALID_AUTH, ErrorCode.NOT_AUTHED, ErrorCode.ACCOUNT_INACTIVE,
                            ErrorCode.TOKEN_REVOKED})
-ANOTHER_WORKSPACE = "This app is installed in another workspace."
+# said to a person of another workspace, whose language we do not know: in the provider's
+ANOTHER_WORKSPACE = N_("This app is installed in another workspace.")
 # pg_advisory_xact_lock's key while a process claims the database ("SOSLACKW" in ASCII): two first starts
 # with different tokens cannot both find it unclaimed
 CLAIM_LOCK_ID = 0x534F_534C_4143_4B57
@@ -43,20 +45,24 @@ def connect(gateway: Gateway, engine: Engine, api_url: str, wait: float, clock: 
     try:
         identity = gateway.reach(wait, waiting)
     except SlackError as error:
-        raise SettingsError(_why_not(error, shown, wait)) from None
+        raise _why_not(error, shown, wait) from None
     _claim(engine, identity, clock)
     return identity
 
 
-def _why_not(error: SlackError, api_url: str, wait: float) -> str:
+def _why_not(error: SlackError, api_url: str, wait: float) -> SettingsError:
+    """Said on the command line, in the operator's language (SettingsError.text). The wait is written as
+    SLACK_STARTUP_WAIT_SECONDS is set: with a dot."""
     if error.not_answering:
-        return (f"Slack did not answer at {api_url} for {wait:g} s ({error.code}).\n"
-                f"Check SLACK_API_URL (Slack's is {DEFAULT_API_URL}) and that this machine can reach it.")
+        return SettingsError(N_("Slack did not answer at {url} for {wait} s ({code}).\nCheck SLACK_API_URL "
+                                "(Slack's is {default}) and that this machine can reach it."),
+                             url=api_url, wait=f"{wait:g}", code=error.code, default=DEFAULT_API_URL)
     if error.code in TOKEN_REFUSED:
-        return (f"Slack did not accept SLACK_BOT_TOKEN ({error.code}).\nSet it to the app's Bot User OAuth Token "
-                "(xoxb-…, under OAuth & Permissions); if the app was removed or its token revoked, reinstall it first.")
-    return (f"Slack's auth.test at {api_url} answered {error.code}.\n"
-            f"Check that SLACK_API_URL is Slack's Web API ({DEFAULT_API_URL}).")
+        return SettingsError(N_("Slack did not accept SLACK_BOT_TOKEN ({code}).\nSet it to the app's Bot User OAuth "
+                                "Token (xoxb-…, under OAuth & Permissions); if the app was removed or its token "
+                                "revoked, reinstall it first."), code=error.code)
+    return SettingsError(N_("Slack's auth.test at {url} answered {code}.\nCheck that SLACK_API_URL is Slack's Web "
+                            "API ({default})."), url=api_url, code=error.code, default=DEFAULT_API_URL)
 
 
 def _without_credentials(url: str) -> str:
@@ -73,9 +79,10 @@ def _claim(engine: Engine, identity: Identity, clock: Clock) -> None:
         other = next((row for row in rows if row.team_id != identity.team_id), None)
         if other is not None:
             raise SettingsError(
-                f"This database belongs to the Slack workspace {other.team_id} ({other.team_name}), but "
-                f"SLACK_BOT_TOKEN is {identity.team_id}'s ({identity.team_name}).\nUse the bot token of the app "
-                f"installed in {other.team_id}, or give {identity.team_id} a database of its own (DATABASE_URL).")
+                N_("This database belongs to the Slack workspace {theirs} ({their_name}), but SLACK_BOT_TOKEN is "
+                   "{ours}'s ({our_name}).\nUse the bot token of the app installed in {theirs}, or give {ours} a "
+                   "database of its own (DATABASE_URL)."),
+                theirs=other.team_id, their_name=other.team_name, ours=identity.team_id, our_name=identity.team_name)
         row = rows[0] if rows else SlackWorkspace(team_id=identity.team_id, team_name=identity.team_name,
                                                   bot_user_id=identity.bot_user_id, connected_at=clock())
         # a renamed workspace or a reinstalled bot: the same workspace (unchanged values write nothing)
@@ -118,11 +125,12 @@ def _kind(body: dict[str, Any]) -> str:
     return str(body.get("type"))[:40]
 
 
-def only_this_workspace(identity: Identity) -> Callable[..., BoltResponse]:
+def only_this_workspace(identity: Identity, lang: Language) -> Callable[..., BoltResponse]:
     """Bolt middleware, after Bolt's own (ssl_check, the signature, url_verification are answered before it):
     a request for another workspace or org is answered at once and goes no further (nothing stored, no Slack
     call); one that names no workspace, which Slack never sends, is a bad request (as the HTTP front answers
-    other bodies Slack never sends)."""
+    other bodies Slack never sends). The refusal is in `lang`, the provider's: the person is not one of ours,
+    so we know no language of theirs."""
 
     def refuse_others(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:  # noqa: A002
         team, org = installation_of(body)
@@ -134,12 +142,12 @@ def only_this_workspace(identity: Identity) -> Callable[..., BoltResponse]:
         log.warning("refused a %s from workspace %s%s: this bot serves %s", _kind(body), str(team)[:32],
                     f" (org {str(org)[:32]})" if org else "", identity.team_id)
         if "command" in body:  # say why, to them alone
-            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": ANOTHER_WORKSPACE})
+            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": lang._(ANOTHER_WORKSPACE)})
         if body.get("type") == "block_suggestion":  # a picker takes only options: none
             return BoltResponse(status=200, body={"options": []})
         if body.get("type") == "view_submission":  # an empty answer would close the form as if it were saved
-            return BoltResponse(status=200, body={"response_action": "update", "view": notice(
-                "Not saved", f":warning: {ANOTHER_WORKSPACE} Nothing was saved.")})
+            said = lang._(ANOTHER_WORKSPACE) + " " + lang._("Nothing was saved.")
+            return BoltResponse(status=200, body={"response_action": "update", "view": not_saved(lang, said)})
         return BoltResponse(status=200, body="")
 
     return refuse_others

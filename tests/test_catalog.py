@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from bot.cli_words import catalog_error, import_summary
+from bot.cli_words import catalog_error, import_summary, people_problem
 from i18n import english, language
 from storage.models import CatalogEntry
 from tests.conftest import SAMPLE_CATALOG
+from workflow import people
 from workflow.catalog import BATCH, MAX_PROBLEMS, CatalogError, Problem, Trouble, import_csv
 from workflow.people import PeopleError, grant, parse_role, revoke, roles_by_user
 from workflow.queries import search_catalog
@@ -166,10 +167,15 @@ def test_roles(engine) -> None:  # type: ignore[no-untyped-def]
     assert revoke(engine, "U0A", Role.SUPERVISOR) is False
     assert roles_by_user(engine) == {"U0A": ["coordinator"]}
     assert parse_role("Field-Worker") is Role.FIELD_WORKER
-    with pytest.raises(PeopleError, match="'boss' is not a role; roles are: requester, supervisor"):
+    with pytest.raises(PeopleError) as role:
         parse_role("boss")
-    with pytest.raises(PeopleError, match="is not a Slack user id"):
+    assert (role.value.trouble, role.value.value) == (people.Trouble.ROLE, "boss")
+    assert people_problem(english(), role.value).startswith("'boss' is not a role; roles are: requester, supervisor")
+    assert people_problem(language("es_CL"), role.value).startswith(
+        "'boss' no es un rol; los roles son: requester, supervisor")
+    with pytest.raises(PeopleError) as user:
         grant(engine, "alice", [Role.ADMIN])
+    assert people_problem(english(), user.value).startswith("'alice' is not a Slack user id")
 
 
 def test_problems_and_the_summary_in_spanish(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -68,6 +68,8 @@ def test_roles(env: dict[str, str]) -> None:
     assert bad.returncode == 2 and "'boss' is not a role" in bad.stderr
     bad = cli("roles", "grant", "alice", "admin", env=env)
     assert bad.returncode == 2 and "'alice' is not a Slack user id" in bad.stderr
+    bad = cli("roles", "grant", "alice", "admin", env=env | {"LOCALE": "es_CL"})
+    assert bad.returncode == 2 and "service-orders: 'alice' no es un ID de usuario de Slack" in bad.stderr
 
 
 def test_catalog_import(env: dict[str, str], tmp_path: Path) -> None:

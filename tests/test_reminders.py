@@ -299,3 +299,12 @@ def test_bad_reminder_settings_are_named(setting: str, value: str, message: str)
     with pytest.raises(SettingsError) as refused:
         Settings.from_env(BASE_ENV | {"APPROVAL_REMINDER_HOURS": "24", setting: value})
     assert str(refused.value) == message
+
+
+def test_bad_quiet_hours_are_named_in_the_operators_spanish() -> None:
+    from bot.settings import Settings, SettingsError
+    from i18n import language
+
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env(BASE_ENV | {"QUIET_HOURS": "Evenings"})
+    assert refused.value.text(language("es_CL")) == "QUIET_HOURS: 'evenings' no es un rango de horas como 20:00-07:00"

@@ -34,6 +34,8 @@ from storage.models import (
 from tests.conftest import OUTSIDER, REQUESTER, SUPERVISOR
 from tests.test_cli import CLI, free_port
 from tests.test_end_to_end import PEOPLE, submit
+from workflow.document import Provider
+from workflow.letterhead import Letterhead
 from workflow.vocabulary import Action
 
 THEM = "T0THEM"  # another workspace, where the same app (one signing secret) is installed too
@@ -111,6 +113,17 @@ def test_run_with_a_refused_token_stops_at_once_saying_why(env: dict[str, str], 
         assert f"service-orders: Slack did not accept SLACK_BOT_TOKEN ({code}).\n" in err, err
         assert "reinstall" in err and "Slack is not answering" not in err and fake.bot_token not in err
         assert [call.method for call in fake.calls] == ["auth.test"]  # not asked again: waiting cannot help
+    assert workspaces(engine) == []
+
+
+def test_a_start_up_error_is_said_in_the_providers_language(env: dict[str, str], engine: Engine) -> None:
+    with FakeSlack() as fake:
+        fake.fail_next("auth.test", "token_revoked", status=200)
+        process = run_http(env, SLACK_BOT_TOKEN=fake.bot_token, SLACK_API_URL=fake.api_url, LOCALE="es_CL")
+        err = process.communicate(timeout=60)[1]
+    assert process.returncode == 2, err
+    assert "service-orders: Slack no aceptó SLACK_BOT_TOKEN (token_revoked).\n" in err, err
+    assert "reinstálela" in err and "Traceback" not in err
     assert workspaces(engine) == []
 
 
@@ -220,6 +233,21 @@ def test_a_request_from_another_workspace_is_refused_and_changes_nothing(
     ws.wait(lambda: len(ws.fake.calls_to("views.open")) > opened, "our /order's form")
     assert [call.method for call in ws.fake.calls[calls:]] == ["views.open"]
     assert stored(ws.engine) == rows
+
+
+def test_a_person_of_another_workspace_is_refused_in_the_providers_language(seeded: Engine) -> None:
+    # they are not one of ours: we know no language of theirs, so the refusal is the provider's
+    spanish = Letterhead(Provider(name="Servicios", locale="es_CL"))
+    with LocalWorkspace(seeded, PEOPLE, letterhead=spanish) as ws:
+        submission = a_submission(ws)
+        them = SlackDriver(f"{ws.url}/slack/events", SIGNING_SECRET, ws.fake, team_id=THEM)
+        assert them.command(REQUESTER, "/order").json() == {
+            "response_type": "ephemeral", "text": "Esta aplicación está instalada en otro espacio de trabajo."}
+        view = submission(them).json()["view"]
+        assert view["title"]["text"] == "No se guardó" and view["close"]["text"] == "Cerrar"
+        assert view["blocks"][0]["text"]["text"] == (
+            ":warning: Esta aplicación está instalada en otro espacio de trabajo. No se guardó nada.")
+        assert stored(seeded)["ServiceOrder"] == 0
 
 
 def test_a_slack_connect_click_by_someone_of_another_workspace_is_ours(ws: LocalWorkspace) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Engine
@@ -18,21 +19,29 @@ from workflow.vocabulary import Role
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,31}$")
 
 
+class Trouble(StrEnum):
+    ROLE = "role"  # not one of Role's values
+    USER_ID = "user_id"  # not a Slack user id (U… or W…)
+
+
 class PeopleError(Exception):
-    pass
+    """A role or a user id, as typed, that is none: which trouble, with the value (the command line words it)."""
+
+    def __init__(self, trouble: Trouble, value: str) -> None:
+        super().__init__(f"{trouble}: {value!r}")
+        self.trouble, self.value = trouble, value
 
 
 def parse_role(text: str) -> Role:
     try:
         return Role(text.strip().lower().replace("-", "_"))
     except ValueError:
-        raise PeopleError(f"{text!r} is not a role; roles are: {', '.join(r.value for r in Role)}") from None
+        raise PeopleError(Trouble.ROLE, text) from None
 
 
 def check_user_id(user_id: str) -> str:
     if not _USER_ID.fullmatch(user_id):  # not match(): its $ lets a trailing line break through
-        raise PeopleError(f"{user_id!r} is not a Slack user id (like U012AB3CD; find it in the user's "
-                          "profile, under ⋮ > Copy member ID)")
+        raise PeopleError(Trouble.USER_ID, user_id)
     return user_id
 
 

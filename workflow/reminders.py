@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,6 +44,19 @@ DIGEST_SIZE = 15  # overdue orders named in a digest; the rest are counted
 SWEEP_LIMIT = 2000  # reminders one sweep queues at most: about a second of work on PostgreSQL
 
 
+class QuietTrouble(StrEnum):
+    SHAPE = "shape"  # not HH:MM-HH:MM
+    EMPTY = "empty"  # starts and ends at the same time
+
+
+class QuietHoursError(ValueError):
+    """QUIET_HOURS as set (stripped, lower case) and what is wrong with it; bot/settings.py words it."""
+
+    def __init__(self, trouble: QuietTrouble, value: str) -> None:
+        super().__init__(f"{trouble}: {value!r}")
+        self.trouble, self.value = trouble, value
+
+
 @dataclass(frozen=True)
 class QuietHours:
     """A daily span (e.g. 20:00-07:00, across midnight) when people are not pinged."""
@@ -57,16 +71,16 @@ class QuietHours:
 
     @classmethod
     def parse(cls, text: str) -> QuietHours | None:
-        """'20:00-07:00'; '' or 'off' for none. Raises ValueError with the expected shape."""
+        """'20:00-07:00'; '' or 'off' for none. QuietHoursError says what else it is."""
         text = text.strip().lower()
         if text in ("", "off", "none"):
             return None
         try:
             start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
         except ValueError:
-            raise ValueError(f"'{text}' is not a span of hours like 20:00-07:00") from None
+            raise QuietHoursError(QuietTrouble.SHAPE, text) from None
         if start == end:
-            raise ValueError(f"'{text}' starts and ends at the same time")
+            raise QuietHoursError(QuietTrouble.EMPTY, text)
         return cls(start, end)
 
 

@@ -40,7 +40,8 @@ class Verdict:
         return self.finding is Finding.GENUINE
 
 
-def verify(engine: Engine, data: bytes, name: str = "the file") -> Verdict:
+def verify(engine: Engine, data: bytes, name: str) -> Verdict:
+    """`name`: how the verdict names the file, the caller's (a path): workflow/ has no words of its own."""
     stamp = read_stamp(data)
     if stamp is None:
         return Verdict(Finding.NO_STAMP, {"name": name})
