@@ -87,17 +87,13 @@ def register(app: App, ctx: BotContext) -> None:
                 command=code(f"{name} {esc(words[0][:40])}"), list=code(f"{name} list"),
                 status=code(f"{name} status SO-000042"), help=code(f"{name} help")))
 
-    def learn_reader(command: dict[str, Any]) -> None:
-        """After the ack: the person's language (and name and zone) from Slack, if new or a day old, for what
-        they read next."""
+    def after_command(command: dict[str, Any]) -> None:
+        """After the ack, in one lazy listener (one thread a command, not one per job): `/order` opens the form;
+        any other subcommand learns the person's language (and name and zone) from Slack, if new or a day old,
+        for what they read next."""
         words = (command.get("text") or "").split()
-        if not words or words[0].lower() == "new":
-            return  # the form's own listener learns them before it opens (today_for)
-        refresh(ctx.engine, ctx.gateway, command["user_id"], ctx.clock())
-
-    def open_submit_form(command: dict[str, Any]) -> None:
-        words = (command.get("text") or "").split()
-        if words and words[0].lower() not in ("new",):
+        if words and words[0].lower() != "new":
+            refresh(ctx.engine, ctx.gateway, command["user_id"], ctx.clock())
             return
         try:
             ctx.service.authorize_submit(command["user_id"])
@@ -172,6 +168,6 @@ def register(app: App, ctx: BotContext) -> None:
         ack()
 
     # A Slack app receives only its own commands, so whatever name manifest.yml gives it is ours.
-    app.command(re.compile(r"^/.+"))(ack=ack_command, lazy=[learn_reader, open_submit_form])
+    app.command(re.compile(r"^/.+"))(ack=ack_command, lazy=[after_command])
     for action_id in LIST_PAGE_ACTIONS:
         app.action(action_id)(ack=ack_button, lazy=[turn_page])
