@@ -147,4 +147,7 @@ class HttpServer:
         # which must still be open. Then the sockets are closed from inside waitress's own loop (closing them
         # from another thread races its poll); with no sockets left the loop ends and run() returns.
         self._server.task_dispatcher.shutdown()
-        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._sockets))
+        try:
+            self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._sockets))
+        except OSError:  # the loop already closed its trigger (it is ending): nothing to wake, close what is left
+            wasyncore.close_all(self._sockets)
