@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from bot.effects import EffectRunner
 from bot.gateway import Gateway
 from bot.profiles import refresh
+from bot.readers import locale_for
 from workflow.clock import Clock
-from workflow.people import local_today
+from workflow.people import today_in
 from workflow.service import OrderService
 
 
@@ -27,9 +28,18 @@ class BotContext:
     locale: str = "en"  # the language forms are built and read in (the provider's, until people's own)
 
 
-def today_for(ctx: BotContext, user: str) -> str:
-    """The user's today (ISO), for a form's initial date. Learns their time zone from Slack the first time
-    (after the ack, before views.open: one users.info call, well inside the trigger's 3 seconds)."""
-    refresh(ctx.engine, ctx.gateway, user, ctx.clock())  # if Slack fails, the form still opens (lenient today)
-    with Session(ctx.engine) as session:
-        return local_today(session, user, ctx.clock()).isoformat()
+@dataclass(frozen=True)
+class Reader:
+    """The person a form opens for, as the form needs them: the locale they read in, and their today."""
+
+    locale: str
+    today: date
+
+
+def reader_after_ack(ctx: BotContext, user: str) -> Reader:
+    """Who is about to read a form. Learns their language and time zone from Slack if they are new or a day old
+    (after the ack, before views.open: one users.info call, well inside the trigger's 3 seconds); otherwise
+    one read of the database. If Slack fails, the form still opens (in the provider's language, lenient today)."""
+    now = ctx.clock()
+    known = refresh(ctx.engine, ctx.gateway, user, now)
+    return Reader(locale_for(known.locale if known else None, ctx.locale), today_in(known.tz if known else None, now))

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from bot.gateway import Gateway, SlackError
 from i18n import from_slack
 from workflow.clock import utcnow
-from workflow.people import known_since, remember
+from workflow.people import Known, known, known_since, remember
 
 STALE_AFTER = timedelta(days=1)
 
@@ -28,7 +28,13 @@ def learn(engine: Engine, gateway: Gateway, users: list[str], now: datetime | No
             remember(engine, user, profile.name, profile.tz, from_slack(profile.locale), now=now)
 
 
-def refresh(engine: Engine, gateway: Gateway, user: str, now: datetime) -> None:
-    """`learn` for the person who just acted, after the ack: if Slack fails to answer, they read as before."""
+def refresh(engine: Engine, gateway: Gateway, user: str, now: datetime) -> Known | None:
+    """What we know of the person who just acted, after the ack: one read, and a users.info call first only if
+    they are new or a day old. If Slack fails to answer, they read as before (None: never learnt)."""
+    before = known(engine, user)
+    if before is not None and before.learnt >= now - STALE_AFTER:
+        return before
     with suppress(SlackError):
-        learn(engine, gateway, [user], now)
+        if profile := gateway.profile(user):
+            return remember(engine, user, profile.name, profile.tz, from_slack(profile.locale), now=now)
+    return before

@@ -15,11 +15,16 @@ _REGIONS = frozenset({"419"})
 
 
 def reader_locale(engine: Engine, user: str, provider_locale: str) -> str:
-    """The locale `user` reads Slack in, as last learnt from users.info; the provider's when Slack never said.
-    A reader of the provider's language whose Slack names no country (es, es-LA) reads numbers and dates as
-    the provider's country writes them: a field crew in Chile on Slack's Latin American Spanish types 2,5."""
+    """The locale `user` reads Slack in, as last learnt from users.info; the provider's when Slack never said."""
     with Session(engine) as session:
         known = session.exec(select(Person.locale).where(Person.user_id == user)).first()
+    return locale_for(known, provider_locale)
+
+
+def locale_for(known: str | None, provider_locale: str) -> str:
+    """The locale someone reads in, from the one Slack last said (`known`) and the provider's. A reader of the
+    provider's language whose Slack names no country (es, es-LA) reads numbers and dates as the provider's
+    country writes them: a field crew in Chile on Slack's Latin American Spanish types 2,5."""
     if not known:
         return provider_locale
     reader, provider = parse_locale(known), parse_locale(provider_locale)

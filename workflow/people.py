@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,7 +13,7 @@ from sqlmodel import Session, select
 
 from storage.db import session_scope, upsert
 from storage.models import HomeViewer, Person, RoleGrant
-from workflow.clock import earliest_today, utcnow
+from workflow.clock import aware, earliest_today, utcnow
 from workflow.visibility import staff
 from workflow.vocabulary import Role
 
@@ -72,15 +73,36 @@ def roles_by_user(engine: Engine) -> dict[str, list[str]]:
         return out
 
 
+@dataclass(frozen=True)
+class Known:
+    """What Slack last said of a person: their time zone and locale (None: it did not say), and when."""
+
+    tz: str | None
+    locale: str | None
+    learnt: datetime
+
+    def today(self, now: datetime) -> date:
+        return today_in(self.tz, now)
+
+
 def remember(engine: Engine, user_id: str, name: str, tz: str | None, locale: str | None = None,
-             now: datetime | None = None) -> None:
+             now: datetime | None = None) -> Known:
     """Store what Slack says of a user: the name PDFs show, the time zone their "today" is in, and the CLDR
     locale they read in (None: Slack did not say, or we do not ship their language: they read the
     provider's). `now` is when it was learnt: a day later it is asked again."""
+    known = Known(_zone(tz), locale, (now or utcnow()).astimezone(UTC))
     with session_scope(engine) as session:
-        row = {"user_id": user_id, "name": name[:200], "tz": _zone(tz), "locale": locale,
-               "updated_at": (now or utcnow()).astimezone(UTC)}
+        row = {"user_id": user_id, "name": name[:200], "tz": known.tz, "locale": locale, "updated_at": known.learnt}
         upsert(session, Person, row, "user_id")
+    return known
+
+
+def known(engine: Engine, user_id: str) -> Known | None:
+    """What Slack last said of `user_id`, in one read; None for someone never learnt."""
+    with Session(engine) as session:
+        row = session.exec(select(Person.tz, Person.locale, Person.updated_at).where(
+            Person.user_id == user_id)).first()
+    return Known(row.tz, row.locale, aware(row.updated_at)) if row else None
 
 
 def _zone(tz: str | None) -> str | None:
@@ -91,12 +113,14 @@ def _zone(tz: str | None) -> str | None:
 
 
 def local_today(session: Session, user_id: str, now: datetime) -> date:
-    """Today where the user is (their Slack time zone); when unknown, the earliest today on earth, so
-    nobody is refused a date that is still today where they are."""
-    tz = session.exec(select(Person.tz).where(Person.user_id == user_id)).first()
-    if tz is None:
-        return earliest_today(now)
-    return now.astimezone(ZoneInfo(tz)).date()
+    """Today where the user is (their Slack time zone)."""
+    return today_in(session.exec(select(Person.tz).where(Person.user_id == user_id)).first(), now)
+
+
+def today_in(tz: str | None, now: datetime) -> date:
+    """Today in the time zone `tz`; when unknown, the earliest today on earth, so nobody is refused a date that
+    is still today where they are."""
+    return earliest_today(now) if tz is None else now.astimezone(ZoneInfo(tz)).date()
 
 
 def known_since(engine: Engine, user_ids: list[str], since: datetime) -> set[str]:

@@ -11,10 +11,8 @@ from slack_bolt import Ack, App
 from sqlmodel import Session
 
 from bot.cards import STEP_ACTION_IDS, step_action_id
-from bot.context import BotContext, today_for
+from bot.context import BotContext, reader_after_ack
 from bot.gateway import SlackError
-from bot.profiles import refresh
-from bot.readers import reader_locale
 from bot.refusals import refusal_text
 from forms import order_form
 from forms.elements import notice
@@ -76,8 +74,7 @@ def register(app: App, ctx: BotContext) -> None:
         transition = _STEP_BY_ACTION_ID[action["action_id"]]
         # the clicking person's language (asked of Slack if new or a day old: we are after the ack): the form
         # is built, read and its errors worded in it
-        refresh(ctx.engine, ctx.gateway, user, ctx.clock())
-        locale = reader_locale(ctx.engine, user, ctx.locale)
+        locale = reader_after_ack(ctx, user).locale
         lang = language(locale)
         try:
             clicked = ButtonValue.load(action.get("value"))
@@ -100,7 +97,7 @@ def register(app: App, ctx: BotContext) -> None:
             return
         meta = replace(meta, rows=min(meta.rows + ROW_STEP, MAX_ROWS))
         if view.get("callback_id") == order_form.CALLBACK_ID:
-            new_view = order_form.build(meta, today_for(ctx, body["user"]["id"]))
+            new_view = order_form.build(meta, reader_after_ack(ctx, body["user"]["id"]).today.isoformat())
         else:
             transition = BY_FORM.get(view.get("callback_id", ""))
             if transition is None or meta.order_id is None:

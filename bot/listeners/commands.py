@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 from slack_bolt import Ack, App, Respond
 from sqlmodel import Session
 
-from bot.context import BotContext, today_for
+from bot.context import BotContext, reader_after_ack
 from bot.home import TITLES, code, line_text, title
 from bot.mrkdwn import esc
 from bot.profiles import refresh
-from bot.readers import reader_language, reader_locale
+from bot.readers import reader_language
 from bot.status import status_text
 from forms import order_form
 from forms.elements import actions_block, button, context, section
@@ -99,9 +99,9 @@ def register(app: App, ctx: BotContext) -> None:
             ctx.service.authorize_submit(command["user_id"])
         except WorkflowError:
             return  # already answered in the ack
-        today = today_for(ctx, command["user_id"])  # learns their profile first: time zone and language
-        # the form in its reader's language: built, read and its errors worded in it
-        form = order_form.build(FormMeta(locale=reader_locale(ctx.engine, command["user_id"], ctx.locale)), today)
+        # the form in its reader's language (built, read and its errors worded in it), dated by their today
+        reader = reader_after_ack(ctx, command["user_id"])
+        form = order_form.build(FormMeta(locale=reader.locale), reader.today.isoformat())
         ctx.gateway.open_view(command["trigger_id"], form)
 
     def list_message(user: str, which_word: str, offset: int, name: str) -> dict[str, Any]:
