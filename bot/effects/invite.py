@@ -25,7 +25,7 @@ def view(fx: Effects, effect: Claim) -> InviteView:
 def run(fx: Effects, effect: Claim) -> None:
     seen = view(fx, effect)
     refused = fx.gateway.invite(seen.channel, seen.users)
-    learn(fx.engine, fx.gateway, seen.users)
+    learn(fx.engine, fx.gateway, seen.users, fx.clock())
     if refused:  # say it where people look: a deactivated field worker must be replaced by hand
         fx.gateway.post(seen.channel, could_not_add(refused, fx.provider_language), key=f"{effect.key}:refused")
     return None

@@ -40,7 +40,7 @@ def run(fx: Effects, effect: Claim) -> Record | None:
         return None
     order_id, number = seen.order.id, seen.number
     channel = fx.channel(seen.order)
-    learn(fx.engine, fx.gateway, seen.people)  # the names the document will carry
+    learn(fx.engine, fx.gateway, seen.people, fx.clock())  # the names the document will carry
     issued = issue(fx.engine, order_id, number, fx.letterhead)  # frozen, and its hash recorded, the first time
     document, content = issued.document, issued.pdf
     file_id = _shared_before(fx, effect, channel, document.filename) if effect.again else None
