@@ -114,6 +114,10 @@ def test_history_pages_with_previous_and_next(ws: LocalWorkspace) -> None:
         in shown(second)
     ws.slack.click_in_view(SUPERVISOR, second, "order_history_previous")
     ws.wait(lambda: "page 1 of 2" in shown(ws.top_view(SUPERVISOR) or {"blocks": []}), "back to page one")
+    # a page button that names a page the trail does not have (forged): one line in the modal
+    ws.slack.click_in_view(SUPERVISOR, ws.top_view(SUPERVISOR) or {}, "order_history_next", value=f"{order_id}:9")
+    ws.wait(lambda: (ws.top_view(SUPERVISOR) or {}).get("callback_id") == "notice", "the line in the modal")
+    assert shown(ws.top_view(SUPERVISOR) or {"blocks": []}) == "SO-000001's history has 2 pages; there is no page `9`."
     # a page asked for by number
     assert "Steps 11–13 of 13" in shown(history_view(ws, SUPERVISOR, "history SO-000001 2"))
 
@@ -136,6 +140,8 @@ def test_bad_history_requests_get_one_line_each(ws: LocalWorkspace) -> None:
         "SO-000001's history has 1 page; there is no page `0`.")
     assert answer(ws, REQUESTER, "history SO-000001 next")["text"] == (
         "SO-000001's history has 1 page; there is no page `next`.")
+    assert answer(ws, REQUESTER, "history SO-000001 <!channel>")["text"] == (
+        "SO-000001's history has 1 page; there is no page `&lt;!channel&gt;`.")
     assert ws.top_view(OUTSIDER) is None and ws.top_view(REQUESTER) is None  # no modal for any of them
     # the card's History button, clicked by someone who may not see the order: one line, just for them
     order = ws.order(order_id)

@@ -19,6 +19,7 @@ from bot.context import BotContext
 from bot.gateway import SlackError
 from bot.history import BUTTON, PAGE_ACTIONS, Trail, history_view, page_count
 from bot.home import code
+from bot.mrkdwn import esc
 from bot.profiles import refresh
 from bot.readers import locale_for, reader_language
 from bot.refusals import refusal_text
@@ -61,7 +62,7 @@ def trail_of(ctx: BotContext, user: str, order_id: int, lang: Language, command:
 def no_page(lang: Language, trail: Trail, page: str, pages: int) -> str:
     return lang.n_("{number}'s history has {count} page; there is no page {page}.",
                    "{number}'s history has {count} pages; there is no page {page}.", pages).format(
-        number=trail.number, count=lang.number(pages), page=code(page[:20].replace("`", "'")))
+        number=trail.number, count=lang.number(pages), page=code(esc(page[:20].replace("`", "'"))))
 
 
 def history_answer(ctx: BotContext, user: str, args: list[str], command: str) -> str | None:
