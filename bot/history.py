@@ -113,4 +113,4 @@ def history_view(trail: Trail, page: int, lang: Language, zone: tzinfo, zone_nam
     return {"type": "modal", "callback_id": VIEW,
             "title": {"type": "plain_text", "text": (lang.p_("modal title", "History") + " " + trail.number)[:24]},
             "close": {"type": "plain_text", "text": lang.p_("modal button", "Close")[:24]},
-            "blocks": blocks, "private_metadata": str(trail.order_id)}
+            "blocks": blocks}

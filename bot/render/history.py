@@ -80,12 +80,12 @@ def step_lines(event: AuditEvent, lang: Language, zone: tzinfo, marks: Marks = S
 
 
 def describe_changes(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> list[str]:
-    """Everything a step's facts record, one line each: its values, every field's before → after, the people
-    it added or removed, and its items."""
+    """Everything a step's facts record, one line each: every field's before → after, its values and the
+    people it added or removed, then its items."""
     if facts.legacy is not None:
         return [marks.text(facts.legacy)]
     changed = {change.name for change in facts.fields}
-    lines: list[str] = []
+    lines = [field_change(change, lang, marks, facts.currency) for change in facts.fields]
     for spec in dataclasses.fields(facts):
         name, value = spec.name, getattr(facts, spec.name)
         if name in _NOT_LISTED or name in changed or value is None or value == ():
@@ -95,7 +95,6 @@ def describe_changes(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> 
             lines.append(f"{label}: " + ", ".join(_value(lang, marks, name, v, facts.currency) for v in value))
         else:
             lines.append(f"{label}: {_value(lang, marks, name, value, facts.currency)}")
-    lines += [field_change(change, lang, marks, facts.currency) for change in facts.fields]
     lines += [item_change(item, lang, marks, facts.currency) for item in facts.items]
     return lines
 
