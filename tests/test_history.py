@@ -75,7 +75,7 @@ def test_history_shows_every_step_with_who_when_and_before_after(ws: LocalWorksp
     assert f"<@{SUPERVISOR}> approved the order.\nPending approval → Approved, work in progress · version 1" in text
     # each fact: the submission's values, the approval's field before → after, people, notes (escaped)
     assert "• Requested for: Mar 5, 2026" in text and "• Priority: normal" in text
-    assert "• Scheduled for: — → Mar 5, 2026" in text and f"• People added: <@{WORKER}>" in text
+    assert f"version 1\n• Scheduled for: — → Mar 5, 2026\n• People added: <@{WORKER}>" in text
     assert "• Note: Gate &lt;!channel&gt; 4521" in text
     assert f"<@{WORKER}> filed a confirmation.\nApproved, work in progress · version 2" in text
     assert "• ~ HVAC preventive maintenance (h): quantity 2 → 3; amount $90.00 → $135.00" in text
