@@ -5,14 +5,17 @@ clock (fixed), so every time it shows is known."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
+from slack_sdk.models.views import View
 
-from bot.history import chunks, paginate
+from bot.history import BUTTON, PAGE_ACTIONS, chunks, paginate
 from bot.render.history import describe_changes
 from i18n import english, language
 from sandbox.local import LocalWorkspace
@@ -106,6 +109,7 @@ def test_history_pages_with_previous_and_next(ws: LocalWorkspace) -> None:
     assert "Extra 6" in shown(first) and "Extra 7" not in shown(first)
     assert [e["action_id"] for b in first["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
         "order_history_next"]
+    View(**first).validate_json()  # as slack_sdk's models check a view (limits included)
     ws.slack.click_in_view(SUPERVISOR, first, "order_history_next")
     ws.wait(lambda: "page 2 of 2" in shown(ws.top_view(SUPERVISOR) or {"blocks": []}), "page two")
     second = ws.top_view(SUPERVISOR)
@@ -183,3 +187,15 @@ def test_pages_fit_slacks_limits() -> None:
     assert [len(page) for page in pages] == [3, 10, 4]  # 31 blocks a big step; at most 10 steps a page
     assert all(sum(len(s) + 1 for s in page) + 3 <= 100 for page in pages)
     assert paginate([]) == [[]]
+
+
+def test_every_history_button_has_a_listener(ws: LocalWorkspace) -> None:
+    """Bolt answers 404 to an action no listener takes; each of ours is taken (and answered at once)."""
+    user = {"id": OUTSIDER, "username": "otto", "name": "otto", "team_id": "T0001"}
+    for action_id in (BUTTON, *PAGE_ACTIONS):
+        payload = {"type": "block_actions", "team": {"id": "T0001", "domain": "fake"}, "user": user,
+                   "api_app_id": "A0001", "token": "t", "trigger_id": "1.2.x", "container": {"type": "view"},
+                   "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": "1:1",
+                                "action_ts": "1.2"}]}
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        assert ws.slack.post(body, "application/x-www-form-urlencoded").status == 200, action_id
