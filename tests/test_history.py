@@ -128,6 +128,7 @@ def test_history_pages_with_previous_and_next(ws: LocalWorkspace) -> None:
 
 def test_bad_history_requests_get_one_line_each(ws: LocalWorkspace) -> None:
     order_id = approved_order(ws)
+    told = len(ws.fake.ephemerals)
     # someone who may not see the order: one line, no modal
     assert answer(ws, OUTSIDER, "history SO-000001")["text"] == (
         "SO-000001 is not one of yours: ask its requester or a coordinator.")
@@ -157,6 +158,7 @@ def test_bad_history_requests_get_one_line_each(ws: LocalWorkspace) -> None:
         "SO-000001 is not one of yours: ask its requester or a coordinator.")
     assert ws.top_view(OUTSIDER) is None
     assert "`/order history SO-000042`" in answer(ws, REQUESTER, "help")["text"]
+    assert len(ws.fake.ephemerals) - told == 10  # one line for each of the nine, and the help: nothing twice
 
 
 def test_any_step_facts_are_described_field_by_field() -> None:

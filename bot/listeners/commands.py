@@ -1,6 +1,7 @@
 """The slash command: `/order` opens the submit form; `/order list`, `/order status` and `/order help` answer
 in the ack, shown to the user alone (all database reads, well inside Slack's 3 seconds), in the language they
-read Slack in (bot/readers.py; learnt from Slack after the ack)."""
+read Slack in (bot/readers.py; learnt from Slack after the ack). `/order history` answers a bad request in the
+ack and opens its modal after it (bot/listeners/history.py)."""
 
 from __future__ import annotations
 

@@ -118,18 +118,18 @@ def could_not_open(ctx: BotContext, user: str, error: SlackError) -> str:
 
 
 def open_from_command(ctx: BotContext, command: dict[str, Any]) -> None:
-    """After the ack of `/order history NUMBER [PAGE]` (which answered any problem): open the modal."""
+    """After the ack of `/order history NUMBER [PAGE]`: open the modal. A bad request was answered in the ack
+    and gets nothing more here (no second line); only a modal Slack would not open is told."""
     user, args = command["user_id"], (command.get("text") or "").split()[1:]
     order_id = parse_order_number(args[0]) if args else None
     page = parse_id(args[1]) if len(args) > 1 else 1
     if order_id is None or page is None or len(args) > 2:
         return
     try:
-        problem = show(ctx, user, order_id, page, open_with=command["trigger_id"])
+        show(ctx, user, order_id, page, open_with=command["trigger_id"])
     except SlackError as error:
-        problem = could_not_open(ctx, user, error)
-    if problem and command.get("response_url"):
-        ctx.gateway.respond(command["response_url"], problem)
+        if command.get("response_url"):
+            ctx.gateway.respond(command["response_url"], could_not_open(ctx, user, error))
 
 
 def register(app: App, ctx: BotContext) -> None:
