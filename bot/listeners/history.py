@@ -164,6 +164,8 @@ def register(app: App, ctx: BotContext) -> None:
         user, view = body["user"]["id"], body.get("view") or {}
         order, _, page = (action.get("value") or "").partition(":")
         order_id, number = parse_id(order), parse_id(page)
+        if not view.get("id"):  # not clicked in a modal (a forged payload): there is no view to update
+            return
         lang = reader_language(ctx.engine, user, ctx.locale)
         try:
             if order_id is None or number is None:
