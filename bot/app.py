@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from bot.context import BotContext
 from bot.effects import EffectRunner, lower_priority
 from bot.gateway import Gateway, make_client
-from bot.listeners import actions, commands, dedup, events, options, views
+from bot.listeners import actions, commands, dedup, events, history, options, views
 from bot.listeners.views import not_saved
 from bot.refusals import reader_of, sorry
 from bot.settings import Settings
@@ -141,7 +141,7 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
               authorize=authorization(identity, settings.bot_token))
     # ours run after Bolt's own, before any listener
     app.middleware(only_this_workspace(identity, language(ctx.locale)))
-    for listeners in (dedup, commands, actions, views, options, events):
+    for listeners in (dedup, commands, actions, views, options, events, history):
         listeners.register(app, ctx)
 
     @app.error

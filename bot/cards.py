@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date
 
+from bot.history import BUTTON as HISTORY_BUTTON
 from bot.mrkdwn import bold, esc, mention, slack_date
 from forms.elements import actions_block, button, context, header, mrkdwn, section
 from forms.metadata import ButtonValue
@@ -82,6 +83,10 @@ def card_blocks(card: OrderCard, today: date | None = None, lang: Language | Non
         blocks.append(actions_block("order_steps", [
             button(step_action_id(step.action), _(BUTTONS[step.action]), value, step.style) for step in card.steps
         ]))
+    # not a step: whoever may see the order may read its history, so it stands apart from the step buttons
+    blocks.append({"type": "section", "text": mrkdwn(_("Every step: who took it, when, and what it changed.")),
+                   "accessory": button(HISTORY_BUTTON, lang.p_("button", "History"),
+                                       ButtonValue(card.id, card.revision).dump())})
     blocks.append(context(_("Revision {revision} · only the people the workflow allows can use these buttons")
                           .format(revision=card.revision)))
     return blocks

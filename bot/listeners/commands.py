@@ -1,6 +1,7 @@
 """The slash command: `/order` opens the submit form; `/order list`, `/order status` and `/order help` answer
 in the ack, shown to the user alone (all database reads, well inside Slack's 3 seconds), in the language they
-read Slack in (bot/readers.py; learnt from Slack after the ack)."""
+read Slack in (bot/readers.py; learnt from Slack after the ack). `/order history` answers a bad request in the
+ack and opens its modal after it (bot/listeners/history.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlmodel import Session
 
 from bot.context import BotContext, reader_after_ack
 from bot.home import TITLES, code, line_text, title
+from bot.listeners.history import history_answer, open_from_command
 from bot.mrkdwn import esc
 from bot.profiles import refresh
 from bot.readers import reader_language
@@ -47,6 +49,8 @@ def help_text(lang: Language, cmd: str) -> str:
                                          count=lang.number(PAGE_SIZE)),
         "• " + lang._("{command} shows an order's state, version, people, last steps and latest PDF.").format(
             command=code(f"{cmd} status SO-000042")),
+        "• " + lang._("{command} shows an order's whole history: every step, who took it and when, and what it "
+                      "changed, before and after.").format(command=code(f"{cmd} history SO-000042")),
         "• " + lang._("Each order gets its own channel with a card showing its state, version and the steps you "
                       "can take. Your App Home lists what waits for you."),
         "• " + lang._("Supervisors and coordinators approve or reject an order; field workers file confirmations "
@@ -81,6 +85,12 @@ def register(app: App, ctx: BotContext) -> None:
             ack(**list_message(user, words[1] if len(words) > 1 else "mine", 0, name))
         elif sub == "status":
             ack(text=status_answer(user, words[1] if len(words) > 1 else "", name))
+        elif sub == "history":  # a problem is answered here; the modal opens after the ack
+            problem = history_answer(ctx, user, words[1:], name)
+            if problem:
+                ack(text=problem)
+            else:
+                ack()
         else:
             lang = reader(user)
             ack(text=lang._("I don't know {command}. Try {list}, {status} or {help}.").format(
@@ -92,6 +102,9 @@ def register(app: App, ctx: BotContext) -> None:
         any other subcommand learns the person's language (and name and zone) from Slack, if new or a day old,
         for what they read next."""
         words = (command.get("text") or "").split()
+        if words and words[0].lower() == "history":
+            open_from_command(ctx, command)  # learns the person's language and zone first, as below
+            return
         if words and words[0].lower() != "new":
             refresh(ctx.engine, ctx.gateway, command["user_id"], ctx.clock())
             return
