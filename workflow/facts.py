@@ -36,6 +36,8 @@ class ItemFact:
     quantity_after: Decimal | None
     amount_before: Decimal | None = None  # the line's total in the order's currency; None: unpriced
     amount_after: Decimal | None = None
+    unit_price_before: Decimal | None = None  # None: unpriced (or the line was added)
+    unit_price_after: Decimal | None = None
 
     @property
     def change(self) -> str:
@@ -49,7 +51,9 @@ class ItemFact:
                    change.before.quantity if change.before else None,
                    change.after.quantity if change.after else None,
                    change.before.total(currency) if change.before else None,
-                   change.after.total(currency) if change.after else None)
+                   change.after.total(currency) if change.after else None,
+                   change.before.unit_price if change.before else None,
+                   change.after.unit_price if change.after else None)
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,8 @@ class StepFacts:
 
 _SCALARS = ("version", "client", "site", "item_count", "requested_date", "priority", "scheduled_date", "note",
             "currency", "total", "delta", "legacy")
-_DECIMALS = ("quantity_before", "quantity_after", "amount_before", "amount_after")
+_DECIMALS = ("quantity_before", "quantity_after", "amount_before", "amount_after", "unit_price_before",
+             "unit_price_after")
 
 
 def _plain(value: object) -> object:

@@ -35,12 +35,14 @@ from workflow.errors import (
     FreeItemTaken,
     ItemRow,
     KeepOneItem,
+    NegativePrice,
     NoItems,
     NoLongerOnOrder,
     NotFieldWorkers,
     NothingChanged,
     NotInCatalog,
     OnAnotherRow,
+    PriceLine,
     Problem,
     Refused,
     RemovingAbsent,
@@ -49,7 +51,16 @@ from workflow.errors import (
     Stale,
 )
 from workflow.facts import FieldChange, StepFacts, item_facts
-from workflow.inputs import Approval, Closing, Confirmation, FreeItem, ItemQuantity, OrderDraft, Rejection
+from workflow.inputs import (
+    Approval,
+    Closing,
+    Confirmation,
+    FreeItem,
+    ItemQuantity,
+    OrderDraft,
+    Pricing,
+    Rejection,
+)
 from workflow.limits import FREE_ITEMS, Limits
 from workflow.people import local_today
 from workflow.queries import get_order, version_lines
@@ -154,7 +165,7 @@ class OrderService:
             return order
 
     def apply(self, actor: str, order_id: int, action: Action, revision: int,
-              data: Approval | Rejection | Confirmation | Closing) -> ServiceOrder:
+              data: Approval | Rejection | Confirmation | Closing | Pricing) -> ServiceOrder:
         """Take one step on an existing order, or raise Refused / Stale / FieldErrors."""
         transition = BY_ACTION[action]
         now = self.clock()
@@ -312,12 +323,59 @@ def _closing_version(session: Session, order: ServiceOrder, action: Action, acto
     return number
 
 
+def _set_prices(session: Session, order: ServiceOrder, actor: str, data: Pricing, now: datetime,
+                effects: _Effects, service: OrderService) -> StepFacts:
+    """New unit prices on lines of the current version (a free-text item entered without one included): a new
+    version, under the same ceilings as a confirmation."""
+    errors: dict[FieldKey, Problem] = {}
+    current = version_lines(session, order.id, order.current_version)
+    ids = {line_id: line for line_id, line in current}
+    before = [line for _, line in current]
+    after = dict(ids)
+    fields: dict[str, FieldKey] = {}  # each changed line's price field, for its errors
+    for price in data.prices:
+        field = PriceLine(price.line_id)
+        line = ids.get(price.line_id)
+        if line is None:  # a line of another version or order: the form was not ours
+            errors[field] = NoLongerOnOrder()
+            continue
+        if price.unit_price < 0:
+            errors[field] = NegativePrice()
+            continue
+        if line.unit_price is not None and price.unit_price == line.unit_price:
+            continue
+        after[price.line_id] = ItemLine(line.kind, line.code, line.description, line.unit, price.unit_price,
+                                        line.quantity)
+        fields[line.key] = field
+    lines = list(after.values())
+    changes = diff_items(tuple(before), tuple(lines))
+    first: FieldKey = next(iter(fields.values()), PriceLine(current[0][0]) if current else Field.REASON)
+    if not errors and not changes:
+        errors[first] = NothingChanged()
+    changed = [c.after for c in changes if c.after is not None]
+    errors = service.limits.line_problems(changed, service.currency, fields, first) | errors
+    # a change that raises the total meets the same ceiling as a confirmation
+    if (changed and not errors and subtotal(lines, service.currency) > subtotal(before, service.currency)
+            and (problem := service.limits.total_problem(lines, service.currency))):
+        errors[first] = problem
+    if errors:
+        raise FieldErrors(errors)
+    number = order.current_version + 1
+    _add_version(session, order, number, Action.SET_PRICES, actor, now, data.reason, lines)
+    effects.add(EffectKind.UPLOAD_PDF, f"pdf:v{number}", UploadPdf(number))
+    total = subtotal(lines, service.currency)
+    return StepFacts(Action.SET_PRICES, actor, version=number, items=item_facts(changes, service.currency),
+                     note=data.reason, currency=service.currency, total=total,
+                     delta=total - subtotal(before, service.currency))
+
+
 _STEPS: dict[Action, Callable[..., StepFacts]] = {
     Action.APPROVE: _approve,
     Action.REJECT: _reject,
     Action.CONFIRM: _confirm,
     Action.COMPLETE: _complete,
     Action.NOT_PERFORM: _not_perform,
+    Action.SET_PRICES: _set_prices,
 }
 
 

@@ -78,6 +78,14 @@ def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
             if note:
                 text += " " + lang._("Why: {note}").format(note=note)
             return text
+        case Action.SET_PRICES:
+            said = [_price(item, facts.currency or "USD", lang, marks) for item in facts.items]
+            text = lang._("Version {number}: {changes}.").format(number=facts.version, changes="; ".join(said))
+            if facts.delta is not None and facts.currency:
+                text += " " + lang._("Total {delta}.").format(delta=lang.signed_amount(facts.delta, facts.currency))
+            if note:
+                text += " " + lang._("Why: {note}").format(note=note)
+            return text
         case Action.COMPLETE | Action.NOT_PERFORM:
             text = lang._("Version {number}, the closing record.").format(number=facts.version)
             if note:
@@ -102,3 +110,12 @@ def _item(item: ItemFact, lang: Language, marks: Marks) -> str:
     if item.quantity_before is None:
         return f"+ {lang.number(item.quantity_after)} × {name}"
     return f"{name} {lang.number(item.quantity_before)} → {lang.number(item.quantity_after)}"
+
+
+def _price(item: ItemFact, currency: str, lang: Language, marks: Marks) -> str:
+    """One line's unit price, before and after: "Filter: no price → $12.50 each"."""
+    def shown(value: object) -> str:
+        return lang.amount(value, currency) if value is not None else lang._("no price")  # type: ignore[arg-type]
+
+    return lang._("{item}: unit price {before} → {after}").format(
+        item=marks.text(item.description), before=shown(item.unit_price_before), after=shown(item.unit_price_after))
