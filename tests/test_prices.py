@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
+from bot.cli_words import catalog_error, import_summary
+from i18n import english
 from sandbox.local import LocalWorkspace
-from storage.models import AuditEvent
-from tests.conftest import COORDINATOR, OUTSIDER, SUPERVISOR, WORKER
+from storage.models import AuditEvent, ClientPrice
+from tests.conftest import COORDINATOR, OUTSIDER, SAMPLE_CATALOG, SUPERVISOR, WORKER
 from tests.test_bad_input import days_ahead, errors_of, stored
 from tests.test_end_to_end import PEOPLE, pdf_text, submit
+from workflow.catalog import CatalogError, import_csv
 from workflow.facts import StepFacts
 from workflow.limits import Limits
 from workflow.people import grant
@@ -175,3 +179,62 @@ def test_two_forms_at_one_revision_make_one_step(ws: LocalWorkspace) -> None:
     assert ws.order(order_id).current_version == 2
     with Session(ws.engine) as session:
         assert [e.action for e in session.exec(select(AuditEvent))].count("set_prices") == 1
+
+
+# --- per-client prices: catalog rows of kind `price` ------------------------------------------------------
+
+
+def catalog(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "prices.csv"
+    path.write_text("kind,code,name,unit,unit_price,parent\n" + body, encoding="utf-8")
+    return path
+
+
+def test_a_clients_price_is_used_whenever_its_orders_pick_the_item(ws: LocalWorkspace, tmp_path: Path) -> None:
+    report = import_csv(ws.engine, catalog(tmp_path, "price,HVAC-MNT,,,40.00,PENA\nprice,CBL-25,,,80,PENA\n"
+                                                     "price,HVAC-MNT,,,44.5,ACME\n"))
+    assert import_summary(english(), report) == "Imported 3 new client prices."
+    # Peñalolén's order: its own price for the HVAC hours, the catalog's for the cement (it has none)
+    order_id = approved(ws)
+    assert prices_now(ws, order_id) == {"HVAC preventive maintenance": Decimal("40.0000"),
+                                        "Cement 25 kg": Decimal("7.4000"), "Skip hire": None}
+    # and in a confirmation that adds an item
+    assert ws.confirm(WORKER, order_id, changes=[("cable", "1")], note="a roll of cable").text == ""
+    ws.settle()
+    assert prices_now(ws, order_id)["Cable 2.5 mm² (100 m roll)"] == Decimal("80.0000")
+    # another client's order pays its own price
+    other = submit(ws, client="acme", site="warehouse", items=[("hvac", "2"), ("cable", "1")], free_items="")
+    assert prices_now(ws, other) == {"HVAC preventive maintenance": Decimal("44.5000"),
+                                     "Cable 2.5 mm² (100 m roll)": Decimal("89.9000")}
+    # a later file changes a client's price: orders from then on use it
+    again = import_csv(ws.engine, catalog(tmp_path, "price,HVAC-MNT,,,42,PENA\n"))
+    assert again.changed == 1 and again.existing == {"price": 1}
+
+
+def test_bad_price_rows_are_named_by_line_and_nothing_is_stored(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import_csv(engine, SAMPLE_CATALOG)
+    path = catalog(tmp_path, "price,NOPE,,,10,ACME\n"          # line 2: no such item
+                             "price,CEM-25,,,10,NOBODY\n"      # line 3: no such client
+                             "price,CEM-25,,,-3,ACME\n"        # line 4: a negative price
+                             "price,CEM-25,,,7,\n"             # line 5: whose price?
+                             "price,CEM-25,,,7,ACME\n"         # line 6: good
+                             "price,CEM-25,,,8,ACME\n")        # line 7: the same client's price again
+    with pytest.raises(CatalogError) as caught:
+        import_csv(engine, path)
+    assert catalog_error(english(), caught.value) == [
+        f"{path}: line 2: code 'NOPE' is not a service or material code (in this file or already imported)",
+        f"{path}: line 3: parent 'NOBODY' is not a client code (in this file or already imported)",
+        f"{path}: line 4: unit_price '-3' must be 0 or more",
+        f"{path}: line 5: a price needs its client's code in 'parent'",
+        f"{path}: line 7: price 'CEM-25' already appears on line 6",
+    ]
+    with Session(engine) as session:
+        assert session.exec(select(ClientPrice)).all() == []
+
+
+def test_a_price_row_may_name_an_item_and_client_of_the_same_file(engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import_csv(engine, catalog(tmp_path, "price,GLUE,,,3.10,NEWCO\nclient,NEWCO,New Co,,,\n"
+                                         "material,GLUE,Glue,tube,3.50,\n"))
+    with Session(engine) as session:
+        assert [(p.client_code, p.item_code, p.unit_price) for p in session.exec(select(ClientPrice))] == [
+            ("NEWCO", "GLUE", Decimal("3.1000"))]

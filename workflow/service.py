@@ -20,6 +20,7 @@ from storage.models import (
     Assignment,
     AuditEvent,
     CatalogEntry,
+    ClientPrice,
     LineItem,
     OrderVersion,
     RoleGrant,
@@ -129,7 +130,7 @@ class OrderService:
             today = local_today(session, actor, now)
             if problem := self.limits.date_problem(draft.requested_date, today):
                 errors[Field.REQUESTED_DATE] = problem
-            lines = _resolve_items(session, draft.items, errors, catalog)
+            lines = _resolve_items(session, draft.items, errors, catalog, client_code=draft.client_code)
             lines += _free_lines(draft.free_items, {line.key for line in lines}, errors)
             first_field: FieldKey = ItemRow(draft.items[0].row) if draft.items else FREE_ITEMS
             if not lines and not errors:
@@ -151,6 +152,7 @@ class OrderService:
             session.add(order)
             session.flush()
             _add_version(session, order, 0, Action.SUBMIT, actor, now, None, lines)
+            _stamp_money(session, order, self)
             facts = StepFacts(Action.SUBMIT, actor, client=client.name, site=site.name, item_count=len(lines),
                               requested_date=draft.requested_date, priority=draft.priority,
                               reviewers=tuple(reviewers), currency=self.currency,
@@ -190,6 +192,7 @@ class OrderService:
             order.state = transition.target
             order.updated_at = now
             session.add(order)
+            _stamp_money(session, order, self)
             _audit(session, order, actor, transition, source, now, facts)
             effects.add(EffectKind.CARD, f"card:{order.revision}", Card())
             effects.add(EffectKind.MESSAGE, f"message:{order.revision}", Message(facts))
@@ -250,7 +253,8 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
                 errors[row] = NoLongerOnOrder()
                 continue
         else:
-            resolved = _resolve_items(session, (ItemQuantity(change.ref, Decimal(1), change.row),), errors)
+            resolved = _resolve_items(session, (ItemQuantity(change.ref, Decimal(1), change.row),), errors,
+                                      client_code=order.client_code)
             if not resolved:
                 continue
             line = after.get(resolved[0].key, resolved[0])
@@ -425,8 +429,11 @@ def _catalog(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, s
 
 
 def _resolve_items(session: Session, items: tuple[ItemQuantity, ...], errors: dict[FieldKey, Problem],
-                   catalog: dict[tuple[str, str], CatalogEntry] | None = None) -> list[ItemLine]:
+                   catalog: dict[tuple[str, str], CatalogEntry] | None = None,
+                   client_code: str | None = None) -> list[ItemLine]:
+    """Picked catalog items as lines, each at the client's own price where the catalog has one for it."""
     catalog = catalog if catalog is not None else _catalog(session, [_ref(item) for item in items])
+    own = _client_prices(session, client_code, {code for _, code in map(_ref, items)})
     lines: dict[str, ItemLine] = {}
     for item in items:
         kind, code = _ref(item)
@@ -435,12 +442,21 @@ def _resolve_items(session: Session, items: tuple[ItemQuantity, ...], errors: di
             errors[ItemRow(item.row)] = NotInCatalog()
             continue
         line = ItemLine(kind=kind, code=entry.code, description=entry.name, unit=entry.unit,
-                        unit_price=entry.unit_price, quantity=item.quantity)
+                        unit_price=own.get(entry.code, entry.unit_price), quantity=item.quantity)
         if line.key in lines:
             errors[ItemRow(item.row)] = OnAnotherRow()
             continue
         lines[line.key] = line
     return list(lines.values())
+
+
+def _client_prices(session: Session, client_code: str | None, codes: set[str]) -> dict[str, Decimal]:
+    """The client's own unit prices for these item codes (catalog rows of kind `price`), in one query."""
+    if not client_code or not codes:
+        return {}
+    rows = session.exec(select(ClientPrice).where(ClientPrice.client_code == client_code,
+                                                  ClientPrice.item_code.in_(codes)))  # type: ignore[attr-defined]
+    return {row.item_code: row.unit_price for row in rows}
 
 
 def _free_line(item: FreeItem) -> ItemLine:
@@ -482,6 +498,17 @@ def _add_version(session: Session, order: ServiceOrder, number: int, action: Act
              "description": line.description, "unit": line.unit, "unit_price": line.unit_price,
              "quantity": line.quantity} for position, line in enumerate(lines)])
     order.current_version = number
+
+
+def _stamp_money(session: Session, order: ServiceOrder, service: OrderService) -> None:
+    """Record the currency and tax rate on the version the step made: its figures for ever (export), whatever the
+    settings say later. Whichever step made it (a version still without them is the new one; older versions
+    made before this was recorded keep None rather than today's settings)."""
+    session.execute(update(OrderVersion)
+                    .where(OrderVersion.order_id == order.id, OrderVersion.number == order.current_version,
+                           OrderVersion.currency.is_(None))  # type: ignore[union-attr]
+                    .values(currency=service.currency, tax_rate=service.limits.tax_rate)
+                    .execution_options(synchronize_session=False))
 
 
 def _audit(session: Session, order: ServiceOrder, actor: str, transition: Transition, source: State | None,
