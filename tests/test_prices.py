@@ -16,10 +16,14 @@ from i18n import english
 from sandbox.local import LocalWorkspace
 from storage.models import AuditEvent, ClientPrice
 from tests.conftest import COORDINATOR, OUTSIDER, SAMPLE_CATALOG, SUPERVISOR, WORKER
+from tests.test_app_home import open_home
 from tests.test_bad_input import days_ahead, errors_of, stored
 from tests.test_end_to_end import PEOPLE, pdf_text, submit
+from tests.test_tracking import answer
 from workflow.catalog import CatalogError, import_csv
+from workflow.document import Provider
 from workflow.facts import StepFacts
+from workflow.letterhead import Letterhead
 from workflow.limits import Limits
 from workflow.people import grant
 from workflow.queries import version_lines
@@ -238,3 +242,28 @@ def test_a_price_row_may_name_an_item_and_client_of_the_same_file(engine, tmp_pa
     with Session(engine) as session:
         assert [(p.client_code, p.item_code, p.unit_price) for p in session.exec(select(ClientPrice))] == [
             ("NEWCO", "GLUE", Decimal("3.1000"))]
+
+
+# --- one way to show money -------------------------------------------------------------------------------
+
+
+def test_every_surface_shows_subtotal_tax_and_total_as_the_pdf(seeded) -> None:  # type: ignore[no-untyped-def]
+    letterhead = Letterhead(Provider(name="Servicios", currency="EUR", tax_rate=Decimal("0.21")))
+    with LocalWorkspace(seeded, PEOPLE, letterhead=letterhead) as ws:
+        order_id = approved(ws, free_items="1 | Skip hire | unit | 80")
+        # 3 h × 45.00 + 10 bags × 7.40 + 80.00 = 289.00; 21 % tax 60.69; 349.69 with tax
+        said = "Subtotal 289.00 · tax 21% 60.69 · total 349.69 EUR"
+        order = ws.order(order_id)
+        card = ws.fake.message(order.channel_id, order.card_ts)
+        assert said in str(card.blocks)
+        transcript = ws.fake.transcript(order.channel_id)
+        assert said + "." in transcript  # the approval's message
+        v1 = pdf_text(next(f for f in ws.fake.files.values() if f.name == "SO-000001-v1.pdf").content)
+        assert all(figure in v1 for figure in ("289.00", "60.69", "349.69", "EUR"))
+        assert said in answer(ws, COORDINATOR, f"status SO-{order_id:06d}")["text"]
+        assert said in str(answer(ws, WORKER, "list mine")["blocks"])
+        assert said in str(open_home(ws, WORKER)["blocks"])
+        # a price step's message ends on the new figures: the skip at 100 adds 20.00, 24.20 with tax
+        assert ws.set_prices(COORDINATOR, order_id, prices={"Skip hire": "100"}, reason="quote").text == ""
+        ws.settle()
+        assert "Subtotal 309.00 · tax 21% 64.89 · total 373.89 EUR." in ws.fake.transcript(order.channel_id)

@@ -155,7 +155,7 @@ class OrderService:
             _stamp_money(session, order, self)
             facts = StepFacts(Action.SUBMIT, actor, client=client.name, site=site.name, item_count=len(lines),
                               requested_date=draft.requested_date, priority=draft.priority,
-                              reviewers=tuple(reviewers), currency=self.currency,
+                              reviewers=tuple(reviewers), currency=self.currency, tax_rate=self.limits.tax_rate,
                               total=subtotal(lines, self.currency))
             _audit(session, order, actor, BY_ACTION[Action.SUBMIT], None, now, facts)
             effects = _Effects(session, order, now)
@@ -224,6 +224,7 @@ def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, 
     return StepFacts(Action.APPROVE, actor, version=1, scheduled_date=data.scheduled_date,
                      fields=(FieldChange("scheduled_date", None, data.scheduled_date.isoformat()),),
                      people_added=tuple(data.field_workers), note=data.notes or None, currency=service.currency,
+                     tax_rate=service.limits.tax_rate,
                      total=subtotal(lines, service.currency))
 
 
@@ -297,6 +298,7 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
     total = subtotal(lines, service.currency)
     return StepFacts(Action.CONFIRM, actor, version=number, items=item_facts(changes, service.currency),
                      people_added=tuple(new_people), note=data.note, currency=service.currency, total=total,
+                     tax_rate=service.limits.tax_rate,
                      delta=total - subtotal(before, service.currency))
 
 
@@ -369,7 +371,7 @@ def _set_prices(session: Session, order: ServiceOrder, actor: str, data: Pricing
     effects.add(EffectKind.UPLOAD_PDF, f"pdf:v{number}", UploadPdf(number))
     total = subtotal(lines, service.currency)
     return StepFacts(Action.SET_PRICES, actor, version=number, items=item_facts(changes, service.currency),
-                     note=data.reason, currency=service.currency, total=total,
+                     note=data.reason, currency=service.currency, total=total, tax_rate=service.limits.tax_rate,
                      delta=total - subtotal(before, service.currency))
 
 
