@@ -188,11 +188,13 @@ class OrderService:
             order.revision = revision + 1
             source = State(order.state)
             effects = _Effects(session, order, now)
+            version_before = order.current_version
             facts = _STEPS[action](session, order, actor, data, now, effects, self)
             order.state = transition.target
             order.updated_at = now
             session.add(order)
-            _stamp_money(session, order, self)
+            if order.current_version != version_before:
+                _stamp_money(session, order, self)
             _audit(session, order, actor, transition, source, now, facts)
             effects.add(EffectKind.CARD, f"card:{order.revision}", Card())
             effects.add(EffectKind.MESSAGE, f"message:{order.revision}", Message(facts))
@@ -504,8 +506,7 @@ def _add_version(session: Session, order: ServiceOrder, number: int, action: Act
 
 def _stamp_money(session: Session, order: ServiceOrder, service: OrderService) -> None:
     """Record the currency and tax rate on the version the step made: its figures for ever (export), whatever the
-    settings say later. Whichever step made it (a version still without them is the new one; older versions
-    made before this was recorded keep None rather than today's settings)."""
+    settings say later, whichever step made it."""
     session.execute(update(OrderVersion)
                     .where(OrderVersion.order_id == order.id, OrderVersion.number == order.current_version,
                            OrderVersion.currency.is_(None))  # type: ignore[union-attr]
