@@ -7,10 +7,12 @@ from datetime import UTC, date
 
 from bot.history import BUTTON as HISTORY_BUTTON
 from bot.mrkdwn import bold, esc, mention, slack_date
+from bot.render.money import amounts_text
 from forms.elements import actions_block, button, context, header, mrkdwn, section
 from forms.metadata import ButtonValue
 from i18n import Language, english
 from i18n.domain import BUTTONS, priority, state
+from workflow.amounts import Amounts
 from workflow.clock import aware
 from workflow.overview import is_overdue
 from workflow.queries import OrderCard
@@ -40,8 +42,9 @@ def card_text(card: OrderCard, lang: Language | None = None) -> str:
 
 
 def card_blocks(card: OrderCard, today: date | None = None, lang: Language | None = None,
-                currency: str = "USD") -> list[dict]:
-    """The card; with the provider's `today`, an approved order past its scheduled date says it is overdue."""
+                currency: str = "USD", figures: Amounts | None = None) -> list[dict]:
+    """The card; with the provider's `today`, an approved order past its scheduled date says it is overdue.
+    With `figures`, its money is subtotal, tax and total, as on the PDF."""
     lang = lang or english()
     _ = lang._
     none = "—"
@@ -61,8 +64,8 @@ def card_blocks(card: OrderCard, today: date | None = None, lang: Language | Non
         field(_("Requester"), mention(card.requester_id)),
         field(_("Approved by"), mention(card.approved_by) if card.approved_by else none),
         field(_("Field workers"), " ".join(mention(u) for u in card.field_workers) or none),
-        field(_("Items"), _("{items} · total {amount}").format(items=items,
-                                                              amount=lang.amount(card.total, currency))),
+        field(_("Items"), f"{items}\n{amounts_text(lang, figures)}" if figures else
+              _("{items} · total {amount}").format(items=items, amount=lang.amount(card.total, currency))),
     ]
     blocks: list[dict] = [
         header(f"{card.number} · {card.client}"),

@@ -50,6 +50,8 @@ TROUBLES = {
     Trouble.PRICE_TOO_HIGH: N_("unit_price '{price}' must be at most {most}"),
     Trouble.ORPHAN: N_("parent '{parent}' is not a client code (in this file or already imported)"),
     Trouble.REPEATED: N_("{kind} '{code}' already appears on line {first}"),
+    Trouble.PRICE_NEEDS_CLIENT: N_("a price needs its client's code in 'parent'"),
+    Trouble.UNKNOWN_ITEM: N_("code '{code}' is not a service or material code (in this file or already imported)"),
 }
 
 
@@ -76,6 +78,7 @@ _NEW = {
     CatalogKind.SITE: lambda lang, n: lang.n_("{count} new site", "{count} new sites", n),
     CatalogKind.SERVICE: lambda lang, n: lang.n_("{count} new service", "{count} new services", n),
     CatalogKind.MATERIAL: lambda lang, n: lang.n_("{count} new material", "{count} new materials", n),
+    CatalogKind.PRICE: lambda lang, n: lang.n_("{count} new client price", "{count} new client prices", n),
 }
 
 

@@ -7,6 +7,7 @@ and says how many more there are; `/order list` pages through any of them."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_timedelta
@@ -16,10 +17,12 @@ from sqlmodel import Session
 from bot.cards import STATE_EMOJI, step_action_id
 from bot.mrkdwn import esc
 from bot.readers import reader_language
+from bot.render.money import amounts_text
 from forms.elements import actions_block, button, context, header, section
 from forms.metadata import ButtonValue
 from i18n import N_, Language
 from i18n.domain import BUTTONS, ROLES, state
+from workflow.amounts import Amounts, current_amounts
 from workflow.clock import aware
 from workflow.overview import Listing, OrderLine, Page, counts_by_state, listing
 from workflow.service import roles_of
@@ -58,8 +61,9 @@ def age(lang: Language, since: datetime, now: datetime) -> str:
     return format_timedelta(max(now - aware(since), timedelta(0)), format="short", locale=lang.locale)
 
 
-def line_text(lang: Language, line: OrderLine, now: datetime) -> str:
-    """'*SO-000042* · Acme · HQ' and 'Pending approval · v0 · 3 days old', linked to the order's channel."""
+def line_text(lang: Language, line: OrderLine, now: datetime, figures: Amounts | None = None) -> str:
+    """'*SO-000042* · Acme · HQ' and 'Pending approval · v0 · 3 days old', linked to the order's channel; then
+    its money (`figures`), as on its PDF."""
     number = f"<#{line.channel_id}|{line.number}>" if line.channel_id else line.number
     facts = [state(lang, line.state), lang._("v{number}").format(number=line.version)]
     if line.scheduled_date:
@@ -68,7 +72,8 @@ def line_text(lang: Language, line: OrderLine, now: datetime) -> str:
     if line.overdue:
         overdue = lang._("overdue")
         facts.append(f":warning: *{overdue}*")
-    return f"{STATE_EMOJI[line.state]} *{number}* · {esc(line.client)} · {esc(line.site)}\n" + " · ".join(facts)
+    text = f"{STATE_EMOJI[line.state]} *{number}* · {esc(line.client)} · {esc(line.site)}\n" + " · ".join(facts)
+    return text + f"\n{amounts_text(lang, figures)}" if figures else text
 
 
 def title(lang: Language, which: Listing, total: int) -> str:
@@ -85,7 +90,8 @@ def step_buttons(lang: Language, line: OrderLine, roles: set[Role], assigned: bo
 
 
 def home_view(lang: Language, roles: set[Role], sections: list[tuple[Listing, Page]],
-              counts: dict[State, int] | None, now: datetime, today: date) -> dict:
+              counts: dict[State, int] | None, now: datetime, today: date,
+              figures: dict[int, Amounts] | None = None) -> dict:
     role_names = lang.list([lang._(ROLES[role]) for role in Role if role in roles]) or lang._("none yet")
     blocks: list[dict] = [header(lang._("Service orders")),
                           context(lang._("Your roles: {roles} · updated {date}").format(
@@ -101,7 +107,7 @@ def home_view(lang: Language, roles: set[Role], sections: list[tuple[Listing, Pa
         if not page.lines:
             blocks.append(context(lang._(EMPTY[which])))
         for line in page.lines:
-            blocks.append(section(line_text(lang, line, now)))
+            blocks.append(section(line_text(lang, line, now, (figures or {}).get(line.id))))
             buttons = step_buttons(lang, line, roles, assigned=which == Listing.ASSIGNED)
             if buttons:
                 blocks.append(actions_block(f"home_{which.value}_{line.id}", buttons))
@@ -115,7 +121,8 @@ def home_view(lang: Language, roles: set[Role], sections: list[tuple[Listing, Pa
     return {"type": "home", "blocks": blocks}
 
 
-def render_home(engine: Engine, user_id: str, now: datetime, timezone: str, *, provider_locale: str = "en") -> dict:
+def render_home(engine: Engine, user_id: str, now: datetime, timezone: str, *, provider_locale: str = "en",
+                currency: str = "USD", tax_rate: Decimal = Decimal(0)) -> dict:
     """The App Home view of one person, as the database says now (overdue by the provider's calendar), in the
     language they read Slack in (the provider's when Slack never said)."""
     today = now.astimezone(ZoneInfo(timezone)).date()
@@ -124,7 +131,10 @@ def render_home(engine: Engine, user_id: str, now: datetime, timezone: str, *, p
         sections = [(which, listing(session, which, user_id, today, limit=PER_SECTION))
                     for which in home_sections(roles)]
         counts = counts_by_state(session) if sees_counts(roles) else None
-    return home_view(reader_language(engine, user_id, provider_locale), roles, sections, counts, now, today)
+        figures = current_amounts(session, [line.id for _, page in sections for line in page.lines], currency,
+                                  tax_rate)
+    return home_view(reader_language(engine, user_id, provider_locale), roles, sections, counts, now, today,
+                     figures)
 
 
 def _command(which: Listing) -> str:

@@ -7,9 +7,11 @@ from datetime import UTC
 
 from bot.mrkdwn import esc
 from bot.render.facts import describe
+from bot.render.money import amounts_text
 from i18n import Language
 from i18n.domain import state
 from storage.models import AuditEvent
+from workflow.amounts import Amounts
 from workflow.clock import aware
 from workflow.queries import OrderCard
 
@@ -27,7 +29,8 @@ def step_line(lang: Language, step: AuditEvent) -> str:
         return f"• {when} <@{step.actor_id}> {step.action}"
 
 
-def status_text(lang: Language, card: OrderCard, steps: list[AuditEvent], pdf: str | None) -> str:
+def status_text(lang: Language, card: OrderCard, steps: list[AuditEvent], pdf: str | None,
+                figures: Amounts | None = None) -> str:
     channel = f"<#{card.channel_id}>" if card.channel_id else lang._("(its channel is being made)")
     people = [lang._("requested by {person}").format(person=f"<@{card.requester_id}>")]
     if card.approved_by:
@@ -38,6 +41,7 @@ def status_text(lang: Language, card: OrderCard, steps: list[AuditEvent], pdf: s
     lines = [f"*{card.number}* · {esc(card.client)} · {esc(card.site)} · {channel}",
              " · ".join([state(lang, card.state), lang._("version {number}").format(number=card.version),
                          ", ".join(people)]),
+             *([amounts_text(lang, figures)] if figures else []),
              lang._("Latest PDF: {file} in {channel}").format(file=pdf, channel=channel) if pdf else
              lang._("No PDF yet: the first comes with the approval."),
              "*" + lang._("Last steps") + "*"]

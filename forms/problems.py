@@ -16,12 +16,14 @@ from workflow.errors import (
     ItemRow,
     KeepOneItem,
     LineOverCeiling,
+    NegativePrice,
     NoItems,
     NoLongerOnOrder,
     NotFieldWorkers,
     NothingChanged,
     NotInCatalog,
     OnAnotherRow,
+    PriceLine,
     Problem,
     RemovingAbsent,
     Required,
@@ -46,7 +48,14 @@ BLOCKS: dict[Field, str] = {
 }
 
 
+def price_block(line_id: int) -> str:
+    """The block of one line's unit price in the Set prices form."""
+    return f"price:{line_id}"
+
+
 def block_of(key: FieldKey) -> str:
+    if isinstance(key, PriceLine):
+        return price_block(key.line_id)
     return item_block(key.row) if isinstance(key, ItemRow) else BLOCKS[key]
 
 
@@ -100,6 +109,10 @@ def problem_text(lang: Language, key: FieldKey, problem: Problem, name: Callable
             return _("That item is not on the order; a quantity of 0 removes an item.")
         case KeepOneItem():
             return _("An order keeps at least one item; close it as not performed instead.")
+        case NothingChanged() if isinstance(key, PriceLine):
+            return _("No price changed: enter a new unit price on at least one line.")
+        case NegativePrice():
+            return _("A price is 0 or more.")
         case NothingChanged():
             return _("Nothing changed: change an item or add a field worker.")
         case FreeItemTaken(description=description):

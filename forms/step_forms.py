@@ -18,6 +18,7 @@ from forms.elements import (
     header,
     input_block,
     modal,
+    read_text,
     read_users,
     text_context,
     text_input,
@@ -30,17 +31,18 @@ from forms.fields import (
     decimal_marks,
     optional_text,
     parse_free_items,
+    parse_price,
     required_date,
     required_text,
 )
 from forms.items import FREE_ITEMS, MAX_ROWS, add_rows_button, free_items_block, item_rows, parse_rows
 from forms.metadata import FormMeta
-from forms.problems import BLOCKS
+from forms.problems import BLOCKS, price_block
 from i18n import Language, language
 from i18n.domain import priority
 from workflow.document import ItemLine
 from workflow.errors import Field
-from workflow.inputs import Approval, Closing, Confirmation, Rejection, StepInput
+from workflow.inputs import Approval, Closing, Confirmation, LinePrice, Pricing, Rejection, StepInput
 from workflow.queries import OrderCard
 from workflow.transitions import BY_ACTION
 from workflow.vocabulary import Action
@@ -182,6 +184,61 @@ def parse_confirm(values: Values, meta: FormMeta) -> Confirmation:
     return Confirmation(changes, free, tuple(dict.fromkeys(workers)), note)
 
 
+# the modal's 100 blocks: the summary, the reason and at most this many lines' prices
+PRICE_LINES_MAX = 95
+PRICE_TEXT_MAX = 24
+
+
+def _price_text(line: ItemLine, marks: str) -> str | None:
+    """The current unit price as the reader types it (their own decimal mark), or None: not priced yet."""
+    if line.unit_price is None:
+        return None
+    return f"{line.unit_price.normalize():f}".replace(".", marks[-1])
+
+
+def build_set_prices(meta: FormMeta, order: OrderCard, lines: Lines) -> View:
+    lang = language(meta.locale)
+    _ = lang._
+    marks = decimal_marks(meta.locale)
+    blocks = [_summary(lang, order),
+              text_context(_("Unit prices of version {version}. Change the ones that are wrong; "
+                             "a blank price stays as it is.").format(version=order.version))]
+    for line_id, line in lines[:PRICE_LINES_MAX]:
+        quantity = " ".join(part for part in (lang.number(line.quantity), line.unit or "") if part)
+        label = f"{line.code} · {line.description} ({quantity})" if line.code else f"{line.description} ({quantity})"
+        now = _price_text(line, marks)
+        blocks.append(input_block(
+            price_block(line_id), label,
+            text_input(price_block(line_id), max_length=PRICE_TEXT_MAX, initial=now,
+                       placeholder=_("Unit price, like {example}").format(example=f"150{marks[-1]}50")),
+            optional=True, hint=None if now is not None else _("No price yet.")))
+    blocks.append(input_block(REASON, _("Why the prices change"),
+                              text_input(REASON, max_length=REASON_MAX, multiline=True)))
+    return _modal(lang, Action.SET_PRICES, lang.p_("modal title", "Prices {number}").format(number=order.number),
+                  lang.p_("modal button", "Set prices"), blocks, meta)
+
+
+def parse_set_prices(values: Values, meta: FormMeta) -> Pricing:
+    errors = Collector(language(meta.locale))
+    marks = decimal_marks(meta.locale)
+    prices: list[LinePrice] = []
+    for block_id in values:
+        kind, _, raw_id = block_id.partition(":")
+        if kind != "price" or not raw_id.isdigit() or len(raw_id) > 12:
+            continue
+        typed = read_text(values, block_id)
+        if not typed:  # left blank: that line keeps its price
+            continue
+        price = parse_price(typed, errors.lang, marks)
+        if isinstance(price, str):
+            errors.add(block_id, price[:1].upper() + price[1:] + ".")
+            continue
+        prices.append(LinePrice(int(raw_id), price))
+    reason = required_text(values, REASON, REASON_MAX, errors, errors.lang._("Enter why the prices change."))
+    errors.raise_if_any()
+    return Pricing(tuple(prices), reason)
+
+
 @dataclass(frozen=True)
 class StepForm:
     build: Callable[[FormMeta, OrderCard, Lines], View]
@@ -196,4 +253,5 @@ STEP_FORMS: dict[Action, StepForm] = {
     Action.CONFIRM: StepForm(build_confirm, parse_confirm, has_item_rows=True),
     Action.COMPLETE: StepForm(build_complete, parse_complete),
     Action.NOT_PERFORM: StepForm(build_not_performed, parse_not_performed),
+    Action.SET_PRICES: StepForm(build_set_prices, parse_set_prices),
 }

@@ -34,6 +34,7 @@ BUTTONS = {
     Action.CONFIRM: N_("File a confirmation"),
     Action.COMPLETE: N_("Close as completed"),
     Action.NOT_PERFORM: N_("Close as not performed"),
+    Action.SET_PRICES: N_("Set prices"),
 }
 
 # what the actor did, after their name: "Ana approved the order."
@@ -44,6 +45,7 @@ DONE = {
     Action.CONFIRM: N_("filed a confirmation"),
     Action.COMPLETE: N_("closed the order as completed"),
     Action.NOT_PERFORM: N_("closed the order as not performed"),
+    Action.SET_PRICES: N_("set prices"),
 }
 
 # the step as something one may or may not do: "Only a supervisor can {approve SO-000001}."
@@ -54,6 +56,7 @@ DOING = {
     Action.CONFIRM: N_("file a confirmation on {number}"),
     Action.COMPLETE: N_("close {number} as completed"),
     Action.NOT_PERFORM: N_("close {number} as not performed"),
+    Action.SET_PRICES: N_("set prices on {number}"),
 }
 
 ROLES = {
@@ -79,7 +82,7 @@ PRIORITIES = {"low": N_("low"), "normal": N_("normal"), "high": N_("high"), "urg
 ITEM_KINDS = {ItemKind.SERVICE: N_("Services"), ItemKind.MATERIAL: N_("Materials"), ItemKind.FREE: N_("Other items")}
 
 CATALOG_KINDS = {CatalogKind.CLIENT: N_("client"), CatalogKind.SITE: N_("site"), CatalogKind.SERVICE: N_("service"),
-                 CatalogKind.MATERIAL: N_("material")}
+                 CatalogKind.MATERIAL: N_("material"), CatalogKind.PRICE: N_("client price")}
 
 
 def state(lang: Language, value: State | str) -> str:

@@ -48,7 +48,7 @@ HISTORY_HEADINGS = (N_("Version"), N_("Issued"), N_("By"), N_("Step"), N_("Finge
 SIGN_LINES = (N_("Name"), N_("Signature"), N_("Date"))
 # the step that made a version, in the history table
 STEPS = {"approve": N_("Approved (original)"), "confirm": N_("Change confirmed"), "complete": N_("Completed"),
-         "not_perform": N_("Not performed")}
+         "not_perform": N_("Not performed"), "set_prices": N_("Prices set")}
 OUTCOMES = {"complete": N_("Completed"), "not_perform": N_("Not performed")}
 CLOSING_NOTES = {"complete": N_("Closing note"), "not_perform": N_("Reason")}
 CLOSED_AS = {"complete": N_("Closed as completed by {name} on {when}."),

@@ -269,6 +269,17 @@ class LocalWorkspace:
         view = self.open_step(user, order_id, "not_perform")
         return self.submit(user, view, {"reason": {"reason": plain_text(reason)}})
 
+    def set_prices(self, user: str, order_id: int, *, prices: dict[str, str], reason: str) -> Any:
+        """The "Set prices" form: `prices` maps a line's description to the unit price typed on it."""
+        view = self.open_step(user, order_id, "set_prices")
+        values: dict[str, Any] = {"reason": {"reason": plain_text(reason)}}
+        for block in view["blocks"]:
+            label = (block.get("label") or {}).get("text", "")
+            typed = next((p for d, p in prices.items() if d in label), None)
+            if block.get("block_id", "").startswith("price:") and typed is not None:
+                values[block["block_id"]] = {block["element"]["action_id"]: plain_text(typed)}
+        return self.submit(user, view, values)
+
     def _rows_for(self, user: str, view: dict[str, Any], needed: int) -> dict[str, Any]:
         """Click "Add more rows" until the form has `needed` item rows."""
         while sum(1 for b in view["blocks"] if b.get("block_id", "").startswith("item_")) < needed:

@@ -71,6 +71,16 @@ class CatalogEntry(SQLModel, table=True):
     search_text: str = Field(index=True, max_length=300)
 
 
+class ClientPrice(SQLModel, table=True):
+    """A client's own unit price for a service or material (catalog rows of kind `price`): used instead of the
+    catalog's price whenever that client's order picks the item."""
+
+    __tablename__ = "client_price"
+    client_code: str = Field(primary_key=True, max_length=64)
+    item_code: str = Field(primary_key=True, max_length=64)
+    unit_price: Decimal = Field(sa_type=MONEY)
+
+
 class ServiceOrder(SQLModel, table=True):
     __tablename__ = "service_order"
     # the lists of App Home, `/order list` and the reminder sweep: by state, oldest or soonest first
@@ -122,6 +132,10 @@ class OrderVersion(SQLModel, table=True):
     # SHA-256 of the PDF bytes as issued: what `verify` checks a file against, whatever renders it later
     pdf_sha256: str | None = Field(default=None, max_length=64)
     pdf_file_id: str | None = Field(default=None, max_length=32)
+    # the provider's currency and tax rate when the version was made: its figures for ever (export); None on
+    # versions made before they were recorded
+    currency: str | None = Field(default=None, max_length=3)
+    tax_rate: Decimal | None = Field(default=None, sa_type=ExactDecimal(7, 6))
 
 
 class LineItem(SQLModel, table=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from storage.db import make_engine
@@ -13,6 +14,7 @@ from tests.test_cli import cli, env  # noqa: F401  (the fixture)
 from tests.test_workflow import draft
 from workflow.catalog import import_csv
 from workflow.inputs import Approval, Closing
+from workflow.limits import Limits
 from workflow.people import grant, remember
 from workflow.service import OrderService
 from workflow.vocabulary import Action, Role
@@ -31,7 +33,9 @@ def seed(url: str) -> None:
         grant(engine, user, [role])
     remember(engine, WORKER, "Jürgen Müller", "Europe/Berlin")
     for day, description in ((0, "=HYPERLINK(\"http://evil\")"), (3, "Second"), (6, "Third, with a comma")):
-        service = OrderService(engine, clock=lambda d=day: NOW + timedelta(days=d), currency="EUR")
+        # as the bot runs with CURRENCY=EUR and TAX_RATE_PERCENT=21
+        service = OrderService(engine, clock=lambda d=day: NOW + timedelta(days=d), currency="EUR",
+                               limits=Limits(tax_rate=Decimal("0.21")))
         order = service.submit(REQUESTER, draft(description=description,
                                                 requested_date=(NOW + timedelta(days=day + 2)).date()))
         if day < 6:
@@ -102,3 +106,15 @@ def test_export_header_and_states_in_the_providers_language(env: dict[str, str],
     # the values stay machine-readable: ISO times, plain decimals with a point, codes
     assert first["enviada_el"] == "2026-11-20T11:00+01:00" and first["prioridad"] == "high"
     assert (first["subtotal"], first["impuesto"], first["total"]) == ("310.00", "65.10", "375.10")
+
+
+def test_export_keeps_each_orders_issued_currency_and_tax_after_the_settings_change(env: dict[str, str],  # noqa: F811
+                                                                                    tmp_path: Path) -> None:
+    seed(env["DATABASE_URL"])  # issued in EUR at 21 %
+    out = tmp_path / "orders.csv"
+    # the provider has since moved to dollars without tax: the orders keep the figures they were issued with
+    result = cli("export", str(out), env=env | {"CURRENCY": "USD", "TAX_RATE_PERCENT": "0"})
+    assert result.returncode == 0, result.stderr
+    first, *_ = rows(out)
+    assert (first["subtotal"], first["tax"], first["total"], first["currency"]) == ("310.00", "65.10", "375.10",
+                                                                                    "EUR")

@@ -69,6 +69,18 @@ def create_all_of_old(engine: Engine) -> None:
         connection.execute(text("DROP TABLE alembic_version"))
 
 
+def used_as_of(engine: Engine, revision: str | None) -> int:
+    """Real data (`use`) in the schema of an earlier `revision` (None: as `create_all` made it before there were
+    migrations, with no revision recorded). Today's code writes it in today's schema, which is then taken down."""
+    init_db(engine)
+    order_id = use(engine)
+    with engine.begin() as connection:
+        command.downgrade(migrations.alembic_config(connection), revision or migrations.BASELINE)
+        if revision is None:
+            connection.execute(text("DROP TABLE alembic_version"))
+    return order_id
+
+
 def differences(engine: Engine) -> list[Any]:
     """What autogenerate would still write: the database against the models (tables, columns and their types,
     nullability, indexes, unique and foreign keys)."""
@@ -92,7 +104,13 @@ def rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
                     select(*(c for c in table.columns if c.name in columns)).order_by(*table.primary_key.columns))]
                  for table in SQLModel.metadata.sorted_tables if table.name in present
                  for columns in [{c["name"] for c in found_in.get_columns(table.name)}]}
-    return {name: table_rows for name, table_rows in found.items() if table_rows}
+    return {name: _without_empty_columns(table_rows) for name, table_rows in found.items() if table_rows}
+
+
+def _without_empty_columns(table_rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The rows without the columns no row has a value in: a column a later revision adds starts empty."""
+    kept = [i for i in range(len(table_rows[0])) if any(row[i] is not None for row in table_rows)]
+    return [tuple(row[i] for i in kept) for row in table_rows]
 
 
 def use(engine: Engine) -> int:
@@ -123,8 +141,7 @@ def test_migrations_on_an_empty_database_make_the_models_schema(empty: Engine) -
 
 
 def test_a_database_made_by_create_all_is_taken_on_in_place(empty: Engine) -> None:
-    create_all_of_old(empty)  # how init_db made every database before there were migrations
-    order_id = use(empty)
+    order_id = used_as_of(empty, None)  # how init_db made every database before there were migrations
     before = rows(empty)
     assert migrations.status(empty).unversioned_tables
     outcome = init_db(empty)
@@ -238,8 +255,7 @@ def test_init_takes_on_a_database_made_by_create_all(tmp_path: Path, monkeypatch
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     url = database_url(tmp_path)
     engine = make_engine(url)
-    create_all_of_old(engine)
-    use(engine)
+    used_as_of(engine, None)
     before = rows(engine)
     current = db_command("db", "current", url=url, monkeypatch=monkeypatch, capsys=capsys)
     assert f"tables made before migrations; `service-orders db upgrade` takes them on as {migrations.BASELINE}" in (
@@ -254,9 +270,7 @@ def test_init_takes_on_a_database_made_by_create_all(tmp_path: Path, monkeypatch
 def test_0006_keeps_old_audit_text_readable_as_facts_without_markup(empty: Engine) -> None:
     """Audit rows from before typed facts: their text becomes the facts' `legacy` note, with Slack's markup
     turned into plain ids and text; rows already holding facts are left as they are."""
-    with empty.begin() as connection:
-        command.upgrade(migrations.alembic_config(connection), "0005")
-    order_id = use(empty)  # this release's rows: facts already
+    order_id = used_as_of(empty, "0005")  # this release's rows: facts already
     with Session(empty) as session:
         kept = [e.detail for e in audit_trail(session, order_id)]
     old = ("Version 2: − Skip hire; added field worker <@U0FW2>. Total +12.00. Why: &lt;!channel&gt; "

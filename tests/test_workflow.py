@@ -71,7 +71,8 @@ def approved(service: OrderService) -> ServiceOrder:
 def test_table_is_complete_and_consistent() -> None:
     assert {t.action for t in TRANSITIONS} == set(Action)
     assert [t.action for t in available(State.PENDING_APPROVAL)] == [Action.APPROVE, Action.REJECT]
-    assert [t.action for t in available(State.APPROVED)] == [Action.CONFIRM, Action.COMPLETE, Action.NOT_PERFORM]
+    assert [t.action for t in available(State.APPROVED)] == [Action.CONFIRM, Action.COMPLETE, Action.NOT_PERFORM,
+                                                             Action.SET_PRICES]
     for closed in (State.REJECTED, State.COMPLETED, State.NOT_PERFORMED):
         assert available(closed) == []
     # every step has its words, in every language we ship (i18n/domain.py)
@@ -219,7 +220,8 @@ def test_confirmation_adds_changes_removes_and_records_diff(service, seeded) -> 
     said = describe(event, english())
     assert said.startswith("<@U0FW1> filed a confirmation. Version 2: ")
     assert "Air filter F7 592×592 4 → 6" in said and "− Skip hire" in said and "<@U0FW2>" in said
-    assert "Total +$106.00. Why: Filters were clogged; skip not needed" in said
+    assert ("Total +$106.00. Subtotal 416.00 · tax 0% 0.00 · total 416.00 USD. "
+            "Why: Filters were clogged; skip not needed") in said
     spanish = describe(event, language("es_CL"))
     assert "registró una confirmación" in spanish and "Versión 2" in spanish and "US$106,00" in spanish
 

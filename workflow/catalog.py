@@ -1,4 +1,5 @@
-"""Master data import: clients, sites, services and materials from one CSV file, all or nothing.
+"""Master data import: clients, sites, services, materials and clients' own prices from one CSV file, all or
+nothing.
 
 The file is streamed: each row is read, checked and staged in a TEMPORARY table, in batches, so memory stays
 flat whatever the file's size. What a row alone cannot say (a code repeated in the file, a site's parent that
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     cast,
     exists,
     func,
@@ -40,7 +42,7 @@ from sqlalchemy import (
 )
 
 from storage.db import WRITE_OPTION, bulk_insert, scratch_table, upsert_from_select, without_jit
-from storage.models import MONEY, CatalogEntry
+from storage.models import MONEY, CatalogEntry, ClientPrice
 from workflow.limits import MAX_PRICE
 from workflow.numbers import parse_decimal
 from workflow.vocabulary import CatalogKind
@@ -55,6 +57,7 @@ _KINDS = frozenset(k.value for k in CatalogKind)
 # plain strings: a StrEnum member in a comparison costs more than the rest of the row's check
 _PRICED = frozenset({CatalogKind.SERVICE.value, CatalogKind.MATERIAL.value})
 _CLIENT, _SITE = CatalogKind.CLIENT.value, CatalogKind.SITE.value
+_PRICE = CatalogKind.PRICE.value  # a client's price for an item: code the item's, parent the client's
 _ENTRY_COLUMNS = ["kind", "code", "name", "unit", "unit_price", "parent_code", "address", "contact", "search_text"]
 
 # The rows of the file being imported, on the importing connection only. Text without lengths: a bad row is
@@ -97,6 +100,8 @@ class Trouble(StrEnum):
     PRICE_TOO_HIGH = "price_too_high"  # price, most
     ORPHAN = "orphan"  # parent
     REPEATED = "repeated"  # kind, code, first
+    PRICE_NEEDS_CLIENT = "price_needs_client"
+    UNKNOWN_ITEM = "unknown_item"  # code
 
 
 @dataclass(frozen=True)
@@ -257,6 +262,8 @@ def _entry(row: _Row, line: int) -> tuple[Any, ...] | Problem:
         return _problem(Trouble.KIND, line, kind=_shown(row.kind), kinds=", ".join(k.value for k in CatalogKind))
     if not _CODE.match(code):
         return _problem(Trouble.CODE, line, code=_shown(code))
+    if kind == _PRICE:
+        return _client_price(row, line)
     if not name or len(name) > 200:
         return _problem(Trouble.NAME, line)
     price = None
@@ -280,6 +287,17 @@ def _entry(row: _Row, line: int) -> tuple[Any, ...] | Problem:
     staged_price = None if price is None else f"{price:.4f}"
     return (True, kind, code, name, row.unit or None, staged_price, row.parent or None, row.address or None,
             row.contact or None, search_text(code, name))
+
+
+def _client_price(row: _Row, line: int) -> tuple[Any, ...] | Problem:
+    """A client's price for an item: the item's code, the client's in `parent`, the price (its name and unit
+    are the item's, so the row's own are not read). Whether item and client exist needs every row."""
+    if not row.parent:
+        return _problem(Trouble.PRICE_NEEDS_CLIENT, line)
+    price = _price(row.unit_price, line)
+    if isinstance(price, Problem):
+        return price
+    return (True, _PRICE, row.code, "", None, f"{price:.4f}", row.parent, None, None, "")
 
 
 def _price(written: str, line: int) -> Decimal | Problem:
@@ -336,32 +354,42 @@ _NOTHING = (None,) * (len(_ENTRY_COLUMNS) - 2)
 def _check_staged(connection: Connection, problems: _Problems) -> None:
     """What needs every row: a (kind, code) seen on an earlier line, a site whose parent is no client in the
     file or the catalog. A row with a problem of its own is not checked again: each line gets its first one."""
-    staged, clients = _STAGED, _STAGED.alias("client")
-    repeated = (select(staged.c.kind, staged.c.code, func.min(staged.c.line).label("first"))
-                .group_by(staged.c.kind, staged.c.code).having(func.count() > 1).subquery("repeated"))
-    orphan = and_(staged.c.kind == _SITE,
+    staged, clients, items = _STAGED, _STAGED.alias("client"), _STAGED.alias("item")
+    # a client's price repeats per (item, client); every other row per (kind, code)
+    client_of = case((staged.c.kind == _PRICE, staged.c.parent_code), else_="").label("client_of")
+    repeated = (select(staged.c.kind, staged.c.code, client_of, func.min(staged.c.line).label("first"))
+                .group_by(staged.c.kind, staged.c.code, client_of).having(func.count() > 1).subquery("repeated"))
+    orphan = and_(staged.c.kind.in_([_SITE, _PRICE]),
                   ~exists().where(clients.c.kind == _CLIENT, clients.c.code == staged.c.parent_code),
                   ~exists().where(CatalogEntry.kind == _CLIENT,
                                   CatalogEntry.code == staged.c.parent_code))
+    unknown = and_(staged.c.kind == _PRICE,
+                   ~exists().where(items.c.kind.in_(_PRICED), items.c.code == staged.c.code),
+                   ~exists().where(CatalogEntry.kind.in_(_PRICED), CatalogEntry.code == staged.c.code))
     found = (select(staged.c.line, staged.c.kind, staged.c.code, staged.c.parent_code, repeated.c.first,
-                    orphan.label("orphan"))
+                    orphan.label("orphan"), unknown.label("unknown"))
              .outerjoin(repeated, and_(repeated.c.kind == staged.c.kind, repeated.c.code == staged.c.code,
-                                       repeated.c.first < staged.c.line))
-             .where(staged.c.ok, or_(repeated.c.first.is_not(None), orphan))
+                                       repeated.c.client_of == client_of, repeated.c.first < staged.c.line))
+             .where(staged.c.ok, or_(repeated.c.first.is_not(None), orphan, unknown))
              .order_by(staged.c.line))
-    for line, kind, code, parent, first, is_orphan in connection.execute(found):
-        problems.add(_problem(Trouble.ORPHAN, line, parent=_shown(parent)) if is_orphan
+    for line, kind, code, parent, first, is_orphan, is_unknown in connection.execute(found):
+        problems.add(_problem(Trouble.UNKNOWN_ITEM, line, code=_shown(code)) if is_unknown
+                     else _problem(Trouble.ORPHAN, line, parent=_shown(parent)) if is_orphan
                      else _problem(Trouble.REPEATED, line, kind=kind, code=code, first=first))
 
 
-def _counts(connection: Connection) -> dict[str, int]:
+def _counts(connection: Connection, prices: bool) -> dict[str, int]:
     by_kind = select(CatalogEntry.kind, func.count()).group_by(CatalogEntry.kind)  # type: ignore[arg-type]
-    return {kind: count for kind, count in connection.execute(by_kind)}
+    counts = {kind: count for kind, count in connection.execute(by_kind)}
+    if prices:  # client prices are counted only when the file has some
+        counts[_PRICE] = connection.scalar(select(func.count()).select_from(ClientPrice)) or 0
+    return counts
 
 
 def _write(connection: Connection, kinds: dict[str, int]) -> ImportReport:
     """Upsert every staged row into the catalog in one statement, in the file's order."""
-    before = _counts(connection)
+    prices = _PRICE in kinds
+    before = _counts(connection, prices)
     # the price is staged as the exact text with 4 decimals (what SQLite stores): PostgreSQL casts it to NUMERIC
     staged = {c: cast(_STAGED.c[c], MONEY) if c == "unit_price" else _STAGED.c[c] for c in _ENTRY_COLUMNS}
     entry = CatalogEntry.__table__.c  # type: ignore[attr-defined]
@@ -369,9 +397,11 @@ def _write(connection: Connection, kinds: dict[str, int]) -> ImportReport:
                 .join(CatalogEntry, and_(entry.kind == _STAGED.c.kind, entry.code == _STAGED.c.code))
                 .where(or_(*(entry[c].is_distinct_from(staged[c]) for c in _ENTRY_COLUMNS))))
     changed = connection.scalar(changing) or 0
-    rows = select(*staged.values()).order_by(_STAGED.c.line)
+    rows = select(*staged.values()).where(_STAGED.c.kind != _PRICE).order_by(_STAGED.c.line)
     upsert_from_select(connection, CatalogEntry, _ENTRY_COLUMNS, rows, key=["kind", "code"])
-    after = _counts(connection)
+    if prices:
+        changed += _write_prices(connection, staged["unit_price"])
+    after = _counts(connection, prices)
     report = ImportReport()
     for kind, count in kinds.items():
         created = after.get(kind, 0) - before.get(kind, 0)
@@ -381,6 +411,20 @@ def _write(connection: Connection, kinds: dict[str, int]) -> ImportReport:
             report.existing[kind] = count - created
     report.changed = changed
     return report
+
+
+def _write_prices(connection: Connection, staged_price: Any) -> int:
+    """Upsert the staged client prices; return how many existing ones the file changes."""
+    price = ClientPrice.__table__.c  # type: ignore[attr-defined]
+    changed = connection.scalar(
+        select(func.count()).select_from(_STAGED)
+        .join(ClientPrice, and_(price.client_code == _STAGED.c.parent_code, price.item_code == _STAGED.c.code))
+        .where(_STAGED.c.kind == _PRICE, price.unit_price.is_distinct_from(staged_price))) or 0
+    rows = (select(_STAGED.c.parent_code, _STAGED.c.code, staged_price)
+            .where(_STAGED.c.kind == _PRICE).order_by(_STAGED.c.line))
+    upsert_from_select(connection, ClientPrice, ["client_code", "item_code", "unit_price"], rows,
+                       key=["client_code", "item_code"])
+    return changed
 
 
 def import_csv(engine: Engine, path: Path, on_progress: Callable[[Progress], None] | None = None) -> ImportReport:

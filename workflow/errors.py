@@ -86,7 +86,14 @@ class ItemRow:
     row: int
 
 
-FieldKey = Field | ItemRow
+@dataclass(frozen=True)
+class PriceLine:
+    """The unit price of one line of the order's current version (`line_id`: its line_item row)."""
+
+    line_id: int
+
+
+FieldKey = Field | ItemRow | PriceLine
 
 
 class Problem:
@@ -176,6 +183,11 @@ class FreeItemTaken(Problem):
 
 @dataclass(frozen=True)
 class Required(Problem):
+    pass
+
+
+@dataclass(frozen=True)
+class NegativePrice(Problem):
     pass
 
 

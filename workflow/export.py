@@ -68,7 +68,9 @@ class Period:
 def export_orders(engine: Engine, out: TextIO, *, period: Period = Period(), currency: str = "USD",
                   tax_rate: Decimal = Decimal(0), timezone: str = "UTC", lang: Language | None = None,
                   progress: Callable[[int, int], None] | None = None) -> int:
-    """Write the CSV (header first, in `lang`, English by default) and return how many orders it holds."""
+    """Write the CSV (header first, in `lang`, English by default) and return how many orders it holds. Each
+    order's money is in its current version's recorded currency and tax rate; `currency` and `tax_rate` (the
+    settings now) only for a version made before they were recorded."""
     lang = lang or english()
     writer = csv.writer(out)
     writer.writerow(header(lang))
@@ -111,6 +113,13 @@ def _rows(session: Session, orders: list[ServiceOrder], currency: str, tax_rate:
             .where(OrderVersion.order_id.in_(ids)).order_by(LineItem.position)):  # type: ignore[attr-defined]
         lines[order_id].append(ItemLine(line.kind, line.code, line.description, line.unit, line.unit_price,
                                         line.quantity))
+    # each order's figures in its current version's own currency and tax rate, as issued; the settings' only
+    # for versions made before those were recorded
+    issued = {order_id: (currency, rate) for order_id, currency, rate in session.exec(
+        select(OrderVersion.order_id, OrderVersion.currency, OrderVersion.tax_rate)
+        .join(ServiceOrder, and_(ServiceOrder.id == OrderVersion.order_id,
+                                 ServiceOrder.current_version == OrderVersion.number))
+        .where(OrderVersion.order_id.in_(ids), OrderVersion.currency.is_not(None)))}  # type: ignore[attr-defined,union-attr]
     versions = dict(session.exec(select(OrderVersion.order_id, func.count()).where(
         OrderVersion.order_id.in_(ids), OrderVersion.number > 0).group_by(OrderVersion.order_id)).all())  # type: ignore[attr-defined]
     workers: dict[int, list[str]] = defaultdict(list)
@@ -133,8 +142,10 @@ def _rows(session: Session, orders: list[ServiceOrder], currency: str, tax_rate:
 
     for order in orders:
         items = lines[order.id]
-        net = subtotal(items, currency)
-        tax = money(net * tax_rate, currency) if tax_rate else Decimal(0)
+        its_currency, its_rate = issued.get(order.id, (currency, tax_rate))
+        its_rate = its_rate if its_rate is not None else tax_rate
+        net = subtotal(items, its_currency)
+        tax = money(net * its_rate, its_currency) if its_rate else Decimal(0)
         yield [
             order_number(order.id), state_word(lang, State(order.state)), order.client_code,
             catalog.get(("client", order.client_code), ""), order.site_code,
@@ -142,7 +153,7 @@ def _rows(session: Session, orders: list[ServiceOrder], currency: str, tax_rate:
             order.scheduled_date.isoformat() if order.scheduled_date else "", moment(order.created_at),
             moment(order.approved_at), moment(order.closed_at), person(order.requester_id),
             person(order.approved_by), person(order.closed_by), "; ".join(person(u) for u in workers[order.id]),
-            str(versions.get(order.id, 0)), str(len(items)), f"{net}", f"{tax}", f"{net + tax}", currency,
+            str(versions.get(order.id, 0)), str(len(items)), f"{net}", f"{tax}", f"{net + tax}", its_currency,
             order.close_reason or "", order.description,
         ]
 

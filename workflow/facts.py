@@ -36,6 +36,8 @@ class ItemFact:
     quantity_after: Decimal | None
     amount_before: Decimal | None = None  # the line's total in the order's currency; None: unpriced
     amount_after: Decimal | None = None
+    unit_price_before: Decimal | None = None  # None: unpriced (or the line was added)
+    unit_price_after: Decimal | None = None
 
     @property
     def change(self) -> str:
@@ -49,7 +51,9 @@ class ItemFact:
                    change.before.quantity if change.before else None,
                    change.after.quantity if change.after else None,
                    change.before.total(currency) if change.before else None,
-                   change.after.total(currency) if change.after else None)
+                   change.after.total(currency) if change.after else None,
+                   change.before.unit_price if change.before else None,
+                   change.after.unit_price if change.after else None)
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class StepFacts:
     total: Decimal | None = None  # the order's items total after the step
     delta: Decimal | None = None  # its change from before the step
     legacy: str | None = None  # an event recorded before facts: its old text, without markup
+    tax_rate: Decimal | None = None  # the order's tax rate at the step: with `total`, its tax and total with tax
 
     # --- JSON (audit_event.facts, pending_effect.payload) --------------------------------------------------
 
@@ -98,7 +103,7 @@ class StepFacts:
         values: dict[str, Any] = {name: data.get(name) for name in _SCALARS}
         for name in ("requested_date", "scheduled_date"):
             values[name] = date.fromisoformat(values[name]) if values[name] else None
-        for name in ("total", "delta"):
+        for name in ("total", "delta", "tax_rate"):
             values[name] = Decimal(values[name]) if values[name] is not None else None
         items = tuple(ItemFact(**{k: (Decimal(v) if k in _DECIMALS and v is not None else v)
                                   for k, v in (("kind", i.get("kind", "free")), ("code", i.get("code")),
@@ -119,8 +124,9 @@ class StepFacts:
 
 
 _SCALARS = ("version", "client", "site", "item_count", "requested_date", "priority", "scheduled_date", "note",
-            "currency", "total", "delta", "legacy")
-_DECIMALS = ("quantity_before", "quantity_after", "amount_before", "amount_after")
+            "currency", "total", "delta", "legacy", "tax_rate")
+_DECIMALS = ("quantity_before", "quantity_after", "amount_before", "amount_after", "unit_price_before",
+             "unit_price_after")
 
 
 def _plain(value: object) -> object:

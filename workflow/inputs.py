@@ -66,4 +66,20 @@ class Closing:
     note: str | None  # required (the reason) when closing as not performed
 
 
-StepInput = Approval | Rejection | Confirmation | Closing
+@dataclass(frozen=True)
+class LinePrice:
+    """A unit price set on a line of the order's current version (`line_id`: its line_item row)."""
+
+    line_id: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """New unit prices for lines of the current version; `reason` says why (required)."""
+
+    prices: tuple[LinePrice, ...]
+    reason: str
+
+
+StepInput = Pricing | Approval | Rejection | Confirmation | Closing

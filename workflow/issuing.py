@@ -23,7 +23,8 @@ from workflow.vocabulary import Action, State, order_number
 
 # the state an order is in right after the step that made a version
 _STATE_AFTER = {Action.APPROVE: State.APPROVED, Action.CONFIRM: State.APPROVED,
-                Action.COMPLETE: State.COMPLETED, Action.NOT_PERFORM: State.NOT_PERFORMED}
+                Action.COMPLETE: State.COMPLETED, Action.NOT_PERFORM: State.NOT_PERFORMED,
+                Action.SET_PRICES: State.APPROVED}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from storage.models import (
     Assignment,
     AuditEvent,
     CatalogEntry,
+    ClientPrice,
     LineItem,
     OrderVersion,
     RoleGrant,
@@ -35,12 +36,14 @@ from workflow.errors import (
     FreeItemTaken,
     ItemRow,
     KeepOneItem,
+    NegativePrice,
     NoItems,
     NoLongerOnOrder,
     NotFieldWorkers,
     NothingChanged,
     NotInCatalog,
     OnAnotherRow,
+    PriceLine,
     Problem,
     Refused,
     RemovingAbsent,
@@ -49,7 +52,16 @@ from workflow.errors import (
     Stale,
 )
 from workflow.facts import FieldChange, StepFacts, item_facts
-from workflow.inputs import Approval, Closing, Confirmation, FreeItem, ItemQuantity, OrderDraft, Rejection
+from workflow.inputs import (
+    Approval,
+    Closing,
+    Confirmation,
+    FreeItem,
+    ItemQuantity,
+    OrderDraft,
+    Pricing,
+    Rejection,
+)
 from workflow.limits import FREE_ITEMS, Limits
 from workflow.people import local_today
 from workflow.queries import get_order, version_lines
@@ -118,7 +130,7 @@ class OrderService:
             today = local_today(session, actor, now)
             if problem := self.limits.date_problem(draft.requested_date, today):
                 errors[Field.REQUESTED_DATE] = problem
-            lines = _resolve_items(session, draft.items, errors, catalog)
+            lines = _resolve_items(session, draft.items, errors, catalog, client_code=draft.client_code)
             lines += _free_lines(draft.free_items, {line.key for line in lines}, errors)
             first_field: FieldKey = ItemRow(draft.items[0].row) if draft.items else FREE_ITEMS
             if not lines and not errors:
@@ -140,9 +152,10 @@ class OrderService:
             session.add(order)
             session.flush()
             _add_version(session, order, 0, Action.SUBMIT, actor, now, None, lines)
+            _stamp_money(session, order, self)
             facts = StepFacts(Action.SUBMIT, actor, client=client.name, site=site.name, item_count=len(lines),
                               requested_date=draft.requested_date, priority=draft.priority,
-                              reviewers=tuple(reviewers), currency=self.currency,
+                              reviewers=tuple(reviewers), currency=self.currency, tax_rate=self.limits.tax_rate,
                               total=subtotal(lines, self.currency))
             _audit(session, order, actor, BY_ACTION[Action.SUBMIT], None, now, facts)
             effects = _Effects(session, order, now)
@@ -154,7 +167,7 @@ class OrderService:
             return order
 
     def apply(self, actor: str, order_id: int, action: Action, revision: int,
-              data: Approval | Rejection | Confirmation | Closing) -> ServiceOrder:
+              data: Approval | Rejection | Confirmation | Closing | Pricing) -> ServiceOrder:
         """Take one step on an existing order, or raise Refused / Stale / FieldErrors."""
         transition = BY_ACTION[action]
         now = self.clock()
@@ -175,10 +188,13 @@ class OrderService:
             order.revision = revision + 1
             source = State(order.state)
             effects = _Effects(session, order, now)
+            version_before = order.current_version
             facts = _STEPS[action](session, order, actor, data, now, effects, self)
             order.state = transition.target
             order.updated_at = now
             session.add(order)
+            if order.current_version != version_before:
+                _stamp_money(session, order, self)
             _audit(session, order, actor, transition, source, now, facts)
             effects.add(EffectKind.CARD, f"card:{order.revision}", Card())
             effects.add(EffectKind.MESSAGE, f"message:{order.revision}", Message(facts))
@@ -210,6 +226,7 @@ def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, 
     return StepFacts(Action.APPROVE, actor, version=1, scheduled_date=data.scheduled_date,
                      fields=(FieldChange("scheduled_date", None, data.scheduled_date.isoformat()),),
                      people_added=tuple(data.field_workers), note=data.notes or None, currency=service.currency,
+                     tax_rate=service.limits.tax_rate,
                      total=subtotal(lines, service.currency))
 
 
@@ -239,7 +256,8 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
                 errors[row] = NoLongerOnOrder()
                 continue
         else:
-            resolved = _resolve_items(session, (ItemQuantity(change.ref, Decimal(1), change.row),), errors)
+            resolved = _resolve_items(session, (ItemQuantity(change.ref, Decimal(1), change.row),), errors,
+                                      client_code=order.client_code)
             if not resolved:
                 continue
             line = after.get(resolved[0].key, resolved[0])
@@ -282,6 +300,7 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
     total = subtotal(lines, service.currency)
     return StepFacts(Action.CONFIRM, actor, version=number, items=item_facts(changes, service.currency),
                      people_added=tuple(new_people), note=data.note, currency=service.currency, total=total,
+                     tax_rate=service.limits.tax_rate,
                      delta=total - subtotal(before, service.currency))
 
 
@@ -312,12 +331,59 @@ def _closing_version(session: Session, order: ServiceOrder, action: Action, acto
     return number
 
 
+def _set_prices(session: Session, order: ServiceOrder, actor: str, data: Pricing, now: datetime,
+                effects: _Effects, service: OrderService) -> StepFacts:
+    """New unit prices on lines of the current version (a free-text item entered without one included): a new
+    version, under the same ceilings as a confirmation."""
+    errors: dict[FieldKey, Problem] = {}
+    current = version_lines(session, order.id, order.current_version)
+    ids = {line_id: line for line_id, line in current}
+    before = [line for _, line in current]
+    after = dict(ids)
+    fields: dict[str, FieldKey] = {}  # each changed line's price field, for its errors
+    for price in data.prices:
+        field = PriceLine(price.line_id)
+        line = ids.get(price.line_id)
+        if line is None:  # a line of another version or order: the form was not ours
+            errors[field] = NoLongerOnOrder()
+            continue
+        if price.unit_price < 0:
+            errors[field] = NegativePrice()
+            continue
+        if line.unit_price is not None and price.unit_price == line.unit_price:
+            continue
+        after[price.line_id] = ItemLine(line.kind, line.code, line.description, line.unit, price.unit_price,
+                                        line.quantity)
+        fields[line.key] = field
+    lines = list(after.values())
+    changes = diff_items(tuple(before), tuple(lines))
+    first: FieldKey = next(iter(fields.values()), PriceLine(current[0][0]) if current else Field.REASON)
+    if not errors and not changes:
+        errors[first] = NothingChanged()
+    changed = [c.after for c in changes if c.after is not None]
+    errors = service.limits.line_problems(changed, service.currency, fields, first) | errors
+    # a change that raises the total meets the same ceiling as a confirmation
+    if (changed and not errors and subtotal(lines, service.currency) > subtotal(before, service.currency)
+            and (problem := service.limits.total_problem(lines, service.currency))):
+        errors[first] = problem
+    if errors:
+        raise FieldErrors(errors)
+    number = order.current_version + 1
+    _add_version(session, order, number, Action.SET_PRICES, actor, now, data.reason, lines)
+    effects.add(EffectKind.UPLOAD_PDF, f"pdf:v{number}", UploadPdf(number))
+    total = subtotal(lines, service.currency)
+    return StepFacts(Action.SET_PRICES, actor, version=number, items=item_facts(changes, service.currency),
+                     note=data.reason, currency=service.currency, total=total, tax_rate=service.limits.tax_rate,
+                     delta=total - subtotal(before, service.currency))
+
+
 _STEPS: dict[Action, Callable[..., StepFacts]] = {
     Action.APPROVE: _approve,
     Action.REJECT: _reject,
     Action.CONFIRM: _confirm,
     Action.COMPLETE: _complete,
     Action.NOT_PERFORM: _not_perform,
+    Action.SET_PRICES: _set_prices,
 }
 
 
@@ -367,8 +433,11 @@ def _catalog(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, s
 
 
 def _resolve_items(session: Session, items: tuple[ItemQuantity, ...], errors: dict[FieldKey, Problem],
-                   catalog: dict[tuple[str, str], CatalogEntry] | None = None) -> list[ItemLine]:
+                   catalog: dict[tuple[str, str], CatalogEntry] | None = None,
+                   client_code: str | None = None) -> list[ItemLine]:
+    """Picked catalog items as lines, each at the client's own price where the catalog has one for it."""
     catalog = catalog if catalog is not None else _catalog(session, [_ref(item) for item in items])
+    own = _client_prices(session, client_code, {code for _, code in map(_ref, items)})
     lines: dict[str, ItemLine] = {}
     for item in items:
         kind, code = _ref(item)
@@ -377,12 +446,21 @@ def _resolve_items(session: Session, items: tuple[ItemQuantity, ...], errors: di
             errors[ItemRow(item.row)] = NotInCatalog()
             continue
         line = ItemLine(kind=kind, code=entry.code, description=entry.name, unit=entry.unit,
-                        unit_price=entry.unit_price, quantity=item.quantity)
+                        unit_price=own.get(entry.code, entry.unit_price), quantity=item.quantity)
         if line.key in lines:
             errors[ItemRow(item.row)] = OnAnotherRow()
             continue
         lines[line.key] = line
     return list(lines.values())
+
+
+def _client_prices(session: Session, client_code: str | None, codes: set[str]) -> dict[str, Decimal]:
+    """The client's own unit prices for these item codes (catalog rows of kind `price`), in one query."""
+    if not client_code or not codes:
+        return {}
+    rows = session.exec(select(ClientPrice).where(ClientPrice.client_code == client_code,
+                                                  ClientPrice.item_code.in_(codes)))  # type: ignore[attr-defined]
+    return {row.item_code: row.unit_price for row in rows}
 
 
 def _free_line(item: FreeItem) -> ItemLine:
@@ -424,6 +502,16 @@ def _add_version(session: Session, order: ServiceOrder, number: int, action: Act
              "description": line.description, "unit": line.unit, "unit_price": line.unit_price,
              "quantity": line.quantity} for position, line in enumerate(lines)])
     order.current_version = number
+
+
+def _stamp_money(session: Session, order: ServiceOrder, service: OrderService) -> None:
+    """Record the currency and tax rate on the version the step made: its figures for ever (export), whatever the
+    settings say later, whichever step made it."""
+    session.execute(update(OrderVersion)
+                    .where(OrderVersion.order_id == order.id, OrderVersion.number == order.current_version,
+                           OrderVersion.currency.is_(None))  # type: ignore[union-attr]
+                    .values(currency=service.currency, tax_rate=service.limits.tax_rate)
+                    .execution_options(synchronize_session=False))
 
 
 def _audit(session: Session, order: ServiceOrder, actor: str, transition: Transition, source: State | None,

@@ -34,6 +34,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Action.CONFIRM, State.APPROVED, State.APPROVED, _COORD, True, "confirm", None),
     Transition(Action.COMPLETE, State.APPROVED, State.COMPLETED, _COORD, True, "complete", "primary"),
     Transition(Action.NOT_PERFORM, State.APPROVED, State.NOT_PERFORMED, _COORD, True, "not_perform", "danger"),
+    Transition(Action.SET_PRICES, State.APPROVED, State.APPROVED, _COORD, False, "set_prices", None),
 )
 
 BY_ACTION: dict[Action, Transition] = {t.action: t for t in TRANSITIONS}

@@ -26,6 +26,7 @@ class Action(StrEnum):
     CONFIRM = "confirm"  # file a confirmation: a change to the order, a new version
     COMPLETE = "complete"
     NOT_PERFORM = "not_perform"
+    SET_PRICES = "set_prices"  # set or change lines' unit prices, with a reason: a new version
 
 
 class Role(StrEnum):
@@ -47,6 +48,7 @@ class CatalogKind(StrEnum):
     SITE = "site"
     SERVICE = "service"
     MATERIAL = "material"
+    PRICE = "price"  # a client's own unit price for a service or material
 
 
 PRIORITIES = ("low", "normal", "high", "urgent")

@@ -13,6 +13,7 @@ from bot.cards import card_blocks, card_text
 from bot.effects.base import Claim, Effects, Record, set_values
 from bot.gateway import ErrorCode, SlackError
 from storage.models import ServiceOrder
+from workflow.amounts import Amounts, current_amounts
 from workflow.queries import OrderCard, order_card
 
 log = logging.getLogger("bot.effects")
@@ -22,6 +23,7 @@ log = logging.getLogger("bot.effects")
 class CardView:
     channel: str
     card: OrderCard
+    figures: Amounts
     today: date  # the provider's: an approved order past its date shows as overdue
 
 
@@ -29,14 +31,16 @@ def view(fx: Effects, effect: Claim) -> CardView:
     order = fx.order(effect.order_id)
     channel = fx.channel(order)
     with Session(fx.engine) as session:
-        card = order_card(session, order.id, fx.letterhead.provider.currency)
-    return CardView(channel, card, fx.provider_today())
+        provider = fx.letterhead.provider
+        card = order_card(session, order.id, provider.currency)
+        figures = current_amounts(session, [order.id], provider.currency, provider.tax_rate)[order.id]
+    return CardView(channel, card, figures, fx.provider_today())
 
 
 def run(fx: Effects, effect: Claim) -> Record | None:
     seen = view(fx, effect)
     card, lang = seen.card, fx.provider_language
-    blocks = card_blocks(card, seen.today, lang, fx.letterhead.provider.currency)
+    blocks = card_blocks(card, seen.today, lang, fx.letterhead.provider.currency, seen.figures)
     text = card_text(card, lang)
     if card.card_ts:
         try:

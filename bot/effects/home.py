@@ -17,5 +17,7 @@ def run(fx: Effects, effect: Claim) -> None:
         users = whose_home_to_refresh(session, order_people(session, order) if order else [])
     for user in users:
         fx.gateway.publish_home(user, render_home(fx.engine, user, fx.clock(), fx.letterhead.provider.timezone,
-                                                      provider_locale=fx.letterhead.provider.locale))
+                                                      provider_locale=fx.letterhead.provider.locale,
+                                                      currency=fx.letterhead.provider.currency,
+                                                      tax_rate=fx.letterhead.provider.tax_rate))
     return None

@@ -25,6 +25,7 @@ from forms.metadata import FormMeta
 from i18n import Language
 from i18n.domain import DOING, who_may
 from storage.models import ServiceOrder
+from workflow.amounts import current_amounts
 from workflow.errors import WorkflowError
 from workflow.numbers import parse_id
 from workflow.overview import LISTINGS_FOR_COMMAND, Listing, listing
@@ -135,6 +136,8 @@ def register(app: App, ctx: BotContext) -> None:
                     who=who_may(lang, SEES_EVERY_ORDER, False), command=code(f"{name} list {which.value}"),
                     mine=code(f"{name} list mine"))}
             page = listing(session, which, user, today, offset=max(0, offset), limit=PAGE_SIZE)
+            figures = current_amounts(session, [line.id for line in page.lines], ctx.service.currency,
+                                      ctx.service.limits.tax_rate)
         heading = title(lang, which, page.total)
         if not page.lines:
             return {"text": (lang._("{title}: none.") if page.offset == 0 else lang._("{title}: no more.")).format(
@@ -142,7 +145,8 @@ def register(app: App, ctx: BotContext) -> None:
         shown = lang._("{first}–{last} of {total}").format(
             first=lang.number(page.offset + 1), last=lang.number(page.offset + len(page.lines)),
             total=lang.number(page.total))
-        blocks = [section(f"{heading} · {shown}"), *(section(line_text(lang, line, now)) for line in page.lines)]
+        blocks = [section(f"{heading} · {shown}"), *(section(line_text(lang, line, now, figures.get(line.id)))
+                                                        for line in page.lines)]
         pager = []
         if page.offset > 0:
             pager.append(button(LIST_PAGE_ACTIONS[0], lang._("Previous"),
@@ -170,7 +174,8 @@ def register(app: App, ctx: BotContext) -> None:
             card = order_card(session, order_id, ctx.currency)
             steps = audit_trail(session, order_id)
             pdf = latest_pdf(session, order_id)
-        return status_text(lang, card, steps, pdf)
+            figures = current_amounts(session, [order_id], ctx.service.currency, ctx.service.limits.tax_rate)
+        return status_text(lang, card, steps, pdf, figures[order_id])
 
     def turn_page(action: dict[str, Any], body: dict[str, Any], respond: Respond) -> None:
         which, _, offset = (action.get("value") or "").partition(":")

@@ -35,7 +35,8 @@ def register(app: App, ctx: BotContext) -> None:
         saw_home(ctx.engine, user, ctx.clock())  # from now on, steps that change their lists refresh it
         refresh(ctx.engine, ctx.gateway, user, ctx.clock())  # their language, if new or a day old
         ctx.gateway.publish_home(user, render_home(ctx.engine, user, ctx.clock(), ctx.timezone,
-                                                   provider_locale=ctx.locale))
+                                                   provider_locale=ctx.locale, currency=ctx.service.currency,
+                                                   tax_rate=ctx.service.limits.tax_rate))
 
     def ack_event(ack: Ack) -> None:
         ack()

@@ -4,9 +4,12 @@ per audit row, in a given language. Step words come from i18n/domain.py; Slack m
 from __future__ import annotations
 
 from bot.mrkdwn import SLACK, Marks
+from bot.render.money import amounts_text
 from i18n import Language
 from i18n.domain import DONE, who_may
 from storage.models import AuditEvent
+from workflow.amounts import Amounts
+from workflow.document import money
 from workflow.facts import ItemFact, StepFacts
 from workflow.transitions import BY_ACTION
 from workflow.vocabulary import Action
@@ -52,7 +55,9 @@ def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
             if facts.item_count is not None:
                 parts.append(lang.n_("{count} item", "{count} items", facts.item_count)
                              .format(count=lang.number(facts.item_count)) + ".")
-            if facts.total is not None and facts.currency:
+            if figures := _figures(facts):
+                parts.append(amounts_text(lang, figures) + ".")
+            elif facts.total is not None and facts.currency:
                 parts.append(lang._("Total {amount}.").format(amount=lang.amount(facts.total, facts.currency)))
             if facts.requested_date:
                 parts.append(lang._("Requested for {date}.").format(date=lang.date(facts.requested_date)))
@@ -63,6 +68,8 @@ def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
                 parts.append(lang._("Field workers: {people}.").format(people=_people(facts.people_added, marks)))
             if facts.scheduled_date:
                 parts.append(lang._("Scheduled for {date}.").format(date=lang.date(facts.scheduled_date)))
+            if figures := _figures(facts):
+                parts.append(amounts_text(lang, figures) + ".")
             if note:
                 parts.append(lang._("Notes: {note}").format(note=note))
             return " ".join(parts)
@@ -75,6 +82,18 @@ def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
             text = lang._("Version {number}: {changes}.").format(number=facts.version, changes="; ".join(said))
             if facts.delta is not None and facts.currency:
                 text += " " + lang._("Total {delta}.").format(delta=lang.signed_amount(facts.delta, facts.currency))
+            if figures := _figures(facts):
+                text += " " + amounts_text(lang, figures) + "."
+            if note:
+                text += " " + lang._("Why: {note}").format(note=note)
+            return text
+        case Action.SET_PRICES:
+            said = [_price(item, facts.currency or "USD", lang, marks) for item in facts.items]
+            text = lang._("Version {number}: {changes}.").format(number=facts.version, changes="; ".join(said))
+            if facts.delta is not None and facts.currency:
+                text += " " + lang._("Total {delta}.").format(delta=lang.signed_amount(facts.delta, facts.currency))
+            if figures := _figures(facts):
+                text += " " + amounts_text(lang, figures) + "."
             if note:
                 text += " " + lang._("Why: {note}").format(note=note)
             return text
@@ -85,6 +104,13 @@ def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
                 text += " " + label.format(reason=note, note=note)
             return text
     return ""  # pragma: no cover (every action is above)
+
+
+def _figures(facts: StepFacts) -> Amounts | None:
+    """The order's money after the step, as its PDF shows it (facts recorded before the tax rate was: None)."""
+    if facts.total is None or facts.currency is None or facts.tax_rate is None:
+        return None
+    return Amounts(facts.currency, facts.tax_rate, facts.total, money(facts.total * facts.tax_rate, facts.currency))
 
 
 def _version(facts: StepFacts, lang: Language) -> str:
@@ -102,3 +128,12 @@ def _item(item: ItemFact, lang: Language, marks: Marks) -> str:
     if item.quantity_before is None:
         return f"+ {lang.number(item.quantity_after)} × {name}"
     return f"{name} {lang.number(item.quantity_before)} → {lang.number(item.quantity_after)}"
+
+
+def _price(item: ItemFact, currency: str, lang: Language, marks: Marks) -> str:
+    """One line's unit price, before and after: "Filter: no price → $12.50 each"."""
+    def shown(value: object) -> str:
+        return lang.amount(value, currency) if value is not None else lang._("no price")  # type: ignore[arg-type]
+
+    return lang._("{item}: unit price {before} → {after}").format(
+        item=marks.text(item.description), before=shown(item.unit_price_before), after=shown(item.unit_price_after))
