@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from forms import edit_form
 from forms.elements import (
     Collector,
     Values,
@@ -40,7 +41,7 @@ from i18n import Language, language
 from i18n.domain import priority
 from workflow.document import ItemLine
 from workflow.errors import Field
-from workflow.inputs import Approval, Closing, Confirmation, Rejection, StepInput
+from workflow.inputs import Approval, Closing, Confirmation, Rejection, SendBack, StepInput, Withdrawal
 from workflow.queries import OrderCard
 from workflow.transitions import BY_ACTION
 from workflow.vocabulary import Action
@@ -182,6 +183,37 @@ def parse_confirm(values: Values, meta: FormMeta) -> Confirmation:
     return Confirmation(changes, free, tuple(dict.fromkeys(workers)), note)
 
 
+def build_withdraw(meta: FormMeta, order: OrderCard, lines: Lines) -> View:
+    lang = language(meta.locale)
+    return _modal(lang, Action.WITHDRAW, lang.p_("modal title", "Withdraw {number}").format(number=order.number),
+                  lang.p_("modal button", "Withdraw"),
+                  _reason_blocks(lang, order, lang._("Why do you withdraw it?")), meta)
+
+
+def parse_withdraw(values: Values, meta: FormMeta) -> Withdrawal:
+    errors = Collector(language(meta.locale))
+    reason = required_text(values, REASON, REASON_MAX, errors, errors.lang._("Enter why you withdraw it."))
+    errors.raise_if_any()
+    return Withdrawal(reason)
+
+
+def build_send_back(meta: FormMeta, order: OrderCard, lines: Lines) -> View:
+    lang = language(meta.locale)
+    _ = lang._
+    blocks = [_summary(lang, order),
+              input_block(NOTE, _("What should the requester change?"),
+                          text_input(NOTE, max_length=NOTES_MAX, multiline=True))]
+    return _modal(lang, Action.SEND_BACK, lang.p_("modal title", "Send back {number}").format(number=order.number),
+                  lang.p_("modal button", "Send back"), blocks, meta)
+
+
+def parse_send_back(values: Values, meta: FormMeta) -> SendBack:
+    errors = Collector(language(meta.locale))
+    note = required_text(values, NOTE, NOTES_MAX, errors, errors.lang._("Enter what should change."))
+    errors.raise_if_any()
+    return SendBack(note)
+
+
 @dataclass(frozen=True)
 class StepForm:
     build: Callable[[FormMeta, OrderCard, Lines], View]
@@ -196,4 +228,8 @@ STEP_FORMS: dict[Action, StepForm] = {
     Action.CONFIRM: StepForm(build_confirm, parse_confirm, has_item_rows=True),
     Action.COMPLETE: StepForm(build_complete, parse_complete),
     Action.NOT_PERFORM: StepForm(build_not_performed, parse_not_performed),
+    Action.EDIT: StepForm(edit_form.build_edit, edit_form.parse, has_item_rows=True),
+    Action.WITHDRAW: StepForm(build_withdraw, parse_withdraw),
+    Action.SEND_BACK: StepForm(build_send_back, parse_send_back),
+    Action.RESUBMIT: StepForm(edit_form.build_resubmit, edit_form.parse, has_item_rows=True),
 }

@@ -66,4 +66,14 @@ class Closing:
     note: str | None  # required (the reason) when closing as not performed
 
 
-StepInput = Approval | Rejection | Confirmation | Closing
+@dataclass(frozen=True)
+class Withdrawal:
+    reason: str  # required: why the requester takes the order back
+
+
+@dataclass(frozen=True)
+class SendBack:
+    note: str  # required: what the requester should change
+
+
+StepInput = Approval | Rejection | Confirmation | Closing | OrderDraft | Withdrawal | SendBack

@@ -13,10 +13,12 @@ class State(StrEnum):
     REJECTED = "rejected"
     COMPLETED = "completed"
     NOT_PERFORMED = "not_performed"
+    CHANGES_REQUESTED = "changes_requested"  # sent back to the requester before approval
+    WITHDRAWN = "withdrawn"  # the requester took it back before approval
 
     @property
     def is_closed(self) -> bool:
-        return self in (State.REJECTED, State.COMPLETED, State.NOT_PERFORMED)
+        return self in (State.REJECTED, State.COMPLETED, State.NOT_PERFORMED, State.WITHDRAWN)
 
 
 class Action(StrEnum):
@@ -26,6 +28,10 @@ class Action(StrEnum):
     CONFIRM = "confirm"  # file a confirmation: a change to the order, a new version
     COMPLETE = "complete"
     NOT_PERFORM = "not_perform"
+    EDIT = "edit"  # the requester changes the request before approval
+    WITHDRAW = "withdraw"  # the requester takes the request back: closed
+    SEND_BACK = "send_back"  # a reviewer asks the requester for changes
+    RESUBMIT = "resubmit"  # the requester edits what was sent back and asks for approval again
 
 
 class Role(StrEnum):
