@@ -203,3 +203,50 @@ def test_a_double_click_on_the_edit_form_makes_one_edit(ws: LocalWorkspace) -> N
     with Session(ws.engine) as session:
         assert session.exec(select(ServiceOrder)).one().revision == 1
         assert len(session.exec(select(OrderVersion)).all()) == 1
+
+
+# --- decisions reach the requester (issue 15, item 5) -----------------------------------------------------
+
+
+def channel_posts(ws: LocalWorkspace, channel: str) -> list[str]:
+    return [c.args.get("text", "") for c in ws.fake.calls_to("chat.postMessage") if c.args.get("channel") == channel]
+
+
+def dms_to(ws: LocalWorkspace, user: str) -> list[str]:
+    """What the bot posted into its direct message with `user`."""
+    opened = {c.response["channel"]["id"] for c in ws.fake.calls_to("conversations.open")
+              if c.args.get("users") == user and c.response.get("ok")}
+    return [text for dm in opened for text in channel_posts(ws, dm)]
+
+
+def test_a_decision_mentions_the_requester_in_the_channel(ws: LocalWorkspace) -> None:
+    order_id = submit(ws)
+    view = open_form(ws, SUPERVISOR, order_id, "send_back", "send_back")
+    assert ws.submit(SUPERVISOR, view, {"note": {"note": text("Add the floor number")}}).text == ""
+    ws.settle()
+    channel = ws.order(order_id).channel_id
+    assert channel
+    sent_back = channel_posts(ws, channel)[-1]
+    assert sent_back.startswith(f"<@{REQUESTER}> ") and "Add the floor number" in sent_back
+    view = open_form(ws, REQUESTER, order_id, "resubmit", "resubmit_order")
+    assert ws.submit(REQUESTER, view, {"description": {"description": text("Floor 3")}}).text == ""
+    ws.settle()
+    # their own step: they are its actor, not mentioned again
+    assert channel_posts(ws, channel)[-1].startswith(f"<@{REQUESTER}> resubmitted the order.")
+    assert ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=SOON).text == ""
+    ws.settle()
+    assert any(t.startswith(f"<@{REQUESTER}> ") and "approved the order" in t for t in channel_posts(ws, channel))
+    assert dms_to(ws, REQUESTER) == []  # a member of the channel: the mention reaches them
+
+
+def test_a_requester_who_left_the_channel_gets_the_decision_by_direct_message(ws: LocalWorkspace) -> None:
+    order_id = submit(ws)
+    channel = ws.order(order_id).channel_id
+    assert channel
+    ws.fake.remove_member(channel, REQUESTER)
+    assert ws.reject(COORDINATOR, order_id, "Duplicate of SO-000009").text == ""
+    ws.settle()
+    told = dms_to(ws, REQUESTER)
+    assert len(told) == 1
+    assert told[0].startswith(f"Your order SO-000001 (<#{channel}>): ") and "Duplicate of SO-000009" in told[0]
+    assert ws.fake.calls_to("conversations.members")

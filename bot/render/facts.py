@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.mrkdwn import SLACK, Marks
+from bot.mrkdwn import SLACK, Marks, channel_link
 from i18n import N_, Language
 from i18n.domain import DONE, priority, who_may
 from storage.models import AuditEvent
@@ -43,6 +43,12 @@ def step_message(facts: StepFacts, number: str, lang: Language, marks: Marks = S
         ask = lang._("{people}, please review it.").format(people=" ".join(marks.person(u) for u in facts.reviewers))
         return f"{sentence(facts, lang, marks)} {ask}"
     return sentence(facts, lang, marks)
+
+
+def decision_message(facts: StepFacts, number: str, channel: str, lang: Language, marks: Marks = SLACK) -> str:
+    """A decision on their order, told to a requester who is not in its channel."""
+    return lang._("Your order {number} ({channel}): {message}").format(
+        number=number, channel=channel_link(channel), message=sentence(facts, lang, marks))
 
 
 def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
