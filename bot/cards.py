@@ -81,8 +81,9 @@ def card_blocks(card: OrderCard, today: date | None = None, lang: Language | Non
         reason = f": {esc(card.close_reason[:1000])}" if card.close_reason else ""
         blocks.append(section(closed + reason))
     if card.rounds:  # every round before approval: what was asked, what changed, when it came back
+        title = bold(_("Rounds before approval"))
         said = "\n".join(f"• {sentence(facts, lang)}" for facts in card.rounds)
-        blocks.append(section(f"{bold(_('Rounds before approval'))}\n{said}"))
+        blocks.append(section(f"{title}\n{said}"))
     if card.steps:
         value = ButtonValue(card.id, card.revision).dump()
         blocks.append(actions_block("order_steps", [
