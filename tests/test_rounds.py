@@ -250,3 +250,21 @@ def test_a_requester_who_left_the_channel_gets_the_decision_by_direct_message(ws
     assert len(told) == 1
     assert told[0].startswith(f"Your order SO-000001 (<#{channel}>): ") and "Duplicate of SO-000009" in told[0]
     assert ws.fake.calls_to("conversations.members")
+
+
+@pytest.mark.parametrize("field, entry, message", [
+    ("qty_0", {"quantity": {"type": "number_input", "value": "-2"}}, "Enter a quantity above 0."),
+    ("requested_date", {"requested_date": {"type": "datepicker", "selected_date": "2020-01-01"}},
+     "The requested date is in the past."),
+    ("description", {"description": text("")}, "Enter a description of the job."),
+])
+def test_bad_input_in_the_edit_form_is_answered_on_its_field_and_stores_nothing(  # type: ignore[no-untyped-def]
+        ws, field, entry, message) -> None:
+    order_id = submit(ws)
+    view = open_form(ws, REQUESTER, order_id, "edit", "edit_order")
+    body = ws.submit(REQUESTER, view, {field: entry}, check_required=False).json()
+    assert body["response_action"] == "errors" and message in body["errors"][field]
+    assert len(body["errors"]) == 1
+    order = ws.order(order_id)
+    assert order.revision == 0 and order.description == "Replace the HVAC filters; patch the slab."
+    assert lines(ws, order_id)[0][1] == "3" and len(steps(ws, order_id)) == 1
