@@ -268,3 +268,14 @@ def test_bad_input_in_the_edit_form_is_answered_on_its_field_and_stores_nothing(
     order = ws.order(order_id)
     assert order.revision == 0 and order.description == "Replace the HVAC filters; patch the slab."
     assert lines(ws, order_id)[0][1] == "3" and len(steps(ws, order_id)) == 1
+
+
+def test_the_edit_form_offers_the_sites_of_the_client_it_came_filled_in_with(ws: LocalWorkspace) -> None:
+    order_id = submit(ws, client="acme", site="hq", items=[("hvac", "1")], free_items="")
+    view = open_form(ws, REQUESTER, order_id, "edit", "edit_order")
+    # the client is untouched: the site picker still answers with that client's sites
+    site = ws.pick(REQUESTER, view, "site", "warehouse")
+    assert ws.submit(REQUESTER, view, {"site": site}).text == ""
+    ws.settle()
+    assert ws.order(order_id).site_code == "ACME-WH"
+    assert [(f.name, f.after) for f in steps(ws, order_id)[-1].fields] == [("site", "Acme Warehouse North")]
