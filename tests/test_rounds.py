@@ -145,6 +145,9 @@ def test_send_back_edit_and_resubmit_make_rounds_on_the_card_and_in_the_audit(ws
     assert ws.order(order_id).state == "changes_requested"
     card = card_text(ws, order_id)
     assert "Quote 4 filters, not 3" in card and "order_resubmit" in card and "order_approve" not in card
+    # the requester's App Home offers the same step, among the orders they requested
+    assert ws.slack.event({"type": "app_home_opened", "user": REQUESTER, "tab": "home"}).status == 200
+    ws.wait(lambda: "order_resubmit" in str((ws.fake.home_view(REQUESTER) or {}).get("blocks")), "Resubmit on Home")
     # a reviewer cannot resubmit for the requester
     ws.click_step(COORDINATOR, order_id, "order_resubmit")
     ws.wait(lambda: any(e["user"] == COORDINATOR for e in ws.fake.ephemerals), "the refusal")
