@@ -183,11 +183,15 @@ def parse_confirm(values: Values, meta: FormMeta) -> Confirmation:
     return Confirmation(changes, free, tuple(dict.fromkeys(workers)), note)
 
 
-def build_withdraw(meta: FormMeta, order: OrderCard, lines: Lines) -> View:
+def build_withdraw(meta: FormMeta, order: OrderCard, lines: Lines, action: Action = Action.WITHDRAW) -> View:
     lang = language(meta.locale)
-    return _modal(lang, Action.WITHDRAW, lang.p_("modal title", "Withdraw {number}").format(number=order.number),
+    return _modal(lang, action, lang.p_("modal title", "Withdraw {number}").format(number=order.number),
                   lang.p_("modal button", "Withdraw"),
                   _reason_blocks(lang, order, lang._("Why do you withdraw it?")), meta)
+
+
+def build_withdraw_sent_back(meta: FormMeta, order: OrderCard, lines: Lines) -> View:
+    return build_withdraw(meta, order, lines, Action.WITHDRAW_SENT_BACK)
 
 
 def parse_withdraw(values: Values, meta: FormMeta) -> Withdrawal:
@@ -232,4 +236,5 @@ STEP_FORMS: dict[Action, StepForm] = {
     Action.WITHDRAW: StepForm(build_withdraw, parse_withdraw),
     Action.SEND_BACK: StepForm(build_send_back, parse_send_back),
     Action.RESUBMIT: StepForm(edit_form.build_resubmit, edit_form.parse, has_item_rows=True),
+    Action.WITHDRAW_SENT_BACK: StepForm(build_withdraw_sent_back, parse_withdraw),
 }

@@ -42,6 +42,7 @@ BUTTONS = {
     Action.WITHDRAW: N_("Withdraw"),
     Action.SEND_BACK: N_("Send back for changes"),
     Action.RESUBMIT: N_("Edit and resubmit"),
+    Action.WITHDRAW_SENT_BACK: N_("Withdraw"),
 }
 
 # what the actor did, after their name: "Ana approved the order."
@@ -56,6 +57,7 @@ DONE = {
     Action.WITHDRAW: N_("withdrew the order"),
     Action.SEND_BACK: N_("sent the order back for changes"),
     Action.RESUBMIT: N_("resubmitted the order"),
+    Action.WITHDRAW_SENT_BACK: N_("withdrew the order"),
 }
 
 # the step as something one may or may not do: "Only a supervisor can {approve SO-000001}."
@@ -70,6 +72,7 @@ DOING = {
     Action.WITHDRAW: N_("withdraw {number}"),
     Action.SEND_BACK: N_("send {number} back for changes"),
     Action.RESUBMIT: N_("resubmit {number}"),
+    Action.WITHDRAW_SENT_BACK: N_("withdraw {number}"),
 }
 
 ROLES = {

@@ -165,6 +165,22 @@ def test_send_back_edit_and_resubmit_make_rounds_on_the_card_and_in_the_audit(ws
     assert "Quote 4 filters, not 3" in card and "resubmitted the order" in card and "order_approve" in card
 
 
+def test_an_order_sent_back_may_be_withdrawn_instead(ws: LocalWorkspace) -> None:
+    order_id = submit(ws)
+    view = open_form(ws, COORDINATOR, order_id, "send_back", "send_back")
+    assert ws.submit(COORDINATOR, view, {"note": {"note": text("Which floor?")}}).text == ""
+    ws.settle()
+    view = open_form(ws, REQUESTER, order_id, "withdraw_sent_back", "withdraw_sent_back")
+    body = ws.submit(REQUESTER, view, {"reason": {"reason": text("")}}, check_required=False).json()
+    assert body == {"response_action": "errors", "errors": {"reason": "Enter why you withdraw it."}}
+    assert ws.submit(REQUESTER, view, {"reason": {"reason": text("Done in-house")}}).text == ""
+    ws.settle()
+    order = ws.order(order_id)
+    assert (order.state, order.close_reason) == ("withdrawn", "Done in-house")
+    assert [s.action for s in steps(ws, order_id)] == ["submit", "send_back", "withdraw_sent_back"]
+    assert "withdrew the order" in ws.fake.transcript(order.channel_id)
+
+
 def test_a_reviewer_who_lost_the_role_is_refused_at_submit(ws: LocalWorkspace) -> None:
     order_id = submit(ws)
     view = open_form(ws, SUPERVISOR, order_id, "send_back", "send_back")

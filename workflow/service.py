@@ -396,7 +396,8 @@ def _withdraw(session: Session, order: ServiceOrder, actor: str, data: Withdrawa
     if not data.reason.strip():
         raise FieldErrors({Field.REASON: Required()})
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.reason
-    return StepFacts(Action.WITHDRAW, actor, note=data.reason)
+    action = Action.WITHDRAW if order.state == State.PENDING_APPROVAL else Action.WITHDRAW_SENT_BACK
+    return StepFacts(action, actor, note=data.reason)
 
 
 def _send_back(session: Session, order: ServiceOrder, actor: str, data: SendBack, now: datetime,
@@ -416,6 +417,7 @@ _STEPS: dict[Action, Callable[..., StepFacts]] = {
     Action.WITHDRAW: _withdraw,
     Action.SEND_BACK: _send_back,
     Action.RESUBMIT: _resubmit,
+    Action.WITHDRAW_SENT_BACK: _withdraw,
 }
 
 

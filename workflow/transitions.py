@@ -43,6 +43,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Action.SEND_BACK, State.PENDING_APPROVAL, State.CHANGES_REQUESTED, _STAFF, False, "send_back", None),
     Transition(Action.RESUBMIT, State.CHANGES_REQUESTED, State.PENDING_APPROVAL, frozenset(), False,
                "resubmit_order", "primary", requester=True),
+    Transition(Action.WITHDRAW_SENT_BACK, State.CHANGES_REQUESTED, State.WITHDRAWN, frozenset(), False,
+               "withdraw_sent_back", "danger", requester=True),
 )
 
 BY_ACTION: dict[Action, Transition] = {t.action: t for t in TRANSITIONS}

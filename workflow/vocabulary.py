@@ -32,6 +32,7 @@ class Action(StrEnum):
     WITHDRAW = "withdraw"  # the requester takes the request back: closed
     SEND_BACK = "send_back"  # a reviewer asks the requester for changes
     RESUBMIT = "resubmit"  # the requester edits what was sent back and asks for approval again
+    WITHDRAW_SENT_BACK = "withdraw_sent_back"  # the requester withdraws an order sent back, rather than resubmit
 
 
 class Role(StrEnum):

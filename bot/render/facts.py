@@ -91,7 +91,7 @@ def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
             return text
         case Action.EDIT | Action.RESUBMIT:
             return _revision(facts, lang, marks)
-        case Action.WITHDRAW:
+        case Action.WITHDRAW | Action.WITHDRAW_SENT_BACK:
             return lang._("Reason: {reason}").format(reason=note) if note else ""
         case Action.SEND_BACK:
             return lang._("What to change: {note}").format(note=note) if note else ""
