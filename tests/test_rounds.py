@@ -246,7 +246,8 @@ def test_a_decision_mentions_the_requester_in_the_channel(ws: LocalWorkspace) ->
     channel = ws.order(order_id).channel_id
     assert channel
     sent_back = channel_posts(ws, channel)[-1]
-    assert sent_back.startswith(f"<@{REQUESTER}> ") and "Add the floor number" in sent_back
+    assert sent_back.startswith(f"<@{REQUESTER}>: <@{SUPERVISOR}> sent the order back")
+    assert "Add the floor number" in sent_back
     view = open_form(ws, REQUESTER, order_id, "resubmit", "resubmit_order")
     assert ws.submit(REQUESTER, view, {"description": {"description": text("Floor 3")}}).text == ""
     ws.settle()
@@ -254,7 +255,7 @@ def test_a_decision_mentions_the_requester_in_the_channel(ws: LocalWorkspace) ->
     assert channel_posts(ws, channel)[-1].startswith(f"<@{REQUESTER}> resubmitted the order.")
     assert ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=SOON).text == ""
     ws.settle()
-    assert any(t.startswith(f"<@{REQUESTER}> ") and "approved the order" in t for t in channel_posts(ws, channel))
+    assert any(t.startswith(f"<@{REQUESTER}>: ") and "approved the order" in t for t in channel_posts(ws, channel))
     assert dms_to(ws, REQUESTER) == []  # a member of the channel: the mention reaches them
 
 

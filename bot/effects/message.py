@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 from bot.effects.base import MAX_TEXT, Claim, Effects
 from bot.gateway import CHANNEL_GONE, ErrorCode, SlackError
-from bot.mrkdwn import mention
-from bot.render.facts import decision_message, step_message
+from bot.render.facts import decision_message, step_message, to_requester
 from workflow.decisions import TELL_REQUESTER
 from workflow.effects import Message
 from workflow.vocabulary import order_number
@@ -32,7 +31,7 @@ def view(fx: Effects, effect: Claim) -> MessageView:
         return MessageView(channel, payload.legacy or "")
     text = step_message(payload.facts, order_number(effect.order_id), fx.provider_language)
     if payload.facts.action in TELL_REQUESTER:
-        return MessageView(channel, f"{mention(order.requester_id)} {text}", order.requester_id)
+        return MessageView(channel, to_requester(text, order.requester_id, fx.provider_language), order.requester_id)
     return MessageView(channel, text)
 
 

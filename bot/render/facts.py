@@ -45,6 +45,11 @@ def step_message(facts: StepFacts, number: str, lang: Language, marks: Marks = S
     return sentence(facts, lang, marks)
 
 
+def to_requester(message: str, requester: str, lang: Language, marks: Marks = SLACK) -> str:
+    """A decision's channel message, addressed to the order's requester (an @mention: Slack notifies them)."""
+    return lang._("{requester}: {message}").format(requester=marks.person(requester), message=message)
+
+
 def decision_message(facts: StepFacts, number: str, channel: str, lang: Language, marks: Marks = SLACK) -> str:
     """A decision on their order, told to a requester who is not in its channel."""
     return lang._("Your order {number} ({channel}): {message}").format(
