@@ -7,6 +7,7 @@ from datetime import UTC, date
 
 from bot.history import BUTTON as HISTORY_BUTTON
 from bot.mrkdwn import bold, esc, mention, slack_date
+from bot.render.facts import sentence
 from bot.render.money import amounts_text
 from forms.elements import actions_block, button, context, header, mrkdwn, section
 from forms.metadata import ButtonValue
@@ -25,6 +26,8 @@ STATE_EMOJI = {
     State.REJECTED: ":no_entry:",
     State.COMPLETED: ":white_check_mark:",
     State.NOT_PERFORMED: ":x:",
+    State.CHANGES_REQUESTED: ":leftwards_arrow_with_hook:",
+    State.WITHDRAWN: ":wastebasket:",
 }
 
 
@@ -81,6 +84,10 @@ def card_blocks(card: OrderCard, today: date | None = None, lang: Language | Non
             when=slack_date(card.closed_at, lang.datetime(aware(card.closed_at), UTC) + " UTC"))
         reason = f": {esc(card.close_reason[:1000])}" if card.close_reason else ""
         blocks.append(section(closed + reason))
+    if card.rounds:  # every round before approval: what was asked, what changed, when it came back
+        title = bold(_("Rounds before approval"))
+        said = "\n".join(f"• {sentence(facts, lang)}" for facts in card.rounds)
+        blocks.append(section(f"{title}\n{said}"))
     if card.steps:
         value = ButtonValue(card.id, card.revision).dump()
         blocks.append(actions_block("order_steps", [

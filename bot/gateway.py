@@ -262,6 +262,20 @@ class Gateway:
                     return ts
         raise AssertionError("unreachable")
 
+    def is_member(self, channel: str, user: str, pages: int = 10) -> bool:
+        """Whether `user` is in `channel` now (conversations.members, a page at a time: a person may have left
+        since the bot invited them)."""
+        cursor: str | None = None
+        for _ in range(pages):
+            answer = self._call("conversations.members", channel=channel, limit=200,
+                                **({"cursor": cursor} if cursor else {}))
+            if user in answer.get("members", []):
+                return True
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return False
+        return False
+
     def open_dm(self, user: str) -> str:
         """The app's direct message with `user` (its Messages tab): the same conversation every time."""
         return str(self._call("conversations.open", users=user)["channel"]["id"])

@@ -81,12 +81,13 @@ def title(lang: Language, which: Listing, total: int) -> str:
     return f"*{lang._(TITLES[which])}* ({lang.number(total)})"
 
 
-def step_buttons(lang: Language, line: OrderLine, roles: set[Role], assigned: bool) -> list[dict]:
+def step_buttons(lang: Language, line: OrderLine, roles: set[Role], assigned: bool,
+                 requester: bool = False) -> list[dict]:
     """The same buttons as the order card, for the steps this person may take: the same listeners and
     checks answer them."""
     value = ButtonValue(line.id, line.revision).dump()
     return [button(step_action_id(t.action), lang._(BUTTONS[t.action]), value, t.style)
-            for t in available(line.state) if may(t, roles, assigned)]
+            for t in available(line.state) if may(t, roles, assigned, requester)]
 
 
 def home_view(lang: Language, roles: set[Role], sections: list[tuple[Listing, Page]],
@@ -108,7 +109,8 @@ def home_view(lang: Language, roles: set[Role], sections: list[tuple[Listing, Pa
             blocks.append(context(lang._(EMPTY[which])))
         for line in page.lines:
             blocks.append(section(line_text(lang, line, now, (figures or {}).get(line.id))))
-            buttons = step_buttons(lang, line, roles, assigned=which == Listing.ASSIGNED)
+            buttons = step_buttons(lang, line, roles, assigned=which == Listing.ASSIGNED,
+                                   requester=which == Listing.REQUESTED)  # their own requests
             if buttons:
                 blocks.append(actions_block(f"home_{which.value}_{line.id}", buttons))
         if page.has_more:

@@ -33,8 +33,9 @@ def refusal_text(lang: Language, error: WorkflowError | BadMetadata,
     """One line that says why, and what to do instead where there is something to do."""
     _ = lang._
     match error:
-        case NotAllowed(action=action, roles=roles, assigned_field_worker=assigned, number=number):
-            return _("Only {who} can {step}.").format(who=who_may(lang, roles, assigned),
+        case NotAllowed(action=action, roles=roles, assigned_field_worker=assigned, number=number,
+                        requester=requester):
+            return _("Only {who} can {step}.").format(who=who_may(lang, roles, assigned, requester),
                                                       step=_(DOING[action]).format(number=number))
         case WrongState(state=state, number=number) if state is not None and state.is_closed:
             return _("{number} is already {state}: it can no longer be changed.").format(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from forms import edit_form
 from forms.elements import (
     Collector,
     Values,
@@ -42,7 +43,17 @@ from i18n import Language, language
 from i18n.domain import priority
 from workflow.document import ItemLine
 from workflow.errors import Field
-from workflow.inputs import Approval, Closing, Confirmation, LinePrice, Pricing, Rejection, StepInput
+from workflow.inputs import (
+    Approval,
+    Closing,
+    Confirmation,
+    LinePrice,
+    Pricing,
+    Rejection,
+    SendBack,
+    StepInput,
+    Withdrawal,
+)
 from workflow.queries import OrderCard
 from workflow.transitions import BY_ACTION
 from workflow.vocabulary import Action
@@ -237,6 +248,39 @@ def parse_set_prices(values: Values, meta: FormMeta) -> Pricing:
     reason = required_text(values, REASON, REASON_MAX, errors, errors.lang._("Enter why the prices change."))
     errors.raise_if_any()
     return Pricing(tuple(prices), reason)
+def build_withdraw(meta: FormMeta, order: OrderCard, lines: Lines, action: Action = Action.WITHDRAW) -> View:
+    lang = language(meta.locale)
+    return _modal(lang, action, lang.p_("modal title", "Withdraw {number}").format(number=order.number),
+                  lang.p_("modal button", "Withdraw"),
+                  _reason_blocks(lang, order, lang._("Why do you withdraw it?")), meta)
+
+
+def build_withdraw_sent_back(meta: FormMeta, order: OrderCard, lines: Lines) -> View:
+    return build_withdraw(meta, order, lines, Action.WITHDRAW_SENT_BACK)
+
+
+def parse_withdraw(values: Values, meta: FormMeta) -> Withdrawal:
+    errors = Collector(language(meta.locale))
+    reason = required_text(values, REASON, REASON_MAX, errors, errors.lang._("Enter why you withdraw it."))
+    errors.raise_if_any()
+    return Withdrawal(reason)
+
+
+def build_send_back(meta: FormMeta, order: OrderCard, lines: Lines) -> View:
+    lang = language(meta.locale)
+    _ = lang._
+    blocks = [_summary(lang, order),
+              input_block(NOTE, _("What should the requester change?"),
+                          text_input(NOTE, max_length=NOTES_MAX, multiline=True))]
+    return _modal(lang, Action.SEND_BACK, lang.p_("modal title", "Send back {number}").format(number=order.number),
+                  lang.p_("modal button", "Send back"), blocks, meta)
+
+
+def parse_send_back(values: Values, meta: FormMeta) -> SendBack:
+    errors = Collector(language(meta.locale))
+    note = required_text(values, NOTE, NOTES_MAX, errors, errors.lang._("Enter what should change."))
+    errors.raise_if_any()
+    return SendBack(note)
 
 
 @dataclass(frozen=True)
@@ -254,4 +298,9 @@ STEP_FORMS: dict[Action, StepForm] = {
     Action.COMPLETE: StepForm(build_complete, parse_complete),
     Action.NOT_PERFORM: StepForm(build_not_performed, parse_not_performed),
     Action.SET_PRICES: StepForm(build_set_prices, parse_set_prices),
+    Action.EDIT: StepForm(edit_form.build_edit, edit_form.parse, has_item_rows=True),
+    Action.WITHDRAW: StepForm(build_withdraw, parse_withdraw),
+    Action.SEND_BACK: StepForm(build_send_back, parse_send_back),
+    Action.RESUBMIT: StepForm(edit_form.build_resubmit, edit_form.parse, has_item_rows=True),
+    Action.WITHDRAW_SENT_BACK: StepForm(build_withdraw_sent_back, parse_withdraw),
 }

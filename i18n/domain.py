@@ -16,6 +16,8 @@ STATES = {
     State.REJECTED: N_("Rejected"),
     State.COMPLETED: N_("Completed"),
     State.NOT_PERFORMED: N_("Not performed"),
+    State.CHANGES_REQUESTED: N_("Changes requested"),
+    State.WITHDRAWN: N_("Withdrawn"),
 }
 
 # the state in a sentence: "SO-000001 is already completed"
@@ -25,6 +27,8 @@ STATES_IN_SENTENCE = {
     State.REJECTED: N_("rejected"),
     State.COMPLETED: N_("completed"),
     State.NOT_PERFORMED: N_("not performed"),
+    State.CHANGES_REQUESTED: N_("sent back for changes"),
+    State.WITHDRAWN: N_("withdrawn"),
 }
 
 BUTTONS = {
@@ -35,6 +39,11 @@ BUTTONS = {
     Action.COMPLETE: N_("Close as completed"),
     Action.NOT_PERFORM: N_("Close as not performed"),
     Action.SET_PRICES: N_("Set prices"),
+    Action.EDIT: N_("Edit"),
+    Action.WITHDRAW: N_("Withdraw"),
+    Action.SEND_BACK: N_("Send back for changes"),
+    Action.RESUBMIT: N_("Edit and resubmit"),
+    Action.WITHDRAW_SENT_BACK: N_("Withdraw"),
 }
 
 # what the actor did, after their name: "Ana approved the order."
@@ -46,6 +55,11 @@ DONE = {
     Action.COMPLETE: N_("closed the order as completed"),
     Action.NOT_PERFORM: N_("closed the order as not performed"),
     Action.SET_PRICES: N_("set prices"),
+    Action.EDIT: N_("edited the request"),
+    Action.WITHDRAW: N_("withdrew the order"),
+    Action.SEND_BACK: N_("sent the order back for changes"),
+    Action.RESUBMIT: N_("resubmitted the order"),
+    Action.WITHDRAW_SENT_BACK: N_("withdrew the order"),
 }
 
 # the step as something one may or may not do: "Only a supervisor can {approve SO-000001}."
@@ -57,6 +71,11 @@ DOING = {
     Action.COMPLETE: N_("close {number} as completed"),
     Action.NOT_PERFORM: N_("close {number} as not performed"),
     Action.SET_PRICES: N_("set prices on {number}"),
+    Action.EDIT: N_("edit {number}"),
+    Action.WITHDRAW: N_("withdraw {number}"),
+    Action.SEND_BACK: N_("send {number} back for changes"),
+    Action.RESUBMIT: N_("resubmit {number}"),
+    Action.WITHDRAW_SENT_BACK: N_("withdraw {number}"),
 }
 
 ROLES = {
@@ -76,6 +95,7 @@ A_ROLE = {
     Role.ADMIN: N_("an admin"),
 }
 ASSIGNED_FIELD_WORKER = N_("a field worker assigned to it")
+THE_REQUESTER = N_("the person who requested it")
 
 PRIORITIES = {"low": N_("low"), "normal": N_("normal"), "high": N_("high"), "urgent": N_("urgent")}
 
@@ -93,9 +113,12 @@ def priority(lang: Language, value: str) -> str:
     return lang._(PRIORITIES[value]) if value in PRIORITIES else value
 
 
-def who_may(lang: Language, roles: frozenset[Role], assigned_field_worker: bool) -> str:
-    """'a supervisor or a coordinator', 'a field worker assigned to it or a coordinator'."""
+def who_may(lang: Language, roles: frozenset[Role], assigned_field_worker: bool, requester: bool = False) -> str:
+    """'a supervisor or a coordinator', 'a field worker assigned to it or a coordinator',
+    'the person who requested it'."""
     names = [lang._(A_ROLE[role]) for role in Role if role in roles]
     if assigned_field_worker:
         names.insert(0, lang._(ASSIGNED_FIELD_WORKER))
+    if requester:
+        names.insert(0, lang._(THE_REQUESTER))
     return lang.list(names, style="or")

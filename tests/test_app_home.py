@@ -61,7 +61,10 @@ def test_each_role_sees_its_own_lists(ws: LocalWorkspace) -> None:
     assert "order_confirm" in text(worker) and "order_complete" in text(worker)
     assert "order_approve" not in text(worker) and "Waiting for approval" not in text(worker)
     requester = open_home(ws, REQUESTER)
-    assert "*You requested* (2)" in text(requester) and "order_" not in text(requester)  # nothing to click
+    # their own pending request: Edit and Withdraw (the table's requester steps); nothing else to click
+    assert "*You requested* (2)" in text(requester) and "order_approve" not in text(requester)
+    assert f"home_requested_{second}" in text(requester) and f"home_requested_{first}" not in text(requester)
+    assert "order_edit" in text(requester) and "order_withdraw" in text(requester)
     coordinator = open_home(ws, COORDINATOR)
     assert "Pending approval: *1*" in text(coordinator) and "Approved, work in progress: *1*" in text(coordinator)
     assert "*Overdue* (0)" in text(coordinator) and "Nothing is overdue." in text(coordinator)

@@ -66,7 +66,7 @@ def test_the_whole_workflow(any_transport: LocalWorkspace) -> None:
     assert WORKER not in channel.members
     card = ws.fake.message(channel.id, order.card_ts)
     actions = [e["action_id"] for b in card.blocks if b["type"] == "actions" for e in b["elements"]]
-    assert actions == ["order_approve", "order_reject"]
+    assert actions == ["order_approve", "order_reject", "order_edit", "order_withdraw", "order_send_back"]
     assert "Pending approval" in ws.fake.transcript(channel.id)
     assert "please review it" in ws.fake.transcript(channel.id)
 

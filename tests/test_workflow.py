@@ -70,10 +70,12 @@ def approved(service: OrderService) -> ServiceOrder:
 
 def test_table_is_complete_and_consistent() -> None:
     assert {t.action for t in TRANSITIONS} == set(Action)
-    assert [t.action for t in available(State.PENDING_APPROVAL)] == [Action.APPROVE, Action.REJECT]
+    assert [t.action for t in available(State.PENDING_APPROVAL)] == [Action.APPROVE, Action.REJECT, Action.EDIT,
+                                                                     Action.WITHDRAW, Action.SEND_BACK]
+    assert [t.action for t in available(State.CHANGES_REQUESTED)] == [Action.RESUBMIT, Action.WITHDRAW_SENT_BACK]
     assert [t.action for t in available(State.APPROVED)] == [Action.CONFIRM, Action.COMPLETE, Action.NOT_PERFORM,
                                                              Action.SET_PRICES]
-    for closed in (State.REJECTED, State.COMPLETED, State.NOT_PERFORMED):
+    for closed in (State.REJECTED, State.COMPLETED, State.NOT_PERFORMED, State.WITHDRAWN):
         assert available(closed) == []
     # every step has its words, in every language we ship (i18n/domain.py)
     for lang in (english(), language("es")):

@@ -30,10 +30,12 @@ class Refused(WorkflowError):
 class NotAllowed(Refused):
     """Only someone with one of `roles` (or, when `assigned_field_worker`, a field worker on the order) may."""
 
-    def __init__(self, action: Action, roles: frozenset[Role], assigned_field_worker: bool, number: str) -> None:
+    def __init__(self, action: Action, roles: frozenset[Role], assigned_field_worker: bool, number: str,
+                 requester: bool = False) -> None:
         super().__init__()
         self.action, self.roles, self.assigned_field_worker, self.number = (
             action, roles, assigned_field_worker, number)
+        self.requester = requester  # the order's requester may also take it
 
 
 class WrongState(Refused):

@@ -82,4 +82,14 @@ class Pricing:
     reason: str
 
 
-StepInput = Pricing | Approval | Rejection | Confirmation | Closing
+@dataclass(frozen=True)
+class Withdrawal:
+    reason: str  # required: why the requester takes the order back
+
+
+@dataclass(frozen=True)
+class SendBack:
+    note: str  # required: what the requester should change
+
+
+StepInput = Approval | Rejection | Confirmation | Closing | OrderDraft | Withdrawal | SendBack | Pricing

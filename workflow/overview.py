@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from storage.models import Assignment, CatalogEntry, ServiceOrder
 from workflow.vocabulary import State, order_number
 
-OPEN_STATES = (State.PENDING_APPROVAL, State.APPROVED)
+OPEN_STATES = (State.PENDING_APPROVAL, State.APPROVED, State.CHANGES_REQUESTED)  # sent back: still open
 
 
 class Listing(StrEnum):

@@ -12,8 +12,9 @@ from sqlmodel import Session, select
 from storage.models import Assignment, AuditEvent, CatalogEntry, LineItem, OrderVersion, Person, ServiceOrder
 from workflow.document import ItemLine, subtotal
 from workflow.errors import NotFound
+from workflow.facts import StepFacts
 from workflow.transitions import Transition, available
-from workflow.vocabulary import State, order_number
+from workflow.vocabulary import Action, State, order_number
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class OrderCard:
     channel_id: str | None
     card_ts: str | None
     steps: tuple[Transition, ...]
+    client_code: str = ""  # the request's own codes, for the Edit form's pickers
+    site_code: str = ""
+    rounds: tuple[StepFacts, ...] = ()  # the rounds before approval (send-backs, edits, resubmissions)
 
 
 def get_order(session: Session, order_id: int) -> ServiceOrder:
@@ -108,7 +112,19 @@ def order_card(session: Session, order_id: int, currency: str = "USD") -> OrderC
         total=subtotal(lines, currency),
         closed_by=order.closed_by, closed_at=order.closed_at, close_reason=order.close_reason,
         channel_id=order.channel_id, card_ts=order.card_ts, steps=tuple(available(state)),
+        client_code=order.client_code, site_code=order.site_code, rounds=rounds(session, order_id),
     )
+
+
+ROUND_ACTIONS = (Action.SEND_BACK, Action.EDIT, Action.RESUBMIT)
+
+
+def rounds(session: Session, order_id: int, last: int = 10) -> tuple[StepFacts, ...]:
+    """The latest rounds before approval, oldest first (the card shows them; the audit keeps them all)."""
+    rows = session.exec(select(AuditEvent.detail).where(
+        AuditEvent.order_id == order_id, AuditEvent.action.in_([a.value for a in ROUND_ACTIONS]))  # type: ignore[attr-defined]
+        .order_by(AuditEvent.id.desc()).limit(last))  # type: ignore[union-attr]
+    return tuple(StepFacts.loads(detail) for detail in reversed(list(rows)))
 
 
 def latest_pdf(session: Session, order_id: int) -> str | None:

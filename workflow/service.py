@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -61,6 +61,9 @@ from workflow.inputs import (
     OrderDraft,
     Pricing,
     Rejection,
+    SendBack,
+    StepInput,
+    Withdrawal,
 )
 from workflow.limits import FREE_ITEMS, Limits
 from workflow.people import local_today
@@ -116,31 +119,7 @@ class OrderService:
         now = self.clock()
         with session_scope(self.engine) as session:
             check(BY_ACTION[Action.SUBMIT], None, roles_of(session, actor), False, "")
-            errors: dict[FieldKey, Problem] = {}
-            catalog = _catalog(session, [("client", draft.client_code), ("site", draft.site_code),
-                                         *(_ref(item) for item in draft.items)])
-            client = catalog.get(("client", draft.client_code))
-            site = catalog.get(("site", draft.site_code))
-            if client is None:
-                errors[Field.CLIENT] = NotInCatalog(CatalogKind.CLIENT)
-            if site is None:
-                errors[Field.SITE] = NotInCatalog(CatalogKind.SITE)
-            elif client is not None and site.parent_code != client.code:
-                errors[Field.SITE] = SiteOfAnotherClient(site.name, client.name)
-            today = local_today(session, actor, now)
-            if problem := self.limits.date_problem(draft.requested_date, today):
-                errors[Field.REQUESTED_DATE] = problem
-            lines = _resolve_items(session, draft.items, errors, catalog, client_code=draft.client_code)
-            lines += _free_lines(draft.free_items, {line.key for line in lines}, errors)
-            first_field: FieldKey = ItemRow(draft.items[0].row) if draft.items else FREE_ITEMS
-            if not lines and not errors:
-                errors[first_field] = NoItems()
-            fields: dict[str, FieldKey] = {item.ref: ItemRow(item.row) for item in draft.items}
-            errors = self.limits.line_problems(lines, self.currency, fields, first_field) | errors
-            if not errors and (problem := self.limits.total_problem(lines, self.currency)):
-                errors[first_field] = problem
-            if errors:
-                raise FieldErrors(errors)
+            client, site, lines = _draft_lines(session, actor, draft, now, self)
             # whoever the table lets approve is asked to review
             reviewers = _users_with(session, BY_ACTION[Action.APPROVE].roles)
 
@@ -167,7 +146,7 @@ class OrderService:
             return order
 
     def apply(self, actor: str, order_id: int, action: Action, revision: int,
-              data: Approval | Rejection | Confirmation | Closing | Pricing) -> ServiceOrder:
+              data: StepInput) -> ServiceOrder:
         """Take one step on an existing order, or raise Refused / Stale / FieldErrors."""
         transition = BY_ACTION[action]
         now = self.clock()
@@ -200,6 +179,39 @@ class OrderService:
             effects.add(EffectKind.MESSAGE, f"message:{order.revision}", Message(facts))
             effects.write()
             return order
+
+
+def _draft_lines(session: Session, actor: str, draft: OrderDraft, now: datetime,
+                 service: OrderService) -> tuple[CatalogEntry, CatalogEntry, list[ItemLine]]:
+    """A new or edited request, checked against the catalog and the limits: its client, site and lines,
+    or FieldErrors."""
+    errors: dict[FieldKey, Problem] = {}
+    catalog = _catalog(session, [("client", draft.client_code), ("site", draft.site_code),
+                                 *(_ref(item) for item in draft.items)])
+    client = catalog.get(("client", draft.client_code))
+    site = catalog.get(("site", draft.site_code))
+    if client is None:
+        errors[Field.CLIENT] = NotInCatalog(CatalogKind.CLIENT)
+    if site is None:
+        errors[Field.SITE] = NotInCatalog(CatalogKind.SITE)
+    elif client is not None and site.parent_code != client.code:
+        errors[Field.SITE] = SiteOfAnotherClient(site.name, client.name)
+    today = local_today(session, actor, now)
+    if problem := service.limits.date_problem(draft.requested_date, today):
+        errors[Field.REQUESTED_DATE] = problem
+    lines = _resolve_items(session, draft.items, errors, catalog, client_code=draft.client_code)
+    lines += _free_lines(draft.free_items, {line.key for line in lines}, errors)
+    first_field: FieldKey = ItemRow(draft.items[0].row) if draft.items else FREE_ITEMS
+    if not lines and not errors:
+        errors[first_field] = NoItems()
+    fields: dict[str, FieldKey] = {item.ref: ItemRow(item.row) for item in draft.items}
+    errors = service.limits.line_problems(lines, service.currency, fields, first_field) | errors
+    if not errors and (problem := service.limits.total_problem(lines, service.currency)):
+        errors[first_field] = problem
+    if errors:
+        raise FieldErrors(errors)
+    assert client is not None and site is not None
+    return client, site, lines
 
 
 # --- the steps -----------------------------------------------------------------------------------
@@ -375,6 +387,80 @@ def _set_prices(session: Session, order: ServiceOrder, actor: str, data: Pricing
     return StepFacts(Action.SET_PRICES, actor, version=number, items=item_facts(changes, service.currency),
                      note=data.reason, currency=service.currency, total=total, tax_rate=service.limits.tax_rate,
                      delta=total - subtotal(before, service.currency))
+# --- rounds before approval: edit, withdraw, send back, resubmit --------------------------------------
+# Version 0 is "the request": an edit before approval rewrites it in place (its lines are replaced), so
+# the approved original stays version 1 and every PDF number is an issued document. Each round's before and
+# after is kept in the audit's facts, not in versions.
+
+
+def _edit(session: Session, order: ServiceOrder, actor: str, data: OrderDraft, now: datetime,
+          effects: _Effects, service: OrderService) -> StepFacts:
+    return _revise(session, order, actor, data, now, effects, service, Action.EDIT)
+
+
+def _resubmit(session: Session, order: ServiceOrder, actor: str, data: OrderDraft, now: datetime,
+              effects: _Effects, service: OrderService) -> StepFacts:
+    return _revise(session, order, actor, data, now, effects, service, Action.RESUBMIT)
+
+
+def _revise(session: Session, order: ServiceOrder, actor: str, data: OrderDraft, now: datetime,
+            effects: _Effects, service: OrderService, action: Action) -> StepFacts:
+    client, site, lines = _draft_lines(session, actor, data, now, service)
+    before_lines = _lines(session, order)
+    names = _catalog(session, [("client", order.client_code), ("site", order.site_code)])
+    old_client = names.get(("client", order.client_code))
+    old_site = names.get(("site", order.site_code))
+    pairs = (
+        ("client", old_client.name if old_client else order.client_code, client.name),
+        ("site", old_site.name if old_site else order.site_code, site.name),
+        ("requested_date", order.requested_date.isoformat(), data.requested_date.isoformat()),
+        ("priority", order.priority, data.priority),
+        ("description", order.description, data.description),
+    )
+    fields = tuple(FieldChange(name, before, after) for name, before, after in pairs if before != after)
+    changes = diff_items(tuple(before_lines), tuple(lines))
+    if action is Action.EDIT and not fields and not changes:  # a resubmission may answer the note as it is
+        raise FieldErrors({Field.DESCRIPTION: NothingChanged()})
+    order.client_code, order.site_code = client.code, site.code
+    order.requested_date, order.priority, order.description = data.requested_date, data.priority, data.description
+    if changes:
+        _replace_request_lines(session, order, lines)
+    total = subtotal(lines, service.currency)
+    reviewers: tuple[str, ...] = ()
+    if action is Action.RESUBMIT:  # asked to review again, as on submit (someone granted since joins them)
+        reviewers = tuple(_users_with(session, BY_ACTION[Action.APPROVE].roles))
+        effects.add(EffectKind.INVITE, f"invite:r{order.revision}", Invite(reviewers))
+    return StepFacts(action, actor, version=None, fields=fields, items=item_facts(changes, service.currency),
+                     reviewers=reviewers, currency=service.currency, total=total,
+                     delta=total - subtotal(before_lines, service.currency))
+
+
+def _replace_request_lines(session: Session, order: ServiceOrder, lines: list[ItemLine]) -> None:
+    """Version 0's lines become `lines` (an edit before approval: no version was issued yet)."""
+    version = session.exec(select(OrderVersion).where(OrderVersion.order_id == order.id,
+                                                      OrderVersion.number == 0)).one()
+    session.connection().execute(delete(LineItem).where(LineItem.version_id == version.id))
+    if lines:
+        session.connection().execute(insert(LineItem), [
+            {"version_id": version.id, "position": position, "kind": line.kind, "code": line.code,
+             "description": line.description, "unit": line.unit, "unit_price": line.unit_price,
+             "quantity": line.quantity} for position, line in enumerate(lines)])
+
+
+def _withdraw(session: Session, order: ServiceOrder, actor: str, data: Withdrawal, now: datetime,
+              effects: _Effects, service: OrderService) -> StepFacts:
+    if not data.reason.strip():
+        raise FieldErrors({Field.REASON: Required()})
+    order.closed_by, order.closed_at, order.close_reason = actor, now, data.reason
+    action = Action.WITHDRAW if order.state == State.PENDING_APPROVAL else Action.WITHDRAW_SENT_BACK
+    return StepFacts(action, actor, note=data.reason)
+
+
+def _send_back(session: Session, order: ServiceOrder, actor: str, data: SendBack, now: datetime,
+               effects: _Effects, service: OrderService) -> StepFacts:
+    if not data.note.strip():
+        raise FieldErrors({Field.NOTE: Required()})
+    return StepFacts(Action.SEND_BACK, actor, note=data.note)
 
 
 _STEPS: dict[Action, Callable[..., StepFacts]] = {
@@ -384,6 +470,11 @@ _STEPS: dict[Action, Callable[..., StepFacts]] = {
     Action.COMPLETE: _complete,
     Action.NOT_PERFORM: _not_perform,
     Action.SET_PRICES: _set_prices,
+    Action.EDIT: _edit,
+    Action.WITHDRAW: _withdraw,
+    Action.SEND_BACK: _send_back,
+    Action.RESUBMIT: _resubmit,
+    Action.WITHDRAW_SENT_BACK: _withdraw,
 }
 
 
@@ -401,7 +492,7 @@ def is_assigned(session: Session, order_id: int, user_id: str) -> bool:
 
 def _check(session: Session, transition: Transition, order: ServiceOrder, actor: str) -> None:
     check(transition, State(order.state), roles_of(session, actor), is_assigned(session, order.id, actor),
-          order_number(order.id))
+          order_number(order.id), requester=order.requester_id == actor)
 
 
 def _users_with(session: Session, roles: frozenset[Role] | set[Role]) -> list[str]:

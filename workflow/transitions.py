@@ -22,6 +22,7 @@ class Transition:
     assigned_field_worker: bool  # a field worker assigned to the order may also take it
     form: str  # the form (modal callback_id) that collects its input
     style: str | None  # how its button looks on the card (Block Kit: primary, danger)
+    requester: bool = False  # the order's requester (a person on the order, not a role) may also take it
 
 
 _STAFF = frozenset({Role.SUPERVISOR, Role.COORDINATOR})
@@ -35,6 +36,16 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Action.COMPLETE, State.APPROVED, State.COMPLETED, _COORD, True, "complete", "primary"),
     Transition(Action.NOT_PERFORM, State.APPROVED, State.NOT_PERFORMED, _COORD, True, "not_perform", "danger"),
     Transition(Action.SET_PRICES, State.APPROVED, State.APPROVED, _COORD, False, "set_prices", None),
+    # rounds before approval: the requester edits or withdraws; a reviewer sends it back; the requester resubmits
+    Transition(Action.EDIT, State.PENDING_APPROVAL, State.PENDING_APPROVAL, frozenset(), False, "edit_order", None,
+               requester=True),
+    Transition(Action.WITHDRAW, State.PENDING_APPROVAL, State.WITHDRAWN, frozenset(), False, "withdraw", "danger",
+               requester=True),
+    Transition(Action.SEND_BACK, State.PENDING_APPROVAL, State.CHANGES_REQUESTED, _STAFF, False, "send_back", None),
+    Transition(Action.RESUBMIT, State.CHANGES_REQUESTED, State.PENDING_APPROVAL, frozenset(), False,
+               "resubmit_order", "primary", requester=True),
+    Transition(Action.WITHDRAW_SENT_BACK, State.CHANGES_REQUESTED, State.WITHDRAWN, frozenset(), False,
+               "withdraw_sent_back", "danger", requester=True),
 )
 
 BY_ACTION: dict[Action, Transition] = {t.action: t for t in TRANSITIONS}
@@ -46,13 +57,16 @@ def available(state: State) -> list[Transition]:
     return [t for t in TRANSITIONS if t.source == state]
 
 
-def may(transition: Transition, roles: set[Role], assigned: bool) -> bool:
-    return bool(transition.roles & roles) or (transition.assigned_field_worker and assigned)
+def may(transition: Transition, roles: set[Role], assigned: bool, requester: bool = False) -> bool:
+    return (bool(transition.roles & roles) or (transition.assigned_field_worker and assigned)
+            or (transition.requester and requester))
 
 
-def check(transition: Transition, state: State | None, roles: set[Role], assigned: bool, number: str) -> None:
+def check(transition: Transition, state: State | None, roles: set[Role], assigned: bool, number: str,
+          requester: bool = False) -> None:
     """Raise WrongState or NotAllowed (bot/ words them) unless this actor may take this step now."""
     if transition.source != state:
         raise WrongState(transition.action, state, number)
-    if not may(transition, roles, assigned):
-        raise NotAllowed(transition.action, transition.roles, transition.assigned_field_worker, number)
+    if not may(transition, roles, assigned, requester):
+        raise NotAllowed(transition.action, transition.roles, transition.assigned_field_worker, number,
+                         requester=transition.requester)

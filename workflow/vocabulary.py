@@ -13,10 +13,12 @@ class State(StrEnum):
     REJECTED = "rejected"
     COMPLETED = "completed"
     NOT_PERFORMED = "not_performed"
+    CHANGES_REQUESTED = "changes_requested"  # sent back to the requester before approval
+    WITHDRAWN = "withdrawn"  # the requester took it back before approval
 
     @property
     def is_closed(self) -> bool:
-        return self in (State.REJECTED, State.COMPLETED, State.NOT_PERFORMED)
+        return self in (State.REJECTED, State.COMPLETED, State.NOT_PERFORMED, State.WITHDRAWN)
 
 
 class Action(StrEnum):
@@ -27,6 +29,11 @@ class Action(StrEnum):
     COMPLETE = "complete"
     NOT_PERFORM = "not_perform"
     SET_PRICES = "set_prices"  # set or change lines' unit prices, with a reason: a new version
+    EDIT = "edit"  # the requester changes the request before approval
+    WITHDRAW = "withdraw"  # the requester takes the request back: closed
+    SEND_BACK = "send_back"  # a reviewer asks the requester for changes
+    RESUBMIT = "resubmit"  # the requester edits what was sent back and asks for approval again
+    WITHDRAW_SENT_BACK = "withdraw_sent_back"  # the requester withdraws an order sent back, rather than resubmit
 
 
 class Role(StrEnum):

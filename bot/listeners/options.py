@@ -24,6 +24,14 @@ def typed(payload: dict[str, Any]) -> str:
     return clean(payload.get("value"))[:200]
 
 
+def _initial_client(view: dict[str, Any]) -> str:
+    for block in view.get("blocks") or []:
+        if isinstance(block, dict) and block.get("block_id") == order_form.CLIENT:
+            chosen = (block.get("element") or {}).get("initial_option") or {}
+            return clean(chosen.get("value"))[:64]
+    return ""
+
+
 def register(app: App, ctx: BotContext) -> None:
     def clients(ack: Ack, payload: dict[str, Any]) -> None:
         with Session(ctx.engine) as session:
@@ -32,7 +40,8 @@ def register(app: App, ctx: BotContext) -> None:
 
     def sites(ack: Ack, payload: dict[str, Any], body: dict[str, Any]) -> None:
         values = ((body.get("view") or {}).get("state") or {}).get("values") or {}
-        client = read_option(values, order_form.CLIENT)
+        # a client picked now, else the one an Edit form came filled in with (not in the state until touched)
+        client = read_option(values, order_form.CLIENT) or _initial_client(body.get("view") or {})
         if not client:
             ack(options=[])  # the field's hint says to pick the client first
             return

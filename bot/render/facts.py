@@ -3,10 +3,12 @@ per audit row, in a given language. Step words come from i18n/domain.py; Slack m
 
 from __future__ import annotations
 
-from bot.mrkdwn import SLACK, Marks
+from datetime import date
+
+from bot.mrkdwn import SLACK, Marks, channel_link
 from bot.render.money import amounts_text
-from i18n import Language
-from i18n.domain import DONE, who_may
+from i18n import N_, Language
+from i18n.domain import DONE, priority, who_may
 from storage.models import AuditEvent
 from workflow.amounts import Amounts
 from workflow.document import money
@@ -40,7 +42,21 @@ def step_message(facts: StepFacts, number: str, lang: Language, marks: Marks = S
                          "(service-orders roles grant USER ROLE).").format(
                 who=who_may(lang, approve.roles, False))
         return f"{said} {ask}"
+    if facts.action is Action.RESUBMIT and facts.reviewers:
+        ask = lang._("{people}, please review it.").format(people=" ".join(marks.person(u) for u in facts.reviewers))
+        return f"{sentence(facts, lang, marks)} {ask}"
     return sentence(facts, lang, marks)
+
+
+def to_requester(message: str, requester: str, lang: Language, marks: Marks = SLACK) -> str:
+    """A decision's channel message, addressed to the order's requester (an @mention: Slack notifies them)."""
+    return lang._("{requester}: {message}").format(requester=marks.person(requester), message=message)
+
+
+def decision_message(facts: StepFacts, number: str, channel: str, lang: Language, marks: Marks = SLACK) -> str:
+    """A decision on their order, told to a requester who is not in its channel."""
+    return lang._("Your order {number} ({channel}): {message}").format(
+        number=number, channel=channel_link(channel), message=sentence(facts, lang, marks))
 
 
 def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
@@ -97,6 +113,12 @@ def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
             if note:
                 text += " " + lang._("Why: {note}").format(note=note)
             return text
+        case Action.EDIT | Action.RESUBMIT:
+            return _revision(facts, lang, marks)
+        case Action.WITHDRAW | Action.WITHDRAW_SENT_BACK:
+            return lang._("Reason: {reason}").format(reason=note) if note else ""
+        case Action.SEND_BACK:
+            return lang._("What to change: {note}").format(note=note) if note else ""
         case Action.COMPLETE | Action.NOT_PERFORM:
             text = lang._("Version {number}, the closing record.").format(number=facts.version)
             if note:
@@ -111,6 +133,32 @@ def _figures(facts: StepFacts) -> Amounts | None:
     if facts.total is None or facts.currency is None or facts.tax_rate is None:
         return None
     return Amounts(facts.currency, facts.tax_rate, facts.total, money(facts.total * facts.tax_rate, facts.currency))
+# the request's fields an edit may change, as a reader names them
+_FIELD_LABELS = {"client": N_("Client"), "site": N_("Site"), "requested_date": N_("Requested date"),
+                 "priority": N_("Priority"), "description": N_("Description")}
+
+
+def _field_value(name: str, value: str | None, lang: Language, marks: Marks) -> str:
+    if value is None:
+        return "—"
+    if name == "requested_date":
+        return lang.date(date.fromisoformat(value))
+    if name == "priority":
+        return priority(lang, value)
+    return marks.text(value if len(value) <= 200 else value[:200] + "…")
+
+
+def _revision(facts: StepFacts, lang: Language, marks: Marks) -> str:
+    """An edit or resubmission of the request: each changed field before → after, then the items."""
+    said = [f"{lang._(_FIELD_LABELS.get(f.name, f.name))}: {_field_value(f.name, f.before, lang, marks)} → "
+            f"{_field_value(f.name, f.after, lang, marks)}" for f in facts.fields]
+    said += [_item(item, lang, marks) for item in facts.items]
+    if not said:
+        return lang._("No changes to the request.")
+    text = lang._("Changes: {changes}.").format(changes="; ".join(said))
+    if facts.items and facts.delta is not None and facts.currency:
+        text += " " + lang._("Total {delta}.").format(delta=lang.signed_amount(facts.delta, facts.currency))
+    return text
 
 
 def _version(facts: StepFacts, lang: Language) -> str:
