@@ -36,6 +36,7 @@ from forms.fields import (
 from forms.items import FREE_ITEMS, MAX_ROWS, add_rows_button, free_items_block, item_rows, parse_rows
 from forms.metadata import FormMeta
 from forms.problems import BLOCKS
+from forms.schedule_crew import build_change_crew, build_reschedule, parse_change_crew, parse_reschedule
 from i18n import Language, language
 from i18n.domain import priority
 from workflow.document import ItemLine
@@ -196,4 +197,6 @@ STEP_FORMS: dict[Action, StepForm] = {
     Action.CONFIRM: StepForm(build_confirm, parse_confirm, has_item_rows=True),
     Action.COMPLETE: StepForm(build_complete, parse_complete),
     Action.NOT_PERFORM: StepForm(build_not_performed, parse_not_performed),
+    Action.RESCHEDULE: StepForm(build_reschedule, parse_reschedule),
+    Action.CHANGE_CREW: StepForm(build_change_crew, parse_change_crew),
 }

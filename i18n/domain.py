@@ -34,6 +34,8 @@ BUTTONS = {
     Action.CONFIRM: N_("File a confirmation"),
     Action.COMPLETE: N_("Close as completed"),
     Action.NOT_PERFORM: N_("Close as not performed"),
+    Action.RESCHEDULE: N_("Reschedule"),
+    Action.CHANGE_CREW: N_("Change crew"),
 }
 
 # what the actor did, after their name: "Ana approved the order."
@@ -44,6 +46,8 @@ DONE = {
     Action.CONFIRM: N_("filed a confirmation"),
     Action.COMPLETE: N_("closed the order as completed"),
     Action.NOT_PERFORM: N_("closed the order as not performed"),
+    Action.RESCHEDULE: N_("rescheduled the order"),
+    Action.CHANGE_CREW: N_("changed the crew"),
 }
 
 # the step as something one may or may not do: "Only a supervisor can {approve SO-000001}."
@@ -54,6 +58,8 @@ DOING = {
     Action.CONFIRM: N_("file a confirmation on {number}"),
     Action.COMPLETE: N_("close {number} as completed"),
     Action.NOT_PERFORM: N_("close {number} as not performed"),
+    Action.RESCHEDULE: N_("reschedule {number}"),
+    Action.CHANGE_CREW: N_("change the crew of {number}"),
 }
 
 ROLES = {

@@ -16,9 +16,11 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import time
 
 from i18n import N_, Language, LocaleError, english, language
 from i18n.domain import ITEM_KINDS, priority, state
+from i18n.schedule import scheduled
 from pdf.figures import DASH, Figures, utc
 from pdf.layout import GRAY_FILL, GRAY_TEXT, PAGES_ALIAS, Page
 from pdf.logo import Logo, prepare_logo
@@ -225,7 +227,9 @@ def schedule_section(pdf: Page, ctx: Context) -> None:
     pdf.heading(lang._("Schedule"))
     pairs = [
         (lang._("Requested for"), f.date(doc.requested_date)),
-        (lang._("Scheduled for"), f.date(doc.scheduled_date) if doc.scheduled_date else lang._("Not scheduled")),
+        (lang._("Scheduled for"), scheduled(lang, doc.scheduled_date, _time(doc.scheduled_start),
+                                            _time(doc.scheduled_end))
+         if doc.scheduled_date else lang._("Not scheduled")),
         (lang._("Priority"), _capital(priority(lang, doc.priority))),
     ]
     if _is_closing(doc):
@@ -238,6 +242,10 @@ def schedule_section(pdf: Page, ctx: Context) -> None:
     if _is_closing(doc):
         pdf.fields([(lang._(CLOSING_NOTES.get(doc.step, CLOSING_NOTES["complete"])), doc.change_note or DASH)],
                    columns=1)
+
+
+def _time(hhmm: str | None) -> time | None:
+    return time.fromisoformat(hhmm) if hhmm else None
 
 
 def _capital(text: str) -> str:
@@ -382,6 +390,8 @@ def changes_section(pdf: Page, ctx: Context) -> None:
                   or [lang._("No changes to line items.")])
         if doc.added_people:
             lines.append(lang._("Added people: {names}").format(names=", ".join(doc.added_people)))
+        if doc.removed_people:
+            lines.append(lang._("Removed people: {names}").format(names=", ".join(doc.removed_people)))
         if not _is_closing(doc) and (doc.change_note or doc.change_author):
             if doc.change_author:
                 lines.append(lang._("Note from {author}: {note}").format(author=doc.change_author,

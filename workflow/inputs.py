@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from decimal import Decimal
 
 
@@ -66,4 +66,22 @@ class Closing:
     note: str | None  # required (the reason) when closing as not performed
 
 
-StepInput = Approval | Rejection | Confirmation | Closing
+@dataclass(frozen=True)
+class Reschedule:
+    """A new scheduled date, with an optional time window (both ends or neither), and why."""
+
+    scheduled_date: date
+    start: time | None
+    end: time | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class CrewChange:
+    """The whole crew after the change (add, remove or replace in one go), and an optional note."""
+
+    field_workers: tuple[str, ...]
+    note: str | None
+
+
+StepInput = Approval | Rejection | Confirmation | Closing | Reschedule | CrewChange

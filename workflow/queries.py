@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import Row
+from sqlalchemy import Row, or_
 from sqlmodel import Session, select
 
 from storage.models import Assignment, AuditEvent, CatalogEntry, LineItem, OrderVersion, Person, ServiceOrder
@@ -42,6 +42,8 @@ class OrderCard:
     channel_id: str | None
     card_ts: str | None
     steps: tuple[Transition, ...]
+    scheduled_start: time | None = None  # the time window on the scheduled date, if one was set
+    scheduled_end: time | None = None
 
 
 def get_order(session: Session, order_id: int) -> ServiceOrder:
@@ -69,9 +71,13 @@ def version_row(session: Session, order_id: int, number: int) -> OrderVersion:
 
 
 def field_workers(session: Session, order_id: int, up_to_version: int | None = None) -> tuple[str, ...]:
+    """The crew of the order now, or of one version (added by then, not removed by then)."""
     query = select(Assignment).where(Assignment.order_id == order_id)
     if up_to_version is not None:
-        query = query.where(Assignment.added_in_version <= up_to_version)
+        query = query.where(Assignment.added_in_version <= up_to_version, or_(
+            Assignment.removed_in_version.is_(None), Assignment.removed_in_version > up_to_version))  # type: ignore[union-attr,operator]
+    else:
+        query = query.where(Assignment.removed_in_version.is_(None))  # type: ignore[union-attr]
     rows = session.exec(query.order_by(Assignment.added_in_version, Assignment.user_id))
     return tuple(row.user_id for row in rows)
 
@@ -108,6 +114,7 @@ def order_card(session: Session, order_id: int, currency: str = "USD") -> OrderC
         total=subtotal(lines, currency),
         closed_by=order.closed_by, closed_at=order.closed_at, close_reason=order.close_reason,
         channel_id=order.channel_id, card_ts=order.card_ts, steps=tuple(available(state)),
+        scheduled_start=order.scheduled_start, scheduled_end=order.scheduled_end,
     )
 
 

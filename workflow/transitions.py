@@ -34,6 +34,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Action.CONFIRM, State.APPROVED, State.APPROVED, _COORD, True, "confirm", None),
     Transition(Action.COMPLETE, State.APPROVED, State.COMPLETED, _COORD, True, "complete", "primary"),
     Transition(Action.NOT_PERFORM, State.APPROVED, State.NOT_PERFORMED, _COORD, True, "not_perform", "danger"),
+    Transition(Action.RESCHEDULE, State.APPROVED, State.APPROVED, _COORD, True, "reschedule", None),
+    # the crew is the coordinators' to set: a field worker may not remove a colleague (or add themselves)
+    Transition(Action.CHANGE_CREW, State.APPROVED, State.APPROVED, _COORD, False, "change_crew", None),
 )
 
 BY_ACTION: dict[Action, Transition] = {t.action: t for t in TRANSITIONS}

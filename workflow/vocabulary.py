@@ -26,6 +26,8 @@ class Action(StrEnum):
     CONFIRM = "confirm"  # file a confirmation: a change to the order, a new version
     COMPLETE = "complete"
     NOT_PERFORM = "not_perform"
+    RESCHEDULE = "reschedule"  # a new scheduled date (and time window): a new version
+    CHANGE_CREW = "change_crew"  # add, remove or replace field workers: a new version
 
 
 class Role(StrEnum):

@@ -3,9 +3,12 @@ per audit row, in a given language. Step words come from i18n/domain.py; Slack m
 
 from __future__ import annotations
 
+from datetime import date, time
+
 from bot.mrkdwn import SLACK, Marks
 from i18n import Language
 from i18n.domain import DONE, who_may
+from i18n.schedule import scheduled
 from storage.models import AuditEvent
 from workflow.facts import ItemFact, StepFacts
 from workflow.transitions import BY_ACTION
@@ -84,7 +87,37 @@ def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
                 label = lang._("Reason: {reason}") if facts.action is Action.NOT_PERFORM else lang._("Note: {note}")
                 text += " " + label.format(reason=note, note=note)
             return text
+        case Action.RESCHEDULE:
+            return _rescheduled(facts, lang, note)
+        case Action.CHANGE_CREW:
+            said = [lang._("added field worker {person}").format(person=marks.person(u)) for u in facts.people_added]
+            said += [lang._("removed field worker {person}").format(person=marks.person(u))
+                     for u in facts.people_removed]
+            text = lang._("Version {number}: {changes}.").format(number=facts.version, changes="; ".join(said))
+            if note:
+                text += " " + lang._("Why: {note}").format(note=note)
+            return text
     return ""  # pragma: no cover (every action is above)
+
+
+def _rescheduled(facts: StepFacts, lang: Language, note: str | None) -> str:
+    """'Version 2: scheduled for Dec 9, 2026, 8:00 AM – 12:00 PM (was Dec 4, 2026). Reason: …'"""
+    values = {f.name: (f.before, f.after) for f in facts.fields}
+
+    def at(index: int) -> str:
+        day, start, end = (values.get(name, (None, None))[index]
+                           for name in ("scheduled_date", "scheduled_start", "scheduled_end"))
+        return scheduled(lang, date.fromisoformat(day), _hhmm(start), _hhmm(end)) if day else "—"
+
+    text = lang._("Version {number}: scheduled for {after} (was {before}).").format(
+        number=facts.version, after=at(1), before=at(0))
+    if note:
+        text += " " + lang._("Reason: {reason}").format(reason=note)
+    return text
+
+
+def _hhmm(value: str | None) -> time | None:
+    return time.fromisoformat(value) if value else None
 
 
 def _version(facts: StepFacts, lang: Language) -> str:
