@@ -51,6 +51,7 @@ SIGN_LINES = (N_("Name"), N_("Signature"), N_("Date"))
 # the step that made a version, in the history table
 STEPS = {"approve": N_("Approved (original)"), "confirm": N_("Change confirmed"), "complete": N_("Completed"),
          "not_perform": N_("Not performed")}
+STEPS |= {"reschedule": N_("Rescheduled"), "change_crew": N_("Crew changed")}  # issue 15's steps
 OUTCOMES = {"complete": N_("Completed"), "not_perform": N_("Not performed")}
 CLOSING_NOTES = {"complete": N_("Closing note"), "not_perform": N_("Reason")}
 CLOSED_AS = {"complete": N_("Closed as completed by {name} on {when}."),

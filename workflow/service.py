@@ -361,7 +361,8 @@ def _reschedule(session: Session, order: ServiceOrder, actor: str, data: Resched
     effects.add(EffectKind.UPLOAD_PDF, f"pdf:v{number}", UploadPdf(number))
     names = ("scheduled_date", "scheduled_start", "scheduled_end")
     # the whole schedule before and after (a window that stayed is part of what the new date means)
-    changes = tuple(FieldChange(name, _iso(old), _iso(new)) for name, old, new in zip(names, before, after, strict=True))
+    changes = tuple(FieldChange(name, _iso(old), _iso(new))
+                    for name, old, new in zip(names, before, after, strict=True))
     return StepFacts(Action.RESCHEDULE, actor, version=number, scheduled_date=data.scheduled_date, fields=changes,
                      note=data.reason)
 
