@@ -71,7 +71,8 @@ def approved(service: OrderService) -> ServiceOrder:
 def test_table_is_complete_and_consistent() -> None:
     assert {t.action for t in TRANSITIONS} == set(Action)
     assert [t.action for t in available(State.PENDING_APPROVAL)] == [Action.APPROVE, Action.REJECT]
-    assert [t.action for t in available(State.APPROVED)] == [Action.CONFIRM, Action.COMPLETE, Action.NOT_PERFORM]
+    assert [t.action for t in available(State.APPROVED)] == [Action.CONFIRM, Action.COMPLETE, Action.NOT_PERFORM,
+                                                             Action.RESCHEDULE, Action.CHANGE_CREW]
     for closed in (State.REJECTED, State.COMPLETED, State.NOT_PERFORMED):
         assert available(closed) == []
     # every step has its words, in every language we ship (i18n/domain.py)
