@@ -393,6 +393,11 @@ def changes_section(pdf: Page, ctx: Context) -> None:
             lines.append(lang._("Added people: {names}").format(names=", ".join(doc.added_people)))
         if doc.removed_people:
             lines.append(lang._("Removed people: {names}").format(names=", ".join(doc.removed_people)))
+        if doc.previous_scheduled_date and doc.scheduled_date:
+            lines.append(lang._("Rescheduled from {before} to {after}").format(
+                before=scheduled(lang, doc.previous_scheduled_date, _time(doc.previous_scheduled_start),
+                                 _time(doc.previous_scheduled_end)),
+                after=scheduled(lang, doc.scheduled_date, _time(doc.scheduled_start), _time(doc.scheduled_end))))
         if not _is_closing(doc) and (doc.change_note or doc.change_author):
             if doc.change_author:
                 lines.append(lang._("Note from {author}: {note}").format(author=doc.change_author,

@@ -106,6 +106,7 @@ def test_reschedule_makes_a_version_clears_overdue_and_moves_the_mornings(ws: Ti
         ("scheduled_end", None, "12:00")]
     text = pdf_text(ws, "SO-000001-v2.pdf")
     assert "Version 2" in text and "Nov 30, 2026, 8:00" in text and "12:00" in text
+    assert "Rescheduled from Nov 27, 2026 to Nov 30, 2026, 8:00" in text
     assert "The client postponed" in text
     assert "Nov 27, 2026" in pdf_text(ws, "SO-000001-v1.pdf")
 

@@ -123,6 +123,10 @@ class VersionDocument:
     scheduled_start: str | None = None
     scheduled_end: str | None = None
     removed_people: tuple[str, ...] = ()
+    # the schedule of the version before, when this one changed it (a reschedule)
+    previous_scheduled_date: date | None = None
+    previous_scheduled_start: str | None = None
+    previous_scheduled_end: str | None = None
 
     @property
     def currency(self) -> str:
@@ -172,10 +176,11 @@ def _plain(value: object) -> str:
     raise TypeError(f"cannot store {type(value).__name__} in a document")
 
 
-_OPTIONAL = {"scheduled_start", "scheduled_end", "removed_people"}
+_OPTIONAL = {"scheduled_start", "scheduled_end", "removed_people", "previous_scheduled_date",
+             "previous_scheduled_start", "previous_scheduled_end"}
 _DECIMALS = {"unit_price", "quantity", "tax_rate", "previous_subtotal"}
 _DATETIMES = {"issued_at", "approved_at", "closed_at"}
-_DATES = {"requested_date", "scheduled_date"}
+_DATES = {"requested_date", "scheduled_date", "previous_scheduled_date"}
 _NESTED: dict[str, Any] = {"provider": Provider, "items": ItemLine, "history": HistoryEntry}
 
 

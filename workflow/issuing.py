@@ -123,7 +123,20 @@ def _build(session: Session, order_id: int, version: OrderVersion, letterhead: L
         history=history,
         scheduled_start=_hhmm(version.scheduled_start), scheduled_end=_hhmm(version.scheduled_end),
         removed_people=tuple(name(u) or u for u in sorted(earlier - set(workers))) if number > 1 else (),
+        **_schedule_before(session, order_id, version),
     )
+
+
+def _schedule_before(session: Session, order_id: int, version: OrderVersion) -> dict[str, object]:
+    """The previous version's schedule, if this version changed it."""
+    if version.number <= 1:
+        return {}
+    before = _version(session, order_id, version.number - 1)
+    old = (before.scheduled_date, before.scheduled_start, before.scheduled_end)
+    if old == (version.scheduled_date, version.scheduled_start, version.scheduled_end):
+        return {}
+    return {"previous_scheduled_date": old[0], "previous_scheduled_start": _hhmm(old[1]),
+            "previous_scheduled_end": _hhmm(old[2])}
 
 
 def _hhmm(value: time | None) -> str | None:
