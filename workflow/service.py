@@ -351,9 +351,7 @@ def _reschedule(session: Session, order: ServiceOrder, actor: str, data: Resched
     after = (data.scheduled_date, data.start, data.end)
     if not errors and before == after:
         errors[Field.SCHEDULED_DATE] = ScheduleUnchanged()
-    if not data.reason.strip():
-        errors[Field.REASON] = Required()
-    if errors:
+    if errors:  # the reason is required by its form (forms/schedule_crew.py)
         raise FieldErrors(errors)
     order.scheduled_date, order.scheduled_start, order.scheduled_end = after
     number = order.current_version + 1
