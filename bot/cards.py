@@ -13,6 +13,7 @@ from forms.elements import actions_block, button, context, header, mrkdwn, secti
 from forms.metadata import ButtonValue
 from i18n import Language, english
 from i18n.domain import BUTTONS, priority, state
+from i18n.schedule import scheduled
 from workflow.amounts import Amounts
 from workflow.clock import aware
 from workflow.overview import is_overdue
@@ -63,7 +64,8 @@ def card_blocks(card: OrderCard, today: date | None = None, lang: Language | Non
         field(_("Client"), esc(card.client)),
         field(_("Site"), esc(card.site)),
         field(_("Requested for"), f"{lang.date(card.requested_date)} · {priority(lang, card.priority)}"),
-        field(_("Scheduled for"), lang.date(card.scheduled_date) if card.scheduled_date else none),
+        field(_("Scheduled for"), scheduled(lang, card.scheduled_date, card.scheduled_start, card.scheduled_end)
+              if card.scheduled_date else none),
         field(_("Requester"), mention(card.requester_id)),
         field(_("Approved by"), mention(card.approved_by) if card.approved_by else none),
         field(_("Field workers"), " ".join(mention(u) for u in card.field_workers) or none),

@@ -243,6 +243,15 @@ class Gateway:
             log.warning("could not invite %s to %s: %s", user, channel, code)
         return refused
 
+    def kick(self, channel: str, user: str) -> None:
+        """Take someone out of a channel. Already gone (not_in_channel: they left, or a retry whose first
+        answer was lost) is fine."""
+        try:
+            self._call("conversations.kick", channel=channel, user=user)
+        except SlackError as error:
+            if error.code != ErrorCode.NOT_IN_CHANNEL:
+                raise
+
     def post(self, channel: str, text: str, blocks: list[dict] | None = None, key: str | None = None) -> str:
         """Post a message. With a `key`, at most once: the message carries the key as metadata, and after an
         answer that never came the channel's history says whether it was posted."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from forms.items import FREE_ITEMS, item_block
 from i18n import Language
 from workflow.errors import (
+    CrewUnchanged,
     DateInPast,
     DateTooFar,
     Field,
@@ -14,6 +15,7 @@ from workflow.errors import (
     FieldKey,
     FreeItemTaken,
     ItemRow,
+    KeepOneFieldWorker,
     KeepOneItem,
     LineOverCeiling,
     NegativePrice,
@@ -27,8 +29,10 @@ from workflow.errors import (
     Problem,
     RemovingAbsent,
     Required,
+    ScheduleUnchanged,
     SiteOfAnotherClient,
     TotalOverCeiling,
+    WindowBackwards,
 )
 from workflow.vocabulary import CatalogKind
 
@@ -45,6 +49,8 @@ BLOCKS: dict[Field, str] = {
     Field.NOTES: "notes",
     Field.NOTE: "note",
     Field.REASON: "reason",
+    Field.START_TIME: "start_time",
+    Field.END_TIME: "end_time",
 }
 
 
@@ -118,6 +124,14 @@ def problem_text(lang: Language, key: FieldKey, problem: Problem, name: Callable
         case FreeItemTaken(description=description):
             return _("“{description}” is already on the order: change its quantity instead (pick it in an item "
                      "row), or describe it differently.").format(description=description)
+        case ScheduleUnchanged():
+            return _("The order is already scheduled for that date and time: pick another.")
+        case WindowBackwards():
+            return _("The end of the time window must come after its start.")
+        case KeepOneFieldWorker():
+            return _("An approved order keeps at least one field worker: pick who does the job.")
+        case CrewUnchanged():
+            return _("That is the crew the order already has: add, remove or replace someone.")
         case Required() if key == Field.REASON:
             return _("Say why the order was not performed.")
         case _:

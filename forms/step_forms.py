@@ -39,6 +39,7 @@ from forms.fields import (
 from forms.items import FREE_ITEMS, MAX_ROWS, add_rows_button, free_items_block, item_rows, parse_rows
 from forms.metadata import FormMeta
 from forms.problems import BLOCKS, price_block
+from forms.schedule_crew import build_change_crew, build_reschedule, parse_change_crew, parse_reschedule
 from i18n import Language, language
 from i18n.domain import priority
 from workflow.document import ItemLine
@@ -303,4 +304,6 @@ STEP_FORMS: dict[Action, StepForm] = {
     Action.SEND_BACK: StepForm(build_send_back, parse_send_back),
     Action.RESUBMIT: StepForm(edit_form.build_resubmit, edit_form.parse, has_item_rows=True),
     Action.WITHDRAW_SENT_BACK: StepForm(build_withdraw_sent_back, parse_withdraw),
+    Action.RESCHEDULE: StepForm(build_reschedule, parse_reschedule),
+    Action.CHANGE_CREW: StepForm(build_change_crew, parse_change_crew),
 }

@@ -44,6 +44,8 @@ BUTTONS = {
     Action.SEND_BACK: N_("Send back for changes"),
     Action.RESUBMIT: N_("Edit and resubmit"),
     Action.WITHDRAW_SENT_BACK: N_("Withdraw"),
+    Action.RESCHEDULE: N_("Reschedule"),
+    Action.CHANGE_CREW: N_("Change crew"),
 }
 
 # what the actor did, after their name: "Ana approved the order."
@@ -60,6 +62,8 @@ DONE = {
     Action.SEND_BACK: N_("sent the order back for changes"),
     Action.RESUBMIT: N_("resubmitted the order"),
     Action.WITHDRAW_SENT_BACK: N_("withdrew the order"),
+    Action.RESCHEDULE: N_("rescheduled the order"),
+    Action.CHANGE_CREW: N_("changed the crew"),
 }
 
 # the step as something one may or may not do: "Only a supervisor can {approve SO-000001}."
@@ -76,6 +80,8 @@ DOING = {
     Action.SEND_BACK: N_("send {number} back for changes"),
     Action.RESUBMIT: N_("resubmit {number}"),
     Action.WITHDRAW_SENT_BACK: N_("withdraw {number}"),
+    Action.RESCHEDULE: N_("reschedule {number}"),
+    Action.CHANGE_CREW: N_("change the crew of {number}"),
 }
 
 ROLES = {

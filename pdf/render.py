@@ -16,9 +16,11 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import time
 
 from i18n import N_, Language, LocaleError, english, language
 from i18n.domain import ITEM_KINDS, priority, state
+from i18n.schedule import scheduled
 from pdf.figures import DASH, Figures, utc
 from pdf.layout import GRAY_FILL, GRAY_TEXT, PAGES_ALIAS, Page
 from pdf.logo import Logo, prepare_logo
@@ -49,6 +51,7 @@ SIGN_LINES = (N_("Name"), N_("Signature"), N_("Date"))
 # the step that made a version, in the history table
 STEPS = {"approve": N_("Approved (original)"), "confirm": N_("Change confirmed"), "complete": N_("Completed"),
          "not_perform": N_("Not performed"), "set_prices": N_("Prices set")}
+STEPS |= {"reschedule": N_("Rescheduled"), "change_crew": N_("Crew changed")}  # issue 15's steps
 OUTCOMES = {"complete": N_("Completed"), "not_perform": N_("Not performed")}
 CLOSING_NOTES = {"complete": N_("Closing note"), "not_perform": N_("Reason")}
 CLOSED_AS = {"complete": N_("Closed as completed by {name} on {when}."),
@@ -225,7 +228,9 @@ def schedule_section(pdf: Page, ctx: Context) -> None:
     pdf.heading(lang._("Schedule"))
     pairs = [
         (lang._("Requested for"), f.date(doc.requested_date)),
-        (lang._("Scheduled for"), f.date(doc.scheduled_date) if doc.scheduled_date else lang._("Not scheduled")),
+        (lang._("Scheduled for"), scheduled(lang, doc.scheduled_date, _time(doc.scheduled_start),
+                                            _time(doc.scheduled_end))
+         if doc.scheduled_date else lang._("Not scheduled")),
         (lang._("Priority"), _capital(priority(lang, doc.priority))),
     ]
     if _is_closing(doc):
@@ -238,6 +243,10 @@ def schedule_section(pdf: Page, ctx: Context) -> None:
     if _is_closing(doc):
         pdf.fields([(lang._(CLOSING_NOTES.get(doc.step, CLOSING_NOTES["complete"])), doc.change_note or DASH)],
                    columns=1)
+
+
+def _time(hhmm: str | None) -> time | None:
+    return time.fromisoformat(hhmm) if hhmm else None
 
 
 def _capital(text: str) -> str:
@@ -382,6 +391,13 @@ def changes_section(pdf: Page, ctx: Context) -> None:
                   or [lang._("No changes to line items.")])
         if doc.added_people:
             lines.append(lang._("Added people: {names}").format(names=", ".join(doc.added_people)))
+        if doc.removed_people:
+            lines.append(lang._("Removed people: {names}").format(names=", ".join(doc.removed_people)))
+        if doc.previous_scheduled_date and doc.scheduled_date:
+            lines.append(lang._("Rescheduled from {before} to {after}").format(
+                before=scheduled(lang, doc.previous_scheduled_date, _time(doc.previous_scheduled_start),
+                                 _time(doc.previous_scheduled_end)),
+                after=scheduled(lang, doc.scheduled_date, _time(doc.scheduled_start), _time(doc.scheduled_end))))
         if not _is_closing(doc) and (doc.change_note or doc.change_author):
             if doc.change_author:
                 lines.append(lang._("Note from {author}: {note}").format(author=doc.change_author,

@@ -19,7 +19,7 @@ from bot.settings import Settings
 from sandbox.slackfake.inbound import SlackDriver
 from sandbox.slackfake.server import DEFAULT_SCOPES, FakeSlack
 from sandbox.slackfake.state_values import date as date_value
-from sandbox.slackfake.state_values import external, number, plain_text, static, users
+from sandbox.slackfake.state_values import external, number, plain_text, static, timepicker, users
 from storage.models import PendingEffect, ServiceOrder
 from workflow.clock import Clock, utcnow
 from workflow.document import Provider
@@ -295,6 +295,21 @@ class LocalWorkspace:
             values[f"item_{row}"] = self.pick(user, view, f"item_{row}", typed)
             values[f"qty_{row}"] = {"quantity": number(quantity)}
         return values
+
+    def reschedule(self, user: str, order_id: int, *, scheduled: str, reason: str, start: str | None = None,
+                   end: str | None = None) -> Any:
+        """Reschedule: a new date, an optional window ("08:00", "12:00"), and why."""
+        view = self.open_step(user, order_id, "reschedule")
+        return self.submit(user, view, {"scheduled_date": {"scheduled_date": date_value(scheduled)},
+                                        "start_time": {"start_time": timepicker(start)},
+                                        "end_time": {"end_time": timepicker(end)},
+                                        "reason": {"reason": plain_text(reason)}})
+
+    def change_crew(self, user: str, order_id: int, *, workers: list[str], note: str = "") -> Any:
+        """Change crew: `workers` is the whole crew from now on."""
+        view = self.open_step(user, order_id, "change_crew")
+        return self.submit(user, view, {"field_workers": {"field_workers": users(workers)},
+                                        "note": {"note": plain_text(note)}})
 
     def latest_order_id(self) -> int:
         with Session(self.engine) as session:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from sqlalchemy import Column, Dialect, Index, LargeBinary, Numeric, String, Text, TypeDecorator, UniqueConstraint, text
@@ -98,6 +98,9 @@ class ServiceOrder(SQLModel, table=True):
     description: str = Field(sa_column=Column(Text, nullable=False))
     scheduled_date: date | None = None
     approval_notes: str | None = Field(default=None, sa_column=Column(Text))
+    # an optional time window on the scheduled date, in the provider's time zone (set by a reschedule)
+    scheduled_start: time | None = None
+    scheduled_end: time | None = None
     approved_by: str | None = Field(default=None, max_length=32)
     approved_at: datetime | None = None
     closed_by: str | None = Field(default=None, max_length=32)
@@ -126,6 +129,8 @@ class OrderVersion(SQLModel, table=True):
     created_at: datetime
     note: str | None = Field(default=None, sa_column=Column(Text))
     scheduled_date: date | None = None
+    scheduled_start: time | None = None  # the order's time window when the version was made
+    scheduled_end: time | None = None
     # frozen the first time the version is issued: its PDF is a pure function of this, for ever
     document: str | None = Field(default=None, sa_column=Column(Text))
     fingerprint: str | None = Field(default=None, index=True, max_length=64)  # SHA-256 of `document`
@@ -154,11 +159,13 @@ class LineItem(SQLModel, table=True):
 
 
 class Assignment(SQLModel, table=True):
-    """A field worker on an order, and the version that added them."""
+    """A field worker on an order, the version that added them, and the one that removed them (a crew change;
+    None: still on it). Re-added later, the row is theirs again from the version that re-added them."""
 
     order_id: int = Field(foreign_key="service_order.id", primary_key=True)
     user_id: str = Field(primary_key=True, max_length=32, index=True)  # "assigned to me"
     added_in_version: int
+    removed_in_version: int | None = None
 
 
 class AuditEvent(SQLModel, table=True):

@@ -19,6 +19,7 @@ from workflow.effects import (
     EffectKind,
     Home,
     Invite,
+    Kick,
     Message,
     Notify,
     NotifyAbout,
@@ -41,7 +42,7 @@ FACTS = StepFacts(Action.CONFIRM, "U1", version=2, fields=(FieldChange("schedule
 
 
 def test_every_kind_has_a_place_a_handler_and_one_aside_flag() -> None:
-    assert set(ORDER) == set(EffectKind) == set(HANDLERS) and len(ORDER) == 8
+    assert set(ORDER) == set(EffectKind) == set(HANDLERS) and len(ORDER) == 9
     assert set(ASIDE) == {"home", "reminder", "notify"}
 
 
@@ -49,6 +50,7 @@ def test_every_kind_has_a_place_a_handler_and_one_aside_flag() -> None:
     (EffectKind.OPEN_CHANNEL, OpenChannel()), (EffectKind.INVITE, Invite(("U1", "U2"))),
     (EffectKind.CARD, Card()), (EffectKind.CARD, Card(overdue=True)), (EffectKind.MESSAGE, Message(FACTS)),
     (EffectKind.UPLOAD_PDF, UploadPdf(3)), (EffectKind.UPLOAD_PDF, UploadPdf(3, "F1")), (EffectKind.HOME, Home()),
+    (EffectKind.HOME, Home(("U5",))), (EffectKind.KICK, Kick(("U5", "U6"))),
     (EffectKind.REMINDER, Reminder(ReminderAbout.ESCALATION, 48, ("U3",), "pending_approval")),
     (EffectKind.NOTIFY, Notify("U1", NotifyAbout.MORNING, "approved", date(2026, 11, 28), "C1")),
     (EffectKind.NOTIFY, Notify("U4", NotifyAbout.DIGEST, count=20,
@@ -75,6 +77,23 @@ def test_facts_hold_no_words_and_render_per_language() -> None:
     assert step_message(FACTS, "SO-000001", language("es")) == (
         "<@U1> registró una confirmación. Versión 2: Filter 4 → 6; − Skip hire; se agregó al técnico de campo "
         "<@U2>. Total -12,50\u00a0US$. Motivo: clogged")
+
+
+def test_reschedule_and_crew_facts_render_per_language() -> None:
+    moved = StepFacts(Action.RESCHEDULE, "U1", version=3, scheduled_date=date(2026, 12, 9), note="postponed",
+                      fields=(FieldChange("scheduled_date", "2026-12-04", "2026-12-09"),
+                              FieldChange("scheduled_start", None, "08:00"),
+                              FieldChange("scheduled_end", None, "12:30")))
+    crew = StepFacts(Action.CHANGE_CREW, "U1", version=4, people_added=("U2",), people_removed=("U3",))
+    assert StepFacts.loads(moved.dumps()) == moved and StepFacts.loads(crew.dumps()) == crew
+    assert step_message(moved, "SO-000001", english()) == (
+        "<@U1> rescheduled the order. Version 3: scheduled for Dec 9, 2026, 8:00\u202fAM – 12:30\u202fPM "
+        "(was Dec 4, 2026). Reason: postponed")
+    assert step_message(moved, "SO-000001", language("es")) == (
+        "<@U1> reprogramó la orden. Versión 3: programada para 9 dic 2026, 8:00 – 12:30 (antes 4 dic 2026). "
+        "Motivo: postponed")
+    assert step_message(crew, "SO-000001", language("es")) == (
+        "<@U1> cambió el equipo. Versión 4: se agregó al técnico de campo <@U2>; se retiró al técnico de campo <@U3>.")
 
 
 def test_reminders_and_notices_in_spanish() -> None:

@@ -69,18 +69,6 @@ def create_all_of_old(engine: Engine) -> None:
         connection.execute(text("DROP TABLE alembic_version"))
 
 
-def used_as_of(engine: Engine, revision: str | None) -> int:
-    """Real data (`use`) in the schema of an earlier `revision` (None: as `create_all` made it before there were
-    migrations, with no revision recorded). Today's code writes it in today's schema, which is then taken down."""
-    init_db(engine)
-    order_id = use(engine)
-    with engine.begin() as connection:
-        command.downgrade(migrations.alembic_config(connection), revision or migrations.BASELINE)
-        if revision is None:
-            connection.execute(text("DROP TABLE alembic_version"))
-    return order_id
-
-
 def differences(engine: Engine) -> list[Any]:
     """What autogenerate would still write: the database against the models (tables, columns and their types,
     nullability, indexes, unique and foreign keys)."""
@@ -94,23 +82,21 @@ def revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table that has rows, in the columns the database has now (tables and columns a later
-    revision adds start empty)."""
+def columns_of(engine: Engine) -> dict[str, set[str]]:
     found_in = inspect(engine)
-    present = set(found_in.get_table_names())
+    return {name: {c["name"] for c in found_in.get_columns(name)} for name in found_in.get_table_names()}
+
+
+def rows(engine: Engine, only: dict[str, set[str]] | None = None) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table that has rows, in the columns the database has now, or in `only` those it had
+    before a migration (tables and columns a later revision adds start empty)."""
+    present = columns_of(engine) if only is None else only
     with engine.connect() as connection:
         found = {table.name: [tuple(row) for row in connection.execute(
                     select(*(c for c in table.columns if c.name in columns)).order_by(*table.primary_key.columns))]
                  for table in SQLModel.metadata.sorted_tables if table.name in present
-                 for columns in [{c["name"] for c in found_in.get_columns(table.name)}]}
-    return {name: _without_empty_columns(table_rows) for name, table_rows in found.items() if table_rows}
-
-
-def _without_empty_columns(table_rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The rows without the columns no row has a value in: a column a later revision adds starts empty."""
-    kept = [i for i in range(len(table_rows[0])) if any(row[i] is not None for row in table_rows)]
-    return [tuple(row[i] for i in kept) for row in table_rows]
+                 for columns in [present[table.name]]}
+    return {name: table_rows for name, table_rows in found.items() if table_rows}
 
 
 def use(engine: Engine) -> int:
@@ -130,6 +116,31 @@ def use(engine: Engine) -> int:
     return order.id
 
 
+def use_old(engine: Engine, tmp_path: Path) -> int:
+    """`use()` on a database of an older schema: the workflow runs on a database of this release's, and its
+    rows are copied into the older tables, in the columns those have (this release's models write columns a
+    later revision adds, so they cannot write into the older tables themselves)."""
+    head = make_engine(f"sqlite:///{tmp_path / 'head.db'}")
+    init_db(head)
+    order_id = use(head)
+    found_in = inspect(engine)
+    present = {name: {c["name"] for c in found_in.get_columns(name)} for name in found_in.get_table_names()}
+    with head.connect() as source, engine.begin() as target:
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name not in present:
+                continue
+            columns = [c for c in table.columns if c.name in present[table.name]]
+            copied = [dict(row._mapping) for row in source.execute(select(*columns))]
+            if copied:
+                target.execute(table.insert(), copied)
+            if engine.dialect.name == "postgresql" and "id" in present[table.name] and copied:
+                # ids were written as they were: the table's sequence moves past them
+                target.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                    f"(SELECT max(id) FROM {table.name}))"))
+    head.dispose()
+    return order_id
+
+
 def test_migrations_on_an_empty_database_make_the_models_schema(empty: Engine) -> None:
     outcome = init_db(empty)
     assert (outcome.before, outcome.after, outcome.adopted) == (None, migrations.head(), False)
@@ -140,13 +151,14 @@ def test_migrations_on_an_empty_database_make_the_models_schema(empty: Engine) -
         assert order_card(session, order_id).total == Decimal("192.62")  # 2.5 × 45 + 80.1234, to the cent
 
 
-def test_a_database_made_by_create_all_is_taken_on_in_place(empty: Engine) -> None:
-    order_id = used_as_of(empty, None)  # how init_db made every database before there were migrations
-    before = rows(empty)
+def test_a_database_made_by_create_all_is_taken_on_in_place(empty: Engine, tmp_path: Path) -> None:
+    create_all_of_old(empty)  # how init_db made every database before there were migrations
+    order_id = use_old(empty, tmp_path)
+    before, old = rows(empty), columns_of(empty)
     assert migrations.status(empty).unversioned_tables
     outcome = init_db(empty)
     assert (outcome.before, outcome.adopted, revision(empty)) == (None, True, migrations.head())
-    assert rows(empty) == before and before["line_item"] and before["order_version"]
+    assert rows(empty, old) == before and before["line_item"] and before["order_version"]
     assert differences(empty) == []
     service = OrderService(empty, clock=lambda: NOW)
     service.submit(REQUESTER, OrderDraft(  # still writable
@@ -255,22 +267,25 @@ def test_init_takes_on_a_database_made_by_create_all(tmp_path: Path, monkeypatch
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     url = database_url(tmp_path)
     engine = make_engine(url)
-    used_as_of(engine, None)
-    before = rows(engine)
+    create_all_of_old(engine)
+    use_old(engine, tmp_path)
+    before, old = rows(engine), columns_of(engine)
     current = db_command("db", "current", url=url, monkeypatch=monkeypatch, capsys=capsys)
     assert f"tables made before migrations; `service-orders db upgrade` takes them on as {migrations.BASELINE}" in (
         current)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")} | {"DATABASE_URL": url}
     result = subprocess.run([CLI, "init"], env=env, capture_output=True, text=True, timeout=60)  # as operators do
     assert result.returncode == 0 and f"(schema revision {migrations.head()})" in result.stdout, result.stderr
-    assert rows(engine) == before and revision(engine) == migrations.head() and differences(engine) == []
+    assert rows(engine, old) == before and revision(engine) == migrations.head() and differences(engine) == []
     engine.dispose()
 
 
-def test_0006_keeps_old_audit_text_readable_as_facts_without_markup(empty: Engine) -> None:
+def test_0006_keeps_old_audit_text_readable_as_facts_without_markup(empty: Engine, tmp_path: Path) -> None:
     """Audit rows from before typed facts: their text becomes the facts' `legacy` note, with Slack's markup
     turned into plain ids and text; rows already holding facts are left as they are."""
-    order_id = used_as_of(empty, "0005")  # this release's rows: facts already
+    with empty.begin() as connection:
+        command.upgrade(migrations.alembic_config(connection), "0005")
+    order_id = use_old(empty, tmp_path)  # this release's rows: facts already
     with Session(empty) as session:
         kept = [e.detail for e in audit_trail(session, order_id)]
     old = ("Version 2: − Skip hire; added field worker <@U0FW2>. Total +12.00. Why: &lt;!channel&gt; "

@@ -271,6 +271,26 @@ def test_invite_semantics(fake: FakeSlack, client: WebClient) -> None:
     assert error_of(client.conversations_invite, channel="C404", users="U2") == "channel_not_found"
 
 
+def test_kick_semantics(fake: FakeSlack, client: WebClient) -> None:
+    """conversations.kick as the spec documents it: the user leaves; each refusal is its own error code."""
+    ch = client.conversations_create(name="order-4", is_private=True)["channel"]["id"]
+    client.conversations_invite(channel=ch, users="U1,U2")
+    assert client.conversations_kick(channel=ch, user="U1")["ok"] is True
+    assert "U1" not in fake.channels[ch].members and "U2" in fake.channels[ch].members
+    assert error_of(client.conversations_kick, channel=ch, user="U1") == "not_in_channel"  # already out
+    assert error_of(client.conversations_kick, channel=ch, user="U0BOT") == "cant_kick_self"
+    assert error_of(client.conversations_kick, channel=ch, user="U404") == "user_not_found"
+    assert error_of(client.conversations_kick, channel="C404", user="U2") == "channel_not_found"
+    general = fake.channel_by_name("general")
+    assert general is not None
+    assert error_of(client.conversations_kick, channel=general.id, user="U1") == "cant_kick_from_general"
+    dm = client.conversations_open(users="U2")["channel"]["id"]
+    assert error_of(client.conversations_kick, channel=dm, user="U2") == "method_not_supported_for_channel_type"
+    # a private channel the bot was removed from does not exist for it
+    fake.remove_member(ch, "U0BOT")
+    assert error_of(client.conversations_kick, channel=ch, user="U2") == "channel_not_found"
+
+
 # ----------------------------------------------------------------------------------------------------------
 # messages
 
@@ -910,6 +930,8 @@ def _tour(fake: FakeSlack, client: WebClient) -> None:
     """One successful call of every implemented method (files.upload only ever answers method_deprecated)."""
     client.auth_test()
     ch = client.conversations_create(name="tour")["channel"]["id"]
+    client.conversations_invite(channel=ch, users="U1")
+    client.conversations_kick(channel=ch, user="U1")
     client.conversations_invite(channel=ch, users="U1")
     client.conversations_info(channel=ch)
     client.conversations_members(channel=ch)

@@ -74,7 +74,7 @@ def test_table_is_complete_and_consistent() -> None:
                                                                      Action.WITHDRAW, Action.SEND_BACK]
     assert [t.action for t in available(State.CHANGES_REQUESTED)] == [Action.RESUBMIT, Action.WITHDRAW_SENT_BACK]
     assert [t.action for t in available(State.APPROVED)] == [Action.CONFIRM, Action.COMPLETE, Action.NOT_PERFORM,
-                                                             Action.SET_PRICES]
+                                                             Action.SET_PRICES, Action.RESCHEDULE, Action.CHANGE_CREW]
     for closed in (State.REJECTED, State.COMPLETED, State.NOT_PERFORMED, State.WITHDRAWN):
         assert available(closed) == []
     # every step has its words, in every language we ship (i18n/domain.py)

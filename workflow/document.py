@@ -118,6 +118,15 @@ class VersionDocument:
     closed_by: str | None = None  # set on the version that closes the order
     closed_at: datetime | None = None
     history: tuple[HistoryEntry, ...] = field(default=())  # the versions before this one
+    # set by a reschedule ("HH:MM", the provider's time) and a crew change; left out of the stored form when
+    # empty, so documents issued before them keep their fingerprints
+    scheduled_start: str | None = None
+    scheduled_end: str | None = None
+    removed_people: tuple[str, ...] = ()
+    # the schedule of the version before, when this one changed it (a reschedule)
+    previous_scheduled_date: date | None = None
+    previous_scheduled_start: str | None = None
+    previous_scheduled_end: str | None = None
 
     @property
     def currency(self) -> str:
@@ -147,7 +156,8 @@ class VersionDocument:
 
     def canonical_json(self) -> str:
         """The stored form: sorted keys, Decimals and dates as strings. Its SHA-256 is the fingerprint."""
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
+        data = {k: v for k, v in asdict(self).items() if k not in _OPTIONAL or v}
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
 
     @property
     def fingerprint(self) -> str:
@@ -166,9 +176,11 @@ def _plain(value: object) -> str:
     raise TypeError(f"cannot store {type(value).__name__} in a document")
 
 
+_OPTIONAL = {"scheduled_start", "scheduled_end", "removed_people", "previous_scheduled_date",
+             "previous_scheduled_start", "previous_scheduled_end"}
 _DECIMALS = {"unit_price", "quantity", "tax_rate", "previous_subtotal"}
 _DATETIMES = {"issued_at", "approved_at", "closed_at"}
-_DATES = {"requested_date", "scheduled_date"}
+_DATES = {"requested_date", "scheduled_date", "previous_scheduled_date"}
 _NESTED: dict[str, Any] = {"provider": Provider, "items": ItemLine, "history": HistoryEntry}
 
 

@@ -1,4 +1,4 @@
-"""The Slack effects a step or a reminder owes, declared once beside the transition table: eight kinds, each
+"""The Slack effects a step or a reminder owes, declared once beside the transition table: nine kinds, each
 with its typed payload, its place in a step's order, and whether it runs beside the order's chain.
 
 workflow/ writes them (service.py, reminders.py) into pending_effect as JSON; bot/ reads them back typed
@@ -26,12 +26,15 @@ class EffectKind(StrEnum):
     HOME = "home"
     REMINDER = "reminder"  # in the order's channel
     NOTIFY = "notify"  # a direct message: a field worker's morning, a coordinator's digest
+    KICK = "kick"  # people out of the order's channel (a crew change removed them)
 
 
 # The order in which a step's effects run: people are in the channel before the card and the message mention
 # them, and the message announcing a version comes before its PDF. Home last: nothing waits for it.
+# A kick runs last in the chain: the channel has read the message that says who left and why.
 ORDER: tuple[EffectKind, ...] = (EffectKind.OPEN_CHANNEL, EffectKind.INVITE, EffectKind.CARD, EffectKind.MESSAGE,
-                                 EffectKind.UPLOAD_PDF, EffectKind.HOME, EffectKind.REMINDER, EffectKind.NOTIFY)
+                                 EffectKind.UPLOAD_PDF, EffectKind.HOME, EffectKind.REMINDER, EffectKind.NOTIFY,
+                                 EffectKind.KICK)
 
 # Beside an order's chain: they neither wait for its earlier effects nor hold up its later ones, and their
 # failing fails nothing else (App Home refreshes, reminders, direct messages).
@@ -85,8 +88,20 @@ class UploadPdf:
 
 @dataclass(frozen=True)
 class Home:
+    also: tuple[str, ...] = ()  # people the order no longer involves (removed from its crew) to refresh too
+
     def to_json(self) -> dict[str, Any]:
-        return {}
+        return {"also": list(self.also)} if self.also else {}
+
+
+@dataclass(frozen=True)
+class Kick:
+    """Field workers a crew change removed: out of the order's private channel, unless they hold another part."""
+
+    users: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"users": list(self.users)}
 
 
 class ReminderAbout(StrEnum):
@@ -152,7 +167,7 @@ class Notify:
         return out
 
 
-Payload = OpenChannel | Invite | Card | Message | UploadPdf | Home | Reminder | Notify
+Payload = OpenChannel | Invite | Card | Message | UploadPdf | Home | Reminder | Notify | Kick
 
 
 @dataclass(frozen=True)
@@ -180,7 +195,7 @@ def decode(kind: str, data: dict[str, Any]) -> Payload:
         case EffectKind.UPLOAD_PDF:
             return UploadPdf(int(data["version"]), data.get("ticket"))
         case EffectKind.HOME:
-            return Home()
+            return Home(tuple(data.get("also", ())))
         case EffectKind.REMINDER:
             if "about" not in data:
                 return Reminder(None, state=data.get("state"), legacy=str(data.get("text", "")))
@@ -196,4 +211,6 @@ def decode(kind: str, data: dict[str, Any]) -> Payload:
                           int(data.get("count", 0)),
                           tuple(OverdueLine(int(o["order_id"]), o.get("channel_id"),
                                             date.fromisoformat(o["scheduled_date"])) for o in data.get("orders", ())))
+        case EffectKind.KICK:
+            return Kick(tuple(data.get("users", ())))
     raise ValueError(f"unknown effect kind {kind}")  # pragma: no cover (EffectKind() raised already)

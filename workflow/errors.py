@@ -79,6 +79,8 @@ class Field(StrEnum):
     NOTES = "notes"  # the approval's notes for the field workers
     NOTE = "note"  # a confirmation's why, a closing note
     REASON = "reason"  # why rejected, why not performed
+    START_TIME = "start_time"  # a reschedule's optional time window
+    END_TIME = "end_time"
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,26 @@ class FreeItemTaken(Problem):
 
 @dataclass(frozen=True)
 class Required(Problem):
+    pass
+
+
+@dataclass(frozen=True)
+class ScheduleUnchanged(Problem):
+    """A reschedule to the date and window the order already has."""
+
+
+@dataclass(frozen=True)
+class WindowBackwards(Problem):
+    """A time window that ends before (or when) it starts."""
+
+
+@dataclass(frozen=True)
+class KeepOneFieldWorker(Problem):
+    """An approved order keeps at least one field worker."""
+
+
+@dataclass(frozen=True)
+class CrewUnchanged(Problem):
     pass
 
 

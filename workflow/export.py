@@ -123,7 +123,8 @@ def _rows(session: Session, orders: list[ServiceOrder], currency: str, tax_rate:
     versions = dict(session.exec(select(OrderVersion.order_id, func.count()).where(
         OrderVersion.order_id.in_(ids), OrderVersion.number > 0).group_by(OrderVersion.order_id)).all())  # type: ignore[attr-defined]
     workers: dict[int, list[str]] = defaultdict(list)
-    for assignment in session.exec(select(Assignment).where(Assignment.order_id.in_(ids))  # type: ignore[attr-defined]
+    for assignment in session.exec(select(Assignment).where(Assignment.order_id.in_(ids),  # type: ignore[attr-defined]
+                                                            Assignment.removed_in_version.is_(None))  # type: ignore[union-attr]
                                    .order_by(Assignment.added_in_version, Assignment.user_id)):
         workers[assignment.order_id].append(assignment.user_id)
     people = {o.requester_id for o in orders} | {o.approved_by for o in orders} | {o.closed_by for o in orders}

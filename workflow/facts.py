@@ -80,6 +80,7 @@ class StepFacts:
     delta: Decimal | None = None  # its change from before the step
     legacy: str | None = None  # an event recorded before facts: its old text, without markup
     tax_rate: Decimal | None = None  # the order's tax rate at the step: with `total`, its tax and total with tax
+    people_removed: tuple[str, ...] = ()  # a crew change: field workers taken off the order
 
     # --- JSON (audit_event.facts, pending_effect.payload) --------------------------------------------------
 
@@ -89,7 +90,7 @@ class StepFacts:
             value = getattr(self, name)
             if value is not None:
                 out[name] = _plain(value)
-        for name in ("people_added", "reviewers"):
+        for name in ("people_added", "reviewers", "people_removed"):
             if getattr(self, name):
                 out[name] = list(getattr(self, name))
         if self.fields:
@@ -113,7 +114,8 @@ class StepFacts:
         return cls(action=Action(data["action"]), actor=str(data.get("actor", "")), **values, items=items,
                    fields=tuple(FieldChange(f["name"], f.get("before"), f.get("after"))
                                 for f in data.get("fields", ())),
-                   people_added=tuple(data.get("people_added", ())), reviewers=tuple(data.get("reviewers", ())))
+                   people_added=tuple(data.get("people_added", ())), reviewers=tuple(data.get("reviewers", ())),
+                   people_removed=tuple(data.get("people_removed", ())))
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), ensure_ascii=False, sort_keys=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from decimal import Decimal
 
 
@@ -83,6 +83,16 @@ class Pricing:
 
 
 @dataclass(frozen=True)
+class Reschedule:
+    """A new scheduled date, with an optional time window (both ends or neither), and why."""
+
+    scheduled_date: date
+    start: time | None
+    end: time | None
+    reason: str
+
+
+@dataclass(frozen=True)
 class Withdrawal:
     reason: str  # required: why the requester takes the order back
 
@@ -92,4 +102,13 @@ class SendBack:
     note: str  # required: what the requester should change
 
 
-StepInput = Approval | Rejection | Confirmation | Closing | OrderDraft | Withdrawal | SendBack | Pricing
+@dataclass(frozen=True)
+class CrewChange:
+    """The whole crew after the change (add, remove or replace in one go), and an optional note."""
+
+    field_workers: tuple[str, ...]
+    note: str | None
+
+
+StepInput = (Approval | Rejection | Confirmation | Closing | OrderDraft | Withdrawal | SendBack | Pricing | Reschedule
+             | CrewChange)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import time
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -24,7 +25,8 @@ from workflow.vocabulary import Action, State, order_number
 # the state an order is in right after the step that made a version
 _STATE_AFTER = {Action.APPROVE: State.APPROVED, Action.CONFIRM: State.APPROVED,
                 Action.COMPLETE: State.COMPLETED, Action.NOT_PERFORM: State.NOT_PERFORMED,
-                Action.SET_PRICES: State.APPROVED}
+                Action.SET_PRICES: State.APPROVED,
+                Action.RESCHEDULE: State.APPROVED, Action.CHANGE_CREW: State.APPROVED}
 
 
 @dataclass(frozen=True)
@@ -120,4 +122,23 @@ def _build(session: Session, order_id: int, version: OrderVersion, letterhead: L
         closed_by=name(version.author_id) if closing else None,
         closed_at=version.created_at if closing else None,
         history=history,
+        scheduled_start=_hhmm(version.scheduled_start), scheduled_end=_hhmm(version.scheduled_end),
+        removed_people=tuple(name(u) or u for u in sorted(earlier - set(workers))) if number > 1 else (),
+        **_schedule_before(session, order_id, version),
     )
+
+
+def _schedule_before(session: Session, order_id: int, version: OrderVersion) -> dict[str, object]:
+    """The previous version's schedule, if this version changed it."""
+    if version.number <= 1:
+        return {}
+    before = _version(session, order_id, version.number - 1)
+    old = (before.scheduled_date, before.scheduled_start, before.scheduled_end)
+    if old == (version.scheduled_date, version.scheduled_start, version.scheduled_end):
+        return {}
+    return {"previous_scheduled_date": old[0], "previous_scheduled_start": _hhmm(old[1]),
+            "previous_scheduled_end": _hhmm(old[2])}
+
+
+def _hhmm(value: time | None) -> str | None:
+    return value.strftime("%H:%M") if value else None

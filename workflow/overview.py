@@ -99,7 +99,8 @@ def counts_by_state(session: Session) -> dict[State, int]:
 def _where(which: Listing, user_id: str, today: date) -> ColumnElement[bool]:
     open_ = ServiceOrder.state.in_(OPEN_STATES)  # type: ignore[attr-defined]
     assigned = ServiceOrder.id.in_(  # type: ignore[union-attr]
-        select(Assignment.order_id).where(Assignment.user_id == user_id))
+        select(Assignment.order_id).where(Assignment.user_id == user_id,
+                                          Assignment.removed_in_version.is_(None)))  # type: ignore[union-attr]
     if which == Listing.PENDING:
         return ServiceOrder.state == State.PENDING_APPROVAL
     if which == Listing.OVERDUE:

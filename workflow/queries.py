@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import Row
+from sqlalchemy import Row, or_
 from sqlmodel import Session, select
 
 from storage.models import Assignment, AuditEvent, CatalogEntry, LineItem, OrderVersion, Person, ServiceOrder
@@ -46,6 +46,8 @@ class OrderCard:
     client_code: str = ""  # the request's own codes, for the Edit form's pickers
     site_code: str = ""
     rounds: tuple[StepFacts, ...] = ()  # the rounds before approval (send-backs, edits, resubmissions)
+    scheduled_start: time | None = None  # the time window on the scheduled date, if one was set
+    scheduled_end: time | None = None
 
 
 def get_order(session: Session, order_id: int) -> ServiceOrder:
@@ -73,9 +75,13 @@ def version_row(session: Session, order_id: int, number: int) -> OrderVersion:
 
 
 def field_workers(session: Session, order_id: int, up_to_version: int | None = None) -> tuple[str, ...]:
+    """The crew of the order now, or of one version (added by then, not removed by then)."""
     query = select(Assignment).where(Assignment.order_id == order_id)
     if up_to_version is not None:
-        query = query.where(Assignment.added_in_version <= up_to_version)
+        query = query.where(Assignment.added_in_version <= up_to_version, or_(
+            Assignment.removed_in_version.is_(None), Assignment.removed_in_version > up_to_version))  # type: ignore[union-attr,operator]
+    else:
+        query = query.where(Assignment.removed_in_version.is_(None))  # type: ignore[union-attr]
     rows = session.exec(query.order_by(Assignment.added_in_version, Assignment.user_id))
     return tuple(row.user_id for row in rows)
 
@@ -113,6 +119,7 @@ def order_card(session: Session, order_id: int, currency: str = "USD") -> OrderC
         closed_by=order.closed_by, closed_at=order.closed_at, close_reason=order.close_reason,
         channel_id=order.channel_id, card_ts=order.card_ts, steps=tuple(available(state)),
         client_code=order.client_code, site_code=order.site_code, rounds=rounds(session, order_id),
+        scheduled_start=order.scheduled_start, scheduled_end=order.scheduled_end,
     )
 
 

@@ -207,7 +207,7 @@ def _mornings(session: Session, now: datetime, policy: ReminderPolicy, zones: di
     utc_today = now.date()
     rows = session.exec(select(*_ORDER, Assignment.user_id).join(
         Assignment, Assignment.order_id == ServiceOrder.id).where(
-        ServiceOrder.state == State.APPROVED,
+        ServiceOrder.state == State.APPROVED, Assignment.removed_in_version.is_(None),  # type: ignore[union-attr]
         ServiceOrder.scheduled_date.between(utc_today - timedelta(days=1), utc_today + timedelta(days=1)),
         _not_queued(_key("morning:", ServiceOrder.id, ":", Assignment.user_id, ":", ServiceOrder.scheduled_date))
     ).order_by(ServiceOrder.scheduled_date, ServiceOrder.id)).all()

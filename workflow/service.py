@@ -8,7 +8,7 @@ read is still current, so two clicks on Approve make one approval, on any number
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from sqlalchemy import Engine, delete, insert, update
@@ -28,13 +28,27 @@ from storage.models import (
 )
 from workflow.clock import Clock, utcnow
 from workflow.document import ItemLine, diff_items, subtotal
-from workflow.effects import ORDER, Card, Effect, EffectKind, Home, Invite, Message, OpenChannel, Payload, UploadPdf
+from workflow.effects import (
+    ORDER,
+    Card,
+    Effect,
+    EffectKind,
+    Home,
+    Invite,
+    Kick,
+    Message,
+    OpenChannel,
+    Payload,
+    UploadPdf,
+)
 from workflow.errors import (
+    CrewUnchanged,
     Field,
     FieldErrors,
     FieldKey,
     FreeItemTaken,
     ItemRow,
+    KeepOneFieldWorker,
     KeepOneItem,
     NegativePrice,
     NoItems,
@@ -48,26 +62,30 @@ from workflow.errors import (
     Refused,
     RemovingAbsent,
     Required,
+    ScheduleUnchanged,
     SiteOfAnotherClient,
     Stale,
+    WindowBackwards,
 )
 from workflow.facts import FieldChange, StepFacts, item_facts
 from workflow.inputs import (
     Approval,
     Closing,
     Confirmation,
+    CrewChange,
     FreeItem,
     ItemQuantity,
     OrderDraft,
     Pricing,
     Rejection,
+    Reschedule,
     SendBack,
     StepInput,
     Withdrawal,
 )
 from workflow.limits import FREE_ITEMS, Limits
 from workflow.people import local_today
-from workflow.queries import get_order, version_lines
+from workflow.queries import field_workers, get_order, version_lines
 from workflow.transitions import BY_ACTION, Transition, check
 from workflow.vocabulary import Action, CatalogKind, ItemKind, Role, State, order_number
 
@@ -253,7 +271,7 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
     errors: dict[FieldKey, Problem] = {}
     ids = {f"line:{line_id}": line for line_id, line in version_lines(session, order.id, order.current_version)}
     before = list(ids.values())
-    assigned = {a.user_id for a in session.exec(select(Assignment).where(Assignment.order_id == order.id))}
+    assigned = set(field_workers(session, order.id))
     new_people = [u for u in _unique(list(data.field_workers)) if u not in assigned]
     _check_field_workers(session, new_people, errors)
 
@@ -305,7 +323,7 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
     number = order.current_version + 1
     _add_version(session, order, number, Action.CONFIRM, actor, now, data.note, lines)
     for user in new_people:
-        session.add(Assignment(order_id=order.id, user_id=user, added_in_version=number))
+        _assign(session, order.id, user, number)
     if new_people:
         effects.add(EffectKind.INVITE, f"invite:v{number}", Invite(tuple(new_people)))
     effects.add(EffectKind.UPLOAD_PDF, f"pdf:v{number}", UploadPdf(number))
@@ -387,6 +405,8 @@ def _set_prices(session: Session, order: ServiceOrder, actor: str, data: Pricing
     return StepFacts(Action.SET_PRICES, actor, version=number, items=item_facts(changes, service.currency),
                      note=data.reason, currency=service.currency, total=total, tax_rate=service.limits.tax_rate,
                      delta=total - subtotal(before, service.currency))
+
+
 # --- rounds before approval: edit, withdraw, send back, resubmit --------------------------------------
 # Version 0 is "the request": an edit before approval rewrites it in place (its lines are replaced), so
 # the approved original stays version 1 and every PDF number is an issued document. Each round's before and
@@ -463,6 +483,69 @@ def _send_back(session: Session, order: ServiceOrder, actor: str, data: SendBack
     return StepFacts(Action.SEND_BACK, actor, note=data.note)
 
 
+def _reschedule(session: Session, order: ServiceOrder, actor: str, data: Reschedule, now: datetime,
+                effects: _Effects, service: OrderService) -> StepFacts:
+    """A new date (and window) is a new version: the document's schedule changed. Overdue and the field
+    workers' mornings follow the order's scheduled_date (workflow/overview.py, reminders.py), so they move."""
+    errors: dict[FieldKey, Problem] = {}
+    if problem := service.limits.date_problem(data.scheduled_date, local_today(session, actor, now)):
+        errors[Field.SCHEDULED_DATE] = problem
+    if data.start is not None and data.end is not None and data.end <= data.start:
+        errors[Field.END_TIME] = WindowBackwards()
+    before = (order.scheduled_date, order.scheduled_start, order.scheduled_end)
+    after = (data.scheduled_date, data.start, data.end)
+    if not errors and before == after:
+        errors[Field.SCHEDULED_DATE] = ScheduleUnchanged()
+    if errors:  # the reason is required by its form (forms/schedule_crew.py)
+        raise FieldErrors(errors)
+    order.scheduled_date, order.scheduled_start, order.scheduled_end = after
+    number = order.current_version + 1
+    _add_version(session, order, number, Action.RESCHEDULE, actor, now, data.reason, _lines(session, order))
+    effects.add(EffectKind.UPLOAD_PDF, f"pdf:v{number}", UploadPdf(number))
+    names = ("scheduled_date", "scheduled_start", "scheduled_end")
+    # the whole schedule before and after (a window that stayed is part of what the new date means)
+    changes = tuple(FieldChange(name, _iso(old), _iso(new))
+                    for name, old, new in zip(names, before, after, strict=True))
+    return StepFacts(Action.RESCHEDULE, actor, version=number, scheduled_date=data.scheduled_date, fields=changes,
+                     note=data.reason)
+
+
+def _change_crew(session: Session, order: ServiceOrder, actor: str, data: CrewChange, now: datetime,
+                 effects: _Effects, service: OrderService) -> StepFacts:
+    """The crew the form names becomes the order's: a new version lists it. Those removed are kicked from the
+    channel (unless they hold another part in the order: bot/effects/kick.py asks) and lose it from App Home."""
+    errors: dict[FieldKey, Problem] = {}
+    crew = _unique(list(data.field_workers))
+    current = list(field_workers(session, order.id))
+    added = [u for u in crew if u not in current]
+    removed = [u for u in current if u not in crew]
+    if not crew:
+        errors[Field.FIELD_WORKERS] = KeepOneFieldWorker()
+    else:
+        _check_field_workers(session, added, errors)
+        if not errors and not added and not removed:
+            errors[Field.FIELD_WORKERS] = CrewUnchanged()
+    if errors:
+        raise FieldErrors(errors)
+    number = order.current_version + 1
+    _add_version(session, order, number, Action.CHANGE_CREW, actor, now, data.note, _lines(session, order))
+    for user in removed:
+        assignment = session.get(Assignment, (order.id, user))
+        assert assignment is not None
+        assignment.removed_in_version = number
+        session.add(assignment)
+    for user in added:
+        _assign(session, order.id, user, number)
+    if added:
+        effects.add(EffectKind.INVITE, f"invite:v{number}", Invite(tuple(added)))
+    if removed:
+        effects.add(EffectKind.KICK, f"kick:v{number}", Kick(tuple(removed)))
+        effects.home_also = tuple(removed)  # their App Home loses the order
+    effects.add(EffectKind.UPLOAD_PDF, f"pdf:v{number}", UploadPdf(number))
+    return StepFacts(Action.CHANGE_CREW, actor, version=number, people_added=tuple(added),
+                     people_removed=tuple(removed), note=data.note)
+
+
 _STEPS: dict[Action, Callable[..., StepFacts]] = {
     Action.APPROVE: _approve,
     Action.REJECT: _reject,
@@ -475,6 +558,8 @@ _STEPS: dict[Action, Callable[..., StepFacts]] = {
     Action.SEND_BACK: _send_back,
     Action.RESUBMIT: _resubmit,
     Action.WITHDRAW_SENT_BACK: _withdraw,
+    Action.RESCHEDULE: _reschedule,
+    Action.CHANGE_CREW: _change_crew,
 }
 
 
@@ -487,7 +572,22 @@ def roles_of(session: Session, user_id: str) -> set[Role]:
 
 
 def is_assigned(session: Session, order_id: int, user_id: str) -> bool:
-    return session.get(Assignment, (order_id, user_id)) is not None
+    assignment = session.get(Assignment, (order_id, user_id))
+    return assignment is not None and assignment.removed_in_version is None
+
+
+def _assign(session: Session, order_id: int, user: str, version: int) -> None:
+    """Put a field worker on the order from `version`; one removed by a crew change comes back on their row."""
+    assignment = session.get(Assignment, (order_id, user))
+    if assignment is None:
+        session.add(Assignment(order_id=order_id, user_id=user, added_in_version=version))
+    else:
+        assignment.added_in_version, assignment.removed_in_version = version, None
+        session.add(assignment)
+
+
+def _iso(value: date | time | None) -> str | None:
+    return value.isoformat(timespec="minutes") if isinstance(value, time) else value.isoformat() if value else None
 
 
 def _check(session: Session, transition: Transition, order: ServiceOrder, actor: str) -> None:
@@ -584,7 +684,8 @@ def _lines(session: Session, order: ServiceOrder) -> list[ItemLine]:
 def _add_version(session: Session, order: ServiceOrder, number: int, action: Action, actor: str,
                  now: datetime, note: str | None, lines: list[ItemLine]) -> None:
     version = OrderVersion(order_id=order.id, number=number, action=action, author_id=actor, created_at=now,
-                           note=note, scheduled_date=order.scheduled_date)
+                           note=note, scheduled_date=order.scheduled_date, scheduled_start=order.scheduled_start,
+                           scheduled_end=order.scheduled_end)
     session.add(version)
     session.flush()
     if lines:  # one bulk INSERT, not one per line (Core: the ORM's bulk bookkeeping costs more than the rows)
@@ -618,12 +719,13 @@ class _Effects:
     def __init__(self, session: Session, order: ServiceOrder, now: datetime) -> None:
         self.session, self.order, self.now = session, order, now
         self.owed: list[Effect] = []
+        self.home_also: tuple[str, ...] = ()  # people no longer on the order whose App Home still lists it
 
     def add(self, kind: EffectKind, key: str, payload: Payload) -> None:
         self.owed.append(Effect(kind, key, payload))
 
     def write(self) -> None:
-        self.add(EffectKind.HOME, f"home:{self.order.revision}", Home())
+        self.add(EffectKind.HOME, f"home:{self.order.revision}", Home(self.home_also))
         owed = sorted(self.owed, key=lambda effect: ORDER.index(effect.kind))
         queue_effects(self.session, [(self.order.id, effect.kind.value, f"{self.order.id}:{effect.key}",
                                       effect.payload.to_json()) for effect in owed], self.now)

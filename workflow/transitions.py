@@ -46,6 +46,9 @@ TRANSITIONS: tuple[Transition, ...] = (
                "resubmit_order", "primary", requester=True),
     Transition(Action.WITHDRAW_SENT_BACK, State.CHANGES_REQUESTED, State.WITHDRAWN, frozenset(), False,
                "withdraw_sent_back", "danger", requester=True),
+    Transition(Action.RESCHEDULE, State.APPROVED, State.APPROVED, _COORD, True, "reschedule", None),
+    # the crew is the coordinators' to set: a field worker may not remove a colleague (or add themselves)
+    Transition(Action.CHANGE_CREW, State.APPROVED, State.APPROVED, _COORD, False, "change_crew", None),
 )
 
 BY_ACTION: dict[Action, Transition] = {t.action: t for t in TRANSITIONS}

@@ -60,7 +60,8 @@ def may_open(roles: set[Role], user: str, requester_id: str, assigned: bool) -> 
 
 def may_open_order(session: Session, user: str, order: ServiceOrder) -> bool:
     roles = {Role(r) for r in session.exec(select(RoleGrant.role).where(RoleGrant.user_id == user))}
-    assigned = session.get(Assignment, (order.id, user)) is not None
+    assignment = session.get(Assignment, (order.id, user))
+    assigned = assignment is not None and assignment.removed_in_version is None
     return may_open(roles, user, order.requester_id, assigned)
 
 

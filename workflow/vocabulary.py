@@ -34,6 +34,8 @@ class Action(StrEnum):
     SEND_BACK = "send_back"  # a reviewer asks the requester for changes
     RESUBMIT = "resubmit"  # the requester edits what was sent back and asks for approval again
     WITHDRAW_SENT_BACK = "withdraw_sent_back"  # the requester withdraws an order sent back, rather than resubmit
+    RESCHEDULE = "reschedule"  # a new scheduled date (and time window): a new version
+    CHANGE_CREW = "change_crew"  # add, remove or replace field workers: a new version
 
 
 class Role(StrEnum):

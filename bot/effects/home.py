@@ -7,6 +7,7 @@ from sqlmodel import Session
 from bot.effects.base import Claim, Effects
 from bot.home import render_home
 from storage.models import ServiceOrder
+from workflow.effects import Home
 from workflow.people import whose_home_to_refresh
 from workflow.queries import order_people
 
@@ -14,7 +15,8 @@ from workflow.queries import order_people
 def run(fx: Effects, effect: Claim) -> None:
     with Session(fx.engine) as session:
         order = session.get(ServiceOrder, effect.order_id) if effect.order_id is not None else None
-        users = whose_home_to_refresh(session, order_people(session, order) if order else [])
+        also = list(effect.payload.also) if isinstance(effect.payload, Home) else []
+        users = whose_home_to_refresh(session, (order_people(session, order) if order else []) + also)
     for user in users:
         fx.gateway.publish_home(user, render_home(fx.engine, user, fx.clock(), fx.letterhead.provider.timezone,
                                                       provider_locale=fx.letterhead.provider.locale,

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, and_, bindparam, exists, literal_column, or_, upd
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from bot.effects import card, channel, home, invite, message, notify, pdf, reminder
+from bot.effects import card, channel, home, invite, kick, message, notify, pdf, reminder
 from bot.effects.base import Claim, Effects, NotReady, Record
 from bot.gateway import CHANNEL_GONE, Gateway, SlackError
 from storage.db import session_scope
@@ -55,6 +55,7 @@ HANDLERS: dict[EffectKind, Callable[[Effects, Claim], Record | None]] = {
     EffectKind.HOME: home.run,
     EffectKind.REMINDER: reminder.run,
     EffectKind.NOTIFY: notify.run,
+    EffectKind.KICK: kick.run,
 }
 
 

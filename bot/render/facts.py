@@ -3,12 +3,13 @@ per audit row, in a given language. Step words come from i18n/domain.py; Slack m
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 
 from bot.mrkdwn import SLACK, Marks, channel_link
 from bot.render.money import amounts_text
 from i18n import N_, Language
 from i18n.domain import DONE, priority, who_may
+from i18n.schedule import scheduled
 from storage.models import AuditEvent
 from workflow.amounts import Amounts
 from workflow.document import money
@@ -125,6 +126,16 @@ def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
                 label = lang._("Reason: {reason}") if facts.action is Action.NOT_PERFORM else lang._("Note: {note}")
                 text += " " + label.format(reason=note, note=note)
             return text
+        case Action.RESCHEDULE:
+            return _rescheduled(facts, lang, note)
+        case Action.CHANGE_CREW:
+            said = [lang._("added field worker {person}").format(person=marks.person(u)) for u in facts.people_added]
+            said += [lang._("removed field worker {person}").format(person=marks.person(u))
+                     for u in facts.people_removed]
+            text = lang._("Version {number}: {changes}.").format(number=facts.version, changes="; ".join(said))
+            if note:
+                text += " " + lang._("Why: {note}").format(note=note)
+            return text
     return ""  # pragma: no cover (every action is above)
 
 
@@ -133,6 +144,8 @@ def _figures(facts: StepFacts) -> Amounts | None:
     if facts.total is None or facts.currency is None or facts.tax_rate is None:
         return None
     return Amounts(facts.currency, facts.tax_rate, facts.total, money(facts.total * facts.tax_rate, facts.currency))
+
+
 # the request's fields an edit may change, as a reader names them
 _FIELD_LABELS = {"client": N_("Client"), "site": N_("Site"), "requested_date": N_("Requested date"),
                  "priority": N_("Priority"), "description": N_("Description")}
@@ -159,6 +172,26 @@ def _revision(facts: StepFacts, lang: Language, marks: Marks) -> str:
     if facts.items and facts.delta is not None and facts.currency:
         text += " " + lang._("Total {delta}.").format(delta=lang.signed_amount(facts.delta, facts.currency))
     return text
+
+
+def _rescheduled(facts: StepFacts, lang: Language, note: str | None) -> str:
+    """'Version 2: scheduled for Dec 9, 2026, 8:00 AM – 12:00 PM (was Dec 4, 2026). Reason: …'"""
+    values = {f.name: (f.before, f.after) for f in facts.fields}
+
+    def at(index: int) -> str:
+        day, start, end = (values.get(name, (None, None))[index]
+                           for name in ("scheduled_date", "scheduled_start", "scheduled_end"))
+        return scheduled(lang, date.fromisoformat(day), _hhmm(start), _hhmm(end)) if day else "—"
+
+    text = lang._("Version {number}: scheduled for {after} (was {before}).").format(
+        number=facts.version, after=at(1), before=at(0))
+    if note:
+        text += " " + lang._("Reason: {reason}").format(reason=note)
+    return text
+
+
+def _hhmm(value: str | None) -> time | None:
+    return time.fromisoformat(value) if value else None
 
 
 def _version(facts: StepFacts, lang: Language) -> str:

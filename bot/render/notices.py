@@ -49,6 +49,8 @@ def continues_here(number: str, old_channel: str, why: ChannelGone, lang: Langua
 _WHAT_VERSION = {
     Action.APPROVE: N_("the approved original"),
     Action.CONFIRM: N_("a confirmation"),
+    Action.RESCHEDULE: N_("a new schedule"),
+    Action.CHANGE_CREW: N_("a crew change"),
 }
 
 
