@@ -46,6 +46,12 @@ class Script:
     second_changes: list[tuple[str, str]]
     second_note: str
     closing_note: str
+    send_back_note: str  # the supervisor's, before approving
+    resubmitted: str  # the description the requester resubmits with
+    reschedule_reason: str
+    crew_note: str
+    priced: tuple[str, str]  # (the line's description, its new unit price)
+    price_reason: str
 
 
 SCRIPTS = {
@@ -58,7 +64,14 @@ SCRIPTS = {
                  "the new fan.",
                  [("pipe", "6"), ("plumbing", "2")],
                  "Condensate pipe leaking under the unit; repaired while the crane was there.",
-                 "All units running; site left clean."),
+                 "All units running; site left clean.",
+                 "Please say which floors need new filters, and quote the rooftop cable as its own line.",
+                 "Quarterly HVAC maintenance on floors 2–4; replace the F7 filters on floors 2 and 3 and re-cable "
+                 "the rooftop unit.",
+                 "The client moved the job: the building is closed on the first date.",
+                 "Jürgen is needed on another site; Łucja finishes the job.",
+                 ("Night access permit", "40"),
+                 "The building raised its night access fee."),
     "es": Script(SAMPLE / "catalogo.csv", [("climatización", "6"), ("filtro", "8"), ("cable", "2")],
                  "1 | Permiso de acceso nocturno | unidad | 35",
                  "Mantención trimestral de climatización en los pisos 2 a 4; cambiar los filtros F7 y recablear la "
@@ -69,7 +82,14 @@ SCRIPTS = {
                  "una grúa para subir el ventilador nuevo.",
                  [("tubería", "6"), ("gasfitería", "2")],
                  "Filtración en la tubería de condensado bajo la unidad; se reparó mientras estaba la grúa.",
-                 "Todas las unidades funcionando; el sitio quedó limpio."),
+                 "Todas las unidades funcionando; el sitio quedó limpio.",
+                 "Indica en qué pisos hay que cambiar filtros y cotiza el cable de la azotea en una línea aparte.",
+                 "Mantención trimestral de climatización en los pisos 2 a 4; cambiar los filtros F7 de los pisos 2 y "
+                 "3 y recablear la unidad de la azotea.",
+                 "El cliente movió el trabajo: el edificio está cerrado en la primera fecha.",
+                 "Jürgen hace falta en otra obra; Łucja termina el trabajo.",
+                 ("Permiso de acceso nocturno", "40"),
+                 "El edificio subió la tarifa de acceso nocturno."),
 }
 # the demo provider's letterhead, as its settings would give it
 DEMO_SETTINGS = {
@@ -92,8 +112,11 @@ REQ, SUP, CRD, FW1, FW2 = PEOPLE
 SLACK_LOCALES = {"en": "en-US", "es": "es-ES"}  # what users.info says of the demo's people, per --locale
 
 
+STEPS = 13
+
+
 def _step(number: int, text: str) -> None:
-    print(f"[{number}/8] {text}", flush=True)
+    print(f"[{number}/{STEPS}] {text}", flush=True)
 
 
 def _check(ack: object, what: str) -> None:
@@ -115,6 +138,7 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
     for user, (_, roles) in PEOPLE.items():
         grant(engine, user, roles)
     soon = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    later = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
 
     letterhead = letterhead_from_env({**DEMO_SETTINGS, "LOCALE": locale})
     # the demo's people read Slack in the demo's language (Slack's names: en-US, es-ES)
@@ -129,22 +153,39 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
         order_id = ws.latest_order_id()
         number = order_number(order_id)
         _step(2, f"{number} has its channel #{ws.order(order_id).channel_name}; "
-                 f"{PEOPLE[SUP][0]} approves it with a field worker")
+                 f"{PEOPLE[SUP][0]} sends it back for changes")
+        _check(ws.send_back(SUP, order_id, script.send_back_note), "the send-back")
+        ws.settle()
+        _step(3, f"{PEOPLE[REQ][0]} edits the request and resubmits it")
+        _check(ws.resubmit(REQ, order_id, description=script.resubmitted), "the resubmission")
+        ws.settle()
+        _step(4, f"{PEOPLE[SUP][0]} approves it with a field worker")
         _check(ws.approve(SUP, order_id, workers=[FW1], scheduled=soon, notes=script.notes), "the approval")
         ws.settle()
-        _step(3, f"{PEOPLE[FW1][0]} files a confirmation: more filters, no rooftop cable, a crane")
+        _step(5, f"{PEOPLE[FW1][0]} files a confirmation: more filters, no rooftop cable, a crane")
         _check(ws.confirm(FW1, order_id, changes=script.first_changes, note=script.first_note, workers=[FW2]),
                "the first confirmation")
         ws.settle()
-        _step(4, f"{PEOPLE[CRD][0]} files a second confirmation: pipe repair found on site")
+        _step(6, f"{PEOPLE[CRD][0]} files a second confirmation: pipe repair found on site")
         _check(ws.confirm(CRD, order_id, changes=script.second_changes, note=script.second_note),
                "the second confirmation")
         ws.settle()
-        _step(5, f"{PEOPLE[FW2][0]} closes the order as completed")
+        _step(7, f"{PEOPLE[CRD][0]} reschedules it a day later, 08:00–12:00")
+        _check(ws.reschedule(CRD, order_id, scheduled=later, start="08:00", end="12:00",
+                             reason=script.reschedule_reason), "the reschedule")
+        ws.settle()
+        _step(8, f"{PEOPLE[CRD][0]} changes the crew: {PEOPLE[FW1][0]} leaves, {PEOPLE[FW2][0]} stays")
+        _check(ws.change_crew(CRD, order_id, workers=[FW2], note=script.crew_note), "the crew change")
+        ws.settle()
+        _step(9, f"{PEOPLE[CRD][0]} sets a price the building raised")
+        _check(ws.set_prices(CRD, order_id, prices=dict([script.priced]), reason=script.price_reason),
+               "the new price")
+        ws.settle()
+        _step(10, f"{PEOPLE[FW2][0]} closes the order as completed")
         _check(ws.complete(FW2, order_id, note=script.closing_note), "the closing")
         ws.settle()
 
-        _step(6, f"{PEOPLE[CRD][0]} opens the app's Home tab and types /order status {number}")
+        _step(11, f"{PEOPLE[CRD][0]} opens the app's Home tab and types /order status {number}")
         ws.slack.event({"type": "app_home_opened", "user": CRD, "tab": "home"})
         ws.wait(lambda: ws.fake.home_view(CRD), "the Home tab")
         home = ws.fake.home_view(CRD)
@@ -155,7 +196,7 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
         (out / "status.txt").write_text(ws.fake.plain_text(ws.fake.ephemerals[-1]["text"]) + "\n",
                                         encoding="utf-8")
 
-        _step(7, "Collecting what landed in the order's channel")
+        _step(12, "Collecting what landed in the order's channel")
         order = ws.order(order_id)
         pdfs = sorted((f for f in ws.fake.files.values() if order.channel_id in f.channels),
                       key=lambda f: f.name)
@@ -172,7 +213,7 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
         (out / "audit.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         calls = len(ws.fake.calls)
 
-    _step(8, f"Done in {time.monotonic() - started:.1f} s: {number} is {order.state}, at version "
+    _step(13, f"Done in {time.monotonic() - started:.1f} s: {number} is {order.state}, at version "
              f"{order.current_version}, after {calls} Web API calls")
     print(f"\nWrote to {out}:")
     for path in sorted(out.iterdir()):

@@ -311,6 +311,16 @@ class LocalWorkspace:
         return self.submit(user, view, {"field_workers": {"field_workers": users(workers)},
                                         "note": {"note": plain_text(note)}})
 
+    def send_back(self, user: str, order_id: int, note: str) -> Any:
+        """Send back for changes, with a note for the requester."""
+        view = self.open_step(user, order_id, "send_back")
+        return self.submit(user, view, {"note": {"note": plain_text(note)}})
+
+    def resubmit(self, user: str, order_id: int, *, description: str) -> Any:
+        """Edit and resubmit: the request's form comes filled in; this changes its description."""
+        view = self._open(user, "resubmit_order", lambda: self.click_step(user, order_id, "order_resubmit"))
+        return self.submit(user, view, {"description": {"description": plain_text(description)}})
+
     def latest_order_id(self) -> int:
         with Session(self.engine) as session:
             return int(session.exec(select(func.max(ServiceOrder.id))).one() or 0)

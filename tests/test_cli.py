@@ -281,7 +281,7 @@ def test_demo_writes_pdfs_transcript_and_audit(tmp_path: Path, env: dict[str, st
     assert f"Wrote to {out}" in result.stdout
     assert {p.name for p in out.iterdir()} >= {"SO-000001-v1.pdf", "SO-000001-v2.pdf", "SO-000001-v3.pdf",
                                                "transcript.txt", "audit.txt", "home.txt", "status.txt"}
-    assert "Completed · version 4" in (out / "status.txt").read_text(encoding="utf-8")
+    assert "Completed · version 7" in (out / "status.txt").read_text(encoding="utf-8")
     transcript = (out / "transcript.txt").read_text(encoding="utf-8")
     assert "closed the order as completed" in transcript and "📎 SO-000001-v3.pdf" in transcript
     assert "<@" not in (out / "audit.txt").read_text(encoding="utf-8")
@@ -325,7 +325,7 @@ def test_pdf_and_verify(tmp_path: Path, env: dict[str, str]) -> None:
     result = cli("pdf", "SO-000001", "--version", "2", "-o", str(again), env=env)
     assert result.returncode == 0 and again.read_bytes() == genuine.read_bytes(), result.stderr
     latest = cli("pdf", "SO-000001", "-o", str(tmp_path / "latest.pdf"), env=env)
-    assert "version 4" in latest.stdout
+    assert "version 7" in latest.stdout
 
     edited = tmp_path / "edited.pdf"  # a visible change: the stamp and the metadata stay, the bytes don't
     from pypdf import PdfReader, PdfWriter
@@ -485,7 +485,7 @@ def test_postgresql_refusals_name_what_to_fix(env: dict[str, str]) -> None:
 
 @pytest.fixture(scope="module")
 def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo's database (SO-000001 at version 4), made once; each test works on its own copy."""
+    """The demo's database (SO-000001 at version 7), made once; each test works on its own copy."""
     out = tmp_path_factory.mktemp("demo")
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     assert demo("--out", str(out), env=environment).returncode == 0
@@ -527,7 +527,7 @@ BAD_VERSIONS = [("0", "argument --version: the version must be a whole number fr
                 ("-1", "argument --version: the version must be a whole number from 1 to 2147483647, not '-1'"),
                 (str(10**30), f"the version must be a whole number from 1 to 2147483647, not '{10**30}'"),
                 ("１２", "the version must be a whole number from 1 to 2147483647, not '１２'"),
-                ("5", "service-orders: SO-000001 has no version 5: its latest is 4")]
+                ("8", "service-orders: SO-000001 has no version 8: its latest is 7")]
 
 
 @pytest.mark.parametrize(("version", "answer"), BAD_VERSIONS, ids=[v for v, _ in BAD_VERSIONS])

@@ -441,7 +441,7 @@ def test_a_spanish_provider_gets_its_channel_in_spanish(seeded) -> None:  # type
                  "Motivo: Faltó cemento", "Versión 3, el acta de cierre", "Nota: Todo listo", "Completada",
                  "Estado", "Cliente", "Sede", "Solicitante", "Revisión", "huella"):
         assert word in said, word
-    assert "Total +$" in said  # pesos, as Chile writes them
+    assert "Cambio antes de impuestos: +$" in said  # pesos, as Chile writes them
     english = [word for word in ENGLISH if word in said]
     assert english == [], english
 

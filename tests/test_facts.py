@@ -73,10 +73,10 @@ def test_facts_hold_no_words_and_render_per_language() -> None:
     assert "Version" not in FACTS.dumps() and "<@" not in FACTS.dumps()
     assert step_message(FACTS, "SO-000001", english()) == (
         "<@U1> filed a confirmation. Version 2: Filter 4 → 6; − Skip hire; added field worker <@U2>. "
-        "Total -$12.50. Why: clogged")
+        "Change before tax: -$12.50. Why: clogged")
     assert step_message(FACTS, "SO-000001", language("es")) == (
         "<@U1> registró una confirmación. Versión 2: Filter 4 → 6; − Skip hire; se agregó al técnico de campo "
-        "<@U2>. Total -12,50\u00a0US$. Motivo: clogged")
+        "<@U2>. Cambio antes de impuestos: -12,50\u00a0US$. Motivo: clogged")
 
 
 def test_reschedule_and_crew_facts_render_per_language() -> None:

@@ -130,7 +130,7 @@ def test_the_demo_in_spanish_writes_spanish_documents(tmp_path: Path) -> None:
     assert "Orden de servicio SO-000001" in first and "Service order" not in first
     # the demo's people read Slack in Spanish: their App Home and /order status are in Spanish
     status = (tmp_path / "out" / "status.txt").read_text(encoding="utf-8")
-    assert "Completada · versión 4" in status and "Completed" not in status and "*Últimos pasos*" in status
+    assert "Completada · versión 7" in status and "Completed" not in status and "*Últimos pasos*" in status
     home = (tmp_path / "out" / "home.txt").read_text(encoding="utf-8")
     assert "Órdenes de servicio" in home and "Service orders" not in home
     # the channel and the audit trail too, with the Spanish sample catalog: nothing English but names and codes
@@ -138,7 +138,7 @@ def test_the_demo_in_spanish_writes_spanish_documents(tmp_path: Path) -> None:
     transcript = (tmp_path / "out" / "transcript.txt").read_text(encoding="utf-8")
     audit = (tmp_path / "out" / "audit.txt").read_text(encoding="utf-8")
     assert "por favor revísenla" in transcript and "registró una confirmación. Versión 2: Filtro de aire" in transcript
-    assert "cerró la orden como completada. Versión 4, el acta de cierre" in audit
+    assert "cerró la orden como completada. Versión 7, el acta de cierre" in audit
     english = ("submitted", "review", "approved the", "Version", "confirmation.", "closed", "Filter", "Crane", "Why",
                "Total +€", "State", "*Client*", "fingerprint", "the ")
     assert [word for word in english if word in transcript or word in audit] == []

@@ -222,7 +222,7 @@ def test_confirmation_adds_changes_removes_and_records_diff(service, seeded) -> 
     said = describe(event, english())
     assert said.startswith("<@U0FW1> filed a confirmation. Version 2: ")
     assert "Air filter F7 592×592 4 → 6" in said and "− Skip hire" in said and "<@U0FW2>" in said
-    assert ("Total +$106.00. Subtotal 416.00 · tax 0% 0.00 · total 416.00 USD. "
+    assert ("Change before tax: +$106.00. Subtotal 416.00 · tax 0% 0.00 · total 416.00 USD. "
             "Why: Filters were clogged; skip not needed") in said
     spanish = describe(event, language("es_CL"))
     assert "registró una confirmación" in spanish and "Versión 2" in spanish and "US$106,00" in spanish

@@ -98,7 +98,7 @@ def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
                      for u in facts.people_added]
             text = lang._("Version {number}: {changes}.").format(number=facts.version, changes="; ".join(said))
             if facts.delta is not None and facts.currency:
-                text += " " + lang._("Total {delta}.").format(delta=lang.signed_amount(facts.delta, facts.currency))
+                text += " " + _change_before_tax(facts, lang)
             if figures := _figures(facts):
                 text += " " + amounts_text(lang, figures) + "."
             if note:
@@ -108,7 +108,7 @@ def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
             said = [_price(item, facts.currency or "USD", lang, marks) for item in facts.items]
             text = lang._("Version {number}: {changes}.").format(number=facts.version, changes="; ".join(said))
             if facts.delta is not None and facts.currency:
-                text += " " + lang._("Total {delta}.").format(delta=lang.signed_amount(facts.delta, facts.currency))
+                text += " " + _change_before_tax(facts, lang)
             if figures := _figures(facts):
                 text += " " + amounts_text(lang, figures) + "."
             if note:
@@ -168,9 +168,9 @@ def _revision(facts: StepFacts, lang: Language, marks: Marks) -> str:
     said += [_item(item, lang, marks) for item in facts.items]
     if not said:
         return lang._("No changes to the request.")
-    text = lang._("Changes: {changes}.").format(changes="; ".join(said))
+    text = lang._("Changes: {changes}.").format(changes="; ".join(said).rstrip("."))  # one period, not two
     if facts.items and facts.delta is not None and facts.currency:
-        text += " " + lang._("Total {delta}.").format(delta=lang.signed_amount(facts.delta, facts.currency))
+        text += " " + _change_before_tax(facts, lang)
     return text
 
 
@@ -218,3 +218,9 @@ def _price(item: ItemFact, currency: str, lang: Language, marks: Marks) -> str:
 
     return lang._("{item}: unit price {before} → {after}").format(
         item=marks.text(item.description), before=shown(item.unit_price_before), after=shown(item.unit_price_after))
+
+
+def _change_before_tax(facts: StepFacts, lang: Language) -> str:
+    """What a step did to the subtotal (before tax: the figures after it say the tax and the total)."""
+    assert facts.delta is not None and facts.currency is not None
+    return lang._("Change before tax: {delta}.").format(delta=lang.signed_amount(facts.delta, facts.currency))

@@ -51,6 +51,9 @@ _WHAT_VERSION = {
     Action.CONFIRM: N_("a confirmation"),
     Action.RESCHEDULE: N_("a new schedule"),
     Action.CHANGE_CREW: N_("a crew change"),
+    Action.SET_PRICES: N_("new prices"),
+    Action.COMPLETE: N_("the closing record"),
+    Action.NOT_PERFORM: N_("the closing record"),
 }
 
 
@@ -60,6 +63,6 @@ def pdf_title(number: str, version: int, lang: Language) -> str:
 
 def pdf_comment(number: str, version: int, step: str, fingerprint: str, lang: Language) -> str:
     """The words posted with a version's PDF: which version, made by which step, and its fingerprint."""
-    what = _WHAT_VERSION.get(step, N_("the closing record"))  # Action is a StrEnum: the step's name finds it
+    what = _WHAT_VERSION.get(step, N_("a new version"))  # Action is a StrEnum: the step's name finds it
     return lang._("{number} version {version} ({what}) · fingerprint {fingerprint}").format(
         number=number, version=version, what=lang._(what), fingerprint=fingerprint[:12])
