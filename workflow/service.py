@@ -312,13 +312,7 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
         errors[Field.NOTE] = NothingChanged()
     changed = [c.after for c in changes if c.after is not None]
     changed_field = next((fields.get(line.key, FREE_ITEMS) for line in changed), Field.NOTE)
-    errors = service.limits.line_problems(changed, service.currency, fields, changed_field) | errors
-    # an order over a ceiling lowered since may still come down
-    if (changed and not errors and subtotal(lines, service.currency) > subtotal(before, service.currency)
-            and (problem := service.limits.total_problem(lines, service.currency))):
-        errors[changed_field] = problem
-    if errors:
-        raise FieldErrors(errors)
+    _check_ceilings(service, before, lines, changed, fields, changed_field, errors)
 
     number = order.current_version + 1
     _add_version(session, order, number, Action.CONFIRM, actor, now, data.note, lines)
@@ -391,13 +385,7 @@ def _set_prices(session: Session, order: ServiceOrder, actor: str, data: Pricing
     if not errors and not changes:
         errors[first] = NothingChanged()
     changed = [c.after for c in changes if c.after is not None]
-    errors = service.limits.line_problems(changed, service.currency, fields, first) | errors
-    # a change that raises the total meets the same ceiling as a confirmation
-    if (changed and not errors and subtotal(lines, service.currency) > subtotal(before, service.currency)
-            and (problem := service.limits.total_problem(lines, service.currency))):
-        errors[first] = problem
-    if errors:
-        raise FieldErrors(errors)
+    _check_ceilings(service, before, lines, changed, fields, first, errors)  # the same as a confirmation's
     number = order.current_version + 1
     _add_version(session, order, number, Action.SET_PRICES, actor, now, data.reason, lines)
     effects.add(EffectKind.UPLOAD_PDF, f"pdf:v{number}", UploadPdf(number))
@@ -602,6 +590,18 @@ def _users_with(session: Session, roles: frozenset[Role] | set[Role]) -> list[st
 
 def _unique(users: list[str]) -> list[str]:
     return list(dict.fromkeys(users))
+
+
+def _check_ceilings(service: OrderService, before: list[ItemLine], lines: list[ItemLine], changed: list[ItemLine],
+                    fields: dict[str, FieldKey], first: FieldKey, errors: dict[FieldKey, Problem]) -> None:
+    """Raise FieldErrors with `errors` and the ceilings' problems: each changed line's, and the total's if the
+    change raises it (an order over a ceiling lowered since may still come down)."""
+    errors = service.limits.line_problems(changed, service.currency, fields, first) | errors
+    if (changed and not errors and subtotal(lines, service.currency) > subtotal(before, service.currency)
+            and (problem := service.limits.total_problem(lines, service.currency))):
+        errors[first] = problem
+    if errors:
+        raise FieldErrors(errors)
 
 
 def _check_field_workers(session: Session, users: tuple[str, ...] | list[str],

@@ -96,24 +96,10 @@ def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
             said = [_item(item, lang, marks) for item in facts.items]
             said += [lang._("added field worker {person}").format(person=marks.person(u))
                      for u in facts.people_added]
-            text = lang._("Version {number}: {changes}.").format(number=facts.version, changes="; ".join(said))
-            if facts.delta is not None and facts.currency:
-                text += " " + _change_before_tax(facts, lang)
-            if figures := _figures(facts):
-                text += " " + amounts_text(lang, figures) + "."
-            if note:
-                text += " " + lang._("Why: {note}").format(note=note)
-            return text
+            return _new_version(facts, said, note, lang)
         case Action.SET_PRICES:
-            said = [_price(item, facts.currency or "USD", lang, marks) for item in facts.items]
-            text = lang._("Version {number}: {changes}.").format(number=facts.version, changes="; ".join(said))
-            if facts.delta is not None and facts.currency:
-                text += " " + _change_before_tax(facts, lang)
-            if figures := _figures(facts):
-                text += " " + amounts_text(lang, figures) + "."
-            if note:
-                text += " " + lang._("Why: {note}").format(note=note)
-            return text
+            return _new_version(facts, [_price(item, facts.currency or "USD", lang, marks) for item in facts.items],
+                                note, lang)
         case Action.EDIT | Action.RESUBMIT:
             return _revision(facts, lang, marks)
         case Action.WITHDRAW | Action.WITHDRAW_SENT_BACK:
@@ -224,3 +210,15 @@ def _change_before_tax(facts: StepFacts, lang: Language) -> str:
     """What a step did to the subtotal (before tax: the figures after it say the tax and the total)."""
     assert facts.delta is not None and facts.currency is not None
     return lang._("Change before tax: {delta}.").format(delta=lang.signed_amount(facts.delta, facts.currency))
+
+
+def _new_version(facts: StepFacts, said: list[str], note: str | None, lang: Language) -> str:
+    """A step that changed the items or their prices: what changed, what it did to the money, and why."""
+    text = lang._("Version {number}: {changes}.").format(number=facts.version, changes="; ".join(said))
+    if facts.delta is not None and facts.currency:
+        text += " " + _change_before_tax(facts, lang)
+    if figures := _figures(facts):
+        text += " " + amounts_text(lang, figures) + "."
+    if note:
+        text += " " + lang._("Why: {note}").format(note=note)
+    return text
