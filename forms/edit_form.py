@@ -9,6 +9,7 @@ from typing import Any
 
 from forms import order_form
 from forms.elements import Values, View, option, plain
+from forms.fields import decimal_marks
 from forms.items import FREE_ITEMS, MAX_ROWS, item_block, quantity_block
 from forms.metadata import FormMeta
 from i18n import language
@@ -21,11 +22,12 @@ from workflow.vocabulary import Action, ItemKind
 Lines = list[tuple[int, ItemLine]]
 
 
-def _free_text(line: ItemLine) -> str:
-    """A free-text item as the form's free-items box reads it: quantity | description | unit | unit price."""
-    parts = [quantity_text(line.quantity), line.description, line.unit or ""]
+def _free_text(line: ItemLine, mark: str) -> str:
+    """A free-text item as the form's free-items box reads it: quantity | description | unit | unit price, with
+    the reader's decimal mark (a Spanish reader's "1.125" would be a thousand, or refused as ambiguous)."""
+    parts = [quantity_text(line.quantity).replace(".", mark), line.description, line.unit or ""]
     if line.unit_price is not None:
-        parts.append(quantity_text(line.unit_price))
+        parts.append(quantity_text(line.unit_price).replace(".", mark))
     return " | ".join(parts).rstrip(" |")
 
 
@@ -52,7 +54,8 @@ def _build(action: Action, title: str, submit: str, meta: FormMeta, order: Order
                                                                f"{line.code} · {line.description}"))
         _set(blocks, quantity_block(row), "initial_value", quantity_text(line.quantity))
     if free:
-        _set(blocks, FREE_ITEMS, "initial_value", "\n".join(_free_text(line) for line in free))
+        mark = decimal_marks(meta.locale)[-1]
+        _set(blocks, FREE_ITEMS, "initial_value", "\n".join(_free_text(line, mark) for line in free))
     view["callback_id"] = BY_ACTION[action].form
     view["title"] = plain(title.format(number=order.number), 24)
     view["submit"] = plain(submit, 24)

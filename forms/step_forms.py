@@ -55,6 +55,7 @@ from workflow.inputs import (
     StepInput,
     Withdrawal,
 )
+from workflow.numbers import parse_id
 from workflow.queries import OrderCard
 from workflow.transitions import BY_ACTION
 from workflow.vocabulary import Action
@@ -236,7 +237,8 @@ def parse_set_prices(values: Values, meta: FormMeta) -> Pricing:
     prices: list[LinePrice] = []
     for block_id in values:
         kind, _, raw_id = block_id.partition(":")
-        if kind != "price" or not raw_id.isdigit() or len(raw_id) > 12:
+        line_id = parse_id(raw_id) if kind == "price" else None
+        if line_id is None:  # not a price block, or a forged one ("price:²" is digits to str.isdigit)
             continue
         typed = read_text(values, block_id)
         if not typed:  # left blank: that line keeps its price
@@ -245,7 +247,7 @@ def parse_set_prices(values: Values, meta: FormMeta) -> Pricing:
         if isinstance(price, str):
             errors.add(block_id, price[:1].upper() + price[1:] + ".")
             continue
-        prices.append(LinePrice(int(raw_id), price))
+        prices.append(LinePrice(line_id, price))
     reason = required_text(values, REASON, REASON_MAX, errors, errors.lang._("Enter why the prices change."))
     errors.raise_if_any()
     return Pricing(tuple(prices), reason)

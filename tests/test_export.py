@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from pypdf import PdfReader
+
 from storage.db import make_engine
 from tests.conftest import REQUESTER, SUPERVISOR, WORKER
 from tests.test_cli import cli, env  # noqa: F401  (the fixture)
@@ -118,3 +120,16 @@ def test_export_keeps_each_orders_issued_currency_and_tax_after_the_settings_cha
     first, *_ = rows(out)
     assert (first["subtotal"], first["tax"], first["total"], first["currency"]) == ("310.00", "65.10", "375.10",
                                                                                     "EUR")
+
+
+def test_a_pdf_first_drawn_after_the_settings_change_keeps_its_versions_money(env: dict[str, str],  # noqa: F811
+                                                                             tmp_path: Path) -> None:
+    """A version's document is frozen when its PDF is first made (the effect may run later, or be retried): it
+    carries the currency and tax the version was made with, as the card and the export do."""
+    seed(env["DATABASE_URL"])  # issued in EUR at 21 %, no PDF drawn yet
+    out = tmp_path / "v1.pdf"
+    result = cli("pdf", "SO-000001", "--version", "1", "-o", str(out),
+                 env=env | {"CURRENCY": "USD", "TAX_RATE_PERCENT": "0"})
+    assert result.returncode == 0, result.stderr
+    text = " ".join(page.extract_text() for page in PdfReader(out).pages)
+    assert "Amounts in EUR" in text and "Tax 21% 65.10" in text and "Total EUR 375.10" in text and "USD" not in text

@@ -385,3 +385,13 @@ def test_field_problems_are_worded_in_spanish() -> None:
     assert worded["item_2"] == "Elige un servicio o material de la lista."
     one = field_errors(language("es_CL"), FieldErrors({Field.FIELD_WORKERS: NotFieldWorkers(("U1",))}), people)
     assert one == {"field_workers": "Ana no es técnico de campo. Un administrador puede otorgar el rol."}
+
+
+def test_the_price_form_reads_only_the_price_blocks_it_could_have_built() -> None:
+    """A forged block id ("price:²" passes str.isdigit, then int() fails) is no line: left out, not a crash."""
+    values = {"price:²": {"price:²": {"type": "plain_text_input", "value": "1"}},
+              "price:0": {"price:0": {"type": "plain_text_input", "value": "5"}},
+              "price:7": {"price:7": {"type": "plain_text_input", "value": "12.5"}},
+              "reason": {"reason": {"type": "plain_text_input", "value": "New rates"}}}
+    parsed = STEP_FORMS[Action.SET_PRICES].parse(values, FormMeta(order_id=7, revision=3))
+    assert [(price.line_id, price.unit_price) for price in parsed.prices] == [(7, Decimal("12.5"))]

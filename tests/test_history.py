@@ -82,7 +82,7 @@ def test_history_shows_every_step_with_who_when_and_before_after(ws: LocalWorksp
     assert "• Note: Gate &lt;!channel&gt; 4521" in text
     assert f"<@{WORKER}> filed a confirmation.\nApproved, work in progress · version 2" in text
     assert "• ~ HVAC preventive maintenance (h): quantity 2 → 3; amount $90.00 → $135.00" in text
-    assert f"• People added: <@{WORKER2}>" in text and "• Change in total: +$45.00" in text
+    assert f"• People added: <@{WORKER2}>" in text and "• Change before tax: +$45.00" in text
     assert "That is all." in str(view["blocks"])
 
     # the card's History button opens the same modal for anyone who may see the order

@@ -267,3 +267,31 @@ def test_a_stale_crew_form_is_refused_in_the_modal(ws: Timed) -> None:
     body = ws.submit(COORDINATOR, stale, {"field_workers": {"field_workers": users([WORKER2])}}).json()
     assert body["response_action"] == "update" and "Not saved" in str(body["view"])
     assert stored(ws) == before and ws.fake.calls_to("conversations.kick") == []
+
+
+def test_a_kick_slack_refuses_leaves_the_worker_in_and_holds_nothing_up(ws: Timed) -> None:
+    """A workspace where only admins may remove people answers restricted_action: the worker stays in the
+    channel, and the crew change's PDF and the order's later steps do not wait on it."""
+    order_id = approved(ws, [WORKER])
+    channel = ws.order(order_id).channel_id
+    assert channel is not None
+    ws.fake.fail_next("conversations.kick", error="restricted_action", status=200)
+    assert ws.change_crew(COORDINATOR, order_id, workers=[WORKER2], note="Another site").text == ""
+    ws.settle()
+    assert WORKER in ws.fake.channels[channel].members
+    assert "SO-000001-v2.pdf" in ws.fake.transcript(channel)
+    with Session(ws.engine) as session:
+        assert session.exec(select(PendingEffect.kind).where(PendingEffect.status != "done")).all() == []
+
+
+def test_history_shows_what_a_reschedule_changed_in_the_readers_words(ws: Timed) -> None:
+    order_id = approved(ws, [WORKER])
+    day = ws.order(order_id).scheduled_date + timedelta(days=1)
+    assert ws.reschedule(COORDINATOR, order_id, scheduled=day.isoformat(), start="08:00",
+                         reason="Postponed").text == ""
+    ws.settle()
+    ws.slack.command(COORDINATOR, "/order", "history SO-000001")
+    shown = json.dumps(ws.wait_for_view(COORDINATOR, "order_history"), ensure_ascii=False)
+    assert "Starts at: — → 8:00" in shown
+    # the end it left empty is no change, and a tax rate is no field of the order
+    assert "scheduled_end" not in shown and "Ends at" not in shown and "Tax rate" not in shown

@@ -299,3 +299,22 @@ def test_the_edit_form_offers_the_sites_of_the_client_it_came_filled_in_with(ws:
     ws.settle()
     assert ws.order(order_id).site_code == "ACME-WH"
     assert [(f.name, f.after) for f in steps(ws, order_id)[-1].fields] == [("site", "Acme Warehouse North")]
+
+
+def test_a_spanish_reader_gets_the_free_items_in_their_decimals_and_may_save_them_as_they_are(seeded) -> None:  # type: ignore[no-untyped-def]
+    """The Edit form writes a free item's quantity and price with the reader's decimal mark: a Spanish reader's
+    "1.125" would read as a thousand (or be refused as ambiguous) on a field they never touched."""
+    with LocalWorkspace(seeded, PEOPLE, locales={REQUESTER: "es-ES"}) as ws:
+        order_id = submit(ws, free_items="1,125 | Andamio | día | 12,5")
+        view = open_form(ws, REQUESTER, order_id, "edit", "edit_order")
+        free = next(b for b in view["blocks"] if b.get("block_id") == "free_items")
+        assert free["element"]["initial_value"] == "1,125 | Andamio | día | 12,5"
+        assert ws.submit(REQUESTER, view, {"description": {"description": text("Solo el andamio")}}).text == ""
+        ws.settle()
+        assert ("free", "1.125") in [(kind, qty) for kind, qty in lines_of_kind(ws, order_id)]
+
+
+def lines_of_kind(ws: LocalWorkspace, order_id: int) -> list[tuple[str, str]]:
+    with Session(ws.engine) as session:
+        return [(line.kind, f"{line.quantity.normalize():f}") for _, line in version_lines(session, order_id, 0)]
+

@@ -84,7 +84,7 @@ class Pricing:
 
 @dataclass(frozen=True)
 class Reschedule:
-    """A new scheduled date, with an optional time window (both ends or neither), and why."""
+    """A new scheduled date, with an optional time window (a start, an end, or both: "from 8:00"), and why."""
 
     scheduled_date: date
     start: time | None

@@ -7,7 +7,7 @@ version always gives the same bytes, and the fingerprint stored with it proves w
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import time
 
 from sqlalchemy import Engine
@@ -98,13 +98,17 @@ def _build(session: Session, order_id: int, version: OrderVersion, letterhead: L
     workers = field_workers(session, order_id, number)
     earlier = set(field_workers(session, order_id, number - 1)) if number > 1 else set(workers)
     closing = version.action in (Action.COMPLETE, Action.NOT_PERFORM)
-    currency = letterhead.provider.currency
+    # the money the version was made in (card, list and export show the same), not today's settings; a version
+    # made before it was recorded takes the settings'
+    provider = replace(letterhead.provider, currency=version.currency or letterhead.provider.currency,
+                       tax_rate=letterhead.provider.tax_rate if version.tax_rate is None else version.tax_rate)
+    currency = provider.currency
 
     def name(user_id: str | None) -> str | None:
         return person_name(session, user_id) if user_id else None
 
     return VersionDocument(
-        provider=letterhead.provider, order_number=order_number(order_id), version=number, step=version.action,
+        provider=provider, order_number=order_number(order_id), version=number, step=version.action,
         state=_STATE_AFTER[Action(version.action)].value, issued_at=version.created_at,
         client=client.name if client else order.client_code, client_code=order.client_code,
         client_contact=client.contact if client else None,

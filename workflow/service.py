@@ -439,7 +439,7 @@ def _revise(session: Session, order: ServiceOrder, actor: str, data: OrderDraft,
         reviewers = tuple(_users_with(session, BY_ACTION[Action.APPROVE].roles))
         effects.add(EffectKind.INVITE, f"invite:r{order.revision}", Invite(reviewers))
     return StepFacts(action, actor, version=None, fields=fields, items=item_facts(changes, service.currency),
-                     reviewers=reviewers, currency=service.currency, total=total,
+                     reviewers=reviewers, currency=service.currency, total=total, tax_rate=service.limits.tax_rate,
                      delta=total - subtotal(before_lines, service.currency))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, time, tzinfo
 from decimal import Decimal
 
 from bot.mrkdwn import SLACK, Marks
@@ -32,6 +32,8 @@ FIELD_LABELS = {
     "site": N_("Site"),
     "field_workers": N_("Field workers"),
     "time_window": N_("Time window"),
+    "scheduled_start": N_("Starts at"),
+    "scheduled_end": N_("Ends at"),
     "unit_price": N_("Unit price"),
     "note": N_("Note"),
 }
@@ -45,8 +47,8 @@ FACT_LABELS = {
     "priority": N_("Priority"),
     "scheduled_date": N_("Scheduled for"),
     "note": N_("Note"),
-    "total": N_("Total"),
-    "delta": N_("Change in total"),
+    "total": N_("Subtotal"),  # before tax, as the step recorded it
+    "delta": N_("Change before tax"),
     "people_added": N_("People added"),
     "people_removed": N_("People removed"),
     "reviewers": N_("Asked to review"),
@@ -56,9 +58,10 @@ FACT_LABELS = {
 ITEM_LABELS = {"quantity": N_("quantity"), "amount": N_("amount"), "unit_price": N_("unit price")}
 
 # shown elsewhere (the headline) or not a change of the order
-_NOT_LISTED = frozenset({"action", "actor", "version", "currency", "legacy", "fields", "items"})
+_NOT_LISTED = frozenset({"action", "actor", "version", "currency", "tax_rate", "legacy", "fields", "items"})
 _MONEY = re.compile(r"total|delta|amount|price")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_TIME = re.compile(r"\d{2}:\d{2}(:\d{2})?")  # a time window's end, as a reschedule records it
 
 
 def step_lines(event: AuditEvent, lang: Language, zone: tzinfo, marks: Marks = SLACK) -> list[str]:
@@ -85,7 +88,9 @@ def describe_changes(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> 
     if facts.legacy is not None:
         return [marks.text(facts.legacy)]
     changed = {change.name for change in facts.fields}
-    lines = [field_change(change, lang, marks, facts.currency) for change in facts.fields]
+    # a reschedule records its whole schedule: the parts it left as they were are no change
+    lines = [field_change(change, lang, marks, facts.currency) for change in facts.fields
+             if change.before != change.after]
     for spec in dataclasses.fields(facts):
         name, value = spec.name, getattr(facts, spec.name)
         if name in _NOT_LISTED or name in changed or value is None or value == ():
@@ -145,6 +150,11 @@ def _value(lang: Language, marks: Marks, name: str, value: object, currency: str
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
             return lang.date(date.fromisoformat(value))
+        except ValueError:
+            return marks.text(value)
+    if isinstance(value, str) and _ISO_TIME.fullmatch(value):
+        try:
+            return lang.time(time.fromisoformat(value))
         except ValueError:
             return marks.text(value)
     if isinstance(value, str) and currency and _MONEY.search(name) and parse_decimal(value) is not None:
