@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.refusals import refusal_text
@@ -37,6 +38,7 @@ from workflow.facts import StepFacts
 from workflow.inputs import Approval, Closing, Confirmation, FreeItem, ItemQuantity, OrderDraft, Rejection
 from workflow.issuing import issue
 from workflow.letterhead import Letterhead
+from workflow.limits import Limits
 from workflow.queries import audit_trail, order_card, version_lines
 from workflow.service import OrderService, roles_of
 from workflow.transitions import BY_ACTION, TRANSITIONS, available
@@ -60,6 +62,13 @@ def draft(**changes) -> OrderDraft:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def service(seeded) -> OrderService:  # type: ignore[no-untyped-def]
     return OrderService(seeded, clock=lambda: NOW)
+
+
+def with_money_of(letterhead: Letterhead, engine: Engine) -> OrderService:
+    """The service as the bot builds it: its currency and tax rate from the same settings as the letterhead (a
+    version is issued in the money it was made in)."""
+    return OrderService(engine, clock=lambda: NOW, currency=letterhead.provider.currency,
+                        limits=Limits(tax_rate=letterhead.provider.tax_rate))
 
 
 def approved(service: OrderService) -> ServiceOrder:
@@ -142,8 +151,8 @@ def test_only_requesters_submit(service) -> None:  # type: ignore[no-untyped-def
     assert refusal_text(english(), caught.value) == "Only a requester can submit service orders."
 
 
-def test_approve_makes_version_one_with_field_workers(service, seeded) -> None:  # type: ignore[no-untyped-def]
-    order = approved(service)
+def test_approve_makes_version_one_with_field_workers(seeded) -> None:  # type: ignore[no-untyped-def]
+    order = approved(with_money_of(LETTERHEAD, seeded))
     assert order.state == State.APPROVED and order.current_version == 1 and order.revision == 1
     doc = issue(seeded, order.id, 1, LETTERHEAD).document
     assert doc.version == 1 and doc.step == "approve" and doc.state == "approved" and doc.changes == ()
@@ -324,11 +333,13 @@ def test_an_issued_document_is_frozen(service, seeded) -> None:  # type: ignore[
         assert stored.fingerprint == first.fingerprint and len(first.fingerprint) == 64
 
 
-def test_rounding_follows_the_currency(service, seeded) -> None:  # type: ignore[no-untyped-def]
+def test_rounding_follows_the_currency(seeded) -> None:  # type: ignore[no-untyped-def]
+    letterhead = Letterhead(Provider(name="P", currency="EUR", tax_rate=Decimal("0.19")))
+    service = with_money_of(letterhead, seeded)
     order = service.submit(REQUESTER, draft(items=(), free_items=(
         FreeItem("Odd", Decimal(3), "u", Decimal("0.335")),)))
     order = service.apply(SUPERVISOR, order.id, Action.APPROVE, 0, Approval((WORKER,), TOMORROW, None))
-    eur = issue(seeded, order.id, 1, Letterhead(Provider(name="P", currency="EUR", tax_rate=Decimal("0.19")))).document
+    eur = issue(seeded, order.id, 1, letterhead).document
     assert eur.subtotal == Decimal("1.01") and eur.tax == Decimal("0.19") and eur.total == Decimal("1.20")
 
 
