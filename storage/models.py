@@ -159,12 +159,12 @@ class LineItem(SQLModel, table=True):
 
 
 class Assignment(SQLModel, table=True):
-    """A field worker on an order, the version that added them, and the one that removed them (a crew change;
-    None: still on it). Re-added later, the row is theirs again from the version that re-added them."""
+    """One stint of a field worker on an order: the version that added them, and the one that removed them (a
+    crew change; None: still on it). Re-added later, they get a new stint, so each version keeps its crew."""
 
     order_id: int = Field(foreign_key="service_order.id", primary_key=True)
     user_id: str = Field(primary_key=True, max_length=32, index=True)  # "assigned to me"
-    added_in_version: int
+    added_in_version: int = Field(primary_key=True)
     removed_in_version: int | None = None
 
 

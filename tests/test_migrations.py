@@ -304,3 +304,24 @@ def test_0006_keeps_old_audit_text_readable_as_facts_without_markup(empty: Engin
                             "cable & pipe, see C0123")
     assert "<@" not in events[-1].detail and "&amp;" not in events[-1].detail
     assert "U0FW1 filed a confirmation. Version 2: − Skip hire" in describe(events[-1], english(), plain(str))
+
+
+def test_0009_keeps_each_stint_and_its_downgrade_keeps_each_workers_latest(empty: Engine, tmp_path: Path) -> None:
+    """Assignments carry over into one row per stint; a worker may then hold a second stint on the order. Going
+    back to 0008 collapses the stints: a worker keeps only their latest, as the old schema's re-add left it."""
+    with empty.begin() as connection:
+        command.upgrade(migrations.alembic_config(connection), "0008")
+    order_id = use_old(empty, tmp_path)
+    assignments = "SELECT user_id, added_in_version, removed_in_version FROM assignment ORDER BY 2, 1"
+    with empty.connect() as connection:
+        before = [tuple(row) for row in connection.execute(text(assignments))]
+    assert before == [(WORKER, 1, None)]
+    assert init_db(empty).after == migrations.head() and differences(empty) == []
+    with empty.begin() as connection:
+        assert [tuple(row) for row in connection.execute(text(assignments))] == before
+        connection.execute(text("UPDATE assignment SET removed_in_version = 2"))
+        connection.execute(text("INSERT INTO assignment (order_id, user_id, added_in_version) VALUES (:o, :u, 3)"),
+                           {"o": order_id, "u": WORKER})  # a second stint: the old key refused it
+        command.downgrade(migrations.alembic_config(connection), "0008")
+    with empty.connect() as connection:
+        assert [tuple(row) for row in connection.execute(text(assignments))] == [(WORKER, 3, None)]

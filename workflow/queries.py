@@ -86,6 +86,13 @@ def field_workers(session: Session, order_id: int, up_to_version: int | None = N
     return tuple(row.user_id for row in rows)
 
 
+def open_stint(session: Session, order_id: int, user_id: str) -> Assignment | None:
+    """The worker's stint on the order now, if they are on its crew (earlier stints ended with a removal)."""
+    return session.exec(select(Assignment).where(
+        Assignment.order_id == order_id, Assignment.user_id == user_id,
+        Assignment.removed_in_version.is_(None))).first()  # type: ignore[union-attr]
+
+
 def order_people(session: Session, order: ServiceOrder) -> list[str]:
     """Who an order involves: its requester, its approver and its field workers."""
     return [order.requester_id, *([order.approved_by] if order.approved_by else []),

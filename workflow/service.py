@@ -85,7 +85,7 @@ from workflow.inputs import (
 )
 from workflow.limits import FREE_ITEMS, Limits
 from workflow.people import local_today
-from workflow.queries import field_workers, get_order, version_lines
+from workflow.queries import field_workers, get_order, open_stint, version_lines
 from workflow.transitions import BY_ACTION, Transition, check
 from workflow.vocabulary import Action, CatalogKind, ItemKind, Role, State, order_number
 
@@ -518,7 +518,7 @@ def _change_crew(session: Session, order: ServiceOrder, actor: str, data: CrewCh
     number = order.current_version + 1
     _add_version(session, order, number, Action.CHANGE_CREW, actor, now, data.note, _lines(session, order))
     for user in removed:
-        assignment = session.get(Assignment, (order.id, user))
+        assignment = open_stint(session, order.id, user)
         assert assignment is not None
         assignment.removed_in_version = number
         session.add(assignment)
@@ -560,18 +560,13 @@ def roles_of(session: Session, user_id: str) -> set[Role]:
 
 
 def is_assigned(session: Session, order_id: int, user_id: str) -> bool:
-    assignment = session.get(Assignment, (order_id, user_id))
-    return assignment is not None and assignment.removed_in_version is None
+    return open_stint(session, order_id, user_id) is not None
 
 
 def _assign(session: Session, order_id: int, user: str, version: int) -> None:
-    """Put a field worker on the order from `version`; one removed by a crew change comes back on their row."""
-    assignment = session.get(Assignment, (order_id, user))
-    if assignment is None:
-        session.add(Assignment(order_id=order_id, user_id=user, added_in_version=version))
-    else:
-        assignment.added_in_version, assignment.removed_in_version = version, None
-        session.add(assignment)
+    """Put a field worker on the order from `version`: a new stint, so one removed by a crew change and added
+    back keeps their earlier stint, and the versions between still list the crew they had."""
+    session.add(Assignment(order_id=order_id, user_id=user, added_in_version=version))
 
 
 def _iso(value: date | time | None) -> str | None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from storage.models import Assignment, RoleGrant, ServiceOrder
+from storage.models import RoleGrant, ServiceOrder
 from workflow.overview import Listing
+from workflow.queries import open_stint
 from workflow.transitions import BY_ACTION
 from workflow.vocabulary import Action, Role
 
@@ -60,9 +61,7 @@ def may_open(roles: set[Role], user: str, requester_id: str, assigned: bool) -> 
 
 def may_open_order(session: Session, user: str, order: ServiceOrder) -> bool:
     roles = {Role(r) for r in session.exec(select(RoleGrant.role).where(RoleGrant.user_id == user))}
-    assignment = session.get(Assignment, (order.id, user))
-    assigned = assignment is not None and assignment.removed_in_version is None
-    return may_open(roles, user, order.requester_id, assigned)
+    return may_open(roles, user, order.requester_id, open_stint(session, order.id, user) is not None)
 
 
 def staff(session: Session) -> list[str]:
