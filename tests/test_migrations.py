@@ -304,3 +304,39 @@ def test_0006_keeps_old_audit_text_readable_as_facts_without_markup(empty: Engin
                             "cable & pipe, see C0123")
     assert "<@" not in events[-1].detail and "&amp;" not in events[-1].detail
     assert "U0FW1 filed a confirmation. Version 2: − Skip hire" in describe(events[-1], english(), plain(str))
+
+
+def test_0009_starts_every_orders_approval_round_at_its_submission(empty: Engine, tmp_path: Path) -> None:
+    """Orders from before approval rounds: pending_since is their created_at and they are in round 1; approval
+    and escalation reminders already queued are round 1's, so they are not sent again; a downgrade folds them
+    back (later rounds' reminders are dropped) and leaves the other kinds alone."""
+    with empty.begin() as connection:
+        command.upgrade(migrations.alembic_config(connection), "0008")
+    order_id = use_old(empty, tmp_path)
+    queued = [("approval", f"approval:{order_id}:24h"), ("escalation", f"escalation:{order_id}:48h"),
+              ("overdue", f"overdue:{order_id}:2026-11-27")]
+    with empty.begin() as connection:
+        for kind, key in queued:
+            connection.execute(text("INSERT INTO reminder (key, kind, order_id, due_at, created_at) "
+                                    "VALUES (:k, :kind, :o, :at, :at)"), {"k": key, "kind": kind, "o": order_id,
+                                                                          "at": NOW})
+    assert init_db(empty).after == migrations.head() and differences(empty) == []
+
+    def keys() -> list[str]:
+        with empty.connect() as connection:
+            return list(connection.execute(text("SELECT key FROM reminder ORDER BY id")).scalars())
+
+    with empty.connect() as connection:
+        found = connection.execute(text("SELECT created_at, pending_since, pending_round FROM service_order "
+                                        "WHERE id = :o"), {"o": order_id}).one()
+    assert (found.pending_since, found.pending_round) == (found.created_at, 1)
+    assert keys() == [f"approval:{order_id}:r1:24h", f"escalation:{order_id}:r1:48h", queued[2][1]]
+    # a second round's reminder, which one key per order cannot hold; downgraded as a migration runs (on SQLite
+    # with foreign keys off while tables are copied)
+    with migrations._exclusive(empty) as connection:
+        connection.execute(text("INSERT INTO reminder (key, kind, order_id, due_at, created_at) "
+                                "VALUES (:k, 'approval', :o, :at, :at)"), {"k": f"approval:{order_id}:r2:24h",
+                                                                         "o": order_id, "at": NOW})
+        command.downgrade(migrations.alembic_config(connection), "0008")
+    assert keys() == [key for _, key in queued]
+    assert "pending_since" not in columns_of(empty)["service_order"]
