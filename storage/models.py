@@ -85,7 +85,9 @@ class ServiceOrder(SQLModel, table=True):
     __tablename__ = "service_order"
     # the lists of App Home, `/order list` and the reminder sweep: by state, oldest or soonest first
     __table_args__ = (Index("ix_service_order_state_created", "state", "created_at"),
-                      Index("ix_service_order_state_scheduled", "state", "scheduled_date"))
+                      Index("ix_service_order_state_scheduled", "state", "scheduled_date"),
+                      # the approval reminders' sweep: orders pending approval, by when this round began
+                      Index("ix_service_order_state_pending", "state", "pending_since"))
     id: int | None = Field(default=None, primary_key=True)
     state: str = Field(index=True, max_length=32)
     # every step bumps it; a step lands only if the revision it read is still current
@@ -114,6 +116,10 @@ class ServiceOrder(SQLModel, table=True):
     card_ts: str | None = Field(default=None, max_length=32)
     created_at: datetime
     updated_at: datetime
+    # when the order last entered pending approval (submitted, or resubmitted after a send-back), and which
+    # time that was (1: the submission): each round's approval reminders are timed and keyed from them
+    pending_since: datetime
+    pending_round: int
 
 
 class OrderVersion(SQLModel, table=True):

@@ -317,7 +317,8 @@ def test_0009_keeps_each_stint_and_its_downgrade_keeps_each_workers_latest(empty
         before = [tuple(row) for row in connection.execute(text(assignments))]
     assert before == [(WORKER, 1, None)]
     assert init_db(empty).after == migrations.head() and differences(empty) == []
-    with empty.begin() as connection:
+    # downgraded as a migration runs (on SQLite with foreign keys off while later revisions copy tables)
+    with migrations._exclusive(empty) as connection:
         assert [tuple(row) for row in connection.execute(text(assignments))] == before
         connection.execute(text("UPDATE assignment SET removed_in_version = 2"))
         connection.execute(text("INSERT INTO assignment (order_id, user_id, added_in_version) VALUES (:o, :u, 3)"),
@@ -325,3 +326,39 @@ def test_0009_keeps_each_stint_and_its_downgrade_keeps_each_workers_latest(empty
         command.downgrade(migrations.alembic_config(connection), "0008")
     with empty.connect() as connection:
         assert [tuple(row) for row in connection.execute(text(assignments))] == [(WORKER, 3, None)]
+
+
+def test_0010_starts_every_orders_approval_round_at_its_submission(empty: Engine, tmp_path: Path) -> None:
+    """Orders from before approval rounds: pending_since is their created_at and they are in round 1; approval
+    and escalation reminders already queued are round 1's, so they are not sent again; a downgrade folds them
+    back (later rounds' reminders are dropped) and leaves the other kinds alone."""
+    with empty.begin() as connection:
+        command.upgrade(migrations.alembic_config(connection), "0009")
+    order_id = use_old(empty, tmp_path)
+    queued = [("approval", f"approval:{order_id}:24h"), ("escalation", f"escalation:{order_id}:48h"),
+              ("overdue", f"overdue:{order_id}:2026-11-27")]
+    with empty.begin() as connection:
+        for kind, key in queued:
+            connection.execute(text("INSERT INTO reminder (key, kind, order_id, due_at, created_at) "
+                                    "VALUES (:k, :kind, :o, :at, :at)"), {"k": key, "kind": kind, "o": order_id,
+                                                                          "at": NOW})
+    assert init_db(empty).after == migrations.head() and differences(empty) == []
+
+    def keys() -> list[str]:
+        with empty.connect() as connection:
+            return list(connection.execute(text("SELECT key FROM reminder ORDER BY id")).scalars())
+
+    with empty.connect() as connection:
+        found = connection.execute(text("SELECT created_at, pending_since, pending_round FROM service_order "
+                                        "WHERE id = :o"), {"o": order_id}).one()
+    assert (found.pending_since, found.pending_round) == (found.created_at, 1)
+    assert keys() == [f"approval:{order_id}:r1:24h", f"escalation:{order_id}:r1:48h", queued[2][1]]
+    # a second round's reminder, which one key per order cannot hold; downgraded as a migration runs (on SQLite
+    # with foreign keys off while tables are copied)
+    with migrations._exclusive(empty) as connection:
+        connection.execute(text("INSERT INTO reminder (key, kind, order_id, due_at, created_at) "
+                                "VALUES (:k, 'approval', :o, :at, :at)"), {"k": f"approval:{order_id}:r2:24h",
+                                                                         "o": order_id, "at": NOW})
+        command.downgrade(migrations.alembic_config(connection), "0009")
+    assert keys() == [key for _, key in queued]
+    assert "pending_since" not in columns_of(empty)["service_order"]

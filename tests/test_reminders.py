@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from sandbox.local import LocalWorkspace
 from sandbox.slackfake.server import LOST, FakeSlack
+from sandbox.slackfake.state_values import plain_text
 from storage.db import make_engine
 from storage.models import PendingEffect, Person, Reminder
 from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER, WORKER2
@@ -106,6 +107,50 @@ def test_no_reminder_once_the_order_moved_on(ws: Timed) -> None:
     ws.settle()
     assert not [p for p in ws.posts(waiting) if "waited over" in p]
     assert not [p for p in ws.posts(approved) if "waited over" in p]
+
+
+def waited(ws: Timed, order_id: int) -> list[str]:
+    return [p for p in ws.posts(order_id) if "waited over" in p]
+
+
+def test_a_resubmitted_order_is_reminded_again_timed_from_the_resubmission_once(ws: Timed) -> None:
+    order_id = submit(ws)
+    assert ws.at(START + timedelta(hours=24)).sweep() == {"approval": 1}
+    ack = ws.at(START + timedelta(hours=30)).send_back(SUPERVISOR, order_id, "Add the ladder hire.")
+    assert ack.status == 200 and ack.text == "", ack.text
+    ws.settle()
+    # changes requested: no escalation at 48 h, nor anything later, while it waits on the requester
+    assert ws.at(START + timedelta(hours=48)).sweep() == {}
+    assert ws.at(START + timedelta(hours=90)).sweep() == {}
+    resubmitted = START + timedelta(hours=100)
+    ack = ws.at(resubmitted).resubmit(REQUESTER, order_id, description="Reminders, with the ladder hire")
+    assert ack.status == 200 and ack.text == "", ack.text
+    ws.settle()
+    # a new round: not "pending 24 h" at once (100 h after the submission), but 24 h after the resubmission
+    assert ws.at(resubmitted + timedelta(minutes=1)).sweep() == {}
+    assert ws.at(resubmitted + timedelta(hours=23, minutes=59)).sweep() == {}
+    assert ws.at(resubmitted + timedelta(hours=24)).sweep() == {"approval": 1}
+    assert waited(ws, order_id)[-1] == f"<@{SUPERVISOR}>: SO-000001 has waited over 24 h for approval."
+    assert ws.at(resubmitted + timedelta(hours=30)).sweep() == {}  # once in this round
+    assert ws.at(resubmitted + timedelta(hours=48)).sweep() == {"escalation": 1}
+    assert waited(ws, order_id)[-1].startswith(f"<@{COORDINATOR}>: SO-000001 has waited over 48 h")
+    assert ws.at(resubmitted + timedelta(days=3)).sweep() == {}
+    assert len(waited(ws, order_id)) == 3  # round 1's reminder; round 2's reminder and escalation
+    with Session(ws.engine) as session:
+        keys = session.exec(select(Reminder.key).where(Reminder.order_id == order_id).order_by(Reminder.id)).all()
+    assert keys == [f"approval:{order_id}:r1:24h", f"approval:{order_id}:r2:24h", f"escalation:{order_id}:r2:48h"]
+
+
+def test_an_edit_while_pending_keeps_the_rounds_clock(ws: Timed) -> None:
+    order_id = submit(ws)
+    view = ws.at(START + timedelta(hours=20))._open(REQUESTER, "edit_order",
+                                                    lambda: ws.click_step(REQUESTER, order_id, "order_edit"))
+    ack = ws.submit(REQUESTER, view, {"description": {"description": plain_text("Reminders, edited")}})
+    assert ack.status == 200 and ack.text == "", ack.text
+    ws.settle()
+    assert ws.order(order_id).description == "Reminders, edited"
+    assert ws.at(START + timedelta(hours=24)).sweep() == {"approval": 1}  # 24 h after the submission, not the edit
+    assert ws.at(START + timedelta(hours=44)).sweep() == {}
 
 
 def test_quiet_hours_hold_a_reminder_until_morning(ws: Timed) -> None:

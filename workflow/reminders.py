@@ -1,12 +1,13 @@
 """Reminders and SLAs: what is due at a given moment, worked out from the database alone.
 
-Every bot process runs `sweep(now)` on a timer. A reminder is due at a moment computed from the order (its
-submission time plus the approval SLA; the morning of its scheduled date where the field worker lives; the
-day after its scheduled date), so a restart loses nothing: the next sweep finds what is due. Each reminder
-has a key naming its due moment, inserted once (a unique key, ON CONFLICT DO NOTHING) together with the
-pending effect that sends it: several processes sweeping at once send it once, and a later sweep never sends
-it again. The effect checks the order again when it runs, so a reminder never goes to an order that moved
-on in between.
+Every bot process runs `sweep(now)` on a timer. A reminder is due at a moment computed from the order (when
+it last entered pending approval, on submission or on resubmission after a send-back, plus the approval SLA;
+the morning of its scheduled date where the field worker lives; the day after its scheduled date), so a
+restart loses nothing: the next sweep finds what is due. Each reminder has a key naming its due moment (an
+approval reminder's names the order's round of approval), inserted once (a unique key, ON CONFLICT DO
+NOTHING) together with the pending effect that sends it: several processes sweeping at once send it once,
+and a later sweep never sends it again. The effect checks the order again when it runs, so a reminder never
+goes to an order that moved on in between.
 """
 
 from __future__ import annotations
@@ -167,6 +168,8 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
 
 # what a reminder needs of an order: plain rows, not ORM objects (a sweep may read tens of thousands)
 _ORDER = (ServiceOrder.id, ServiceOrder.created_at, ServiceOrder.channel_id, ServiceOrder.scheduled_date)
+# and of an order pending approval: when this round of approval began, and which round it is
+_WAITING = (*_ORDER, ServiceOrder.pending_since, ServiceOrder.pending_round)
 
 
 def _not_queued(key: ColumnElement[str]) -> ColumnElement[bool]:
@@ -185,10 +188,14 @@ def _key(*parts: Any) -> ColumnElement[str]:
 
 def _pending_since(session: Session, kind: str, after: timedelta, start: datetime, end: datetime,
                    limit: int) -> list[Row]:
-    return list(session.exec(select(*_ORDER).where(
-        ServiceOrder.state == State.PENDING_APPROVAL, ServiceOrder.created_at > start,
-        ServiceOrder.created_at <= end, _not_queued(_key(f"{kind}:", ServiceOrder.id, f":{_hours(after)}h")))
-        .order_by(ServiceOrder.created_at).limit(limit)).all())
+    """Orders pending approval whose current round began in (start, end], not reminded of in this round. An
+    order sent back is not pending (nothing is due while changes are requested); resubmitted, it starts a new
+    round, timed from then and keyed apart from the last one's reminders."""
+    return list(session.exec(select(*_WAITING).where(
+        ServiceOrder.state == State.PENDING_APPROVAL, ServiceOrder.pending_since > start,
+        ServiceOrder.pending_since <= end,
+        _not_queued(_key(f"{kind}:", ServiceOrder.id, ":r", ServiceOrder.pending_round, f":{_hours(after)}h")))
+        .order_by(ServiceOrder.pending_since).limit(limit)).all())
 
 
 def _hours(span: timedelta) -> int:
@@ -196,10 +203,10 @@ def _hours(span: timedelta) -> int:
 
 
 def _approvals(kind: str, orders: list[Row], after: timedelta, people: list[str], held: bool) -> list[_Due]:
-    hours = _hours(after)
+    hours = _hours(after)  # how long this round has waited when the reminder is due: its message's figure
     payload = ChannelReminder(ReminderAbout(kind), hours, tuple(people), State.PENDING_APPROVAL.value)
-    return [_Due(f"{kind}:{order.id}:{hours}h", kind, order.id, None, aware(order.created_at) + after,
-                 EffectKind.REMINDER, payload, held) for order in orders]
+    return [_Due(f"{kind}:{order.id}:r{order.pending_round}:{hours}h", kind, order.id, None,
+                 aware(order.pending_since) + after, EffectKind.REMINDER, payload, held) for order in orders]
 
 
 def _mornings(session: Session, now: datetime, policy: ReminderPolicy, zones: dict[str, str]) -> Iterable[_Due]:

@@ -145,6 +145,7 @@ class OrderService:
                 state=State.PENDING_APPROVAL, requester_id=actor, client_code=client.code,
                 site_code=site.code, requested_date=draft.requested_date, priority=draft.priority,
                 description=draft.description, submitted_view_id=view_id, created_at=now, updated_at=now,
+                pending_since=now, pending_round=1,
             )
             session.add(order)
             session.flush()
@@ -436,6 +437,8 @@ def _revise(session: Session, order: ServiceOrder, actor: str, data: OrderDraft,
     total = subtotal(lines, service.currency)
     reviewers: tuple[str, ...] = ()
     if action is Action.RESUBMIT:  # asked to review again, as on submit (someone granted since joins them)
+        # a new round of approval: its reminders are timed from now (an edit while pending keeps the clock)
+        order.pending_since, order.pending_round = now, order.pending_round + 1
         reviewers = tuple(_users_with(session, BY_ACTION[Action.APPROVE].roles))
         effects.add(EffectKind.INVITE, f"invite:r{order.revision}", Invite(reviewers))
     return StepFacts(action, actor, version=None, fields=fields, items=item_facts(changes, service.currency),
