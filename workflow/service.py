@@ -149,8 +149,7 @@ class OrderService:
             )
             session.add(order)
             session.flush()
-            _add_version(session, order, 0, Action.SUBMIT, actor, now, None, lines)
-            _stamp_money(session, order, self)
+            _add_version(session, order, 0, Action.SUBMIT, actor, now, None, lines, self)
             facts = StepFacts(Action.SUBMIT, actor, client=client.name, site=site.name, item_count=len(lines),
                               requested_date=draft.requested_date, priority=draft.priority,
                               reviewers=tuple(reviewers), currency=self.currency, tax_rate=self.limits.tax_rate,
@@ -186,13 +185,10 @@ class OrderService:
             order.revision = revision + 1
             source = State(order.state)
             effects = _Effects(session, order, now)
-            version_before = order.current_version
             facts = _STEPS[action](session, order, actor, data, now, effects, self)
             order.state = transition.target
             order.updated_at = now
             session.add(order)
-            if order.current_version != version_before:
-                _stamp_money(session, order, self)
             _audit(session, order, actor, transition, source, now, facts)
             effects.add(EffectKind.CARD, f"card:{order.revision}", Card())
             effects.add(EffectKind.MESSAGE, f"message:{order.revision}", Message(facts))
@@ -249,7 +245,7 @@ def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, 
     order.approved_by = actor
     order.approved_at = now
     lines = _lines(session, order)
-    _add_version(session, order, 1, Action.APPROVE, actor, now, data.notes, lines)
+    _add_version(session, order, 1, Action.APPROVE, actor, now, data.notes, lines, service)
     for user in data.field_workers:
         session.add(Assignment(order_id=order.id, user_id=user, added_in_version=1))
     effects.add(EffectKind.INVITE, "invite:v1", Invite(tuple(data.field_workers)))
@@ -316,7 +312,7 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
     _check_ceilings(service, before, lines, changed, fields, changed_field, errors)
 
     number = order.current_version + 1
-    _add_version(session, order, number, Action.CONFIRM, actor, now, data.note, lines)
+    _add_version(session, order, number, Action.CONFIRM, actor, now, data.note, lines, service)
     for user in new_people:
         _assign(session, order.id, user, number)
     if new_people:
@@ -332,7 +328,7 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
 def _complete(session: Session, order: ServiceOrder, actor: str, data: Closing, now: datetime,
               effects: _Effects, service: OrderService) -> StepFacts:
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.note
-    number = _closing_version(session, order, Action.COMPLETE, actor, now, data.note, effects)
+    number = _closing_version(session, order, Action.COMPLETE, actor, now, data.note, effects, service)
     return StepFacts(Action.COMPLETE, actor, version=number, note=data.note or None)
 
 
@@ -341,17 +337,16 @@ def _not_perform(session: Session, order: ServiceOrder, actor: str, data: Closin
     if not data.note:
         raise FieldErrors({Field.REASON: Required()})
     order.closed_by, order.closed_at, order.close_reason = actor, now, data.note
-    number = _closing_version(session, order, Action.NOT_PERFORM, actor, now, data.note, effects)
+    number = _closing_version(session, order, Action.NOT_PERFORM, actor, now, data.note, effects, service)
     return StepFacts(Action.NOT_PERFORM, actor, version=number, note=data.note)
 
 
 def _closing_version(session: Session, order: ServiceOrder, action: Action, actor: str, now: datetime,
-                     note: str | None, effects: _Effects) -> int:
+                     note: str | None, effects: _Effects, service: OrderService) -> int:
     """Closing an approved order issues one last version (same items, who closed it, when and how), so the
     record a provider hands its client shows the outcome and carries the signature lines."""
     number = order.current_version + 1
-    _add_version(session, order, number, action, actor, now, note,
-                 _lines(session, order))
+    _add_version(session, order, number, action, actor, now, note, _lines(session, order), service)
     effects.add(EffectKind.UPLOAD_PDF, f"pdf:v{number}", UploadPdf(number))
     return number
 
@@ -388,7 +383,7 @@ def _set_prices(session: Session, order: ServiceOrder, actor: str, data: Pricing
     changed = [c.after for c in changes if c.after is not None]
     _check_ceilings(service, before, lines, changed, fields, first, errors)  # the same as a confirmation's
     number = order.current_version + 1
-    _add_version(session, order, number, Action.SET_PRICES, actor, now, data.reason, lines)
+    _add_version(session, order, number, Action.SET_PRICES, actor, now, data.reason, lines, service)
     effects.add(EffectKind.UPLOAD_PDF, f"pdf:v{number}", UploadPdf(number))
     total = subtotal(lines, service.currency)
     return StepFacts(Action.SET_PRICES, actor, version=number, items=item_facts(changes, service.currency),
@@ -491,7 +486,8 @@ def _reschedule(session: Session, order: ServiceOrder, actor: str, data: Resched
         raise FieldErrors(errors)
     order.scheduled_date, order.scheduled_start, order.scheduled_end = after
     number = order.current_version + 1
-    _add_version(session, order, number, Action.RESCHEDULE, actor, now, data.reason, _lines(session, order))
+    _add_version(session, order, number, Action.RESCHEDULE, actor, now, data.reason, _lines(session, order),
+                 service)
     effects.add(EffectKind.UPLOAD_PDF, f"pdf:v{number}", UploadPdf(number))
     names = ("scheduled_date", "scheduled_start", "scheduled_end")
     # the whole schedule before and after (a window that stayed is part of what the new date means)
@@ -519,7 +515,8 @@ def _change_crew(session: Session, order: ServiceOrder, actor: str, data: CrewCh
     if errors:
         raise FieldErrors(errors)
     number = order.current_version + 1
-    _add_version(session, order, number, Action.CHANGE_CREW, actor, now, data.note, _lines(session, order))
+    _add_version(session, order, number, Action.CHANGE_CREW, actor, now, data.note, _lines(session, order),
+                 service)
     for user in removed:
         assignment = open_stint(session, order.id, user)
         assert assignment is not None
@@ -680,10 +677,13 @@ def _lines(session: Session, order: ServiceOrder) -> list[ItemLine]:
 
 
 def _add_version(session: Session, order: ServiceOrder, number: int, action: Action, actor: str,
-                 now: datetime, note: str | None, lines: list[ItemLine]) -> None:
+                 now: datetime, note: str | None, lines: list[ItemLine], service: OrderService) -> None:
+    """A new version of the order, with its lines and the money it is made in (its currency and tax rate: its
+    figures for ever, whatever the settings say later)."""
     version = OrderVersion(order_id=order.id, number=number, action=action, author_id=actor, created_at=now,
                            note=note, scheduled_date=order.scheduled_date, scheduled_start=order.scheduled_start,
-                           scheduled_end=order.scheduled_end)
+                           scheduled_end=order.scheduled_end, currency=service.currency,
+                           tax_rate=service.limits.tax_rate)
     session.add(version)
     session.flush()
     if lines:  # one bulk INSERT, not one per line (Core: the ORM's bulk bookkeeping costs more than the rows)
@@ -692,16 +692,6 @@ def _add_version(session: Session, order: ServiceOrder, number: int, action: Act
              "description": line.description, "unit": line.unit, "unit_price": line.unit_price,
              "quantity": line.quantity} for position, line in enumerate(lines)])
     order.current_version = number
-
-
-def _stamp_money(session: Session, order: ServiceOrder, service: OrderService) -> None:
-    """Record the currency and tax rate on the version the step made: its figures for ever (export), whatever the
-    settings say later, whichever step made it."""
-    session.execute(update(OrderVersion)
-                    .where(OrderVersion.order_id == order.id, OrderVersion.number == order.current_version,
-                           OrderVersion.currency.is_(None))  # type: ignore[union-attr]
-                    .values(currency=service.currency, tax_rate=service.limits.tax_rate)
-                    .execution_options(synchronize_session=False))
 
 
 def _audit(session: Session, order: ServiceOrder, actor: str, transition: Transition, source: State | None,
