@@ -221,6 +221,7 @@ def test_change_crew_replaces_a_worker_kicks_them_and_each_pdf_lists_its_crew(ws
     assert (facts.people_added, set(facts.people_removed)) == ((WORKER2,), {WORKER, COORDINATOR})
     said = ws.fake.transcript(channel)
     assert "changed the crew" in said and "removed field worker" in said and "Jürgen is on another site" in said
+    assert "← Jürgen Müller was removed from #so-000001" in said  # Slack's own line for the kick
     assert f"<@{WORKER2}>" in card_text(ws, order_id) and f"<@{WORKER}>" not in card_text(ws, order_id)
     v1, v2 = pdf_text(ws, "SO-000001-v1.pdf"), pdf_text(ws, "SO-000001-v2.pdf")
     assert "Jürgen Müller" in v1 and "Ana Peñalolén" not in v1

@@ -74,10 +74,12 @@ SLACK_CLIENT_WORDS = {
     "en": {"channel": "channel", "private channel": "private channel",
            "created": "#{name} ({id}, {kind}) created {at} by {by}", "joined": "{who} joined{by}",
            "invited by": " (invited by {by})", "updated": " (updated {at})",
+           "removed": "{who} was removed from #{channel} by {by}",
            "(message deleted)": "(message deleted)", "(channel archived)": "(channel archived)"},
     "es": {"channel": "canal", "private channel": "canal privado",
            "created": "#{name} ({id}, {kind}) creado el {at} por {by}", "joined": "{who} se unió{by}",
            "invited by": " (invitado por {by})", "updated": " (editado {at})",
+           "removed": "{who} fue eliminado de #{channel} por {by}",
            "(message deleted)": "(mensaje eliminado)", "(channel archived)": "(canal archivado)"},
 }
 
@@ -489,6 +491,10 @@ class FakeSlack:
             entries: list[tuple[str, JoinEvent | Message]] = [(j.ts, j) for j in ch.joins]
             entries += [(m.ts, m) for m in ch.messages]
             for ts, item in sorted(entries, key=lambda e: float(e[0])):
+                if isinstance(item, JoinEvent) and item.removed:
+                    lines.append(f"{iso(ts)}  ← " + ui["removed"].format(who=names(item.user), channel=ch.name,
+                                                                          by=names(item.inviter or "")))
+                    continue
                 if isinstance(item, JoinEvent):
                     by = ui["invited by"].format(by=names(item.inviter)) if item.inviter else ""
                     lines.append(f"{iso(ts)}  → " + ui["joined"].format(who=names(item.user), by=by))

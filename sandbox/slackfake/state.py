@@ -70,12 +70,14 @@ class Message:
 
 @dataclass
 class JoinEvent:
-    """A member joining. Slack shows these as channel_join messages; kept apart so `messages` holds only
-    what was posted, which is what tests count."""
+    """A member joining, or removed (`removed`: conversations.kick, by `inviter`). Slack shows these as
+    channel_join and channel_leave messages; kept apart so `messages` holds only what was posted, which is
+    what tests count."""
 
     ts: str
     user: str
     inviter: str | None
+    removed: bool = False
 
 
 @dataclass

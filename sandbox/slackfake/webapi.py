@@ -575,6 +575,7 @@ def conversations_kick(ws: Workspace, args: Args) -> dict[str, Any]:
     if uid not in ch.members:
         raise ApiError("not_in_channel")
     ch.members.discard(uid)
+    ch.joins.append(JoinEvent(ws.minter.ts(), uid, ws.bot_user_id, removed=True))
     return {}
 
 
