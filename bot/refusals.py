@@ -10,13 +10,16 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
+from bot.home import code
 from bot.readers import reader_language
 from forms.metadata import BadMetadata, Unreadable
 from forms.problems import problem_text
 from i18n import N_, Language, language
 from i18n.domain import DOING, STATES_IN_SENTENCE, who_may
-from storage.models import Person
+from storage.models import Person, ServiceOrder
 from workflow.errors import FieldErrors, NotAllowed, NotFound, Stale, WorkflowError, WrongState
+from workflow.visibility import may_open_order
+from workflow.vocabulary import order_number
 
 # what a person reads when a step failed on our side (for any listener: bot/app.py's error handler too)
 SORRY = N_("Something went wrong on our side and nothing was saved. Please try again in a moment.")
@@ -84,3 +87,16 @@ def names(engine: Engine) -> Callable[[str], str]:
             known = session.exec(select(Person.name).where(Person.user_id == user)).first()
         return known or user
     return name
+
+
+def order_to_read(session: Session, user: str, order_id: int, lang: Language, command: str) -> ServiceOrder | str:
+    """The order `user` asked to read (`/order status`, `/order history`), or the one line that says why not: no
+    such order, or not one they may see (workflow/visibility.py)."""
+    order = session.get(ServiceOrder, order_id)
+    if order is None:
+        return lang._("There is no order {number}. {command} shows the ones you have.").format(
+            number=order_number(order_id), command=code(f"{command} list"))
+    if not may_open_order(session, user, order):
+        return lang._("{number} is not one of yours: ask its requester or a coordinator.").format(
+            number=order_number(order_id))
+    return order

@@ -18,13 +18,13 @@ from bot.listeners.history import history_answer, open_from_command
 from bot.mrkdwn import esc
 from bot.profiles import refresh
 from bot.readers import reader_language
+from bot.refusals import order_to_read
 from bot.status import status_text
 from forms import order_form
 from forms.elements import actions_block, button, context, section
 from forms.metadata import FormMeta
 from i18n import Language
 from i18n.domain import DOING, who_may
-from storage.models import ServiceOrder
 from workflow.amounts import current_amounts
 from workflow.errors import WorkflowError
 from workflow.numbers import parse_id
@@ -32,8 +32,8 @@ from workflow.overview import LISTINGS_FOR_COMMAND, Listing, listing
 from workflow.queries import audit_trail, latest_pdf, order_card
 from workflow.service import roles_of
 from workflow.transitions import BY_ACTION
-from workflow.visibility import SEES_EVERY_ORDER, may_list, may_open_order
-from workflow.vocabulary import Action, order_number, parse_order_number
+from workflow.visibility import SEES_EVERY_ORDER, may_list
+from workflow.vocabulary import Action, parse_order_number
 
 PAGE_SIZE = 10
 LIST_PAGE_ACTIONS = ("order_list_previous", "order_list_next")  # action ids are unique within a block
@@ -164,13 +164,9 @@ def register(app: App, ctx: BotContext) -> None:
             return lang._("Which order? {example} (the number is on its card and its channel's name).").format(
                 example=code(f"{name} status SO-000042"))
         with Session(ctx.engine) as session:
-            order = session.get(ServiceOrder, order_id)
-            if order is None:
-                return lang._("There is no order {number}. {command} shows the ones you have.").format(
-                    number=order_number(order_id), command=code(f"{name} list"))
-            if not may_open_order(session, user, order):
-                return lang._("{number} is not one of yours: ask its requester or a coordinator.").format(
-                    number=order_number(order_id))
+            order = order_to_read(session, user, order_id, lang, name)
+            if isinstance(order, str):
+                return order
             card = order_card(session, order_id, ctx.currency)
             steps = audit_trail(session, order_id)
             pdf = latest_pdf(session, order_id)

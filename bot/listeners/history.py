@@ -22,15 +22,13 @@ from bot.home import code
 from bot.mrkdwn import esc
 from bot.profiles import refresh
 from bot.readers import locale_for, reader_language
-from bot.refusals import refusal_text
+from bot.refusals import order_to_read, refusal_text
 from forms.elements import notice
 from forms.metadata import BadMetadata, ButtonValue
 from i18n import Language, language
-from storage.models import ServiceOrder
 from workflow.numbers import parse_id
 from workflow.people import known
 from workflow.queries import audit_trail, catalog_name
-from workflow.visibility import may_open_order
 from workflow.vocabulary import State, order_number, parse_order_number
 
 log = logging.getLogger(__name__)
@@ -48,13 +46,9 @@ class Reader:
 def trail_of(ctx: BotContext, user: str, order_id: int, lang: Language, command: str = "/order") -> Trail | str:
     """The order's trail, or the one line that says why `user` cannot read it."""
     with Session(ctx.engine) as session:
-        order = session.get(ServiceOrder, order_id)
-        if order is None:
-            return lang._("There is no order {number}. {command} shows the ones you have.").format(
-                number=order_number(order_id), command=code(f"{command} list"))
-        if not may_open_order(session, user, order):
-            return lang._("{number} is not one of yours: ask its requester or a coordinator.").format(
-                number=order_number(order_id))
+        order = order_to_read(session, user, order_id, lang, command)
+        if isinstance(order, str):
+            return order
         return Trail(order.id, order_number(order.id), catalog_name(session, "client", order.client_code),
                      State(order.state), tuple(audit_trail(session, order.id)))
 
