@@ -127,7 +127,8 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
     identity = connect(gateway, engine, settings.api_url, settings.startup_wait_seconds, clock)
     currency = settings.letterhead.provider.currency
     ctx = BotContext(
-        engine=engine, gateway=gateway, service=OrderService(engine, clock, currency, settings.limits),
+        engine=engine, gateway=gateway, service=OrderService(engine, clock, currency, settings.limits,
+                                                                 settings.policy),
         effects=EffectRunner(engine, gateway, settings.letterhead, private_channels=settings.private_channels,
                              clock=clock, lease=timedelta(seconds=settings.effect_lease_seconds),
                              workers=settings.effect_workers),

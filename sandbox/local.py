@@ -25,6 +25,7 @@ from workflow.clock import Clock, utcnow
 from workflow.document import Provider
 from workflow.letterhead import Letterhead
 from workflow.limits import Limits
+from workflow.policy import ApprovalPolicy
 
 SIGNING_SECRET = "local-signing-secret"
 MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
@@ -59,7 +60,8 @@ class LocalWorkspace:
                  private_channels: bool = True, scopes: Iterable[str] | None = None,
                  transport: Literal["http", "socket_mode"] = "http", letterhead: Letterhead | None = None,
                  fake: FakeSlack | None = None, slack_on_clock: bool = False,
-                 limits: Limits | None = None, locales: dict[str, str] | None = None) -> None:
+                 limits: Limits | None = None, locales: dict[str, str] | None = None,
+                 policy: ApprovalPolicy | None = None) -> None:
         """`fake`: a Slack already running (with its people), e.g. one a previous bot process talked to.
         `slack_on_clock`: the fake made here reads `clock` too, not the machine's, for a test that moves the
         bot's clock by days: the bot compares Slack's times (a channel's `created`) with its own.
@@ -73,6 +75,7 @@ class LocalWorkspace:
         self.transport = transport
         self.letterhead = letterhead or Letterhead(Provider(name="Service Orders"))
         self.limits = limits or Limits(tax_rate=self.letterhead.provider.tax_rate)
+        self.policy = policy or ApprovalPolicy()
         self._socket_mode: Any = None
         # the fake grants the bot the scopes and App Home tabs of our manifest (a missing one fails like
         # Slack does)
@@ -98,7 +101,8 @@ class LocalWorkspace:
         self.general = general.id
         settings = Settings(bot_token=self.fake.bot_token, signing_secret=SIGNING_SECRET,
                             api_url=self.fake.api_url, private_channels=self.private_channels,
-                            letterhead=self.letterhead, limits=self.limits)
+                            letterhead=self.letterhead, limits=self.limits,
+                            policy=self.policy)
         self.bot = build_bot(settings, self.engine, clock=self.clock)
         # HTTP mode is always served (health checks); Socket Mode is how Slack's requests arrive if chosen
         self._server = HttpServer(self.bot, self.engine, SIGNING_SECRET, host="127.0.0.1", port=0)

@@ -85,6 +85,7 @@ from workflow.inputs import (
 )
 from workflow.limits import FREE_ITEMS, Limits
 from workflow.people import local_today
+from workflow.policy import ApprovalPolicy
 from workflow.queries import field_workers, get_order, open_stint, version_lines
 from workflow.transitions import BY_ACTION, Transition, check
 from workflow.vocabulary import Action, CatalogKind, ItemKind, Role, State, order_number
@@ -92,11 +93,12 @@ from workflow.vocabulary import Action, CatalogKind, ItemKind, Role, State, orde
 
 class OrderService:
     def __init__(self, engine: Engine, clock: Clock = utcnow, currency: str = "USD",
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, policy: ApprovalPolicy | None = None) -> None:
         self.engine = engine
         self.clock = clock
         self.currency = currency  # totals in step messages round to its minor unit
         self.limits = limits or Limits()
+        self.policy = policy or ApprovalPolicy()
 
     # --- reads a listener needs before it opens a form -------------------------------------------
 
