@@ -227,6 +227,39 @@ def test_create_channel_and_name_taken_even_when_archived(fake: FakeSlack, clien
     assert error_of(client.conversations_info, channel="C999") == "channel_not_found"
 
 
+def test_archive_as_slack_documents_it(fake: FakeSlack, client: WebClient) -> None:
+    """conversations.archive: the channel keeps its members, messages and files and takes no more posts,
+    invites or file shares; an outsider's channel, a DM and a missing scope are refused with Slack's codes."""
+    ch = client.conversations_create(name="order-7", is_private=True)["channel"]["id"]
+    client.conversations_invite(channel=ch, users="U1")
+    posted = client.chat_postMessage(channel=ch, text="last words")["ts"]
+    fid = client.files_upload_v2(channel=ch, content="pdf", filename="SO-000007-v1.pdf")["file"]["id"]
+    client.conversations_archive(channel=ch)
+    info = client.conversations_info(channel=ch)["channel"]
+    assert info["is_archived"] is True and fake.channels[ch].members == {"U0BOT", "U1"}
+    assert fake.message(ch, posted) is not None and ch in fake.files[fid].channels
+    assert error_of(client.conversations_archive, channel=ch) == "already_archived"
+    assert error_of(client.chat_postMessage, channel=ch, text="later") == "is_archived"
+    assert error_of(client.chat_update, channel=ch, ts=posted, text="edited") == "is_inactive"
+    assert error_of(client.conversations_invite, channel=ch, users="U2") == "is_archived"
+    ticket = client.files_getUploadURLExternal(filename="v2.pdf", length=3)
+    urllib.request.urlopen(urllib.request.Request(ticket["upload_url"], data=b"pdf", method="POST")).read()
+    assert error_of(client.files_completeUploadExternal, files=[{"id": ticket["file_id"]}],
+                    channel_id=ch) == "invalid_channel"
+    theirs = fake.add_channel("theirs", members=["U1"])
+    assert error_of(client.conversations_archive, channel=theirs) == "not_in_channel"
+    dm = client.conversations_open(users="U1")["channel"]["id"]
+    assert error_of(client.conversations_archive, channel=dm) == "method_not_supported_for_channel_type"
+    assert error_of(client.conversations_archive, channel="C404") == "channel_not_found"
+    with FakeSlack(bot_token=TOKEN, scopes=("chat:write", "channels:manage")) as narrow:
+        narrow_client = WebClient(token=TOKEN, base_url=narrow.api_url)
+        public = narrow_client.conversations_create(name="order-8")["channel"]["id"]
+        private = narrow.add_channel("order-9", is_private=True, members=["U0BOT"])
+        refused = api_error(narrow_client.conversations_archive, channel=private).response
+        assert (refused["error"], refused["needed"]) == ("missing_scope", "groups:write")
+        narrow_client.conversations_archive(channel=public)  # channels:manage is enough for a public one
+
+
 def test_join_public_only(fake: FakeSlack, client: WebClient) -> None:
     general = fake.channel_by_name("general")
     assert general is not None and "U0BOT" not in general.members

@@ -413,6 +413,12 @@ class FakeSlack:
             if messages is not None:
                 self._ws.messages_tab_enabled = messages
 
+    def set_scopes(self, scopes: Iterable[str]) -> None:
+        """The bot token's scopes from now on, as after an admin changes them and reinstalls the app (the
+        token stays the same)."""
+        with self._lock:
+            self._ws.scopes = tuple(scopes)
+
     def delay_shares(self, seconds: float) -> None:
         """From now on, a completed upload's share reaches conversations.history `seconds` after the call, as
         Slack's can (it shares after answering). Tests see it at once in `channels`."""

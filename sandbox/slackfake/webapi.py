@@ -581,11 +581,19 @@ def conversations_kick(ws: Workspace, args: Args) -> dict[str, Any]:
 
 @method(
     "conversations.archive",
-    errors=("channel_not_found", "already_archived", "not_in_channel", "cant_archive_general"),
+    errors=("channel_not_found", "already_archived", "not_in_channel", "cant_archive_general",
+            "method_not_supported_for_channel_type"),
     scopes=("channels:manage", "groups:write"),
 )
 def conversations_archive(ws: Workspace, args: Args) -> dict[str, Any]:
+    """Archives a channel: a private one needs groups:write, a public one channels:manage (as creating them);
+    a DM is not archived this way. Archived, it keeps its members, messages and files, and takes no posts."""
     ch = visible_channel(ws, args.str("channel"))
+    if ch.is_im:
+        raise ApiError("method_not_supported_for_channel_type")
+    need = "groups:write" if ch.is_private else "channels:manage"
+    if need not in ws.scopes:
+        raise ApiError("missing_scope", needed=need, provided=",".join(ws.scopes))
     if ch.archived:
         raise ApiError("already_archived")
     if ch.is_general:
