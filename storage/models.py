@@ -81,13 +81,21 @@ class ClientPrice(SQLModel, table=True):
     unit_price: Decimal = Field(sa_type=MONEY)
 
 
+# a partial index's condition: closed orders (closed_at is set on closing) whose channel is not archived yet
+_TO_ARCHIVE = {dialect: text("closed_at IS NOT NULL AND channel_archived_at IS NULL")
+               for dialect in ("postgresql_where", "sqlite_where")}
+
+
 class ServiceOrder(SQLModel, table=True):
     __tablename__ = "service_order"
     # the lists of App Home, `/order list` and the reminder sweep: by state, oldest or soonest first
     __table_args__ = (Index("ix_service_order_state_created", "state", "created_at"),
                       Index("ix_service_order_state_scheduled", "state", "scheduled_date"),
                       # the approval reminders' sweep: orders pending approval, by when this round began
-                      Index("ix_service_order_state_pending", "state", "pending_since"))
+                      Index("ix_service_order_state_pending", "state", "pending_since"),
+                      # the archive sweep: closed orders whose channel is not archived yet, by when they closed
+                      # (only those: the index stays small however many orders were closed and archived)
+                      Index("ix_service_order_to_archive", "closed_at", **_TO_ARCHIVE))
     id: int | None = Field(default=None, primary_key=True)
     state: str = Field(index=True, max_length=32)
     # every step bumps it; a step lands only if the revision it read is still current
@@ -120,6 +128,9 @@ class ServiceOrder(SQLModel, table=True):
     # time that was (1: the submission): each round's approval reminders are timed and keyed from them
     pending_since: datetime
     pending_round: int
+    # when the order's channel was archived (ARCHIVE_AFTER_DAYS after closing, or found archived after it
+    # closed): it is never replaced, and what the order still has to say goes by direct message
+    channel_archived_at: datetime | None = None
 
 
 class OrderVersion(SQLModel, table=True):
