@@ -48,6 +48,7 @@ class ErrorCode(StrEnum):
     CANT_INVITE = "cant_invite"
     IS_INACTIVE = "is_inactive"  # chat.update in an archived channel
     INVALID_CHANNEL = "invalid_channel"  # files.completeUploadExternal into an archived channel
+    ALREADY_ARCHIVED = "already_archived"  # conversations.archive: someone (or an earlier try) archived it
     CONNECTION_ERROR = "connection_error"
     # Slack's own words for "not now": the call may work a moment later
     INTERNAL_ERROR = "internal_error"
@@ -252,6 +253,15 @@ class Gateway:
             if error.code != ErrorCode.NOT_IN_CHANNEL:
                 raise
 
+    def archive(self, channel: str) -> None:
+        """Archive a channel (channels:manage for a public one, groups:write for a private one). Already
+        archived (by a person, or a try whose answer was lost) is fine."""
+        try:
+            self._call("conversations.archive", channel=channel)
+        except SlackError as error:
+            if error.code != ErrorCode.ALREADY_ARCHIVED:
+                raise
+
     def post(self, channel: str, text: str, blocks: list[dict] | None = None, key: str | None = None) -> str:
         """Post a message. With a `key`, at most once: the message carries the key as metadata, and after an
         answer that never came the channel's history says whether it was posted."""
@@ -360,23 +370,25 @@ class Gateway:
         locale = data.get("locale")
         return Profile(str(name or user), data.get("tz"), locale if isinstance(locale, str) else None)
 
-    def upload_pdf(self, channel: str, filename: str, content: bytes, title: str, comment: str,
+    def upload_pdf(self, channel: str | list[str], filename: str, content: bytes, title: str, comment: str,
                    ticketed: Callable[[str], None] = lambda file_id: None) -> str:
         """A file shared in a channel, in Slack's three legs (files.upload is retired): ask for an upload
         URL, send the bytes there, complete (share) it. The first two do nothing anyone sees, so they retry;
-        the share must not happen twice. `ticketed(file_id)` is told the file's id before the share is asked
-        for, so that a later try can ask Slack about this very file. After a share whose answer never came,
-        Slack is asked whether the file was completed (files.info) before the share is asked again: Slack
-        shares a file after it answers, so the channel's history may not show it yet."""
+        the share must not happen twice; one share may reach several conversations (a list of ids: a closed
+        order's people, by direct message, once its channel is archived). `ticketed(file_id)` is told the
+        file's id before the share is asked for, so that a later try can ask Slack about this very file.
+        After a share whose answer never came, Slack is asked whether the file was completed (files.info)
+        before the share is asked again: Slack shares a file after it answers, so the channel's history may
+        not show it yet."""
         ticket = self._call("files.getUploadURLExternal", filename=filename, length=len(content))
         file_id, url = str(ticket["file_id"]), str(ticket["upload_url"])
         self._send_bytes(url, content)
         ticketed(file_id)
         files = [{"id": file_id, "title": title}]
+        where = {"channel_id": channel} if isinstance(channel, str) else {"channels": list(channel)}
         for attempt in range(3):
             try:
-                self._call("files.completeUploadExternal", once=True, files=files, channel_id=channel,
-                           initial_comment=comment)
+                self._call("files.completeUploadExternal", once=True, files=files, initial_comment=comment, **where)
                 return file_id
             except SlackError as error:
                 if not error.ambiguous or attempt == 2:

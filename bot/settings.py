@@ -231,7 +231,25 @@ def _reminders(env: Mapping[str, str], timezone: str) -> ReminderPolicy:
         raise SettingsError(QUIET_HOURS[error.trouble], value=error.value) from None
     return ReminderPolicy(remind_after=remind, escalate_after=escalate,
                           morning=_clock_time(env, "FIELD_REMINDER_TIME", default.morning),
-                          digest=_clock_time(env, "DIGEST_TIME", default.digest), quiet=quiet, timezone=timezone)
+                          digest=_clock_time(env, "DIGEST_TIME", default.digest), quiet=quiet, timezone=timezone,
+                          archive_after=_archive_after(env, default.archive_after))
+
+
+MAX_ARCHIVE_DAYS = 3650  # ten years: past that, "off" says what is meant
+
+
+def _archive_after(env: Mapping[str, str], default: timedelta | None) -> timedelta | None:
+    """ARCHIVE_AFTER_DAYS: whole days from 0 (at the first sweep after closing) to MAX_ARCHIVE_DAYS, or off."""
+    raw = env.get("ARCHIVE_AFTER_DAYS", "").strip()
+    if not raw:
+        return default
+    if raw.lower() == "off":
+        return None
+    days = parse_id(raw, least=0, most=MAX_ARCHIVE_DAYS)
+    if days is None:
+        raise SettingsError(N_("ARCHIVE_AFTER_DAYS must be a whole number of days from 0 to {most}, or off, not "
+                               "{value}"), most=MAX_ARCHIVE_DAYS, value=repr(raw[:40]))
+    return timedelta(days=days)
 
 
 def _policy(env: Mapping[str, str]) -> ApprovalPolicy:

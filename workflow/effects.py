@@ -1,4 +1,4 @@
-"""The Slack effects a step or a reminder owes, declared once beside the transition table: nine kinds, each
+"""The Slack effects a step or a reminder owes, declared once beside the transition table: ten kinds, each
 with its typed payload, its place in a step's order, and whether it runs beside the order's chain.
 
 workflow/ writes them (service.py, reminders.py) into pending_effect as JSON; bot/ reads them back typed
@@ -27,14 +27,16 @@ class EffectKind(StrEnum):
     REMINDER = "reminder"  # in the order's channel
     NOTIFY = "notify"  # a direct message: a field worker's morning, a coordinator's digest
     KICK = "kick"  # people out of the order's channel (a crew change removed them)
+    ARCHIVE = "archive"  # a closed order's channel, ARCHIVE_AFTER_DAYS after it closed (queued by the sweep)
 
 
 # The order in which a step's effects run: people are in the channel before the card and the message mention
 # them, and the message announcing a version comes before its PDF. Home last: nothing waits for it.
-# A kick runs last in the chain: the channel has read the message that says who left and why.
+# A kick runs last in the chain: the channel has read the message that says who left and why. An archive is
+# in the chain too, after everything the order still owes its channel (a closing PDF still being retried).
 ORDER: tuple[EffectKind, ...] = (EffectKind.OPEN_CHANNEL, EffectKind.INVITE, EffectKind.CARD, EffectKind.MESSAGE,
                                  EffectKind.UPLOAD_PDF, EffectKind.HOME, EffectKind.REMINDER, EffectKind.NOTIFY,
-                                 EffectKind.KICK)
+                                 EffectKind.KICK, EffectKind.ARCHIVE)
 
 # Beside an order's chain: they neither wait for its earlier effects nor hold up its later ones, and their
 # failing fails nothing else (App Home refreshes, reminders, direct messages).
@@ -104,6 +106,17 @@ class Kick:
         return {"users": list(self.users)}
 
 
+@dataclass(frozen=True)
+class Archive:
+    """A closed order's channel archived, with a last word on where its documents are: only if the order is
+    still at `revision`, the one it closed at (an order that changed since is left alone)."""
+
+    revision: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"revision": self.revision}
+
+
 class ReminderAbout(StrEnum):
     APPROVAL = "approval"  # pending approval past the SLA: the supervisors
     ESCALATION = "escalation"  # still pending: the coordinators
@@ -167,7 +180,7 @@ class Notify:
         return out
 
 
-Payload = OpenChannel | Invite | Card | Message | UploadPdf | Home | Reminder | Notify | Kick
+Payload = OpenChannel | Invite | Card | Message | UploadPdf | Home | Reminder | Notify | Kick | Archive
 
 
 @dataclass(frozen=True)
@@ -213,4 +226,6 @@ def decode(kind: str, data: dict[str, Any]) -> Payload:
                                             date.fromisoformat(o["scheduled_date"])) for o in data.get("orders", ())))
         case EffectKind.KICK:
             return Kick(tuple(data.get("users", ())))
+        case EffectKind.ARCHIVE:
+            return Archive(int(data["revision"]))
     raise ValueError(f"unknown effect kind {kind}")  # pragma: no cover (EffectKind() raised already)

@@ -26,6 +26,7 @@ from storage.db import dialect_insert, queue_effects, session_scope
 from storage.models import Assignment, Person, Reminder, ServiceOrder
 from workflow.clock import aware
 from workflow.effects import (
+    Archive,
     Card,
     EffectKind,
     Notify,
@@ -93,6 +94,8 @@ class ReminderPolicy:
     digest: time = time(8, 0)  # coordinators get the overdue digest then, in their own time zone
     quiet: QuietHours | None = QuietHours(time(20, 0), time(7, 0))
     timezone: str = "UTC"  # the provider's: channel reminders' quiet hours and the overdue calendar
+    # a closed order's channel is archived this long after it closed (ARCHIVE_AFTER_DAYS); None: never
+    archive_after: timedelta | None = timedelta(days=7)
 
 
 @dataclass
@@ -104,18 +107,19 @@ class Sweep:
     morning: int = 0
     overdue: int = 0
     digest: int = 0
+    archive: int = 0  # closed orders' channels to archive
     deferred: int = 0  # due, but in quiet hours: a later sweep sends them
     backlog: int = 0  # due beyond this sweep's limit (at least this many): the next sweep queues them
 
     @property
     def total(self) -> int:
-        return self.approval + self.escalation + self.morning + self.overdue + self.digest
+        return self.approval + self.escalation + self.morning + self.overdue + self.digest + self.archive
 
     def plus(self, later: Sweep) -> Sweep:
         """This sweep and the one after it, as one (the later one's deferred and backlog stand)."""
         return Sweep(self.approval + later.approval, self.escalation + later.escalation,
                      self.morning + later.morning, self.overdue + later.overdue, self.digest + later.digest,
-                     later.deferred, later.backlog)
+                     self.archive + later.archive, later.deferred, later.backlog)
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,7 @@ class _Due:
     order_id: int | None
     recipient: str | None
     due_at: datetime
-    effect: EffectKind  # reminder (in the order's channel), notify (a direct message), card (overdue)
+    effect: EffectKind  # reminder (in the order's channel), notify (a direct message), card (overdue), archive
     payload: Payload
     held: bool = False  # due, but in its recipient's quiet hours: a later sweep sends it
 
@@ -152,6 +156,7 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
         due += [_Due(f"overdue:{o.id}:{o.scheduled_date}", "overdue", o.id, None, now, EffectKind.CARD,
                      Card(overdue=True)) for o in _newly_overdue(session, today, limit + 1)]
         due += _digests(session, people_with(session, DIGEST_FOR), now, today, policy, zones)
+        due += _archives(session, now, policy.archive_after, limit + 1)
     due.sort(key=lambda item: item.due_at)
     later = [item for item in due if not item.held][limit:]
     result.backlog = len(later)
@@ -262,6 +267,22 @@ def _digests(session: Session, coordinators: list[str], now: datetime, today: da
     return [_Due(key, "digest", None, coordinator, due_at, EffectKind.NOTIFY,
                  Notify(coordinator, NotifyAbout.DIGEST, count=count, orders=lines), held)
             for coordinator, key, due_at, held in wanted]
+
+
+def _archives(session: Session, now: datetime, after: timedelta | None, limit: int) -> list[_Due]:
+    """Closed orders whose channel is due for archiving (`after` since they closed) and not archived yet,
+    keyed by the revision they closed at: queued once. No catch-up window: a channel closed long ago (before
+    this release, or while archiving was off) is tidied too. Not held by quiet hours: it pings nobody."""
+    if after is None:
+        return []
+    rows = session.exec(select(ServiceOrder.id, ServiceOrder.revision, ServiceOrder.closed_at).where(
+        ServiceOrder.closed_at.is_not(None), ServiceOrder.channel_archived_at.is_(None),  # the partial index's
+        ServiceOrder.closed_at <= now - after, ServiceOrder.channel_id.is_not(None),  # type: ignore[union-attr]
+        ServiceOrder.state.in_([state.value for state in State if state.is_closed]),
+        _not_queued(_key("archive:", ServiceOrder.id, ":", ServiceOrder.revision)))
+        .order_by(ServiceOrder.closed_at).limit(limit)).all()
+    return [_Due(f"archive:{order.id}:{order.revision}", "archive", order.id, None, aware(order.closed_at) + after,
+                 EffectKind.ARCHIVE, Archive(order.revision)) for order in rows]
 
 
 def _quiet(policy: ReminderPolicy, local: datetime) -> bool:

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, and_, bindparam, exists, literal_column, or_, upd
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from bot.effects import card, channel, home, invite, kick, message, notify, pdf, reminder
+from bot.effects import archive, card, channel, home, invite, kick, message, notify, pdf, reminder
 from bot.effects.base import Claim, Effects, NotReady, Record
 from bot.gateway import CHANNEL_GONE, Gateway, SlackError
 from storage.db import session_scope
@@ -56,6 +56,7 @@ HANDLERS: dict[EffectKind, Callable[[Effects, Claim], Record | None]] = {
     EffectKind.REMINDER: reminder.run,
     EffectKind.NOTIFY: notify.run,
     EffectKind.KICK: kick.run,
+    EffectKind.ARCHIVE: archive.run,
 }
 
 
@@ -181,10 +182,12 @@ class EffectRunner:
             try:
                 record = handler(self.effects, effect)
             except SlackError as error:
-                if (effect.kind == EffectKind.OPEN_CHANNEL or error.code not in CHANNEL_GONE
-                        or not channel.moved(self.effects, effect, error)):
+                if effect.kind == EffectKind.OPEN_CHANNEL or error.code not in CHANNEL_GONE:
                     raise
-                record = handler(self.effects, effect)  # once more, in the order's new channel
+                again = channel.elsewhere(self.effects, effect, error)
+                if again is None:
+                    raise
+                record = handler(self.effects, again)  # once more: in the order's new channel, or by DM
             # what Slack answered and the effect's being done commit together: one short transaction
             with session_scope(self.engine) as session:
                 if record is not None:

@@ -66,3 +66,15 @@ def pdf_comment(number: str, version: int, step: str, fingerprint: str, lang: La
     what = _WHAT_VERSION.get(step, N_("a new version"))  # Action is a StrEnum: the step's name finds it
     return lang._("{number} version {version} ({what}) · fingerprint {fingerprint}").format(
         number=number, version=version, what=lang._(what), fingerprint=fingerprint[:12])
+
+
+def archiving(number: str, closed_as: str, lang: Language) -> str:
+    """The last message in a closed order's channel, before it is archived: where its documents stay."""
+    return lang._("{number} is closed ({state}), so this channel is archived now. Its documents stay here, under "
+                  "Files, and `/order status {number}` links them.").format(number=number, state=closed_as)
+
+
+def after_archiving(number: str, channel: str, message: str, lang: Language, marks: Marks = SLACK) -> str:
+    """What a closed order still has to say once its channel is archived, told by direct message."""
+    return lang._("{number} (its channel {channel} is archived): {message}").format(
+        number=number, channel=marks.channel(channel), message=message)
