@@ -99,6 +99,12 @@ def order_people(session: Session, order: ServiceOrder) -> list[str]:
             *field_workers(session, order.id)]
 
 
+def closed_order_people(session: Session, order: ServiceOrder) -> list[str]:
+    """Who hears what a closed order still has to say once its channel is archived: its requester, its field
+    workers and whoever decided (approved it; rejected, withdrew or closed it), each once."""
+    return list(dict.fromkeys([*order_people(session, order), *([order.closed_by] if order.closed_by else [])]))
+
+
 def version_lines(session: Session, order_id: int, number: int) -> list[tuple[int, ItemLine]]:
     """(line id, line) of one version, in position order."""
     rows = session.exec(
@@ -147,6 +153,14 @@ def latest_pdf(session: Session, order_id: int) -> str | None:
         OrderVersion.order_id == order_id, OrderVersion.pdf_file_id.is_not(None))  # type: ignore[union-attr]
         .order_by(OrderVersion.number.desc())).first()  # type: ignore[attr-defined]
     return f"{order_number(order_id)}-v{version.number}.pdf" if version else None
+
+
+def shared_pdfs(session: Session, order_id: int) -> list[str]:
+    """The file names of every version of the order shared as a PDF, oldest first."""
+    numbers = session.exec(select(OrderVersion.number).where(
+        OrderVersion.order_id == order_id, OrderVersion.pdf_file_id.is_not(None))  # type: ignore[union-attr]
+        .order_by(OrderVersion.number)).all()
+    return [f"{order_number(order_id)}-v{number}.pdf" for number in numbers]
 
 
 def person_name(session: Session, user_id: str) -> str:

@@ -4,6 +4,7 @@ gateway, letterhead, clock) with the few reads and calls several handlers make."
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, bindparam, update
 from sqlmodel import Session
 
-from bot.gateway import Gateway
+from bot.gateway import CHANNEL_GONE, ErrorCode, Gateway, SlackError
 from bot.readers import reader_language
 from i18n import Language, language
 from storage.db import session_scope
@@ -22,7 +23,9 @@ from storage.models import PendingEffect, ServiceOrder
 from workflow.clock import Clock
 from workflow.effects import EffectKind, Payload, decode
 from workflow.letterhead import Letterhead
-from workflow.vocabulary import order_number
+from workflow.vocabulary import State, order_number
+
+log = logging.getLogger("bot.effects")
 
 Record = Callable[[Session], None]  # writes what Slack answered, in the transaction that marks the effect done
 
@@ -43,6 +46,9 @@ class Claim:
     key: str
     data: dict[str, Any]
     again: bool
+    # the order is closed and Slack refused its channel (archived, or the app taken out): it is never replaced,
+    # and the effect says what it has to say by direct message (bot/effects/channel.py `elsewhere`)
+    by_dm: bool = False
 
     @cached_property
     def payload(self) -> Payload:
@@ -78,6 +84,11 @@ class Effects:
             raise NotReady(f"{order_number(order.id)} has no channel yet")
         return order.channel_id
 
+    def by_dm(self, order: ServiceOrder, effect: Claim) -> bool:
+        """Whether what the effect has to say goes to the order's people by direct message: the order is closed
+        and its channel archived (or refused, `effect.by_dm`). Such a channel is never replaced by a new one."""
+        return effect.by_dm or (order.channel_archived_at is not None and State(order.state).is_closed)
+
     @property
     def provider_language(self) -> Language:
         """What a channel shares is in the provider's language."""
@@ -97,6 +108,20 @@ class Effects:
         if effect.again and (ts := self.gateway.find_post(channel, effect.key)) is not None:
             return ts
         return self.gateway.post(channel, text, blocks, key=effect.key)
+
+    def direct_message(self, effect: Claim, user: str, text: str, key: str) -> str | None:
+        """`text` to `user` in the app's DM with them, at most once (`key`); the DM's id, or None when there
+        is nobody to tell (deactivated, unknown, their DM archived)."""
+        try:
+            dm = self.gateway.open_dm(user)
+            if not (effect.again and self.gateway.find_post(dm, key) is not None):
+                self.gateway.post(dm, text[:MAX_TEXT], key=key)
+            return dm
+        except SlackError as error:
+            if error.code not in (ErrorCode.USER_DISABLED, ErrorCode.USER_NOT_FOUND, *CHANNEL_GONE):
+                raise
+            log.warning("%s not sent to %s: Slack says %s", key, user, error.code)
+            return None
 
     def save_data(self, effect: Claim) -> None:
         """The effect's data as the handler changed it, written at once (not with the effect's being done)."""

@@ -38,6 +38,8 @@ def view(fx: Effects, effect: Claim) -> CardView:
 
 
 def run(fx: Effects, effect: Claim) -> Record | None:
+    if fx.by_dm(fx.order(effect.order_id), effect):
+        return None  # a closed order's archived channel keeps its last card; /order status tells the rest
     seen = view(fx, effect)
     card, lang = seen.card, fx.provider_language
     blocks = card_blocks(card, seen.today, lang, fx.letterhead.provider.currency, seen.figures)

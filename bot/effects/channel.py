@@ -1,9 +1,11 @@
-"""open_channel: the order's channel, made exactly once; and moving an order whose channel was archived or
-lost the app to a new one, with its people, its card and a word on why."""
+"""open_channel: the order's channel, made exactly once; and moving an open order whose channel was archived
+or lost the app to a new one, with its people, its card and a word on why. A closed order's channel is never
+replaced: what it still has to say goes to its people by direct message."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from sqlmodel import Session
 
@@ -16,7 +18,7 @@ from storage.db import session_scope
 from storage.models import ServiceOrder
 from workflow.clock import aware
 from workflow.queries import catalog_name, order_people
-from workflow.vocabulary import order_number
+from workflow.vocabulary import State, order_number
 
 log = logging.getLogger("bot.effects")
 
@@ -60,6 +62,41 @@ def _made_for(fx: Effects, order: ServiceOrder, name: str) -> str | None:
     if int(channel.get("created") or 0) < int(aware(order.created_at).timestamp()) - 60:
         return None  # an older install's channel, or an older database's
     return str(channel["id"])
+
+
+def elsewhere(fx: Effects, effect: Claim, error: SlackError) -> Claim | None:
+    """Where an effect runs again after Slack refused the order's channel (`error`): an open order's in a new
+    channel (`moved`); a closed order's by direct message, its channel never replaced (tidy channels: a closed
+    order's channel is archived on purpose). None if the channel is fine after all."""
+    order = fx.order(effect.order_id)
+    if not order.channel_id:
+        return None
+    if not State(order.state).is_closed:
+        return effect if moved(fx, effect, error) else None
+    if not _gone(fx, order, error):
+        return None
+    log.info("%s: channel %s refused (%s), the order is closed: %s goes by direct message",
+             order_number(order.id), order.channel_id, error.code, effect.key)
+    return replace(effect, by_dm=True)
+
+
+def _gone(fx: Effects, order: ServiceOrder, error: SlackError) -> bool:
+    """Whether a closed order's channel is archived (recorded, if nobody had: someone archived it by hand) or
+    no longer lets the app in."""
+    assert order.channel_id is not None
+    try:
+        info = fx.gateway.channel_info(order.channel_id)
+    except SlackError as lookup:
+        if lookup.code != ErrorCode.CHANNEL_NOT_FOUND:
+            raise error from lookup
+        return True
+    if info.get("is_archived"):
+        if order.channel_archived_at is None:
+            found = fx.clock()
+            with session_scope(fx.engine) as session:
+                set_values(session.get(ServiceOrder, order.id), channel_archived_at=found)
+        return True
+    return not info.get("is_member", True)
 
 
 def moved(fx: Effects, effect: Claim, error: SlackError) -> bool:

@@ -23,6 +23,8 @@ def view(fx: Effects, effect: Claim) -> InviteView:
 
 
 def run(fx: Effects, effect: Claim) -> None:
+    if fx.by_dm(fx.order(effect.order_id), effect):
+        return None  # nobody is brought into a closed order's archived channel
     seen = view(fx, effect)
     refused = fx.gateway.invite(seen.channel, seen.users)
     learn(fx.engine, fx.gateway, seen.users, fx.clock())

@@ -21,9 +21,9 @@ def run(fx: Effects, effect: Claim) -> None:
     payload = effect.payload
     assert isinstance(payload, Kick) and effect.order_id is not None
     order = fx.order(effect.order_id)
+    if not fx.private_channels or fx.by_dm(order, effect):
+        return None  # a public channel is anyone's to read; an archived one, nobody's to post in
     channel = fx.channel(order)
-    if not fx.private_channels:
-        return None
     with Session(fx.engine) as session:  # read when it runs: someone added back meanwhile stays
         kept = parts_kept(session, session.get(ServiceOrder, order.id))  # type: ignore[arg-type]
     for user in payload.users:

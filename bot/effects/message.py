@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from sqlmodel import Session
+
 from bot.effects.base import MAX_TEXT, Claim, Effects
-from bot.gateway import CHANNEL_GONE, ErrorCode, SlackError
 from bot.render.facts import decision_message, step_message, to_requester
+from bot.render.notices import after_archiving
+from storage.models import ServiceOrder
 from workflow.decisions import TELL_REQUESTER
 from workflow.effects import Message
+from workflow.queries import closed_order_people
 from workflow.vocabulary import order_number
 
 log = logging.getLogger("bot.effects")
@@ -36,6 +40,9 @@ def view(fx: Effects, effect: Claim) -> MessageView:
 
 
 def run(fx: Effects, effect: Claim) -> None:
+    order = fx.order(effect.order_id)
+    if fx.by_dm(order, effect):
+        return _after_archiving(fx, effect, order)
     seen = view(fx, effect)
     fx.post(effect, seen.channel, seen.text[:MAX_TEXT])
     if seen.requester and not fx.gateway.is_member(seen.channel, seen.requester):
@@ -48,15 +55,22 @@ def _tell_requester(fx: Effects, effect: Claim, channel: str, requester: str) ->
     (or was never let in); at most once, like every keyed post."""
     payload = effect.payload
     assert isinstance(payload, Message) and payload.facts is not None
-    key = f"{effect.key}:requester"
-    try:
-        dm = fx.gateway.open_dm(requester)
-        if effect.again and fx.gateway.find_post(dm, key) is not None:
-            return
-        number = order_number(effect.order_id)
-        fx.gateway.post(dm, decision_message(payload.facts, number, channel, fx.reader_language(requester))[:MAX_TEXT],
-                        key=key)
-    except SlackError as error:  # the requester was deactivated: nobody to tell
-        if error.code not in (ErrorCode.USER_DISABLED, ErrorCode.USER_NOT_FOUND, *CHANNEL_GONE):
-            raise
-        log.warning("decision on %s not sent to %s: Slack says %s", effect.order_id, requester, error.code)
+    number = order_number(effect.order_id)
+    fx.direct_message(effect, requester, decision_message(payload.facts, number, channel,
+                                                          fx.reader_language(requester)), f"{effect.key}:requester")
+
+
+def _after_archiving(fx: Effects, effect: Claim, order: ServiceOrder) -> None:
+    """The message of a closed order whose channel is archived: to each of its people by direct message, in
+    their language (a channel that is archived is never replaced)."""
+    payload = effect.payload
+    assert isinstance(payload, Message) and order.channel_id is not None
+    number = order_number(order.id)
+    with Session(fx.engine) as session:
+        people = closed_order_people(session, order)
+    for user in people:
+        lang = fx.reader_language(user)
+        said = step_message(payload.facts, number, lang) if payload.facts else payload.legacy or ""
+        fx.direct_message(effect, user, after_archiving(number, order.channel_id, said, lang),
+                          f"{effect.key}:dm:{user}")
+    return None

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlmodel import Session
 
 from bot.effects.base import Claim, Effects, Record, set_values
+from bot.gateway import ErrorCode, SlackError
 from bot.profiles import learn
-from bot.render.notices import pdf_comment, pdf_title
+from bot.render.notices import after_archiving, pdf_comment, pdf_title
 from storage.models import ServiceOrder
 from workflow.effects import UploadPdf
 from workflow.issuing import issue
-from workflow.queries import field_workers, version_row
+from workflow.queries import closed_order_people, field_workers, version_row
+
+log = logging.getLogger("bot.effects")
 
 
 @dataclass(frozen=True)
@@ -39,18 +43,42 @@ def run(fx: Effects, effect: Claim) -> Record | None:
     if seen.shared:
         return None
     order_id, number = seen.order.id, seen.number
-    channel = fx.channel(seen.order)
     learn(fx.engine, fx.gateway, seen.people, fx.clock())  # the names the document will carry
+    where = _where(fx, effect, seen.order)
+    if not where:
+        log.warning("%s: its channel is archived and none of its people can be told", effect.key)
+        return None
     issued = issue(fx.engine, order_id, number, fx.letterhead)  # frozen, and its hash recorded, the first time
     document, content = issued.document, issued.pdf
-    file_id = _shared_before(fx, effect, channel, document.filename) if effect.again else None
+    file_id = _shared_before(fx, effect, where[0], document.filename) if effect.again else None
     if file_id is None:
         lang = fx.provider_language
+        comment = pdf_comment(document.order_number, number, document.step, document.fingerprint, lang)
+        if fx.by_dm(seen.order, effect):
+            comment = after_archiving(document.order_number, seen.order.channel_id or "", comment, lang)
         file_id = fx.gateway.upload_pdf(
-            channel, document.filename, content, pdf_title(document.order_number, number, lang),
-            pdf_comment(document.order_number, number, document.step, document.fingerprint, lang),
+            where if len(where) > 1 else where[0], document.filename, content,
+            pdf_title(document.order_number, number, lang), comment,
             ticketed=lambda ticket: _remember_ticket(fx, effect, ticket))
     return lambda session: set_values(version_row(session, order_id, number), pdf_file_id=file_id)
+
+
+def _where(fx: Effects, effect: Claim, order: ServiceOrder) -> list[str]:
+    """The conversations the PDF is shared in: the order's channel; once a closed order's channel is archived,
+    the app's direct messages with the order's people (one share reaches them all)."""
+    if not fx.by_dm(order, effect):
+        return [fx.channel(order)]
+    with Session(fx.engine) as session:
+        people = closed_order_people(session, order)
+    dms = []
+    for user in people:
+        try:
+            dms.append(fx.gateway.open_dm(user))
+        except SlackError as error:  # deactivated, or unknown: nobody to tell
+            if error.code not in (ErrorCode.USER_DISABLED, ErrorCode.USER_NOT_FOUND):
+                raise
+            log.warning("%s: %s not told: Slack says %s", effect.key, user, error.code)
+    return dms
 
 
 def _remember_ticket(fx: Effects, effect: Claim, file_id: str) -> None:
