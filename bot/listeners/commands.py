@@ -19,7 +19,7 @@ from bot.mrkdwn import esc
 from bot.profiles import refresh
 from bot.readers import reader_language
 from bot.refusals import order_to_read
-from bot.status import status_text
+from bot.status import Archived, status_text
 from forms import order_form
 from forms.elements import actions_block, button, context, section
 from forms.metadata import FormMeta
@@ -29,7 +29,7 @@ from workflow.amounts import current_amounts
 from workflow.errors import WorkflowError
 from workflow.numbers import parse_id
 from workflow.overview import LISTINGS_FOR_COMMAND, Listing, listing
-from workflow.queries import audit_trail, latest_pdf, order_card
+from workflow.queries import audit_trail, latest_pdf, order_card, shared_pdfs
 from workflow.service import roles_of
 from workflow.transitions import BY_ACTION
 from workflow.visibility import SEES_EVERY_ORDER, may_list
@@ -171,7 +171,9 @@ def register(app: App, ctx: BotContext) -> None:
             steps = audit_trail(session, order_id)
             pdf = latest_pdf(session, order_id)
             figures = current_amounts(session, [order_id], ctx.service.currency, ctx.service.limits.tax_rate)
-        return status_text(lang, card, steps, pdf, figures[order_id])
+            archived = Archived(order.channel_archived_at, shared_pdfs(session, order_id)) \
+                if order.channel_archived_at else None
+        return status_text(lang, card, steps, pdf, figures[order_id], archived)
 
     def turn_page(action: dict[str, Any], body: dict[str, Any], respond: Respond) -> None:
         which, _, offset = (action.get("value") or "").partition(":")
