@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from sandbox.local import manifest_scopes
+from sandbox.slackfake.server import LOST
 from storage.db import make_engine
 from storage.models import PendingEffect, Reminder, ServiceOrder
 from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER, WORKER2
@@ -101,6 +102,17 @@ def test_a_closed_orders_channel_is_archived_after_the_days_set_with_a_last_mess
         keys = session.exec(select(Reminder.key).where(Reminder.kind == "archive").order_by(Reminder.key)).all()
     revision = ws.order(order_id).revision
     assert keys == sorted([f"archive:{order_id}:{revision}", f"archive:{rejected}:{ws.order(rejected).revision}"])
+
+
+def test_an_archive_whose_answer_was_lost_is_done_once(ws: Archiving) -> None:
+    order_id = completed(ws)
+    # Slack archives the channel and the answer never arrives: asked again, Slack says already_archived
+    ws.fake.fail_next("conversations.archive", "lost", status=LOST)
+    assert ws.at(START + timedelta(days=7)).sweep() == {"archive": 1}
+    channel = ws.channel_of(order_id)
+    assert channel.archived and [m.text for m in channel.messages].count(LAST_WORDS) == 1
+    assert [c.status for c in ws.fake.calls_to("conversations.archive")] == [0, 200]
+    assert ws.order(order_id).channel_archived_at is not None
 
 
 def test_off_never_archives_and_zero_days_archives_at_the_next_sweep(ws: Archiving) -> None:

@@ -7,7 +7,8 @@ restart loses nothing: the next sweep finds what is due. Each reminder has a key
 approval reminder's names the order's round of approval), inserted once (a unique key, ON CONFLICT DO
 NOTHING) together with the pending effect that sends it: several processes sweeping at once send it once,
 and a later sweep never sends it again. The effect checks the order again when it runs, so a reminder never
-goes to an order that moved on in between.
+goes to an order that moved on in between. The same sweep queues the archiving of a closed order's channel,
+ARCHIVE_AFTER_DAYS after it closed, keyed by the order and the revision it closed at (`_archives`).
 """
 
 from __future__ import annotations
