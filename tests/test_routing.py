@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from sandbox.local import LocalWorkspace, manifest_scopes
 from sandbox.slackfake.server import FakeSlack
 from storage.models import CatalogEntry, Routing
-from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR
+from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER
 from tests.test_app_home import open_home, text
 from tests.test_cli import cli, closed_port
 from tests.test_end_to_end import PEOPLE
@@ -261,3 +261,23 @@ def test_reminders_and_escalations_ping_the_routed_people(timed: Timed) -> None:
     assert timed.at(START + timedelta(hours=48)).sweep() == {"escalation": 1}
     escalation = timed.posts(order_id)[-1]
     assert f"<@{COORDINATOR2}>" in escalation and f"<@{COORDINATOR}>" not in escalation
+
+
+def test_each_coordinators_digest_counts_only_their_orders(timed: Timed) -> None:
+    route_acme(timed.engine)
+    for coordinator in (COORDINATOR, COORDINATOR2):
+        timed.fake.set_user(coordinator, tz="America/New_York")
+    scheduled = (START + timedelta(days=1)).date().isoformat()
+    orders = []
+    for client, site, approver in (("acme", "hq", SUPERVISOR2), ("peñalolén", "presidentes", SUPERVISOR)):
+        assert timed.submit_order(REQUESTER, client=client, site=site, items=[("hvac", "1")], requested=scheduled,
+                                  description="Digest").status == 200
+        timed.settle()
+        orders.append(timed.latest_order_id())
+        timed.approve(approver, orders[-1], workers=[WORKER], scheduled=scheduled)
+        timed.settle()
+    # 08:00 in New York the day after both were due: each coordinator's digest, of the orders they see
+    assert timed.at(START + timedelta(days=2, hours=5)).sweep()["digest"] == 2
+    theirs, everyones = timed.dms(COORDINATOR2)[-1], timed.dms(COORDINATOR)[-1]
+    assert theirs.startswith("*2 overdue orders*") and "SO-000001" in theirs and "SO-000002" in theirs
+    assert everyones.startswith("*1 overdue order*") and "SO-000001" not in everyones and "SO-000002" in everyones
