@@ -22,7 +22,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
-from bot.cli_words import catalog_error, cli_language, import_summary, people_problem, verdict_text
+from bot.cli_words import catalog_error, cli_language, import_summary, people_problem, routing_notes, verdict_text
 from bot.progress import ImportProgress
 from i18n import N_, Language, language
 from storage.db import DatabaseUrlError, database_url, init_db, make_engine, reaching
@@ -193,6 +193,8 @@ def _catalog(args: argparse.Namespace) -> int:
         if progress:
             progress.close()
     print(import_summary(args.lang, report))
+    for note in routing_notes(args.lang, report):
+        print(note, file=sys.stderr)
     return 0
 
 

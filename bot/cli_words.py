@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 
 from i18n import N_, Language, LocaleError, english, language, shipped
+from i18n.domain import ROLES
 from workflow import people
 from workflow.catalog import CatalogError, ImportReport, Problem, Trouble
 from workflow.verification import Finding, Verdict
@@ -106,6 +107,14 @@ def import_summary(lang: Language, report: ImportReport) -> str:
                               "{count} clients and sites name their supervisors or coordinators.",
                               report.routed).format(count=lang.number(report.routed))
     return said
+
+
+def routing_notes(lang: Language, report: ImportReport) -> list[str]:
+    """A line per person the file names for a role they do not hold: stored, but not routed to until then."""
+    return [lang._("note: {user} is named as {role} but does not hold that role; grant it with "
+                   "`service-orders roles grant {user} {code}`").format(user=user, role=lang._(ROLES[role]),
+                                                                       code=role.value)
+            for role, user in report.without_role]
 
 
 PEOPLE = {

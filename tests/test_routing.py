@@ -92,16 +92,19 @@ def catalog_path(engine: Engine, body: str) -> Path:
 def test_import_names_people_by_id_and_by_email(ws: LocalWorkspace, tmp_path: Path) -> None:
     env = slack_env(ws.engine, ws.fake)
     file = catalog(tmp_path, f"client,ACME,Acme Facilities Ltd.,,,,,Grace Hopper,{SUPERVISOR2}; Sue@Example.com,"
-                             "cody@example.com\n"
+                             f"cody@example.com {WORKER}\n"
                              "site,ACME-HQ,Acme HQ,,,ACME,12 Harbour Road,,sam@example.com,\n"
                              + "".join(f"client,C{n},Client {n},,,,,,sam@example.com,cody@example.com\n"
                                        for n in range(30)))
     done = cli("catalog", "import", str(file), env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.endswith("32 clients and sites name their supervisors or coordinators.\n")
+    # a field worker named as coordinator: stored, and the operator told (routed to once granted the role)
+    assert done.stderr == (f"note: {WORKER} is named as coordinator but does not hold that role; grant it with "
+                           f"`service-orders roles grant {WORKER} coordinator`\n")
     assert {("client", "ACME", "supervisor", SUPERVISOR2), ("client", "ACME", "coordinator", COORDINATOR2),
             ("site", "ACME-HQ", "supervisor", SUPERVISOR)} <= routing(ws.engine)
-    assert len(routing(ws.engine)) == 3 + 60  # Sue named twice (id and e-mail) is one person
+    assert len(routing(ws.engine)) == 4 + 60  # Sue named twice (id and e-mail) is one person
     # each distinct e-mail asked of Slack once, however many rows name it
     asked = [call.args.get("email") for call in ws.fake.calls_to("users.lookupByEmail")]
     assert sorted(asked) == ["cody@example.com", "sam@example.com", "sue@example.com"]

@@ -48,7 +48,7 @@ from sqlalchemy import (
 )
 
 from storage.db import WRITE_OPTION, bulk_insert, scratch_table, upsert_from_select, without_jit
-from storage.models import MONEY, CatalogEntry, ClientPrice, Routing
+from storage.models import MONEY, CatalogEntry, ClientPrice, RoleGrant, Routing
 from workflow.limits import MAX_PRICE
 from workflow.numbers import parse_decimal
 from workflow.people import is_user_id
@@ -164,6 +164,8 @@ class ImportReport:
     existing: dict[str, int] = field(default_factory=dict)  # rows of the file already in the catalog, by kind
     changed: int = 0  # of those, how many the file changed
     routed: int = 0  # client and site rows that name their people (routing)
+    # people the file names for a role they do not hold (yet): stored all the same, routed to once granted
+    without_role: list[tuple[Role, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -476,11 +478,12 @@ def _counts(connection: Connection, prices: bool) -> dict[str, int]:
     return counts
 
 
-def _write_routing(connection: Connection, roles: set[Role]) -> None:
+def _write_routing(connection: Connection, roles: set[Role]) -> list[tuple[Role, str]]:
     """The file's client and site rows replace their people for each role the file has a column for: the
-    people staged, or none (an empty cell: everyone with the role again)."""
+    people staged, or none (an empty cell: everyone with the role again). Returns the first people named for
+    a role they do not hold."""
     if not roles:
-        return
+        return []
     routing = Routing.__table__  # type: ignore[attr-defined]
     in_file = exists().where(_STAGED.c.kind.in_([_CLIENT, _SITE]), _STAGED.c.kind == routing.c.kind,
                              _STAGED.c.code == routing.c.code)
@@ -488,6 +491,10 @@ def _write_routing(connection: Connection, roles: set[Role]) -> None:
     staged = _STAGED_ROUTING.c
     connection.execute(routing.insert().from_select(
         ["kind", "code", "role", "user_id"], select(staged.kind, staged.code, staged.role, staged.user_id)))
+    lacking = (select(staged.role, staged.user_id).distinct()
+               .where(~exists().where(RoleGrant.user_id == staged.user_id, RoleGrant.role == staged.role))
+               .order_by(staged.role, staged.user_id).limit(MAX_PROBLEMS))
+    return [(Role(role), user) for role, user in connection.execute(lacking)]
 
 
 def _write(connection: Connection, kinds: dict[str, int]) -> ImportReport:
@@ -550,6 +557,6 @@ def import_csv(engine: Engine, path: Path, on_progress: Callable[[Progress], Non
             if problems.count:
                 raise problems.error(path)
             report = _write(connection, kinds)
-            _write_routing(connection, people.roles)
+            report.without_role = _write_routing(connection, people.roles)
             report.routed = people.named
             return report
