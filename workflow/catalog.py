@@ -362,7 +362,12 @@ class _People:
 
     def stage(self, row: _Row, kind: str, line: int) -> Problem | None:
         """Stage the people `row` names (a row that passed its own checks), or say what is wrong with them."""
-        self.roles.update(role for column, role in ROUTED_ROLES.items() if getattr(row, column) is not None)
+        if row.supervisors is None:  # the file has neither column (coordinators may only follow supervisors)
+            return None
+        if len(self.roles) < len(ROUTED_ROLES):  # every row has the same columns: the first one says which
+            self.roles.update(role for column, role in ROUTED_ROLES.items() if getattr(row, column) is not None)
+        if not row.supervisors and not row.coordinators:
+            return None
         cells = [(column, getattr(row, column)) for column in ROUTED_ROLES if getattr(row, column)]
         if cells and kind not in (_CLIENT, _SITE):
             return _problem(Trouble.ONLY_CLIENT_SITE_PEOPLE, line, column=cells[0][0])
