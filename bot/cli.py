@@ -18,11 +18,11 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
-from bot.cli_words import catalog_error, cli_language, import_summary, people_problem, verdict_text
+from bot.cli_words import catalog_error, cli_language, import_summary, people_problem, routing_notes, verdict_text
 from bot.progress import ImportProgress
 from i18n import N_, Language, language
 from storage.db import DatabaseUrlError, database_url, init_db, make_engine, reaching
@@ -32,6 +32,9 @@ from workflow.letterhead import LetterheadError
 from workflow.numbers import MAX_ID, parse_id
 from workflow.people import PeopleError, grant, parse_role, revoke, roles_by_user
 from workflow.vocabulary import order_number, parse_order_number
+
+if TYPE_CHECKING:
+    from bot.gateway import SlackError
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -174,19 +177,51 @@ def _roles(args: argparse.Namespace) -> int:
 
 
 def _catalog(args: argparse.Namespace) -> int:
+    from bot.gateway import SlackError  # slack_sdk only for the commands that may call Slack
+
     engine = make_engine()
     init_db(engine)
     # not in logs, pipes or cron mail
     progress = ImportProgress(sys.stderr, args.lang) if sys.stderr.isatty() else None
     try:
-        report = import_csv(engine, Path(args.file), progress)
+        report = import_csv(engine, Path(args.file), progress, resolve_email=_email_resolver())
+    except SlackError as error:  # raised by the resolver, before anything was written
+        raise _lookup_failed(error) from None
     except OSError as error:  # a read that fails part-way (the file's own checks are the import's)
         raise CliError(N_("cannot read {path} ({reason})"), path=args.file, reason=error.strerror) from None
     finally:
         if progress:
             progress.close()
     print(import_summary(args.lang, report))
+    for note in routing_notes(args.lang, report):
+        print(note, file=sys.stderr)
     return 0
+
+
+def _email_resolver() -> Callable[[str], str | None] | None:
+    """Who has an e-mail, asked of Slack (users.lookupByEmail): only with SLACK_BOT_TOKEN set, and only when
+    the file names someone by e-mail (without the token, such a file is refused naming the setting)."""
+    from bot.gateway import Gateway, make_client
+    from bot.settings import slack_access
+
+    token, api_url = slack_access(os.environ)
+    if token is None:
+        return None
+    return Gateway(make_client(token, api_url)).user_by_email
+
+
+def _lookup_failed(error: SlackError) -> CliError:
+    """Looking an e-mail up went wrong for a reason no line of the file can fix: one line, nothing imported."""
+    from bot.gateway import ErrorCode
+
+    if error.code == ErrorCode.MISSING_SCOPE:
+        return CliError(N_("the Slack app lacks the scope users:read.email that looking people up by e-mail needs: "
+                           "add it (manifest.yml has it) and reinstall the app; nothing was imported"))
+    if error.not_answering:
+        return CliError(N_("could not reach Slack at SLACK_API_URL to look people up by e-mail ({code}); try "
+                           "again later; nothing was imported"), code=error.code)
+    return CliError(N_("Slack refused to look people up by e-mail ({code}); check SLACK_BOT_TOKEN; nothing was "
+                       "imported"), code=error.code)
 
 
 def _pdf(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 
 from i18n import N_, Language, LocaleError, english, language, shipped
+from i18n.domain import ROLES
 from workflow import people
 from workflow.catalog import CatalogError, ImportReport, Problem, Trouble
 from workflow.verification import Finding, Verdict
@@ -52,6 +53,12 @@ TROUBLES = {
     Trouble.REPEATED: N_("{kind} '{code}' already appears on line {first}"),
     Trouble.PRICE_NEEDS_CLIENT: N_("a price needs its client's code in 'parent'"),
     Trouble.UNKNOWN_ITEM: N_("code '{code}' is not a service or material code (in this file or already imported)"),
+    Trouble.ONLY_CLIENT_SITE_PEOPLE: N_("only a client or a site names people in '{column}'"),
+    Trouble.PERSON: N_("'{value}' in '{column}' is neither a Slack member id (like U012AB3CD) nor an e-mail"),
+    Trouble.UNKNOWN_EMAIL: N_("no one in the Slack workspace has the e-mail {email} (in '{column}')"),
+    Trouble.TOO_MANY_PEOPLE: N_("'{column}' names more than {most} people"),
+    Trouble.EMAILS_NEED_SLACK: N_("names {email} by e-mail: looking people up in Slack needs SLACK_BOT_TOKEN (and "
+                                  "SLACK_API_URL if not Slack's own); set it, or write member ids instead"),
 }
 
 
@@ -89,10 +96,25 @@ def import_summary(lang: Language, report: ImportReport) -> str:
     what = ", ".join(new) if new else lang._("nothing new")
     existing = sum(report.existing.values())
     if not existing:
-        return lang._("Imported {new}.").format(new=what)
-    return lang._("Imported {new}; of {existing} already in the catalog, {updated} updated and {unchanged} "
-                  "unchanged.").format(new=what, existing=lang.number(existing), updated=lang.number(report.changed),
-                                       unchanged=lang.number(existing - report.changed))
+        said = lang._("Imported {new}.").format(new=what)
+    else:
+        said = lang._("Imported {new}; of {existing} already in the catalog, {updated} updated and {unchanged} "
+                      "unchanged.").format(new=what, existing=lang.number(existing),
+                                           updated=lang.number(report.changed),
+                                           unchanged=lang.number(existing - report.changed))
+    if report.routed:
+        said += " " + lang.n_("{count} client or site names its supervisors or coordinators.",
+                              "{count} clients and sites name their supervisors or coordinators.",
+                              report.routed).format(count=lang.number(report.routed))
+    return said
+
+
+def routing_notes(lang: Language, report: ImportReport) -> list[str]:
+    """A line per person the file names for a role they do not hold: stored, but not routed to until then."""
+    return [lang._("note: {user} is named as {role} but does not hold that role; grant it with "
+                   "`service-orders roles grant {user} {code}`").format(user=user, role=lang._(ROLES[role]),
+                                                                       code=role.value)
+            for role, user in report.without_role]
 
 
 PEOPLE = {

@@ -37,6 +37,7 @@ class ErrorCode(StrEnum):
     CHANNEL_NOT_FOUND = "channel_not_found"
     IS_ARCHIVED = "is_archived"
     USER_NOT_FOUND = "user_not_found"
+    USERS_NOT_FOUND = "users_not_found"  # users.lookupByEmail: no one in the workspace has that e-mail
     USER_DISABLED = "user_disabled"  # conversations.open with a deactivated user
     USER_NOT_IN_CHANNEL = "user_not_in_channel"
     HASH_CONFLICT = "hash_conflict"
@@ -369,6 +370,16 @@ class Gateway:
         name = profile.get("real_name") or data.get("real_name") or profile.get("display_name") or data.get("name")
         locale = data.get("locale")
         return Profile(str(name or user), data.get("tz"), locale if isinstance(locale, str) else None)
+
+    def user_by_email(self, email: str) -> str | None:
+        """The member id of whoever in the workspace has this e-mail (users.lookupByEmail), None for no one;
+        anything else (out of reach, a scope missing) is a SlackError."""
+        try:
+            return str(self._call("users.lookupByEmail", email=email)["user"]["id"])
+        except SlackError as error:
+            if error.code == ErrorCode.USERS_NOT_FOUND:
+                return None
+            raise
 
     def upload_pdf(self, channel: str | list[str], filename: str, content: bytes, title: str, comment: str,
                    ticketed: Callable[[str], None] = lambda file_id: None) -> str:

@@ -130,9 +130,9 @@ def render_home(engine: Engine, user_id: str, now: datetime, timezone: str, *, p
     today = now.astimezone(ZoneInfo(timezone)).date()
     with Session(engine) as session:
         roles = roles_of(session, user_id)
-        sections = [(which, listing(session, which, user_id, today, limit=PER_SECTION))
+        sections = [(which, listing(session, which, user_id, today, limit=PER_SECTION, roles=roles))
                     for which in home_sections(roles)]
-        counts = counts_by_state(session) if sees_counts(roles) else None
+        counts = counts_by_state(session, user_id, roles) if sees_counts(roles) else None
         figures = current_amounts(session, [line.id for _, page in sections for line in page.lines], currency,
                                   tax_rate)
     return home_view(reader_language(engine, user_id, provider_locale), roles, sections, counts, now, today,

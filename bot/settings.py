@@ -124,6 +124,12 @@ def _api_url(env: Mapping[str, str]) -> str:
     return raw if raw.endswith("/") else raw + "/"
 
 
+def slack_access(env: Mapping[str, str]) -> tuple[str | None, str]:
+    """SLACK_BOT_TOKEN (None when unset) and SLACK_API_URL, for a command that calls Slack only when it must
+    (the catalog import, for the people a file names by e-mail)."""
+    return _token(env, "SLACK_BOT_TOKEN"), _api_url(env)
+
+
 @dataclass(frozen=True)
 class Settings:
     bot_token: str

@@ -81,6 +81,18 @@ class ClientPrice(SQLModel, table=True):
     unit_price: Decimal = Field(sa_type=MONEY)
 
 
+class Routing(SQLModel, table=True):
+    """Who a client's or site's orders go to: its named supervisors and coordinators (catalog columns
+    `supervisors`, `coordinators`). A site's names for a role stand before its client's; with none on either,
+    everyone with the role is routed (workflow/routing.py)."""
+
+    __tablename__ = "routing"
+    kind: str = Field(primary_key=True, max_length=16)  # client or site
+    code: str = Field(primary_key=True, max_length=64)
+    role: str = Field(primary_key=True, max_length=16)  # supervisor or coordinator
+    user_id: str = Field(primary_key=True, max_length=32)
+
+
 # a partial index's condition: closed orders (closed_at is set on closing) whose channel is not archived yet
 _TO_ARCHIVE = {dialect: text("closed_at IS NOT NULL AND channel_archived_at IS NULL")
                for dialect in ("postgresql_where", "sqlite_where")}

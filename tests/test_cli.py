@@ -110,7 +110,7 @@ GOOD = b"client,C1,Client,,,\n"
     ("nul.csv", HEADER + GOOD + b"client,C2,Nul\0here,,,\n",
      "line 3: holds a NUL byte: a catalog is text (is this a binary file?)"),
     ("empty.csv", b"", "the file is empty; its first line must be the header "
-                       "kind,code,name,unit,unit_price,parent,address,contact"),
+                       "kind,code,name,unit,unit_price,parent,address,contact,supervisors,coordinators"),
     ("header-only.csv", HEADER, "no rows after the header; nothing to import"),
     ("field.csv", HEADER + GOOD + b'client,C2,"' + b"x" * 200_000 + b'",,,\n',
      "line 3: a field is longer than 131072 characters (a quote left open?)"),
@@ -119,7 +119,8 @@ GOOD = b"client,C1,Client,,,\n"
     ("one-line.csv", HEADER + GOOD + b"x," * 2_000_000,
      "line 3: longer than 1048576 characters; a catalog row is a few hundred"),
     ("header.csv", b"\x1b[31mkind\x07," + b"y" * 500 + b"\n" + GOOD,
-     "line 1: the header must be kind,code,name,unit,unit_price,parent (then optionally address,contact), "
+     "line 1: the header must be kind,code,name,unit,unit_price,parent (then optionally "
+     "address,contact,supervisors,coordinators), "
      "not ?[31mkind?," + "y" * 49 + "…"),  # control characters shown as ?, cut at 60 characters
     ("missing.csv", None, "cannot read it (No such file or directory)."),
     ("folder", "folder", "cannot read it (Is a directory)."),

@@ -12,6 +12,7 @@ import yaml
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
+from bot.gateway import Gateway, make_client
 from sandbox.local import MANIFEST, LocalWorkspace
 from sandbox.slackfake.server import LOST
 from sandbox.slackfake.state import Call
@@ -66,6 +67,9 @@ def test_scopes_are_exactly_what_the_web_api_calls_need(seeded) -> None:  # type
         ws.fake.fail_next("chat.postMessage", "lost", status=LOST)
         assert ws.at(datetime.combine(soon, POLICY.morning, ZoneInfo(ws.fake.users[WORKER].tz))).sweep()
         assert ws.dms(WORKER)
+        # the catalog import looks up the people a client names by e-mail, with the bot's token
+        gateway = Gateway(make_client(ws.fake.bot_token, ws.fake.api_url))
+        assert gateway.user_by_email(ws.fake.users[SUPERVISOR].email or "") == SUPERVISOR
         calls = [(call.method, in_dm(call)) for call in ws.fake.calls if call.method not in ("upload", "response_url")]
         assert all(call.response.get("error") != "missing_scope" for call in ws.fake.calls)
     assert {("users.conversations", False), ("conversations.history", False), ("conversations.history", True),

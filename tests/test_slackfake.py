@@ -433,6 +433,23 @@ def test_users(fake: FakeSlack, client: WebClient) -> None:
     assert error_of(client.users_lookupByEmail, email="nobody@example.com") == "users_not_found"
 
 
+def test_users_lookup_by_email_as_slack_documents_it(fake: FakeSlack, client: WebClient) -> None:
+    found = client.users_lookupByEmail(email="Sam@Example.com")  # Slack compares e-mails without case
+    assert found["ok"] is True and found["user"]["id"] == "U1"
+    assert found["user"]["profile"]["email"] == "sam@example.com" and found["user"]["name"] == "sam"
+    assert error_of(client.users_lookupByEmail, email="nobody@example.com") == "users_not_found"
+    assert error_of(client.users_lookupByEmail, email="gone@example.com") == "users_not_found"  # deactivated
+    missing = api_error(client.users_lookupByEmail, email="")
+    assert missing.response["error"] == "invalid_arguments"
+    assert missing.response["response_metadata"]["messages"] == ["[ERROR] missing required field: email"]
+    # the method needs users:read.email: users:read is not enough
+    with FakeSlack(bot_token=TOKEN, scopes=("users:read", "chat:write")) as narrow:
+        narrow.add_user("U1", "sam", email="sam@example.com")
+        refused = api_error(WebClient(token=TOKEN, base_url=narrow.api_url).users_lookupByEmail,
+                            email="sam@example.com")
+        assert refused.response["error"] == "missing_scope" and refused.response["needed"] == "users:read.email"
+
+
 # ----------------------------------------------------------------------------------------------------------
 # views
 

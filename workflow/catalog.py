@@ -8,7 +8,13 @@ write transaction that then upserts the staged rows into the catalog. A bad row 
 as it was.
 
 What is wrong is said as typed problems (a code and its values, on a line of the file); the command line
-words them in the operator's language (bot/cli_words.py)."""
+words them in the operator's language (bot/cli_words.py).
+
+Clients and sites may name their supervisors and coordinators (columns `supervisors`, `coordinators`): Slack
+member ids, or e-mails that a resolver the caller gives (bot/ asks Slack's users.lookupByEmail; this module
+never talks to Slack) turns into member ids, each distinct e-mail asked once. Those names are the order's
+routing (workflow/routing.py): when the file has the column, each client or site row's names replace the ones
+stored for it, and an empty cell clears them (its orders go to everyone with the role again)."""
 
 from __future__ import annotations
 
@@ -42,13 +48,20 @@ from sqlalchemy import (
 )
 
 from storage.db import WRITE_OPTION, bulk_insert, scratch_table, upsert_from_select, without_jit
-from storage.models import MONEY, CatalogEntry, ClientPrice
+from storage.models import MONEY, CatalogEntry, ClientPrice, RoleGrant, Routing
 from workflow.limits import MAX_PRICE
 from workflow.numbers import parse_decimal
-from workflow.vocabulary import CatalogKind
+from workflow.people import is_user_id
+from workflow.vocabulary import CatalogKind, Role
 
 HEADER = ["kind", "code", "name", "unit", "unit_price", "parent"]
-OPTIONAL = ["address", "contact"]  # may follow: a site's address, a client's contact (shown on the PDFs)
+# may follow, in this order: a site's address, a client's contact (shown on the PDFs); a client's or site's
+# supervisors and coordinators (its routing)
+OPTIONAL = ["address", "contact", "supervisors", "coordinators"]
+ROUTED_ROLES = {"supervisors": Role.SUPERVISOR, "coordinators": Role.COORDINATOR}  # column: the role it names
+MAX_PEOPLE = 50  # people named in one cell: a client's team, not the company's directory
+_PEOPLE_SEPARATOR = re.compile(r"[\s;]+")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_PROBLEMS = 20  # problems listed; the rest are counted ("and 1234 more")
 MAX_LINE = 1 << 20  # characters: a real row is under 2 KB; this stops a file with no line breaks early
 BATCH = 5000  # rows staged per INSERT
@@ -70,6 +83,17 @@ _STAGED = Table(
     Column("name", Text), Column("unit", Text), Column("unit_price", Text), Column("parent_code", Text),
     Column("address", Text), Column("contact", Text), Column("search_text", Text),
     prefixes=["TEMPORARY"])
+
+# The people the file's client and site rows name, one row per (row, role, person), as member ids.
+_STAGED_ROUTING = Table(
+    "routing_import", MetaData(),
+    Column("line", Integer, nullable=False), Column("kind", Text, nullable=False),
+    Column("code", Text, nullable=False), Column("role", Text, nullable=False), Column("user_id", Text, nullable=False),
+    prefixes=["TEMPORARY"])
+
+# Looks an e-mail up: the member id of the person it belongs to, None when no one has it. Anything else that
+# goes wrong (Slack out of reach, a scope missing) it raises, and the import stops with nothing written.
+EmailResolver = Callable[[str], str | None]
 
 
 class Trouble(StrEnum):
@@ -102,6 +126,11 @@ class Trouble(StrEnum):
     REPEATED = "repeated"  # kind, code, first
     PRICE_NEEDS_CLIENT = "price_needs_client"
     UNKNOWN_ITEM = "unknown_item"  # code
+    ONLY_CLIENT_SITE_PEOPLE = "only_client_site_people"  # column
+    PERSON = "person"  # column, value: neither a member id nor an e-mail
+    UNKNOWN_EMAIL = "unknown_email"  # column, email: no one in the workspace has it
+    TOO_MANY_PEOPLE = "too_many_people"  # column, most
+    EMAILS_NEED_SLACK = "emails_need_slack"  # email: the file names people by e-mail and nothing can look them up
 
 
 @dataclass(frozen=True)
@@ -134,6 +163,9 @@ class ImportReport:
     created: dict[str, int] = field(default_factory=dict)  # by kind
     existing: dict[str, int] = field(default_factory=dict)  # rows of the file already in the catalog, by kind
     changed: int = 0  # of those, how many the file changed
+    routed: int = 0  # client and site rows that name their people (routing)
+    # people the file names for a role they do not hold (yet): stored all the same, routed to once granted
+    without_role: list[tuple[Role, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -223,6 +255,8 @@ class _Row(NamedTuple):
     parent: str
     address: str = ""
     contact: str = ""
+    supervisors: str | None = None  # None: the file has no such column (the stored names stay)
+    coordinators: str | None = None
 
 
 def _rows(handle: IO[bytes], path: Path) -> Iterator[tuple[int, _Row | Problem]]:
@@ -314,9 +348,67 @@ def _price(written: str, line: int) -> Decimal | Problem:
     return price
 
 
+class _People:
+    """The people a client or site row names, as member ids: ids taken as written (their shape checked),
+    e-mails looked up through the resolver, each distinct one once (a catalog may name one person on 10,000
+    rows)."""
+
+    def __init__(self, resolve: EmailResolver | None, path: Path) -> None:
+        self.resolve, self.path = resolve, path
+        self.found: dict[str, str | None] = {}  # e-mail, lower case: member id, or None for no one
+        self.batch: list[tuple[Any, ...]] = []  # rows for _STAGED_ROUTING
+        self.named = 0  # rows that name someone
+        self.roles: set[Role] = set()  # the roles the file has a column for: its client and site rows set them
+
+    def stage(self, row: _Row, kind: str, line: int) -> Problem | None:
+        """Stage the people `row` names (a row that passed its own checks), or say what is wrong with them."""
+        if row.supervisors is None:  # the file has neither column (coordinators may only follow supervisors)
+            return None
+        if len(self.roles) < len(ROUTED_ROLES):  # every row has the same columns: the first one says which
+            self.roles.update(role for column, role in ROUTED_ROLES.items() if getattr(row, column) is not None)
+        if not row.supervisors and not row.coordinators:
+            return None
+        cells = [(column, getattr(row, column)) for column in ROUTED_ROLES if getattr(row, column)]
+        if cells and kind not in (_CLIENT, _SITE):
+            return _problem(Trouble.ONLY_CLIENT_SITE_PEOPLE, line, column=cells[0][0])
+        staged: list[tuple[Any, ...]] = []
+        for column, cell in cells:
+            people = self._people(column, cell, line)
+            if isinstance(people, Problem):
+                return people
+            staged += [(line, kind, row.code, ROUTED_ROLES[column].value, user) for user in people]
+        self.batch += staged
+        self.named += bool(staged)
+        return None
+
+    def _people(self, column: str, cell: str, line: int) -> list[str] | Problem:
+        named = [token for token in _PEOPLE_SEPARATOR.split(cell) if token]
+        if len(named) > MAX_PEOPLE:
+            return _problem(Trouble.TOO_MANY_PEOPLE, line, column=column, most=MAX_PEOPLE)
+        people: list[str] = []
+        for token in named:
+            user = token if is_user_id(token) else self._looked_up(column, token, line)
+            if isinstance(user, Problem):
+                return user
+            people.append(user)
+        return list(dict.fromkeys(people))
+
+    def _looked_up(self, column: str, token: str, line: int) -> str | Problem:
+        if not _EMAIL.match(token) or len(token) > 254:
+            return _problem(Trouble.PERSON, line, column=column, value=_shown(token))
+        email = token.lower()
+        if email not in self.found:
+            if self.resolve is None:  # said at once: every later e-mail would fail the same way
+                raise CatalogError(self.path, [_problem(Trouble.EMAILS_NEED_SLACK, line, email=_shown(token))])
+            self.found[email] = self.resolve(email)
+        user = self.found[email]
+        return _problem(Trouble.UNKNOWN_EMAIL, line, column=column, email=_shown(token)) if user is None else user
+
+
 def _stage(connection: Connection, path: Path, problems: _Problems,
-           on_progress: Callable[[Progress], None] | None) -> dict[str, int]:
-    """Read, check and stage every row; return how many rows of each kind the file has."""
+           on_progress: Callable[[Progress], None] | None, people: _People) -> dict[str, int]:
+    """Read, check and stage every row (and the people client and site rows name); return how many rows of
+    each kind the file has."""
     try:
         handle = path.open("rb")
     except OSError as error:
@@ -327,6 +419,8 @@ def _stage(connection: Connection, path: Path, problems: _Problems,
         batch: list[tuple[Any, ...]] = []
         for line, row in _rows(handle, path):
             entry = row if isinstance(row, Problem) else _entry(row, line)
+            if not isinstance(row, Problem) and not isinstance(entry, Problem):
+                entry = people.stage(row, entry[1], line) or entry  # the people it names, if any
             if isinstance(entry, Problem):
                 problems.add(entry)
                 if isinstance(row, Problem):
@@ -338,9 +432,12 @@ def _stage(connection: Connection, path: Path, problems: _Problems,
             if len(batch) == BATCH:
                 bulk_insert(connection, _STAGED, batch)
                 batch.clear()
+                bulk_insert(connection, _STAGED_ROUTING, people.batch)
+                people.batch.clear()
                 if on_progress:
                     on_progress(Progress(sum(kinds.values()), handle.tell(), size))
         bulk_insert(connection, _STAGED, batch)
+        bulk_insert(connection, _STAGED_ROUTING, people.batch)
         if not kinds and not problems.count:
             raise CatalogError(path, [_problem(Trouble.NO_ROWS)])
         if on_progress:
@@ -386,6 +483,25 @@ def _counts(connection: Connection, prices: bool) -> dict[str, int]:
     return counts
 
 
+def _write_routing(connection: Connection, roles: set[Role]) -> list[tuple[Role, str]]:
+    """The file's client and site rows replace their people for each role the file has a column for: the
+    people staged, or none (an empty cell: everyone with the role again). Returns the first people named for
+    a role they do not hold."""
+    if not roles:
+        return []
+    routing = Routing.__table__  # type: ignore[attr-defined]
+    in_file = exists().where(_STAGED.c.kind.in_([_CLIENT, _SITE]), _STAGED.c.kind == routing.c.kind,
+                             _STAGED.c.code == routing.c.code)
+    connection.execute(routing.delete().where(routing.c.role.in_(sorted(roles)), in_file))
+    staged = _STAGED_ROUTING.c
+    connection.execute(routing.insert().from_select(
+        ["kind", "code", "role", "user_id"], select(staged.kind, staged.code, staged.role, staged.user_id)))
+    lacking = (select(staged.role, staged.user_id).distinct()
+               .where(~exists().where(RoleGrant.user_id == staged.user_id, RoleGrant.role == staged.role))
+               .order_by(staged.role, staged.user_id).limit(MAX_PROBLEMS))
+    return [(Role(role), user) for role, user in connection.execute(lacking)]
+
+
 def _write(connection: Connection, kinds: dict[str, int]) -> ImportReport:
     """Upsert every staged row into the catalog in one statement, in the file's order."""
     prices = _PRICE in kinds
@@ -427,13 +543,16 @@ def _write_prices(connection: Connection, staged_price: Any) -> int:
     return changed
 
 
-def import_csv(engine: Engine, path: Path, on_progress: Callable[[Progress], None] | None = None) -> ImportReport:
-    """Import the catalog file at `path`, all or nothing; `on_progress` hears how far the reading is."""
-    problems = _Problems()
-    with engine.connect() as connection, scratch_table(connection, _STAGED):
-        # staging writes only the temporary table: the catalog (and on SQLite the write lock) is not touched yet
+def import_csv(engine: Engine, path: Path, on_progress: Callable[[Progress], None] | None = None,
+               resolve_email: EmailResolver | None = None) -> ImportReport:
+    """Import the catalog file at `path`, all or nothing; `on_progress` hears how far the reading is;
+    `resolve_email` looks up the people the file names by e-mail (without it, an e-mail stops the import)."""
+    problems, people = _Problems(), _People(resolve_email, path)
+    with engine.connect() as connection, scratch_table(connection, _STAGED), \
+            scratch_table(connection, _STAGED_ROUTING):
+        # staging writes only the temporary tables: the catalog (and on SQLite the write lock) is not touched yet
         with connection.begin():
-            kinds = _stage(connection, path, problems, on_progress)
+            kinds = _stage(connection, path, problems, on_progress, people)
             connection.execute(text(f"CREATE INDEX {_STAGED.name}_key ON {_STAGED.name} (kind, code, line)"))
             # no autovacuum analyzes a temporary table: without statistics PostgreSQL plans the checks blind
             connection.execute(text(f"ANALYZE {_STAGED.name}"))
@@ -442,4 +561,7 @@ def import_csv(engine: Engine, path: Path, on_progress: Callable[[Progress], Non
             _check_staged(connection, problems)
             if problems.count:
                 raise problems.error(path)
-            return _write(connection, kinds)
+            report = _write(connection, kinds)
+            report.without_role = _write_routing(connection, people.roles)
+            report.routed = people.named
+            return report

@@ -13,7 +13,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from storage.models import Assignment, CatalogEntry, ServiceOrder
-from workflow.vocabulary import State, order_number
+from workflow.routing import seen_by
+from workflow.vocabulary import Role, State, order_number
 
 OPEN_STATES = (State.PENDING_APPROVAL, State.APPROVED, State.CHANGES_REQUESTED)  # sent back: still open
 
@@ -30,6 +31,8 @@ class Listing(StrEnum):
 
 
 LISTINGS_FOR_COMMAND = (Listing.MINE, Listing.PENDING, Listing.OVERDUE, Listing.ALL)
+# the listings of everyone's orders: narrowed to the orders routed to the reader (workflow/routing.py)
+ROUTED_LISTINGS = frozenset({Listing.PENDING, Listing.OVERDUE, Listing.ALL})
 
 
 @dataclass(frozen=True)
@@ -68,10 +71,13 @@ def is_overdue(state: State, scheduled: date | None, today: date) -> bool:
 
 
 def listing(session: Session, which: Listing, user_id: str, today: date, *, offset: int = 0,
-            limit: int = 10) -> Page:
+            limit: int = 10, roles: set[Role] | None = None) -> Page:
     """One page of a listing, in the order people work through it: oldest waiting first for approvals and
-    overdue work, soonest scheduled first for assignments, newest first otherwise."""
+    overdue work, soonest scheduled first for assignments, newest first otherwise. Given the reader's `roles`,
+    everyone's orders narrow to those routed to them."""
     where = _where(which, user_id, today)
+    if roles is not None and which in ROUTED_LISTINGS:
+        where = and_(where, seen_by(user_id, roles))
     order_by = {
         Listing.PENDING: (ServiceOrder.created_at, ServiceOrder.id),
         Listing.OVERDUE: (ServiceOrder.scheduled_date, ServiceOrder.id),
@@ -89,8 +95,12 @@ def listing(session: Session, which: Listing, user_id: str, today: date, *, offs
     return Page(lines, total, offset, limit)
 
 
-def counts_by_state(session: Session) -> dict[State, int]:
-    rows = session.exec(select(ServiceOrder.state, func.count()).group_by(ServiceOrder.state)).all()
+def counts_by_state(session: Session, user_id: str | None = None, roles: set[Role] | None = None) -> dict[State, int]:
+    """How many orders are in each state: of those routed to the reader, given their id and `roles`."""
+    query = select(ServiceOrder.state, func.count())
+    if user_id is not None and roles is not None:
+        query = query.where(seen_by(user_id, roles))
+    rows = session.exec(query.group_by(ServiceOrder.state)).all()
     counts = {state: 0 for state in State}
     counts.update({State(state): count for state, count in rows})
     return counts

@@ -40,8 +40,13 @@ def parse_role(text: str) -> Role:
         raise PeopleError(Trouble.ROLE, text) from None
 
 
+def is_user_id(text: str) -> bool:
+    """Whether `text` has the shape of a Slack member id (U… or W…)."""
+    return _USER_ID.fullmatch(text) is not None  # not match(): its $ lets a trailing line break through
+
+
 def check_user_id(user_id: str) -> str:
-    if not _USER_ID.fullmatch(user_id):  # not match(): its $ lets a trailing line break through
+    if not is_user_id(user_id):
         raise PeopleError(Trouble.USER_ID, user_id)
     return user_id
 

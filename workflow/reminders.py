@@ -39,8 +39,9 @@ from workflow.effects import (
 from workflow.effects import (
     Reminder as ChannelReminder,
 )
+from workflow.routing import Router, seen_by
 from workflow.visibility import DIGEST_FOR, ESCALATED_TO, REMINDED_TO_APPROVE, people_with
-from workflow.vocabulary import State
+from workflow.vocabulary import Role, State
 
 CATCH_UP = timedelta(days=7)  # due moments further back than this are history, not reminders
 DIGEST_SIZE = 15  # overdue orders named in a digest; the rest are counted
@@ -144,19 +145,20 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
     provider_now = now.astimezone(ZoneInfo(policy.timezone))
     quiet_here = policy.quiet is not None and policy.quiet.covers(provider_now.time())
     with Session(engine) as session:
-        staff = people_with(session, REMINDED_TO_APPROVE), people_with(session, ESCALATED_TO)
+        router = Router(session)
         zones = {p.user_id: p.tz for p in session.exec(select(Person).where(Person.tz.is_not(None))).scalars()}
         due: list[_Due] = []
-        for kind, after, people in (("approval", policy.remind_after, staff[0]),
-                                    ("escalation", policy.escalate_after, staff[1])):
+        for kind, after, roles in (("approval", policy.remind_after, REMINDED_TO_APPROVE),
+                                   ("escalation", policy.escalate_after, ESCALATED_TO)):
             waiting = _pending_since(session, kind, after, now - after - CATCH_UP, now - after, limit + 1)
-            due += _approvals(kind, waiting, after, people, quiet_here)
+            due += _approvals(kind, waiting, after, _routed(router, waiting, people_with(session, roles), roles),
+                              quiet_here)
         due += list(_mornings(session, now, policy, zones))  # bounded by its three-day window, not by `limit`:
         # those held by a worker's quiet hours would otherwise fill it and starve the rest
         today = provider_now.date()
         due += [_Due(f"overdue:{o.id}:{o.scheduled_date}", "overdue", o.id, None, now, EffectKind.CARD,
                      Card(overdue=True)) for o in _newly_overdue(session, today, limit + 1)]
-        due += _digests(session, people_with(session, DIGEST_FOR), now, today, policy, zones)
+        due += _digests(session, people_with(session, DIGEST_FOR), now, today, policy, zones, router)
         due += _archives(session, now, policy.archive_after, limit + 1)
     due.sort(key=lambda item: item.due_at)
     later = [item for item in due if not item.held][limit:]
@@ -175,7 +177,8 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
 # what a reminder needs of an order: plain rows, not ORM objects (a sweep may read tens of thousands)
 _ORDER = (ServiceOrder.id, ServiceOrder.created_at, ServiceOrder.channel_id, ServiceOrder.scheduled_date)
 # and of an order pending approval: when this round of approval began, and which round it is
-_WAITING = (*_ORDER, ServiceOrder.pending_since, ServiceOrder.pending_round)
+_WAITING = (*_ORDER, ServiceOrder.pending_since, ServiceOrder.pending_round, ServiceOrder.client_code,
+            ServiceOrder.site_code)
 
 
 def _not_queued(key: ColumnElement[str]) -> ColumnElement[bool]:
@@ -208,11 +211,19 @@ def _hours(span: timedelta) -> int:
     return int(span.total_seconds() // 3600)
 
 
-def _approvals(kind: str, orders: list[Row], after: timedelta, people: list[str], held: bool) -> list[_Due]:
+def _routed(router: Router, orders: list[Row], people: list[str], roles: frozenset[Role]) -> dict[int, tuple[str, ...]]:
+    """Whom each order's reminder pings: the holders of `roles` its client or site routes it to."""
+    router.load((order.client_code, order.site_code) for order in orders)
+    return {order.id: tuple(router.narrow(order.client_code, order.site_code, people, roles)) for order in orders}
+
+
+def _approvals(kind: str, orders: list[Row], after: timedelta, people: dict[int, tuple[str, ...]],
+               held: bool) -> list[_Due]:
     hours = _hours(after)  # how long this round has waited when the reminder is due: its message's figure
-    payload = ChannelReminder(ReminderAbout(kind), hours, tuple(people), State.PENDING_APPROVAL.value)
     return [_Due(f"{kind}:{order.id}:r{order.pending_round}:{hours}h", kind, order.id, None,
-                 aware(order.pending_since) + after, EffectKind.REMINDER, payload, held) for order in orders]
+                 aware(order.pending_since) + after, EffectKind.REMINDER,
+                 ChannelReminder(ReminderAbout(kind), hours, people[order.id], State.PENDING_APPROVAL.value), held)
+            for order in orders]
 
 
 def _mornings(session: Session, now: datetime, policy: ReminderPolicy, zones: dict[str, str]) -> Iterable[_Due]:
@@ -245,9 +256,10 @@ def _newly_overdue(session: Session, today: date, limit: int) -> list[Row]:
 
 
 def _digests(session: Session, coordinators: list[str], now: datetime, today: date, policy: ReminderPolicy,
-             zones: dict[str, str]) -> list[_Due]:
-    """Each coordinator, once a day at digest time where they are: the overdue orders (the first
-    DIGEST_SIZE named, all counted). Reads the orders only when some coordinator's digest is due."""
+             zones: dict[str, str], router: Router) -> list[_Due]:
+    """Each coordinator, once a day at digest time where they are: the overdue orders they see (routing:
+    their clients' and those of clients that name no coordinator; the first DIGEST_SIZE named, all counted).
+    Reads the orders only when some coordinator's digest is due."""
     wanted = []
     for coordinator in coordinators:
         local = now.astimezone(ZoneInfo(zones.get(coordinator) or policy.timezone))
@@ -259,15 +271,18 @@ def _digests(session: Session, coordinators: list[str], now: datetime, today: da
     if not wanted:
         return []
     overdue = and_(ServiceOrder.state == State.APPROVED, ServiceOrder.scheduled_date < today)
-    count = session.exec(select(func.count()).select_from(ServiceOrder).where(overdue)).scalar_one()
-    if not count:
-        return []
-    first = session.exec(select(*_ORDER).where(overdue).order_by(ServiceOrder.scheduled_date, ServiceOrder.id)
-                         .limit(DIGEST_SIZE)).all()
-    lines = tuple(OverdueLine(o.id, o.channel_id, o.scheduled_date) for o in first)
-    return [_Due(key, "digest", None, coordinator, due_at, EffectKind.NOTIFY,
-                 Notify(coordinator, NotifyAbout.DIGEST, count=count, orders=lines), held)
-            for coordinator, key, due_at, held in wanted]
+    digests = []
+    for coordinator, key, due_at, held in wanted:
+        theirs = and_(overdue, seen_by(coordinator, router.roles_of(coordinator)))
+        count = session.exec(select(func.count()).select_from(ServiceOrder).where(theirs)).scalar_one()
+        if not count:
+            continue
+        first = session.exec(select(*_ORDER).where(theirs).order_by(ServiceOrder.scheduled_date, ServiceOrder.id)
+                             .limit(DIGEST_SIZE)).all()
+        lines = tuple(OverdueLine(o.id, o.channel_id, o.scheduled_date) for o in first)
+        digests.append(_Due(key, "digest", None, coordinator, due_at, EffectKind.NOTIFY,
+                            Notify(coordinator, NotifyAbout.DIGEST, count=count, orders=lines), held))
+    return digests
 
 
 def _archives(session: Session, now: datetime, after: timedelta | None, limit: int) -> list[_Due]:

@@ -87,6 +87,7 @@ from workflow.limits import FREE_ITEMS, Limits
 from workflow.people import local_today
 from workflow.policy import ApprovalPolicy
 from workflow.queries import field_workers, get_order, open_stint, version_lines
+from workflow.routing import Router
 from workflow.transitions import BY_ACTION, Transition, check
 from workflow.vocabulary import Action, CatalogKind, ItemKind, Role, State, order_number
 
@@ -140,8 +141,8 @@ class OrderService:
         with session_scope(self.engine) as session:
             check(BY_ACTION[Action.SUBMIT], None, roles_of(session, actor), False, "")
             client, site, lines = _draft_lines(session, actor, draft, now, self)
-            # whoever the table lets approve is asked to review
-            reviewers = _users_with(session, BY_ACTION[Action.APPROVE].roles)
+            # whoever the table lets approve is asked to review, among those the client or site names
+            reviewers = _reviewers(session, client.code, site.code)
 
             order = ServiceOrder(
                 state=State.PENDING_APPROVAL, requester_id=actor, client_code=client.code,
@@ -436,7 +437,7 @@ def _revise(session: Session, order: ServiceOrder, actor: str, data: OrderDraft,
     if action is Action.RESUBMIT:  # asked to review again, as on submit (someone granted since joins them)
         # a new round of approval: its reminders are timed from now (an edit while pending keeps the clock)
         order.pending_since, order.pending_round = now, order.pending_round + 1
-        reviewers = tuple(_users_with(session, BY_ACTION[Action.APPROVE].roles))
+        reviewers = tuple(_reviewers(session, client.code, site.code))
         effects.add(EffectKind.INVITE, f"invite:r{order.revision}", Invite(reviewers))
     return StepFacts(action, actor, version=None, fields=fields, items=item_facts(changes, service.currency),
                      reviewers=reviewers, currency=service.currency, total=total, tax_rate=service.limits.tax_rate,
@@ -583,6 +584,13 @@ def _check(session: Session, transition: Transition, order: ServiceOrder, actor:
 def _users_with(session: Session, roles: frozenset[Role] | set[Role]) -> list[str]:
     rows = session.exec(select(RoleGrant.user_id).where(RoleGrant.role.in_([r.value for r in roles])))
     return sorted(set(rows))
+
+
+def _reviewers(session: Session, client: str, site: str) -> list[str]:
+    """Who is asked to review an order for this client and site: whoever the table lets approve, narrowed to
+    the people the client or site names (workflow/routing.py)."""
+    roles = BY_ACTION[Action.APPROVE].roles
+    return Router(session).narrow(client, site, _users_with(session, roles), roles)
 
 
 def _unique(users: list[str]) -> list[str]:

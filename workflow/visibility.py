@@ -12,10 +12,12 @@ from sqlmodel import Session, select
 from storage.models import RoleGrant, ServiceOrder
 from workflow.overview import Listing
 from workflow.queries import open_stint
+from workflow.routing import Router
 from workflow.transitions import BY_ACTION
 from workflow.vocabulary import Action, Role
 
-# Staff see every order: they list any listing, open any order, and their App Home changes with any step.
+# Staff see every order: they list any listing, open any order, and their App Home changes with any step;
+# a client or site that names its supervisors and coordinators narrows theirs to those (workflow/routing.py).
 SEES_EVERY_ORDER = frozenset({Role.SUPERVISOR, Role.COORDINATOR, Role.ADMIN})
 
 # App Home's sections, most pressing first, and the roles that get each. Those who may approve an order see
@@ -60,7 +62,10 @@ def may_open(roles: set[Role], user: str, requester_id: str, assigned: bool) -> 
 
 
 def may_open_order(session: Session, user: str, order: ServiceOrder) -> bool:
+    """`may_open`, with staff narrowed to the orders routed to them (workflow/routing.py)."""
     roles = {Role(r) for r in session.exec(select(RoleGrant.role).where(RoleGrant.user_id == user))}
+    if roles & SEES_EVERY_ORDER and not Router(session).sees(order.client_code, order.site_code, user, roles):
+        roles -= SEES_EVERY_ORDER  # routed elsewhere: they see it as anyone else would
     return may_open(roles, user, order.requester_id, open_stint(session, order.id, user) is not None)
 
 

@@ -349,7 +349,8 @@ def users_info(ws: Workspace, args: Args) -> dict[str, Any]:
 
 @method("users.lookupByEmail", errors=("users_not_found",), scopes=("users:read.email",))
 def users_lookup_by_email(ws: Workspace, args: Args) -> dict[str, Any]:
-    email = (args.str("email") or "").strip().lower()
+    """The user whose profile has this e-mail (Slack compares it without case); a bot has none to find."""
+    email = args.required("email").strip().lower()
     for u in ws.users.values():
         if u.email and u.email.lower() == email and not u.deleted:
             return {"user": user_json(ws, u)}
