@@ -12,8 +12,9 @@ from sqlalchemy import ColumnElement, and_, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from storage.models import Assignment, CatalogEntry, ServiceOrder
-from workflow.vocabulary import State, order_number
+from storage.models import Assignment, CatalogEntry, RoleGrant, ServiceOrder
+from workflow.policy import APPROVING_ROLES, Level, may_approve
+from workflow.vocabulary import Role, State, order_number
 
 OPEN_STATES = (State.PENDING_APPROVAL, State.APPROVED, State.CHANGES_REQUESTED)  # sent back: still open
 
@@ -72,6 +73,8 @@ def listing(session: Session, which: Listing, user_id: str, today: date, *, offs
     """One page of a listing, in the order people work through it: oldest waiting first for approvals and
     overdue work, soonest scheduled first for assignments, newest first otherwise."""
     where = _where(which, user_id, today)
+    if which == Listing.PENDING:  # those waiting for a level of approval this person may give
+        where = and_(where, ServiceOrder.approval_role.in_(_approvable(session, user_id)))  # type: ignore[attr-defined]
     order_by = {
         Listing.PENDING: (ServiceOrder.created_at, ServiceOrder.id),
         Listing.OVERDUE: (ServiceOrder.scheduled_date, ServiceOrder.id),
@@ -87,6 +90,12 @@ def listing(session: Session, which: Listing, user_id: str, today: date, *, offs
         .where(where).order_by(*order_by).offset(offset).limit(limit)).all()
     lines = [_line(order, client_name, site_name, today) for order, client_name, site_name in rows]
     return Page(lines, total, offset, limit)
+
+
+def _approvable(session: Session, user_id: str) -> list[str]:
+    """The roles whose levels of approval `user_id` may give (their own and those ranked below)."""
+    roles = {Role(r) for r in session.exec(select(RoleGrant.role).where(RoleGrant.user_id == user_id))}
+    return sorted(role.value for role in APPROVING_ROLES if may_approve(Level(role), roles))
 
 
 def counts_by_state(session: Session) -> dict[State, int]:
