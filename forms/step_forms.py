@@ -65,6 +65,7 @@ FIELD_WORKERS, SCHEDULED_DATE, NOTES, REASON, NOTE = (
     BLOCKS[f] for f in (Field.FIELD_WORKERS, Field.SCHEDULED_DATE, Field.NOTES, Field.REASON, Field.NOTE))
 
 Lines = list[tuple[int, ItemLine]]
+LEVEL_NOTE = "approval_note"  # a later level's approval form (approval by amount): its only input
 
 
 def _modal(lang: Language, action: Action, title: str, submit: str, blocks: list, meta: FormMeta) -> View:
@@ -114,7 +115,7 @@ def _build_later_level(meta: FormMeta, order: OrderCard) -> View:
     blocks = [
         _summary(lang, order),
         text_section("\n".join(chosen)),  # plain text: a form builds no markup (names, not mentions)
-        input_block(NOTES, _("Note (optional)"), text_input(NOTES, max_length=NOTES_MAX, multiline=True),
+        input_block(LEVEL_NOTE, _("Note (optional)"), text_input(LEVEL_NOTE, max_length=NOTES_MAX, multiline=True),
                     optional=True),
     ]
     return _modal(lang, Action.APPROVE, lang.p_("modal title", "Approve {number}").format(number=order.number),
@@ -122,10 +123,10 @@ def _build_later_level(meta: FormMeta, order: OrderCard) -> View:
 
 
 def parse_approve(values: Values, meta: FormMeta) -> Approval | LevelApproval:
-    """Level 1's form has the field workers' block; a later level's has only the note."""
-    if FIELD_WORKERS not in values:
+    """A later level's form is known by its note's block (Slack sends every input block, filled in or not)."""
+    if LEVEL_NOTE in values:
         errors = Collector(language(meta.locale))
-        notes = optional_text(values, NOTES, NOTES_MAX, errors)
+        notes = optional_text(values, LEVEL_NOTE, NOTES_MAX, errors)
         errors.raise_if_any()
         return LevelApproval(notes)
     errors = Collector(language(meta.locale))

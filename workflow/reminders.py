@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Engine, Row, String, and_, cast, exists, func, literal, select
+from sqlalchemy import ColumnElement, Engine, Row, String, and_, case, cast, exists, func, literal, select
 from sqlmodel import Session
 
 from storage.db import dialect_insert, queue_effects, session_scope
@@ -38,7 +38,7 @@ from workflow.effects import (
     Reminder as ChannelReminder,
 )
 from workflow.visibility import DIGEST_FOR, ESCALATED_TO, REMINDED_TO_APPROVE, people_with
-from workflow.vocabulary import State
+from workflow.vocabulary import Role, State
 
 CATCH_UP = timedelta(days=7)  # due moments further back than this are history, not reminders
 DIGEST_SIZE = 15  # overdue orders named in a digest; the rest are counted
@@ -139,7 +139,7 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
     provider_now = now.astimezone(ZoneInfo(policy.timezone))
     quiet_here = policy.quiet is not None and policy.quiet.covers(provider_now.time())
     with Session(engine) as session:
-        staff = people_with(session, REMINDED_TO_APPROVE), people_with(session, ESCALATED_TO)
+        staff = _by_level(session, REMINDED_TO_APPROVE), _by_level(session, ESCALATED_TO)
         zones = {p.user_id: p.tz for p in session.exec(select(Person).where(Person.tz.is_not(None))).scalars()}
         due: list[_Due] = []
         for kind, after, people in (("approval", policy.remind_after, staff[0]),
@@ -169,7 +169,8 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
 # what a reminder needs of an order: plain rows, not ORM objects (a sweep may read tens of thousands)
 _ORDER = (ServiceOrder.id, ServiceOrder.created_at, ServiceOrder.channel_id, ServiceOrder.scheduled_date)
 # and of an order pending approval: when this round of approval began, and which round it is
-_WAITING = (*_ORDER, ServiceOrder.pending_since, ServiceOrder.pending_round)
+_WAITING = (*_ORDER, ServiceOrder.pending_since, ServiceOrder.pending_round, ServiceOrder.approval_level,
+            ServiceOrder.approval_role)
 
 
 def _not_queued(key: ColumnElement[str]) -> ColumnElement[bool]:
@@ -194,7 +195,8 @@ def _pending_since(session: Session, kind: str, after: timedelta, start: datetim
     return list(session.exec(select(*_WAITING).where(
         ServiceOrder.state == State.PENDING_APPROVAL, ServiceOrder.pending_since > start,
         ServiceOrder.pending_since <= end,
-        _not_queued(_key(f"{kind}:", ServiceOrder.id, ":r", ServiceOrder.pending_round, f":{_hours(after)}h")))
+        _not_queued(_key(f"{kind}:", ServiceOrder.id, ":r", ServiceOrder.pending_round, _LEVEL,
+                         f":{_hours(after)}h")))
         .order_by(ServiceOrder.pending_since).limit(limit)).all())
 
 
@@ -202,11 +204,29 @@ def _hours(span: timedelta) -> int:
     return int(span.total_seconds() // 3600)
 
 
-def _approvals(kind: str, orders: list[Row], after: timedelta, people: list[str], held: bool) -> list[_Due]:
+# a level of approval after the first is keyed apart (':l2'), its wait timed from the approval before it; level
+# 1 keeps the key it had before levels, so reminders queued then are not sent again
+_LEVEL = case((ServiceOrder.approval_level > 1, literal(":l") + cast(ServiceOrder.approval_level, String)),
+              else_=literal(""))
+
+
+def _by_level(session: Session, roles: dict[Role, frozenset[Role]]) -> dict[str, list[str]]:
+    """Who is told of an order waiting for a level that needs each role (workflow/visibility.py)."""
+    return {role.value: people_with(session, told) for role, told in roles.items()}
+
+
+def _approvals(kind: str, orders: list[Row], after: timedelta, people: dict[str, list[str]],
+               held: bool) -> list[_Due]:
     hours = _hours(after)  # how long this round has waited when the reminder is due: its message's figure
-    payload = ChannelReminder(ReminderAbout(kind), hours, tuple(people), State.PENDING_APPROVAL.value)
-    return [_Due(f"{kind}:{order.id}:r{order.pending_round}:{hours}h", kind, order.id, None,
-                 aware(order.pending_since) + after, EffectKind.REMINDER, payload, held) for order in orders]
+
+    def due(order: Row) -> _Due:
+        level = f":l{order.approval_level}" if order.approval_level > 1 else ""
+        payload = ChannelReminder(ReminderAbout(kind), hours, tuple(people.get(order.approval_role, ())),
+                                  State.PENDING_APPROVAL.value)
+        return _Due(f"{kind}:{order.id}:r{order.pending_round}{level}:{hours}h", kind, order.id, None,
+                    aware(order.pending_since) + after, EffectKind.REMINDER, payload, held)
+
+    return [due(order) for order in orders]
 
 
 def _mornings(session: Session, now: datetime, policy: ReminderPolicy, zones: dict[str, str]) -> Iterable[_Due]:

@@ -312,7 +312,7 @@ def _partial_approval(session: Session, order: ServiceOrder, actor: str, data: A
     order.pending_since = now
     people = asked(session, order, following, service.policy)
     if people:
-        effects.add(EffectKind.INVITE, f"invite:r{order.pending_round}:l{following.level}", Invite(people))
+        effects.add(EffectKind.INVITE, f"invite:{order.revision}:l{following.level}", Invite(people))
     scheduled = data.scheduled_date if isinstance(data, Approval) else None
     return StepFacts(Action.APPROVE, actor, level=step.level, levels=len(step.levels),
                      next_role=following.needed.role.value, next_people=people, scheduled_date=scheduled,

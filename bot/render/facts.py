@@ -140,8 +140,6 @@ def _partial(facts: StepFacts, lang: Language, marks: Marks, note: str | None) -
     parts = []
     if facts.scheduled_date:
         parts.append(lang._("Proposed for {date}.").format(date=lang.date(facts.scheduled_date)))
-    if note:
-        parts.append(lang._("Notes: {note}").format(note=note))
     next_level = (facts.level or 0) + 1
     role = Role(facts.next_role) if facts.next_role else Role.SUPERVISOR
     parts.append(lang._("Next: {approval} (level {level} of {levels}).").format(
@@ -152,6 +150,8 @@ def _partial(facts: StepFacts, lang: Language, marks: Marks, note: str | None) -
     else:
         parts.append(lang._("Nobody else can yet: an admin must grant the role (service-orders roles grant USER "
                             "ROLE)."))
+    if note:  # last: what a person typed, with no period of ours after it
+        parts.append(lang._("Notes: {note}").format(note=note))
     return " ".join(parts)
 
 
