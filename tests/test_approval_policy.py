@@ -6,6 +6,8 @@ loopback fake Web API, a real database."""
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,17 +20,23 @@ from sqlmodel import Session, select
 from bot.settings import Settings, SettingsError
 from i18n import language
 from sandbox.local import LocalWorkspace
-from sandbox.slackfake.state_values import plain_text
+from sandbox.slackfake.inbound import SlackDriver
+from sandbox.slackfake.server import FakeSlack
+from sandbox.slackfake.state_values import date as date_value
+from sandbox.slackfake.state_values import plain_text, users
 from storage.models import AuditEvent, GivenApproval, OrderVersion, PendingEffect, Reminder, ServiceOrder
 from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER
 from tests.test_end_to_end import PEOPLE, SOON, pdf_text, submit
+from tests.test_processes import SECRET, bot_env, database_url, start_bot
 from tests.test_reminders import POLICY, START
+from tests.test_workflow import draft
 from workflow.document import Provider
 from workflow.facts import StepFacts
 from workflow.letterhead import Letterhead
 from workflow.overview import Listing, listing
 from workflow.people import grant
 from workflow.policy import ApprovalPolicy, Level, Separation
+from workflow.service import OrderService
 from workflow.vocabulary import Role
 
 ADMIN, SUPERVISOR2 = "U0ADM", "U0SUP2"
@@ -400,3 +408,83 @@ def test_the_last_level_refuses_a_scheduled_date_that_has_passed_meanwhile(seede
 
 def ws_date(day: date) -> str:
     return language("en").date(day)
+
+
+# --- two bot processes on one database ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_bots(seeded: Engine) -> Iterator[tuple[FakeSlack, list[SlackDriver]]]:
+    """Two `service-orders run --http` processes under the levels supervisor, then a coordinator above 100."""
+    grant(seeded, SUPERVISOR2, [Role.SUPERVISOR])
+    with FakeSlack() as fake:
+        for user, name in NAMES.items():
+            fake.add_user(user, name.split()[0].lower(), real_name=name)
+        fake.add_channel("general", members=list(NAMES))
+        env = bot_env(fake, database_url(seeded), APPROVAL_LEVELS="supervisor,coordinator>100")
+        started = [start_bot(env) for _ in range(2)]
+        try:
+            yield fake, [SlackDriver(f"http://127.0.0.1:{port}/slack/events", SECRET, fake) for _, port in started]
+        finally:
+            for process, _ in started:
+                process.send_signal(signal.SIGTERM)
+            for process, _ in started:
+                assert process.wait(timeout=30) == 0
+
+
+def test_two_processes_record_each_level_once_and_read_it_from_the_database(seeded: Engine, two_bots) -> None:  # type: ignore[no-untyped-def]
+    """Two supervisors give level 1 at once, on different processes: one lands, the other is told. The level it
+    left is the database's: the other process then refuses a supervisor and takes the coordinator's level 2."""
+    fake, (first, second) = two_bots
+    policy = ApprovalPolicy(levels=(Level(Role.SUPERVISOR), Level(Role.COORDINATOR, Decimal(100))))
+    order = OrderService(seeded, policy=policy).submit(REQUESTER, draft(requested_date=date.fromisoformat(SOON)))
+    assert fake.wait_for(lambda: _card(seeded, order.id) is not None, timeout=20)
+    channel, ts = _card(seeded, order.id)  # type: ignore[misc]
+
+    views = {}
+    for driver, user in ((first, SUPERVISOR), (second, SUPERVISOR2)):
+        assert driver.click(user, channel, ts, "order_approve").status == 200
+        assert fake.wait_for(lambda u=user: fake.open_view_ids(u), timeout=10), fake.ephemerals
+        views[user] = fake.views[fake.open_view_ids(user)[-1]]
+    answers: dict[str, Any] = {}
+
+    def approve(driver: SlackDriver, user: str) -> None:
+        answers[user] = driver.submit(user, views[user], {"field_workers": {"field_workers": users([WORKER])},
+                                                          "scheduled_date": {"scheduled_date": date_value(SOON)}})
+
+    threads = [threading.Thread(target=approve, args=args) for args in ((first, SUPERVISOR), (second, SUPERVISOR2))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    bodies = [answers[user].text for user in (SUPERVISOR, SUPERVISOR2)]
+    assert sorted(bool(b) for b in bodies) == [False, True], bodies  # one closed its modal, one was told
+    with Session(seeded) as session:
+        given = session.exec(select(GivenApproval).where(GivenApproval.order_id == order.id)).all()
+        assert [(g.level, g.cleared_at) for g in given] == [(1, None)]
+        row = session.get(ServiceOrder, order.id)
+        assert row is not None and (row.state, row.approval_level, row.current_version) == ("pending_approval", 2, 0)
+
+    # the other process knows level 2 is next: a supervisor is refused there, the coordinator approves there
+    winner = given[0].approver_id
+    other = SUPERVISOR2 if winner == SUPERVISOR else SUPERVISOR
+    seen = len(fake.ephemerals)
+    assert second.click(other, channel, ts, "order_approve").status == 200
+    assert fake.wait_for(lambda: len(fake.ephemerals) > seen, timeout=10)
+    assert fake.ephemerals[-1]["text"] == (
+        "SO-000001 needs a coordinator's approval next (level 2 of 2). Who can: <@U0COORD>.")
+    assert second.click(COORDINATOR, channel, ts, "order_approve").status == 200
+    assert fake.wait_for(lambda: [v for v in fake.open_view_ids(COORDINATOR)
+                                  if fake.views[v]["callback_id"] == "approve"], timeout=10)
+    view = fake.views[fake.open_view_ids(COORDINATOR)[-1]]
+    assert second.submit(COORDINATOR, view, {"approval_note": {"approval_note": plain_text("")}}).text == ""
+    assert fake.wait_for(lambda: any(f.name == "SO-000001-v1.pdf" for f in fake.files.values()), timeout=20)
+    with Session(seeded) as session:
+        row = session.get(ServiceOrder, order.id)
+        assert row is not None and (row.state, row.approved_by, row.current_version) == ("approved", COORDINATOR, 1)
+
+
+def _card(engine: Engine, order_id: int) -> tuple[str, str] | None:
+    with Session(engine) as session:
+        row = session.get(ServiceOrder, order_id)
+        return (row.channel_id, row.card_ts) if row and row.channel_id and row.card_ts else None

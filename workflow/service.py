@@ -268,12 +268,14 @@ def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval |
         first = step.given[0]
         crew, scheduled, notes = step.crew or (), first.scheduled_date, first.notes
         assert scheduled is not None
-    session.add(GivenApproval(
+    given = GivenApproval(
         order_id=order.id, round=order.pending_round, level=step.level, role=step.needed.role.value,
         approver_id=actor, at=now, scheduled_date=data.scheduled_date if isinstance(data, Approval) else None,
-        field_workers=json.dumps(list(crew)) if isinstance(data, Approval) else None, notes=data.notes))
+        field_workers=json.dumps(list(crew)) if isinstance(data, Approval) else None, notes=data.notes)
+    session.add(given)
     if not step.last:
-        return _partial_approval(session, order, actor, data, step, now, effects, service)
+        following = NextApproval(step.level + 1, step.levels, (*step.given, given))
+        return _partial_approval(session, order, actor, data, following, now, effects, service)
     if step.level > 1:
         _check_lapsed(session, order, actor, crew, scheduled, now, service)
     facts = _issue_approved(session, order, actor, crew, scheduled, notes, now, effects, service)
@@ -304,17 +306,16 @@ def _check_lapsed(session: Session, order: ServiceOrder, actor: str, crew: tuple
 
 
 def _partial_approval(session: Session, order: ServiceOrder, actor: str, data: Approval | LevelApproval,
-                      step: NextApproval, now: datetime, effects: _Effects, service: OrderService) -> StepFacts:
-    """A level before the last: the order waits for the next one, timed from now (its reminders too)."""
-    given = service.next_approval(session, order)  # with this approval: the next level
-    following = NextApproval(step.level + 1, step.levels, given.given)
-    wait_for(order, following.level, step.levels)
+                      following: NextApproval, now: datetime, effects: _Effects, service: OrderService) -> StepFacts:
+    """A level before the last: the order waits for the `following` one, timed from now (its reminders too), and
+    those asked for it are brought into the channel."""
+    wait_for(order, following.level, following.levels)
     order.pending_since = now
     people = asked(session, order, following, service.policy)
     if people:
         effects.add(EffectKind.INVITE, f"invite:{order.revision}:l{following.level}", Invite(people))
     scheduled = data.scheduled_date if isinstance(data, Approval) else None
-    return StepFacts(Action.APPROVE, actor, level=step.level, levels=len(step.levels),
+    return StepFacts(Action.APPROVE, actor, level=following.level - 1, levels=len(following.levels),
                      next_role=following.needed.role.value, next_people=people, scheduled_date=scheduled,
                      people_added=(), note=data.notes or None)
 
