@@ -27,6 +27,7 @@ from sandbox.slackfake.state_values import plain_text, users
 from storage.models import AuditEvent, GivenApproval, OrderVersion, PendingEffect, Reminder, ServiceOrder
 from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER
 from tests.test_end_to_end import PEOPLE, SOON, pdf_text, submit
+from tests.test_history import history_view, shown
 from tests.test_processes import SECRET, bot_env, database_url, start_bot
 from tests.test_reminders import POLICY, START
 from tests.test_workflow import draft
@@ -267,8 +268,8 @@ def test_a_60000_order_goes_through_three_approvals_in_order(levels: LocalWorksp
 
     # level 2: the coordinator's form shows level 1's choices and takes a note
     view = ws.open_step(COORDINATOR, order_id, "approve")
-    shown = json.dumps(view, ensure_ascii=False)
-    assert "Level 2 of 3: a coordinator's approval." in shown and "Field workers: Jürgen Müller" in shown
+    form = json.dumps(view, ensure_ascii=False)
+    assert "Level 2 of 3: a coordinator's approval." in form and "Field workers: Jürgen Müller" in form
     assert ws.submit(COORDINATOR, view, {"approval_note": {"approval_note": plain_text("Budget line 7")}}).text == ""
     ws.settle()
     order = ws.order(order_id)
@@ -308,6 +309,12 @@ def test_a_60000_order_goes_through_three_approvals_in_order(levels: LocalWorksp
                  "Level 3 (admin): Ada Admin"):
         assert line in text, text
     assert "60,000.00" in text and "Gate code 4521" in text
+    # /order history tells each level's approval, and whom it asked next
+    history = shown(history_view(ws, COORDINATOR, "history SO-000001"))
+    assert "<@U0SUP> gave the approval of level 1 of 3.\nPending approval\n• Scheduled for: Dec" in history
+    assert "• Level of approval given: 1\n• Levels the order needs: 3\n• Next level's role: coordinator\n" \
+        "• Asked next: <@U0COORD>" in history
+    assert "<@U0ADM> approved the order.\nPending approval → Approved, work in progress · version 1" in history
 
 
 def test_a_rejection_at_level_2_ends_the_order(levels: LocalWorkspace) -> None:
@@ -466,6 +473,8 @@ def test_two_processes_record_each_level_once_and_read_it_from_the_database(seed
         assert row is not None and (row.state, row.approval_level, row.current_version) == ("pending_approval", 2, 0)
 
     # the other process knows level 2 is next: a supervisor is refused there, the coordinator approves there
+    # (once the card shows it: its buttons carry the revision they were drawn at)
+    assert fake.wait_for(lambda: "level 2 of 2" in json.dumps(fake.message_payload(channel, ts)), timeout=20)
     winner = given[0].approver_id
     other = SUPERVISOR2 if winner == SUPERVISOR else SUPERVISOR
     seen = len(fake.ephemerals)
