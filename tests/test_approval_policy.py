@@ -9,7 +9,7 @@ import json
 import signal
 import threading
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,7 @@ from sandbox.slackfake.inbound import SlackDriver
 from sandbox.slackfake.server import FakeSlack
 from sandbox.slackfake.state_values import date as date_value
 from sandbox.slackfake.state_values import plain_text, users
+from storage.db import queue_effects
 from storage.models import AuditEvent, GivenApproval, OrderVersion, PendingEffect, Reminder, ServiceOrder
 from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER
 from tests.test_end_to_end import PEOPLE, SOON, pdf_text, submit
@@ -391,6 +392,39 @@ def test_the_next_level_is_reminded_timed_from_the_approval_before_it(seeded: En
         with Session(ws.engine) as session:
             keys = sorted(session.exec(select(Reminder.key)).all())
         assert keys == [f"approval:{order_id}:r1:l2:24h", f"escalation:{order_id}:r1:l2:48h"]
+
+
+def test_a_reminder_for_a_level_already_given_is_dropped(levels: LocalWorkspace) -> None:
+    """A reminder queued while level 1 was awaited runs after level 1 was given: it is not posted (the next
+    level has its own, timed from that approval); one for the level awaited is."""
+    ws = levels
+    order_id = submit(ws, **BIG)
+    assert ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=SOON).text == ""
+    ws.settle()
+    channel = ws.order(order_id).channel_id
+    assert channel is not None
+    late = {"about": "approval", "hours": 24, "state": "pending_approval"}
+    with Session(ws.engine) as session:
+        queue_effects(session, [
+            (order_id, "reminder", f"reminder:approval:{order_id}:r1:24h", late | {"people": [SUPERVISOR], "level": 1}),
+            (order_id, "reminder", f"reminder:approval:{order_id}:r1:l2:24h",
+             late | {"people": [COORDINATOR], "level": 2})], datetime.now(UTC))
+        session.commit()
+    ws.settle()
+    reminders = [m.text for m in ws.fake.channels[channel].messages if "has waited over 24 h" in m.text]
+    assert len(reminders) == 1 and "<@U0COORD>" in reminders[0] and "<@U0SUP>" not in reminders[0], reminders
+
+
+def test_a_level_refusal_in_the_readers_spanish(seeded: Engine) -> None:
+    grant(seeded, ADMIN, [Role.ADMIN])
+    grant(seeded, SUPERVISOR2, [Role.SUPERVISOR])
+    with workspace(seeded, ApprovalPolicy(levels=LEVELS), locales={SUPERVISOR2: "es-ES"}) as ws:
+        order_id = submit(ws, **BIG)
+        assert ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=SOON).text == ""
+        ws.settle()
+        assert refused_on_click(ws, SUPERVISOR2, order_id) == (
+            "SO-000001 necesita ahora la aprobación de un coordinador (nivel 2 de 3). Pueden hacerlo: <@U0ADM> o "
+            "<@U0COORD>.")
 
 
 

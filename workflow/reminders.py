@@ -222,7 +222,7 @@ def _approvals(kind: str, orders: list[Row], after: timedelta, people: dict[str,
     def due(order: Row) -> _Due:
         level = f":l{order.approval_level}" if order.approval_level > 1 else ""
         payload = ChannelReminder(ReminderAbout(kind), hours, tuple(people.get(order.approval_role, ())),
-                                  State.PENDING_APPROVAL.value)
+                                  State.PENDING_APPROVAL.value, level=order.approval_level)
         return _Due(f"{kind}:{order.id}:r{order.pending_round}{level}:{hours}h", kind, order.id, None,
                     aware(order.pending_since) + after, EffectKind.REMINDER, payload, held)
 
