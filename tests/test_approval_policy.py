@@ -352,6 +352,26 @@ def test_an_edit_after_level_1_clears_its_approval(levels: LocalWorkspace) -> No
     assert ws.order(order_id).approval_level == 2
 
 
+def test_a_send_back_after_level_1_clears_it_and_a_resubmission_starts_a_new_round(levels: LocalWorkspace) -> None:
+    ws = levels
+    order_id = submit(ws, **BIG)
+    assert ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=SOON).text == ""
+    ws.settle()
+    assert ws.send_back(COORDINATOR, order_id, "Split the overhaul in two phases").text == ""
+    ws.settle()
+    order = ws.order(order_id)
+    assert (order.state, order.approval_level) == ("changes_requested", 1)
+    assert "What to change: Split the overhaul in two phases The approvals given so far (@Sam Supervisor) no " \
+        "longer stand: the order needs them again." in ws.fake.transcript(order.channel_id)
+    assert ws.resubmit(REQUESTER, order_id, description="Plant room overhaul, phase 1").text == ""
+    ws.settle()
+    order = ws.order(order_id)
+    assert (order.state, order.pending_round, order.approval_level, order.approval_levels) == (
+        "pending_approval", 2, 1, 3)
+    sections = "\n".join(card_sections(ws, order_id))
+    assert "Level 1 (supervisor)" not in sections and "Next: a supervisor's approval (level 1 of 3)" in sections
+
+
 def test_a_small_order_under_the_same_levels_needs_one_approval(levels: LocalWorkspace) -> None:
     """289 before tax, 343.91 with it: level 1 only, and the card is as before levels."""
     ws = levels
