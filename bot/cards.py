@@ -12,14 +12,14 @@ from bot.render.money import amounts_text
 from forms.elements import actions_block, button, context, header, mrkdwn, section
 from forms.metadata import ButtonValue
 from i18n import Language, english
-from i18n.domain import BUTTONS, priority, state
+from i18n.domain import APPROVAL_OF, BUTTONS, ROLES, priority, state
 from i18n.schedule import scheduled
 from workflow.amounts import Amounts
 from workflow.clock import aware
 from workflow.overview import is_overdue
 from workflow.queries import OrderCard
 from workflow.transitions import TRANSITIONS
-from workflow.vocabulary import State
+from workflow.vocabulary import Role, State
 
 STATE_EMOJI = {
     State.PENDING_APPROVAL: ":hourglass_flowing_sand:",
@@ -86,6 +86,8 @@ def card_blocks(card: OrderCard, today: date | None = None, lang: Language | Non
             when=slack_date(card.closed_at, lang.datetime(aware(card.closed_at), UTC) + " UTC"))
         reason = f": {esc(card.close_reason[:1000])}" if card.close_reason else ""
         blocks.append(section(closed + reason))
+    if approvals := _approvals(card, lang):
+        blocks.append(section(approvals))
     if card.rounds:  # every round before approval: what was asked, what changed, when it came back
         title = bold(_("Rounds before approval"))
         said = "\n".join(f"• {sentence(facts, lang)}" for facts in card.rounds)
@@ -102,3 +104,29 @@ def card_blocks(card: OrderCard, today: date | None = None, lang: Language | Non
     blocks.append(context(_("Revision {revision} · only the people the workflow allows can use these buttons")
                           .format(revision=card.revision)))
     return blocks
+
+
+def _approvals(card: OrderCard, lang: Language) -> str | None:
+    """Approval by amount: who approved which level and when, level 1's proposal, and whose approval comes
+    next. None for an order that needs one approval (its card says who approved it, as before levels)."""
+    awaited = card.awaited
+    if (awaited is None or awaited.levels < 2) and len(card.approvals) < 2:
+        return None
+    _ = lang._
+    lines = [bold(_("Approvals"))]
+    for given in card.approvals:
+        when = slack_date(given.at, lang.datetime(aware(given.at), UTC) + " UTC")
+        lines.append("• " + _("Level {level} ({role}): {person}, {when}").format(
+            level=given.level, role=_(ROLES[Role(given.role)]), person=mention(given.approver_id), when=when))
+    if awaited is not None and card.proposal is not None:
+        proposal = card.proposal
+        crew = " ".join(mention(u) for u in proposal.field_workers) or "—"
+        planned = lang.date(proposal.scheduled_date) if proposal.scheduled_date else "—"
+        lines.append(_("Proposed at level 1: field workers {crew}; scheduled for {date}.").format(
+            crew=crew, date=planned))
+    if awaited is not None:
+        people = " ".join(mention(u) for u in awaited.people) or _("nobody yet: an admin must grant the role")
+        lines.append(":hourglass_flowing_sand: " + _("Next: {approval} (level {level} of {levels}), from {people}.")
+                     .format(approval=_(APPROVAL_OF[Role(awaited.role)]), level=awaited.level,
+                             levels=awaited.levels, people=people))
+    return "\n".join(lines)

@@ -15,11 +15,24 @@ from bot.readers import reader_language
 from forms.metadata import BadMetadata, Unreadable
 from forms.problems import problem_text
 from i18n import N_, Language, language
-from i18n.domain import DOING, STATES_IN_SENTENCE, who_may
+from i18n.domain import APPROVAL_OF, DOING, STATES_IN_SENTENCE, who_may
 from storage.models import Person, ServiceOrder
-from workflow.errors import FieldErrors, NotAllowed, NotFound, Stale, WorkflowError, WrongState
+from workflow.errors import (
+    AlreadyApproved,
+    FieldErrors,
+    LevelNotYours,
+    NotAllowed,
+    NotFound,
+    OnlyFieldWorker,
+    OwnOrder,
+    Refused,
+    ScheduleLapsed,
+    Stale,
+    WorkflowError,
+    WrongState,
+)
 from workflow.visibility import may_open_order
-from workflow.vocabulary import order_number
+from workflow.vocabulary import Action, order_number
 
 # what a person reads when a step failed on our side (for any listener: bot/app.py's error handler too)
 SORRY = N_("Something went wrong on our side and nothing was saved. Please try again in a moment.")
@@ -47,6 +60,8 @@ def refusal_text(lang: Language, error: WorkflowError | BadMetadata,
             return _("{number} is {state}, so you can't {step} now.").format(
                 number=number, state=_(STATES_IN_SENTENCE[state]) if state else _("not submitted"),
                 step=_(DOING[action]).format(number=_("the order")))
+        case OwnOrder() | OnlyFieldWorker() | LevelNotYours() | AlreadyApproved() | ScheduleLapsed():
+            return _policy_refusal(lang, error, name)
         case Stale(number=number, on_card=True):
             return _("This card of {number} is out of date: the order changed since. Look at the updated card, "
                      "then try again.").format(number=number)
@@ -63,6 +78,41 @@ def refusal_text(lang: Language, error: WorkflowError | BadMetadata,
             return _(_UNREADABLE[what])
         case _:
             return _(SORRY)
+
+
+def _policy_refusal(lang: Language, error: Refused, name: Callable[[str], str]) -> str:
+    """The approval policy's refusals (workflow/approvals.py): why, then who may act instead."""
+    _ = lang._
+    match error:
+        case OwnOrder(action=Action.REJECT, number=number):
+            why = _("You submitted {number}, so you may not reject it yourself (separation of duties): withdraw "
+                    "it if it is no longer wanted, or ask someone else.").format(number=number)
+        case OwnOrder(number=number):
+            why = _("You submitted {number}, so you may not approve it yourself: someone else must (separation "
+                    "of duties).").format(number=number)
+        case OnlyFieldWorker(number=number):
+            why = _("You would be the only field worker of {number}, so you may not approve it yourself "
+                    "(separation of duties): add another field worker, or let someone else approve it.").format(
+                number=number)
+        case LevelNotYours(number=number, level=level, levels=levels, role=role):
+            why = _("{number} needs {approval} next (level {level} of {levels}).").format(
+                number=number, approval=_(APPROVAL_OF[role]), level=level, levels=levels)
+        case AlreadyApproved(number=number, given=given, level=level, levels=levels):
+            why = _("You gave the approval of level {given} of {number}; level {level} of {levels} needs someone "
+                    "else.").format(number=number, given=given, level=level, levels=levels)
+        case ScheduleLapsed(number=number, scheduled_date=scheduled):
+            return _("{number} was to be scheduled for {date}, which has passed: send it back for changes, so it "
+                     "is approved again with a new date.").format(number=number, date=lang.date(scheduled))
+        case _:  # pragma: no cover (every policy refusal is above)
+            return _(SORRY)
+    return f"{why} {instead(lang, getattr(error, 'others', ()), name)}"
+
+
+def instead(lang: Language, others: tuple[str, ...], name: Callable[[str], str]) -> str:
+    """Who may act instead; if nobody, what it takes."""
+    if others:
+        return lang._("Who can: {people}.").format(people=lang.list([name(u) for u in others], style="or"))
+    return lang._("Nobody else can yet: an admin must grant the role (service-orders roles grant USER ROLE).")
 
 
 def sorry(lang: Language) -> str:

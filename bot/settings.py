@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from i18n import N_, Language, english
@@ -17,8 +18,9 @@ from workflow.document import Provider
 from workflow.letterhead import Letterhead, LetterheadError, Trouble, letterhead_from_env
 from workflow.limits import DEFAULT_CEILING, DEFAULT_HORIZON_DAYS, MAX_CEILING, Limits
 from workflow.numbers import parse_decimal, parse_id
-from workflow.policy import ApprovalPolicy
+from workflow.policy import APPROVING_ROLES, MAX_LEVELS, ApprovalPolicy, Level, Separation
 from workflow.reminders import QuietHours, QuietHoursError, QuietTrouble, ReminderPolicy
+from workflow.vocabulary import Role
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -260,4 +262,44 @@ def _archive_after(env: Mapping[str, str], default: timedelta | None) -> timedel
 
 def _policy(env: Mapping[str, str]) -> ApprovalPolicy:
     """The approval policy: APPROVAL_LEVELS, SEPARATION_OF_DUTIES, REAPPROVAL_OVER (workflow/policy.py)."""
-    return ApprovalPolicy()
+    return ApprovalPolicy(levels=_approval_levels(env), separation=_separation(env))
+
+
+_LEVELS_SHAPE = N_("APPROVAL_LEVELS must be 1 to {most} levels like supervisor,coordinator>5000,admin>50000 (a role "
+                   "of supervisor, coordinator or admin; each level after the first with the amount, with tax, "
+                   "above which it is needed, each amount larger than the one before), not {value}")
+
+
+def _approval_levels(env: Mapping[str, str]) -> tuple[Level, ...]:
+    """APPROVAL_LEVELS: 'supervisor' (the default), or e.g. 'supervisor,coordinator>5000,admin>50000'. The same
+    role may come twice (four eyes: two different supervisors above an amount)."""
+    raw = env.get("APPROVAL_LEVELS", "").strip()
+    if not raw:
+        return ApprovalPolicy().levels
+    refused = SettingsError(_LEVELS_SHAPE, most=MAX_LEVELS, value=repr(raw[:120]))
+    parts = [part.strip().lower() for part in raw.split(",")]
+    if not 1 <= len(parts) <= MAX_LEVELS:
+        raise refused
+    levels: list[Level] = []
+    for index, part in enumerate(parts):
+        role_name, sep, above = (piece.strip() for piece in part.partition(">"))
+        role = next((r for r in Role if r.value == role_name and r in APPROVING_ROLES), None)
+        amount = parse_decimal(above) if sep else None
+        first = index == 0
+        if role is None or (first and sep) or (not first and (amount is None or amount <= 0)):
+            raise refused
+        if not first and amount is not None and len(levels) > 1 and amount <= levels[-1].above:
+            raise refused
+        levels.append(Level(role, amount or Decimal(0)))
+    return tuple(levels)
+
+
+def _separation(env: Mapping[str, str]) -> Separation:
+    raw = env.get("SEPARATION_OF_DUTIES", "").strip().lower()
+    if not raw:
+        return Separation.ON
+    try:
+        return Separation(raw)
+    except ValueError:
+        raise SettingsError(N_("SEPARATION_OF_DUTIES must be on, strict or off, not {value}"),
+                            value=repr(raw[:40])) from None

@@ -41,13 +41,14 @@ from forms.metadata import FormMeta
 from forms.problems import BLOCKS, price_block
 from forms.schedule_crew import build_change_crew, build_reschedule, parse_change_crew, parse_reschedule
 from i18n import Language, language
-from i18n.domain import priority
+from i18n.domain import APPROVAL_OF, priority
 from workflow.document import ItemLine
 from workflow.errors import Field
 from workflow.inputs import (
     Approval,
     Closing,
     Confirmation,
+    LevelApproval,
     LinePrice,
     Pricing,
     Rejection,
@@ -58,12 +59,13 @@ from workflow.inputs import (
 from workflow.numbers import parse_id
 from workflow.queries import OrderCard
 from workflow.transitions import BY_ACTION
-from workflow.vocabulary import Action
+from workflow.vocabulary import Action, Role
 
 FIELD_WORKERS, SCHEDULED_DATE, NOTES, REASON, NOTE = (
     BLOCKS[f] for f in (Field.FIELD_WORKERS, Field.SCHEDULED_DATE, Field.NOTES, Field.REASON, Field.NOTE))
 
 Lines = list[tuple[int, ItemLine]]
+LEVEL_NOTE = "approval_note"  # a later level's approval form (approval by amount): its only input
 
 
 def _modal(lang: Language, action: Action, title: str, submit: str, blocks: list, meta: FormMeta) -> View:
@@ -78,6 +80,10 @@ def _summary(lang: Language, order: OrderCard) -> dict:
 
 
 def build_approve(meta: FormMeta, order: OrderCard, lines: Lines) -> View:
+    """Level 1's form chooses the crew, the date and the notes; a later level's (approval by amount) shows
+    those choices and takes an optional note."""
+    if order.awaited is not None and order.awaited.level > 1:
+        return _build_later_level(meta, order)
     lang = language(meta.locale)
     _ = lang._
     blocks = [
@@ -92,7 +98,37 @@ def build_approve(meta: FormMeta, order: OrderCard, lines: Lines) -> View:
                   lang.p_("modal button", "Approve"), blocks, meta)
 
 
-def parse_approve(values: Values, meta: FormMeta) -> Approval:
+def _build_later_level(meta: FormMeta, order: OrderCard) -> View:
+    lang = language(meta.locale)
+    _ = lang._
+    awaited, proposal = order.awaited, order.proposal
+    assert awaited is not None
+    chosen = [_("Level {level} of {levels}: {approval}.").format(
+        level=awaited.level, levels=awaited.levels, approval=_(APPROVAL_OF[Role(awaited.role)]))]
+    if proposal is not None:
+        chosen.append(_("Field workers: {people}").format(
+            people=", ".join(proposal.names) or "—"))
+        if proposal.scheduled_date:
+            chosen.append(_("Scheduled date: {date}").format(date=lang.date(proposal.scheduled_date)))
+        if proposal.notes:
+            chosen.append(_("Notes for the field workers: {notes}").format(notes=proposal.notes))
+    blocks = [
+        _summary(lang, order),
+        text_section("\n".join(chosen)),  # plain text: a form builds no markup (names, not mentions)
+        input_block(LEVEL_NOTE, _("Note (optional)"), text_input(LEVEL_NOTE, max_length=NOTES_MAX, multiline=True),
+                    optional=True),
+    ]
+    return _modal(lang, Action.APPROVE, lang.p_("modal title", "Approve {number}").format(number=order.number),
+                  lang.p_("modal button", "Approve"), blocks, meta)
+
+
+def parse_approve(values: Values, meta: FormMeta) -> Approval | LevelApproval:
+    """A later level's form is known by its note's block (Slack sends every input block, filled in or not)."""
+    if LEVEL_NOTE in values:
+        errors = Collector(language(meta.locale))
+        notes = optional_text(values, LEVEL_NOTE, NOTES_MAX, errors)
+        errors.raise_if_any()
+        return LevelApproval(notes)
     errors = Collector(language(meta.locale))
     workers = read_users(values, FIELD_WORKERS)
     if not workers:

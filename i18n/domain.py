@@ -101,6 +101,13 @@ A_ROLE = {
     Role.ADMIN: N_("an admin"),
 }
 ASSIGNED_FIELD_WORKER = N_("a field worker assigned to it")
+
+# the approval a level needs (workflow/policy.py), in "SO-000001 needs {a coordinator's approval} next"
+APPROVAL_OF = {
+    Role.SUPERVISOR: N_("a supervisor's approval"),
+    Role.COORDINATOR: N_("a coordinator's approval"),
+    Role.ADMIN: N_("an admin's approval"),
+}
 THE_REQUESTER = N_("the person who requested it")
 
 PRIORITIES = {"low": N_("low"), "normal": N_("normal"), "high": N_("high"), "urgent": N_("urgent")}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import time
 
 from i18n import N_, Language, LocaleError, english, language
-from i18n.domain import ITEM_KINDS, priority, state
+from i18n.domain import ITEM_KINDS, ROLES, priority, state
 from i18n.schedule import scheduled
 from pdf.figures import DASH, Figures, utc
 from pdf.layout import GRAY_FILL, GRAY_TEXT, PAGES_ALIAS, Page
@@ -214,6 +214,14 @@ def parties_section(pdf: Page, ctx: Context) -> None:
         (lang._("Field workers"), ", ".join(doc.field_workers) or lang._("None assigned")),
         (lang._("Client contact"), doc.client_contact or DASH),
     ])
+    if doc.approvals:  # approval by amount: every level, in order
+        pdf.fields([(lang._("Approvals"), "\n".join(
+            lang._("Level {level} ({role}): {name}, {when}").format(
+                level=a.level, role=_word(lang, ROLE_NAMES, a.role), name=a.name, when=f.when(a.at))
+            for a in doc.approvals))], columns=1)
+
+
+ROLE_NAMES = {role.value: word for role, word in ROLES.items()}
 
 
 def _with_code(name: str, code: str) -> str:

@@ -143,6 +143,11 @@ class ServiceOrder(SQLModel, table=True):
     # when the order's channel was archived (ARCHIVE_AFTER_DAYS after closing, or found archived after it
     # closed): it is never replaced, and what the order still has to say goes by direct message
     channel_archived_at: datetime | None = None
+    # the level of approval the order waits for in this round (1-based) and the role it needs (or a higher
+    # one): the approval policy's (workflow/policy.py), kept here so reminders and App Home can ask by it
+    approval_level: int
+    approval_role: str = Field(max_length=32)
+    approval_levels: int  # how many levels its request's total needs (set on submit and each edit)
 
 
 class OrderVersion(SQLModel, table=True):
@@ -170,6 +175,27 @@ class OrderVersion(SQLModel, table=True):
     # versions made before they were recorded
     currency: str | None = Field(default=None, max_length=3)
     tax_rate: Decimal | None = Field(default=None, sa_type=ExactDecimal(7, 6))
+
+
+class GivenApproval(SQLModel, table=True):
+    """One level's approval of one round of an order (workflow/policy.py: an order needs one from each level
+    its total reaches). Level 1's carries the approver's choices, which the last level's approval issues
+    version 1 with. An edit or a send-back clears the round's approvals (`cleared_at`); the rows stay, as the
+    audit trail does."""
+
+    __tablename__ = "approval"
+    __table_args__ = (Index("ix_approval_order_round", "order_id", "round"),)
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="service_order.id")
+    round: int  # the order's pending_round when given
+    level: int  # 1-based
+    role: str = Field(max_length=32)  # the role the level needed
+    approver_id: str = Field(max_length=32)
+    at: datetime
+    scheduled_date: date | None = None  # level 1's choices
+    field_workers: str | None = Field(default=None, sa_column=Column(Text))  # JSON list of user ids
+    notes: str | None = Field(default=None, sa_column=Column(Text))
+    cleared_at: datetime | None = None
 
 
 class LineItem(SQLModel, table=True):

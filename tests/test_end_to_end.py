@@ -143,7 +143,7 @@ def test_refusals_are_ephemeral_and_change_nothing(any_transport: LocalWorkspace
     ws.wait(lambda: [e for e in ws.fake.ephemerals if e["user"] == REQUESTER], "an ephemeral refusal")
     refusal = ws.fake.ephemerals[-1]
     assert refusal["user"] == REQUESTER and refusal["channel"] == channel
-    assert refusal["text"] == "Only a supervisor or a coordinator can approve SO-000001."
+    assert refusal["text"] == "Only a supervisor, a coordinator, or an admin can approve SO-000001."
     assert ws.top_view(REQUESTER) is None  # no form opened
     # approved: approving again is refused with the order's state
     ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=SOON)

@@ -63,7 +63,7 @@ def test_each_person_reads_refusals_and_step_forms_in_their_language(seeded) -> 
         # the English requester may not approve, and is told so in English
         ws.click_step(REQUESTER, order_id, "order_approve")
         ws.wait(lambda: [e for e in ws.fake.ephemerals if e["user"] == REQUESTER], "the English refusal")
-        assert ws.fake.ephemerals[-1]["text"] == "Only a supervisor or a coordinator can approve SO-000001."
+        assert ws.fake.ephemerals[-1]["text"] == "Only a supervisor, a coordinator, or an admin can approve SO-000001."
 
         # the Spanish supervisor's approve form, and its errors, are in Spanish (people named as Slack names them)
         remember(ws.engine, OUTSIDER, PEOPLE[OUTSIDER], None)

@@ -48,7 +48,7 @@ def test_a_forged_submission_by_someone_without_the_role_changes_nothing(seeded)
         for user in (REQUESTER, OUTSIDER):
             body = forged_submission(ws, user, form)
             assert body["response_action"] == "update"
-            assert "Only a supervisor or a coordinator can approve SO-000001." in json.dumps(body["view"])
+            assert "Only a supervisor, a coordinator, or an admin can approve SO-000001." in json.dumps(body["view"])
         assert ws.order(order_id).state == "pending_approval" and audit(ws) == ["submit"]
 
 

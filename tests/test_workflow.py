@@ -93,8 +93,8 @@ def test_table_is_complete_and_consistent() -> None:
     confirm, approve = BY_ACTION[Action.CONFIRM], BY_ACTION[Action.APPROVE]
     assert who_may(english(), confirm.roles, confirm.assigned_field_worker) == \
         "a field worker assigned to it or a coordinator"
-    assert who_may(english(), approve.roles, False) == "a supervisor or a coordinator"
-    assert who_may(language("es"), approve.roles, False) == "un supervisor o un coordinador"
+    assert who_may(english(), approve.roles, False) == "a supervisor, a coordinator, or an admin"
+    assert who_may(language("es"), approve.roles, False) == "un supervisor, un coordinador o un administrador"
 
 
 def test_the_reviewers_asked_are_whoever_the_approve_row_names(service: OrderService, seeded) -> None:  # type: ignore[no-untyped-def]
@@ -169,7 +169,8 @@ def test_approve_checks_roles_and_input(service) -> None:  # type: ignore[no-unt
     order = service.submit(REQUESTER, draft())
     with pytest.raises(NotAllowed) as refused:
         service.apply(REQUESTER, order.id, Action.APPROVE, 0, Approval((WORKER,), TOMORROW, None))
-    assert refusal_text(english(), refused.value) == "Only a supervisor or a coordinator can approve SO-000001."
+    assert refusal_text(english(), refused.value) == (
+        "Only a supervisor, a coordinator, or an admin can approve SO-000001.")
     with pytest.raises(FieldErrors) as caught:
         service.apply(SUPERVISOR, order.id, Action.APPROVE, 0,
                       Approval((OUTSIDER,), date(2026, 1, 1), None))

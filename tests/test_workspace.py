@@ -261,7 +261,7 @@ def test_a_slack_connect_click_by_someone_of_another_workspace_is_ours(ws: Local
     payload = {**payload, "user": {**payload["user"], "team_id": THEM}, "is_ext_shared_channel": True}
     assert ws.slack._post_payload(payload).status == 200
     ws.wait(lambda: len(ws.fake.ephemerals) > told, "the Slack Connect click's refusal")
-    assert ws.fake.ephemerals[-1]["text"] == "Only a supervisor or a coordinator can approve SO-000001."
+    assert ws.fake.ephemerals[-1]["text"] == "Only a supervisor, a coordinator, or an admin can approve SO-000001."
 
 
 def test_a_request_from_another_workspace_over_socket_mode_is_refused(seeded: Engine) -> None:
@@ -293,7 +293,7 @@ def test_a_refusal_reaches_someone_who_is_not_in_a_public_order_channel(seeded: 
         order = ws.order(submit(ws))
         assert OUTSIDER not in ws.fake.channels[order.channel_id or ""].members
         assert ws.click_step(OUTSIDER, order.id or 0, step_action_id(Action.APPROVE)).status == 200
-        told = "Only a supervisor or a coordinator can approve SO-000001."
+        told = "Only a supervisor, a coordinator, or an admin can approve SO-000001."
         ws.wait(lambda: [e for e in ws.fake.ephemerals if e["user"] == OUTSIDER], "the refusal")
         assert [(e["channel"], e["text"]) for e in ws.fake.ephemerals if e["user"] == OUTSIDER] == [
             (order.channel_id, told)]
@@ -315,7 +315,8 @@ def test_a_refusal_whose_response_url_fails_opens_a_small_modal(seeded: Engine) 
         assert ws.slack._post_payload(clicked).status == 200
         ws.wait(lambda: ws.top_view(OUTSIDER) is not None, "the refusal's modal")
         view = ws.top_view(OUTSIDER)
-        assert view is not None and "Only a supervisor or a coordinator can approve SO-000001." in json.dumps(view)
+        assert view is not None
+        assert "Only a supervisor, a coordinator, or an admin can approve SO-000001." in json.dumps(view)
         assert [e for e in ws.fake.ephemerals if e["user"] == OUTSIDER] == []
 
 

@@ -86,6 +86,16 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class ApprovalEntry:
+    """One level's approval of the approved round (approval by amount): who gave it, when, in which role."""
+
+    level: int
+    role: str  # the role the level needed (workflow.vocabulary.Role value)
+    name: str
+    at: datetime  # UTC
+
+
+@dataclass(frozen=True)
 class VersionDocument:
     provider: Provider
     order_number: str  # SO-000001
@@ -127,6 +137,8 @@ class VersionDocument:
     previous_scheduled_date: date | None = None
     previous_scheduled_start: str | None = None
     previous_scheduled_end: str | None = None
+    # every level's approval, when the order needed more than one (left out otherwise: "Approved by" says it)
+    approvals: tuple[ApprovalEntry, ...] = ()
 
     @property
     def currency(self) -> str:
@@ -177,11 +189,12 @@ def _plain(value: object) -> str:
 
 
 _OPTIONAL = {"scheduled_start", "scheduled_end", "removed_people", "previous_scheduled_date",
-             "previous_scheduled_start", "previous_scheduled_end"}
+             "previous_scheduled_start", "previous_scheduled_end", "approvals"}
 _DECIMALS = {"unit_price", "quantity", "tax_rate", "previous_subtotal"}
-_DATETIMES = {"issued_at", "approved_at", "closed_at"}
+_DATETIMES = {"issued_at", "approved_at", "closed_at", "at"}
 _DATES = {"requested_date", "scheduled_date", "previous_scheduled_date"}
-_NESTED: dict[str, Any] = {"provider": Provider, "items": ItemLine, "history": HistoryEntry}
+_NESTED: dict[str, Any] = {"provider": Provider, "items": ItemLine, "history": HistoryEntry,
+                           "approvals": ApprovalEntry}
 
 
 def _build(cls: Any, data: dict[str, Any]) -> Any:

@@ -124,18 +124,21 @@ class ReminderAbout(StrEnum):
 
 @dataclass(frozen=True)
 class Reminder:
-    """A reminder in the order's channel; dropped if the order left `state` meanwhile."""
+    """A reminder in the order's channel; dropped if the order left `state` (or the level of approval `level`,
+    when set: a later level is asked of others) meanwhile."""
 
     about: ReminderAbout | None
     hours: int = 0
     people: tuple[str, ...] = ()
     state: str | None = None
     legacy: str | None = None
+    level: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         if self.about is None:
             return {"text": self.legacy or "", "state": self.state}
-        return {"about": self.about.value, "hours": self.hours, "people": list(self.people), "state": self.state}
+        out = {"about": self.about.value, "hours": self.hours, "people": list(self.people), "state": self.state}
+        return out | ({"level": self.level} if self.level is not None else {})
 
 
 class NotifyAbout(StrEnum):
@@ -213,7 +216,7 @@ def decode(kind: str, data: dict[str, Any]) -> Payload:
             if "about" not in data:
                 return Reminder(None, state=data.get("state"), legacy=str(data.get("text", "")))
             return Reminder(ReminderAbout(data["about"]), int(data.get("hours", 0)), tuple(data.get("people", ())),
-                            data.get("state"))
+                            data.get("state"), level=int(data["level"]) if "level" in data else None)
         case EffectKind.NOTIFY:
             user, state = str(data["user"]), data.get("state")
             if "about" not in data:

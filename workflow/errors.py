@@ -54,6 +54,51 @@ class Stale(Refused):
         self.number, self.state, self.on_card = number, state, on_card
 
 
+# --- the approval policy's refusals (workflow/policy.py): each names who may act instead ---------------------
+# `others`: the people (Slack user ids) who may give that approval instead; empty: nobody yet (an admin must
+# grant the role).
+
+
+class OwnOrder(Refused):
+    """Separation of duties: whoever submitted an order may not approve or reject it."""
+
+    def __init__(self, action: Action, number: str, others: tuple[str, ...]) -> None:
+        super().__init__()
+        self.action, self.number, self.others = action, number, others
+
+
+class OnlyFieldWorker(Refused):
+    """Separation of duties, strict: the approver may not be the order's only field worker."""
+
+    def __init__(self, number: str, others: tuple[str, ...]) -> None:
+        super().__init__()
+        self.number, self.others = number, others
+
+
+class LevelNotYours(Refused):
+    """The next approval of the order is `level` of `levels`, which needs `role` or higher."""
+
+    def __init__(self, number: str, level: int, levels: int, role: Role, others: tuple[str, ...]) -> None:
+        super().__init__()
+        self.number, self.level, self.levels, self.role, self.others = number, level, levels, role, others
+
+
+class AlreadyApproved(Refused):
+    """The actor gave an earlier level's approval of this round: each level needs a different person."""
+
+    def __init__(self, number: str, given: int, level: int, levels: int, others: tuple[str, ...]) -> None:
+        super().__init__()
+        self.number, self.given, self.level, self.levels, self.others = number, given, level, levels, others
+
+
+class ScheduleLapsed(Refused):
+    """The last level's approval would issue version 1 for the date level 1 chose, which has passed."""
+
+    def __init__(self, number: str, scheduled_date: date) -> None:
+        super().__init__()
+        self.number, self.scheduled_date = number, scheduled_date
+
+
 class NotFound(WorkflowError):
     """No such order (version None), or the order has no such version."""
 

@@ -81,6 +81,18 @@ class StepFacts:
     legacy: str | None = None  # an event recorded before facts: its old text, without markup
     tax_rate: Decimal | None = None  # the order's tax rate at the step: with `total`, its tax and total with tax
     people_removed: tuple[str, ...] = ()  # a crew change: field workers taken off the order
+    # approval by amount (workflow/policy.py): the level this approval gave, of how many the order needs (None
+    # on an order needing one: as before levels); a partial one names the next level's role and who may give it
+    level: int | None = None
+    levels: int | None = None
+    next_role: str | None = None
+    next_people: tuple[str, ...] = ()
+    cleared: tuple[str, ...] = ()  # an edit or send-back: whose approvals of the round it cleared
+
+    @property
+    def partial(self) -> bool:
+        """An approval that leaves the order waiting for a further level's."""
+        return self.level is not None and self.levels is not None and self.level < self.levels
 
     # --- JSON (audit_event.facts, pending_effect.payload) --------------------------------------------------
 
@@ -90,7 +102,7 @@ class StepFacts:
             value = getattr(self, name)
             if value is not None:
                 out[name] = _plain(value)
-        for name in ("people_added", "reviewers", "people_removed"):
+        for name in _PEOPLE:
             if getattr(self, name):
                 out[name] = list(getattr(self, name))
         if self.fields:
@@ -115,7 +127,8 @@ class StepFacts:
                    fields=tuple(FieldChange(f["name"], f.get("before"), f.get("after"))
                                 for f in data.get("fields", ())),
                    people_added=tuple(data.get("people_added", ())), reviewers=tuple(data.get("reviewers", ())),
-                   people_removed=tuple(data.get("people_removed", ())))
+                   people_removed=tuple(data.get("people_removed", ())),
+                   next_people=tuple(data.get("next_people", ())), cleared=tuple(data.get("cleared", ())))
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), ensure_ascii=False, sort_keys=True)
@@ -126,7 +139,8 @@ class StepFacts:
 
 
 _SCALARS = ("version", "client", "site", "item_count", "requested_date", "priority", "scheduled_date", "note",
-            "currency", "total", "delta", "legacy", "tax_rate")
+            "currency", "total", "delta", "legacy", "tax_rate", "level", "levels", "next_role")
+_PEOPLE = ("people_added", "reviewers", "people_removed", "next_people", "cleared")
 _DECIMALS = ("quantity_before", "quantity_after", "amount_before", "amount_after", "unit_price_before",
              "unit_price_after")
 

@@ -47,6 +47,14 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class LevelApproval:
+    """A later level's approval (workflow/policy.py): level 1 chose the crew and the date; this one may add a
+    note."""
+
+    notes: str | None
+
+
+@dataclass(frozen=True)
 class Rejection:
     reason: str
 
@@ -110,5 +118,5 @@ class CrewChange:
     note: str | None
 
 
-StepInput = (Approval | Rejection | Confirmation | Closing | OrderDraft | Withdrawal | SendBack | Pricing | Reschedule
-             | CrewChange)
+StepInput = (Approval | LevelApproval | Rejection | Confirmation | Closing | OrderDraft | Withdrawal | SendBack
+             | Pricing | Reschedule | CrewChange)

@@ -15,11 +15,19 @@ from sqlmodel import Session
 
 from pdf.render import render_version
 from storage.db import session_scope
-from storage.models import Asset, OrderVersion
-from workflow.document import HistoryEntry, VersionDocument, diff_items, subtotal
+from storage.models import Asset, OrderVersion, ServiceOrder
+from workflow.document import ApprovalEntry, HistoryEntry, VersionDocument, diff_items, subtotal
 from workflow.errors import NotFound
 from workflow.letterhead import Letterhead
-from workflow.queries import catalog_entry, field_workers, get_order, person_name, version_lines, version_row
+from workflow.queries import (
+    catalog_entry,
+    field_workers,
+    get_order,
+    person_name,
+    round_of,
+    version_lines,
+    version_row,
+)
 from workflow.vocabulary import Action, State, order_number
 
 # the state an order is in right after the step that made a version
@@ -128,8 +136,18 @@ def _build(session: Session, order_id: int, version: OrderVersion, letterhead: L
         history=history,
         scheduled_start=_hhmm(version.scheduled_start), scheduled_end=_hhmm(version.scheduled_end),
         removed_people=tuple(name(u) or u for u in sorted(earlier - set(workers))) if number > 1 else (),
+        approvals=_approvals(session, order),
         **_schedule_before(session, order_id, version),
     )
+
+
+def _approvals(session: Session, order: ServiceOrder) -> tuple[ApprovalEntry, ...]:
+    """The approved round's approvals, when it took more than one (one is the document's "Approved by")."""
+    assert order.id is not None
+    given = round_of(session, order.id, order.pending_round)
+    if len(given) < 2:
+        return ()
+    return tuple(ApprovalEntry(a.level, a.role, person_name(session, a.approver_id), a.at) for a in given)
 
 
 def _schedule_before(session: Session, order_id: int, version: OrderVersion) -> dict[str, object]:

@@ -12,7 +12,8 @@ from sqlalchemy import ColumnElement, and_, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from storage.models import Assignment, CatalogEntry, ServiceOrder
+from storage.models import Assignment, CatalogEntry, RoleGrant, ServiceOrder
+from workflow.policy import APPROVING_ROLES, Level, may_approve
 from workflow.routing import seen_by
 from workflow.vocabulary import Role, State, order_number
 
@@ -78,6 +79,8 @@ def listing(session: Session, which: Listing, user_id: str, today: date, *, offs
     where = _where(which, user_id, today)
     if roles is not None and which in ROUTED_LISTINGS:
         where = and_(where, seen_by(user_id, roles))
+    if which == Listing.PENDING:  # those waiting for a level of approval this person may give
+        where = and_(where, ServiceOrder.approval_role.in_(_approvable(session, user_id)))  # type: ignore[attr-defined]
     order_by = {
         Listing.PENDING: (ServiceOrder.created_at, ServiceOrder.id),
         Listing.OVERDUE: (ServiceOrder.scheduled_date, ServiceOrder.id),
@@ -93,6 +96,12 @@ def listing(session: Session, which: Listing, user_id: str, today: date, *, offs
         .where(where).order_by(*order_by).offset(offset).limit(limit)).all()
     lines = [_line(order, client_name, site_name, today) for order, client_name, site_name in rows]
     return Page(lines, total, offset, limit)
+
+
+def _approvable(session: Session, user_id: str) -> list[str]:
+    """The roles whose levels of approval `user_id` may give (their own and those ranked below)."""
+    roles = {Role(r) for r in session.exec(select(RoleGrant.role).where(RoleGrant.user_id == user_id))}
+    return sorted(role.value for role in APPROVING_ROLES if may_approve(Level(role), roles))
 
 
 def counts_by_state(session: Session, user_id: str | None = None, roles: set[Role] | None = None) -> dict[State, int]:

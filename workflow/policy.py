@@ -17,6 +17,10 @@ from workflow.vocabulary import Role
 # who outranks whom when approving: a level may be approved by its role or one ranked above it
 RANK: dict[Role, int] = {Role.SUPERVISOR: 1, Role.COORDINATOR: 2, Role.ADMIN: 3}
 APPROVING_ROLES = frozenset(RANK)
+MAX_LEVELS = 3  # the release levels of the product this replaces
+# the roles asked to review an order (invited, pinged) as before levels: an admin may approve any level, but is
+# only asked where a level needs an admin
+_REVIEWING = frozenset({Role.SUPERVISOR, Role.COORDINATOR})
 
 
 class Separation(StrEnum):
@@ -75,3 +79,16 @@ def may_approve(level: Level, roles: set[Role] | frozenset[Role]) -> bool:
 def roles_for(level: Level) -> frozenset[Role]:
     """The roles that may approve this level (to ask, remind and route to)."""
     return frozenset(role for role, rank in RANK.items() if rank >= RANK[level.role])
+
+
+def asked_for(level: Level) -> frozenset[Role]:
+    """The roles asked to give this level's approval (invited to the channel, named in its message, reminded):
+    those who may, but admins only where the level needs one."""
+    return (_REVIEWING & roles_for(level)) or frozenset({level.role})
+
+
+def escalated_for(level: Level) -> frozenset[Role]:
+    """Who hears that a level's approval is overdue: the role ranked just above it (the coordinators, for a
+    supervisor's level, as before levels); for the top role, its own holders again."""
+    above = [role for role, rank in sorted(RANK.items(), key=lambda item: item[1]) if rank > RANK[level.role]]
+    return frozenset(above[:1] or [level.role])

@@ -2,19 +2,63 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Row, or_
 from sqlmodel import Session, select
 
-from storage.models import Assignment, AuditEvent, CatalogEntry, LineItem, OrderVersion, Person, ServiceOrder
+from storage.models import (
+    Assignment,
+    AuditEvent,
+    CatalogEntry,
+    GivenApproval,
+    LineItem,
+    OrderVersion,
+    Person,
+    RoleGrant,
+    ServiceOrder,
+)
 from workflow.document import ItemLine, subtotal
 from workflow.errors import NotFound
 from workflow.facts import StepFacts
+from workflow.policy import Level, asked_for
+from workflow.routing import Router
 from workflow.transitions import Transition, available
-from workflow.vocabulary import Action, State, order_number
+from workflow.vocabulary import Action, Role, State, order_number
+
+
+@dataclass(frozen=True)
+class ApprovalLine:
+    """One level's approval given in the order's round (workflow/approvals.py)."""
+
+    level: int
+    role: str
+    approver_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Awaited:
+    """The level of approval an order pending approval waits for, of how many, and who may give it."""
+
+    level: int
+    levels: int
+    role: str
+    people: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """Level 1's choices, which the last level's approval issues version 1 with."""
+
+    field_workers: tuple[str, ...]
+    scheduled_date: date | None
+    notes: str | None
+    names: tuple[str, ...] = ()  # the field workers' names, for a form (which shows no mentions)
 
 
 @dataclass(frozen=True)
@@ -48,6 +92,11 @@ class OrderCard:
     rounds: tuple[StepFacts, ...] = ()  # the rounds before approval (send-backs, edits, resubmissions)
     scheduled_start: time | None = None  # the time window on the scheduled date, if one was set
     scheduled_end: time | None = None
+    # approval by amount: the round's approvals so far (of the approved round, once approved), the level it
+    # waits for while pending (None: not pending), level 1's choices while further levels are awaited
+    approvals: tuple[ApprovalLine, ...] = ()
+    awaited: Awaited | None = None
+    proposal: Proposal | None = None
 
 
 def get_order(session: Session, order_id: int) -> ServiceOrder:
@@ -133,7 +182,35 @@ def order_card(session: Session, order_id: int, currency: str = "USD") -> OrderC
         channel_id=order.channel_id, card_ts=order.card_ts, steps=tuple(available(state)),
         client_code=order.client_code, site_code=order.site_code, rounds=rounds(session, order_id),
         scheduled_start=order.scheduled_start, scheduled_end=order.scheduled_end,
+        **_approval_state(session, order),
     )
+
+
+def _approval_state(session: Session, order: ServiceOrder) -> dict[str, Any]:
+    """The card's approvals, the level awaited and who may give it (those its role or a higher one allows, but
+    not the requester nor who approved already), and level 1's choices while later levels are awaited."""
+    assert order.id is not None
+    given = round_of(session, order.id, order.pending_round)
+    lines = tuple(ApprovalLine(a.level, a.role, a.approver_id, a.at) for a in given)
+    if order.state != State.PENDING_APPROVAL:
+        return {"approvals": lines}
+    level = Level(Role(order.approval_role))
+    done = {a.approver_id for a in given} | {order.requester_id}
+    asked = asked_for(level)
+    people = tuple(u for u in Router(session).narrow(order.client_code, order.site_code, holders(session, asked),
+                                                     asked) if u not in done)
+    awaited = Awaited(order.approval_level, order.approval_levels, order.approval_role, people)
+    first = given[0] if given else None
+    crew = tuple(json.loads(first.field_workers or "[]")) if first else ()
+    proposal = Proposal(crew, first.scheduled_date, first.notes,
+                        tuple(person_name(session, u) for u in crew)) if first else None
+    return {"approvals": lines, "awaited": awaited, "proposal": proposal}
+
+
+def holders(session: Session, roles: frozenset[Role]) -> list[str]:
+    """Who holds any of `roles`."""
+    rows = session.exec(select(RoleGrant.user_id).where(RoleGrant.role.in_(sorted(roles))).distinct())  # type: ignore[attr-defined]
+    return sorted(rows)
 
 
 ROUND_ACTIONS = (Action.SEND_BACK, Action.EDIT, Action.RESUBMIT)
@@ -145,6 +222,13 @@ def rounds(session: Session, order_id: int, last: int = 10) -> tuple[StepFacts, 
         AuditEvent.order_id == order_id, AuditEvent.action.in_([a.value for a in ROUND_ACTIONS]))  # type: ignore[attr-defined]
         .order_by(AuditEvent.id.desc()).limit(last))  # type: ignore[union-attr]
     return tuple(StepFacts.loads(detail) for detail in reversed(list(rows)))
+
+
+def round_of(session: Session, order_id: int, pending_round: int) -> tuple[GivenApproval, ...]:
+    """The approvals that stand in one round of an order (not cleared by an edit or a send-back), by level."""
+    return tuple(session.exec(select(GivenApproval).where(
+        GivenApproval.order_id == order_id, GivenApproval.round == pending_round,
+        GivenApproval.cleared_at.is_(None)).order_by(GivenApproval.level)))  # type: ignore[union-attr]
 
 
 def latest_pdf(session: Session, order_id: int) -> str | None:

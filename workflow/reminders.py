@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Engine, Row, String, and_, cast, exists, func, literal, select
+from sqlalchemy import ColumnElement, Engine, Row, String, and_, case, cast, exists, func, literal, select
 from sqlmodel import Session
 
 from storage.db import dialect_insert, queue_effects, session_scope
@@ -146,13 +146,13 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
     quiet_here = policy.quiet is not None and policy.quiet.covers(provider_now.time())
     with Session(engine) as session:
         router = Router(session)
+        staff = _by_level(session, REMINDED_TO_APPROVE), _by_level(session, ESCALATED_TO)
         zones = {p.user_id: p.tz for p in session.exec(select(Person).where(Person.tz.is_not(None))).scalars()}
         due: list[_Due] = []
-        for kind, after, roles in (("approval", policy.remind_after, REMINDED_TO_APPROVE),
-                                   ("escalation", policy.escalate_after, ESCALATED_TO)):
+        for kind, after, people, told in (("approval", policy.remind_after, staff[0], REMINDED_TO_APPROVE),
+                                          ("escalation", policy.escalate_after, staff[1], ESCALATED_TO)):
             waiting = _pending_since(session, kind, after, now - after - CATCH_UP, now - after, limit + 1)
-            due += _approvals(kind, waiting, after, _routed(router, waiting, people_with(session, roles), roles),
-                              quiet_here)
+            due += _approvals(kind, waiting, after, _routed(router, waiting, people, told), quiet_here)
         due += list(_mornings(session, now, policy, zones))  # bounded by its three-day window, not by `limit`:
         # those held by a worker's quiet hours would otherwise fill it and starve the rest
         today = provider_now.date()
@@ -177,8 +177,8 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
 # what a reminder needs of an order: plain rows, not ORM objects (a sweep may read tens of thousands)
 _ORDER = (ServiceOrder.id, ServiceOrder.created_at, ServiceOrder.channel_id, ServiceOrder.scheduled_date)
 # and of an order pending approval: when this round of approval began, and which round it is
-_WAITING = (*_ORDER, ServiceOrder.pending_since, ServiceOrder.pending_round, ServiceOrder.client_code,
-            ServiceOrder.site_code)
+_WAITING = (*_ORDER, ServiceOrder.pending_since, ServiceOrder.pending_round, ServiceOrder.approval_level,
+            ServiceOrder.approval_role, ServiceOrder.client_code, ServiceOrder.site_code)
 
 
 def _not_queued(key: ColumnElement[str]) -> ColumnElement[bool]:
@@ -203,7 +203,8 @@ def _pending_since(session: Session, kind: str, after: timedelta, start: datetim
     return list(session.exec(select(*_WAITING).where(
         ServiceOrder.state == State.PENDING_APPROVAL, ServiceOrder.pending_since > start,
         ServiceOrder.pending_since <= end,
-        _not_queued(_key(f"{kind}:", ServiceOrder.id, ":r", ServiceOrder.pending_round, f":{_hours(after)}h")))
+        _not_queued(_key(f"{kind}:", ServiceOrder.id, ":r", ServiceOrder.pending_round, _LEVEL,
+                         f":{_hours(after)}h")))
         .order_by(ServiceOrder.pending_since).limit(limit)).all())
 
 
@@ -211,19 +212,39 @@ def _hours(span: timedelta) -> int:
     return int(span.total_seconds() // 3600)
 
 
-def _routed(router: Router, orders: list[Row], people: list[str], roles: frozenset[Role]) -> dict[int, tuple[str, ...]]:
-    """Whom each order's reminder pings: the holders of `roles` its client or site routes it to."""
+# a level of approval after the first is keyed apart (':l2'), its wait timed from the approval before it; level
+# 1 keeps the key it had before levels, so reminders queued then are not sent again
+_LEVEL = case((ServiceOrder.approval_level > 1, literal(":l") + cast(ServiceOrder.approval_level, String)),
+              else_=literal(""))
+
+
+def _by_level(session: Session, roles: dict[Role, frozenset[Role]]) -> dict[str, list[str]]:
+    """Who is told of an order waiting for a level that needs each role (workflow/visibility.py)."""
+    return {role.value: people_with(session, told) for role, told in roles.items()}
+
+
+
+def _routed(router: Router, orders: list[Row], people: dict[str, list[str]],
+            told: dict[Role, frozenset[Role]]) -> dict[int, tuple[str, ...]]:
+    """Whom each order's reminder pings: those told of the level it waits for (`people`, by the level's role),
+    among the holders of those roles its client or site routes it to."""
     router.load((order.client_code, order.site_code) for order in orders)
-    return {order.id: tuple(router.narrow(order.client_code, order.site_code, people, roles)) for order in orders}
+    return {order.id: tuple(router.narrow(order.client_code, order.site_code, people.get(order.approval_role, []),
+                                          told[Role(order.approval_role)])) for order in orders}
 
 
 def _approvals(kind: str, orders: list[Row], after: timedelta, people: dict[int, tuple[str, ...]],
                held: bool) -> list[_Due]:
     hours = _hours(after)  # how long this round has waited when the reminder is due: its message's figure
-    return [_Due(f"{kind}:{order.id}:r{order.pending_round}:{hours}h", kind, order.id, None,
-                 aware(order.pending_since) + after, EffectKind.REMINDER,
-                 ChannelReminder(ReminderAbout(kind), hours, people[order.id], State.PENDING_APPROVAL.value), held)
-            for order in orders]
+
+    def due(order: Row) -> _Due:
+        level = f":l{order.approval_level}" if order.approval_level > 1 else ""
+        payload = ChannelReminder(ReminderAbout(kind), hours, people[order.id], State.PENDING_APPROVAL.value,
+                                  level=order.approval_level)
+        return _Due(f"{kind}:{order.id}:r{order.pending_round}{level}:{hours}h", kind, order.id, None,
+                    aware(order.pending_since) + after, EffectKind.REMINDER, payload, held)
+
+    return [due(order) for order in orders]
 
 
 def _mornings(session: Session, now: datetime, policy: ReminderPolicy, zones: dict[str, str]) -> Iterable[_Due]:

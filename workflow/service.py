@@ -7,7 +7,9 @@ read is still current, so two clicks on Approve make one approval, on any number
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, time
 from decimal import Decimal
 
@@ -21,11 +23,14 @@ from storage.models import (
     AuditEvent,
     CatalogEntry,
     ClientPrice,
+    GivenApproval,
     LineItem,
     OrderVersion,
     RoleGrant,
     ServiceOrder,
 )
+from workflow.amounts import amounts
+from workflow.approvals import NextApproval, asked, check_approver, clear_round, next_approval, wait_for
 from workflow.clock import Clock, utcnow
 from workflow.document import ItemLine, diff_items, subtotal
 from workflow.effects import (
@@ -62,6 +67,7 @@ from workflow.errors import (
     Refused,
     RemovingAbsent,
     Required,
+    ScheduleLapsed,
     ScheduleUnchanged,
     SiteOfAnotherClient,
     Stale,
@@ -75,6 +81,7 @@ from workflow.inputs import (
     CrewChange,
     FreeItem,
     ItemQuantity,
+    LevelApproval,
     OrderDraft,
     Pricing,
     Rejection,
@@ -85,7 +92,7 @@ from workflow.inputs import (
 )
 from workflow.limits import FREE_ITEMS, Limits
 from workflow.people import local_today
-from workflow.policy import ApprovalPolicy
+from workflow.policy import ApprovalPolicy, Separation, asked_for
 from workflow.queries import field_workers, get_order, open_stint, version_lines
 from workflow.routing import Router
 from workflow.transitions import BY_ACTION, Transition, check
@@ -101,6 +108,13 @@ class OrderService:
         self.limits = limits or Limits()
         self.policy = policy or ApprovalPolicy()
 
+    def _separated(self, user: str, requester: str) -> bool:
+        """Whether separation of duties keeps `user` from approving the order `requester` submitted."""
+        return self.policy.separation is not Separation.OFF and user == requester
+
+    def next_approval(self, session: Session, order: ServiceOrder) -> NextApproval:
+        return next_approval(session, order, self.policy, self.currency, self.limits.tax_rate)
+
     # --- reads a listener needs before it opens a form -------------------------------------------
 
     def roles(self, user_id: str) -> set[Role]:
@@ -112,7 +126,7 @@ class OrderService:
         that the card is current); return the order as read."""
         with Session(self.engine, expire_on_commit=False) as session:
             order = get_order(session, order_id)
-            _check(session, BY_ACTION[action], order, actor)
+            _check(session, BY_ACTION[action], order, actor, self)
             if revision is not None and revision != order.revision:
                 raise Stale(order_number(order.id), State(order.state), on_card=True)
             return order
@@ -141,14 +155,18 @@ class OrderService:
         with session_scope(self.engine) as session:
             check(BY_ACTION[Action.SUBMIT], None, roles_of(session, actor), False, "")
             client, site, lines = _draft_lines(session, actor, draft, now, self)
-            # whoever the table lets approve is asked to review, among those the client or site names
-            reviewers = _reviewers(session, client.code, site.code)
+            # whoever may give the first level of approval is asked to review, among those the client or site
+            # names (not the requester: they may not)
+            first = self.policy.levels[0]
+            reviewers = [u for u in _reviewers(session, client.code, site.code, asked_for(first))
+                         if not self._separated(u, actor)]
 
             order = ServiceOrder(
                 state=State.PENDING_APPROVAL, requester_id=actor, client_code=client.code,
                 site_code=site.code, requested_date=draft.requested_date, priority=draft.priority,
                 description=draft.description, submitted_view_id=view_id, created_at=now, updated_at=now,
-                pending_since=now, pending_round=1,
+                pending_since=now, pending_round=1, approval_level=1, approval_role=first.role.value,
+                approval_levels=len(self.policy.levels_for(amounts(lines, self.currency, self.limits.tax_rate).total)),
             )
             session.add(order)
             session.flush()
@@ -173,7 +191,7 @@ class OrderService:
         now = self.clock()
         with session_scope(self.engine) as session:
             order = get_order(session, order_id)
-            _check(session, transition, order, actor)
+            _check(session, transition, order, actor, self)
             number = order_number(order.id)
             # Compare-and-set on the revision: the database, not memory, decides which step lands.
             claimed = session.execute(
@@ -189,10 +207,11 @@ class OrderService:
             source = State(order.state)
             effects = _Effects(session, order, now)
             facts = _STEPS[action](session, order, actor, data, now, effects, self)
-            order.state = transition.target
+            # an approval that leaves a further level to give keeps the order pending
+            order.state = source if facts.partial else transition.target
             order.updated_at = now
             session.add(order)
-            _audit(session, order, actor, transition, source, now, facts)
+            _audit(session, order, actor, transition, source, now, facts, State(order.state))
             effects.add(EffectKind.CARD, f"card:{order.revision}", Card())
             effects.add(EffectKind.MESSAGE, f"message:{order.revision}", Message(facts))
             effects.write()
@@ -235,27 +254,91 @@ def _draft_lines(session: Session, actor: str, draft: OrderDraft, now: datetime,
 # --- the steps -----------------------------------------------------------------------------------
 
 
-def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval, now: datetime,
+def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval | LevelApproval, now: datetime,
              effects: _Effects, service: OrderService) -> StepFacts:
+    """One level's approval (workflow/policy.py). Level 1's form chooses the crew, the date and the notes; a
+    later level's adds a note. The last level the order needs issues version 1 with level 1's choices; one
+    before it is recorded and leaves the order pending, asking the next level."""
+    step = service.next_approval(session, order)
+    if isinstance(data, Approval) != (step.level == 1):  # a form of another level (forged, or a level ago)
+        raise Stale(order_number(order.id), State(order.state))
+    if isinstance(data, Approval):
+        _check_choices(session, data, actor, now, service)
+        check_approver(session, order, actor, roles_of(session, actor), Action.APPROVE, step, service.policy,
+                       crew=data.field_workers)
+        crew, scheduled, notes = data.field_workers, data.scheduled_date, data.notes
+    else:
+        first = step.given[0]
+        crew, scheduled, notes = step.crew or (), first.scheduled_date, first.notes
+        assert scheduled is not None
+    given = GivenApproval(
+        order_id=order.id, round=order.pending_round, level=step.level, role=step.needed.role.value,
+        approver_id=actor, at=now, scheduled_date=data.scheduled_date if isinstance(data, Approval) else None,
+        field_workers=json.dumps(list(crew)) if isinstance(data, Approval) else None, notes=data.notes)
+    session.add(given)
+    if not step.last:
+        following = NextApproval(step.level + 1, step.levels, (*step.given, given))
+        return _partial_approval(session, order, actor, data, following, now, effects, service)
+    if step.level > 1:
+        _check_lapsed(session, order, actor, crew, scheduled, now, service)
+    facts = _issue_approved(session, order, actor, crew, scheduled, notes, now, effects, service)
+    if len(step.levels) == 1:  # as before levels: the facts of one approval
+        return facts
+    return replace(facts, level=step.level, levels=len(step.levels))
+
+
+def _check_choices(session: Session, data: Approval, actor: str, now: datetime, service: OrderService) -> None:
     errors: dict[FieldKey, Problem] = {}
     _check_field_workers(session, data.field_workers, errors)
     if problem := service.limits.date_problem(data.scheduled_date, local_today(session, actor, now)):
         errors[Field.SCHEDULED_DATE] = problem
     if errors:
         raise FieldErrors(errors)
-    order.scheduled_date = data.scheduled_date
-    order.approval_notes = data.notes
+
+
+def _check_lapsed(session: Session, order: ServiceOrder, actor: str, crew: tuple[str, ...], scheduled: date,
+                  now: datetime, service: OrderService) -> None:
+    """Level 1's choices, checked again when the last level issues them: the date may have passed meanwhile
+    (only a send-back lets the requester's side choose another), a field worker may have lost the role."""
+    if service.limits.date_problem(scheduled, local_today(session, actor, now)):
+        raise ScheduleLapsed(order_number(order.id), scheduled)
+    errors: dict[FieldKey, Problem] = {}
+    _check_field_workers(session, crew, errors)
+    if errors:
+        raise FieldErrors(errors)
+
+
+def _partial_approval(session: Session, order: ServiceOrder, actor: str, data: Approval | LevelApproval,
+                      following: NextApproval, now: datetime, effects: _Effects, service: OrderService) -> StepFacts:
+    """A level before the last: the order waits for the `following` one, timed from now (its reminders too), and
+    those asked for it are brought into the channel."""
+    wait_for(order, following.level, following.levels)
+    order.pending_since = now
+    people = asked(session, order, following, service.policy)
+    if people:
+        effects.add(EffectKind.INVITE, f"invite:{order.revision}:l{following.level}", Invite(people))
+    scheduled = data.scheduled_date if isinstance(data, Approval) else None
+    return StepFacts(Action.APPROVE, actor, level=following.level - 1, levels=len(following.levels),
+                     next_role=following.needed.role.value, next_people=people, scheduled_date=scheduled,
+                     people_added=(), note=data.notes or None)
+
+
+def _issue_approved(session: Session, order: ServiceOrder, actor: str, crew: tuple[str, ...], scheduled: date,
+                    notes: str | None, now: datetime, effects: _Effects, service: OrderService) -> StepFacts:
+    """The order is approved: version 1, its crew brought in, its PDF."""
+    order.scheduled_date = scheduled
+    order.approval_notes = notes
     order.approved_by = actor
     order.approved_at = now
     lines = _lines(session, order)
-    _add_version(session, order, 1, Action.APPROVE, actor, now, data.notes, lines, service)
-    for user in data.field_workers:
+    _add_version(session, order, 1, Action.APPROVE, actor, now, notes, lines, service)
+    for user in crew:
         session.add(Assignment(order_id=order.id, user_id=user, added_in_version=1))
-    effects.add(EffectKind.INVITE, "invite:v1", Invite(tuple(data.field_workers)))
+    effects.add(EffectKind.INVITE, "invite:v1", Invite(tuple(crew)))
     effects.add(EffectKind.UPLOAD_PDF, "pdf:v1", UploadPdf(1))
-    return StepFacts(Action.APPROVE, actor, version=1, scheduled_date=data.scheduled_date,
-                     fields=(FieldChange("scheduled_date", None, data.scheduled_date.isoformat()),),
-                     people_added=tuple(data.field_workers), note=data.notes or None, currency=service.currency,
+    return StepFacts(Action.APPROVE, actor, version=1, scheduled_date=scheduled,
+                     fields=(FieldChange("scheduled_date", None, scheduled.isoformat()),),
+                     people_added=tuple(crew), note=notes or None, currency=service.currency,
                      tax_rate=service.limits.tax_rate,
                      total=subtotal(lines, service.currency))
 
@@ -434,14 +517,18 @@ def _revise(session: Session, order: ServiceOrder, actor: str, data: OrderDraft,
         _replace_request_lines(session, order, lines)
     total = subtotal(lines, service.currency)
     reviewers: tuple[str, ...] = ()
+    first = service.policy.levels[0]
+    # an edit clears the approvals given so far in this round: what they approved is not what is asked now
+    cleared = clear_round(session, order, now, service.next_approval(session, order).levels)
     if action is Action.RESUBMIT:  # asked to review again, as on submit (someone granted since joins them)
         # a new round of approval: its reminders are timed from now (an edit while pending keeps the clock)
         order.pending_since, order.pending_round = now, order.pending_round + 1
-        reviewers = tuple(_reviewers(session, client.code, site.code))
+        reviewers = tuple(u for u in _reviewers(session, client.code, site.code, asked_for(first))
+                          if not service._separated(u, actor))
         effects.add(EffectKind.INVITE, f"invite:r{order.revision}", Invite(reviewers))
     return StepFacts(action, actor, version=None, fields=fields, items=item_facts(changes, service.currency),
                      reviewers=reviewers, currency=service.currency, total=total, tax_rate=service.limits.tax_rate,
-                     delta=total - subtotal(before_lines, service.currency))
+                     delta=total - subtotal(before_lines, service.currency), cleared=cleared)
 
 
 def _replace_request_lines(session: Session, order: ServiceOrder, lines: list[ItemLine]) -> None:
@@ -469,7 +556,8 @@ def _send_back(session: Session, order: ServiceOrder, actor: str, data: SendBack
                effects: _Effects, service: OrderService) -> StepFacts:
     if not data.note.strip():
         raise FieldErrors({Field.NOTE: Required()})
-    return StepFacts(Action.SEND_BACK, actor, note=data.note)
+    cleared = clear_round(session, order, now, service.next_approval(session, order).levels)
+    return StepFacts(Action.SEND_BACK, actor, note=data.note, cleared=cleared)
 
 
 def _reschedule(session: Session, order: ServiceOrder, actor: str, data: Reschedule, now: datetime,
@@ -576,9 +664,15 @@ def _iso(value: date | time | None) -> str | None:
     return value.isoformat(timespec="minutes") if isinstance(value, time) else value.isoformat() if value else None
 
 
-def _check(session: Session, transition: Transition, order: ServiceOrder, actor: str) -> None:
-    check(transition, State(order.state), roles_of(session, actor), is_assigned(session, order.id, actor),
+def _check(session: Session, transition: Transition, order: ServiceOrder, actor: str,
+           service: OrderService) -> None:
+    """The transition table's check, then the approval policy's (separation of duties, the level's role)."""
+    roles = roles_of(session, actor)
+    check(transition, State(order.state), roles, is_assigned(session, order.id, actor),
           order_number(order.id), requester=order.requester_id == actor)
+    if transition.action in (Action.APPROVE, Action.REJECT):
+        check_approver(session, order, actor, roles, transition.action, service.next_approval(session, order),
+                       service.policy)
 
 
 def _users_with(session: Session, roles: frozenset[Role] | set[Role]) -> list[str]:
@@ -586,10 +680,9 @@ def _users_with(session: Session, roles: frozenset[Role] | set[Role]) -> list[st
     return sorted(set(rows))
 
 
-def _reviewers(session: Session, client: str, site: str) -> list[str]:
-    """Who is asked to review an order for this client and site: whoever the table lets approve, narrowed to
-    the people the client or site names (workflow/routing.py)."""
-    roles = BY_ACTION[Action.APPROVE].roles
+def _reviewers(session: Session, client: str, site: str, roles: frozenset[Role]) -> list[str]:
+    """Who is asked to review an order for this client and site: the holders of `roles` (those asked for its
+    first level of approval), narrowed to the people the client or site names (workflow/routing.py)."""
     return Router(session).narrow(client, site, _users_with(session, roles), roles)
 
 
@@ -705,9 +798,9 @@ def _add_version(session: Session, order: ServiceOrder, number: int, action: Act
 
 
 def _audit(session: Session, order: ServiceOrder, actor: str, transition: Transition, source: State | None,
-           now: datetime, facts: StepFacts) -> None:
+           now: datetime, facts: StepFacts, target: State | None = None) -> None:
     session.add(AuditEvent(order_id=order.id, at=now, actor_id=actor, action=transition.action,
-                           from_state=source, to_state=transition.target, version=order.current_version,
+                           from_state=source, to_state=target or transition.target, version=order.current_version,
                            detail=facts.dumps()))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workflow.errors import NotAllowed, WrongState
+from workflow.policy import APPROVING_ROLES
 from workflow.vocabulary import Action, Role, State
 
 
@@ -30,7 +31,9 @@ _COORD = frozenset({Role.COORDINATOR})
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(Action.SUBMIT, None, State.PENDING_APPROVAL, frozenset({Role.REQUESTER}), False, "submit_order", None),
-    Transition(Action.APPROVE, State.PENDING_APPROVAL, State.APPROVED, _STAFF, False, "approve", "primary"),
+    # any approving role may click Approve; which level of approval an order needs next, and so whose role it
+    # takes, is the approval policy's (workflow/policy.py, applied by workflow/approvals.py)
+    Transition(Action.APPROVE, State.PENDING_APPROVAL, State.APPROVED, APPROVING_ROLES, False, "approve", "primary"),
     Transition(Action.REJECT, State.PENDING_APPROVAL, State.REJECTED, _STAFF, False, "reject", "danger"),
     Transition(Action.CONFIRM, State.APPROVED, State.APPROVED, _COORD, True, "confirm", None),
     Transition(Action.COMPLETE, State.APPROVED, State.COMPLETED, _COORD, True, "complete", "primary"),

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from storage.models import RoleGrant, ServiceOrder
 from workflow.overview import Listing
+from workflow.policy import APPROVING_ROLES, Level, escalated_for
 from workflow.queries import open_stint
 from workflow.routing import Router
 from workflow.transitions import BY_ACTION
@@ -32,11 +33,12 @@ HOME_SECTIONS: tuple[tuple[Listing, frozenset[Role]], ...] = (
 # App Home's counts by state: for those who keep the whole workload in view
 SEES_COUNTS = frozenset({Role.COORDINATOR, Role.ADMIN})
 
-# Who is reminded (workflow/reminders.py): an order waiting for approval pings the supervisors, then, later,
-# the coordinators; the coordinators get the morning digest of overdue orders. Field workers hear of the
+# Who is reminded (workflow/reminders.py): an order waiting for a level of approval pings the holders of the
+# role that level needs, then, later, those of the role ranked above it (a supervisor's level: the supervisors,
+# then the coordinators); the coordinators get the morning digest of overdue orders. Field workers hear of the
 # orders assigned to them.
-REMINDED_TO_APPROVE = frozenset({Role.SUPERVISOR})
-ESCALATED_TO = frozenset({Role.COORDINATOR})
+REMINDED_TO_APPROVE = {role: frozenset({role}) for role in APPROVING_ROLES}
+ESCALATED_TO = {role: escalated_for(Level(role)) for role in APPROVING_ROLES}
 DIGEST_FOR = frozenset({Role.COORDINATOR})
 
 # Listings of one's own orders: anyone may ask for them

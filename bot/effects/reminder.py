@@ -39,6 +39,10 @@ def view(fx: Effects, effect: Claim) -> ReminderView | None:
     order = still(fx, effect, payload.state)
     if order is None:
         return None
+    if payload.level is not None and payload.level != order.approval_level:
+        log.info("reminder %s dropped: %s waits for another level of approval now", effect.key,
+                 order_number(order.id))
+        return None
     number = order_number(order.id)
     return ReminderView(number, fx.channel(order), channel_reminder(payload, number, fx.provider_language))
 

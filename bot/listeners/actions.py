@@ -13,6 +13,8 @@ from sqlmodel import Session
 from bot.cards import STEP_ACTION_IDS, step_action_id
 from bot.context import BotContext, reader_after_ack
 from bot.gateway import SlackError
+from bot.mrkdwn import mention
+from bot.profiles import learn
 from bot.refusals import refusal_text
 from forms import order_form
 from forms.elements import notice
@@ -67,6 +69,11 @@ def register(app: App, ctx: BotContext) -> None:
         with Session(ctx.engine) as session:
             card = order_card(session, meta.order_id)
             lines = version_lines(session, meta.order_id, card.version)
+        if card.proposal is not None and card.proposal.field_workers:
+            # a later level's approval form names the crew level 1 chose: a form shows names, not mentions
+            learn(ctx.engine, ctx.gateway, list(card.proposal.field_workers), ctx.clock())
+            with Session(ctx.engine) as session:
+                card = order_card(session, meta.order_id)
         return STEP_FORMS[transition.action].build(meta, card, lines)
 
     def open_step_form(body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -80,7 +87,8 @@ def register(app: App, ctx: BotContext) -> None:
             clicked = ButtonValue.load(action.get("value"))
             order = ctx.service.authorize(user, clicked.order_id, transition.action, clicked.revision)
         except (WorkflowError, BadMetadata) as refusal:
-            tell(body, refusal_text(lang, refusal), lang)
+            # an ephemeral message (or the click's response) is mrkdwn: who may act instead is mentioned
+            tell(body, refusal_text(lang, refusal, mention), lang)
             return
         # the form carries the revision the user is looking at now: a step taken meanwhile makes it stale
         meta = FormMeta(order_id=order.id, revision=order.revision, locale=locale)

@@ -65,7 +65,8 @@ def register(app: App, ctx: BotContext) -> None:
             return
         except (WorkflowError, BadMetadata) as refusal:
             lang = lang or reader_of(ctx.engine, ctx.locale, user)
-            ack(response_action="update", view=not_saved(lang, refusal_text(lang, refusal)))
+            # a notice modal is plain text: people by name, not as mentions it would show raw
+            ack(response_action="update", view=not_saved(lang, refusal_text(lang, refusal, names(ctx.engine))))
             return
         except Exception:  # the user must learn the step was not stored, not see Slack's generic error
             log.exception("submission of %s by %s failed", callback_id, user)

@@ -8,14 +8,14 @@ from datetime import date, time
 from bot.mrkdwn import SLACK, Marks, channel_link
 from bot.render.money import amounts_text
 from i18n import N_, Language
-from i18n.domain import DONE, priority, who_may
+from i18n.domain import APPROVAL_OF, DONE, priority, who_may
 from i18n.schedule import scheduled
 from storage.models import AuditEvent
 from workflow.amounts import Amounts
 from workflow.document import money
 from workflow.facts import ItemFact, StepFacts
 from workflow.transitions import BY_ACTION
-from workflow.vocabulary import Action
+from workflow.vocabulary import Action, Role
 
 
 def describe(event: AuditEvent, lang: Language, marks: Marks = SLACK) -> str:
@@ -24,7 +24,11 @@ def describe(event: AuditEvent, lang: Language, marks: Marks = SLACK) -> str:
 
 
 def sentence(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
-    done = lang._("{person} {did}.").format(person=marks.person(facts.actor), did=lang._(DONE[facts.action]))
+    if facts.partial:  # one level of several: the order is not approved yet
+        done = lang._("{person} gave the approval of level {level} of {levels}.").format(
+            person=marks.person(facts.actor), level=facts.level, levels=facts.levels)
+    else:
+        done = lang._("{person} {did}.").format(person=marks.person(facts.actor), did=lang._(DONE[facts.action]))
     return f"{done} {summary(facts, lang, marks)}".strip()
 
 
@@ -79,8 +83,13 @@ def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
             if facts.requested_date:
                 parts.append(lang._("Requested for {date}.").format(date=lang.date(facts.requested_date)))
             return " ".join(parts)
+        case Action.APPROVE if facts.partial:
+            return _partial(facts, lang, marks, note)
         case Action.APPROVE:
             parts = [_version(facts, lang)]
+            if facts.level is not None:
+                parts.insert(0, lang._("Last level of approval ({level} of {levels}).").format(
+                    level=facts.level, levels=facts.levels))
             if facts.people_added:
                 parts.append(lang._("Field workers: {people}.").format(people=_people(facts.people_added, marks)))
             if facts.scheduled_date:
@@ -101,11 +110,12 @@ def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
             return _new_version(facts, [_price(item, facts.currency or "USD", lang, marks) for item in facts.items],
                                 note, lang)
         case Action.EDIT | Action.RESUBMIT:
-            return _revision(facts, lang, marks)
+            return f"{_revision(facts, lang, marks)} {_cleared(facts, lang, marks)}".strip()
         case Action.WITHDRAW | Action.WITHDRAW_SENT_BACK:
             return lang._("Reason: {reason}").format(reason=note) if note else ""
         case Action.SEND_BACK:
-            return lang._("What to change: {note}").format(note=note) if note else ""
+            asked = lang._("What to change: {note}").format(note=note) if note else ""
+            return f"{asked} {_cleared(facts, lang, marks)}".strip()
         case Action.COMPLETE | Action.NOT_PERFORM:
             text = lang._("Version {number}, the closing record.").format(number=facts.version)
             if note:
@@ -123,6 +133,34 @@ def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
                 text += " " + lang._("Why: {note}").format(note=note)
             return text
     return ""  # pragma: no cover (every action is above)
+
+
+def _partial(facts: StepFacts, lang: Language, marks: Marks, note: str | None) -> str:
+    """An approval that leaves a further level to give: level 1's choices, and whose approval comes next."""
+    parts = []
+    if facts.scheduled_date:
+        parts.append(lang._("Proposed for {date}.").format(date=lang.date(facts.scheduled_date)))
+    next_level = (facts.level or 0) + 1
+    role = Role(facts.next_role) if facts.next_role else Role.SUPERVISOR
+    parts.append(lang._("Next: {approval} (level {level} of {levels}).").format(
+        approval=lang._(APPROVAL_OF[role]), level=next_level, levels=facts.levels))
+    if facts.next_people:
+        parts.append(lang._("{people}, please review it.").format(people=" ".join(marks.person(u)
+                                                                                  for u in facts.next_people)))
+    else:
+        parts.append(lang._("Nobody else can yet: an admin must grant the role (service-orders roles grant USER "
+                            "ROLE)."))
+    if note:  # last: what a person typed, with no period of ours after it
+        parts.append(lang._("Notes: {note}").format(note=note))
+    return " ".join(parts)
+
+
+def _cleared(facts: StepFacts, lang: Language, marks: Marks) -> str:
+    """An edit or send-back after some levels approved: those approvals no longer stand."""
+    if not facts.cleared:
+        return ""
+    return lang._("The approvals given so far ({people}) no longer stand: the order needs them again.").format(
+        people=_people(facts.cleared, marks))
 
 
 def _figures(facts: StepFacts) -> Amounts | None:

@@ -13,11 +13,12 @@ from decimal import Decimal
 
 from bot.mrkdwn import SLACK, Marks
 from i18n import N_, Language
-from i18n.domain import DONE, PRIORITIES, state
+from i18n.domain import DONE, PRIORITIES, ROLES, state
 from storage.models import AuditEvent
 from workflow.clock import aware
 from workflow.facts import FieldChange, ItemFact, StepFacts
 from workflow.numbers import parse_decimal
+from workflow.vocabulary import Role
 
 NONE = "—"  # an empty value, before or after
 
@@ -52,7 +53,14 @@ FACT_LABELS = {
     "people_added": N_("People added"),
     "people_removed": N_("People removed"),
     "reviewers": N_("Asked to review"),
+    # approval by amount
+    "level": N_("Level of approval given"),
+    "levels": N_("Levels the order needs"),
+    "next_role": N_("Next level's role"),
+    "next_people": N_("Asked next"),
+    "cleared": N_("Approvals cleared"),
 }
+_PEOPLE = ("reviewers", "field_workers", "next_people", "cleared")
 
 # an item's before/after pairs (ItemFact's `<name>_before`, `<name>_after`)
 ITEM_LABELS = {"quantity": N_("quantity"), "amount": N_("amount"), "unit_price": N_("unit price")}
@@ -72,7 +80,11 @@ def step_lines(event: AuditEvent, lang: Language, zone: tzinfo, marks: Marks = S
     except (ValueError, KeyError, TypeError):  # a row written by a newer release: who, and its action's code
         return [f"{when} · {marks.person(event.actor_id)} {marks.text(event.action)}"]
     did = lang._(DONE[facts.action]) if facts.action in DONE else marks.text(facts.action.value)
-    lines = [f"{when} · " + lang._("{person} {did}.").format(person=marks.person(facts.actor), did=did)]
+    done = lang._("{person} {did}.").format(person=marks.person(facts.actor), did=did)
+    if facts.partial:  # one level of several: as its channel message says it
+        done = lang._("{person} gave the approval of level {level} of {levels}.").format(
+            person=marks.person(facts.actor), level=facts.level, levels=facts.levels)
+    lines = [f"{when} · {done}"]
     moved = [f"{_state(lang, event.from_state)} → {_state(lang, event.to_state)}"
              if event.from_state and event.from_state != event.to_state else _state(lang, event.to_state)]
     if facts.version:
@@ -141,7 +153,7 @@ def _value(lang: Language, marks: Marks, name: str, value: object, currency: str
     """A value as this reader reads it: dates and amounts by Babel, people as people, typed text escaped."""
     if value is None or value == "":
         return NONE
-    if isinstance(value, str) and (name.startswith("people") or name in ("reviewers", "field_workers")):
+    if isinstance(value, str) and (name.startswith("people") or name in _PEOPLE):
         return " ".join(marks.person(u) for u in str(value).replace(",", " ").split())
     if isinstance(value, datetime):
         return lang.datetime(aware(value))
@@ -161,6 +173,8 @@ def _value(lang: Language, marks: Marks, name: str, value: object, currency: str
         value = parse_decimal(value)  # a price a FieldChange holds as plain text
     if name == "priority" and isinstance(value, str) and value in PRIORITIES:
         return lang._(PRIORITIES[value])
+    if name == "next_role" and isinstance(value, str) and value in set(ROLES):
+        return lang._(ROLES[Role(value)])
     if isinstance(value, (Decimal, int)) and not isinstance(value, bool):
         if currency and _MONEY.search(name):
             amount = Decimal(value)
