@@ -37,8 +37,19 @@ from workflow.effects import (
 from workflow.effects import (
     Reminder as ChannelReminder,
 )
+from workflow.sla import (
+    COMPLETION_DAYS,
+    ESCALATE_AFTER,
+    REMIND_AFTER,
+    URGENT,
+    ByPriority,
+    QuietOverride,
+    deadline,
+    late_where,
+    span_label,
+)
 from workflow.visibility import DIGEST_FOR, ESCALATED_TO, REMINDED_TO_APPROVE, people_with
-from workflow.vocabulary import State
+from workflow.vocabulary import Role, State
 
 CATCH_UP = timedelta(days=7)  # due moments further back than this are history, not reminders
 DIGEST_SIZE = 15  # overdue orders named in a digest; the rest are counted
@@ -87,12 +98,27 @@ class QuietHours:
 
 @dataclass(frozen=True)
 class ReminderPolicy:
-    remind_after: timedelta = timedelta(hours=24)  # pending approval this long: remind the supervisors
-    escalate_after: timedelta = timedelta(hours=48)  # this long: tell the coordinators
+    """When who is pinged. The approval SLAs are per priority (workflow/sla.py); a single timedelta given for
+    one is taken for every priority, as before SLAs had priorities."""
+
+    remind_after: ByPriority[timedelta] = REMIND_AFTER  # pending approval this long: remind the supervisors
+    escalate_after: ByPriority[timedelta] = ESCALATE_AFTER  # this long: tell the coordinators
     morning: time = time(7, 30)  # field workers hear of the day's orders then, in their own time zone
     digest: time = time(8, 0)  # coordinators get the overdue digest then, in their own time zone
     quiet: QuietHours | None = QuietHours(time(20, 0), time(7, 0))
     timezone: str = "UTC"  # the provider's: channel reminders' quiet hours and the overdue calendar
+    urgent_overrides_quiet: QuietOverride = QuietOverride.OFF
+    completion: ByPriority[int] = COMPLETION_DAYS  # days after the scheduled date an order should be completed
+
+    def __post_init__(self) -> None:
+        for name in ("remind_after", "escalate_after"):
+            if isinstance(span := getattr(self, name), timedelta):
+                object.__setattr__(self, name, ByPriority.same(span))
+
+    def overrides_quiet(self, priority: str, audience: frozenset[Role]) -> bool:
+        """Whether a ping about an order of this priority to `audience` goes out during quiet hours."""
+        return (self.urgent_overrides_quiet is QuietOverride.COORDINATORS and priority == URGENT
+                and Role.COORDINATOR in audience)
 
 
 @dataclass
@@ -103,19 +129,20 @@ class Sweep:
     escalation: int = 0
     morning: int = 0
     overdue: int = 0
+    late: int = 0  # approved orders past their completion deadline, flagged on their card
     digest: int = 0
     deferred: int = 0  # due, but in quiet hours: a later sweep sends them
     backlog: int = 0  # due beyond this sweep's limit (at least this many): the next sweep queues them
 
     @property
     def total(self) -> int:
-        return self.approval + self.escalation + self.morning + self.overdue + self.digest
+        return self.approval + self.escalation + self.morning + self.overdue + self.late + self.digest
 
     def plus(self, later: Sweep) -> Sweep:
         """This sweep and the one after it, as one (the later one's deferred and backlog stand)."""
         return Sweep(self.approval + later.approval, self.escalation + later.escalation,
-                     self.morning + later.morning, self.overdue + later.overdue, self.digest + later.digest,
-                     later.deferred, later.backlog)
+                     self.morning + later.morning, self.overdue + later.overdue, self.late + later.late,
+                     self.digest + later.digest, later.deferred, later.backlog)
 
 
 @dataclass(frozen=True)
@@ -142,15 +169,20 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
         staff = people_with(session, REMINDED_TO_APPROVE), people_with(session, ESCALATED_TO)
         zones = {p.user_id: p.tz for p in session.exec(select(Person).where(Person.tz.is_not(None))).scalars()}
         due: list[_Due] = []
-        for kind, after, people in (("approval", policy.remind_after, staff[0]),
-                                    ("escalation", policy.escalate_after, staff[1])):
-            waiting = _pending_since(session, kind, after, now - after - CATCH_UP, now - after, limit + 1)
-            due += _approvals(kind, waiting, after, people, quiet_here)
+        for kind, spans, people, audience in (("approval", policy.remind_after, staff[0], REMINDED_TO_APPROVE),
+                                              ("escalation", policy.escalate_after, staff[1], ESCALATED_TO)):
+            for priorities, after in spans.groups():  # one bounded query per span the priorities share
+                waiting = _pending_since(session, kind, priorities, after, now - after - CATCH_UP, now - after,
+                                         limit + 1)
+                held = {o.id for o in waiting if quiet_here and not policy.overrides_quiet(o.priority, audience)}
+                due += _approvals(kind, waiting, after, people, held)
         due += list(_mornings(session, now, policy, zones))  # bounded by its three-day window, not by `limit`:
         # those held by a worker's quiet hours would otherwise fill it and starve the rest
         today = provider_now.date()
         due += [_Due(f"overdue:{o.id}:{o.scheduled_date}", "overdue", o.id, None, now, EffectKind.CARD,
                      Card(overdue=True)) for o in _newly_overdue(session, today, limit + 1)]
+        due += [_Due(f"late:{o.id}:{o.scheduled_date}", "late", o.id, None, now, EffectKind.CARD, Card(late=True))
+                for o in _newly_late(session, today, policy.completion, limit + 1)]
         due += _digests(session, people_with(session, DIGEST_FOR), now, today, policy, zones)
     due.sort(key=lambda item: item.due_at)
     later = [item for item in due if not item.held][limit:]
@@ -169,7 +201,7 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
 # what a reminder needs of an order: plain rows, not ORM objects (a sweep may read tens of thousands)
 _ORDER = (ServiceOrder.id, ServiceOrder.created_at, ServiceOrder.channel_id, ServiceOrder.scheduled_date)
 # and of an order pending approval: when this round of approval began, and which round it is
-_WAITING = (*_ORDER, ServiceOrder.pending_since, ServiceOrder.pending_round)
+_WAITING = (*_ORDER, ServiceOrder.pending_since, ServiceOrder.pending_round, ServiceOrder.priority)
 
 
 def _not_queued(key: ColumnElement[str]) -> ColumnElement[bool]:
@@ -186,15 +218,16 @@ def _key(*parts: Any) -> ColumnElement[str]:
     return out
 
 
-def _pending_since(session: Session, kind: str, after: timedelta, start: datetime, end: datetime,
-                   limit: int) -> list[Row]:
-    """Orders pending approval whose current round began in (start, end], not reminded of in this round. An
-    order sent back is not pending (nothing is due while changes are requested); resubmitted, it starts a new
-    round, timed from then and keyed apart from the last one's reminders."""
+def _pending_since(session: Session, kind: str, priorities: tuple[str, ...], after: timedelta, start: datetime,
+                   end: datetime, limit: int) -> list[Row]:
+    """Orders of these priorities pending approval whose current round began in (start, end], not reminded of
+    in this round. An order sent back is not pending (nothing is due while changes are requested); resubmitted,
+    it starts a new round, timed from then and keyed apart from the last one's reminders. The (state, priority,
+    pending_since) index reads exactly this range."""
     return list(session.exec(select(*_WAITING).where(
-        ServiceOrder.state == State.PENDING_APPROVAL, ServiceOrder.pending_since > start,
-        ServiceOrder.pending_since <= end,
-        _not_queued(_key(f"{kind}:", ServiceOrder.id, ":r", ServiceOrder.pending_round, f":{_hours(after)}h")))
+        ServiceOrder.state == State.PENDING_APPROVAL, ServiceOrder.priority.in_(priorities),  # type: ignore[attr-defined]
+        ServiceOrder.pending_since > start, ServiceOrder.pending_since <= end,
+        _not_queued(_key(f"{kind}:", ServiceOrder.id, ":r", ServiceOrder.pending_round, f":{span_label(after)}")))
         .order_by(ServiceOrder.pending_since).limit(limit)).all())
 
 
@@ -202,11 +235,13 @@ def _hours(span: timedelta) -> int:
     return int(span.total_seconds() // 3600)
 
 
-def _approvals(kind: str, orders: list[Row], after: timedelta, people: list[str], held: bool) -> list[_Due]:
+def _approvals(kind: str, orders: list[Row], after: timedelta, people: list[str], held: set[int]) -> list[_Due]:
+    """`held`: the orders whose reminder quiet hours hold back."""
     hours = _hours(after)  # how long this round has waited when the reminder is due: its message's figure
-    payload = ChannelReminder(ReminderAbout(kind), hours, tuple(people), State.PENDING_APPROVAL.value)
-    return [_Due(f"{kind}:{order.id}:r{order.pending_round}:{hours}h", kind, order.id, None,
-                 aware(order.pending_since) + after, EffectKind.REMINDER, payload, held) for order in orders]
+    return [_Due(f"{kind}:{order.id}:r{order.pending_round}:{span_label(after)}", kind, order.id, None,
+                 aware(order.pending_since) + after, EffectKind.REMINDER,
+                 ChannelReminder(ReminderAbout(kind), hours, tuple(people), State.PENDING_APPROVAL.value,
+                                 priority=order.priority), order.id in held) for order in orders]
 
 
 def _mornings(session: Session, now: datetime, policy: ReminderPolicy, zones: dict[str, str]) -> Iterable[_Due]:
@@ -238,6 +273,14 @@ def _newly_overdue(session: Session, today: date, limit: int) -> list[Row]:
         .order_by(ServiceOrder.scheduled_date).limit(limit)).all())
 
 
+def _newly_late(session: Session, today: date, days: ByPriority[int], limit: int) -> list[Row]:
+    """Approved orders past their completion deadline (within CATCH_UP of it), not flagged yet for that date."""
+    return list(session.exec(select(*_ORDER).where(
+        late_where(today, days, CATCH_UP),
+        _not_queued(_key("late:", ServiceOrder.id, ":", ServiceOrder.scheduled_date)))
+        .order_by(ServiceOrder.scheduled_date).limit(limit)).all())
+
+
 def _digests(session: Session, coordinators: list[str], now: datetime, today: date, policy: ReminderPolicy,
              zones: dict[str, str]) -> list[_Due]:
     """Each coordinator, once a day at digest time where they are: the overdue orders (the first
@@ -256,12 +299,27 @@ def _digests(session: Session, coordinators: list[str], now: datetime, today: da
     count = session.exec(select(func.count()).select_from(ServiceOrder).where(overdue)).scalar_one()
     if not count:
         return []
-    first = session.exec(select(*_ORDER).where(overdue).order_by(ServiceOrder.scheduled_date, ServiceOrder.id)
-                         .limit(DIGEST_SIZE)).all()
-    lines = tuple(OverdueLine(o.id, o.channel_id, o.scheduled_date) for o in first)
+    late, lines = _digest_lines(session, overdue, today, policy.completion)
     return [_Due(key, "digest", None, coordinator, due_at, EffectKind.NOTIFY,
-                 Notify(coordinator, NotifyAbout.DIGEST, count=count, orders=lines), held)
+                 Notify(coordinator, NotifyAbout.DIGEST, count=count, late=late, orders=lines), held)
             for coordinator, key, due_at, held in wanted]
+
+
+def _digest_lines(session: Session, overdue: ColumnElement[bool], today: date,
+                  days: ByPriority[int]) -> tuple[int, tuple[OverdueLine, ...]]:
+    """How many overdue orders are late, and the DIGEST_SIZE a digest names: the late ones first (past their
+    completion deadline, the most pressing), then the others, each oldest scheduled first."""
+    late = late_where(today, days)
+    count = session.exec(select(func.count()).select_from(ServiceOrder).where(late)).scalar_one()
+    columns = (*_ORDER, ServiceOrder.priority)
+    order_by = (ServiceOrder.scheduled_date, ServiceOrder.id)
+    first = list(session.exec(select(*columns).where(late).order_by(*order_by).limit(DIGEST_SIZE)).all())
+    if len(first) < DIGEST_SIZE:
+        first += session.exec(select(*columns).where(overdue, ~late).order_by(*order_by)
+                              .limit(DIGEST_SIZE - len(first))).all()
+    return count, tuple(OverdueLine(o.id, o.channel_id, o.scheduled_date,
+                                    deadline(o.scheduled_date, o.priority, days) if n < count else None)
+                        for n, o in enumerate(first))
 
 
 def _quiet(policy: ReminderPolicy, local: datetime) -> bool:

@@ -22,6 +22,7 @@ from storage.models import PendingEffect, ServiceOrder
 from workflow.clock import Clock
 from workflow.effects import EffectKind, Payload, decode
 from workflow.letterhead import Letterhead
+from workflow.sla import COMPLETION_DAYS, ByPriority
 from workflow.vocabulary import order_number
 
 Record = Callable[[Session], None]  # writes what Slack answered, in the transaction that marks the effect done
@@ -66,6 +67,7 @@ class Effects:
     letterhead: Letterhead
     private_channels: bool
     clock: Clock
+    completion: ByPriority[int] = COMPLETION_DAYS  # COMPLETION_DAYS: when an order shows as late
 
     # --- reads --------------------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ class CardView:
     channel: str
     card: OrderCard
     figures: Amounts
-    today: date  # the provider's: an approved order past its date shows as overdue
+    today: date  # the provider's: an approved order past its date shows as overdue (and late, past its deadline)
 
 
 def view(fx: Effects, effect: Claim) -> CardView:
@@ -40,7 +40,7 @@ def view(fx: Effects, effect: Claim) -> CardView:
 def run(fx: Effects, effect: Claim) -> Record | None:
     seen = view(fx, effect)
     card, lang = seen.card, fx.provider_language
-    blocks = card_blocks(card, seen.today, lang, fx.letterhead.provider.currency, seen.figures)
+    blocks = card_blocks(card, seen.today, lang, fx.letterhead.provider.currency, seen.figures, fx.completion)
     text = card_text(card, lang)
     if card.card_ts:
         try:
