@@ -87,7 +87,9 @@ class ServiceOrder(SQLModel, table=True):
     __table_args__ = (Index("ix_service_order_state_created", "state", "created_at"),
                       Index("ix_service_order_state_scheduled", "state", "scheduled_date"),
                       # the approval reminders' sweep: orders pending approval, by when this round began
-                      Index("ix_service_order_state_pending", "state", "pending_since"))
+                      Index("ix_service_order_state_pending", "state", "pending_since"),
+                      # and per priority (SLAs by priority: workflow/sla.py)
+                      Index("ix_service_order_state_priority_pending", "state", "priority", "pending_since"))
     id: int | None = Field(default=None, primary_key=True)
     state: str = Field(index=True, max_length=32)
     # every step bumps it; a step lands only if the revision it read is still current
