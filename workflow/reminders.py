@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Engine, Row, String, and_, cast, exists, func, literal, select
+from sqlalchemy import ColumnElement, Engine, Row, String, and_, cast, exists, func, literal, select, union_all
 from sqlmodel import Session
 
 from storage.db import dialect_insert, queue_effects, session_scope
@@ -171,11 +171,9 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
         due: list[_Due] = []
         for kind, spans, people, audience in (("approval", policy.remind_after, staff[0], REMINDED_TO_APPROVE),
                                               ("escalation", policy.escalate_after, staff[1], ESCALATED_TO)):
-            for priorities, after in spans.groups():  # one bounded query per span the priorities share
-                waiting = _pending_since(session, kind, priorities, after, now - after - CATCH_UP, now - after,
-                                         limit + 1)
-                held = {o.id for o in waiting if quiet_here and not policy.overrides_quiet(o.priority, audience)}
-                due += _approvals(kind, waiting, after, people, held)
+            waiting = _pending_since(session, kind, spans, now, limit + 1)
+            held = {o.id for o in waiting if quiet_here and not policy.overrides_quiet(o.priority, audience)}
+            due += _approvals(kind, waiting, spans, people, held)
         due += list(_mornings(session, now, policy, zones))  # bounded by its three-day window, not by `limit`:
         # those held by a worker's quiet hours would otherwise fill it and starve the rest
         today = provider_now.date()
@@ -218,30 +216,41 @@ def _key(*parts: Any) -> ColumnElement[str]:
     return out
 
 
-def _pending_since(session: Session, kind: str, priorities: tuple[str, ...], after: timedelta, start: datetime,
-                   end: datetime, limit: int) -> list[Row]:
-    """Orders of these priorities pending approval whose current round began in (start, end], not reminded of
-    in this round. An order sent back is not pending (nothing is due while changes are requested); resubmitted,
-    it starts a new round, timed from then and keyed apart from the last one's reminders. The (state, priority,
-    pending_since) index reads exactly this range."""
-    return list(session.exec(select(*_WAITING).where(
+def _pending_since(session: Session, kind: str, spans: ByPriority[timedelta], now: datetime, limit: int) -> list[Row]:
+    """Orders pending approval whose current round began at least their priority's span before `now` (and not
+    CATCH_UP more), not reminded of in this round. An order sent back is not pending (nothing is due while
+    changes are requested); resubmitted, it starts a new round, timed from then and keyed apart from the last
+    one's reminders. One statement: for each span the priorities share, its own read of at most `limit`, oldest
+    first, that the (state, priority, pending_since) index serves exactly (UNION ALL)."""
+    reads = [select(*_WAITING).where(
         ServiceOrder.state == State.PENDING_APPROVAL, ServiceOrder.priority.in_(priorities),  # type: ignore[attr-defined]
-        ServiceOrder.pending_since > start, ServiceOrder.pending_since <= end,
+        ServiceOrder.pending_since > now - after - CATCH_UP, ServiceOrder.pending_since <= now - after,
         _not_queued(_key(f"{kind}:", ServiceOrder.id, ":r", ServiceOrder.pending_round, f":{span_label(after)}")))
-        .order_by(ServiceOrder.pending_since).limit(limit)).all())
+        .order_by(ServiceOrder.pending_since).limit(limit) for priorities, after in spans.groups()]
+    if len(reads) == 1:
+        return list(session.exec(reads[0]).all())
+    parts = [read.subquery() for read in reads]  # a LIMIT inside UNION ALL needs its own subquery (SQLite)
+    rows = session.connection().execute(union_all(*(select(*part.c) for part in parts))).all()
+    # the `limit` due longest, whatever their priority: the rest wait for the next round, as in every kind
+    return sorted(rows, key=lambda row: aware(row.pending_since) + spans.of(row.priority))[:limit]
 
 
 def _hours(span: timedelta) -> int:
     return int(span.total_seconds() // 3600)
 
 
-def _approvals(kind: str, orders: list[Row], after: timedelta, people: list[str], held: set[int]) -> list[_Due]:
+def _approvals(kind: str, orders: list[Row], spans: ByPriority[timedelta], people: list[str],
+               held: set[int]) -> list[_Due]:
     """`held`: the orders whose reminder quiet hours hold back."""
+    return [_approval(kind, order, spans.of(order.priority), people, order.id in held) for order in orders]
+
+
+def _approval(kind: str, order: Row, after: timedelta, people: list[str], held: bool) -> _Due:
     hours = _hours(after)  # how long this round has waited when the reminder is due: its message's figure
-    return [_Due(f"{kind}:{order.id}:r{order.pending_round}:{span_label(after)}", kind, order.id, None,
-                 aware(order.pending_since) + after, EffectKind.REMINDER,
-                 ChannelReminder(ReminderAbout(kind), hours, tuple(people), State.PENDING_APPROVAL.value,
-                                 priority=order.priority), order.id in held) for order in orders]
+    payload = ChannelReminder(ReminderAbout(kind), hours, tuple(people), State.PENDING_APPROVAL.value,
+                              priority=order.priority)
+    return _Due(f"{kind}:{order.id}:r{order.pending_round}:{span_label(after)}", kind, order.id, None,
+                aware(order.pending_since) + after, EffectKind.REMINDER, payload, held)
 
 
 def _mornings(session: Session, now: datetime, policy: ReminderPolicy, zones: dict[str, str]) -> Iterable[_Due]:
