@@ -5,17 +5,20 @@ coordinators' digest; and the settings, each bad value refused with its message.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import Session, select
 
 from sandbox.slackfake.state_values import static
+from storage.db import make_engine
 from storage.models import Reminder
 from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER, WORKER2
 from tests.test_reminders import BASE_ENV, START, Timed
-from workflow.reminders import ReminderPolicy
+from workflow.reminders import ReminderPolicy, sweep
 from workflow.sla import COMPLETION_DAYS, ESCALATE_AFTER, REMIND_AFTER, ByPriority, QuietOverride
 
 # the defaults: urgent 0 h / 2 h, high 8 / 24, normal 24 / 48, low 48 / 96; completion urgent 0 days, high 2,
@@ -114,6 +117,37 @@ def test_urgent_escalation_goes_through_quiet_hours_only_with_the_override(ws: T
     assert waited(ws, normal) == []
     assert swept(ws, datetime(2026, 11, 28, 6, 0, tzinfo=UTC), OVERRIDE) == {"approval": 2, "escalation": 1}
     assert [len(waited(ws, o)) for o in (normal, urgent)] == [2, 2]
+
+
+def _sweep_when_all_are_ready(url: str, moment: datetime, ready: Any, results: Any) -> None:
+    engine = make_engine(url)
+    ready.wait()
+    try:
+        found = sweep(engine, moment, SLA)
+        results.put((found.approval, found.escalation))
+    except Exception as error:  # reported to the test
+        results.put(repr(error))
+
+
+def test_two_processes_sweeping_at_once_ping_each_priority_once(ws: Timed) -> None:
+    urgent, high = submit(ws.at(START), "urgent"), submit(ws, "high")
+    moment = START + timedelta(hours=8)  # urgent: reminder and escalation due; high: its reminder
+    spawn = multiprocessing.get_context("spawn")
+    ready, results = spawn.Barrier(2), spawn.Queue()
+    url = ws.engine.url.render_as_string(hide_password=False)
+    processes = [spawn.Process(target=_sweep_when_all_are_ready, args=(url, moment, ready, results))
+                 for _ in range(2)]
+    for process in processes:
+        process.start()
+    queued = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+    assert all(isinstance(n, tuple) for n in queued), queued
+    assert (sum(n[0] for n in queued), sum(n[1] for n in queued)) == (2, 1), queued  # whoever won each
+    ws.at(moment).settle()
+    assert sorted(keys(ws, urgent)) == [f"approval:{urgent}:r1:0h", f"escalation:{urgent}:r1:2h"]
+    assert keys(ws, high) == [f"approval:{high}:r1:8h"]
+    assert [len(waited(ws, o)) for o in (urgent, high)] == [2, 1]
 
 
 def card(ws: Timed, order_id: int) -> str:
