@@ -44,7 +44,8 @@ class ByPriority(Generic[T]):
         return cls(value, value, value, value)
 
     def of(self, priority: str) -> T:
-        """The value for `priority`; a priority we do not know (none is stored today) counts as normal."""
+        """The value for `priority`. Orders only ever have one of PRIORITIES (the forms offer no other), which the
+        sweep's SQL relies on; an unknown one would count as normal here, as a safe reading."""
         return getattr(self, priority) if priority in PRIORITIES else self.normal
 
     def items(self) -> Iterator[tuple[str, T]]:
