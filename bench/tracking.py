@@ -48,6 +48,9 @@ WORKERS = {f"U0WORK{n:03d}": zone for n, zone in enumerate(
     ["Europe/Madrid", "America/Santiago", "Asia/Tokyo", "America/New_York"] * 10)}
 SITES = [("ACME", "ACME-HQ"), ("ACME", "ACME-WH"), ("PENA", "PENA-PRES")]
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+# priorities by order id (not drawn from the seeded generator, so the rest of the data is what it was before SLAs
+# had priorities): a tenth urgent, two high, five normal, two low; each has its own SLA query in the sweep
+PRIORITY_MIX = ("normal", "high", "normal", "low", "normal", "urgent", "normal", "high", "normal", "low")
 TIMEZONE = "Europe/Madrid"
 
 
@@ -62,8 +65,9 @@ def database(url: str | None, path: Path) -> Engine:
     return engine
 
 
-def seed(engine: Engine, states: list[tuple[State, int]], rng: random.Random) -> None:
-    """Orders in the given states (bulk inserts), with field workers on the approved ones."""
+def seed(engine: Engine, states: list[tuple[State, int]], rng: random.Random, mixed: bool = True) -> None:
+    """Orders in the given states (bulk inserts), with field workers on the approved ones; of every priority
+    (PRIORITY_MIX), or all normal (`mixed` False: the data of the runs before SLAs by priority)."""
     orders, assignments, order_id = [], [], 0
     for state, count in states:
         for _ in range(count):
@@ -74,7 +78,8 @@ def seed(engine: Engine, states: list[tuple[State, int]], rng: random.Random) ->
             orders.append({
                 "id": order_id, "state": state.value, "revision": 1, "requester_id": "U0REQ0001",
                 "client_code": client, "site_code": site, "requested_date": (created + timedelta(days=3)).date(),
-                "priority": "normal", "description": f"Job {order_id}", "scheduled_date": scheduled,
+                "priority": PRIORITY_MIX[order_id % 10] if mixed else "normal", "description": f"Job {order_id}",
+                "scheduled_date": scheduled,
                 "current_version": 0 if state == State.PENDING_APPROVAL else 1, "channel_id": f"C{order_id:09d}",
                 "channel_name": f"so-{order_id:06d}", "card_ts": f"{created.timestamp():.6f}",
                 "approved_by": SUPERVISOR if scheduled else None, "created_at": created, "updated_at": created,
@@ -123,12 +128,13 @@ def home_case(url: str | None, tmp: Path, open_orders: int, closed: int, samples
     return result
 
 
-def sweep_case(url: str | None, tmp: Path, orders: int, repeats: int) -> tuple[list[float], int, list[float]]:
+def sweep_case(url: str | None, tmp: Path, orders: int, repeats: int,
+               mixed: bool = True) -> tuple[list[float], int, list[float]]:
     """The first sweeps (rounds of at most SWEEP_LIMIT until nothing is left), then `repeats` with nothing new."""
     engine = database(url, tmp / f"sweep-{orders}.db")
     pending, approved = orders // 5, orders * 3 // 10
     seed(engine, [(State.PENDING_APPROVAL, pending), (State.APPROVED, approved),
-                  (State.COMPLETED, orders - pending - approved)], random.Random(11))
+                  (State.COMPLETED, orders - pending - approved)], random.Random(11), mixed)
     policy = ReminderPolicy(timezone=TIMEZONE)
     rounds, queued = [], 0
     while True:
@@ -150,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=100_000, help="orders for the sweep case")
     parser.add_argument("--samples", type=int, default=200, help="timed App Home renders")
     parser.add_argument("--repeats", type=int, default=5, help="timed sweeps after the first")
+    parser.add_argument("--all-normal", action="store_true", help="every order of normal priority (as before SLAs "
+                        "by priority), for comparing with older runs")
     parser.add_argument("--database-url", help="a database of its own (all its tables are dropped)")
     args = parser.parse_args(argv)
     print(f"machine  : {platform.machine()}, Python {platform.python_version()}, "
@@ -171,8 +179,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"\nReminder sweep: the first sweeps (rounds of at most {SWEEP_LIMIT:,} reminders until none is "
               f"left), then {args.repeats} with nothing new (ms)")
-        base_rounds, base_queued, base_steady = sweep_case(args.database_url, tmp, 1_000, args.repeats)
-        rounds, queued, steady = sweep_case(args.database_url, tmp, args.orders, args.repeats)
+        mixed = not args.all_normal
+        base_rounds, base_queued, base_steady = sweep_case(args.database_url, tmp, 1_000, args.repeats, mixed)
+        rounds, queued, steady = sweep_case(args.database_url, tmp, args.orders, args.repeats, mixed)
         print(f"{'case':<26}{'queued':>8}{'rounds':>8}{'slowest round':>15}{'all rounds':>12}"
               f"{'steady median':>15}{'steady max':>12}")
         for label, r, q, st in (("1,000 orders (baseline)", base_rounds, base_queued, base_steady),

@@ -131,9 +131,9 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
                                                                  settings.policy),
         effects=EffectRunner(engine, gateway, settings.letterhead, private_channels=settings.private_channels,
                              clock=clock, lease=timedelta(seconds=settings.effect_lease_seconds),
-                             workers=settings.effect_workers),
+                             workers=settings.effect_workers, completion=settings.reminders.completion),
         clock=clock, timezone=settings.letterhead.provider.timezone, currency=currency,
-        locale=settings.letterhead.provider.locale,
+        locale=settings.letterhead.provider.locale, completion=settings.reminders.completion,
     )
     # process_before_response: the ack is the listener's return, with no 10 ms polling; slow work runs in
     # lazy listeners and the effect runner, after the ack.

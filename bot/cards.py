@@ -18,6 +18,7 @@ from workflow.amounts import Amounts
 from workflow.clock import aware
 from workflow.overview import is_overdue
 from workflow.queries import OrderCard
+from workflow.sla import COMPLETION_DAYS, ByPriority, deadline, is_late
 from workflow.transitions import TRANSITIONS
 from workflow.vocabulary import Role, State
 
@@ -45,9 +46,24 @@ def card_text(card: OrderCard, lang: Language | None = None) -> str:
     return f"{card.number} · {card.client} · {state(lang, card.state)}"
 
 
+def _lateness(card: OrderCard, scheduled: date, today: date, lang: Language, days: ByPriority[int]) -> list[dict]:
+    """Late (past the completion deadline) says more than overdue (past the scheduled date): one or the other."""
+    if is_late(card.state, scheduled, card.priority, today, days):
+        return [section(":rotating_light: " + lang._(
+            "{late}: to be completed by {deadline} (scheduled for {date}), and not closed yet.").format(
+            late=bold(lang.p_("card", "Late")), deadline=lang.date(deadline(scheduled, card.priority, days)),
+            date=lang.date(scheduled)))]
+    if is_overdue(card.state, scheduled, today):
+        return [section(":warning: " + lang._("{overdue}: scheduled for {date}, and not closed yet.").format(
+            overdue=bold(lang.p_("card", "Overdue")), date=lang.date(scheduled)))]
+    return []
+
+
 def card_blocks(card: OrderCard, today: date | None = None, lang: Language | None = None,
-                currency: str = "USD", figures: Amounts | None = None) -> list[dict]:
-    """The card; with the provider's `today`, an approved order past its scheduled date says it is overdue.
+                currency: str = "USD", figures: Amounts | None = None,
+                days: ByPriority[int] = COMPLETION_DAYS) -> list[dict]:
+    """The card; with the provider's `today`, an approved order past its scheduled date says it is overdue,
+    and past its completion deadline (`days` after that date, by priority) that it is late.
     With `figures`, its money is subtotal, tax and total, as on the PDF."""
     lang = lang or english()
     _ = lang._
@@ -77,9 +93,8 @@ def card_blocks(card: OrderCard, today: date | None = None, lang: Language | Non
         {"type": "section", "fields": [mrkdwn(f, 2000) for f in fields]},
         section(field(_("Job"), esc(card.description[:1500]))),
     ]
-    if today is not None and card.scheduled_date and is_overdue(card.state, card.scheduled_date, today):
-        blocks.append(section(":warning: " + _("{overdue}: scheduled for {date}, and not closed yet.").format(
-            overdue=bold(lang.p_("card", "Overdue")), date=lang.date(card.scheduled_date))))
+    if today is not None and card.scheduled_date:
+        blocks += _lateness(card, card.scheduled_date, today, lang, days)
     if card.state.is_closed and card.closed_at:
         closed = _("{state} by {person} {when}").format(
             state=bold(state(lang, card.state)), person=mention(card.closed_by or ""),

@@ -14,6 +14,7 @@ from bot.readers import locale_for
 from workflow.clock import Clock
 from workflow.people import today_in
 from workflow.service import OrderService
+from workflow.sla import COMPLETION_DAYS, ByPriority
 
 
 @dataclass
@@ -26,6 +27,7 @@ class BotContext:
     timezone: str = "UTC"  # the provider's: whose calendar says an order is overdue
     currency: str = "USD"
     locale: str = "en"  # the language forms are built and read in (the provider's, until people's own)
+    completion: ByPriority[int] = COMPLETION_DAYS  # COMPLETION_DAYS: when an order shows as late
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from workflow.amounts import Amounts, current_amounts
 from workflow.clock import aware
 from workflow.overview import Listing, OrderLine, Page, counts_by_state, listing
 from workflow.service import roles_of
+from workflow.sla import COMPLETION_DAYS, ByPriority
 from workflow.transitions import available, may
 from workflow.visibility import home_sections, sees_counts
 from workflow.vocabulary import Role, State
@@ -69,7 +70,10 @@ def line_text(lang: Language, line: OrderLine, now: datetime, figures: Amounts |
     if line.scheduled_date:
         facts.append(lang._("scheduled {date}").format(date=lang.date(line.scheduled_date)))
     facts.append(lang._("{age} old").format(age=age(lang, line.created_at, now)))
-    if line.overdue:
+    if line.late and line.due_by:  # late says more than overdue: one or the other
+        late = lang._("late")
+        facts.append(f":rotating_light: *{late}*: " + lang._("due by {date}").format(date=lang.date(line.due_by)))
+    elif line.overdue:
         overdue = lang._("overdue")
         facts.append(f":warning: *{overdue}*")
     text = f"{STATE_EMOJI[line.state]} *{number}* · {esc(line.client)} · {esc(line.site)}\n" + " · ".join(facts)
@@ -124,13 +128,14 @@ def home_view(lang: Language, roles: set[Role], sections: list[tuple[Listing, Pa
 
 
 def render_home(engine: Engine, user_id: str, now: datetime, timezone: str, *, provider_locale: str = "en",
-                currency: str = "USD", tax_rate: Decimal = Decimal(0)) -> dict:
-    """The App Home view of one person, as the database says now (overdue by the provider's calendar), in the
-    language they read Slack in (the provider's when Slack never said)."""
+                currency: str = "USD", tax_rate: Decimal = Decimal(0), days: ByPriority[int] = COMPLETION_DAYS) -> dict:
+    """The App Home view of one person, as the database says now (overdue and late by the provider's calendar,
+    late `days` after the scheduled date by priority), in the language they read Slack in (the provider's when
+    Slack never said)."""
     today = now.astimezone(ZoneInfo(timezone)).date()
     with Session(engine) as session:
         roles = roles_of(session, user_id)
-        sections = [(which, listing(session, which, user_id, today, limit=PER_SECTION, roles=roles))
+        sections = [(which, listing(session, which, user_id, today, limit=PER_SECTION, roles=roles, days=days))
                     for which in home_sections(roles)]
         counts = counts_by_state(session, user_id, roles) if sees_counts(roles) else None
         figures = current_amounts(session, [line.id for _, page in sections for line in page.lines], currency,

@@ -6,10 +6,11 @@ operator's language where one is known (the command line), in English otherwise 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
 from decimal import Decimal
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from i18n import N_, Language, english
@@ -20,9 +21,23 @@ from workflow.limits import DEFAULT_CEILING, DEFAULT_HORIZON_DAYS, MAX_CEILING, 
 from workflow.numbers import parse_decimal, parse_id
 from workflow.policy import APPROVING_ROLES, MAX_LEVELS, ApprovalPolicy, Level, Separation
 from workflow.reminders import QuietHours, QuietHoursError, QuietTrouble, ReminderPolicy
-from workflow.vocabulary import Role
+from workflow.sla import (
+    COMPLETION_DAYS,
+    ESCALATE_AFTER,
+    REMIND_AFTER,
+    ByPriority,
+    QuietOverride,
+    SlaError,
+    SlaTrouble,
+    days_from,
+    hours_from,
+    hours_text,
+    parse_by_priority,
+)
+from workflow.vocabulary import PRIORITIES, Role
 
 DEFAULT_API_URL = "https://slack.com/api/"
+T = TypeVar("T")
 
 
 class SettingsError(Exception):
@@ -207,11 +222,6 @@ def _limits(env: Mapping[str, str], letterhead: Letterhead) -> Limits:
 MAX_HOURS = 8_760  # a year
 
 
-def _hours(env: Mapping[str, str], name: str, default: float) -> timedelta:
-    return timedelta(hours=_positive(env, name, default, N_("{name} must be a number of hours above 0 and at most "
-                                                            "{most}, not {value}"), MAX_HOURS))
-
-
 def _clock_time(env: Mapping[str, str], name: str, default: time) -> time:
     raw = env.get(name, "").strip()
     try:
@@ -227,12 +237,66 @@ QUIET_HOURS = {
 }
 
 
+# What is wrong with a per-priority setting (workflow/sla.py says which, with the part at fault)
+BY_PRIORITY = {
+    SlaTrouble.PRIORITY: N_("{name}: '{value}' is not a priority with its number, like {example} (the priorities: "
+                            "{priorities})"),
+    SlaTrouble.TWICE: N_("{name} gives {value} twice"),
+}
+HOURS_BY_PRIORITY = N_("{name} must be a number of hours from 0 to {most}, for every priority or per priority "
+                       "(like {example}), not '{value}'")
+DAYS_BY_PRIORITY = N_("{name} must be a whole number of days from 0 to {most}, for every priority or per priority "
+                      "(like {example}), not '{value}'")
+MAX_COMPLETION_DAYS = 3_650  # ten years, as DATE_HORIZON_DAYS
+
+
+def _by_priority(env: Mapping[str, str], name: str, defaults: ByPriority[T], value: Callable[[str], T | None],
+                 refusal: str, example: str, most: int) -> ByPriority[T]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return defaults
+    try:
+        return parse_by_priority(raw, defaults, value)
+    except SlaError as error:
+        message = BY_PRIORITY.get(error.trouble, refusal)
+        raise SettingsError(message, name=name, value=error.value, example=example, most=most,
+                            priorities=", ".join(PRIORITIES)) from None
+
+
+def _approval_sla(env: Mapping[str, str]) -> tuple[ByPriority[timedelta], ByPriority[timedelta]]:
+    """APPROVAL_REMINDER_HOURS and APPROVAL_ESCALATION_HOURS. Both unset: the per-priority defaults. Either set
+    to one number (as before SLAs had priorities): an unset other keeps its former default for every priority
+    (24 h / 48 h), so a setting that worked before still does."""
+    names = ("APPROVAL_REMINDER_HOURS", "APPROVAL_ESCALATION_HOURS")
+    single = any(env.get(name, "").strip() and "=" not in env[name] for name in names)
+    defaults = (ByPriority.same(timedelta(hours=24)), ByPriority.same(timedelta(hours=48))) if single else (
+        REMIND_AFTER, ESCALATE_AFTER)
+    remind, escalate = (_by_priority(env, name, default, lambda text: hours_from(text, MAX_HOURS),
+                                     HOURS_BY_PRIORITY, "urgent=0,high=8,normal=24,low=48", MAX_HOURS)
+                        for name, default in zip(names, defaults, strict=True))
+    for priority, after in escalate.items():
+        if after <= remind.of(priority):
+            raise SettingsError(N_("APPROVAL_ESCALATION_HOURS must be more than APPROVAL_REMINDER_HOURS for each "
+                                   "priority ({priority}: {escalate} h is not more than {remind} h)"),
+                                priority=priority, escalate=hours_text(after), remind=hours_text(remind.of(priority)))
+    return remind, escalate
+
+
+def _quiet_override(env: Mapping[str, str]) -> QuietOverride:
+    raw = env.get("URGENT_OVERRIDES_QUIET_HOURS", "").strip().lower()
+    try:
+        return QuietOverride(raw) if raw else QuietOverride.OFF
+    except ValueError:
+        raise SettingsError(N_("URGENT_OVERRIDES_QUIET_HOURS must be off or coordinators, not {value}"),
+                            value=repr(raw[:40])) from None
+
+
 def _reminders(env: Mapping[str, str], timezone: str) -> ReminderPolicy:
     default = ReminderPolicy()
-    remind = _hours(env, "APPROVAL_REMINDER_HOURS", 24)
-    escalate = _hours(env, "APPROVAL_ESCALATION_HOURS", 48)
-    if escalate <= remind:
-        raise SettingsError(N_("APPROVAL_ESCALATION_HOURS must be more than APPROVAL_REMINDER_HOURS"))
+    remind, escalate = _approval_sla(env)
+    completion = _by_priority(env, "COMPLETION_DAYS", COMPLETION_DAYS,
+                              lambda text: days_from(text, MAX_COMPLETION_DAYS), DAYS_BY_PRIORITY,
+                              "urgent=0,high=2,normal=7,low=14", MAX_COMPLETION_DAYS)
     try:
         quiet = QuietHours.parse(env["QUIET_HOURS"]) if "QUIET_HOURS" in env else default.quiet
     except QuietHoursError as error:
@@ -240,6 +304,7 @@ def _reminders(env: Mapping[str, str], timezone: str) -> ReminderPolicy:
     return ReminderPolicy(remind_after=remind, escalate_after=escalate,
                           morning=_clock_time(env, "FIELD_REMINDER_TIME", default.morning),
                           digest=_clock_time(env, "DIGEST_TIME", default.digest), quiet=quiet, timezone=timezone,
+                          urgent_overrides_quiet=_quiet_override(env), completion=completion,
                           archive_after=_archive_after(env, default.archive_after))
 
 

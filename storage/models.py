@@ -107,7 +107,9 @@ class ServiceOrder(SQLModel, table=True):
                       Index("ix_service_order_state_pending", "state", "pending_since"),
                       # the archive sweep: closed orders whose channel is not archived yet, by when they closed
                       # (only those: the index stays small however many orders were closed and archived)
-                      Index("ix_service_order_to_archive", "closed_at", **_TO_ARCHIVE))
+                      Index("ix_service_order_to_archive", "closed_at", **_TO_ARCHIVE),
+                      # and per priority (SLAs by priority: workflow/sla.py)
+                      Index("ix_service_order_state_priority_pending", "state", "priority", "pending_since"))
     id: int | None = Field(default=None, primary_key=True)
     state: str = Field(index=True, max_length=32)
     # every step bumps it; a step lands only if the revision it read is still current

@@ -650,7 +650,9 @@ BAD_SETTINGS = [
     ({"EFFECT_RETRY_SECONDS": "1e300"}, "EFFECT_RETRY_SECONDS must be a number of seconds above 0 and at most 86400"),
     ({"EFFECT_LEASE_SECONDS": "86401"}, "EFFECT_LEASE_SECONDS must be a number of seconds above 0 and at most 86400"),
     ({"REMINDER_SWEEP_SECONDS": "１５"}, "REMINDER_SWEEP_SECONDS must be a number of seconds above 0 and at most"),
-    ({"APPROVAL_REMINDER_HOURS": "1e9"}, "APPROVAL_REMINDER_HOURS must be a number of hours above 0 and at most 8760"),
+    ({"APPROVAL_REMINDER_HOURS": "1e9"}, "APPROVAL_REMINDER_HOURS must be a number of hours from 0 to 8760"),
+    ({"COMPLETION_DAYS": "urgent=soon"}, "COMPLETION_DAYS must be a whole number of days from 0 to 3650"),
+    ({"URGENT_OVERRIDES_QUIET_HOURS": "yes"}, "URGENT_OVERRIDES_QUIET_HOURS must be off or coordinators, not 'yes'"),
     ({"PROVIDER_TIMEZONE": "Mars/Base"}, "PROVIDER_TIMEZONE 'Mars/Base' is not a time zone (like Europe/Madrid)"),
     ({"PROVIDER_LOGO": "TMP"}, "PROVIDER_LOGO 'TMP' cannot be read (Is a directory)"),
 ]

@@ -27,6 +27,7 @@ from tests.test_processes import database_url
 from workflow.document import Provider
 from workflow.letterhead import Letterhead
 from workflow.reminders import QuietHours, ReminderPolicy, sweep
+from workflow.sla import ByPriority
 
 # Thursday 26 November 2026, 09:00 in Madrid (the provider's zone)
 START = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -318,7 +319,9 @@ def test_reminder_settings_and_their_defaults() -> None:
     chosen = Settings.from_env(BASE_ENV | {
         "APPROVAL_REMINDER_HOURS": "4", "APPROVAL_ESCALATION_HOURS": "8.5", "FIELD_REMINDER_TIME": "06:45",
         "DIGEST_TIME": "09:00", "QUIET_HOURS": "off", "REMINDER_SWEEP_SECONDS": "30"}).reminders
-    assert (chosen.remind_after, chosen.escalate_after) == (timedelta(hours=4), timedelta(hours=8.5))
+    # one number (as before SLAs had priorities): every priority
+    assert (chosen.remind_after, chosen.escalate_after) == (ByPriority.same(timedelta(hours=4)),
+                                                            ByPriority.same(timedelta(hours=8.5)))
     assert (chosen.morning, chosen.digest, chosen.quiet) == (time(6, 45), time(9, 0), None)
     assert QuietHours.parse("22:00-06:30") == QuietHours(time(22, 0), time(6, 30))
     assert QuietHours(time(22, 0), time(6, 30)).covers(time(23, 0)) and not QuietHours(
@@ -327,10 +330,13 @@ def test_reminder_settings_and_their_defaults() -> None:
 
 @pytest.mark.parametrize("setting, value, message", [
     ("APPROVAL_REMINDER_HOURS", "soon",
-     "APPROVAL_REMINDER_HOURS must be a number of hours above 0 and at most 8760, not 'soon'"),
-    ("APPROVAL_REMINDER_HOURS", "0",
-     "APPROVAL_REMINDER_HOURS must be a number of hours above 0 and at most 8760, not '0'"),
-    ("APPROVAL_ESCALATION_HOURS", "12", "APPROVAL_ESCALATION_HOURS must be more than APPROVAL_REMINDER_HOURS"),
+     "APPROVAL_REMINDER_HOURS must be a number of hours from 0 to 8760, for every priority or per priority (like "
+     "urgent=0,high=8,normal=24,low=48), not 'soon'"),
+    ("APPROVAL_REMINDER_HOURS", "-1",
+     "APPROVAL_REMINDER_HOURS must be a number of hours from 0 to 8760, for every priority or per priority (like "
+     "urgent=0,high=8,normal=24,low=48), not '-1'"),
+    ("APPROVAL_ESCALATION_HOURS", "12", "APPROVAL_ESCALATION_HOURS must be more than APPROVAL_REMINDER_HOURS for each "
+                                        "priority (low: 12 h is not more than 24 h)"),
     ("FIELD_REMINDER_TIME", "7.30", "FIELD_REMINDER_TIME must be a time of day like 07:30, not '7.30'"),
     ("DIGEST_TIME", "25:00", "DIGEST_TIME must be a time of day like 07:30, not '25:00'"),
     ("QUIET_HOURS", "evenings", "QUIET_HOURS: 'evenings' is not a span of hours like 20:00-07:00"),

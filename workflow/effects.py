@@ -63,9 +63,10 @@ class Invite:
 @dataclass(frozen=True)
 class Card:
     overdue: bool = False  # queued by the sweep when an approved order passes its date
+    late: bool = False  # queued by the sweep when an approved order passes its completion deadline
 
     def to_json(self) -> dict[str, Any]:
-        return {"reason": "overdue"} if self.overdue else {}
+        return {"reason": "overdue"} if self.overdue else {"reason": "late"} if self.late else {}
 
 
 @dataclass(frozen=True)
@@ -133,12 +134,14 @@ class Reminder:
     state: str | None = None
     legacy: str | None = None
     level: int | None = None
+    priority: str | None = None  # the order's, when it was due: a reminder due at once names it, not "0 h"
 
     def to_json(self) -> dict[str, Any]:
         if self.about is None:
             return {"text": self.legacy or "", "state": self.state}
         out = {"about": self.about.value, "hours": self.hours, "people": list(self.people), "state": self.state}
-        return out | ({"level": self.level} if self.level is not None else {})
+        return (out | ({"level": self.level} if self.level is not None else {})
+                | ({"priority": self.priority} if self.priority else {}))
 
 
 class NotifyAbout(StrEnum):
@@ -151,6 +154,7 @@ class OverdueLine:
     order_id: int
     channel_id: str | None
     scheduled_date: date
+    due_by: date | None = None  # its completion deadline, when that has passed too (late)
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,7 @@ class Notify:
     scheduled_date: date | None = None  # morning
     channel_id: str | None = None  # morning: the order's channel when it was due
     count: int = 0  # digest: how many are overdue
+    late: int = 0  # digest: how many of them are late (past their completion deadline)
     orders: tuple[OverdueLine, ...] = ()  # digest: the first few
     legacy: str | None = None
 
@@ -177,9 +182,9 @@ class Notify:
             out |= {"scheduled_date": self.scheduled_date.isoformat() if self.scheduled_date else None,
                     "channel_id": self.channel_id}
         else:
-            out |= {"count": self.count, "orders": [
-                {"order_id": o.order_id, "channel_id": o.channel_id, "scheduled_date": o.scheduled_date.isoformat()}
-                for o in self.orders]}
+            out |= {"count": self.count, "late": self.late, "orders": [
+                {"order_id": o.order_id, "channel_id": o.channel_id, "scheduled_date": o.scheduled_date.isoformat(),
+                 **({"due_by": o.due_by.isoformat()} if o.due_by else {})} for o in self.orders]}
         return out
 
 
@@ -195,6 +200,12 @@ class Effect:
     payload: Payload
 
 
+def _overdue_line(data: dict[str, Any]) -> OverdueLine:
+    due_by = data.get("due_by")
+    return OverdueLine(int(data["order_id"]), data.get("channel_id"), date.fromisoformat(data["scheduled_date"]),
+                       date.fromisoformat(due_by) if due_by else None)
+
+
 def decode(kind: str, data: dict[str, Any]) -> Payload:
     """A stored payload, typed; payloads written by the release before facts are read too."""
     match EffectKind(kind):
@@ -203,7 +214,7 @@ def decode(kind: str, data: dict[str, Any]) -> Payload:
         case EffectKind.INVITE:
             return Invite(tuple(data.get("users", ())))
         case EffectKind.CARD:
-            return Card(overdue=data.get("reason") == "overdue")
+            return Card(overdue=data.get("reason") == "overdue", late=data.get("reason") == "late")
         case EffectKind.MESSAGE:
             if "facts" in data:
                 return Message(StepFacts.from_json(data["facts"]))
@@ -216,7 +227,8 @@ def decode(kind: str, data: dict[str, Any]) -> Payload:
             if "about" not in data:
                 return Reminder(None, state=data.get("state"), legacy=str(data.get("text", "")))
             return Reminder(ReminderAbout(data["about"]), int(data.get("hours", 0)), tuple(data.get("people", ())),
-                            data.get("state"), level=int(data["level"]) if "level" in data else None)
+                            data.get("state"), level=int(data["level"]) if "level" in data else None,
+                            priority=data.get("priority"))
         case EffectKind.NOTIFY:
             user, state = str(data["user"]), data.get("state")
             if "about" not in data:
@@ -224,9 +236,8 @@ def decode(kind: str, data: dict[str, Any]) -> Payload:
             scheduled = data.get("scheduled_date")
             return Notify(user, NotifyAbout(data["about"]), state,
                           date.fromisoformat(scheduled) if scheduled else None, data.get("channel_id"),
-                          int(data.get("count", 0)),
-                          tuple(OverdueLine(int(o["order_id"]), o.get("channel_id"),
-                                            date.fromisoformat(o["scheduled_date"])) for o in data.get("orders", ())))
+                          int(data.get("count", 0)), late=int(data.get("late", 0)),
+                          orders=tuple(_overdue_line(o) for o in data.get("orders", ())))
         case EffectKind.KICK:
             return Kick(tuple(data.get("users", ())))
         case EffectKind.ARCHIVE:

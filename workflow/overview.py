@@ -1,6 +1,6 @@
 """Read models for keeping track of many orders: the lists of App Home and `/order list`, counts by state,
-and what makes an order overdue. Each list is one indexed, limited query (with its count), so a team with
-tens of thousands of open orders gets its page as fast as one with ten."""
+and what makes an order overdue (and late: workflow/sla.py). Each list is one indexed, limited query (with its
+count), so a team with tens of thousands of open orders gets its page as fast as one with ten."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from storage.models import Assignment, CatalogEntry, RoleGrant, ServiceOrder
 from workflow.policy import APPROVING_ROLES, Level, may_approve
 from workflow.routing import seen_by
+from workflow.sla import COMPLETION_DAYS, ByPriority, deadline, is_late
 from workflow.vocabulary import Role, State, order_number
 
 OPEN_STATES = (State.PENDING_APPROVAL, State.APPROVED, State.CHANGES_REQUESTED)  # sent back: still open
@@ -52,6 +53,8 @@ class OrderLine:
     created_at: datetime
     scheduled_date: date | None
     overdue: bool
+    due_by: date | None = None  # the completion deadline (scheduled date + the priority's days), once scheduled
+    late: bool = False  # approved and past its completion deadline
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def is_overdue(state: State, scheduled: date | None, today: date) -> bool:
 
 
 def listing(session: Session, which: Listing, user_id: str, today: date, *, offset: int = 0,
-            limit: int = 10, roles: set[Role] | None = None) -> Page:
+            limit: int = 10, roles: set[Role] | None = None, days: ByPriority[int] = COMPLETION_DAYS) -> Page:
     """One page of a listing, in the order people work through it: oldest waiting first for approvals and
     overdue work, soonest scheduled first for assignments, newest first otherwise. Given the reader's `roles`,
     everyone's orders narrow to those routed to them."""
@@ -94,7 +97,7 @@ def listing(session: Session, which: Listing, user_id: str, today: date, *, offs
         .outerjoin(client, and_(client.kind == "client", client.code == ServiceOrder.client_code))
         .outerjoin(site, and_(site.kind == "site", site.code == ServiceOrder.site_code))
         .where(where).order_by(*order_by).offset(offset).limit(limit)).all()
-    lines = [_line(order, client_name, site_name, today) for order, client_name, site_name in rows]
+    lines = [_line(order, client_name, site_name, today, days) for order, client_name, site_name in rows]
     return Page(lines, total, offset, limit)
 
 
@@ -133,10 +136,14 @@ def _where(which: Listing, user_id: str, today: date) -> ColumnElement[bool]:
     return ServiceOrder.id.is_not(None)  # type: ignore[union-attr]
 
 
-def _line(order: ServiceOrder, client: str | None, site: str | None, today: date) -> OrderLine:
+def _line(order: ServiceOrder, client: str | None, site: str | None, today: date,
+          days: ByPriority[int]) -> OrderLine:
     state = State(order.state)
+    scheduled = order.scheduled_date
     return OrderLine(
         id=order.id, number=order_number(order.id), client=client or order.client_code, site=site or order.site_code,
         state=state, version=order.current_version, revision=order.revision, requester_id=order.requester_id,
         channel_id=order.channel_id, created_at=order.created_at, scheduled_date=order.scheduled_date,
-        overdue=is_overdue(state, order.scheduled_date, today))
+        overdue=is_overdue(state, scheduled, today),
+        due_by=deadline(scheduled, order.priority, days) if scheduled else None,
+        late=is_late(state, scheduled, order.priority, today, days))

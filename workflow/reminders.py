@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Engine, Row, String, and_, case, cast, exists, func, literal, select
+from sqlalchemy import ColumnElement, Engine, Row, String, and_, case, cast, exists, func, literal, select, union_all
 from sqlmodel import Session
 
 from storage.db import dialect_insert, queue_effects, session_scope
@@ -40,6 +40,17 @@ from workflow.effects import (
     Reminder as ChannelReminder,
 )
 from workflow.routing import Router, seen_by
+from workflow.sla import (
+    COMPLETION_DAYS,
+    ESCALATE_AFTER,
+    REMIND_AFTER,
+    URGENT,
+    ByPriority,
+    QuietOverride,
+    deadline,
+    late_where,
+    span_label,
+)
 from workflow.visibility import DIGEST_FOR, ESCALATED_TO, REMINDED_TO_APPROVE, people_with
 from workflow.vocabulary import Role, State
 
@@ -90,14 +101,29 @@ class QuietHours:
 
 @dataclass(frozen=True)
 class ReminderPolicy:
-    remind_after: timedelta = timedelta(hours=24)  # pending approval this long: remind the supervisors
-    escalate_after: timedelta = timedelta(hours=48)  # this long: tell the coordinators
+    """When who is pinged. The approval SLAs are per priority (workflow/sla.py); a single timedelta given for
+    one is taken for every priority, as before SLAs had priorities."""
+
+    remind_after: ByPriority[timedelta] = REMIND_AFTER  # pending approval this long: remind the supervisors
+    escalate_after: ByPriority[timedelta] = ESCALATE_AFTER  # this long: tell the coordinators
     morning: time = time(7, 30)  # field workers hear of the day's orders then, in their own time zone
     digest: time = time(8, 0)  # coordinators get the overdue digest then, in their own time zone
     quiet: QuietHours | None = QuietHours(time(20, 0), time(7, 0))
     timezone: str = "UTC"  # the provider's: channel reminders' quiet hours and the overdue calendar
     # a closed order's channel is archived this long after it closed (ARCHIVE_AFTER_DAYS); None: never
     archive_after: timedelta | None = timedelta(days=7)
+    urgent_overrides_quiet: QuietOverride = QuietOverride.OFF
+    completion: ByPriority[int] = COMPLETION_DAYS  # days after the scheduled date an order should be completed
+
+    def __post_init__(self) -> None:
+        for name in ("remind_after", "escalate_after"):
+            if isinstance(span := getattr(self, name), timedelta):
+                object.__setattr__(self, name, ByPriority.same(span))
+
+    def overrides_quiet(self, priority: str, audience: frozenset[Role]) -> bool:
+        """Whether a ping about an order of this priority to `audience` goes out during quiet hours."""
+        return (self.urgent_overrides_quiet is QuietOverride.COORDINATORS and priority == URGENT
+                and Role.COORDINATOR in audience)
 
 
 @dataclass
@@ -108,6 +134,7 @@ class Sweep:
     escalation: int = 0
     morning: int = 0
     overdue: int = 0
+    late: int = 0  # approved orders past their completion deadline, flagged on their card
     digest: int = 0
     archive: int = 0  # closed orders' channels to archive
     deferred: int = 0  # due, but in quiet hours: a later sweep sends them
@@ -115,13 +142,14 @@ class Sweep:
 
     @property
     def total(self) -> int:
-        return self.approval + self.escalation + self.morning + self.overdue + self.digest + self.archive
+        return (self.approval + self.escalation + self.morning + self.overdue + self.late + self.digest
+                + self.archive)
 
     def plus(self, later: Sweep) -> Sweep:
         """This sweep and the one after it, as one (the later one's deferred and backlog stand)."""
         return Sweep(self.approval + later.approval, self.escalation + later.escalation,
-                     self.morning + later.morning, self.overdue + later.overdue, self.digest + later.digest,
-                     self.archive + later.archive, later.deferred, later.backlog)
+                     self.morning + later.morning, self.overdue + later.overdue, self.late + later.late,
+                     self.digest + later.digest, self.archive + later.archive, later.deferred, later.backlog)
 
 
 @dataclass(frozen=True)
@@ -149,15 +177,19 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
         staff = _by_level(session, REMINDED_TO_APPROVE), _by_level(session, ESCALATED_TO)
         zones = {p.user_id: p.tz for p in session.exec(select(Person).where(Person.tz.is_not(None))).scalars()}
         due: list[_Due] = []
-        for kind, after, people, told in (("approval", policy.remind_after, staff[0], REMINDED_TO_APPROVE),
+        for kind, spans, people, told in (("approval", policy.remind_after, staff[0], REMINDED_TO_APPROVE),
                                           ("escalation", policy.escalate_after, staff[1], ESCALATED_TO)):
-            waiting = _pending_since(session, kind, after, now - after - CATCH_UP, now - after, limit + 1)
-            due += _approvals(kind, waiting, after, _routed(router, waiting, people, told), quiet_here)
+            waiting = _pending_since(session, kind, spans, now, limit + 1)
+            held = {o.id for o in waiting
+                    if quiet_here and not policy.overrides_quiet(o.priority, told[Role(o.approval_role)])}
+            due += _approvals(kind, waiting, spans, _routed(router, waiting, people, told), held)
         due += list(_mornings(session, now, policy, zones))  # bounded by its three-day window, not by `limit`:
         # those held by a worker's quiet hours would otherwise fill it and starve the rest
         today = provider_now.date()
         due += [_Due(f"overdue:{o.id}:{o.scheduled_date}", "overdue", o.id, None, now, EffectKind.CARD,
                      Card(overdue=True)) for o in _newly_overdue(session, today, limit + 1)]
+        due += [_Due(f"late:{o.id}:{o.scheduled_date}", "late", o.id, None, now, EffectKind.CARD, Card(late=True))
+                for o in _newly_late(session, today, policy.completion, limit + 1)]
         due += _digests(session, people_with(session, DIGEST_FOR), now, today, policy, zones, router)
         due += _archives(session, now, policy.archive_after, limit + 1)
     due.sort(key=lambda item: item.due_at)
@@ -177,8 +209,8 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
 # what a reminder needs of an order: plain rows, not ORM objects (a sweep may read tens of thousands)
 _ORDER = (ServiceOrder.id, ServiceOrder.created_at, ServiceOrder.channel_id, ServiceOrder.scheduled_date)
 # and of an order pending approval: when this round of approval began, and which round it is
-_WAITING = (*_ORDER, ServiceOrder.pending_since, ServiceOrder.pending_round, ServiceOrder.approval_level,
-            ServiceOrder.approval_role, ServiceOrder.client_code, ServiceOrder.site_code)
+_WAITING = (*_ORDER, ServiceOrder.pending_since, ServiceOrder.pending_round, ServiceOrder.priority,
+            ServiceOrder.approval_level, ServiceOrder.approval_role, ServiceOrder.client_code, ServiceOrder.site_code)
 
 
 def _not_queued(key: ColumnElement[str]) -> ColumnElement[bool]:
@@ -195,17 +227,24 @@ def _key(*parts: Any) -> ColumnElement[str]:
     return out
 
 
-def _pending_since(session: Session, kind: str, after: timedelta, start: datetime, end: datetime,
-                   limit: int) -> list[Row]:
-    """Orders pending approval whose current round began in (start, end], not reminded of in this round. An
-    order sent back is not pending (nothing is due while changes are requested); resubmitted, it starts a new
-    round, timed from then and keyed apart from the last one's reminders."""
-    return list(session.exec(select(*_WAITING).where(
-        ServiceOrder.state == State.PENDING_APPROVAL, ServiceOrder.pending_since > start,
-        ServiceOrder.pending_since <= end,
+def _pending_since(session: Session, kind: str, spans: ByPriority[timedelta], now: datetime, limit: int) -> list[Row]:
+    """Orders pending approval whose current round began at least their priority's span before `now` (and not
+    CATCH_UP more), not reminded of in this round. An order sent back is not pending (nothing is due while
+    changes are requested); resubmitted, it starts a new round, timed from then and keyed apart from the last
+    one's reminders. One statement: for each span the priorities share, its own read of at most `limit`, oldest
+    first, that the (state, priority, pending_since) index serves exactly (UNION ALL)."""
+    reads = [select(*_WAITING).where(
+        ServiceOrder.state == State.PENDING_APPROVAL, ServiceOrder.priority.in_(priorities),  # type: ignore[attr-defined]
+        ServiceOrder.pending_since > now - after - CATCH_UP, ServiceOrder.pending_since <= now - after,
         _not_queued(_key(f"{kind}:", ServiceOrder.id, ":r", ServiceOrder.pending_round, _LEVEL,
-                         f":{_hours(after)}h")))
-        .order_by(ServiceOrder.pending_since).limit(limit)).all())
+                         f":{span_label(after)}")))
+        .order_by(ServiceOrder.pending_since).limit(limit) for priorities, after in spans.groups()]
+    if len(reads) == 1:
+        return list(session.exec(reads[0]).all())
+    parts = [read.subquery() for read in reads]  # a LIMIT inside UNION ALL needs its own subquery (SQLite)
+    rows = session.connection().execute(union_all(*(select(*part.c) for part in parts))).all()
+    # the `limit` due longest, whatever their priority: the rest wait for the next round, as in every kind
+    return sorted(rows, key=lambda row: aware(row.pending_since) + spans.of(row.priority))[:limit]
 
 
 def _hours(span: timedelta) -> int:
@@ -233,18 +272,19 @@ def _routed(router: Router, orders: list[Row], people: dict[str, list[str]],
                                           told[Role(order.approval_role)])) for order in orders}
 
 
-def _approvals(kind: str, orders: list[Row], after: timedelta, people: dict[int, tuple[str, ...]],
-               held: bool) -> list[_Due]:
+def _approvals(kind: str, orders: list[Row], spans: ByPriority[timedelta], people: dict[int, tuple[str, ...]],
+               held: set[int]) -> list[_Due]:
+    """`people`: whom each order's reminder pings; `held`: the orders whose reminder quiet hours hold back."""
+    return [_approval(kind, order, spans.of(order.priority), people[order.id], order.id in held) for order in orders]
+
+
+def _approval(kind: str, order: Row, after: timedelta, people: tuple[str, ...], held: bool) -> _Due:
     hours = _hours(after)  # how long this round has waited when the reminder is due: its message's figure
-
-    def due(order: Row) -> _Due:
-        level = f":l{order.approval_level}" if order.approval_level > 1 else ""
-        payload = ChannelReminder(ReminderAbout(kind), hours, people[order.id], State.PENDING_APPROVAL.value,
-                                  level=order.approval_level)
-        return _Due(f"{kind}:{order.id}:r{order.pending_round}{level}:{hours}h", kind, order.id, None,
-                    aware(order.pending_since) + after, EffectKind.REMINDER, payload, held)
-
-    return [due(order) for order in orders]
+    level = f":l{order.approval_level}" if order.approval_level > 1 else ""
+    payload = ChannelReminder(ReminderAbout(kind), hours, people, State.PENDING_APPROVAL.value,
+                              level=order.approval_level, priority=order.priority)
+    return _Due(f"{kind}:{order.id}:r{order.pending_round}{level}:{span_label(after)}", kind, order.id, None,
+                aware(order.pending_since) + after, EffectKind.REMINDER, payload, held)
 
 
 def _mornings(session: Session, now: datetime, policy: ReminderPolicy, zones: dict[str, str]) -> Iterable[_Due]:
@@ -276,6 +316,14 @@ def _newly_overdue(session: Session, today: date, limit: int) -> list[Row]:
         .order_by(ServiceOrder.scheduled_date).limit(limit)).all())
 
 
+def _newly_late(session: Session, today: date, days: ByPriority[int], limit: int) -> list[Row]:
+    """Approved orders past their completion deadline (within CATCH_UP of it), not flagged yet for that date."""
+    return list(session.exec(select(*_ORDER).where(
+        late_where(today, days, CATCH_UP),
+        _not_queued(_key("late:", ServiceOrder.id, ":", ServiceOrder.scheduled_date)))
+        .order_by(ServiceOrder.scheduled_date).limit(limit)).all())
+
+
 def _digests(session: Session, coordinators: list[str], now: datetime, today: date, policy: ReminderPolicy,
              zones: dict[str, str], router: Router) -> list[_Due]:
     """Each coordinator, once a day at digest time where they are: the overdue orders they see (routing:
@@ -298,11 +346,9 @@ def _digests(session: Session, coordinators: list[str], now: datetime, today: da
         count = session.exec(select(func.count()).select_from(ServiceOrder).where(theirs)).scalar_one()
         if not count:
             continue
-        first = session.exec(select(*_ORDER).where(theirs).order_by(ServiceOrder.scheduled_date, ServiceOrder.id)
-                             .limit(DIGEST_SIZE)).all()
-        lines = tuple(OverdueLine(o.id, o.channel_id, o.scheduled_date) for o in first)
+        late, lines = _digest_lines(session, theirs, today, policy.completion)
         digests.append(_Due(key, "digest", None, coordinator, due_at, EffectKind.NOTIFY,
-                            Notify(coordinator, NotifyAbout.DIGEST, count=count, orders=lines), held))
+                            Notify(coordinator, NotifyAbout.DIGEST, count=count, late=late, orders=lines), held))
     return digests
 
 
@@ -320,6 +366,23 @@ def _archives(session: Session, now: datetime, after: timedelta | None, limit: i
         .order_by(ServiceOrder.closed_at).limit(limit)).all()
     return [_Due(f"archive:{order.id}:{order.revision}", "archive", order.id, None, aware(order.closed_at) + after,
                  EffectKind.ARCHIVE, Archive(order.revision)) for order in rows]
+
+
+def _digest_lines(session: Session, overdue: ColumnElement[bool], today: date,
+                  days: ByPriority[int]) -> tuple[int, tuple[OverdueLine, ...]]:
+    """How many overdue orders are late, and the DIGEST_SIZE a digest names: the late ones first (past their
+    completion deadline, the most pressing), then the others, each oldest scheduled first."""
+    late = and_(overdue, late_where(today, days))  # among the orders this digest is about (routing)
+    count = session.exec(select(func.count()).select_from(ServiceOrder).where(late)).scalar_one()
+    columns = (*_ORDER, ServiceOrder.priority)
+    order_by = (ServiceOrder.scheduled_date, ServiceOrder.id)
+    first = list(session.exec(select(*columns).where(late).order_by(*order_by).limit(DIGEST_SIZE)).all())
+    if len(first) < DIGEST_SIZE:
+        first += session.exec(select(*columns).where(overdue, ~late).order_by(*order_by)
+                              .limit(DIGEST_SIZE - len(first))).all()
+    return count, tuple(OverdueLine(o.id, o.channel_id, o.scheduled_date,
+                                    deadline(o.scheduled_date, o.priority, days) if n < count else None)
+                        for n, o in enumerate(first))
 
 
 def _quiet(policy: ReminderPolicy, local: datetime) -> bool:

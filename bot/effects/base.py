@@ -23,6 +23,7 @@ from storage.models import PendingEffect, ServiceOrder
 from workflow.clock import Clock
 from workflow.effects import EffectKind, Payload, decode
 from workflow.letterhead import Letterhead
+from workflow.sla import COMPLETION_DAYS, ByPriority
 from workflow.vocabulary import State, order_number
 
 log = logging.getLogger("bot.effects")
@@ -72,6 +73,7 @@ class Effects:
     letterhead: Letterhead
     private_channels: bool
     clock: Clock
+    completion: ByPriority[int] = COMPLETION_DAYS  # COMPLETION_DAYS: when an order shows as late
 
     # --- reads --------------------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ class CardView:
     channel: str
     card: OrderCard
     figures: Amounts
-    today: date  # the provider's: an approved order past its date shows as overdue
+    today: date  # the provider's: an approved order past its date shows as overdue (and late, past its deadline)
 
 
 def view(fx: Effects, effect: Claim) -> CardView:
@@ -42,7 +42,7 @@ def run(fx: Effects, effect: Claim) -> Record | None:
         return None  # a closed order's archived channel keeps its last card; /order status tells the rest
     seen = view(fx, effect)
     card, lang = seen.card, fx.provider_language
-    blocks = card_blocks(card, seen.today, lang, fx.letterhead.provider.currency, seen.figures)
+    blocks = card_blocks(card, seen.today, lang, fx.letterhead.provider.currency, seen.figures, fx.completion)
     text = card_text(card, lang)
     if card.card_ts:
         try:

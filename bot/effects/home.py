@@ -21,5 +21,5 @@ def run(fx: Effects, effect: Claim) -> None:
         fx.gateway.publish_home(user, render_home(fx.engine, user, fx.clock(), fx.letterhead.provider.timezone,
                                                       provider_locale=fx.letterhead.provider.locale,
                                                       currency=fx.letterhead.provider.currency,
-                                                      tax_rate=fx.letterhead.provider.tax_rate))
+                                                      tax_rate=fx.letterhead.provider.tax_rate, days=fx.completion))
     return None

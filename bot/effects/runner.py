@@ -32,6 +32,7 @@ from workflow.clock import Clock, utcnow
 from workflow.effects import ASIDE as ASIDE_KINDS
 from workflow.effects import EffectKind
 from workflow.letterhead import Letterhead
+from workflow.sla import COMPLETION_DAYS, ByPriority
 
 log = logging.getLogger("bot.effects")
 
@@ -86,12 +87,13 @@ _CLAIM = (update(PendingEffect).where(PendingEffect.id.in_(bindparam("ids", expa
 
 class EffectRunner:
     def __init__(self, engine: Engine, gateway: Gateway, letterhead: Letterhead, *, private_channels: bool = True,
-                 clock: Clock = utcnow, lease: timedelta = LEASE, workers: int = WORKERS) -> None:
+                 clock: Clock = utcnow, lease: timedelta = LEASE, workers: int = WORKERS,
+                 completion: ByPriority[int] = COMPLETION_DAYS) -> None:
         self.engine = engine
         self.gateway = gateway
         self.letterhead = letterhead
         self.clock = clock
-        self.effects = Effects(engine, gateway, letterhead, private_channels, clock)  # what handlers use
+        self.effects = Effects(engine, gateway, letterhead, private_channels, clock, completion)  # what handlers use
         self.lease = lease  # how long a claim holds: a process that died lets go of its effects after it
         self.name = f"{socket.gethostname()}:{os.getpid()}"[:64]  # who holds a claim, for people reading the table
         # Several workers, each draining other orders: a call Slack is slow to answer, or that slack_sdk is

@@ -136,7 +136,8 @@ def register(app: App, ctx: BotContext) -> None:
                 return {"text": lang._("Only {who} can use {command}; {mine} lists yours.").format(
                     who=who_may(lang, SEES_EVERY_ORDER, False), command=code(f"{name} list {which.value}"),
                     mine=code(f"{name} list mine"))}
-            page = listing(session, which, user, today, offset=max(0, offset), limit=PAGE_SIZE, roles=roles)
+            page = listing(session, which, user, today, offset=max(0, offset), limit=PAGE_SIZE, roles=roles,
+                           days=ctx.completion)
             figures = current_amounts(session, [line.id for line in page.lines], ctx.service.currency,
                                       ctx.service.limits.tax_rate)
         heading = title(lang, which, page.total)

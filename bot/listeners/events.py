@@ -36,7 +36,7 @@ def register(app: App, ctx: BotContext) -> None:
         refresh(ctx.engine, ctx.gateway, user, ctx.clock())  # their language, if new or a day old
         ctx.gateway.publish_home(user, render_home(ctx.engine, user, ctx.clock(), ctx.timezone,
                                                    provider_locale=ctx.locale, currency=ctx.service.currency,
-                                                   tax_rate=ctx.service.limits.tax_rate))
+                                                   tax_rate=ctx.service.limits.tax_rate, days=ctx.completion))
 
     def ack_event(ack: Ack) -> None:
         ack()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.mrkdwn import SLACK, Marks
 from i18n import Language
+from i18n.domain import priority
 from workflow.effects import Notify, NotifyAbout, Reminder, ReminderAbout
 from workflow.vocabulary import order_number
 
@@ -12,11 +13,14 @@ from workflow.vocabulary import order_number
 def channel_reminder(reminder: Reminder, number: str, lang: Language, marks: Marks = SLACK) -> str:
     if reminder.about is None:
         return reminder.legacy or ""
-    if reminder.about is ReminderAbout.APPROVAL:
+    if reminder.hours == 0 and reminder.priority:  # due at once (an urgent order, by default): no "0 h"
+        text = lang._("{number} waits for approval, with priority {priority}.")
+    elif reminder.about is ReminderAbout.APPROVAL:
         text = lang._("{number} has waited over {hours} h for approval.")
     else:
         text = lang._("{number} has waited over {hours} h for approval; nobody has approved or rejected it yet.")
-    text = text.format(number=number, hours=lang.number(reminder.hours))
+    text = text.format(number=number, hours=lang.number(reminder.hours),
+                       priority=priority(lang, reminder.priority) if reminder.priority else "")
     who = " ".join(marks.person(u) for u in reminder.people)
     return f"{who}: {text}" if who else text
 
@@ -43,10 +47,15 @@ def digest(notify: Notify, lang: Language, marks: Marks = SLACK) -> str:
     count = notify.count
     title = lang.n_("{count} overdue order", "{count} overdue orders", count).format(count=lang.number(count))
     lines = [marks.bold(title) + " " + lang._("(approved, past the scheduled date, not closed):")]
+    if notify.late:
+        lines.append(lang.n_("{count} of them is late: past its completion deadline.",
+                             "{count} of them are late: past their completion deadline.", notify.late).format(
+            count=lang.number(notify.late)))
     for line in notify.orders:
         where = f" {marks.channel(line.channel_id)}" if line.channel_id else ""
+        late = (" · " + lang._("late: due by {date}").format(date=lang.date(line.due_by))) if line.due_by else ""
         lines.append(f"• {order_number(line.order_id)}{where} · "
-                     + lang._("scheduled {date}").format(date=lang.date(line.scheduled_date)))
+                     + lang._("scheduled {date}").format(date=lang.date(line.scheduled_date)) + late)
     if count > len(notify.orders):
         lines.append(lang._("…and {count} more: {command}.").format(
             count=lang.number(count - len(notify.orders)), command="`/order list overdue`"))
