@@ -17,7 +17,7 @@ from workflow.document import Provider
 from workflow.letterhead import Letterhead, LetterheadError, Trouble, letterhead_from_env
 from workflow.limits import DEFAULT_CEILING, DEFAULT_HORIZON_DAYS, MAX_CEILING, Limits
 from workflow.numbers import parse_decimal, parse_id
-from workflow.policy import ApprovalPolicy
+from workflow.policy import ApprovalPolicy, ReapprovalThreshold
 from workflow.reminders import QuietHours, QuietHoursError, QuietTrouble, ReminderPolicy
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -236,4 +236,24 @@ def _reminders(env: Mapping[str, str], timezone: str) -> ReminderPolicy:
 
 def _policy(env: Mapping[str, str]) -> ApprovalPolicy:
     """The approval policy: APPROVAL_LEVELS, SEPARATION_OF_DUTIES, REAPPROVAL_OVER (workflow/policy.py)."""
-    return ApprovalPolicy()
+    return ApprovalPolicy(reapproval=_reapproval(env))
+
+
+def _reapproval(env: Mapping[str, str]) -> ReapprovalThreshold:
+    """REAPPROVAL_OVER: `10%` (the default), a percentage above 0 and at most 1000, an amount in the provider's
+    currency above 0 and at most the largest ceiling, or `off` (no change waits for approval)."""
+    raw = env.get("REAPPROVAL_OVER", "").strip()
+    if not raw:
+        return ApprovalPolicy().reapproval
+    if raw.lower() == "off":
+        return ReapprovalThreshold()
+    percent = raw.endswith("%")
+    value = parse_decimal(raw.removesuffix("%").strip())
+    if value is None or not 0 < value <= (MAX_REAPPROVAL_PERCENT if percent else MAX_CEILING):
+        raise SettingsError(N_("REAPPROVAL_OVER must be a percentage like 10% (above 0, at most {percent}%), an "
+                               "amount in digits like 500 (above 0, at most {most}) or off, not {value}"),
+                            percent=MAX_REAPPROVAL_PERCENT, most=f"{MAX_CEILING:,}", value=repr(raw[:40]))
+    return ReapprovalThreshold(percent=value) if percent else ReapprovalThreshold(amount=value)
+
+
+MAX_REAPPROVAL_PERCENT = 1000  # a rise to eleven times the total: past that, "off" says what is meant
