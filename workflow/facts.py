@@ -81,6 +81,10 @@ class StepFacts:
     legacy: str | None = None  # an event recorded before facts: its old text, without markup
     tax_rate: Decimal | None = None  # the order's tax rate at the step: with `total`, its tax and total with tax
     people_removed: tuple[str, ...] = ()  # a crew change: field workers taken off the order
+    # a step that raised the total past REAPPROVAL_OVER: held for approval (`reviewers` may approve it), no version
+    proposed: bool | None = None
+    author: str | None = None  # approving or rejecting a change: who proposed it
+    step: str | None = None  # and the step that proposed it (confirm, set_prices)
 
     # --- JSON (audit_event.facts, pending_effect.payload) --------------------------------------------------
 
@@ -126,7 +130,7 @@ class StepFacts:
 
 
 _SCALARS = ("version", "client", "site", "item_count", "requested_date", "priority", "scheduled_date", "note",
-            "currency", "total", "delta", "legacy", "tax_rate")
+            "currency", "total", "delta", "legacy", "tax_rate", "proposed", "author", "step")
 _DECIMALS = ("quantity_before", "quantity_after", "amount_before", "amount_after", "unit_price_before",
              "unit_price_after")
 

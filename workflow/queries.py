@@ -9,7 +9,16 @@ from decimal import Decimal
 from sqlalchemy import Row, or_
 from sqlmodel import Session, select
 
-from storage.models import Assignment, AuditEvent, CatalogEntry, LineItem, OrderVersion, Person, ServiceOrder
+from storage.models import (
+    Assignment,
+    AuditEvent,
+    CatalogEntry,
+    LineItem,
+    OrderVersion,
+    Person,
+    ProposedChange,
+    ServiceOrder,
+)
 from workflow.document import ItemLine, subtotal
 from workflow.errors import NotFound
 from workflow.facts import StepFacts
@@ -48,6 +57,8 @@ class OrderCard:
     rounds: tuple[StepFacts, ...] = ()  # the rounds before approval (send-backs, edits, resubmissions)
     scheduled_start: time | None = None  # the time window on the scheduled date, if one was set
     scheduled_end: time | None = None
+    # change_pending: the step waiting for approval (its facts: author, items, money, who may approve it)
+    waiting: StepFacts | None = None
 
 
 def get_order(session: Session, order_id: int) -> ServiceOrder:
@@ -127,7 +138,20 @@ def order_card(session: Session, order_id: int, currency: str = "USD") -> OrderC
         channel_id=order.channel_id, card_ts=order.card_ts, steps=tuple(available(state)),
         client_code=order.client_code, site_code=order.site_code, rounds=rounds(session, order_id),
         scheduled_start=order.scheduled_start, scheduled_end=order.scheduled_end,
+        waiting=_waiting_facts(session, order_id) if state is State.CHANGE_PENDING else None,
     )
+
+
+def waiting_change(session: Session, order_id: int) -> ProposedChange | None:
+    """The change waiting for approval on the order, if any (at most one: the order is change_pending)."""
+    return session.exec(select(ProposedChange).where(ProposedChange.order_id == order_id,
+                                                     ProposedChange.outcome.is_(None))  # type: ignore[union-attr]
+                        .order_by(ProposedChange.id.desc())).first()  # type: ignore[union-attr]
+
+
+def _waiting_facts(session: Session, order_id: int) -> StepFacts | None:
+    change = waiting_change(session, order_id)
+    return StepFacts.loads(change.facts) if change else None
 
 
 ROUND_ACTIONS = (Action.SEND_BACK, Action.EDIT, Action.RESUBMIT)
