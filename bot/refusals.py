@@ -15,9 +15,18 @@ from bot.readers import reader_language
 from forms.metadata import BadMetadata, Unreadable
 from forms.problems import problem_text
 from i18n import N_, Language, language
-from i18n.domain import DOING, STATES_IN_SENTENCE, who_may
+from i18n.domain import A_ROLE, DOING, STATES_IN_SENTENCE, who_may
 from storage.models import Person, ServiceOrder
-from workflow.errors import FieldErrors, NotAllowed, NotFound, Stale, WorkflowError, WrongState
+from workflow.errors import (
+    ChangeAboveLevel,
+    FieldErrors,
+    NotAllowed,
+    NotFound,
+    OwnChange,
+    Stale,
+    WorkflowError,
+    WrongState,
+)
 from workflow.visibility import may_open_order
 from workflow.vocabulary import order_number
 
@@ -47,6 +56,12 @@ def refusal_text(lang: Language, error: WorkflowError | BadMetadata,
             return _("{number} is {state}, so you can't {step} now.").format(
                 number=number, state=_(STATES_IN_SENTENCE[state]) if state else _("not submitted"),
                 step=_(DOING[action]).format(number=_("the order")))
+        case OwnChange(number=number, approvers=approvers):
+            return _("You proposed this change to {number}, so someone else must approve or reject it: {instead}"
+                     ).format(number=number, instead=_instead(lang, approvers, name))
+        case ChangeAboveLevel(number=number, level=level, approvers=approvers):
+            return _("The change brings {number} to a total that {role} or higher must approve: {instead}").format(
+                number=number, role=_(A_ROLE[level]), instead=_instead(lang, approvers, name))
         case Stale(number=number, on_card=True):
             return _("This card of {number} is out of date: the order changed since. Look at the updated card, "
                      "then try again.").format(number=number)
@@ -63,6 +78,13 @@ def refusal_text(lang: Language, error: WorkflowError | BadMetadata,
             return _(_UNREADABLE[what])
         case _:
             return _(SORRY)
+
+
+def _instead(lang: Language, approvers: tuple[str, ...], name: Callable[[str], str]) -> str:
+    """Who may decide a waiting change instead: '<@U1> or <@U2> can.', or that nobody can yet."""
+    if not approvers:
+        return lang._("nobody can yet; an admin must grant someone that role (service-orders roles grant).")
+    return lang._("{people} can.").format(people=lang.list([name(user) for user in approvers], style="or"))
 
 
 def sorry(lang: Language) -> str:

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from bot.cards import STEP_ACTION_IDS, step_action_id
 from bot.context import BotContext, reader_after_ack
 from bot.gateway import SlackError
+from bot.mrkdwn import mention
 from bot.refusals import refusal_text
 from forms import order_form
 from forms.elements import notice
@@ -80,7 +81,7 @@ def register(app: App, ctx: BotContext) -> None:
             clicked = ButtonValue.load(action.get("value"))
             order = ctx.service.authorize(user, clicked.order_id, transition.action, clicked.revision)
         except (WorkflowError, BadMetadata) as refusal:
-            tell(body, refusal_text(lang, refusal), lang)
+            tell(body, refusal_text(lang, refusal, mention), lang)  # an ephemeral: who may instead, by name
             return
         # the form carries the revision the user is looking at now: a step taken meanwhile makes it stale
         meta = FormMeta(order_id=order.id, revision=order.revision, locale=locale)

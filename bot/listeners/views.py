@@ -65,7 +65,7 @@ def register(app: App, ctx: BotContext) -> None:
             return
         except (WorkflowError, BadMetadata) as refusal:
             lang = lang or reader_of(ctx.engine, ctx.locale, user)
-            ack(response_action="update", view=not_saved(lang, refusal_text(lang, refusal)))
+            ack(response_action="update", view=not_saved(lang, refusal_text(lang, refusal, names(ctx.engine))))
             return
         except Exception:  # the user must learn the step was not stored, not see Slack's generic error
             log.exception("submission of %s by %s failed", callback_id, user)

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from bot.mrkdwn import SLACK, Marks
 from i18n import N_, Language
-from i18n.domain import DONE, PRIORITIES, state
+from i18n.domain import DONE, PRIORITIES, PROPOSED, state
 from storage.models import AuditEvent
 from workflow.clock import aware
 from workflow.facts import FieldChange, ItemFact, StepFacts
@@ -52,13 +52,16 @@ FACT_LABELS = {
     "people_added": N_("People added"),
     "people_removed": N_("People removed"),
     "reviewers": N_("Asked to review"),
+    "author": N_("Proposed by"),  # a change approved or rejected
 }
 
 # an item's before/after pairs (ItemFact's `<name>_before`, `<name>_after`)
 ITEM_LABELS = {"quantity": N_("quantity"), "amount": N_("amount"), "unit_price": N_("unit price")}
 
 # shown elsewhere (the headline) or not a change of the order
-_NOT_LISTED = frozenset({"action", "actor", "version", "currency", "tax_rate", "legacy", "fields", "items"})
+# (a change held for approval says so in its headline; the step it was is the change's, not the decision's)
+_NOT_LISTED = frozenset({"action", "actor", "version", "currency", "tax_rate", "legacy", "fields", "items",
+                         "proposed", "step"})
 _MONEY = re.compile(r"total|delta|amount|price")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_TIME = re.compile(r"\d{2}:\d{2}(:\d{2})?")  # a time window's end, as a reschedule records it
@@ -71,7 +74,8 @@ def step_lines(event: AuditEvent, lang: Language, zone: tzinfo, marks: Marks = S
         facts = StepFacts.loads(event.detail)
     except (ValueError, KeyError, TypeError):  # a row written by a newer release: who, and its action's code
         return [f"{when} · {marks.person(event.actor_id)} {marks.text(event.action)}"]
-    did = lang._(DONE[facts.action]) if facts.action in DONE else marks.text(facts.action.value)
+    words = PROPOSED.get(facts.action) if facts.proposed else DONE.get(facts.action)
+    did = lang._(words) if words else marks.text(facts.action.value)
     lines = [f"{when} · " + lang._("{person} {did}.").format(person=marks.person(facts.actor), did=did)]
     moved = [f"{_state(lang, event.from_state)} → {_state(lang, event.to_state)}"
              if event.from_state and event.from_state != event.to_state else _state(lang, event.to_state)]
@@ -141,7 +145,7 @@ def _value(lang: Language, marks: Marks, name: str, value: object, currency: str
     """A value as this reader reads it: dates and amounts by Babel, people as people, typed text escaped."""
     if value is None or value == "":
         return NONE
-    if isinstance(value, str) and (name.startswith("people") or name in ("reviewers", "field_workers")):
+    if isinstance(value, str) and (name.startswith("people") or name in ("reviewers", "field_workers", "author")):
         return " ".join(marks.person(u) for u in str(value).replace(",", " ").split())
     if isinstance(value, datetime):
         return lang.datetime(aware(value))
