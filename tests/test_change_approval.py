@@ -7,7 +7,11 @@ at 80: 289.00, no tax. REAPPROVAL_OVER is 10 % unless a test says otherwise."""
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,15 +20,20 @@ from sqlmodel import Session, select
 
 from bot.settings import Settings, SettingsError
 from sandbox.local import LocalWorkspace
-from storage.models import AuditEvent, ProposedChange
+from sandbox.slackfake.inbound import SlackDriver
+from storage.models import AuditEvent, OrderVersion, PendingEffect, ProposedChange, ServiceOrder
 from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER
 from tests.test_bad_input import days_ahead, errors_of, stored
 from tests.test_end_to_end import PEOPLE, pdf_text, submit
+from tests.test_processes import bot_env, database_url, start_bot, workspace
 from tests.test_rounds import card_text, lines, open_form, text
 from tests.test_tracking import answer
+from tests.test_workflow import draft
+from workflow.inputs import Approval, Confirmation, ItemQuantity
 from workflow.limits import Limits
 from workflow.policy import ApprovalPolicy, Level, ReapprovalThreshold
-from workflow.vocabulary import Role
+from workflow.service import OrderService
+from workflow.vocabulary import Action, Role
 
 TEN_PERCENT = ApprovalPolicy()  # the product's default: REAPPROVAL_OVER=10%
 
@@ -310,3 +319,60 @@ def test_a_bad_reapproval_over_is_one_line(raw: str) -> None:
     assert str(caught.value) == (
         "REAPPROVAL_OVER must be a percentage like 10% (above 0, at most 1000%), an amount in digits like 500 "
         f"(above 0, at most 9,999,999,999) or off, not {raw!r}")
+
+
+# --- two bot processes on one database ------------------------------------------------------------------------
+
+
+def test_simultaneous_approvals_of_a_change_on_two_processes_make_one_version(seeded) -> None:  # type: ignore[no-untyped-def]
+    soon = datetime.now(UTC).date() + timedelta(days=3)
+    service = OrderService(seeded, policy=TEN_PERCENT)
+    order = service.submit(REQUESTER, draft(requested_date=soon))
+    order = service.apply(SUPERVISOR, order.id, Action.APPROVE, order.revision, Approval((WORKER,), soon, None))
+    # 3 h of HVAC, 4 filters and a skip (310.00) doubled by 12 more filters: it waits
+    order = service.apply(WORKER, order.id, Action.CONFIRM, order.revision, Confirmation(
+        (ItemQuantity("material:FLT-AIR", Decimal(16), 0),), (), (), "the whole floor"))
+    assert order.state == "change_pending"
+    with workspace() as fake:
+        started = [start_bot(bot_env(fake, database_url(seeded))) for _ in range(2)]
+        try:
+            first, second = (SlackDriver(f"http://127.0.0.1:{port}/slack/events", "two-process-secret", fake)
+                             for _, port in started)
+
+            def settled() -> ServiceOrder | None:
+                with Session(seeded) as session:
+                    row = session.get(ServiceOrder, order.id)
+                    pending = session.exec(select(PendingEffect).where(PendingEffect.status == "pending")).all()
+                    return row if row is not None and row.card_ts and not pending else None
+
+            assert fake.wait_for(lambda: settled() is not None, timeout=30)
+            card = settled()
+            assert card is not None and card.channel_id and card.card_ts
+            views = {}
+            for driver, user in ((first, SUPERVISOR), (second, COORDINATOR)):
+                assert driver.click(user, card.channel_id, card.card_ts, "order_approve_change").status == 200
+                assert fake.wait_for(lambda u=user: fake.open_view_ids(u), timeout=10), fake.ephemerals
+                views[user] = fake.views[fake.open_view_ids(user)[-1]]
+            answers: dict[str, Any] = {}
+
+            def approve(driver: SlackDriver, user: str) -> None:
+                answers[user] = driver.submit(user, views[user], {})
+
+            pairs = ((first, SUPERVISOR), (second, COORDINATOR))
+            threads = [threading.Thread(target=approve, args=pair) for pair in pairs]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(20)
+            assert sorted(bool(answers[u].text) for u in (SUPERVISOR, COORDINATOR)) == [False, True]
+            assert fake.wait_for(lambda: any(f.name == "SO-000001-v2.pdf" for f in fake.files.values()), timeout=20)
+            time.sleep(1)  # a second runner would have had its chance to issue it again
+            assert sum(1 for f in fake.files.values() if f.name == "SO-000001-v2.pdf") == 1
+            with Session(seeded) as session:
+                assert len(session.exec(select(AuditEvent).where(AuditEvent.action == "approve_change")).all()) == 1
+                assert len(session.exec(select(OrderVersion).where(OrderVersion.number == 2)).all()) == 1
+        finally:
+            for process, _ in started:
+                process.send_signal(signal.SIGTERM)
+            for process, _ in started:
+                assert process.communicate(timeout=30)[0] is not None
