@@ -7,7 +7,7 @@ from datetime import UTC, date
 
 from bot.history import BUTTON as HISTORY_BUTTON
 from bot.mrkdwn import bold, esc, mention, slack_date
-from bot.render.facts import sentence
+from bot.render.facts import approvers_line, sentence
 from bot.render.money import amounts_text
 from forms.elements import actions_block, button, context, header, mrkdwn, section
 from forms.metadata import ButtonValue
@@ -30,6 +30,7 @@ STATE_EMOJI = {
     State.NOT_PERFORMED: ":x:",
     State.CHANGES_REQUESTED: ":leftwards_arrow_with_hook:",
     State.WITHDRAWN: ":wastebasket:",
+    State.CHANGE_PENDING: ":hourglass_flowing_sand:",
 }
 
 
@@ -95,6 +96,9 @@ def card_blocks(card: OrderCard, today: date | None = None, lang: Language | Non
     ]
     if today is not None and card.scheduled_date:
         blocks += _lateness(card, card.scheduled_date, today, lang, days)
+    if card.waiting is not None:  # what waits, and for whom: the crew reads why its buttons are gone
+        blocks.append(section(f"{STATE_EMOJI[State.CHANGE_PENDING]} {bold(state(lang, State.CHANGE_PENDING))}\n"
+                              f"{sentence(card.waiting, lang)} {approvers_line(card.waiting, lang)}"))
     if card.state.is_closed and card.closed_at:
         closed = _("{state} by {person} {when}").format(
             state=bold(state(lang, card.state)), person=mention(card.closed_by or ""),

@@ -15,15 +15,17 @@ from bot.readers import reader_language
 from forms.metadata import BadMetadata, Unreadable
 from forms.problems import problem_text
 from i18n import N_, Language, language
-from i18n.domain import APPROVAL_OF, DOING, STATES_IN_SENTENCE, who_may
+from i18n.domain import A_ROLE, APPROVAL_OF, DOING, STATES_IN_SENTENCE, who_may
 from storage.models import Person, ServiceOrder
 from workflow.errors import (
     AlreadyApproved,
+    ChangeAboveLevel,
     FieldErrors,
     LevelNotYours,
     NotAllowed,
     NotFound,
     OnlyFieldWorker,
+    OwnChange,
     OwnOrder,
     Refused,
     ScheduleLapsed,
@@ -62,6 +64,12 @@ def refusal_text(lang: Language, error: WorkflowError | BadMetadata,
                 step=_(DOING[action]).format(number=_("the order")))
         case OwnOrder() | OnlyFieldWorker() | LevelNotYours() | AlreadyApproved() | ScheduleLapsed():
             return _policy_refusal(lang, error, name)
+        case OwnChange(number=number, approvers=approvers):
+            return _("You proposed this change to {number}, so someone else must approve or reject it: {instead}"
+                     ).format(number=number, instead=_instead(lang, approvers, name))
+        case ChangeAboveLevel(number=number, level=level, approvers=approvers):
+            return _("The change brings {number} to a total that {role} or higher must approve: {instead}").format(
+                number=number, role=_(A_ROLE[level]), instead=_instead(lang, approvers, name))
         case Stale(number=number, on_card=True):
             return _("This card of {number} is out of date: the order changed since. Look at the updated card, "
                      "then try again.").format(number=number)
@@ -113,6 +121,11 @@ def instead(lang: Language, others: tuple[str, ...], name: Callable[[str], str])
     if others:
         return lang._("Who can: {people}.").format(people=lang.list([name(u) for u in others], style="or"))
     return lang._("Nobody else can yet: an admin must grant the role (service-orders roles grant USER ROLE).")
+def _instead(lang: Language, approvers: tuple[str, ...], name: Callable[[str], str]) -> str:
+    """Who may decide a waiting change instead: '<@U1> or <@U2> can.', or that nobody can yet."""
+    if not approvers:
+        return lang._("nobody can yet; an admin must grant someone that role (service-orders roles grant).")
+    return lang._("{people} can.").format(people=lang.list([name(user) for user in approvers], style="or"))
 
 
 def sorry(lang: Language) -> str:

@@ -19,7 +19,7 @@ from workflow.document import Provider
 from workflow.letterhead import Letterhead, LetterheadError, Trouble, letterhead_from_env
 from workflow.limits import DEFAULT_CEILING, DEFAULT_HORIZON_DAYS, MAX_CEILING, Limits
 from workflow.numbers import parse_decimal, parse_id
-from workflow.policy import APPROVING_ROLES, MAX_LEVELS, ApprovalPolicy, Level, Separation
+from workflow.policy import APPROVING_ROLES, MAX_LEVELS, ApprovalPolicy, Level, ReapprovalThreshold, Separation
 from workflow.reminders import QuietHours, QuietHoursError, QuietTrouble, ReminderPolicy
 from workflow.sla import (
     COMPLETION_DAYS,
@@ -327,7 +327,7 @@ def _archive_after(env: Mapping[str, str], default: timedelta | None) -> timedel
 
 def _policy(env: Mapping[str, str]) -> ApprovalPolicy:
     """The approval policy: APPROVAL_LEVELS, SEPARATION_OF_DUTIES, REAPPROVAL_OVER (workflow/policy.py)."""
-    return ApprovalPolicy(levels=_approval_levels(env), separation=_separation(env))
+    return ApprovalPolicy(levels=_approval_levels(env), separation=_separation(env), reapproval=_reapproval(env))
 
 
 _LEVELS_SHAPE = N_("APPROVAL_LEVELS must be 1 to {most} levels like supervisor,coordinator>5000,admin>50000 (a role "
@@ -368,3 +368,23 @@ def _separation(env: Mapping[str, str]) -> Separation:
     except ValueError:
         raise SettingsError(N_("SEPARATION_OF_DUTIES must be on, strict or off, not {value}"),
                             value=repr(raw[:40])) from None
+
+
+def _reapproval(env: Mapping[str, str]) -> ReapprovalThreshold:
+    """REAPPROVAL_OVER: `10%` (the default), a percentage above 0 and at most 1000, an amount in the provider's
+    currency above 0 and at most the largest ceiling, or `off` (no change waits for approval)."""
+    raw = env.get("REAPPROVAL_OVER", "").strip()
+    if not raw:
+        return ApprovalPolicy().reapproval
+    if raw.lower() == "off":
+        return ReapprovalThreshold()
+    percent = raw.endswith("%")
+    value = parse_decimal(raw.removesuffix("%").strip())
+    if value is None or not 0 < value <= (MAX_REAPPROVAL_PERCENT if percent else MAX_CEILING):
+        raise SettingsError(N_("REAPPROVAL_OVER must be a percentage like 10% (above 0, at most {percent}%), an "
+                               "amount in digits like 500 (above 0, at most {most}) or off, not {value}"),
+                            percent=MAX_REAPPROVAL_PERCENT, most=f"{MAX_CEILING:,}", value=repr(raw[:40]))
+    return ReapprovalThreshold(percent=value) if percent else ReapprovalThreshold(amount=value)
+
+
+MAX_REAPPROVAL_PERCENT = 1000  # a rise to eleven times the total: past that, "off" says what is meant

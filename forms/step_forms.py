@@ -46,6 +46,7 @@ from workflow.document import ItemLine
 from workflow.errors import Field
 from workflow.inputs import (
     Approval,
+    ChangeDecision,
     Closing,
     Confirmation,
     LevelApproval,
@@ -322,6 +323,57 @@ def parse_send_back(values: Values, meta: FormMeta) -> SendBack:
     return SendBack(note)
 
 
+def _waiting_change(lang: Language, order: OrderCard) -> list:
+    """What the change waiting for approval would make: each item before → after, and the subtotal."""
+    facts = order.waiting
+    if facts is None:  # decided meanwhile: the submission will say so (its revision is stale)
+        return [text_context(lang._("No change is waiting for approval on this order."))]
+    currency = facts.currency or "USD"
+    said = []
+    for item in facts.items:
+        if facts.action is Action.SET_PRICES:
+            before, after = (lang.amount(p, currency) if p is not None else "—"
+                             for p in (item.unit_price_before, item.unit_price_after))
+        else:
+            before, after = (lang.number(q) if q is not None else "—" for q in (item.quantity_before,
+                                                                                  item.quantity_after))
+        said.append(f"• {item.description}: {before} → {after}")
+    if facts.total is not None and facts.delta is not None:
+        said.append(lang._("Subtotal {before} → {after}").format(
+            before=lang.amount(facts.total - facts.delta, currency), after=lang.amount(facts.total, currency)))
+    if facts.note:
+        said.append(lang._("Why: {note}").format(note=facts.note))
+    return [text_section("\n".join(said)[:2900])]
+
+
+def build_approve_change(meta: FormMeta, order: OrderCard, lines: Lines) -> View:
+    lang = language(meta.locale)
+    blocks = [_summary(lang, order), *_waiting_change(lang, order),
+              text_context(lang._("Approving issues the next version of the order and its PDF, as proposed."))]
+    return _modal(lang, Action.APPROVE_CHANGE, lang.p_("modal title", "Approve change"),
+                  lang.p_("modal button", "Approve"), blocks, meta)
+
+
+def parse_approve_change(values: Values, meta: FormMeta) -> ChangeDecision:
+    return ChangeDecision()
+
+
+def build_reject_change(meta: FormMeta, order: OrderCard, lines: Lines) -> View:
+    lang = language(meta.locale)
+    blocks = [_summary(lang, order), *_waiting_change(lang, order),
+              input_block(REASON, lang._("Why is the change rejected?"),
+                          text_input(REASON, max_length=REASON_MAX, multiline=True))]
+    return _modal(lang, Action.REJECT_CHANGE, lang.p_("modal title", "Reject change"),
+                  lang.p_("modal button", "Reject"), blocks, meta)
+
+
+def parse_reject_change(values: Values, meta: FormMeta) -> ChangeDecision:
+    errors = Collector(language(meta.locale))
+    reason = required_text(values, REASON, REASON_MAX, errors, errors.lang._("Enter why the change is rejected."))
+    errors.raise_if_any()
+    return ChangeDecision(reason)
+
+
 @dataclass(frozen=True)
 class StepForm:
     build: Callable[[FormMeta, OrderCard, Lines], View]
@@ -344,4 +396,6 @@ STEP_FORMS: dict[Action, StepForm] = {
     Action.WITHDRAW_SENT_BACK: StepForm(build_withdraw_sent_back, parse_withdraw),
     Action.RESCHEDULE: StepForm(build_reschedule, parse_reschedule),
     Action.CHANGE_CREW: StepForm(build_change_crew, parse_change_crew),
+    Action.APPROVE_CHANGE: StepForm(build_approve_change, parse_approve_change),
+    Action.REJECT_CHANGE: StepForm(build_reject_change, parse_reject_change),
 }

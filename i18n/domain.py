@@ -18,6 +18,7 @@ STATES = {
     State.NOT_PERFORMED: N_("Not performed"),
     State.CHANGES_REQUESTED: N_("Changes requested"),
     State.WITHDRAWN: N_("Withdrawn"),
+    State.CHANGE_PENDING: N_("Waiting for approval of the change"),
 }
 
 # the state in a sentence: "SO-000001 is already completed"
@@ -29,6 +30,7 @@ STATES_IN_SENTENCE = {
     State.NOT_PERFORMED: N_("not performed"),
     State.CHANGES_REQUESTED: N_("sent back for changes"),
     State.WITHDRAWN: N_("withdrawn"),
+    State.CHANGE_PENDING: N_("waiting for approval of a change"),
 }
 
 BUTTONS = {
@@ -46,6 +48,8 @@ BUTTONS = {
     Action.WITHDRAW_SENT_BACK: N_("Withdraw"),
     Action.RESCHEDULE: N_("Reschedule"),
     Action.CHANGE_CREW: N_("Change crew"),
+    Action.APPROVE_CHANGE: N_("Approve the change"),
+    Action.REJECT_CHANGE: N_("Reject the change"),
 }
 
 # what the actor did, after their name: "Ana approved the order."
@@ -64,6 +68,14 @@ DONE = {
     Action.WITHDRAW_SENT_BACK: N_("withdrew the order"),
     Action.RESCHEDULE: N_("rescheduled the order"),
     Action.CHANGE_CREW: N_("changed the crew"),
+    Action.APPROVE_CHANGE: N_("approved the change"),
+    Action.REJECT_CHANGE: N_("rejected the change"),
+}
+
+# a step held for approval, after its author's name: "Carla proposed a confirmation."
+PROPOSED = {
+    Action.CONFIRM: N_("proposed a confirmation"),
+    Action.SET_PRICES: N_("proposed new prices"),
 }
 
 # the step as something one may or may not do: "Only a supervisor can {approve SO-000001}."
@@ -82,6 +94,8 @@ DOING = {
     Action.WITHDRAW_SENT_BACK: N_("withdraw {number}"),
     Action.RESCHEDULE: N_("reschedule {number}"),
     Action.CHANGE_CREW: N_("change the crew of {number}"),
+    Action.APPROVE_CHANGE: N_("approve the change to {number}"),
+    Action.REJECT_CHANGE: N_("reject the change to {number}"),
 }
 
 ROLES = {

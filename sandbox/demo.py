@@ -25,6 +25,7 @@ from storage.db import init_db, make_engine
 from workflow.catalog import import_csv
 from workflow.letterhead import letterhead_from_env
 from workflow.people import grant
+from workflow.policy import ApprovalPolicy
 from workflow.queries import audit_trail, person_name
 from workflow.vocabulary import Role, order_number
 
@@ -62,7 +63,7 @@ SCRIPTS = {
                  [("air filter", "12"), ("cable", "0"), ("crane", "3")],
                  "Filters on floor 4 were also clogged; the rooftop cable is fine, but the unit needs a crane to lift "
                  "the new fan.",
-                 [("pipe", "6"), ("plumbing", "2")],
+                 [("pipe", "6"), ("plumbing", "1")],
                  "Condensate pipe leaking under the unit; repaired while the crane was there.",
                  "All units running; site left clean.",
                  "Please say which floors need new filters, and quote the rooftop cable as its own line.",
@@ -80,7 +81,7 @@ SCRIPTS = {
                  [("filtro", "12"), ("cable", "0"), ("grúa", "3")],
                  "En el piso 4 los filtros también estaban tapados; el cable de la azotea está bien, pero se necesita "
                  "una grúa para subir el ventilador nuevo.",
-                 [("tubería", "6"), ("gasfitería", "2")],
+                 [("tubería", "6"), ("gasfitería", "1")],
                  "Filtración en la tubería de condensado bajo la unidad; se reparó mientras estaba la grúa.",
                  "Todas las unidades funcionando; el sitio quedó limpio.",
                  "Indica en qué pisos hay que cambiar filtros y cotiza el cable de la azotea en una línea aparte.",
@@ -112,7 +113,7 @@ REQ, SUP, CRD, FW1, FW2 = PEOPLE
 SLACK_LOCALES = {"en": "en-US", "es": "es-ES"}  # what users.info says of the demo's people, per --locale
 
 
-STEPS = 13
+STEPS = 14
 
 
 def _step(number: int, text: str) -> None:
@@ -143,8 +144,9 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
     letterhead = letterhead_from_env({**DEMO_SETTINGS, "LOCALE": locale})
     # the demo's people read Slack in the demo's language (Slack's names: en-US, es-ES)
     slack_locale = SLACK_LOCALES[locale]
+    # the product's default policy (REAPPROVAL_OVER=10%): the first confirmation raises the total by half, and waits
     with LocalWorkspace(engine, {user: name for user, (name, _) in PEOPLE.items()}, letterhead=letterhead,
-                        locales=dict.fromkeys(PEOPLE, slack_locale)) as ws:
+                        locales=dict.fromkeys(PEOPLE, slack_locale), policy=ApprovalPolicy()) as ws:
         _step(1, f"{PEOPLE[REQ][0]} types /order and submits a service order for Constructora Peñalolén")
         _check(ws.submit_order(REQ, client="peñalolén", site="presidentes", requested=soon, priority="high",
                                items=script.items, free_items=script.free_items,
@@ -162,30 +164,34 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
         _step(4, f"{PEOPLE[SUP][0]} approves it with a field worker")
         _check(ws.approve(SUP, order_id, workers=[FW1], scheduled=soon, notes=script.notes), "the approval")
         ws.settle()
-        _step(5, f"{PEOPLE[FW1][0]} files a confirmation: more filters, no rooftop cable, a crane")
+        _step(5, f"{PEOPLE[FW1][0]} files a confirmation: more filters, no rooftop cable, a crane; it raises the "
+                 "total by more than 10 %, so it waits for approval")
         _check(ws.confirm(FW1, order_id, changes=script.first_changes, note=script.first_note, workers=[FW2]),
                "the first confirmation")
         ws.settle()
-        _step(6, f"{PEOPLE[CRD][0]} files a second confirmation: pipe repair found on site")
+        _step(6, f"{PEOPLE[SUP][0]} approves the change: version 2 and its PDF are issued")
+        _check(ws.approve_change(SUP, order_id), "the change's approval")
+        ws.settle()
+        _step(7, f"{PEOPLE[CRD][0]} files a second confirmation: pipe repair found on site")
         _check(ws.confirm(CRD, order_id, changes=script.second_changes, note=script.second_note),
                "the second confirmation")
         ws.settle()
-        _step(7, f"{PEOPLE[CRD][0]} reschedules it a day later, 08:00–12:00")
+        _step(8, f"{PEOPLE[CRD][0]} reschedules it a day later, 08:00–12:00")
         _check(ws.reschedule(CRD, order_id, scheduled=later, start="08:00", end="12:00",
                              reason=script.reschedule_reason), "the reschedule")
         ws.settle()
-        _step(8, f"{PEOPLE[CRD][0]} changes the crew: {PEOPLE[FW1][0]} leaves, {PEOPLE[FW2][0]} stays")
+        _step(9, f"{PEOPLE[CRD][0]} changes the crew: {PEOPLE[FW1][0]} leaves, {PEOPLE[FW2][0]} stays")
         _check(ws.change_crew(CRD, order_id, workers=[FW2], note=script.crew_note), "the crew change")
         ws.settle()
-        _step(9, f"{PEOPLE[CRD][0]} sets a price the building raised")
+        _step(10, f"{PEOPLE[CRD][0]} sets a price the building raised")
         _check(ws.set_prices(CRD, order_id, prices=dict([script.priced]), reason=script.price_reason),
                "the new price")
         ws.settle()
-        _step(10, f"{PEOPLE[FW2][0]} closes the order as completed")
+        _step(11, f"{PEOPLE[FW2][0]} closes the order as completed")
         _check(ws.complete(FW2, order_id, note=script.closing_note), "the closing")
         ws.settle()
 
-        _step(11, f"{PEOPLE[CRD][0]} opens the app's Home tab and types /order status {number}")
+        _step(12, f"{PEOPLE[CRD][0]} opens the app's Home tab and types /order status {number}")
         ws.slack.event({"type": "app_home_opened", "user": CRD, "tab": "home"})
         ws.wait(lambda: ws.fake.home_view(CRD), "the Home tab")
         home = ws.fake.home_view(CRD)
@@ -196,7 +202,7 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
         (out / "status.txt").write_text(ws.fake.plain_text(ws.fake.ephemerals[-1]["text"]) + "\n",
                                         encoding="utf-8")
 
-        _step(12, "Collecting what landed in the order's channel")
+        _step(13, "Collecting what landed in the order's channel")
         order = ws.order(order_id)
         pdfs = sorted((f for f in ws.fake.files.values() if order.channel_id in f.channels),
                       key=lambda f: f.name)
@@ -213,7 +219,7 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
         (out / "audit.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         calls = len(ws.fake.calls)
 
-    _step(13, f"Done in {time.monotonic() - started:.1f} s: {number} is {order.state}, at version "
+    _step(14, f"Done in {time.monotonic() - started:.1f} s: {number} is {order.state}, at version "
              f"{order.current_version}, after {calls} Web API calls")
     print(f"\nWrote to {out}:")
     for path in sorted(out.iterdir()):

@@ -325,6 +325,14 @@ class LocalWorkspace:
         view = self._open(user, "resubmit_order", lambda: self.click_step(user, order_id, "order_resubmit"))
         return self.submit(user, view, {"description": {"description": plain_text(description)}})
 
+    def approve_change(self, user: str, order_id: int) -> Any:
+        """Approve the change waiting on the order (a rise in its total past REAPPROVAL_OVER)."""
+        return self.submit(user, self.open_step(user, order_id, "approve_change"), {})
+
+    def reject_change(self, user: str, order_id: int, reason: str) -> Any:
+        view = self.open_step(user, order_id, "reject_change")
+        return self.submit(user, view, {"reason": {"reason": plain_text(reason)}})
+
     def latest_order_id(self) -> int:
         with Session(self.engine) as session:
             return int(session.exec(select(func.max(ServiceOrder.id))).one() or 0)

@@ -240,6 +240,32 @@ class AuditEvent(SQLModel, table=True):
     detail: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class ProposedChange(SQLModel, table=True):
+    """A step that raised the order's total with tax past REAPPROVAL_OVER: held, not issued, until someone the
+    policy's level for its new total allows approves it (a new version, as the step would have made) or
+    rejects it (the current version stays). At most one per order is undecided: the order is change_pending."""
+
+    __tablename__ = "proposed_change"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="service_order.id", index=True)
+    action: str = Field(max_length=32)  # the step that proposed it: confirm, set_prices
+    author_id: str = Field(max_length=32)
+    created_at: datetime
+    base_version: int  # the version it changes: the one it was proposed on
+    note: str | None = Field(default=None, sa_column=Column(Text))  # the step's why or reason
+    # the version it would issue: its lines and the field workers it adds (JSON), and the step's facts
+    lines: str = Field(sa_column=Column(Text, nullable=False))
+    people: str = Field(sa_column=Column(Text, nullable=False))
+    facts: str = Field(sa_column=Column(Text, nullable=False))
+    total_before: Decimal = Field(sa_type=MONEY)  # with tax, in the order's currency
+    total_after: Decimal = Field(sa_type=MONEY)
+    level: str = Field(max_length=32)  # the role its approval needs (or a higher one), at its new total
+    outcome: str | None = Field(default=None, max_length=16)  # None: waiting; approved, rejected
+    decided_by: str | None = Field(default=None, max_length=32)
+    decided_at: datetime | None = None
+    reason: str | None = Field(default=None, sa_column=Column(Text))  # a rejection's
+
+
 # a partial index's condition, in each dialect's keyword
 _PENDING_ONLY = {"postgresql_where": text("status = 'pending'"), "sqlite_where": text("status = 'pending'")}
 

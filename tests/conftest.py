@@ -14,6 +14,7 @@ from sqlmodel import SQLModel
 from storage.db import init_db, make_engine
 from workflow.catalog import import_csv
 from workflow.people import grant
+from workflow.policy import ApprovalPolicy, ReapprovalThreshold
 from workflow.vocabulary import Role
 
 SAMPLE_CATALOG = Path(__file__).resolve().parents[1] / "sandbox" / "sample" / "catalog.csv"
@@ -23,6 +24,10 @@ SLACK_REFERENCE = Path(__file__).resolve().parent / "reference" / "slack"
 # people of the tests (Slack user ids)
 REQUESTER, SUPERVISOR, COORDINATOR, WORKER, WORKER2, OUTSIDER = (
     "U0REQ", "U0SUP", "U0COORD", "U0FW1", "U0FW2", "U0OUT")
+
+# REAPPROVAL_OVER=off: for tests of other steps whose confirmations and prices raise the total past the
+# product's 10 % (tests/test_change_approval.py is where a raise waits for approval)
+NO_REAPPROVAL = ApprovalPolicy(reapproval=ReapprovalThreshold())
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from sandbox.local import LocalWorkspace
 from storage.db import queue_effects
 from storage.models import AuditEvent, OrderVersion, PendingEffect, ServiceOrder
-from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER, WORKER2
+from tests.conftest import COORDINATOR, NO_REAPPROVAL, OUTSIDER, REQUESTER, SUPERVISOR, WORKER, WORKER2
 from workflow.document import quantity_text
 from workflow.letterhead import letterhead_from_env
 from workflow.queries import version_lines
@@ -37,7 +37,7 @@ def any_transport(request, seeded, monkeypatch):  # type: ignore[no-untyped-def]
     """The same workspace reached over HTTP or over Socket Mode."""
     for proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
         monkeypatch.delenv(proxy, raising=False)  # slack_sdk's Socket Mode client would tunnel loopback
-    with LocalWorkspace(seeded, PEOPLE, transport=request.param) as workspace:
+    with LocalWorkspace(seeded, PEOPLE, transport=request.param, policy=NO_REAPPROVAL) as workspace:
         yield workspace
 
 

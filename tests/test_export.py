@@ -11,7 +11,7 @@ from pathlib import Path
 from pypdf import PdfReader
 
 from storage.db import make_engine
-from tests.conftest import REQUESTER, SUPERVISOR, WORKER
+from tests.conftest import NO_REAPPROVAL, REQUESTER, SUPERVISOR, WORKER
 from tests.test_cli import cli, env  # noqa: F401  (the fixture)
 from tests.test_workflow import draft
 from workflow.catalog import import_csv
@@ -37,7 +37,7 @@ def seed(url: str) -> None:
     for day, description in ((0, "=HYPERLINK(\"http://evil\")"), (3, "Second"), (6, "Third, with a comma")):
         # as the bot runs with CURRENCY=EUR and TAX_RATE_PERCENT=21
         service = OrderService(engine, clock=lambda d=day: NOW + timedelta(days=d), currency="EUR",
-                               limits=Limits(tax_rate=Decimal("0.21")))
+                               limits=Limits(tax_rate=Decimal("0.21")), policy=NO_REAPPROVAL)
         order = service.submit(REQUESTER, draft(description=description,
                                                 requested_date=(NOW + timedelta(days=day + 2)).date()))
         if day < 6:

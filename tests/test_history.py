@@ -19,7 +19,7 @@ from bot.history import BUTTON, PAGE_ACTIONS, chunks, paginate
 from bot.render.history import describe_changes
 from i18n import english, language
 from sandbox.local import LocalWorkspace
-from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER, WORKER2
+from tests.conftest import COORDINATOR, NO_REAPPROVAL, OUTSIDER, REQUESTER, SUPERVISOR, WORKER, WORKER2
 from tests.test_end_to_end import PEOPLE
 from tests.test_tracking import answer
 from workflow.facts import FieldChange, ItemFact, StepFacts
@@ -34,7 +34,8 @@ DAY = (NOW.date() + timedelta(days=3)).isoformat()
 @pytest.fixture
 def ws(seeded) -> Iterator[LocalWorkspace]:  # type: ignore[no-untyped-def]
     # the coordinator reads Slack in Latin American Spanish
-    with LocalWorkspace(seeded, PEOPLE, clock=lambda: NOW, locales={COORDINATOR: "es-LA"}) as workspace:
+    with LocalWorkspace(seeded, PEOPLE, clock=lambda: NOW, locales={COORDINATOR: "es-LA"},
+                        policy=NO_REAPPROVAL) as workspace:
         yield workspace
 
 
@@ -99,7 +100,7 @@ def test_history_shows_every_step_with_who_when_and_before_after(ws: LocalWorksp
 
 def test_history_pages_with_previous_and_next(ws: LocalWorkspace) -> None:
     order_id = approved_order(ws)
-    service = OrderService(ws.engine, clock=lambda: NOW)
+    service = OrderService(ws.engine, clock=lambda: NOW, policy=NO_REAPPROVAL)
     for n in range(10):  # ten more confirmations, each adding a free item: 13 steps, two pages
         revision = ws.order(order_id).revision
         service.apply(COORDINATOR, order_id, Action.CONFIRM, revision, Confirmation(

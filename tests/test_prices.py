@@ -15,7 +15,7 @@ from bot.cli_words import catalog_error, import_summary
 from i18n import english
 from sandbox.local import LocalWorkspace
 from storage.models import AuditEvent, ClientPrice
-from tests.conftest import COORDINATOR, OUTSIDER, SAMPLE_CATALOG, SUPERVISOR, WORKER
+from tests.conftest import COORDINATOR, NO_REAPPROVAL, OUTSIDER, SAMPLE_CATALOG, SUPERVISOR, WORKER
 from tests.test_app_home import open_home
 from tests.test_bad_input import days_ahead, errors_of, stored
 from tests.test_end_to_end import PEOPLE, pdf_text, submit
@@ -32,7 +32,7 @@ from workflow.vocabulary import Role
 
 @pytest.fixture
 def ws(seeded) -> Iterator[LocalWorkspace]:  # type: ignore[no-untyped-def]
-    with LocalWorkspace(seeded, PEOPLE) as workspace:
+    with LocalWorkspace(seeded, PEOPLE, policy=NO_REAPPROVAL) as workspace:
         yield workspace
 
 

@@ -137,7 +137,8 @@ def test_the_demo_in_spanish_writes_spanish_documents(tmp_path: Path) -> None:
     # (the audit lines start with the step and the states as codes: approve, pending_approval → approved)
     transcript = (tmp_path / "out" / "transcript.txt").read_text(encoding="utf-8")
     audit = (tmp_path / "out" / "audit.txt").read_text(encoding="utf-8")
-    assert "por favor revísenla" in transcript and "registró una confirmación. Versión 2: Filtro de aire" in transcript
+    assert "por favor revísenla" in transcript and "propuso una confirmación. Propuesto: Filtro de aire" in transcript
+    assert "aprobó el cambio. Versión 2, propuesta por @Jürgen Müller: Filtro de aire" in transcript
     assert "cerró la orden como completada. Versión 7, el acta de cierre" in audit
     english = ("submitted", "review", "approved the", "Version", "confirmation.", "closed", "Filter", "Crane", "Why",
                "Total +€", "State", "*Client*", "fingerprint", "the ")

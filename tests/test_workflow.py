@@ -14,7 +14,7 @@ from bot.render.facts import describe
 from i18n import english, language
 from i18n.domain import BUTTONS, DOING, DONE, who_may
 from storage.models import AuditEvent, OrderVersion, PendingEffect, ServiceOrder
-from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER, WORKER2
+from tests.conftest import COORDINATOR, NO_REAPPROVAL, OUTSIDER, REQUESTER, SUPERVISOR, WORKER, WORKER2
 from workflow.document import Provider, VersionDocument
 from workflow.errors import (
     DateInPast,
@@ -61,13 +61,13 @@ def draft(**changes) -> OrderDraft:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def service(seeded) -> OrderService:  # type: ignore[no-untyped-def]
-    return OrderService(seeded, clock=lambda: NOW)
+    return OrderService(seeded, clock=lambda: NOW, policy=NO_REAPPROVAL)
 
 
 def with_money_of(letterhead: Letterhead, engine: Engine) -> OrderService:
     """The service as the bot builds it: its currency and tax rate from the same settings as the letterhead (a
     version is issued in the money it was made in)."""
-    return OrderService(engine, clock=lambda: NOW, currency=letterhead.provider.currency,
+    return OrderService(engine, clock=lambda: NOW, currency=letterhead.provider.currency, policy=NO_REAPPROVAL,
                         limits=Limits(tax_rate=letterhead.provider.tax_rate))
 
 

@@ -97,6 +97,20 @@ class ScheduleLapsed(Refused):
     def __init__(self, number: str, scheduled_date: date) -> None:
         super().__init__()
         self.number, self.scheduled_date = number, scheduled_date
+class OwnChange(Refused):
+    """The change waiting on the order was proposed by whoever is deciding it: someone else must (`approvers`)."""
+
+    def __init__(self, number: str, approvers: tuple[str, ...]) -> None:
+        super().__init__()
+        self.number, self.approvers = number, approvers
+
+
+class ChangeAboveLevel(Refused):
+    """The change's new total needs a `level` approver (or higher); `approvers` may decide it."""
+
+    def __init__(self, number: str, level: Role, approvers: tuple[str, ...]) -> None:
+        super().__init__()
+        self.number, self.level, self.approvers = number, level, approvers
 
 
 class NotFound(WorkflowError):

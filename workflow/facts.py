@@ -93,6 +93,10 @@ class StepFacts:
     def partial(self) -> bool:
         """An approval that leaves the order waiting for a further level's."""
         return self.level is not None and self.levels is not None and self.level < self.levels
+    # a step that raised the total past REAPPROVAL_OVER: held for approval (`reviewers` may approve it), no version
+    proposed: bool | None = None
+    author: str | None = None  # approving or rejecting a change: who proposed it
+    step: str | None = None  # and the step that proposed it (confirm, set_prices)
 
     # --- JSON (audit_event.facts, pending_effect.payload) --------------------------------------------------
 
@@ -139,7 +143,8 @@ class StepFacts:
 
 
 _SCALARS = ("version", "client", "site", "item_count", "requested_date", "priority", "scheduled_date", "note",
-            "currency", "total", "delta", "legacy", "tax_rate", "level", "levels", "next_role")
+            "currency", "total", "delta", "legacy", "tax_rate", "level", "levels", "next_role", "proposed", "author",
+            "step")
 _PEOPLE = ("people_added", "reviewers", "people_removed", "next_people", "cleared")
 _DECIMALS = ("quantity_before", "quantity_after", "amount_before", "amount_after", "unit_price_before",
              "unit_price_after")

@@ -118,5 +118,12 @@ class CrewChange:
     note: str | None
 
 
+@dataclass(frozen=True)
+class ChangeDecision:
+    """Approving (no reason needed) or rejecting (a reason required) the change waiting on an order."""
+
+    reason: str | None = None
+
+
 StepInput = (Approval | LevelApproval | Rejection | Confirmation | Closing | OrderDraft | Withdrawal | SendBack
-             | Pricing | Reschedule | CrewChange)
+             | Pricing | Reschedule | CrewChange | ChangeDecision)

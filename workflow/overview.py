@@ -16,16 +16,19 @@ from storage.models import Assignment, CatalogEntry, RoleGrant, ServiceOrder
 from workflow.policy import APPROVING_ROLES, Level, may_approve
 from workflow.routing import seen_by
 from workflow.sla import COMPLETION_DAYS, ByPriority, deadline, is_late
-from workflow.vocabulary import Role, State, order_number
+from workflow.vocabulary import WORK_IN_PROGRESS, Role, State, order_number
 
-OPEN_STATES = (State.PENDING_APPROVAL, State.APPROVED, State.CHANGES_REQUESTED)  # sent back: still open
+# sent back: still open; a change waiting for approval: still work in progress
+OPEN_STATES = (State.PENDING_APPROVAL, *WORK_IN_PROGRESS, State.CHANGES_REQUESTED)
+# what waits for an approver: a new order, or a change to an approved one that raised its total
+WAITING_FOR_APPROVAL = (State.PENDING_APPROVAL, State.CHANGE_PENDING)
 
 
 class Listing(StrEnum):
     """What `/order list` and App Home's sections show."""
 
     MINE = "mine"  # orders I requested or am assigned to, still open
-    PENDING = "pending"  # waiting for approval
+    PENDING = "pending"  # waiting for approval (a new order, or a change to one)
     OVERDUE = "overdue"  # approved, past the scheduled date, not closed
     ALL = "all"  # every order, newest first
     REQUESTED = "requested"  # open orders I requested (App Home)
@@ -70,8 +73,9 @@ class Page:
 
 
 def is_overdue(state: State, scheduled: date | None, today: date) -> bool:
-    """Approved (work in progress) and its scheduled date has passed without the order being closed."""
-    return state == State.APPROVED and scheduled is not None and scheduled < today
+    """Approved (work in progress, a change waiting or not) and its scheduled date has passed without the order
+    being closed."""
+    return state.in_progress and scheduled is not None and scheduled < today
 
 
 def listing(session: Session, which: Listing, user_id: str, today: date, *, offset: int = 0,
@@ -123,14 +127,15 @@ def _where(which: Listing, user_id: str, today: date) -> ColumnElement[bool]:
     assigned = ServiceOrder.id.in_(  # type: ignore[union-attr]
         select(Assignment.order_id).where(Assignment.user_id == user_id,
                                           Assignment.removed_in_version.is_(None)))  # type: ignore[union-attr]
+    in_progress = ServiceOrder.state.in_(WORK_IN_PROGRESS)  # type: ignore[attr-defined]
     if which == Listing.PENDING:
-        return ServiceOrder.state == State.PENDING_APPROVAL
+        return ServiceOrder.state.in_(WAITING_FOR_APPROVAL)  # type: ignore[attr-defined]
     if which == Listing.OVERDUE:
-        return and_(ServiceOrder.state == State.APPROVED, ServiceOrder.scheduled_date < today)
+        return and_(in_progress, ServiceOrder.scheduled_date < today)
     if which == Listing.REQUESTED:
         return and_(open_, ServiceOrder.requester_id == user_id)
     if which == Listing.ASSIGNED:
-        return and_(ServiceOrder.state == State.APPROVED, assigned)
+        return and_(in_progress, assigned)
     if which == Listing.MINE:
         return and_(open_, (ServiceOrder.requester_id == user_id) | assigned)
     return ServiceOrder.id.is_not(None)  # type: ignore[union-attr]

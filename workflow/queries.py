@@ -19,6 +19,7 @@ from storage.models import (
     LineItem,
     OrderVersion,
     Person,
+    ProposedChange,
     RoleGrant,
     ServiceOrder,
 )
@@ -97,6 +98,8 @@ class OrderCard:
     approvals: tuple[ApprovalLine, ...] = ()
     awaited: Awaited | None = None
     proposal: Proposal | None = None
+    # change_pending: the step waiting for approval (its facts: author, items, money, who may approve it)
+    waiting: StepFacts | None = None
 
 
 def get_order(session: Session, order_id: int) -> ServiceOrder:
@@ -183,6 +186,7 @@ def order_card(session: Session, order_id: int, currency: str = "USD") -> OrderC
         client_code=order.client_code, site_code=order.site_code, rounds=rounds(session, order_id),
         scheduled_start=order.scheduled_start, scheduled_end=order.scheduled_end,
         **_approval_state(session, order),
+        waiting=_waiting_facts(session, order_id) if state is State.CHANGE_PENDING else None,
     )
 
 
@@ -211,6 +215,18 @@ def holders(session: Session, roles: frozenset[Role]) -> list[str]:
     """Who holds any of `roles`."""
     rows = session.exec(select(RoleGrant.user_id).where(RoleGrant.role.in_(sorted(roles))).distinct())  # type: ignore[attr-defined]
     return sorted(rows)
+
+
+def waiting_change(session: Session, order_id: int) -> ProposedChange | None:
+    """The change waiting for approval on the order, if any (at most one: the order is change_pending)."""
+    return session.exec(select(ProposedChange).where(ProposedChange.order_id == order_id,
+                                                     ProposedChange.outcome.is_(None))  # type: ignore[union-attr]
+                        .order_by(ProposedChange.id.desc())).first()  # type: ignore[union-attr]
+
+
+def _waiting_facts(session: Session, order_id: int) -> StepFacts | None:
+    change = waiting_change(session, order_id)
+    return StepFacts.loads(change.facts) if change else None
 
 
 ROUND_ACTIONS = (Action.SEND_BACK, Action.EDIT, Action.RESUBMIT)

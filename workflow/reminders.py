@@ -52,7 +52,7 @@ from workflow.sla import (
     span_label,
 )
 from workflow.visibility import DIGEST_FOR, ESCALATED_TO, REMINDED_TO_APPROVE, people_with
-from workflow.vocabulary import Role, State
+from workflow.vocabulary import WORK_IN_PROGRESS, Role, State
 
 CATCH_UP = timedelta(days=7)  # due moments further back than this are history, not reminders
 DIGEST_SIZE = 15  # overdue orders named in a digest; the rest are counted
@@ -292,7 +292,8 @@ def _mornings(session: Session, now: datetime, policy: ReminderPolicy, zones: di
     utc_today = now.date()
     rows = session.exec(select(*_ORDER, Assignment.user_id).join(
         Assignment, Assignment.order_id == ServiceOrder.id).where(
-        ServiceOrder.state == State.APPROVED, Assignment.removed_in_version.is_(None),  # type: ignore[union-attr]
+        ServiceOrder.state.in_(WORK_IN_PROGRESS),  # type: ignore[attr-defined]
+        Assignment.removed_in_version.is_(None),  # type: ignore[union-attr]
         ServiceOrder.scheduled_date.between(utc_today - timedelta(days=1), utc_today + timedelta(days=1)),
         _not_queued(_key("morning:", ServiceOrder.id, ":", Assignment.user_id, ":", ServiceOrder.scheduled_date))
     ).order_by(ServiceOrder.scheduled_date, ServiceOrder.id)).all()
@@ -302,6 +303,7 @@ def _mornings(session: Session, now: datetime, policy: ReminderPolicy, zones: di
         if local.date() != order.scheduled_date or local.time() < policy.morning:
             continue
         due_at = datetime.combine(order.scheduled_date, policy.morning, local.tzinfo)
+        # dropped if the order leaves work in progress (a change waiting for approval is still work: reminder.py)
         payload = Notify(worker, NotifyAbout.MORNING, State.APPROVED.value, order.scheduled_date, order.channel_id)
         yield _Due(f"morning:{order.id}:{worker}:{order.scheduled_date}", "morning", order.id, worker, due_at,
                    EffectKind.NOTIFY, payload, _quiet(policy, local))
@@ -310,7 +312,7 @@ def _mornings(session: Session, now: datetime, policy: ReminderPolicy, zones: di
 def _newly_overdue(session: Session, today: date, limit: int) -> list[Row]:
     """Approved orders past their date, not flagged yet for that date."""
     return list(session.exec(select(*_ORDER).where(
-        ServiceOrder.state == State.APPROVED, ServiceOrder.scheduled_date < today,
+        ServiceOrder.state.in_(WORK_IN_PROGRESS), ServiceOrder.scheduled_date < today,  # type: ignore[attr-defined]
         ServiceOrder.scheduled_date >= today - CATCH_UP,
         _not_queued(_key("overdue:", ServiceOrder.id, ":", ServiceOrder.scheduled_date)))
         .order_by(ServiceOrder.scheduled_date).limit(limit)).all())
@@ -339,7 +341,7 @@ def _digests(session: Session, coordinators: list[str], now: datetime, today: da
     wanted = [w for w in wanted if w[1] not in queued]
     if not wanted:
         return []
-    overdue = and_(ServiceOrder.state == State.APPROVED, ServiceOrder.scheduled_date < today)
+    overdue = and_(ServiceOrder.state.in_(WORK_IN_PROGRESS), ServiceOrder.scheduled_date < today)  # type: ignore[attr-defined]
     digests = []
     for coordinator, key, due_at, held in wanted:
         theirs = and_(overdue, seen_by(coordinator, router.roles_of(coordinator)))

@@ -26,13 +26,14 @@ from storage.models import (
     GivenApproval,
     LineItem,
     OrderVersion,
+    ProposedChange,
     RoleGrant,
     ServiceOrder,
 )
 from workflow.amounts import amounts
 from workflow.approvals import NextApproval, asked, check_approver, clear_round, next_approval, wait_for
 from workflow.clock import Clock, utcnow
-from workflow.document import ItemLine, diff_items, subtotal
+from workflow.document import ItemLine, diff_items, money, subtotal
 from workflow.effects import (
     ORDER,
     Card,
@@ -47,6 +48,7 @@ from workflow.effects import (
     UploadPdf,
 )
 from workflow.errors import (
+    ChangeAboveLevel,
     CrewUnchanged,
     Field,
     FieldErrors,
@@ -62,6 +64,7 @@ from workflow.errors import (
     NothingChanged,
     NotInCatalog,
     OnAnotherRow,
+    OwnChange,
     PriceLine,
     Problem,
     Refused,
@@ -76,6 +79,7 @@ from workflow.errors import (
 from workflow.facts import FieldChange, StepFacts, item_facts
 from workflow.inputs import (
     Approval,
+    ChangeDecision,
     Closing,
     Confirmation,
     CrewChange,
@@ -92,8 +96,8 @@ from workflow.inputs import (
 )
 from workflow.limits import FREE_ITEMS, Limits
 from workflow.people import local_today
-from workflow.policy import ApprovalPolicy, Separation, asked_for
-from workflow.queries import field_workers, get_order, open_stint, version_lines
+from workflow.policy import ApprovalPolicy, Level, Separation, asked_for, may_approve, roles_for
+from workflow.queries import field_workers, get_order, open_stint, version_lines, waiting_change
 from workflow.routing import Router
 from workflow.transitions import BY_ACTION, Transition, check
 from workflow.vocabulary import Action, CatalogKind, ItemKind, Role, State, order_number
@@ -127,6 +131,7 @@ class OrderService:
         with Session(self.engine, expire_on_commit=False) as session:
             order = get_order(session, order_id)
             _check(session, BY_ACTION[action], order, actor, self)
+            _check_decider(session, order, actor, action, self)
             if revision is not None and revision != order.revision:
                 raise Stale(order_number(order.id), State(order.state), on_card=True)
             return order
@@ -192,6 +197,7 @@ class OrderService:
         with session_scope(self.engine) as session:
             order = get_order(session, order_id)
             _check(session, transition, order, actor, self)
+            _check_decider(session, order, actor, action, self)
             number = order_number(order.id)
             # Compare-and-set on the revision: the database, not memory, decides which step lands.
             claimed = session.execute(
@@ -207,8 +213,9 @@ class OrderService:
             source = State(order.state)
             effects = _Effects(session, order, now)
             facts = _STEPS[action](session, order, actor, data, now, effects, self)
-            # an approval that leaves a further level to give keeps the order pending
-            order.state = source if facts.partial else transition.target
+            # an approval that leaves a further level to give keeps the order pending; a step whose rise in the
+            # total waits for approval leaves the order waiting, not where its row goes
+            order.state = source if facts.partial else State.CHANGE_PENDING if facts.proposed else transition.target
             order.updated_at = now
             session.add(order)
             _audit(session, order, actor, transition, source, now, facts, State(order.state))
@@ -398,17 +405,15 @@ def _confirm(session: Session, order: ServiceOrder, actor: str, data: Confirmati
     _check_ceilings(service, before, lines, changed, fields, changed_field, errors)
 
     number = order.current_version + 1
-    _add_version(session, order, number, Action.CONFIRM, actor, now, data.note, lines, service)
-    for user in new_people:
-        _assign(session, order.id, user, number)
-    if new_people:
-        effects.add(EffectKind.INVITE, f"invite:v{number}", Invite(tuple(new_people)))
-    effects.add(EffectKind.UPLOAD_PDF, f"pdf:v{number}", UploadPdf(number))
     total = subtotal(lines, service.currency)
-    return StepFacts(Action.CONFIRM, actor, version=number, items=item_facts(changes, service.currency),
-                     people_added=tuple(new_people), note=data.note, currency=service.currency, total=total,
-                     tax_rate=service.limits.tax_rate,
-                     delta=total - subtotal(before, service.currency))
+    facts = StepFacts(Action.CONFIRM, actor, version=number, items=item_facts(changes, service.currency),
+                      people_added=tuple(new_people), note=data.note, currency=service.currency, total=total,
+                      tax_rate=service.limits.tax_rate,
+                      delta=total - subtotal(before, service.currency))
+    if held := _hold_for_approval(session, order, facts, before, lines, now, effects, service):
+        return held
+    _issue_change(session, order, Action.CONFIRM, actor, now, data.note, lines, new_people, effects, service)
+    return facts
 
 
 def _complete(session: Session, order: ServiceOrder, actor: str, data: Closing, now: datetime,
@@ -468,13 +473,132 @@ def _set_prices(session: Session, order: ServiceOrder, actor: str, data: Pricing
         errors[first] = NothingChanged()
     changed = [c.after for c in changes if c.after is not None]
     _check_ceilings(service, before, lines, changed, fields, first, errors)  # the same as a confirmation's
-    number = order.current_version + 1
-    _add_version(session, order, number, Action.SET_PRICES, actor, now, data.reason, lines, service)
-    effects.add(EffectKind.UPLOAD_PDF, f"pdf:v{number}", UploadPdf(number))
     total = subtotal(lines, service.currency)
-    return StepFacts(Action.SET_PRICES, actor, version=number, items=item_facts(changes, service.currency),
-                     note=data.reason, currency=service.currency, total=total, tax_rate=service.limits.tax_rate,
-                     delta=total - subtotal(before, service.currency))
+    facts = StepFacts(Action.SET_PRICES, actor, version=order.current_version + 1,
+                      items=item_facts(changes, service.currency), note=data.reason, currency=service.currency,
+                      total=total, tax_rate=service.limits.tax_rate, delta=total - subtotal(before, service.currency))
+    if held := _hold_for_approval(session, order, facts, before, lines, now, effects, service):
+        return held
+    _issue_change(session, order, Action.SET_PRICES, actor, now, data.reason, lines, [], effects, service)
+    return facts
+
+
+def _issue_change(session: Session, order: ServiceOrder, action: Action, author: str, now: datetime,
+                  note: str | None, lines: list[ItemLine], new_people: list[str], effects: _Effects,
+                  service: OrderService) -> int:
+    """A change's new version (a confirmation or prices, at once or once approved): its lines, the field workers
+    it adds (invited), and its PDF."""
+    number = order.current_version + 1
+    _add_version(session, order, number, action, author, now, note, lines, service)
+    for user in new_people:
+        _assign(session, order.id, user, number)
+    if new_people:
+        effects.add(EffectKind.INVITE, f"invite:v{number}", Invite(tuple(new_people)))
+    effects.add(EffectKind.UPLOAD_PDF, f"pdf:v{number}", UploadPdf(number))
+    return number
+
+
+# --- re-approval of changes: a rise in the total past REAPPROVAL_OVER waits for approval ------------------
+
+
+def _with_tax(lines: list[ItemLine], service: OrderService) -> Decimal:
+    net = subtotal(lines, service.currency)
+    return net + money(net * service.limits.tax_rate, service.currency)
+
+
+def _hold_for_approval(session: Session, order: ServiceOrder, facts: StepFacts, before: list[ItemLine],
+                       lines: list[ItemLine], now: datetime, effects: _Effects,
+                       service: OrderService) -> StepFacts | None:
+    """If the step raises the total with tax past the threshold, keep it as a proposed change (no version, no
+    PDF) and return its facts, naming who may approve it; None: the step issues its version as before."""
+    total_before, total_after = _with_tax(before, service), _with_tax(lines, service)
+    if not service.policy.reapproval.exceeded(total_before, total_after):
+        return None
+    level = service.policy.top_level(total_after)
+    asked = asked_for(level)  # those asked for that level, among the people the client or site names
+    approvers = tuple(u for u in _reviewers(session, order.client_code, order.site_code, asked) if u != facts.actor)
+    order.approval_role = level.role  # what App Home's and /order list's pending listings ask by
+    held = replace(facts, version=None, proposed=True, reviewers=approvers)
+    session.add(ProposedChange(
+        order_id=order.id, action=facts.action, author_id=facts.actor, created_at=now,
+        base_version=order.current_version, note=facts.note, lines=_lines_json(lines),
+        people=json.dumps(list(facts.people_added)), facts=held.dumps(), total_before=total_before,
+        total_after=total_after, level=level.role))
+    if approvers:  # in the channel before the message that asks them (already there: Slack's benign answer)
+        effects.add(EffectKind.INVITE, f"invite:c{order.revision}", Invite(approvers))
+    return held
+
+
+def _lines_json(lines: list[ItemLine]) -> str:
+    return json.dumps([{"kind": line.kind, "code": line.code, "description": line.description, "unit": line.unit,
+                        "unit_price": None if line.unit_price is None else str(line.unit_price),
+                        "quantity": str(line.quantity)} for line in lines])
+
+
+def _lines_of(change: ProposedChange) -> list[ItemLine]:
+    return [ItemLine(row["kind"], row["code"], row["description"], row["unit"],
+                     None if row["unit_price"] is None else Decimal(row["unit_price"]), Decimal(row["quantity"]))
+            for row in json.loads(change.lines)]
+
+
+def change_approvers(session: Session, change: ProposedChange, policy: ApprovalPolicy) -> tuple[str, ...]:
+    """Who may decide the change now: the roles of its total's level (as the policy says today), not its author."""
+    return tuple(u for u in _users_with(session, roles_for(policy.top_level(change.total_after)))
+                 if u != change.author_id)
+
+
+def _check_decider(session: Session, order: ServiceOrder, actor: str, action: Action,
+                   service: OrderService) -> None:
+    """Approving or rejecting a change: never its author (whatever SEPARATION_OF_DUTIES says), and someone of
+    the level its new total needs or higher. Each refusal names who may instead."""
+    if action not in (Action.APPROVE_CHANGE, Action.REJECT_CHANGE):
+        return
+    change = waiting_change(session, order.id)
+    if change is None:  # change_pending without a change: nothing to decide (the state check refused it already)
+        return
+    approvers = change_approvers(session, change, service.policy)
+    if change.author_id == actor:
+        raise OwnChange(order_number(order.id), approvers)
+    level: Level = service.policy.top_level(change.total_after)
+    if not may_approve(level, roles_of(session, actor)):
+        raise ChangeAboveLevel(order_number(order.id), level.role, approvers)
+
+
+def _approve_change(session: Session, order: ServiceOrder, actor: str, data: ChangeDecision, now: datetime,
+                    effects: _Effects, service: OrderService) -> StepFacts:
+    """The waiting change becomes the next version, as its step would have made it (its author's, with its
+    note); the ceilings are checked again, in case they were lowered while it waited."""
+    change = waiting_change(session, order.id)
+    assert change is not None  # change_pending always holds one (_hold_for_approval)
+    before, lines = _lines(session, order), _lines_of(change)
+    changes = diff_items(tuple(before), tuple(lines))
+    _check_ceilings(service, before, lines, [c.after for c in changes if c.after is not None], {}, Field.NOTE, {})
+    assigned = set(field_workers(session, order.id))
+    people = [u for u in json.loads(change.people) if u not in assigned]
+    number = _issue_change(session, order, Action(change.action), change.author_id, now, change.note, lines,
+                           people, effects, service)
+    change.outcome, change.decided_by, change.decided_at = "approved", actor, now
+    session.add(change)
+    total = subtotal(lines, service.currency)
+    return StepFacts(Action.APPROVE_CHANGE, actor, version=number, items=item_facts(changes, service.currency),
+                     people_added=tuple(people), note=change.note, currency=service.currency, total=total,
+                     tax_rate=service.limits.tax_rate, delta=total - subtotal(before, service.currency),
+                     author=change.author_id, step=change.action)
+
+
+def _reject_change(session: Session, order: ServiceOrder, actor: str, data: ChangeDecision, now: datetime,
+                   effects: _Effects, service: OrderService) -> StepFacts:
+    """The waiting change is dropped, with a reason for its author: the current version stays."""
+    if not (data.reason or "").strip():
+        raise FieldErrors({Field.REASON: Required()})
+    change = waiting_change(session, order.id)
+    assert change is not None
+    change.outcome, change.decided_by, change.decided_at, change.reason = "rejected", actor, now, data.reason
+    session.add(change)
+    proposed = StepFacts.loads(change.facts)
+    return StepFacts(Action.REJECT_CHANGE, actor, version=None, items=proposed.items,
+                     people_added=proposed.people_added, note=data.reason, author=change.author_id,
+                     step=change.action)
 
 
 # --- rounds before approval: edit, withdraw, send back, resubmit --------------------------------------
@@ -639,6 +763,8 @@ _STEPS: dict[Action, Callable[..., StepFacts]] = {
     Action.WITHDRAW_SENT_BACK: _withdraw,
     Action.RESCHEDULE: _reschedule,
     Action.CHANGE_CREW: _change_crew,
+    Action.APPROVE_CHANGE: _approve_change,
+    Action.REJECT_CHANGE: _reject_change,
 }
 
 

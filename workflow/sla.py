@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, and_, or_
 
 from storage.models import ServiceOrder
 from workflow.numbers import parse_decimal
-from workflow.vocabulary import PRIORITIES, State
+from workflow.vocabulary import PRIORITIES, WORK_IN_PROGRESS, State
 
 T = TypeVar("T")
 
@@ -133,8 +133,9 @@ def deadline(scheduled: date, priority: str, days: ByPriority[int]) -> date:
 
 
 def is_late(state: State, scheduled: date | None, priority: str, today: date, days: ByPriority[int]) -> bool:
-    """Approved (work in progress) and its completion deadline has passed without the order being closed."""
-    return state == State.APPROVED and scheduled is not None and deadline(scheduled, priority, days) < today
+    """Approved (work in progress, a change waiting or not) and its completion deadline has passed without the
+    order being closed."""
+    return State(state).in_progress and scheduled is not None and deadline(scheduled, priority, days) < today
 
 
 def late_where(today: date, days: ByPriority[int], catch_up: timedelta | None = None) -> ColumnElement[bool]:
@@ -149,7 +150,7 @@ def late_where(today: date, days: ByPriority[int], catch_up: timedelta | None = 
     outer = [ServiceOrder.scheduled_date < latest]
     if catch_up:
         outer.append(ServiceOrder.scheduled_date >= min(before for _, before in bounds) - catch_up)
-    return and_(ServiceOrder.state == State.APPROVED, *outer, or_(*terms))
+    return and_(ServiceOrder.state.in_(WORK_IN_PROGRESS), *outer, or_(*terms))  # type: ignore[attr-defined]
 
 
 # --- quiet hours ---------------------------------------------------------------------------------------------

@@ -52,6 +52,12 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Action.RESCHEDULE, State.APPROVED, State.APPROVED, _COORD, True, "reschedule", None),
     # the crew is the coordinators' to set: a field worker may not remove a colleague (or add themselves)
     Transition(Action.CHANGE_CREW, State.APPROVED, State.APPROVED, _COORD, False, "change_crew", None),
+    # a change that raised the total past REAPPROVAL_OVER waits: whoever the policy's level for the new total
+    # allows (workflow/policy.py, checked by the service) issues it or drops it
+    Transition(Action.APPROVE_CHANGE, State.CHANGE_PENDING, State.APPROVED, APPROVING_ROLES, False,
+               "approve_change", "primary"),
+    Transition(Action.REJECT_CHANGE, State.CHANGE_PENDING, State.APPROVED, APPROVING_ROLES, False,
+               "reject_change", "danger"),
 )
 
 BY_ACTION: dict[Action, Transition] = {t.action: t for t in TRANSITIONS}

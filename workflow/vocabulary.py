@@ -15,10 +15,16 @@ class State(StrEnum):
     NOT_PERFORMED = "not_performed"
     CHANGES_REQUESTED = "changes_requested"  # sent back to the requester before approval
     WITHDRAWN = "withdrawn"  # the requester took it back before approval
+    CHANGE_PENDING = "change_pending"  # approved, and a change that raised the total waits for its approval
 
     @property
     def is_closed(self) -> bool:
         return self in (State.REJECTED, State.COMPLETED, State.NOT_PERFORMED, State.WITHDRAWN)
+
+    @property
+    def in_progress(self) -> bool:
+        """Approved work: a change waiting for approval does not stop the job, its mornings or its deadline."""
+        return self in WORK_IN_PROGRESS
 
 
 class Action(StrEnum):
@@ -36,6 +42,12 @@ class Action(StrEnum):
     WITHDRAW_SENT_BACK = "withdraw_sent_back"  # the requester withdraws an order sent back, rather than resubmit
     RESCHEDULE = "reschedule"  # a new scheduled date (and time window): a new version
     CHANGE_CREW = "change_crew"  # add, remove or replace field workers: a new version
+    APPROVE_CHANGE = "approve_change"  # a proposed change (it raised the total past REAPPROVAL_OVER) is issued
+    REJECT_CHANGE = "reject_change"  # a proposed change is dropped, with a reason: the current version stays
+
+
+# approved work, with or without a change waiting for approval (lists, reminders, overdue)
+WORK_IN_PROGRESS = (State.APPROVED, State.CHANGE_PENDING)
 
 
 class Role(StrEnum):

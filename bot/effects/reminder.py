@@ -11,7 +11,7 @@ from bot.gateway import CHANNEL_GONE, SlackError
 from bot.render.reminders import channel_reminder
 from storage.models import ServiceOrder
 from workflow.effects import Reminder
-from workflow.vocabulary import order_number
+from workflow.vocabulary import WORK_IN_PROGRESS, order_number
 
 log = logging.getLogger("bot.effects")
 
@@ -24,9 +24,11 @@ class ReminderView:
 
 
 def still(fx: Effects, effect: Claim, state: str | None) -> ServiceOrder | None:
-    """The order, if it is still in the state the reminder was about (it never goes to one that moved on)."""
+    """The order, if it is still in the state the reminder was about (it never goes to one that moved on). Approved
+    work with a change waiting for approval is still that work: a field worker's morning goes on."""
     order = fx.order(effect.order_id) if effect.order_id is not None else None
-    if order is not None and state not in (None, order.state):
+    same_work = state in WORK_IN_PROGRESS and order is not None and order.state in WORK_IN_PROGRESS
+    if order is not None and state not in (None, order.state) and not same_work:
         log.info("reminder %s dropped: %s is %s now", effect.key, order_number(order.id), order.state)
         return None
     return order

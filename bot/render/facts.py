@@ -8,7 +8,7 @@ from datetime import date, time
 from bot.mrkdwn import SLACK, Marks, channel_link
 from bot.render.money import amounts_text
 from i18n import N_, Language
-from i18n.domain import APPROVAL_OF, DONE, priority, who_may
+from i18n.domain import APPROVAL_OF, DONE, PROPOSED, priority, who_may
 from i18n.schedule import scheduled
 from storage.models import AuditEvent
 from workflow.amounts import Amounts
@@ -28,7 +28,8 @@ def sentence(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
         done = lang._("{person} gave the approval of level {level} of {levels}.").format(
             person=marks.person(facts.actor), level=facts.level, levels=facts.levels)
     else:
-        done = lang._("{person} {did}.").format(person=marks.person(facts.actor), did=lang._(DONE[facts.action]))
+        did = PROPOSED.get(facts.action, DONE[facts.action]) if facts.proposed else DONE[facts.action]
+        done = lang._("{person} {did}.").format(person=marks.person(facts.actor), did=lang._(did))
     return f"{done} {summary(facts, lang, marks)}".strip()
 
 
@@ -47,10 +48,29 @@ def step_message(facts: StepFacts, number: str, lang: Language, marks: Marks = S
                          "(service-orders roles grant USER ROLE).").format(
                 who=who_may(lang, approve.roles, False))
         return f"{said} {ask}"
+    if facts.proposed:  # held for approval: those who may approve it are asked, by name
+        return f"{sentence(facts, lang, marks)} {waiting_for(facts, lang, marks)}"
     if facts.action is Action.RESUBMIT and facts.reviewers:
         ask = lang._("{people}, please review it.").format(people=" ".join(marks.person(u) for u in facts.reviewers))
         return f"{sentence(facts, lang, marks)} {ask}"
     return sentence(facts, lang, marks)
+
+
+def waiting_for(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
+    """Who a change waiting for approval waits for: they are asked to approve or reject it."""
+    if not facts.reviewers:
+        return lang._("Waiting for approval of the change, and nobody else can approve it yet: an admin must "
+                      "grant someone the role its total needs (service-orders roles grant USER ROLE).")
+    return lang._("Waiting for approval of the change: {people}, please approve or reject it.").format(
+        people=" ".join(marks.person(u) for u in facts.reviewers))
+
+
+def approvers_line(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
+    """On the card of a change waiting for approval: who may decide it."""
+    if not facts.reviewers:
+        return lang._("Nobody else can approve it yet: an admin must grant someone the role its total needs.")
+    return lang._("{people} may approve or reject it.").format(
+        people=" ".join(marks.person(u) for u in facts.reviewers))
 
 
 def to_requester(message: str, requester: str, lang: Language, marks: Marks = SLACK) -> str:
@@ -109,6 +129,8 @@ def summary(facts: StepFacts, lang: Language, marks: Marks = SLACK) -> str:
         case Action.SET_PRICES:
             return _new_version(facts, [_price(item, facts.currency or "USD", lang, marks) for item in facts.items],
                                 note, lang)
+        case Action.APPROVE_CHANGE | Action.REJECT_CHANGE:
+            return _decided(facts, note, lang, marks)
         case Action.EDIT | Action.RESUBMIT:
             return f"{_revision(facts, lang, marks)} {_cleared(facts, lang, marks)}".strip()
         case Action.WITHDRAW | Action.WITHDRAW_SENT_BACK:
@@ -250,9 +272,39 @@ def _change_before_tax(facts: StepFacts, lang: Language) -> str:
     return lang._("Change before tax: {delta}.").format(delta=lang.signed_amount(facts.delta, facts.currency))
 
 
+def _changes(facts: StepFacts, lang: Language, marks: Marks) -> list[str]:
+    """A change's items (and added people), as a confirmation or a pricing says them."""
+    if facts.step == Action.SET_PRICES:
+        return [_price(item, facts.currency or "USD", lang, marks) for item in facts.items]
+    return [*(_item(item, lang, marks) for item in facts.items),
+            *(lang._("added field worker {person}").format(person=marks.person(u)) for u in facts.people_added)]
+
+
+def _decided(facts: StepFacts, note: str | None, lang: Language, marks: Marks) -> str:
+    """A change waiting for approval, approved (its version, what it changed, its author's why) or rejected (why,
+    told to its author)."""
+    author = marks.person(facts.author or "")
+    changes = "; ".join(_changes(facts, lang, marks))
+    if facts.action is Action.REJECT_CHANGE:
+        text = lang._("{author}, your change ({changes}) was not made; the current version stays.").format(
+            author=author, changes=changes)
+        return text + (" " + lang._("Reason: {reason}").format(reason=note) if note else "")
+    text = lang._("Version {number}, proposed by {author}: {changes}.").format(
+        number=facts.version, author=author, changes=changes)
+    return _money_and_why(facts, text, note, lang)
+
+
 def _new_version(facts: StepFacts, said: list[str], note: str | None, lang: Language) -> str:
-    """A step that changed the items or their prices: what changed, what it did to the money, and why."""
-    text = lang._("Version {number}: {changes}.").format(number=facts.version, changes="; ".join(said))
+    """A step that changed the items or their prices: what changed, what it did to the money, and why (held for
+    approval: what it would change)."""
+    if facts.proposed:
+        text = lang._("Proposed: {changes}.").format(changes="; ".join(said))
+    else:
+        text = lang._("Version {number}: {changes}.").format(number=facts.version, changes="; ".join(said))
+    return _money_and_why(facts, text, note, lang)
+
+
+def _money_and_why(facts: StepFacts, text: str, note: str | None, lang: Language) -> str:
     if facts.delta is not None and facts.currency:
         text += " " + _change_before_tax(facts, lang)
     if figures := _figures(facts):

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from bot.mrkdwn import SLACK, Marks
 from i18n import N_, Language
-from i18n.domain import DONE, PRIORITIES, ROLES, state
+from i18n.domain import DONE, PRIORITIES, PROPOSED, ROLES, state
 from storage.models import AuditEvent
 from workflow.clock import aware
 from workflow.facts import FieldChange, ItemFact, StepFacts
@@ -59,6 +59,7 @@ FACT_LABELS = {
     "next_role": N_("Next level's role"),
     "next_people": N_("Asked next"),
     "cleared": N_("Approvals cleared"),
+    "author": N_("Proposed by"),  # a change approved or rejected
 }
 _PEOPLE = ("reviewers", "field_workers", "next_people", "cleared")
 
@@ -66,7 +67,9 @@ _PEOPLE = ("reviewers", "field_workers", "next_people", "cleared")
 ITEM_LABELS = {"quantity": N_("quantity"), "amount": N_("amount"), "unit_price": N_("unit price")}
 
 # shown elsewhere (the headline) or not a change of the order
-_NOT_LISTED = frozenset({"action", "actor", "version", "currency", "tax_rate", "legacy", "fields", "items"})
+# (a change held for approval says so in its headline; the step it was is the change's, not the decision's)
+_NOT_LISTED = frozenset({"action", "actor", "version", "currency", "tax_rate", "legacy", "fields", "items",
+                         "proposed", "step"})
 _MONEY = re.compile(r"total|delta|amount|price")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_TIME = re.compile(r"\d{2}:\d{2}(:\d{2})?")  # a time window's end, as a reschedule records it
@@ -79,7 +82,8 @@ def step_lines(event: AuditEvent, lang: Language, zone: tzinfo, marks: Marks = S
         facts = StepFacts.loads(event.detail)
     except (ValueError, KeyError, TypeError):  # a row written by a newer release: who, and its action's code
         return [f"{when} · {marks.person(event.actor_id)} {marks.text(event.action)}"]
-    did = lang._(DONE[facts.action]) if facts.action in DONE else marks.text(facts.action.value)
+    words = PROPOSED.get(facts.action) if facts.proposed else DONE.get(facts.action)
+    did = lang._(words) if words else marks.text(facts.action.value)
     done = lang._("{person} {did}.").format(person=marks.person(facts.actor), did=did)
     if facts.partial:  # one level of several: as its channel message says it
         done = lang._("{person} gave the approval of level {level} of {levels}.").format(
