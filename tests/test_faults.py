@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from sandbox.local import LocalWorkspace
 from storage.models import AuditEvent, OrderVersion, PendingEffect, ServiceOrder
-from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER, WORKER2
+from tests.conftest import COORDINATOR, NO_REAPPROVAL, REQUESTER, SUPERVISOR, WORKER, WORKER2
 from tests.test_end_to_end import PEOPLE
 
 SOON = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
@@ -35,7 +35,8 @@ def settle(ws: LocalWorkspace, timeout: float = 120) -> None:
 
 @pytest.mark.slow
 def test_twenty_orders_through_a_failing_slack(seeded) -> None:  # type: ignore[no-untyped-def]
-    with LocalWorkspace(seeded, PEOPLE) as ws:
+    # the confirmations add cement without waiting for approval: the drill is about Slack failing
+    with LocalWorkspace(seeded, PEOPLE, policy=NO_REAPPROVAL) as ws:
         # 429s are rarer than the others only to keep the test's Retry-After sleeps short; "lost" answers
         # (Slack acted, the caller never heard) make the bot look before it does anything again
         ws.fake.chaos(0.3, seed=42, kinds=("500", "500", "drop", "drop", "lost", "lost", "429"))
