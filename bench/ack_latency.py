@@ -186,7 +186,8 @@ class OrderHistory:
             "closed_by": None, "closed_at": None, "close_reason": None, "current_version": 0,
             "channel_id": f"C{order_id:010d}", "channel_name": channel_name(order_number(order_id), client.name),
             "card_ts": f"{at.timestamp():.6f}", "created_at": at, "updated_at": at,
-            "pending_since": at, "pending_round": 1,
+            "pending_since": at, "pending_round": 1, "approval_level": 1, "approval_role": "supervisor",
+            "approval_levels": 1,
         }
         self.rows.orders.append(order)
         lines = self._lines()

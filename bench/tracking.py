@@ -83,7 +83,8 @@ def seed(engine: Engine, states: list[tuple[State, int]], rng: random.Random, mi
                 "current_version": 0 if state == State.PENDING_APPROVAL else 1, "channel_id": f"C{order_id:09d}",
                 "channel_name": f"so-{order_id:06d}", "card_ts": f"{created.timestamp():.6f}",
                 "approved_by": SUPERVISOR if scheduled else None, "created_at": created, "updated_at": created,
-                "pending_since": created, "pending_round": 1})
+                "pending_since": created, "pending_round": 1, "approval_level": 1, "approval_role": "supervisor",
+                "approval_levels": 1})
             if scheduled:
                 workers = rng.sample(sorted(WORKERS), 2) + ([COORDINATOR] if rng.random() < 0.1 else [])
                 assignments += [{"order_id": order_id, "user_id": w, "added_in_version": 1} for w in workers]

@@ -95,9 +95,15 @@ def _policy_refusal(lang: Language, error: Refused, name: Callable[[str], str]) 
         case OwnOrder(action=Action.REJECT, number=number):
             why = _("You submitted {number}, so you may not reject it yourself (separation of duties): withdraw "
                     "it if it is no longer wanted, or ask someone else.").format(number=number)
+        case OwnOrder(action=Action.APPROVE_CHANGE | Action.REJECT_CHANGE, number=number):
+            why = _("You submitted {number}, so you may not decide a change to it yourself: someone else must "
+                    "(separation of duties).").format(number=number)
         case OwnOrder(number=number):
             why = _("You submitted {number}, so you may not approve it yourself: someone else must (separation "
                     "of duties).").format(number=number)
+        case OnlyFieldWorker(number=number, change=True):
+            why = _("You are the only field worker of {number}, so you may not decide a change to it yourself "
+                    "(separation of duties): let someone else decide it.").format(number=number)
         case OnlyFieldWorker(number=number):
             why = _("You would be the only field worker of {number}, so you may not approve it yourself "
                     "(separation of duties): add another field worker, or let someone else approve it.").format(

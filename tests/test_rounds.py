@@ -109,8 +109,8 @@ def test_only_the_requester_may_edit_or_withdraw(ws: LocalWorkspace) -> None:
     # and the requester may not send their own order back
     ws.click_step(REQUESTER, order_id, "order_send_back")
     ws.wait(lambda: any(e["user"] == REQUESTER for e in ws.fake.ephemerals), "the refusal")
-    assert ws.fake.ephemerals[-1]["text"] == ("Only a supervisor or a coordinator can send SO-000001 back for "
-                                              "changes.")
+    assert ws.fake.ephemerals[-1]["text"] == ("Only a supervisor, a coordinator, or an admin can send SO-000001 back "
+                                              "for changes.")
     assert ws.top_view(SUPERVISOR) is None and ws.top_view(REQUESTER) is None
     assert len(steps(ws, order_id)) == 1
 
@@ -189,7 +189,7 @@ def test_a_reviewer_who_lost_the_role_is_refused_at_submit(ws: LocalWorkspace) -
         session.commit()
     body = ws.submit(SUPERVISOR, view, {"note": {"note": text("More detail please")}}).json()
     assert body["response_action"] == "update"
-    assert "Only a supervisor or a coordinator can send SO-000001 back for changes." in str(body["view"])
+    assert "Only a supervisor, a coordinator, or an admin can send SO-000001 back for changes." in str(body["view"])
     assert ws.order(order_id).state == "pending_approval" and len(steps(ws, order_id)) == 1
 
 

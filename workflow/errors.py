@@ -68,11 +68,12 @@ class OwnOrder(Refused):
 
 
 class OnlyFieldWorker(Refused):
-    """Separation of duties, strict: the approver may not be the order's only field worker."""
+    """Separation of duties, strict: the approver may not be the order's only field worker (`change`: deciding a
+    change to it, rather than approving it)."""
 
-    def __init__(self, number: str, others: tuple[str, ...]) -> None:
+    def __init__(self, number: str, others: tuple[str, ...], change: bool = False) -> None:
         super().__init__()
-        self.number, self.others = number, others
+        self.number, self.others, self.change = number, others, change
 
 
 class LevelNotYours(Refused):

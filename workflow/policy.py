@@ -45,6 +45,11 @@ class ReapprovalThreshold:
     percent: Decimal | None = None
     amount: Decimal | None = None
 
+    @property
+    def off(self) -> bool:
+        """REAPPROVAL_OVER=off: no change waits for approval."""
+        return self.percent is None and self.amount is None
+
     def exceeded(self, before: Decimal, after: Decimal) -> bool:
         rise = after - before
         if rise <= 0:

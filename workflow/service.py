@@ -64,7 +64,9 @@ from workflow.errors import (
     NothingChanged,
     NotInCatalog,
     OnAnotherRow,
+    OnlyFieldWorker,
     OwnChange,
+    OwnOrder,
     PriceLine,
     Problem,
     Refused,
@@ -96,7 +98,7 @@ from workflow.inputs import (
 )
 from workflow.limits import FREE_ITEMS, Limits
 from workflow.people import local_today
-from workflow.policy import ApprovalPolicy, Level, Separation, asked_for, may_approve, roles_for
+from workflow.policy import ApprovalPolicy, Level, Separation, asked_for, escalated_for, may_approve, roles_for
 from workflow.queries import field_workers, get_order, open_stint, version_lines, waiting_change
 from workflow.routing import Router
 from workflow.transitions import BY_ACTION, Transition, check
@@ -183,7 +185,8 @@ class OrderService:
             _audit(session, order, actor, BY_ACTION[Action.SUBMIT], None, now, facts)
             effects = _Effects(session, order, now)
             effects.add(EffectKind.OPEN_CHANNEL, "channel", OpenChannel())
-            effects.add(EffectKind.INVITE, "invite:submit", Invite(tuple(_unique([actor, *reviewers]))))
+            escalation = _escalation(session, client.code, site.code, first)
+            effects.add(EffectKind.INVITE, "invite:submit", Invite(tuple(_unique([actor, *reviewers, *escalation]))))
             effects.add(EffectKind.CARD, f"card:{order.revision}", Card())
             effects.add(EffectKind.MESSAGE, "message:review", Message(facts))
             effects.write()
@@ -322,8 +325,9 @@ def _partial_approval(session: Session, order: ServiceOrder, actor: str, data: A
     wait_for(order, following.level, following.levels)
     order.pending_since = now
     people = asked(session, order, following, service.policy)
-    if people:
-        effects.add(EffectKind.INVITE, f"invite:{order.revision}:l{following.level}", Invite(people))
+    invited = _unique([*people, *_escalation(session, order.client_code, order.site_code, following.needed)])
+    if invited:
+        effects.add(EffectKind.INVITE, f"invite:{order.revision}:l{following.level}", Invite(tuple(invited)))
     scheduled = data.scheduled_date if isinstance(data, Approval) else None
     return StepFacts(Action.APPROVE, actor, level=following.level - 1, levels=len(following.levels),
                      next_role=following.needed.role.value, next_people=people, scheduled_date=scheduled,
@@ -510,13 +514,23 @@ def _hold_for_approval(session: Session, order: ServiceOrder, facts: StepFacts, 
                        lines: list[ItemLine], now: datetime, effects: _Effects,
                        service: OrderService) -> StepFacts | None:
     """If the step raises the total with tax past the threshold, keep it as a proposed change (no version, no
-    PDF) and return its facts, naming who may approve it; None: the step issues its version as before."""
+    PDF) and return its facts, naming who may approve it; None: the step issues its version as before.
+
+    The rise is measured from the total last approved, not from the current version: small steps that each
+    stay under the threshold add up, and once they pass it, or reach a level of approval the approved total did
+    not need, the step that does so waits."""
     total_before, total_after = _with_tax(before, service), _with_tax(lines, service)
-    if not service.policy.reapproval.exceeded(total_before, total_after):
+    policy = service.policy
+    if total_after <= total_before or policy.reapproval.off:
+        return None
+    approved = _approved_total(session, order, service)
+    if not (policy.reapproval.exceeded(approved, total_after)
+            or len(policy.levels_for(total_after)) > len(policy.levels_for(approved))):
         return None
     level = service.policy.top_level(total_after)
     asked = asked_for(level)  # those asked for that level, among the people the client or site names
-    approvers = tuple(u for u in _reviewers(session, order.client_code, order.site_code, asked) if u != facts.actor)
+    barred = _barred(session, order, service.policy) | {facts.actor}
+    approvers = tuple(u for u in _reviewers(session, order.client_code, order.site_code, asked) if u not in barred)
     order.approval_role = level.role  # what App Home's and /order list's pending listings ask by
     held = replace(facts, version=None, proposed=True, reviewers=approvers)
     session.add(ProposedChange(
@@ -524,9 +538,20 @@ def _hold_for_approval(session: Session, order: ServiceOrder, facts: StepFacts, 
         base_version=order.current_version, note=facts.note, lines=_lines_json(lines),
         people=json.dumps(list(facts.people_added)), facts=held.dumps(), total_before=total_before,
         total_after=total_after, level=level.role))
-    if approvers:  # in the channel before the message that asks them (already there: Slack's benign answer)
-        effects.add(EffectKind.INVITE, f"invite:c{order.revision}", Invite(approvers))
+    invited = _unique([*approvers, *_escalation(session, order.client_code, order.site_code, level)])
+    if invited:  # in the channel before the message that asks them (already there: Slack's benign answer)
+        effects.add(EffectKind.INVITE, f"invite:c{order.revision}", Invite(tuple(invited)))
     return held
+
+
+def _approved_total(session: Session, order: ServiceOrder, service: OrderService) -> Decimal:
+    """The total with tax last approved: the latest approved change's, else the approved original's (version 1)."""
+    last = session.exec(select(ProposedChange.total_after).where(
+        ProposedChange.order_id == order.id, ProposedChange.outcome == "approved")
+        .order_by(ProposedChange.id.desc())).first()  # type: ignore[union-attr]
+    if last is not None:
+        return last
+    return _with_tax([line for _, line in version_lines(session, order.id, 1)], service)
 
 
 def _lines_json(lines: list[ItemLine]) -> str:
@@ -541,10 +566,22 @@ def _lines_of(change: ProposedChange) -> list[ItemLine]:
             for row in json.loads(change.lines)]
 
 
-def change_approvers(session: Session, change: ProposedChange, policy: ApprovalPolicy) -> tuple[str, ...]:
-    """Who may decide the change now: the roles of its total's level (as the policy says today), not its author."""
-    return tuple(u for u in _users_with(session, roles_for(policy.top_level(change.total_after)))
-                 if u != change.author_id)
+def change_approvers(session: Session, order: ServiceOrder, change: ProposedChange,
+                     policy: ApprovalPolicy) -> tuple[str, ...]:
+    """Who may decide the change now: the roles of its total's level (as the policy says today), not its author,
+    and, under separation of duties, not the order's requester (strict: nor its only field worker)."""
+    barred = _barred(session, order, policy) | {change.author_id}
+    return tuple(u for u in _users_with(session, roles_for(policy.top_level(change.total_after))) if u not in barred)
+
+
+def _barred(session: Session, order: ServiceOrder, policy: ApprovalPolicy) -> set[str]:
+    """Who separation of duties keeps from deciding on the order: its requester, and under `strict` its only
+    field worker."""
+    if policy.separation is Separation.OFF:
+        return set()
+    crew = set(field_workers(session, order.id))
+    only = crew if policy.separation is Separation.STRICT and len(crew) == 1 else set()
+    return {order.requester_id} | only
 
 
 def _check_decider(session: Session, order: ServiceOrder, actor: str, action: Action,
@@ -556,9 +593,13 @@ def _check_decider(session: Session, order: ServiceOrder, actor: str, action: Ac
     change = waiting_change(session, order.id)
     if change is None:  # change_pending without a change: nothing to decide (the state check refused it already)
         return
-    approvers = change_approvers(session, change, service.policy)
+    approvers = change_approvers(session, order, change, service.policy)
     if change.author_id == actor:
         raise OwnChange(order_number(order.id), approvers)
+    if actor in _barred(session, order, service.policy):  # the same separation of duties as a new order's
+        if actor == order.requester_id:
+            raise OwnOrder(action, order_number(order.id), approvers)
+        raise OnlyFieldWorker(order_number(order.id), approvers, change=True)
     level: Level = service.policy.top_level(change.total_after)
     if not may_approve(level, roles_of(session, actor)):
         raise ChangeAboveLevel(order_number(order.id), level.role, approvers)
@@ -644,12 +685,17 @@ def _revise(session: Session, order: ServiceOrder, actor: str, data: OrderDraft,
     first = service.policy.levels[0]
     # an edit clears the approvals given so far in this round: what they approved is not what is asked now
     cleared = clear_round(session, order, now, service.next_approval(session, order).levels)
-    if action is Action.RESUBMIT:  # asked to review again, as on submit (someone granted since joins them)
-        # a new round of approval: its reminders are timed from now (an edit while pending keeps the clock)
+    if action is Action.RESUBMIT or cleared:
+        # a new round of approval, timed from now (an edit while pending that cleared nothing keeps the clock):
+        # its level 1 is asked and reminded again, keyed apart from the round whose approvals no longer stand
         order.pending_since, order.pending_round = now, order.pending_round + 1
-        reviewers = tuple(u for u in _reviewers(session, client.code, site.code, asked_for(first))
-                          if not service._separated(u, actor))
-        effects.add(EffectKind.INVITE, f"invite:r{order.revision}", Invite(reviewers))
+    asked_now = [u for u in _reviewers(session, client.code, site.code, asked_for(first))
+                 if not service._separated(u, actor)]
+    if action is Action.RESUBMIT:  # asked to review again, as on submit (someone granted since joins them)
+        reviewers = tuple(asked_now)
+    # those the client or site routes the order to now (an edit may change them) are in its channel
+    invited = _unique([*asked_now, *_escalation(session, client.code, site.code, first)])
+    effects.add(EffectKind.INVITE, f"invite:r{order.revision}", Invite(tuple(invited)))
     return StepFacts(action, actor, version=None, fields=fields, items=item_facts(changes, service.currency),
                      reviewers=reviewers, currency=service.currency, total=total, tax_rate=service.limits.tax_rate,
                      delta=total - subtotal(before_lines, service.currency), cleared=cleared)
@@ -804,6 +850,12 @@ def _check(session: Session, transition: Transition, order: ServiceOrder, actor:
 def _users_with(session: Session, roles: frozenset[Role] | set[Role]) -> list[str]:
     rows = session.exec(select(RoleGrant.user_id).where(RoleGrant.role.in_([r.value for r in roles])))
     return sorted(set(rows))
+
+
+def _escalation(session: Session, client: str, site: str, level: Level) -> list[str]:
+    """Who hears that `level`'s approval is late (workflow/policy.escalated_for), among those the client or site
+    names: invited with those asked, since a mention in a private channel reaches only its members."""
+    return _reviewers(session, client, site, escalated_for(level))
 
 
 def _reviewers(session: Session, client: str, site: str, roles: frozenset[Role]) -> list[str]:

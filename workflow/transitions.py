@@ -26,7 +26,6 @@ class Transition:
     requester: bool = False  # the order's requester (a person on the order, not a role) may also take it
 
 
-_STAFF = frozenset({Role.SUPERVISOR, Role.COORDINATOR})
 _COORD = frozenset({Role.COORDINATOR})
 
 TRANSITIONS: tuple[Transition, ...] = (
@@ -34,7 +33,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     # any approving role may click Approve; which level of approval an order needs next, and so whose role it
     # takes, is the approval policy's (workflow/policy.py, applied by workflow/approvals.py)
     Transition(Action.APPROVE, State.PENDING_APPROVAL, State.APPROVED, APPROVING_ROLES, False, "approve", "primary"),
-    Transition(Action.REJECT, State.PENDING_APPROVAL, State.REJECTED, _STAFF, False, "reject", "danger"),
+    Transition(Action.REJECT, State.PENDING_APPROVAL, State.REJECTED, APPROVING_ROLES, False, "reject", "danger"),
     Transition(Action.CONFIRM, State.APPROVED, State.APPROVED, _COORD, True, "confirm", None),
     Transition(Action.COMPLETE, State.APPROVED, State.COMPLETED, _COORD, True, "complete", "primary"),
     Transition(Action.NOT_PERFORM, State.APPROVED, State.NOT_PERFORMED, _COORD, True, "not_perform", "danger"),
@@ -44,7 +43,8 @@ TRANSITIONS: tuple[Transition, ...] = (
                requester=True),
     Transition(Action.WITHDRAW, State.PENDING_APPROVAL, State.WITHDRAWN, frozenset(), False, "withdraw", "danger",
                requester=True),
-    Transition(Action.SEND_BACK, State.PENDING_APPROVAL, State.CHANGES_REQUESTED, _STAFF, False, "send_back", None),
+    Transition(Action.SEND_BACK, State.PENDING_APPROVAL, State.CHANGES_REQUESTED, APPROVING_ROLES, False, "send_back",
+               None),
     Transition(Action.RESUBMIT, State.CHANGES_REQUESTED, State.PENDING_APPROVAL, frozenset(), False,
                "resubmit_order", "primary", requester=True),
     Transition(Action.WITHDRAW_SENT_BACK, State.CHANGES_REQUESTED, State.WITHDRAWN, frozenset(), False,
