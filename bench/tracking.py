@@ -5,8 +5,9 @@
           counts by state), on a database of --open open orders plus --closed closed ones. Baseline: the same
           render on a database of 100 open orders, in the same run. Target: p99 under 200 ms.
   sweep   `workflow.reminders.sweep` over --orders orders (a fifth pending approval over the last ten days,
-          three tenths approved and scheduled from five days ago to five days ahead, the rest closed), with
-          field workers in four time zones. The first sweep queues every reminder due (and its effect); the
+          three tenths approved and scheduled from five days ago to five days ahead, a fiftieth approved with a
+          change waiting for approval since the last five days, the rest closed), with field workers in four
+          time zones. The first sweep queues every reminder due (and its effect); the
           next ones find nothing new. Baseline: the same on 1,000 orders. Target: under 2 s.
 
 Run (from the project root):
@@ -83,8 +84,8 @@ def seed(engine: Engine, states: list[tuple[State, int]], rng: random.Random, mi
                 "current_version": 0 if state == State.PENDING_APPROVAL else 1, "channel_id": f"C{order_id:09d}",
                 "channel_name": f"so-{order_id:06d}", "card_ts": f"{created.timestamp():.6f}",
                 "approved_by": SUPERVISOR if scheduled else None, "created_at": created, "updated_at": created,
-                "pending_since": created, "pending_round": 1, "approval_level": 1, "approval_role": "supervisor",
-                "approval_levels": 1})
+                "pending_since": _proposed(order_id) if state == State.CHANGE_PENDING else created,
+                "pending_round": 1, "approval_level": 1, "approval_role": Role.SUPERVISOR.value, "approval_levels": 1})
             if scheduled:
                 workers = rng.sample(sorted(WORKERS), 2) + ([COORDINATOR] if rng.random() < 0.1 else [])
                 assignments += [{"order_id": order_id, "user_id": w, "added_in_version": 1} for w in workers]
@@ -99,6 +100,12 @@ def seed(engine: Engine, states: list[tuple[State, int]], rng: random.Random, mi
             connection.execute(insert(ServiceOrder), orders[start:start + 5000])
         for start in range(0, len(assignments), 5000):
             connection.execute(insert(Assignment), assignments[start:start + 5000])
+
+
+def _proposed(order_id: int) -> datetime:
+    """When an order's waiting change was proposed: within the last five days, from its id (not drawn from the
+    seeded generator, so the other orders' data stays what it was)."""
+    return NOW - timedelta(minutes=order_id * 7919 % (5 * 24 * 60))
 
 
 def timed(call: Callable[[], object], samples: int, warmup: int = 3) -> list[float]:
@@ -133,9 +140,9 @@ def sweep_case(url: str | None, tmp: Path, orders: int, repeats: int,
                mixed: bool = True) -> tuple[list[float], int, list[float]]:
     """The first sweeps (rounds of at most SWEEP_LIMIT until nothing is left), then `repeats` with nothing new."""
     engine = database(url, tmp / f"sweep-{orders}.db")
-    pending, approved = orders // 5, orders * 3 // 10
-    seed(engine, [(State.PENDING_APPROVAL, pending), (State.APPROVED, approved),
-                  (State.COMPLETED, orders - pending - approved)], random.Random(11), mixed)
+    pending, approved, changing = orders // 5, orders * 3 // 10, orders // 50
+    seed(engine, [(State.PENDING_APPROVAL, pending), (State.APPROVED, approved), (State.CHANGE_PENDING, changing),
+                  (State.COMPLETED, orders - pending - approved - changing)], random.Random(11), mixed)
     policy = ReminderPolicy(timezone=TIMEZONE)
     rounds, queued = [], 0
     while True:

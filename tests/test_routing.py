@@ -266,6 +266,27 @@ def test_reminders_and_escalations_ping_the_routed_people(timed: Timed) -> None:
     assert f"<@{COORDINATOR2}>" in escalation and f"<@{COORDINATOR}>" not in escalation
 
 
+def test_a_waiting_change_is_reminded_to_the_routed_people(timed: Timed) -> None:
+    route_acme(timed.engine)
+    assert timed.submit_order(REQUESTER, client="acme", site="hq", items=[("hvac", "1")],
+                              requested=(START + timedelta(days=5)).date().isoformat(),
+                              description="Routed").status == 200
+    timed.settle()
+    order_id = timed.latest_order_id()
+    timed.approve(SUPERVISOR2, order_id, workers=[WORKER], scheduled=(START + timedelta(days=6)).date().isoformat())
+    timed.settle()
+    # 1 h of HVAC becomes 3: past REAPPROVAL_OVER (10 %), the change waits for a supervisor's approval
+    assert timed.at(START + timedelta(hours=1)).confirm(WORKER, order_id, changes=[("hvac", "3")],
+                                                        note="Three units, not one").text == ""
+    timed.settle()
+    assert timed.order(order_id).state == "change_pending"
+    assert timed.at(START + timedelta(hours=25)).sweep() == {"approval": 1}
+    assert timed.posts(order_id)[-1] == f"<@{SUPERVISOR2}>: A change to SO-000001 has waited over 24 h for approval."
+    assert timed.at(START + timedelta(hours=49)).sweep() == {"escalation": 1}
+    assert timed.posts(order_id)[-1] == (f"<@{COORDINATOR2}>: A change to SO-000001 has waited over 48 h for "
+                                         "approval; nobody has approved or rejected it yet.")
+
+
 def test_each_coordinators_digest_counts_only_their_orders(timed: Timed) -> None:
     route_acme(timed.engine)
     for coordinator in (COORDINATOR, COORDINATOR2):

@@ -294,3 +294,90 @@ def test_bad_sla_settings_are_named_in_the_operators_spanish() -> None:
     assert refused.value.text(language("es_CL")) == (
         "COMPLETION_DAYS debe ser un número entero de días de 0 a 3650, para todas las prioridades o por prioridad "
         "(como urgent=0,high=2,normal=7,low=14), no 'pronto'")
+
+
+# --- a change waiting for approval (REAPPROVAL_OVER, the product's 10 %) is reminded of and escalated too --------
+
+
+def approved(ws: Timed, priority: str) -> int:
+    """An order of `priority`, approved at once for WORKER and WORKER2, six days ahead (no morning falls due)."""
+    order_id = submit(ws, priority)
+    ack = ws.approve(SUPERVISOR, order_id, workers=[WORKER, WORKER2],
+                     scheduled=(ws.now + timedelta(days=6)).date().isoformat())
+    assert ack.text == "", ack.text
+    ws.settle()
+    return order_id
+
+
+def propose(ws: Timed, order_id: int, hours: str, author: str = WORKER) -> int:
+    """A confirmation that raises 1 h of HVAC to `hours`: far past 10 %, it waits. The revision it waits at."""
+    ack = ws.confirm(author, order_id, changes=[("hvac", hours)], note="Bigger job than it looked")
+    assert ack.text == "", ack.text
+    ws.settle()
+    order = ws.order(order_id)
+    assert order.state == "change_pending"
+    return order.revision
+
+
+def reminded(ws: Timed, order_id: int) -> list[str]:
+    return [p for p in ws.posts(order_id) if "A change to" in p]
+
+
+def decide(ws: Timed, user: str, order_id: int, action: str, reason: str | None = None) -> None:
+    from tests.test_change_approval import open_form, text
+
+    view = open_form(ws, user, order_id, action, action)
+    ack = ws.submit(user, view, {"reason": {"reason": text(reason)}} if reason is not None else {})
+    assert ack.text == "", ack.text
+    ws.settle()
+
+
+def test_a_waiting_change_is_reminded_after_its_priority_hours_then_escalated(ws: Timed) -> None:
+    order_id = approved(ws.at(START), "high")
+    revision = propose(ws.at(START + timedelta(hours=1)), order_id, "3")
+    # high: 8 h, then 24 h, counted from the proposal (not from the order's submission or approval)
+    assert swept(ws, START + timedelta(hours=8, minutes=59)) == {}
+    assert swept(ws, START + timedelta(hours=9)) == {"approval": 1}
+    assert reminded(ws, order_id) == [f"<@{SUPERVISOR}>: A change to SO-000001 has waited over 8 h for approval."]
+    assert swept(ws, START + timedelta(hours=24, minutes=59)) == {}  # once
+    assert swept(ws, START + timedelta(hours=25)) == {"escalation": 1}
+    assert reminded(ws, order_id)[-1] == (f"<@{COORDINATOR}>: A change to SO-000001 has waited over 24 h for "
+                                        "approval; nobody has approved or rejected it yet.")
+    assert swept(ws, START + timedelta(days=3)) == {}
+    # keyed by the revision the change waits at, apart from the order's round of approval
+    assert keys(ws, order_id) == [f"approval:{order_id}:c{revision}:8h", f"escalation:{order_id}:c{revision}:24h"]
+    assert ws.order(order_id).pending_round == 1  # the card and the PDF list that round's approvals
+
+
+def test_an_urgent_change_is_reminded_at_once_and_never_to_its_author(ws: Timed) -> None:
+    from workflow.people import grant
+    from workflow.vocabulary import Role
+
+    grant(ws.engine, WORKER2, [Role.SUPERVISOR])  # on the crew and a supervisor: may not approve their own change
+    order_id = approved(ws.at(START), "urgent")
+    assert swept(ws, START + timedelta(minutes=1)) == {}  # approved before its reminder was due
+    propose(ws.at(START + timedelta(minutes=30)), order_id, "3", author=WORKER2)
+    assert swept(ws, START + timedelta(minutes=31)) == {"approval": 1}
+    assert reminded(ws, order_id) == [f"<@{SUPERVISOR}>: A change to SO-000001 waits for approval, with priority "
+                                    "urgent."]
+
+
+def test_a_change_decided_before_its_reminder_is_not_reminded_and_a_later_change_has_its_own(ws: Timed) -> None:
+    order_id = approved(ws.at(START), "normal")
+    propose(ws.at(START + timedelta(hours=1)), order_id, "3")
+    decide(ws.at(START + timedelta(hours=2)), SUPERVISOR, order_id, "approve_change")
+    assert ws.order(order_id).state == "approved"
+    assert swept(ws, START + timedelta(hours=26)) == {}  # its 24 h passed: nothing, it was decided
+    # a second change: its own wait, counted from its proposal
+    second = propose(ws.at(START + timedelta(hours=27)), order_id, "9")
+    assert swept(ws, START + timedelta(hours=50, minutes=59)) == {}
+    assert swept(ws, START + timedelta(hours=51)) == {"approval": 1}
+    assert reminded(ws, order_id) == [f"<@{SUPERVISOR}>: A change to SO-000001 has waited over 24 h for approval."]
+    assert keys(ws, order_id) == [f"approval:{order_id}:c{second}:24h"]
+    # queued, then rejected before it goes out: dropped, not sent
+    found = sweep(ws.engine, START + timedelta(hours=75), SLA)
+    assert found.escalation == 1
+    decide(ws.at(START + timedelta(hours=75)), SUPERVISOR, order_id, "reject_change", "Not in the contract")
+    assert ws.order(order_id).state == "approved"
+    assert len(reminded(ws, order_id)) == 1
+    assert keys(ws, order_id)[-1] == f"escalation:{order_id}:c{second}:48h"

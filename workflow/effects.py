@@ -126,7 +126,8 @@ class ReminderAbout(StrEnum):
 @dataclass(frozen=True)
 class Reminder:
     """A reminder in the order's channel; dropped if the order left `state` (or the level of approval `level`,
-    when set: a later level is asked of others) meanwhile."""
+    when set: a later level is asked of others; or, for a change waiting for approval, the revision `change` it
+    was proposed at: it was decided, and another may wait now) meanwhile."""
 
     about: ReminderAbout | None
     hours: int = 0
@@ -135,13 +136,15 @@ class Reminder:
     legacy: str | None = None
     level: int | None = None
     priority: str | None = None  # the order's, when it was due: a reminder due at once names it, not "0 h"
+    change: int | None = None  # about a change waiting for approval: the order's revision when it was proposed
 
     def to_json(self) -> dict[str, Any]:
         if self.about is None:
             return {"text": self.legacy or "", "state": self.state}
         out = {"about": self.about.value, "hours": self.hours, "people": list(self.people), "state": self.state}
         return (out | ({"level": self.level} if self.level is not None else {})
-                | ({"priority": self.priority} if self.priority else {}))
+                | ({"priority": self.priority} if self.priority else {})
+                | ({"change": self.change} if self.change is not None else {}))
 
 
 class NotifyAbout(StrEnum):
@@ -228,7 +231,7 @@ def decode(kind: str, data: dict[str, Any]) -> Payload:
                 return Reminder(None, state=data.get("state"), legacy=str(data.get("text", "")))
             return Reminder(ReminderAbout(data["about"]), int(data.get("hours", 0)), tuple(data.get("people", ())),
                             data.get("state"), level=int(data["level"]) if "level" in data else None,
-                            priority=data.get("priority"))
+                            priority=data.get("priority"), change=int(data["change"]) if "change" in data else None)
         case EffectKind.NOTIFY:
             user, state = str(data["user"]), data.get("state")
             if "about" not in data:

@@ -1,10 +1,11 @@
 """Reminders and SLAs: what is due at a given moment, worked out from the database alone.
 
 Every bot process runs `sweep(now)` on a timer. A reminder is due at a moment computed from the order (when
-it last entered pending approval, on submission or on resubmission after a send-back, plus the approval SLA;
-the morning of its scheduled date where the field worker lives; the day after its scheduled date), so a
-restart loses nothing: the next sweep finds what is due. Each reminder has a key naming its due moment (an
-approval reminder's names the order's round of approval), inserted once (a unique key, ON CONFLICT DO
+it last entered pending approval, on submission or on resubmission after a send-back, or when a change that
+raised its total was proposed, plus the approval SLA; the morning of its scheduled date where the field worker
+lives; the day after its scheduled date), so a restart loses nothing: the next sweep finds what is due. Each
+reminder has a key naming its due moment (an approval reminder's names the order's round of approval, or the
+revision a waiting change was proposed at), inserted once (a unique key, ON CONFLICT DO
 NOTHING) together with the pending effect that sends it: several processes sweeping at once send it once,
 and a later sweep never sends it again. The effect checks the order again when it runs, so a reminder never
 goes to an order that moved on in between. The same sweep queues the archiving of a closed order's channel,
@@ -24,7 +25,7 @@ from sqlalchemy import ColumnElement, Engine, Row, String, and_, case, cast, exi
 from sqlmodel import Session
 
 from storage.db import dialect_insert, queue_effects, session_scope
-from storage.models import Assignment, Person, Reminder, ServiceOrder
+from storage.models import Assignment, Person, ProposedChange, Reminder, ServiceOrder
 from workflow.clock import aware
 from workflow.effects import (
     Archive,
@@ -182,7 +183,8 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
             waiting = _pending_since(session, kind, spans, now, limit + 1)
             held = {o.id for o in waiting
                     if quiet_here and not policy.overrides_quiet(o.priority, told[Role(o.approval_role)])}
-            due += _approvals(kind, waiting, spans, _routed(router, waiting, people, told), held)
+            pinged = _not_authors(session, waiting, _routed(router, waiting, people, told))
+            due += _approvals(kind, waiting, spans, pinged, held)
         due += list(_mornings(session, now, policy, zones))  # bounded by its three-day window, not by `limit`:
         # those held by a worker's quiet hours would otherwise fill it and starve the rest
         today = provider_now.date()
@@ -208,9 +210,11 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
 
 # what a reminder needs of an order: plain rows, not ORM objects (a sweep may read tens of thousands)
 _ORDER = (ServiceOrder.id, ServiceOrder.created_at, ServiceOrder.channel_id, ServiceOrder.scheduled_date)
-# and of an order pending approval: when this round of approval began, and which round it is
-_WAITING = (*_ORDER, ServiceOrder.pending_since, ServiceOrder.pending_round, ServiceOrder.priority,
-            ServiceOrder.approval_level, ServiceOrder.approval_role, ServiceOrder.client_code, ServiceOrder.site_code)
+# and of an order waiting for approval: when this round of approval (or the change waiting) began, and which
+# round it is (or the revision the change was proposed at)
+_WAITING = (*_ORDER, ServiceOrder.state, ServiceOrder.revision, ServiceOrder.pending_since, ServiceOrder.pending_round,
+            ServiceOrder.priority, ServiceOrder.approval_level, ServiceOrder.approval_role, ServiceOrder.client_code,
+            ServiceOrder.site_code)
 
 
 def _not_queued(key: ColumnElement[str]) -> ColumnElement[bool]:
@@ -228,19 +232,18 @@ def _key(*parts: Any) -> ColumnElement[str]:
 
 
 def _pending_since(session: Session, kind: str, spans: ByPriority[timedelta], now: datetime, limit: int) -> list[Row]:
-    """Orders pending approval whose current round began at least their priority's span before `now` (and not
-    CATCH_UP more), not reminded of in this round. An order sent back is not pending (nothing is due while
+    """Orders waiting for approval whose current round began at least their priority's span before `now` (and
+    not CATCH_UP more), not reminded of in this round: pending approval, or approved with a change waiting for
+    approval (its round began when it was proposed). An order sent back is not pending (nothing is due while
     changes are requested); resubmitted, it starts a new round, timed from then and keyed apart from the last
-    one's reminders. One statement: for each span the priorities share, its own read of at most `limit`, oldest
-    first, that the (state, priority, pending_since) index serves exactly (UNION ALL)."""
+    one's reminders. One statement: for each state and each span the priorities share, its own read of at most
+    `limit`, oldest first, that the (state, priority, pending_since) index serves exactly (UNION ALL)."""
     reads = [select(*_WAITING).where(
-        ServiceOrder.state == State.PENDING_APPROVAL, ServiceOrder.priority.in_(priorities),  # type: ignore[attr-defined]
+        ServiceOrder.state == state, ServiceOrder.priority.in_(priorities),  # type: ignore[attr-defined]
         ServiceOrder.pending_since > now - after - CATCH_UP, ServiceOrder.pending_since <= now - after,
-        _not_queued(_key(f"{kind}:", ServiceOrder.id, ":r", ServiceOrder.pending_round, _LEVEL,
-                         f":{span_label(after)}")))
-        .order_by(ServiceOrder.pending_since).limit(limit) for priorities, after in spans.groups()]
-    if len(reads) == 1:
-        return list(session.exec(reads[0]).all())
+        _not_queued(_key(f"{kind}:", ServiceOrder.id, *round_key, f":{span_label(after)}")))
+        .order_by(ServiceOrder.pending_since).limit(limit)
+        for state, round_key in _ROUND_KEY.items() for priorities, after in spans.groups()]
     parts = [read.subquery() for read in reads]  # a LIMIT inside UNION ALL needs its own subquery (SQLite)
     rows = session.connection().execute(union_all(*(select(*part.c) for part in parts))).all()
     # the `limit` due longest, whatever their priority: the rest wait for the next round, as in every kind
@@ -255,6 +258,20 @@ def _hours(span: timedelta) -> int:
 # 1 keeps the key it had before levels, so reminders queued then are not sent again
 _LEVEL = case((ServiceOrder.approval_level > 1, literal(":l") + cast(ServiceOrder.approval_level, String)),
               else_=literal(""))
+# what names the wait in a reminder's key, in SQL, by the state the order waits in; `_round` builds the same in
+# Python. A change waiting is named by the revision it was proposed at (':c7'): no other step is taken while it
+# waits, so the revision stays, and each change proposed later is keyed apart from it and from the order's round
+_ROUND_KEY: dict[State, tuple[Any, ...]] = {
+    State.PENDING_APPROVAL: (":r", ServiceOrder.pending_round, _LEVEL),
+    State.CHANGE_PENDING: (":c", ServiceOrder.revision),
+}
+
+
+def _round(order: Row) -> str:
+    """The key's name of the wait `order` is reminded of (as `_ROUND_KEY` builds it in SQL)."""
+    if order.state == State.CHANGE_PENDING:
+        return f":c{order.revision}"
+    return f":r{order.pending_round}" + (f":l{order.approval_level}" if order.approval_level > 1 else "")
 
 
 def _by_level(session: Session, roles: dict[Role, frozenset[Role]]) -> dict[str, list[str]]:
@@ -272,6 +289,17 @@ def _routed(router: Router, orders: list[Row], people: dict[str, list[str]],
                                           told[Role(order.approval_role)])) for order in orders}
 
 
+def _not_authors(session: Session, orders: list[Row], people: dict[int, tuple[str, ...]]) -> dict[int, tuple[str, ...]]:
+    """`people` without the author of each waiting change: they may not approve their own (workflow/service.py),
+    so a reminder does not ask them to. One read, of the changes waiting on these orders."""
+    changing = [order.id for order in orders if order.state == State.CHANGE_PENDING]
+    if not changing:
+        return people
+    authors = dict(session.exec(select(ProposedChange.order_id, ProposedChange.author_id).where(
+        ProposedChange.order_id.in_(changing), ProposedChange.outcome.is_(None))).all())  # type: ignore[attr-defined,union-attr]
+    return {order_id: tuple(u for u in pinged if u != authors.get(order_id)) for order_id, pinged in people.items()}
+
+
 def _approvals(kind: str, orders: list[Row], spans: ByPriority[timedelta], people: dict[int, tuple[str, ...]],
                held: set[int]) -> list[_Due]:
     """`people`: whom each order's reminder pings; `held`: the orders whose reminder quiet hours hold back."""
@@ -280,10 +308,13 @@ def _approvals(kind: str, orders: list[Row], spans: ByPriority[timedelta], peopl
 
 def _approval(kind: str, order: Row, after: timedelta, people: tuple[str, ...], held: bool) -> _Due:
     hours = _hours(after)  # how long this round has waited when the reminder is due: its message's figure
-    level = f":l{order.approval_level}" if order.approval_level > 1 else ""
-    payload = ChannelReminder(ReminderAbout(kind), hours, people, State.PENDING_APPROVAL.value,
-                              level=order.approval_level, priority=order.priority)
-    return _Due(f"{kind}:{order.id}:r{order.pending_round}{level}:{span_label(after)}", kind, order.id, None,
+    if order.state == State.CHANGE_PENDING:  # dropped if this change is decided before it goes (reminder.py)
+        payload = ChannelReminder(ReminderAbout(kind), hours, people, State.CHANGE_PENDING.value,
+                                  priority=order.priority, change=order.revision)
+    else:
+        payload = ChannelReminder(ReminderAbout(kind), hours, people, State.PENDING_APPROVAL.value,
+                                  level=order.approval_level, priority=order.priority)
+    return _Due(f"{kind}:{order.id}{_round(order)}:{span_label(after)}", kind, order.id, None,
                 aware(order.pending_since) + after, EffectKind.REMINDER, payload, held)
 
 

@@ -532,6 +532,9 @@ def _hold_for_approval(session: Session, order: ServiceOrder, facts: StepFacts, 
     barred = _barred(session, order, service.policy) | {facts.actor}
     approvers = tuple(u for u in _reviewers(session, order.client_code, order.site_code, asked) if u not in barred)
     order.approval_role = level.role  # what App Home's and /order list's pending listings ask by
+    # the change's reminders are timed from now (workflow/reminders.py), keyed by this revision; the round is
+    # not bumped: the card and the PDF list the approvals of the order's round
+    order.pending_since = now
     held = replace(facts, version=None, proposed=True, reviewers=approvers)
     session.add(ProposedChange(
         order_id=order.id, action=facts.action, author_id=facts.actor, created_at=now,

@@ -11,7 +11,7 @@ from bot.gateway import CHANNEL_GONE, SlackError
 from bot.render.reminders import channel_reminder
 from storage.models import ServiceOrder
 from workflow.effects import Reminder
-from workflow.vocabulary import WORK_IN_PROGRESS, order_number
+from workflow.vocabulary import WORK_IN_PROGRESS, State, order_number
 
 log = logging.getLogger("bot.effects")
 
@@ -43,6 +43,12 @@ def view(fx: Effects, effect: Claim) -> ReminderView | None:
         return None
     if payload.level is not None and payload.level != order.approval_level:
         log.info("reminder %s dropped: %s waits for another level of approval now", effect.key,
+                 order_number(order.id))
+        return None
+    # about a change: `still` lets approved work through (a morning goes on), but this reminder asks for a decision
+    # that was taken if the change no longer waits, and another change waiting has its own reminders
+    if payload.change is not None and (order.state != State.CHANGE_PENDING or order.revision != payload.change):
+        log.info("reminder %s dropped: the change it was about no longer waits on %s", effect.key,
                  order_number(order.id))
         return None
     number = order_number(order.id)

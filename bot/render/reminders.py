@@ -13,16 +13,29 @@ from workflow.vocabulary import order_number
 def channel_reminder(reminder: Reminder, number: str, lang: Language, marks: Marks = SLACK) -> str:
     if reminder.about is None:
         return reminder.legacy or ""
-    if reminder.hours == 0 and reminder.priority:  # due at once (an urgent order, by default): no "0 h"
-        text = lang._("{number} waits for approval, with priority {priority}.")
-    elif reminder.about is ReminderAbout.APPROVAL:
-        text = lang._("{number} has waited over {hours} h for approval.")
-    else:
-        text = lang._("{number} has waited over {hours} h for approval; nobody has approved or rejected it yet.")
-    text = text.format(number=number, hours=lang.number(reminder.hours),
-                       priority=priority(lang, reminder.priority) if reminder.priority else "")
+    waits = _change_waits if reminder.change is not None else _order_waits
+    text = waits(reminder, lang).format(number=number, hours=lang.number(reminder.hours),
+                                        priority=priority(lang, reminder.priority) if reminder.priority else "")
     who = " ".join(marks.person(u) for u in reminder.people)
     return f"{who}: {text}" if who else text
+
+
+def _order_waits(reminder: Reminder, lang: Language) -> str:
+    if reminder.hours == 0 and reminder.priority:  # due at once (an urgent order, by default): no "0 h"
+        return lang._("{number} waits for approval, with priority {priority}.")
+    if reminder.about is ReminderAbout.APPROVAL:
+        return lang._("{number} has waited over {hours} h for approval.")
+    return lang._("{number} has waited over {hours} h for approval; nobody has approved or rejected it yet.")
+
+
+def _change_waits(reminder: Reminder, lang: Language) -> str:
+    """An approved order's change that raised its total: the crew waits for the decision, not the order's start."""
+    if reminder.hours == 0 and reminder.priority:
+        return lang._("A change to {number} waits for approval, with priority {priority}.")
+    if reminder.about is ReminderAbout.APPROVAL:
+        return lang._("A change to {number} has waited over {hours} h for approval.")
+    return lang._("A change to {number} has waited over {hours} h for approval; nobody has approved or rejected "
+                  "it yet.")
 
 
 def direct_message(notify: Notify, lang: Language, order_id: int | None, marks: Marks = SLACK) -> str:
