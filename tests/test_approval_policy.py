@@ -340,6 +340,8 @@ def test_an_edit_after_level_1_clears_its_approval(levels: LocalWorkspace) -> No
     ws.settle()
     order = ws.order(order_id)
     assert (order.state, order.approval_level, order.approval_role) == ("pending_approval", 1, "supervisor")
+    # a new round: its level 1 is reminded again, keyed apart from the round whose approval no longer stands
+    assert order.pending_round == 2
     assert "The approvals given so far (@Sam Supervisor) no longer stand: the order needs them again." in \
         ws.fake.transcript(order.channel_id)
     assert "Next: a supervisor's approval (level 1 of 3)" in "\n".join(card_sections(ws, order_id))
@@ -551,3 +553,28 @@ def _card(engine: Engine, order_id: int) -> tuple[str, str] | None:
     with Session(engine) as session:
         row = session.get(ServiceOrder, order_id)
         return (row.channel_id, row.card_ts) if row and row.channel_id and row.card_ts else None
+
+
+def test_an_admin_may_reject_at_the_level_that_needs_one(levels: LocalWorkspace) -> None:
+    ws = levels
+    order_id = submit(ws, **BIG)
+    assert ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=SOON).text == ""
+    ws.settle()
+    assert approve_level(ws, COORDINATOR, order_id).text == ""
+    ws.settle()
+    assert ws.reject(ADMIN, order_id, "Not this quarter").text == ""
+    ws.settle()
+    assert (ws.order(order_id).state, ws.order(order_id).closed_by) == ("rejected", ADMIN)
+
+
+def test_those_an_escalation_would_name_are_in_the_channel_before_it(levels: LocalWorkspace) -> None:
+    """A level's reminder is escalated to the role above it, as a mention in the order's (private) channel: they
+    are invited when the order starts waiting for that level, or the mention would reach nobody."""
+    ws = levels
+    order_id = submit(ws, **BIG)
+    ws.settle()
+    channel = ws.order(order_id).channel_id
+    assert ADMIN not in ws.fake.channels[channel].members  # level 1 (a supervisor's) escalates to coordinators
+    assert ws.approve(SUPERVISOR, order_id, workers=[WORKER], scheduled=SOON).text == ""
+    ws.settle()
+    assert ADMIN in ws.fake.channels[channel].members  # level 2 (a coordinator's) escalates to the admins

@@ -31,6 +31,7 @@ from tests.test_tracking import answer
 from tests.test_workflow import draft
 from workflow.inputs import Approval, Confirmation, ItemQuantity
 from workflow.limits import Limits
+from workflow.people import grant
 from workflow.policy import ApprovalPolicy, Level, ReapprovalThreshold
 from workflow.service import OrderService
 from workflow.vocabulary import Action, Role
@@ -376,3 +377,53 @@ def test_simultaneous_approvals_of_a_change_on_two_processes_make_one_version(se
                 process.send_signal(signal.SIGTERM)
             for process, _ in started:
                 assert process.communicate(timeout=30)[0] is not None
+
+
+# --- review of the merged policy: changes meet the same separation of duties, and small steps add up ---------
+
+
+def test_the_requester_may_not_decide_a_change_to_their_own_order(seeded) -> None:  # type: ignore[no-untyped-def]
+    grant(seeded, REQUESTER, [Role.SUPERVISOR])
+    with LocalWorkspace(seeded, PEOPLE, policy=TEN_PERCENT) as ws:
+        order_id = approved(ws)
+        double_the_cement(ws, order_id, user=COORDINATOR)
+        assert refused_click(ws, REQUESTER, order_id, "approve_change") == (
+            "You submitted SO-000001, so you may not decide a change to it yourself: someone else must (separation "
+            "of duties). Who can: <@U0SUP>.")
+        assert ws.order(order_id).state == "change_pending"
+        assert decide(ws, SUPERVISOR, order_id, "approve_change").text == ""
+        ws.settle()
+        assert (ws.order(order_id).state, ws.order(order_id).current_version) == ("approved", 2)
+
+
+def test_small_rises_add_up_from_the_total_last_approved(ws: LocalWorkspace) -> None:
+    order_id = approved(ws)
+    # 289.00 → 303.80 (+5 %): issued at once
+    assert ws.confirm(WORKER, order_id, changes=[("cement", "12")], note="Two more bags").text == ""
+    ws.settle()
+    assert (ws.order(order_id).state, ws.order(order_id).current_version) == ("approved", 2)
+    # 303.80 → 318.60: +5 % on the current version, but +10.2 % on the 289.00 approved: it waits
+    assert ws.confirm(WORKER, order_id, changes=[("cement", "14")], note="Two more again").text == ""
+    ws.settle()
+    assert (ws.order(order_id).state, ws.order(order_id).current_version) == ("change_pending", 2)
+    assert decide(ws, SUPERVISOR, order_id, "approve_change").text == ""
+    ws.settle()
+    # approved: 318.60 is the new baseline, so the next small step issues at once
+    assert ws.confirm(WORKER, order_id, changes=[("cement", "15")], note="One more").text == ""
+    ws.settle()
+    assert (ws.order(order_id).state, ws.order(order_id).current_version) == ("approved", 4)
+
+
+def test_a_small_rise_into_a_further_level_waits_for_that_level(seeded) -> None:  # type: ignore[no-untyped-def]
+    policy = ApprovalPolicy(levels=(Level(Role.SUPERVISOR), Level(Role.COORDINATOR, Decimal(300))))
+    with LocalWorkspace(seeded, PEOPLE, policy=policy) as ws:
+        order_id = approved(ws)
+        # 289.00 → 303.80: +5 %, under the threshold, but above 300, where a coordinator's approval is needed
+        assert ws.confirm(WORKER, order_id, changes=[("cement", "12")], note="Two more bags").text == ""
+        ws.settle()
+        assert ws.order(order_id).state == "change_pending"
+        assert refused_click(ws, SUPERVISOR, order_id, "approve_change").startswith(
+            "The change brings SO-000001 to a total that a coordinator or higher must approve")
+        assert decide(ws, COORDINATOR, order_id, "approve_change").text == ""
+        ws.settle()
+        assert (ws.order(order_id).state, ws.order(order_id).current_version) == ("approved", 2)
