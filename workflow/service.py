@@ -857,8 +857,11 @@ def _users_with(session: Session, roles: frozenset[Role] | set[Role]) -> list[st
 
 def _escalation(session: Session, client: str, site: str, level: Level) -> list[str]:
     """Who hears that `level`'s approval is late (workflow/policy.escalated_for), among those the client or site
-    names: invited with those asked, since a mention in a private channel reaches only its members."""
-    return _reviewers(session, client, site, escalated_for(level))
+    names: invited with those asked, since a mention in a private channel reaches only its members. Roles already
+    asked for the level are left out: they are invited as such (a supervisor's level escalates to coordinators,
+    who are asked for it too), and the submit's ack skips the queries."""
+    roles = escalated_for(level) - asked_for(level)
+    return _reviewers(session, client, site, roles) if roles else []
 
 
 def _reviewers(session: Session, client: str, site: str, roles: frozenset[Role]) -> list[str]:
