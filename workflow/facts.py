@@ -93,6 +93,11 @@ class StepFacts:
     def partial(self) -> bool:
         """An approval that leaves the order waiting for a further level's."""
         return self.level is not None and self.levels is not None and self.level < self.levels
+
+    @property
+    def held(self) -> bool:
+        """The policy holds the step: the order goes to its transition's `waits_in`, not its target."""
+        return self.partial or bool(self.proposed)
     # a step that raised the total past REAPPROVAL_OVER: held for approval (`reviewers` may approve it), no version
     proposed: bool | None = None
     author: str | None = None  # approving or rejecting a change: who proposed it

@@ -40,6 +40,7 @@ from workflow.effects import (
 from workflow.effects import (
     Reminder as ChannelReminder,
 )
+from workflow.queries import holders
 from workflow.routing import Router, seen_by
 from workflow.sla import (
     COMPLETION_DAYS,
@@ -52,7 +53,7 @@ from workflow.sla import (
     late_where,
     span_label,
 )
-from workflow.visibility import DIGEST_FOR, ESCALATED_TO, REMINDED_TO_APPROVE, people_with
+from workflow.visibility import DIGEST_FOR, ESCALATED_TO, REMINDED_TO_APPROVE
 from workflow.vocabulary import WORK_IN_PROGRESS, Role, State
 
 CATCH_UP = timedelta(days=7)  # due moments further back than this are history, not reminders
@@ -192,7 +193,7 @@ def sweep(engine: Engine, now: datetime, policy: ReminderPolicy, limit: int = SW
                      Card(overdue=True)) for o in _newly_overdue(session, today, limit + 1)]
         due += [_Due(f"late:{o.id}:{o.scheduled_date}", "late", o.id, None, now, EffectKind.CARD, Card(late=True))
                 for o in _newly_late(session, today, policy.completion, limit + 1)]
-        due += _digests(session, people_with(session, DIGEST_FOR), now, today, policy, zones, router)
+        due += _digests(session, holders(session, DIGEST_FOR), now, today, policy, zones, router)
         due += _archives(session, now, policy.archive_after, limit + 1)
     due.sort(key=lambda item: item.due_at)
     later = [item for item in due if not item.held][limit:]
@@ -276,8 +277,7 @@ def _round(order: Row) -> str:
 
 def _by_level(session: Session, roles: dict[Role, frozenset[Role]]) -> dict[str, list[str]]:
     """Who is told of an order waiting for a level that needs each role (workflow/visibility.py)."""
-    return {role.value: people_with(session, told) for role, told in roles.items()}
-
+    return {role.value: holders(session, told) for role, told in roles.items()}
 
 
 def _routed(router: Router, orders: list[Row], people: dict[str, list[str]],

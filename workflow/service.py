@@ -33,7 +33,7 @@ from storage.models import (
 from workflow.amounts import amounts
 from workflow.approvals import NextApproval, asked, check_approver, clear_round, next_approval, wait_for
 from workflow.clock import Clock, utcnow
-from workflow.document import ItemLine, diff_items, money, subtotal
+from workflow.document import ItemLine, diff_items, subtotal
 from workflow.effects import (
     ORDER,
     Card,
@@ -99,7 +99,7 @@ from workflow.inputs import (
 from workflow.limits import FREE_ITEMS, Limits
 from workflow.people import local_today
 from workflow.policy import ApprovalPolicy, Level, Separation, asked_for, escalated_for, may_approve, roles_for
-from workflow.queries import field_workers, get_order, open_stint, version_lines, waiting_change
+from workflow.queries import field_workers, get_order, holders, open_stint, version_lines, waiting_change
 from workflow.routing import Router
 from workflow.transitions import BY_ACTION, Transition, check
 from workflow.vocabulary import Action, CatalogKind, ItemKind, Role, State, order_number
@@ -216,12 +216,10 @@ class OrderService:
             source = State(order.state)
             effects = _Effects(session, order, now)
             facts = _STEPS[action](session, order, actor, data, now, effects, self)
-            # an approval that leaves a further level to give keeps the order pending; a step whose rise in the
-            # total waits for approval leaves the order waiting, not where its row goes
-            order.state = source if facts.partial else State.CHANGE_PENDING if facts.proposed else transition.target
+            order.state = transition.waits_in if facts.held and transition.waits_in else transition.target
             order.updated_at = now
             session.add(order)
-            _audit(session, order, actor, transition, source, now, facts, State(order.state))
+            _audit(session, order, actor, transition, source, now, facts)
             effects.add(EffectKind.CARD, f"card:{order.revision}", Card())
             effects.add(EffectKind.MESSAGE, f"message:{order.revision}", Message(facts))
             effects.write()
@@ -506,8 +504,7 @@ def _issue_change(session: Session, order: ServiceOrder, action: Action, author:
 
 
 def _with_tax(lines: list[ItemLine], service: OrderService) -> Decimal:
-    net = subtotal(lines, service.currency)
-    return net + money(net * service.limits.tax_rate, service.currency)
+    return amounts(lines, service.currency, service.limits.tax_rate).total
 
 
 def _hold_for_approval(session: Session, order: ServiceOrder, facts: StepFacts, before: list[ItemLine],
@@ -569,12 +566,10 @@ def _lines_of(change: ProposedChange) -> list[ItemLine]:
             for row in json.loads(change.lines)]
 
 
-def change_approvers(session: Session, order: ServiceOrder, change: ProposedChange,
-                     policy: ApprovalPolicy) -> tuple[str, ...]:
-    """Who may decide the change now: the roles of its total's level (as the policy says today), not its author,
-    and, under separation of duties, not the order's requester (strict: nor its only field worker)."""
-    barred = _barred(session, order, policy) | {change.author_id}
-    return tuple(u for u in _users_with(session, roles_for(policy.top_level(change.total_after))) if u not in barred)
+def _deciders(session: Session, level: Level, barred: set[str]) -> tuple[str, ...]:
+    """Who may decide a change whose new total needs `level` (as the policy says today): its roles, but not
+    `barred` (the change's author, and whom separation of duties keeps out)."""
+    return tuple(u for u in holders(session, roles_for(level)) if u not in barred)
 
 
 def _barred(session: Session, order: ServiceOrder, policy: ApprovalPolicy) -> set[str]:
@@ -596,16 +591,21 @@ def _check_decider(session: Session, order: ServiceOrder, actor: str, action: Ac
     change = waiting_change(session, order.id)
     if change is None:  # change_pending without a change: nothing to decide (the state check refused it already)
         return
-    approvers = change_approvers(session, order, change, service.policy)
-    if change.author_id == actor:
-        raise OwnChange(order_number(order.id), approvers)
-    if actor in _barred(session, order, service.policy):  # the same separation of duties as a new order's
-        if actor == order.requester_id:
-            raise OwnOrder(action, order_number(order.id), approvers)
-        raise OnlyFieldWorker(order_number(order.id), approvers, change=True)
+    barred = _barred(session, order, service.policy)  # the same separation of duties as a new order's
     level: Level = service.policy.top_level(change.total_after)
+    number = order_number(order.id)
+
+    def others() -> tuple[str, ...]:  # who may instead: read only for a refusal, not on every decision
+        return _deciders(session, level, barred | {change.author_id})
+
+    if change.author_id == actor:
+        raise OwnChange(number, others())
+    if actor == order.requester_id and actor in barred:
+        raise OwnOrder(action, number, others())
+    if actor in barred:
+        raise OnlyFieldWorker(number, others(), change=True)
     if not may_approve(level, roles_of(session, actor)):
-        raise ChangeAboveLevel(order_number(order.id), level.role, approvers)
+        raise ChangeAboveLevel(number, level.role, others())
 
 
 def _approve_change(session: Session, order: ServiceOrder, actor: str, data: ChangeDecision, now: datetime,
@@ -850,11 +850,6 @@ def _check(session: Session, transition: Transition, order: ServiceOrder, actor:
                        service.policy)
 
 
-def _users_with(session: Session, roles: frozenset[Role] | set[Role]) -> list[str]:
-    rows = session.exec(select(RoleGrant.user_id).where(RoleGrant.role.in_([r.value for r in roles])))
-    return sorted(set(rows))
-
-
 def _escalation(session: Session, client: str, site: str, level: Level) -> list[str]:
     """Who hears that `level`'s approval is late (workflow/policy.escalated_for), among those the client or site
     names: invited with those asked, since a mention in a private channel reaches only its members. Roles already
@@ -867,7 +862,7 @@ def _escalation(session: Session, client: str, site: str, level: Level) -> list[
 def _reviewers(session: Session, client: str, site: str, roles: frozenset[Role]) -> list[str]:
     """Who is asked to review an order for this client and site: the holders of `roles` (those asked for its
     first level of approval), narrowed to the people the client or site names (workflow/routing.py)."""
-    return Router(session).narrow(client, site, _users_with(session, roles), roles)
+    return Router(session).narrow(client, site, holders(session, roles), roles)
 
 
 def _unique(users: list[str]) -> list[str]:
@@ -982,9 +977,9 @@ def _add_version(session: Session, order: ServiceOrder, number: int, action: Act
 
 
 def _audit(session: Session, order: ServiceOrder, actor: str, transition: Transition, source: State | None,
-           now: datetime, facts: StepFacts, target: State | None = None) -> None:
+           now: datetime, facts: StepFacts) -> None:
     session.add(AuditEvent(order_id=order.id, at=now, actor_id=actor, action=transition.action,
-                           from_state=source, to_state=target or transition.target, version=order.current_version,
+                           from_state=source, to_state=order.state, version=order.current_version,
                            detail=facts.dumps()))
 
 

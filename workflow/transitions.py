@@ -24,6 +24,9 @@ class Transition:
     form: str  # the form (modal callback_id) that collects its input
     style: str | None  # how its button looks on the card (Block Kit: primary, danger)
     requester: bool = False  # the order's requester (a person on the order, not a role) may also take it
+    # where the step leaves the order when the approval policy holds it (workflow/policy.py): an approval with a
+    # further level to give stays pending; a confirmation or new prices past REAPPROVAL_OVER wait as a change
+    waits_in: State | None = None
 
 
 _COORD = frozenset({Role.COORDINATOR})
@@ -32,12 +35,15 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Action.SUBMIT, None, State.PENDING_APPROVAL, frozenset({Role.REQUESTER}), False, "submit_order", None),
     # any approving role may click Approve; which level of approval an order needs next, and so whose role it
     # takes, is the approval policy's (workflow/policy.py, applied by workflow/approvals.py)
-    Transition(Action.APPROVE, State.PENDING_APPROVAL, State.APPROVED, APPROVING_ROLES, False, "approve", "primary"),
+    Transition(Action.APPROVE, State.PENDING_APPROVAL, State.APPROVED, APPROVING_ROLES, False, "approve", "primary",
+               waits_in=State.PENDING_APPROVAL),
     Transition(Action.REJECT, State.PENDING_APPROVAL, State.REJECTED, APPROVING_ROLES, False, "reject", "danger"),
-    Transition(Action.CONFIRM, State.APPROVED, State.APPROVED, _COORD, True, "confirm", None),
+    Transition(Action.CONFIRM, State.APPROVED, State.APPROVED, _COORD, True, "confirm", None,
+               waits_in=State.CHANGE_PENDING),
     Transition(Action.COMPLETE, State.APPROVED, State.COMPLETED, _COORD, True, "complete", "primary"),
     Transition(Action.NOT_PERFORM, State.APPROVED, State.NOT_PERFORMED, _COORD, True, "not_perform", "danger"),
-    Transition(Action.SET_PRICES, State.APPROVED, State.APPROVED, _COORD, False, "set_prices", None),
+    Transition(Action.SET_PRICES, State.APPROVED, State.APPROVED, _COORD, False, "set_prices", None,
+               waits_in=State.CHANGE_PENDING),
     # rounds before approval: the requester edits or withdraws; a reviewer sends it back; the requester resubmits
     Transition(Action.EDIT, State.PENDING_APPROVAL, State.PENDING_APPROVAL, frozenset(), False, "edit_order", None,
                requester=True),

@@ -76,8 +76,3 @@ def staff(session: Session) -> list[str]:
     rows = session.exec(select(RoleGrant.user_id).where(
         RoleGrant.role.in_(sorted(SEES_EVERY_ORDER))).distinct())  # type: ignore[attr-defined]
     return sorted(rows)
-
-
-def people_with(session: Session, roles: frozenset[Role]) -> list[str]:
-    rows = session.exec(select(RoleGrant.user_id).where(RoleGrant.role.in_(sorted(roles))).distinct())  # type: ignore[attr-defined]
-    return sorted(rows)
