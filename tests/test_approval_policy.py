@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import signal
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -29,7 +28,7 @@ from storage.models import AuditEvent, GivenApproval, OrderVersion, PendingEffec
 from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER
 from tests.test_end_to_end import PEOPLE, SOON, pdf_text, submit
 from tests.test_history import history_view, shown
-from tests.test_processes import SECRET, bot_env, database_url, start_bot
+from tests.test_processes import SECRET, at_once, bot_env, database_url, start_bot
 from tests.test_reminders import POLICY, START
 from tests.test_workflow import draft
 from workflow.document import Provider
@@ -516,11 +515,7 @@ def test_two_processes_record_each_level_once_and_read_it_from_the_database(seed
         answers[user] = driver.submit(user, views[user], {"field_workers": {"field_workers": users([WORKER])},
                                                           "scheduled_date": {"scheduled_date": date_value(SOON)}})
 
-    threads = [threading.Thread(target=approve, args=args) for args in ((first, SUPERVISOR), (second, SUPERVISOR2))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(20)
+    at_once(approve, ((first, SUPERVISOR), (second, SUPERVISOR2)))
     bodies = [answers[user].text for user in (SUPERVISOR, SUPERVISOR2)]
     assert sorted(bool(b) for b in bodies) == [False, True], bodies  # one closed its modal, one was told
     with Session(seeded) as session:

@@ -8,7 +8,6 @@ at 80: 289.00, no tax. REAPPROVAL_OVER is 10 % unless a test says otherwise."""
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,7 @@ from storage.models import AuditEvent, OrderVersion, PendingEffect, ProposedChan
 from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER
 from tests.test_bad_input import days_ahead, errors_of, stored
 from tests.test_end_to_end import PEOPLE, pdf_text, submit
-from tests.test_processes import bot_env, database_url, start_bot, workspace
+from tests.test_processes import at_once, bot_env, database_url, start_bot, workspace
 from tests.test_rounds import card_text, lines, open_form, text
 from tests.test_tracking import answer
 from tests.test_workflow import draft
@@ -359,12 +358,7 @@ def test_simultaneous_approvals_of_a_change_on_two_processes_make_one_version(se
             def approve(driver: SlackDriver, user: str) -> None:
                 answers[user] = driver.submit(user, views[user], {})
 
-            pairs = ((first, SUPERVISOR), (second, COORDINATOR))
-            threads = [threading.Thread(target=approve, args=pair) for pair in pairs]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(20)
+            at_once(approve, ((first, SUPERVISOR), (second, COORDINATOR)))
             assert sorted(bool(answers[u].text) for u in (SUPERVISOR, COORDINATOR)) == [False, True]
             assert fake.wait_for(lambda: any(f.name == "SO-000001-v2.pdf" for f in fake.files.values()), timeout=20)
             time.sleep(1)  # a second runner would have had its chance to issue it again

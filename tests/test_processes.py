@@ -11,10 +11,11 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import Session, select
@@ -33,6 +34,16 @@ from workflow.service import OrderService
 CLI = str(Path(sys.executable).parent / "service-orders")
 SECRET = "two-process-secret"
 SOON = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+
+
+def at_once(step: Callable[..., None], calls: Iterable[tuple[Any, ...]], timeout: float = 20) -> None:
+    """Run `step` with each of `calls`' arguments in its own thread, all at once (two people clicking in two
+    processes), and wait for them."""
+    threads = [threading.Thread(target=step, args=args) for args in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
 
 
 def bot_env(fake: FakeSlack, url: str, **settings: str) -> dict[str, str]:
@@ -109,11 +120,7 @@ def test_simultaneous_approvals_on_two_processes_make_one(seeded, bots) -> None:
             "field_workers": {"field_workers": users([WORKER])},
             "scheduled_date": {"scheduled_date": date_value(SOON)}})
 
-    threads = [threading.Thread(target=approve, args=args) for args in ((first, SUPERVISOR), (second, COORDINATOR))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(20)
+    at_once(approve, ((first, SUPERVISOR), (second, COORDINATOR)))
 
     bodies = [answers[user].text for user in (SUPERVISOR, COORDINATOR)]  # type: ignore[attr-defined]
     assert sorted(bool(b) for b in bodies) == [False, True], bodies  # one closed its modal, one was told
