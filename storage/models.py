@@ -296,8 +296,61 @@ class PendingEffect(SQLModel, table=True):
     done_at: datetime | None = None
 
 
+class OrderAttachment(SQLModel, table=True):
+    """A photo or file that is evidence of an order: from a form (submit, confirmation, closing) or shared in
+    its channel. It goes on the next version the order issues (`version` is None until then: an issued
+    version is frozen). Its bytes stay in Slack; we keep their SHA-256 and, for an image, a thumbnail
+    (`asset`) once the download effect has read them."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (UniqueConstraint("order_id", "slack_file_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="service_order.id", index=True)
+    version: int | None = None  # the version it is on; None: waiting for the next one
+    source: str = Field(max_length=16)  # form, channel
+    slack_file_id: str = Field(max_length=32)
+    name: str = Field(max_length=255)
+    mimetype: str = Field(max_length=100)  # as Slack reported it
+    size: int  # bytes, as Slack reported it
+    url_private: str = Field(sa_column=Column(Text, nullable=False))  # read with the bot token, after the ack
+    shared_by: str = Field(max_length=32)
+    shared_at: datetime
+    status: str = Field(default="pending", max_length=16)  # pending (not read yet), kept, left_out
+    reason: str | None = Field(default=None, max_length=32)  # why it was left out (a code, not words)
+    sha256: str | None = Field(default=None, max_length=64)  # of the bytes downloaded
+    thumbnail_sha256: str | None = Field(default=None, max_length=64)  # asset; None for a non-image
+
+
+class SignatureRequest(SQLModel, table=True):
+    """A link that asks the client to sign one version (single use, expiring), and what the client did with
+    it: the facts of the signature and the signed copy, frozen (its own document and fingerprint)."""
+
+    __tablename__ = "signature_request"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="service_order.id", index=True)
+    version: int
+    nonce: str = Field(unique=True, max_length=64)  # in the signed link; used once
+    asked_by: str = Field(max_length=32)
+    asked_at: datetime
+    expires_at: datetime
+    # set when the client answers, once
+    used_at: datetime | None = None
+    outcome: str | None = Field(default=None, max_length=16)  # accepted, disputed
+    signer_name: str | None = Field(default=None, max_length=200)
+    comment: str | None = Field(default=None, sa_column=Column(Text))  # a dispute's
+    signature_sha256: str | None = Field(default=None, max_length=64)  # the drawn signature (PNG, asset)
+    ip: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=512)
+    # the signed copy: the version's document with the signature, frozen at the answer; its PDF's hash at
+    # its first render (what `verify` checks a signed copy against)
+    document: str | None = Field(default=None, sa_column=Column(Text))
+    fingerprint: str | None = Field(default=None, index=True, max_length=64)
+    pdf_sha256: str | None = Field(default=None, max_length=64)
+
+
 class Asset(SQLModel, table=True):
-    """Bytes a document refers to by hash (the provider's logo), kept so old versions render the same."""
+    """Bytes a document refers to by hash (the provider's logo, photos' thumbnails, a client's signature), kept so
+    old versions render the same."""
 
     sha256: str = Field(primary_key=True, max_length=64)
     media_type: str = Field(max_length=32)

@@ -96,6 +96,21 @@ class ApprovalEntry:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A photo or file on this version (from a form or the order's channel): what Slack said it is, who shared
+    it and when, and the SHA-256 of the bytes read. An image has a thumbnail (asset, by hash) that the PDF
+    shows; another file is listed by name and short hash."""
+
+    name: str
+    mimetype: str
+    size: int  # bytes
+    sha256: str
+    shared_by: str  # a name, as of the issue
+    shared_at: datetime  # UTC
+    thumbnail_sha256: str | None = None
+
+
+@dataclass(frozen=True)
 class VersionDocument:
     provider: Provider
     order_number: str  # SO-000001
@@ -139,6 +154,8 @@ class VersionDocument:
     previous_scheduled_end: str | None = None
     # every level's approval, when the order needed more than one (left out otherwise: "Approved by" says it)
     approvals: tuple[ApprovalEntry, ...] = ()
+    # photos and files that are evidence of this version (left out of the stored form when there are none)
+    attachments: tuple[Attachment, ...] = ()
 
     @property
     def currency(self) -> str:
@@ -180,6 +197,45 @@ class VersionDocument:
         return _build(cls, json.loads(text))
 
 
+@dataclass(frozen=True)
+class ClientSignature:
+    """What the client did on the signing page, as the signed copy shows it (the IP address and browser are
+    kept with the request, not printed)."""
+
+    outcome: str  # accepted, disputed
+    name: str  # as the client typed it
+    signed_at: datetime  # UTC
+    signature_sha256: str  # the drawn signature, a PNG kept as an asset
+    comment: str | None = None  # a dispute's
+
+
+@dataclass(frozen=True)
+class SignedCopy:
+    """A version's document signed by the client: a document of its own, not a version of the order. Its
+    fingerprint covers the version's document (and so its fingerprint) and the signature."""
+
+    document: VersionDocument
+    signature: ClientSignature
+
+    @property
+    def filename(self) -> str:
+        return f"{self.document.order_number}-v{self.document.version}-signed.pdf"
+
+    def canonical_json(self) -> str:
+        data = {"document": json.loads(self.document.canonical_json()),
+                "signature": {k: v for k, v in asdict(self.signature).items() if v is not None}}
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+    @classmethod
+    def from_json(cls, text: str) -> SignedCopy:
+        data = json.loads(text)
+        return cls(_build(VersionDocument, data["document"]), _build(ClientSignature, data["signature"]))
+
+
 def _plain(value: object) -> str:
     if isinstance(value, Decimal):
         return str(value)
@@ -189,12 +245,12 @@ def _plain(value: object) -> str:
 
 
 _OPTIONAL = {"scheduled_start", "scheduled_end", "removed_people", "previous_scheduled_date",
-             "previous_scheduled_start", "previous_scheduled_end", "approvals"}
+             "previous_scheduled_start", "previous_scheduled_end", "approvals", "attachments"}
 _DECIMALS = {"unit_price", "quantity", "tax_rate", "previous_subtotal"}
-_DATETIMES = {"issued_at", "approved_at", "closed_at", "at"}
+_DATETIMES = {"issued_at", "approved_at", "closed_at", "at", "shared_at", "signed_at"}
 _DATES = {"requested_date", "scheduled_date", "previous_scheduled_date"}
 _NESTED: dict[str, Any] = {"provider": Provider, "items": ItemLine, "history": HistoryEntry,
-                           "approvals": ApprovalEntry}
+                           "approvals": ApprovalEntry, "attachments": Attachment}
 
 
 def _build(cls: Any, data: dict[str, Any]) -> Any:
