@@ -34,6 +34,8 @@ from workflow.people import PeopleError, grant, parse_role, revoke, roles_by_use
 from workflow.vocabulary import order_number, parse_order_number
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from bot.gateway import SlackError
 
 
@@ -247,6 +249,8 @@ def _pdf(args: argparse.Namespace) -> int:
     if number > latest:
         raise CliError(N_("{number} has no version {version}: its latest is {latest}"),
                        number=order_number(order_id), version=number, latest=latest)
+    if args.signed:
+        return _signed_pdf(args, engine, order_id, number, chosen)
     out = chosen or Path(f"{order_number(order_id)}-v{number}.pdf")
     if not chosen:
         _check_target(out, replace=args.force)
@@ -258,6 +262,31 @@ def _pdf(args: argparse.Namespace) -> int:
     if not issued.as_issued:
         print(lang._("Note: this release draws the version slightly differently from when it was issued; the "
                      "document is the same, but `verify` recognises the file first issued (the one posted in "
+                     "Slack)."), file=sys.stderr)
+    return 0
+
+
+def _signed_pdf(args: argparse.Namespace, engine: Engine, order_id: int, number: int, chosen: Path | None) -> int:
+    """`pdf --signed`: the client's signed copy of the version (the latest the client answered)."""
+    from workflow.issuing import issue_signed, signed_request
+
+    lang: Language = args.lang
+    request = signed_request(engine, order_id, number)
+    if request is None:
+        raise CliError(N_("{number} version {version} has no signed copy: the client has not signed it"),
+                       number=order_number(order_id), version=number)
+    out = chosen or Path(f"{order_number(order_id)}-v{number}-signed.pdf")
+    if not chosen:
+        _check_target(out, replace=args.force)
+    signed = issue_signed(engine, request)
+    with _new_file(out, "wb") as handle:
+        handle.write(signed.pdf)
+    print(lang._("Wrote {path}: {number} version {version}, signed by {signer}, fingerprint {fingerprint}").format(
+        path=out, number=order_number(order_id), version=number, signer=signed.copy.signature.name,
+        fingerprint=signed.copy.fingerprint))
+    if not signed.as_issued:
+        print(lang._("Note: this release draws the signed copy slightly differently from when it was signed; the "
+                     "document is the same, but `verify` recognises the file first made (the one posted in "
                      "Slack)."), file=sys.stderr)
     return 0
 
@@ -479,6 +508,8 @@ def parser(lang: Language | None = None) -> argparse.ArgumentParser:
                      help=_("the version (default: the latest)"))
     pdf.add_argument("-o", "--output", help=_("the file to write (default: SO-000042-vN.pdf here)"))
     pdf.add_argument("--force", action="store_true", help=_("replace the file if it exists"))
+    pdf.add_argument("--signed", action="store_true",
+                     help=_("the client's signed copy of the version (default file: SO-000042-vN-signed.pdf)"))
     pdf.set_defaults(func=_pdf)
 
     check = sub.add_parser("verify", help=_("say which order version a PDF is, and whether it is genuine"))

@@ -140,6 +140,17 @@ FINDINGS = {
                         "differ from the PDF that was issued: it was changed after it was issued."),
     Finding.GENUINE: N_("MATCHES: {name} is {number} version {version}, issued {issued} UTC, and is exactly the PDF "
                         "that was issued (fingerprint {fingerprint})."),
+    Finding.NOT_SIGNED: N_("DOES NOT MATCH: {name} claims to be the client's signed copy of {number} version "
+                           "{version}, but this database has no such signed copy."),
+    Finding.SIGNED_CHANGED: N_("DOES NOT MATCH: {name} carries the stamp of the client's signed copy of {number} "
+                               "version {version}, but its bytes differ from that signed copy: it was changed."),
+}
+# a genuine signed copy, by what the client did
+GENUINE_SIGNED = {
+    "accepted": N_("MATCHES: {name} is the signed copy of {number} version {version}, accepted by {signer} on "
+                   "{signed} UTC, and is exactly that signed copy (fingerprint {fingerprint})."),
+    "disputed": N_("MATCHES: {name} is the signed copy of {number} version {version}, disputed by {signer} on "
+                   "{signed} UTC, and is exactly that signed copy (fingerprint {fingerprint})."),
 }
 
 
@@ -147,4 +158,7 @@ def verdict_text(lang: Language, verdict: Verdict) -> str:
     values = dict(verdict.values)
     if "issued_at" in values:  # as a log would have it, in UTC: an operator compares it with records
         values["issued"] = f"{values.pop('issued_at'):%Y-%m-%d %H:%M}"
+    if verdict.finding is Finding.GENUINE_SIGNED:
+        values["signed"] = f"{values.pop('signed_at'):%Y-%m-%d %H:%M}"
+        return lang._(GENUINE_SIGNED.get(values["outcome"], GENUINE_SIGNED["accepted"])).format(**values)
     return lang._(FINDINGS[verdict.finding]).format(**values)

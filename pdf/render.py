@@ -8,13 +8,16 @@ cut deterministically (`pdf.print_fonts`), and no time zone, locale or hash seed
 The PDF's document information carries a machine-readable stamp (`pdf.stamp`): order number, version
 and the document's fingerprint, read back by `read_stamp`.
 
+`render_signed` draws the client's signed copy of a version: the same document with the client's drawn
+signature, typed name and time in the signature block, and a stamp of its own (the signed copy's fingerprint).
+
 Each section is a small function in `SECTIONS`, in the order the issue gives them.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import time
 
@@ -26,10 +29,10 @@ from pdf.layout import GRAY_FILL, GRAY_TEXT, PAGES_ALIAS, Page
 from pdf.logo import Logo, prepare_logo
 from pdf.print_fonts import PrintFontProducer
 from pdf.stamp import Stamp, read_stamp
-from workflow.document import ItemChange, ItemLine, VersionDocument
+from workflow.document import ClientSignature, ItemChange, ItemLine, SignedCopy, VersionDocument
 from workflow.vocabulary import ItemKind
 
-__all__ = ["Stamp", "read_stamp", "render_version", "stamp_of"]
+__all__ = ["Stamp", "read_stamp", "render_signed", "render_version", "stamp_of"]
 
 CREATOR = "Service Orders for Slack"
 ARROW = "\u2192"
@@ -48,6 +51,13 @@ LOGO_BOX = (45.0, 18.0)  # mm
 ITEM_HEADINGS = (N_("Code"), N_("Description"), N_("Qty"), N_("Unit"), N_("Unit price"), N_("Line total"))
 HISTORY_HEADINGS = (N_("Version"), N_("Issued"), N_("By"), N_("Step"), N_("Fingerprint"))
 SIGN_LINES = (N_("Name"), N_("Signature"), N_("Date"))
+# each signature line's height, mm; a signed copy has room for the drawn signature
+SIGN_ROWS = (7.0, 7.0, 7.0)
+SIGNED_ROWS = (7.0, 16.0, 7.0)
+# the signed copy: what the client did, under its title and under the signature block
+SIGNED_BY = {"accepted": N_("Signed by {name} on {when}"), "disputed": N_("Disputed by {name} on {when}")}
+SIGNED_OUTCOMES = {"accepted": N_("The client accepted this version."),
+                   "disputed": N_("The client disputed this version: {comment}")}
 # the step that made a version, in the history table
 STEPS = {"approve": N_("Approved (original)"), "confirm": N_("Change confirmed"), "complete": N_("Completed"),
          "not_perform": N_("Not performed"), "set_prices": N_("Prices set")}
@@ -61,11 +71,24 @@ CHANGED_FIELDS = {"description": N_("description"), "quantity": N_("quantity"), 
                   "unit_price": N_("unit price"), "line_total": N_("line total")}
 
 
-def render_version(doc: VersionDocument, logo: bytes | None = None) -> bytes:
-    """The PDF of one order version. `logo`: the PNG or JPEG bytes whose SHA-256 is `doc.provider.logo_sha256`."""
+def render_version(doc: VersionDocument, logo: bytes | None = None,
+                   images: Mapping[str, bytes] | None = None) -> bytes:
+    """The PDF of one order version. `logo`: the PNG or JPEG bytes whose SHA-256 is `doc.provider.logo_sha256`;
+    `images`: the attachments' thumbnails, by their SHA-256 (`Attachment.thumbnail_sha256`)."""
+    return _render(doc, logo, images or {}, None)
+
+
+def render_signed(copy: SignedCopy, logo: bytes | None, images: Mapping[str, bytes], signature_png: bytes) -> bytes:
+    """The client's signed copy of a version: its PDF with the signature (`signature_png`, whose SHA-256 is
+    `copy.signature.signature_sha256`), the name and the time in the client's signature block."""
+    return _render(copy.document, logo, images, Signed(copy.signature, prepare_logo(signature_png),
+                                                         copy.fingerprint))
+
+
+def _render(doc: VersionDocument, logo: bytes | None, images: Mapping[str, bytes], signed: Signed | None) -> bytes:
     lang = document_language(doc.provider.locale)
     ctx = Context(doc, lang, Figures(lang, doc.provider.currency, doc.provider.timezone),
-                  prepare_logo(logo) if logo else None, doc.fingerprint)
+                  prepare_logo(logo) if logo else None, doc.fingerprint, images, signed)
     pdf = Page(footer=ctx.footer)
     _metadata(pdf, ctx)
     pdf.add_page()
@@ -74,7 +97,9 @@ def render_version(doc: VersionDocument, logo: bytes | None = None) -> bytes:
     return bytes(pdf.output(output_producer_class=PrintFontProducer))
 
 
-def stamp_of(doc: VersionDocument) -> Stamp:
+def stamp_of(doc: VersionDocument | SignedCopy) -> Stamp:
+    if isinstance(doc, SignedCopy):
+        return Stamp(doc.document.order_number, doc.document.version, doc.fingerprint, signed=True)
     return Stamp(doc.order_number, doc.version, doc.fingerprint)
 
 
@@ -88,16 +113,33 @@ def document_language(locale: str) -> Language:
 
 
 @dataclass(frozen=True)
+class Signed:
+    """What a signed copy adds to its version's document."""
+
+    signature: ClientSignature
+    image: Logo | None  # the drawn signature; None if its bytes are not an image (the name and time still say it)
+    fingerprint: str  # the signed copy's
+
+
+@dataclass(frozen=True)
 class Context:
     doc: VersionDocument
     lang: Language
     f: Figures
     logo: Logo | None
     fingerprint: str  # the document's, computed once
+    images: Mapping[str, bytes]  # thumbnails by SHA-256
+    signed: Signed | None = None  # set for the client's signed copy
 
     @property
     def short_fingerprint(self) -> str:
         return self.fingerprint[:12]
+
+    @property
+    def stamp(self) -> Stamp:
+        if self.signed is not None:
+            return Stamp(self.doc.order_number, self.doc.version, self.signed.fingerprint, signed=True)
+        return Stamp(self.doc.order_number, self.doc.version, self.fingerprint)
 
     def footer(self, pdf: Page) -> None:
         doc, lang = self.doc, self.lang
@@ -107,23 +149,26 @@ class Context:
         pdf.set_text_color(GRAY_TEXT)
         # the page count goes last on the left: fpdf2 reserves three digits for it, unseen at the end of a line
         page = lang._("page {page} of {pages}").format(page=pdf.page_no(), pages=PAGES_ALIAS)
-        left = lang._("{number} \u00b7 version {version} \u00b7 {page}").format(
+        left = (lang._("{number} \u00b7 version {version}, signed copy \u00b7 {page}") if self.signed else
+                lang._("{number} \u00b7 version {version} \u00b7 {page}")).format(
             number=pdf.clean(doc.order_number), version=doc.version, page=page)
         pdf.set_xy(pdf.l_margin, y)
         pdf.cell(pdf.content_width * 0.7, 4, left)
         pdf.set_xy(pdf.l_margin, y)
         pdf.cell(pdf.content_width, 4, pdf.clean(lang._("fingerprint {fingerprint}").format(
-            fingerprint=self.short_fingerprint)), align="R")
+            fingerprint=self.stamp.fingerprint[:12])), align="R")
         pdf.set_text_color(0)
 
 
 def _metadata(pdf: Page, ctx: Context) -> None:
     doc, lang = ctx.doc, ctx.lang
     title = f"{_title(lang, doc)} v{doc.version}"
+    if ctx.signed is not None:
+        title = lang._("{title}, signed by {name}").format(title=title, name=ctx.signed.signature.name)
     pdf.set_title(_plain(title))
     pdf.set_subject(_plain(f"{title} {DOT} {doc.client}"))
     pdf.set_author(_plain(doc.provider.name))
-    pdf.set_keywords(Stamp(doc.order_number, doc.version, ctx.fingerprint).text())
+    pdf.set_keywords(ctx.stamp.text())
     pdf.set_creator(CREATOR)
     pdf.set_lang(lang.locale.language + (f"-{lang.locale.territory}" if lang.locale.territory else ""))  # BCP 47
     # Not the clock: the PDF's dates and its /ID both derive from this.
@@ -170,6 +215,11 @@ def header_section(pdf: Page, ctx: Context) -> None:
     issued = lang._("Version {version} \u00b7 issued {when} ({zone})").format(
         version=doc.version, when=f.when(doc.issued_at), zone=f.zone_name)
     pdf.paragraph(issued, size=8.5, line=4.0, x=right_x, width=right_width, align="R")
+    if ctx.signed is not None:
+        signature = ctx.signed.signature
+        pdf.paragraph(lang._(SIGNED_BY.get(signature.outcome, SIGNED_BY["accepted"])).format(
+            name=signature.name, when=f.when(signature.signed_at)), size=8.5, bold=True, line=4.0, x=right_x,
+            width=right_width, align="R")
     pdf.y += 1.2
     state_text = lang._("State: {state}").format(state=_state(lang, doc.state))
     pdf.font(8.5, bold=True)
@@ -488,7 +538,8 @@ def _this_author(doc: VersionDocument) -> str:
 
 def signatures_section(pdf: Page, ctx: Context) -> None:
     lang = ctx.lang
-    block = 5.0 + 3 * 7.0
+    rows = SIGNED_ROWS if ctx.signed else SIGN_ROWS
+    block = 5.0 + sum(rows)
     pdf.heading(lang._("Signatures"), keep=block)
     gap = 10.0
     width = (pdf.content_width - gap) / 2
@@ -497,14 +548,35 @@ def signatures_section(pdf: Page, ctx: Context) -> None:
         x = pdf.l_margin + i * (width + gap)
         pdf.font(8.5, bold=True)
         pdf.put(pdf.clean(title), x, top, width, 4.5)
-        for j, label in enumerate(lang._(word) for word in SIGN_LINES):
-            base = top + 5.0 + (j + 1) * 7.0 - 1.0
+        base = top + 5.0
+        for j, (label, row) in enumerate(zip((lang._(word) for word in SIGN_LINES), rows, strict=True)):
+            base += row
             pdf.font(7.8)
             pdf.set_text_color(GRAY_TEXT)
-            pdf.put(pdf.clean(label), x, base - 3.6, 20, 3.6)
+            pdf.put(pdf.clean(label), x, base - 1.0 - 3.6, 20, 3.6)
             pdf.set_text_color(0)
-            pdf.rule(base, gray=0, width=0.2, x1=x + 20, x2=x + width)
+            pdf.rule(base - 1.0, gray=0, width=0.2, x1=x + 20, x2=x + width)
+            if i == 1 and ctx.signed is not None:
+                _client_signed(pdf, ctx, ctx.signed, j, x + 21, base - 1.0, width - 21, row)
     pdf.y = top + block
+    if ctx.signed is not None:
+        signature = ctx.signed.signature
+        said = lang._(SIGNED_OUTCOMES.get(signature.outcome, SIGNED_OUTCOMES["accepted"]))
+        pdf.y += 1
+        pdf.paragraph(said.format(comment=signature.comment or DASH), size=8.8, line=4.2)
+
+
+def _client_signed(pdf: Page, ctx: Context, signed: Signed, line: int, x: float, base: float, width: float,
+                   height: float) -> None:
+    """The client's name, drawn signature or time, on its line of the client's signature block."""
+    if line == 1:
+        if signed.image is not None:
+            w, h = _fit(signed.image, width, height - 2.0)
+            pdf.image(io.BytesIO(signed.image.data), x=x, y=base - 0.5 - h, w=w, h=h)
+        return
+    text = signed.signature.name if line == 0 else ctx.f.when(signed.signature.signed_at)
+    pdf.font(9)
+    pdf.put(pdf.wrap(text, width)[0] if text.strip() else "", x, base - 4.4, width, 4.0)
 
 
 SECTIONS: tuple[Callable[[Page, Context], None], ...] = (

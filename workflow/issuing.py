@@ -2,21 +2,26 @@
 
 Every later rendering (the upload, `service-orders pdf`, `verify`) reads the frozen document, so the same
 version always gives the same bytes, and the fingerprint stored with it proves which document a PDF is.
+
+The client's signed copy of a version is frozen with its signature request when the client answers;
+`issue_signed` renders it the same way, from the frozen copy and the assets it names.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import time
+from typing import NamedTuple
 
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from pdf.render import render_version
+from pdf.render import render_signed, render_version
 from storage.db import session_scope
-from storage.models import Asset, OrderVersion, ServiceOrder
-from workflow.document import ApprovalEntry, HistoryEntry, VersionDocument, diff_items, subtotal
+from storage.models import Asset, OrderVersion, ServiceOrder, SignatureRequest
+from workflow.document import ApprovalEntry, HistoryEntry, SignedCopy, VersionDocument, diff_items, subtotal
 from workflow.errors import NotFound
 from workflow.letterhead import Letterhead
 from workflow.queries import (
@@ -50,8 +55,8 @@ def issue(engine: Engine, order_id: int, number: int, letterhead: Letterhead) ->
     """The version's document (frozen now if it was not yet) and its PDF; the first PDF's hash is recorded."""
     with session_scope(engine) as session:
         document = _issue(session, order_id, number, letterhead)
-        logo = logo_of(session, document)
-    content = render_version(document, logo)  # outside the transaction: no lock held while drawing
+        logo, images = logo_of(session, document), thumbnails_of(session, document)
+    content = render_version(document, logo, images)  # outside the transaction: no lock held while drawing
     digest = hashlib.sha256(content).hexdigest()
     with session_scope(engine) as session:
         version = _version(session, order_id, number)
@@ -61,8 +66,56 @@ def issue(engine: Engine, order_id: int, number: int, letterhead: Letterhead) ->
         return Issued(document, content, version.pdf_sha256 == digest)
 
 
+class IssuedSigned(NamedTuple):
+    copy: SignedCopy
+    pdf: bytes
+    as_issued: bool  # as `Issued.as_issued`: False when this renderer no longer gives the first bytes
+
+
+def issue_signed(engine: Engine, request_id: int) -> IssuedSigned:
+    """The signed copy frozen with an answered signature request, and its PDF; the first PDF's hash is recorded.
+    A request that is unknown or not answered yet has no signed copy: LookupError (the caller's mistake)."""
+    with session_scope(engine) as session:
+        request = session.get(SignatureRequest, request_id)
+        if request is None or not request.document:
+            raise LookupError(f"signature request {request_id} has no signed copy")
+        copy = SignedCopy.from_json(request.document)
+        logo, images = logo_of(session, copy.document), thumbnails_of(session, copy.document)
+        signature = _asset(session, copy.signature.signature_sha256) or b""
+    content = render_signed(copy, logo, images, signature)
+    digest = hashlib.sha256(content).hexdigest()
+    with session_scope(engine) as session:
+        request = session.get(SignatureRequest, request_id)
+        assert request is not None
+        if request.pdf_sha256 is None:
+            request.pdf_sha256 = digest
+            session.add(request)
+        return IssuedSigned(copy, content, request.pdf_sha256 == digest)
+
+
+def signed_request(engine: Engine, order_id: int, number: int) -> int | None:
+    """The signature request whose signed copy is the latest for this version (the last answered), if any."""
+    with Session(engine) as session:
+        return session.exec(select(SignatureRequest.id).where(
+            SignatureRequest.order_id == order_id, SignatureRequest.version == number,
+            col(SignatureRequest.document).is_not(None)).order_by(
+            col(SignatureRequest.used_at).desc(), col(SignatureRequest.id).desc())).first()
+
+
 def logo_of(session: Session, document: VersionDocument) -> bytes | None:
-    sha = document.provider.logo_sha256
+    return _asset(session, document.provider.logo_sha256)
+
+
+def thumbnails_of(session: Session, document: VersionDocument) -> Mapping[str, bytes]:
+    """The attachments' thumbnails the document names, by SHA-256 (one that is missing is drawn as a blank)."""
+    wanted = {a.thumbnail_sha256 for a in document.attachments if a.thumbnail_sha256}
+    if not wanted:
+        return {}
+    return {asset.sha256: asset.content
+            for asset in session.exec(select(Asset).where(col(Asset.sha256).in_(sorted(wanted))))}
+
+
+def _asset(session: Session, sha: str | None) -> bytes | None:
     asset = session.get(Asset, sha) if sha else None
     return asset.content if asset else None
 

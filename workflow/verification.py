@@ -2,7 +2,11 @@
 fingerprint; the database holds that version's frozen document and the SHA-256 of the PDF as issued, which
 the file must match byte for byte (so a PDF stays verifiable after the renderer changes). Anything else (an
 edited file, a foreign file, another database's order) does not match. The verdict is typed: the command line
-says it in the operator's language."""
+says it in the operator's language.
+
+A client's signed copy of a version carries its own stamp (`... v3 signed sha256:<the signed copy's
+fingerprint>`): it is looked up by that fingerprint among the signature requests, and checked byte for byte
+against the signed copy's PDF as first rendered."""
 
 from __future__ import annotations
 
@@ -15,8 +19,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from pdf.render import read_stamp
-from storage.models import OrderVersion
-from workflow.document import VersionDocument
+from pdf.stamp import Stamp
+from storage.models import OrderVersion, SignatureRequest
+from workflow.document import SignedCopy, VersionDocument
 from workflow.vocabulary import parse_order_number
 
 
@@ -28,6 +33,10 @@ class Finding(StrEnum):
     OTHER_FINGERPRINT = "other_fingerprint"  # name, number, version, claimed, recorded
     CHANGED = "changed"  # name, number, version
     GENUINE = "genuine"  # name, number, version, issued_at (UTC), fingerprint
+    # a signed copy's stamp
+    NOT_SIGNED = "not_signed"  # name, number, version: this database has no such signed copy
+    SIGNED_CHANGED = "signed_changed"  # name, number, version
+    GENUINE_SIGNED = "genuine_signed"  # name, number, version, signer, outcome, signed_at (UTC), fingerprint
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,7 @@ class Verdict:
 
     @property
     def matches(self) -> bool:
-        return self.finding is Finding.GENUINE
+        return self.finding in (Finding.GENUINE, Finding.GENUINE_SIGNED)
 
 
 def verify(engine: Engine, data: bytes, name: str) -> Verdict:
@@ -46,6 +55,8 @@ def verify(engine: Engine, data: bytes, name: str) -> Verdict:
     if stamp is None:
         return Verdict(Finding.NO_STAMP, {"name": name})
     claim = {"name": name, "number": stamp.order_number, "version": stamp.version}
+    if stamp.signed:
+        return _verify_signed(engine, data, stamp, claim)
     order_id = parse_order_number(stamp.order_number)
     with Session(engine) as session:
         version = session.exec(select(OrderVersion).where(
@@ -59,3 +70,19 @@ def verify(engine: Engine, data: bytes, name: str) -> Verdict:
         return Verdict(Finding.CHANGED, claim)
     issued_at = VersionDocument.from_json(version.document).issued_at
     return Verdict(Finding.GENUINE, claim | {"issued_at": issued_at, "fingerprint": stamp.fingerprint[:12]})
+
+
+def _verify_signed(engine: Engine, data: bytes, stamp: Stamp, claim: dict[str, Any]) -> Verdict:
+    order_id = parse_order_number(stamp.order_number)
+    with Session(engine) as session:
+        request = session.exec(select(SignatureRequest).where(
+            SignatureRequest.fingerprint == stamp.fingerprint)).first()
+    if (request is None or not request.document or not request.pdf_sha256 or request.order_id != order_id
+            or request.version != stamp.version):
+        return Verdict(Finding.NOT_SIGNED, claim)
+    if hashlib.sha256(data).hexdigest() != request.pdf_sha256:
+        return Verdict(Finding.SIGNED_CHANGED, claim)
+    signature = SignedCopy.from_json(request.document).signature
+    return Verdict(Finding.GENUINE_SIGNED, claim | {"signer": signature.name, "outcome": signature.outcome,
+                                                    "signed_at": signature.signed_at,
+                                                    "fingerprint": stamp.fingerprint[:12]})
