@@ -9,8 +9,10 @@ the totals were computed with), never through float.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, tzinfo
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
+
+from babel.units import format_unit
 
 from i18n import Language
 from workflow.document import minor_units, money
@@ -51,6 +53,17 @@ class Figures:
     def percent(self, rate: Decimal) -> str:
         """0.19 -> '19%' (en), '19 %' (es), 0.075 -> '7.5%'."""
         return self.lang.percent(rate)
+
+    def size(self, count: int) -> str:
+        """A file's size as CLDR writes it, in decimal units: '830 byte', '340 kB', '1.2 MB' ('1,2 MB' in es)."""
+        # from 999.5 kB on, kilobytes would round to 1,000: megabytes
+        for unit, scale, starts, places in (("digital-megabyte", 10**6, 999_500, 1),
+                                            ("digital-kilobyte", 10**3, 1000, 0)):
+            if count >= starts:
+                value = (Decimal(count) / scale).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+                return format_unit(value, unit, length="short", format="#,##0" + ".#" * places,
+                                   locale=self.lang.locale)
+        return format_unit(count, "digital-byte", length="short", locale=self.lang.locale)
 
     # -- dates and times
 

@@ -263,16 +263,16 @@ class Page(FPDF):
 
     def table_row(self, cells: Sequence[tuple[str, float, str]], *, size: float = 8.5, bold: bool = False,
                   line: float = 3.8, pad: float = 0.8, fill: int | None = None, rule: int | None = GRAY_RULE,
-                  on_new_page: Callable[[], None] | None = None) -> None:
+                  on_new_page: Callable[[], None] | None = None, keep: float = 0.0) -> None:
         """One table row of (text, width, align) cells; never split: moved whole to the next page, where
-        `on_new_page` (the table header) is drawn first."""
+        `on_new_page` (the table header) is drawn first. `keep`: mm of what follows that must fit on its page."""
         self.font(size, bold)
         # Callers shorten long cells (and print them in full elsewhere); this only stops a pathological
         # cell from making a row taller than a page, which would run into the footer.
         most = max(1, int((self.bottom - self.t_margin - 20) / line))
         wrapped = [_at_most(self.wrap(text, width - 2 * pad), most) for text, width, _ in cells]
         height = max(len(lines) for lines in wrapped) * line + 2 * pad
-        if self.room(height) and on_new_page is not None:
+        if self.room(height + keep) and on_new_page is not None:
             on_new_page()
             self.font(size, bold)
         top = self.y

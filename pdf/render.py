@@ -25,11 +25,11 @@ from i18n import N_, Language, LocaleError, english, language
 from i18n.domain import ITEM_KINDS, ROLES, priority, state
 from i18n.schedule import scheduled
 from pdf.figures import DASH, Figures, utc
-from pdf.layout import GRAY_FILL, GRAY_TEXT, PAGES_ALIAS, Page
-from pdf.logo import Logo, prepare_logo
+from pdf.layout import GRAY_FILL, GRAY_RULE, GRAY_TEXT, PAGES_ALIAS, Page
+from pdf.pictures import LOGO_PIXELS, THUMBNAIL_PIXELS, Picture, prepare_logo, prepare_picture
 from pdf.print_fonts import PrintFontProducer
 from pdf.stamp import Stamp, read_stamp
-from workflow.document import ClientSignature, ItemChange, ItemLine, SignedCopy, VersionDocument
+from workflow.document import Attachment, ClientSignature, ItemChange, ItemLine, SignedCopy, VersionDocument
 from workflow.vocabulary import ItemKind
 
 __all__ = ["Stamp", "read_stamp", "render_signed", "render_version", "stamp_of"]
@@ -46,6 +46,12 @@ CODE_TEXT_LIMIT = 60
 ITEM_COLUMNS = ((22.0, "L"), (70.0, "L"), (15.0, "R"), (15.0, "L"), (27.0, "R"), (31.0, "R"))
 HISTORY_COLUMNS = ((20.0, "L"), (42.0, "L"), (48.0, "L"), (40.0, "L"), (30.0, "L"))
 LOGO_BOX = (45.0, 18.0)  # mm
+HEADING_SPACE = 2.4 + 6.4  # a section heading: the space above it and its own height (Page.heading)
+# photos: a grid of 4:3 cells, each with two caption lines (who, when)
+PHOTO_COLUMNS = 4
+PHOTO_GAP = 4.0
+PHOTO_RATIO = 0.75
+CAPTION_LINE = 3.4
 
 # The document's words, in the provider's language (gettext: i18n/locales); translated where drawn.
 ITEM_HEADINGS = (N_("Code"), N_("Description"), N_("Qty"), N_("Unit"), N_("Unit price"), N_("Line total"))
@@ -81,8 +87,8 @@ def render_version(doc: VersionDocument, logo: bytes | None = None,
 def render_signed(copy: SignedCopy, logo: bytes | None, images: Mapping[str, bytes], signature_png: bytes) -> bytes:
     """The client's signed copy of a version: its PDF with the signature (`signature_png`, whose SHA-256 is
     `copy.signature.signature_sha256`), the name and the time in the client's signature block."""
-    return _render(copy.document, logo, images, Signed(copy.signature, prepare_logo(signature_png),
-                                                         copy.fingerprint))
+    drawn = prepare_picture(signature_png, LOGO_PIXELS, "signature")
+    return _render(copy.document, logo, images, Signed(copy.signature, drawn, copy.fingerprint))
 
 
 def _render(doc: VersionDocument, logo: bytes | None, images: Mapping[str, bytes], signed: Signed | None) -> bytes:
@@ -117,7 +123,7 @@ class Signed:
     """What a signed copy adds to its version's document."""
 
     signature: ClientSignature
-    image: Logo | None  # the drawn signature; None if its bytes are not an image (the name and time still say it)
+    image: Picture | None  # the drawn signature; None if its bytes are not an image (the name and time still say it)
     fingerprint: str  # the signed copy's
 
 
@@ -126,7 +132,7 @@ class Context:
     doc: VersionDocument
     lang: Language
     f: Figures
-    logo: Logo | None
+    logo: Picture | None
     fingerprint: str  # the document's, computed once
     images: Mapping[str, bytes]  # thumbnails by SHA-256
     signed: Signed | None = None  # set for the client's signed copy
@@ -242,7 +248,7 @@ def _state(lang: Language, value: str) -> str:
         return value
 
 
-def _fit(logo: Logo, max_width: float, max_height: float) -> tuple[float, float]:
+def _fit(logo: Picture, max_width: float, max_height: float) -> tuple[float, float]:
     scale = min(max_width / logo.width, max_height / logo.height)
     return logo.width * scale, logo.height * scale
 
@@ -351,6 +357,7 @@ def items_section(pdf: Page, ctx: Context) -> None:
     pdf.set_text_color(0)
     if not doc.items:
         pdf.paragraph(lang._("No line items."))
+        signatures_section(pdf, ctx)
         return
 
     group_now: list[str] = [""]
@@ -364,40 +371,72 @@ def items_section(pdf: Page, ctx: Context) -> None:
             _group_row(pdf, lang._("{group} (continued)").format(group=group_now[0]))
 
     header()
-    for kind, lines in _groups(doc.items):
+    # the totals and the signature block follow the table on its last page, with at least its last row
+    closing_block = _totals_height(pdf, ctx) + _signatures_height(ctx)
+    groups = _groups(doc.items)
+    for kind, lines in groups:
         group_now[0] = lang._(ITEM_KINDS[ItemKind(kind)])
         first = _item_cells(lines[0], f)
         if pdf.room(_group_height(pdf) + pdf.row_height(first)):
             header()
         _group_row(pdf, group_now[0])
         for line in lines:
-            pdf.table_row(_item_cells(line, f), on_new_page=continued)
+            last = kind == groups[-1][0] and line is lines[-1]
+            pdf.table_row(_item_cells(line, f), on_new_page=continued, keep=closing_block if last else 0.0)
     group_now[0] = ""
-
-    total_width = sum(width for width, _ in ITEM_COLUMNS)
-    label_width = total_width - ITEM_COLUMNS[-1][0]
-    rows = [
-        (lang._("Subtotal"), f.money(doc.subtotal), False),
-        (lang._("Tax {rate}").format(rate=f.percent(doc.provider.tax_rate)), f.money(doc.tax), False),
-        (lang._("Total {currency}").format(currency=doc.currency), f.money(doc.total), True),
-    ]
-    pdf.room(3 * 5.0 + 1)
-    pdf.y += 0.8
-    for label, amount, bold in rows:
-        pdf.table_row([(label, label_width, "R"), (amount, ITEM_COLUMNS[-1][0], "R")], bold=bold,
-                      size=9 if bold else 8.5, pad=0.5, rule=None)
-    if doc.unpriced:
-        note = lang.n_("The total excludes {count} item not yet priced (shown as \u2014).",
-                       "The total excludes {count} items not yet priced (shown as \u2014).",
-                       doc.unpriced).format(count=lang.number(doc.unpriced))
-        pdf.y += 1
-        pdf.paragraph(note, size=8, line=3.8)
+    _totals(pdf, ctx)
+    signatures_section(pdf, ctx)
     shortened = [line for line in doc.items if len(line.description) > ITEM_TEXT_LIMIT]
     if shortened:
         pdf.heading(lang._("Full text of shortened item descriptions"))
         for line in shortened:
             pdf.paragraph(_item_label(line), size=8.5, line=4.0, indent=4, bullet="\u2022")
             pdf.y += 1
+
+
+def _total_rows(ctx: Context) -> list[tuple[str, str, bool]]:
+    doc, lang, f = ctx.doc, ctx.lang, ctx.f
+    return [
+        (lang._("Subtotal"), f.money(doc.subtotal), False),
+        (lang._("Tax {rate}").format(rate=f.percent(doc.provider.tax_rate)), f.money(doc.tax), False),
+        (lang._("Total {currency}").format(currency=doc.currency), f.money(doc.total), True),
+    ]
+
+
+def _unpriced_note(ctx: Context) -> str | None:
+    count = ctx.doc.unpriced
+    if not count:
+        return None
+    return ctx.lang.n_("The total excludes {count} item not yet priced (shown as \u2014).",
+                       "The total excludes {count} items not yet priced (shown as \u2014).",
+                       count).format(count=ctx.lang.number(count))
+
+
+def _total_cells(label: str, amount: str) -> list[tuple[str, float, str]]:
+    label_width = sum(width for width, _ in ITEM_COLUMNS) - ITEM_COLUMNS[-1][0]
+    return [(label, label_width, "R"), (amount, ITEM_COLUMNS[-1][0], "R")]
+
+
+def _totals_height(pdf: Page, ctx: Context) -> float:
+    height = 0.8 + sum(pdf.row_height(_total_cells(label, amount), bold=bold, size=9 if bold else 8.5, pad=0.5)
+                       for label, amount, bold in _total_rows(ctx))
+    note = _unpriced_note(ctx)
+    if note:
+        pdf.font(8)
+        height += 1 + len(pdf.wrap(note, pdf.content_width)) * 3.8
+    return height
+
+
+def _totals(pdf: Page, ctx: Context) -> None:
+    """Subtotal, tax and total, kept on one page with the signature block under them."""
+    pdf.room(_totals_height(pdf, ctx) + _signatures_height(ctx))
+    pdf.y += 0.8
+    for label, amount, bold in _total_rows(ctx):
+        pdf.table_row(_total_cells(label, amount), bold=bold, size=9 if bold else 8.5, pad=0.5, rule=None)
+    note = _unpriced_note(ctx)
+    if note:
+        pdf.y += 1
+        pdf.paragraph(note, size=8, line=3.8)
 
 
 def _groups(items: tuple[ItemLine, ...]) -> list[tuple[str, list[ItemLine]]]:
@@ -514,12 +553,16 @@ def history_section(pdf: Page, ctx: Context) -> None:
     def header() -> None:
         pdf.table_row(cells, bold=True, fill=GRAY_FILL, rule=0)
 
-    pdf.heading(lang._("Version history"), keep=pdf.row_height(cells, bold=True) + 8)
-    header()
     rows = [(str(entry.version), f.when(entry.issued_at), entry.author or DASH, _word(lang, STEPS, entry.step),
              entry.fingerprint[:12], False) for entry in sorted(doc.history, key=lambda e: e.version)]
     rows.append((lang._("{version} (this)").format(version=doc.version), f.when(doc.issued_at), _this_author(doc),
                  _word(lang, STEPS, doc.step), ctx.short_fingerprint, True))
+    *first, first_bold = rows[0]
+    first_row = [(text, width, align) for text, (width, align) in zip(first, HISTORY_COLUMNS, strict=True)]
+    # the heading is kept on a page with the header and the first row
+    pdf.heading(lang._("Version history"), keep=pdf.row_height(cells, bold=True) + pdf.row_height(
+        first_row, bold=bool(first_bold)))
+    header()
     for *texts, bold in rows:
         pdf.table_row([(text, width, align) for text, (width, align) in zip(texts, HISTORY_COLUMNS, strict=True)],
                       bold=bool(bold), on_new_page=header)
@@ -533,14 +576,86 @@ def _this_author(doc: VersionDocument) -> str:
     return doc.change_author or DASH
 
 
-# ---------------------------------------------------------------- 8. signatures
+# ---------------------------------------------------------------- 8. photos and attachments
+
+
+def attachments_section(pdf: Page, ctx: Context) -> None:
+    """The version's evidence: each photo's thumbnail in a grid, captioned with who shared it and when; other
+    files (and a photo whose thumbnail is missing) listed by name, size and short hash. Only when there are any:
+    documents without attachments render as before."""
+    doc, lang = ctx.doc, ctx.lang
+    if not doc.attachments:
+        return
+    photos = [(a, picture) for a in doc.attachments
+              if (picture := _thumbnail(ctx, a.thumbnail_sha256)) is not None]
+    files = [a for a in doc.attachments if all(a is not photo for photo, _ in photos)]
+    cell = (pdf.content_width - PHOTO_GAP * (PHOTO_COLUMNS - 1)) / PHOTO_COLUMNS
+    row_height = cell * PHOTO_RATIO + 1.0 + 2 * CAPTION_LINE
+    pdf.heading(lang._("Photos and attachments"), keep=row_height if photos else 9.0)
+    for start in range(0, len(photos), PHOTO_COLUMNS):
+        pdf.room(row_height)
+        top = pdf.y
+        for column, (attachment, picture) in enumerate(photos[start:start + PHOTO_COLUMNS]):
+            _photo(pdf, ctx, attachment, picture, pdf.l_margin + column * (cell + PHOTO_GAP), top, cell)
+        pdf.y = top + row_height + PHOTO_GAP / 2
+    for attachment in files:
+        said = lang._("{name} \u00b7 {size} \u00b7 {hash} \u00b7 {who}, {when}").format(
+            name=attachment.name, size=ctx.f.size(attachment.size), hash=attachment.sha256[:12],
+            who=attachment.shared_by, when=ctx.f.when(attachment.shared_at))
+        pdf.paragraph(said, size=8.5, line=4.0, indent=4, bullet="\u2022")
+        pdf.y += 0.6
+
+
+def _thumbnail(ctx: Context, sha: str | None) -> Picture | None:
+    data = ctx.images.get(sha) if sha else None
+    return prepare_picture(data, THUMBNAIL_PIXELS, "thumbnail") if data else None
+
+
+def _photo(pdf: Page, ctx: Context, attachment: Attachment, picture: Picture, x: float, top: float,
+           cell: float) -> None:
+    """One photo, fitted in its 4:3 cell (aspect kept, centred), on a thin frame, with who and when under it."""
+    box = cell * PHOTO_RATIO
+    width, height = _fit(picture, cell, box)
+    pdf.set_draw_color(GRAY_RULE)
+    pdf.set_line_width(0.15)
+    pdf.rect(x, top, cell, box)
+    pdf.image(io.BytesIO(picture.data), x=x + (cell - width) / 2, y=top + (box - height) / 2, w=width, h=height)
+    pdf.font(7.2, bold=True)
+    pdf.put(_one_line(pdf, attachment.shared_by, cell), x, top + box + 1.0, cell, CAPTION_LINE)
+    pdf.font(7.2)
+    pdf.set_text_color(GRAY_TEXT)
+    pdf.put(_one_line(pdf, ctx.f.when(attachment.shared_at), cell), x, top + box + 1.0 + CAPTION_LINE, cell,
+            CAPTION_LINE)
+    pdf.set_text_color(0)
+
+
+def _one_line(pdf: Page, text: str, width: float) -> str:
+    """The text's first line at this width (in the current font), ending in an ellipsis if more was cut."""
+    lines = pdf.wrap(text, width)
+    if len(lines) <= 1:
+        return lines[0] if lines else ""
+    line = lines[0]
+    while line and pdf.measure(line + "\u2026") > width:
+        line = line[:-1]
+    return line.rstrip() + "\u2026"
+
+
+# ---------------------------------------------------------------- 9. signatures
+
+
+def _signatures_height(ctx: Context) -> float:
+    """The signature block with its heading (and a signed copy's first line of outcome): what must fit."""
+    rows = SIGNED_ROWS if ctx.signed else SIGN_ROWS
+    return HEADING_SPACE + 5.0 + sum(rows) + (5.2 if ctx.signed else 0.0)
 
 
 def signatures_section(pdf: Page, ctx: Context) -> None:
+    """Drawn right under the totals (`items_section`): the signatures are given for those amounts, and a block
+    alone on a last page would sign nothing one can see."""
     lang = ctx.lang
-    rows = SIGNED_ROWS if ctx.signed else SIGN_ROWS
+    rows = SIGN_ROWS if ctx.signed is None else SIGNED_ROWS
     block = 5.0 + sum(rows)
-    pdf.heading(lang._("Signatures"), keep=block)
+    pdf.heading(lang._("Signatures"), keep=block + (5.2 if ctx.signed else 0.0))
     gap = 10.0
     width = (pdf.content_width - gap) / 2
     top = pdf.y
@@ -584,8 +699,8 @@ SECTIONS: tuple[Callable[[Page, Context], None], ...] = (
     parties_section,
     schedule_section,
     description_section,
-    items_section,
+    items_section,  # with the totals and, kept with them, the signatures
     changes_section,
+    attachments_section,
     history_section,
-    signatures_section,
 )
