@@ -60,6 +60,7 @@ SIGN_LINES = (N_("Name"), N_("Signature"), N_("Date"))
 # each signature line's height, mm; a signed copy has room for the drawn signature
 SIGN_ROWS = (7.0, 7.0, 7.0)
 SIGNED_ROWS = (7.0, 16.0, 7.0)
+OUTCOME_LINE = 1.0 + 4.2  # under a signed copy's block: what the client did (its first line)
 # the signed copy: what the client did, under its title and under the signature block
 SIGNED_BY = {"accepted": N_("Signed by {name} on {when}"), "disputed": N_("Disputed by {name} on {when}")}
 SIGNED_OUTCOMES = {"accepted": N_("The client accepted this version."),
@@ -586,9 +587,14 @@ def attachments_section(pdf: Page, ctx: Context) -> None:
     doc, lang = ctx.doc, ctx.lang
     if not doc.attachments:
         return
-    photos = [(a, picture) for a in doc.attachments
-              if (picture := _thumbnail(ctx, a.thumbnail_sha256)) is not None]
-    files = [a for a in doc.attachments if all(a is not photo for photo, _ in photos)]
+    photos: list[tuple[Attachment, Picture]] = []
+    files: list[Attachment] = []
+    for attachment in doc.attachments:
+        picture = _thumbnail(ctx, attachment.thumbnail_sha256)
+        if picture is None:
+            files.append(attachment)
+        else:
+            photos.append((attachment, picture))
     cell = (pdf.content_width - PHOTO_GAP * (PHOTO_COLUMNS - 1)) / PHOTO_COLUMNS
     row_height = cell * PHOTO_RATIO + 1.0 + 2 * CAPTION_LINE
     pdf.heading(lang._("Photos and attachments"), keep=row_height if photos else 9.0)
@@ -646,7 +652,7 @@ def _one_line(pdf: Page, text: str, width: float) -> str:
 def _signatures_height(ctx: Context) -> float:
     """The signature block with its heading (and a signed copy's first line of outcome): what must fit."""
     rows = SIGNED_ROWS if ctx.signed else SIGN_ROWS
-    return HEADING_SPACE + 5.0 + sum(rows) + (5.2 if ctx.signed else 0.0)
+    return HEADING_SPACE + 5.0 + sum(rows) + (OUTCOME_LINE if ctx.signed else 0.0)
 
 
 def signatures_section(pdf: Page, ctx: Context) -> None:
@@ -655,7 +661,7 @@ def signatures_section(pdf: Page, ctx: Context) -> None:
     lang = ctx.lang
     rows = SIGN_ROWS if ctx.signed is None else SIGNED_ROWS
     block = 5.0 + sum(rows)
-    pdf.heading(lang._("Signatures"), keep=block + (5.2 if ctx.signed else 0.0))
+    pdf.heading(lang._("Signatures"), keep=block + (OUTCOME_LINE if ctx.signed else 0.0))
     gap = 10.0
     width = (pdf.content_width - gap) / 2
     top = pdf.y
