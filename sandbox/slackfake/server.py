@@ -35,6 +35,7 @@ from .webapi import (
     ApiError,
     Args,
     add_member,
+    file_json,
     message_json,
 )
 
@@ -277,6 +278,47 @@ class FakeSlack:
             m = Message(self._ws.minter.ts(), user_id, text, [], thread_ts)
             ch.messages.append(m)
             return m.ts
+
+    def upload_as(self, user_id: str, name: str, content: bytes, mimetype: str | None = None) -> dict[str, Any]:
+        """A person uploads a file (into a form's file_input, or before sharing it): Slack's file object for it,
+        its type from its name unless `mimetype` says otherwise (Slack reports what it was told, not what the
+        bytes are). Shared nowhere yet."""
+        with self._lock:
+            ws = self._ws
+            if user_id not in ws.users:
+                raise ValueError(f"unknown user {user_id}")
+            f = FakeFile(ws.minter.id("F"), name, name, len(content), user_id, int(ws.now()), content,
+                         completed=True, mimetype=mimetype)
+            ws.files[f.id] = f
+            return file_json(ws, f)
+
+    def share_as(self, user_id: str, channel_id: str, file_ids: list[str], text: str = "",
+                 thread_ts: str | None = None) -> str:
+        """A person shares their uploaded files in a channel they belong to (a `file_share` message; no event
+        is sent: use SlackDriver.share_files). Returns the message's ts."""
+        with self._lock:
+            ws = self._ws
+            ch = ws.channels[channel_id]
+            if user_id not in ch.members:
+                raise ValueError(f"{user_id} is not a member of {channel_id}")
+            files = [ws.files[f] for f in file_ids]
+            if any(f.user != user_id for f in files):
+                raise ValueError("a person shares their own uploads")
+            m = Message(ws.minter.ts(), user_id, text, [], thread_ts, list(file_ids))
+            ch.messages.append(m)
+            for f in files:
+                f.channels.append(ch.id)
+            return m.ts
+
+    def delete_file(self, file_id: str) -> None:
+        """Its owner deletes a file: Slack no longer has it."""
+        with self._lock:
+            self._ws.files[file_id].deleted = True
+
+    def file_payload(self, file_id: str) -> dict[str, Any]:
+        """The file as Slack puts it in payloads (a file_input's state, a message's `files`)."""
+        with self._lock:
+            return copy.deepcopy(file_json(self._ws, self._ws.files[file_id]))
 
     def stall(self, method: str) -> Stall:
         """The next call of `method` is done, then its answer waits until `release` is set (or 60 s): a test
@@ -740,6 +782,17 @@ class _Handler(BaseHTTPRequestHandler):
                 {"body": text},
             )
             self._send(status, text.encode(), "text/plain; charset=utf-8")
+            return
+        if path.startswith("/files-pri/") and self.command == "GET":
+            with self.fake._lock:
+                status, data, headers = _files.serve_private(self.fake._ws, path,
+                                                             self.headers.get("Authorization", ""))
+                self.fake._ws.calls.append(Call("url_private", {"path": path}, status, {"length": len(data)}))
+            ctype = headers.pop("Content-Type", "text/plain; charset=utf-8")
+            self._send(status, data, ctype, headers)
+            return
+        if path == "/" and self.command == "GET":  # where a refused file download is sent: the sign-in page
+            self._send(200, _files.SIGN_IN_PAGE, "text/html; charset=utf-8")
             return
         if path in ("/link", "/link/"):  # the Socket Mode WebSocket URL apps.connections.open hands out
             self.fake.socket_mode.serve(self)
