@@ -340,6 +340,11 @@ class FakeSlack:
                 raise ValueError(f"#{name} is taken")
             self._ws.channels[channel_id].name = name
 
+    def invite_by_hand(self, channel_id: str, user_id: str, inviter: str | None = None) -> None:
+        """A person brings someone into a channel (not the app)."""
+        with self._lock:
+            add_member(self._ws, self._ws.channels[channel_id], user_id, inviter)
+
     def remove_member(self, channel_id: str, user_id: str) -> None:
         """A person removes someone (the app, say) from a channel."""
         with self._lock:
