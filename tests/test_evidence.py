@@ -297,3 +297,38 @@ def test_the_fake_takes_a_file_input_only_in_an_input_block() -> None:
     outside = json.loads(json.dumps(ok))
     outside["blocks"] = [{"type": "actions", "elements": [element]}]
     assert validate_view(outside, ("modal",))
+
+
+def test_a_download_slack_fails_is_read_again_and_the_pdf_waits_for_it(ws: LocalWorkspace) -> None:
+    order_id = approved(ws)
+    ws.fake.fail_next("url_private", "internal_error", 500)
+    ack = ws.confirm(WORKER, order_id, changes=[("cement", "2")], note="Slab", files=[("slab.jpg", photo())])
+    assert ack.text == "", ack.text
+    ws.settle(timeout=30)
+    assert [c.status for c in ws.fake.calls if c.method == "url_private"] == [500, 200]
+    assert [(r.status, r.version) for r in rows(ws, order_id)] == [("kept", 2)]
+    assert [a.name for a in document(ws, order_id, 2).attachments] == ["slab.jpg"]  # issued after the read
+
+
+def test_only_slack_file_objects_are_read_from_a_form() -> None:
+    from forms.evidence import parse_files
+
+    good = {"id": "F1", "name": "a.jpg", "mimetype": "image/jpeg", "size": 10, "url_private": "https://x/a.jpg",
+            "user": "U1", "created": 1_700_000_000}
+    values = {"files": {"files": {"type": "file_input", "files": [good, "F2", {"id": "F3"}, {"url_private": "u"},
+                                                                  {**good, "id": "F4", "size": True,
+                                                                   "created": "soon"}]}}}
+    parsed = parse_files(values)
+    assert [(f.slack_id, f.size, f.created is None) for f in parsed] == [("F1", 10, False), ("F4", 0, True)]
+    assert parse_files({}) == () and parse_files({"files": {"files": {"files": "F1"}}}) == ()
+
+
+def test_photos_over_socket_mode(seeded, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    for proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(proxy, raising=False)  # slack_sdk's Socket Mode client would tunnel loopback
+    with LocalWorkspace(seeded, PEOPLE, transport="socket_mode", policy=NO_REAPPROVAL) as ws:
+        order_id = approved(ws, files=[("before.jpg", photo())])
+        ws.share_photos(WORKER, order_id, [("after.jpg", photo())])
+        ws.settle()
+        assert [(r.name, r.version, r.status) for r in rows(ws, order_id)] == [
+            ("before.jpg", 1, "kept"), ("after.jpg", None, "kept")]

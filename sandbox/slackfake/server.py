@@ -475,9 +475,10 @@ class FakeSlack:
     def fail_next(
         self, method: str, error: str = "ratelimited", status: int = 429, retry_after: int = 1, times: int = 1
     ) -> None:
-        """The next `times` calls of `method` ("upload" for the upload leg) fail like that: 429 carries
-        Retry-After and `{"ok": false, "error": "ratelimited"}`, 5xx a plain-text body, 200 the error code."""
-        if method != "upload" and method not in REGISTRY and method not in APP_LEVEL_METHODS:
+        """The next `times` calls of `method` ("upload" for the upload leg, "url_private" for a file's download)
+        fail like that: 429 carries Retry-After and `{"ok": false, "error": "ratelimited"}`, 5xx a plain-text
+        body, 200 the error code."""
+        if method not in ("upload", "url_private") and method not in REGISTRY and method not in APP_LEVEL_METHODS:
             raise ValueError(f"{method} is not a method the fake implements; the fault would never fire")
         with self._lock:
             self._faults.setdefault(method, []).extend(
@@ -789,6 +790,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, text.encode(), "text/plain; charset=utf-8")
             return
         if path.startswith("/files-pri/") and self.command == "GET":
+            fault = self.fake._take_fault("url_private")
+            if fault is not None and fault.status in (0, LOST):
+                self.fake._record("url_private", {"path": path}, 0, {"dropped": True})
+                self.close_connection = True
+                return
+            if fault is not None:
+                self.fake._record("url_private", {"path": path}, fault.status, {})
+                self._send(fault.status, fault.error.encode(), "text/plain; charset=utf-8")
+                return
             with self.fake._lock:
                 status, data, headers = _files.serve_private(self.fake._ws, path,
                                                              self.headers.get("Authorization", ""))
