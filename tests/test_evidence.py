@@ -332,3 +332,22 @@ def test_photos_over_socket_mode(seeded, monkeypatch) -> None:  # type: ignore[n
         ws.settle()
         assert [(r.name, r.version, r.status) for r in rows(ws, order_id)] == [
             ("before.jpg", 1, "kept"), ("after.jpg", None, "kept")]
+
+
+def test_what_the_bytes_are_decides_not_the_name() -> None:
+    from bot.effects.fetch import examine
+
+    def saved(image: Image.Image, kind: str, **options: object) -> bytes:
+        out = io.BytesIO()
+        image.save(out, kind, **options)
+        return out.getvalue()
+
+    clear = saved(Image.new("RGBA", (900, 300), (0, 0, 0, 0)), "PNG")
+    read = examine(clear, "image/png")
+    assert read.reason is None and read.sha256 == hashlib.sha256(clear).hexdigest()
+    with Image.open(io.BytesIO(read.thumbnail or b"")) as thumb:
+        assert thumb.size == (480, 160) and thumb.getpixel((1, 1)) == (255, 255, 255)  # on white paper
+    assert examine(saved(Image.new("RGB", (9, 9)), "JPEG"), "image/png").reason == "not_its_type"
+    camera = saved(Image.new("RGB", (64, 48)), "MPO", save_all=True, append_images=[Image.new("RGB", (64, 48))])
+    assert examine(camera, "image/jpeg").reason is None  # a camera's multi-picture JPEG is a JPEG
+    assert examine(b"%PDF-1.7\n", "application/pdf").thumbnail is None

@@ -32,6 +32,10 @@ log = logging.getLogger("bot.effects")
 
 THUMBNAIL_PX = 480  # the longer side; the PDF's grid shows them a few centimetres wide
 THUMBNAIL_QUALITY = 80
+# Pillow's format → the type Slack reports for it (workflow/attachments.IMAGE_TYPES); many cameras write JPEGs
+# that Pillow reads as MPO (several pictures in one file)
+FORMAT_TYPE = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
+               "WEBP": "image/webp"}
 
 
 @dataclass(frozen=True)
@@ -50,12 +54,12 @@ def examine(content: bytes, mimetype: str) -> Read:
         return Read(digest) if content.startswith(b"%PDF-") else Read(reason=LeftOut.NOT_ITS_TYPE)
     try:
         with Image.open(io.BytesIO(content)) as image:
-            if Image.MIME.get(image.format or "") != mimetype:
+            if FORMAT_TYPE.get(image.format or "") != mimetype:
                 return Read(reason=LeftOut.NOT_ITS_TYPE)
             image.verify()  # the whole file, without decoding it: a cut-short or damaged one fails here
         with Image.open(io.BytesIO(content)) as image:  # verify() leaves the image unusable: open it again
             image.draft("RGB", (THUMBNAIL_PX, THUMBNAIL_PX))  # a JPEG decodes at a fraction of its size
-            thumb = ImageOps.exif_transpose(image).convert("RGB")
+            thumb = _on_white(ImageOps.exif_transpose(image))
             thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
             out = io.BytesIO()
             thumb.save(out, "JPEG", quality=THUMBNAIL_QUALITY)
@@ -64,6 +68,16 @@ def examine(content: bytes, mimetype: str) -> Read:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):  # Pillow's words for a bad file
         return Read(reason=LeftOut.UNREADABLE)
     return Read(digest, out.getvalue())
+
+
+def _on_white(image: Image.Image) -> Image.Image:
+    """RGB for a JPEG: a transparent PNG, GIF or WebP shows on white paper, as the PDF's page is."""
+    if image.mode in ("RGBA", "LA", "P", "PA") and ("A" in image.mode or "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGB", rgba.size, (255, 255, 255))
+        paper.paste(rgba, mask=rgba.getchannel("A"))
+        return paper
+    return image.convert("RGB")
 
 
 def run(fx: Effects, effect: Claim) -> Record | None:
