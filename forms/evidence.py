@@ -6,9 +6,8 @@ from __future__ import annotations
 from forms.elements import Block, Values, element_state, input_block
 from forms.problems import BLOCKS
 from i18n import Language
-from workflow.attachments import FILETYPES, MAX_BYTES, MAX_FILES
 from workflow.errors import Field
-from workflow.inputs import SharedFile, shared_file
+from workflow.shared_files import FILETYPES, MAX_BYTES, MAX_FILES, SharedFile, shared_file
 
 FILES = BLOCKS[Field.FILES]
 

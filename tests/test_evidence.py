@@ -21,8 +21,8 @@ from sandbox.local import LocalWorkspace, manifest_scopes
 from sandbox.slackfake.validation import validate_view
 from storage.models import Asset, OrderAttachment, OrderVersion, PendingEffect
 from tests.conftest import COORDINATOR, NO_REAPPROVAL, OUTSIDER, REQUESTER, SUPERVISOR, WORKER
-from workflow.attachments import MAX_BYTES
 from workflow.document import VersionDocument
+from workflow.shared_files import MAX_BYTES
 
 PEOPLE = {REQUESTER: "Rosa Requester", SUPERVISOR: "Sam Supervisor", COORDINATOR: "Carla Coordinator",
           WORKER: "Jürgen Müller", OUTSIDER: "Otto Outsider"}

@@ -19,17 +19,9 @@ from sqlmodel import Session, col, select
 from storage.db import queue_effects, session_scope
 from storage.models import OrderAttachment, RoleGrant, ServiceOrder
 from workflow.effects import Card, EffectKind, Evidence, FetchFile, Message
-from workflow.errors import FileNotAccepted, FileTooLarge, Problem, TooManyFiles
-from workflow.inputs import SharedFile
 from workflow.queries import field_workers
+from workflow.shared_files import IMAGE_TYPES, SharedFile
 from workflow.vocabulary import Role, State
-
-MAX_FILES = 10  # a file_input's own ceiling (Block Kit: max_files 1..10)
-MAX_BYTES = 10 * 1024 * 1024  # Slack's limit for a file_input's files: 10 MB
-# What we keep: images Pillow reads (a thumbnail for the PDF) and PDFs. HEIC needs a plugin Pillow lacks.
-IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
-ACCEPTED = IMAGE_TYPES | {"application/pdf"}
-FILETYPES = ("jpg", "jpeg", "png", "gif", "webp", "pdf")  # the file_input's filetypes (Slack's names)
 
 
 class Source(StrEnum):
@@ -50,19 +42,6 @@ class LeftOut(StrEnum):
     TOO_LARGE = "too_large"  # more bytes than MAX_BYTES, whatever Slack reported
     UNREADABLE = "unreadable"  # an image Pillow cannot read, a PDF without its header
     NOT_ITS_TYPE = "not_its_type"  # the bytes are another kind of file than its type says
-
-
-def check(files: Iterable[SharedFile]) -> Problem | None:
-    """Whether a form's files may be taken, by what Slack reports: a type we keep, within Slack's size."""
-    files = list(files)
-    if len(files) > MAX_FILES:
-        return TooManyFiles(MAX_FILES)
-    for file in files:
-        if file.mimetype not in ACCEPTED:
-            return FileNotAccepted(file.name, file.mimetype)
-        if file.size > MAX_BYTES:
-            return FileTooLarge(file.name, file.size, MAX_BYTES)
-    return None
 
 
 def record(session: Session, order_id: int, files: Iterable[SharedFile], source: Source, shared_by: str,

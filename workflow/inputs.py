@@ -3,40 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, time
 from decimal import Decimal
 
-
-@dataclass(frozen=True)
-class SharedFile:
-    """A photo or file as Slack reported it (a file_input's state, a message's `files`): nothing of it was read
-    yet. workflow/attachments.py checks and records it."""
-
-    slack_id: str
-    name: str
-    mimetype: str
-    size: int  # bytes, as Slack says
-    url_private: str
-    user: str | None = None  # who shared it, as Slack says
-    created: datetime | None = None
-
-
-def shared_file(data: object) -> SharedFile | None:
-    """A Slack file object, typed; None when it is not one (no id or no url_private: nothing to read)."""
-    if not isinstance(data, dict):
-        return None
-    slack_id, url = data.get("id"), data.get("url_private") or data.get("url_private_download")
-    if not isinstance(slack_id, str) or not slack_id or not isinstance(url, str) or not url:
-        return None
-    size, created = data.get("size"), data.get("created") or data.get("timestamp")
-    return SharedFile(
-        slack_id=slack_id[:32], name=str(data.get("name") or data.get("title") or slack_id)[:255],
-        mimetype=str(data.get("mimetype") or "application/octet-stream").lower()[:100],
-        size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0, url_private=url,
-        user=data["user"] if isinstance(data.get("user"), str) else None,
-        created=(datetime.fromtimestamp(created, UTC)
-                 if isinstance(created, int | float) and not isinstance(created, bool) and 0 < created < 2**33
-                 else None))
+from workflow.shared_files import SharedFile
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,7 @@ from workflow.people import local_today
 from workflow.policy import ApprovalPolicy, Level, Separation, asked_for, escalated_for, may_approve, roles_for
 from workflow.queries import field_workers, get_order, holders, open_stint, version_lines, waiting_change
 from workflow.routing import Router
+from workflow.shared_files import check as check_files
 from workflow.transitions import BY_ACTION, Transition, check
 from workflow.vocabulary import Action, CatalogKind, ItemKind, Role, State, order_number
 
@@ -993,7 +994,7 @@ def _files_of(data: StepInput) -> tuple[SharedFile, ...]:
 
 def _check_files(files: tuple[SharedFile, ...]) -> None:
     """A form's files, by what Slack reports of them (nothing is downloaded in the ack)."""
-    if problem := attachments.check(files):
+    if problem := check_files(files):
         raise FieldErrors({Field.FILES: problem})
 
 

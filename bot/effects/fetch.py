@@ -23,9 +23,10 @@ from bot.profiles import learn
 from bot.render.notices import after_archiving, left_out
 from storage.db import queue_effects
 from storage.models import Asset, OrderAttachment
-from workflow.attachments import IMAGE_TYPES, MAX_BYTES, LeftOut, Status
+from workflow.attachments import LeftOut, Status
 from workflow.effects import Card, EffectKind, FetchFile
 from workflow.queries import closed_order_people
+from workflow.shared_files import IMAGE_TYPES, MAX_BYTES
 from workflow.vocabulary import order_number
 
 log = logging.getLogger("bot.effects")

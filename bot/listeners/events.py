@@ -13,8 +13,8 @@ from bot.context import BotContext
 from bot.home import render_home
 from bot.profiles import refresh
 from workflow.attachments import share_in_channel
-from workflow.inputs import shared_file
 from workflow.people import saw_home
+from workflow.shared_files import shared_file
 
 log = logging.getLogger(__name__)
 
