@@ -21,7 +21,8 @@ from sandbox.local import LocalWorkspace, manifest_scopes
 from sandbox.slackfake.validation import validate_view
 from storage.models import Asset, OrderAttachment, OrderVersion, PendingEffect
 from tests.conftest import COORDINATOR, NO_REAPPROVAL, OUTSIDER, REQUESTER, SUPERVISOR, WORKER
-from workflow.document import VersionDocument
+from workflow.document import Provider, VersionDocument
+from workflow.letterhead import Letterhead
 from workflow.shared_files import MAX_BYTES
 
 PEOPLE = {REQUESTER: "Rosa Requester", SUPERVISOR: "Sam Supervisor", COORDINATOR: "Carla Coordinator",
@@ -351,3 +352,18 @@ def test_what_the_bytes_are_decides_not_the_name() -> None:
     camera = saved(Image.new("RGB", (64, 48)), "MPO", save_all=True, append_images=[Image.new("RGB", (64, 48))])
     assert examine(camera, "image/jpeg").reason is None  # a camera's multi-picture JPEG is a JPEG
     assert examine(b"%PDF-1.7\n", "application/pdf").thumbnail is None
+
+
+def test_the_channel_hears_it_in_the_providers_language(seeded) -> None:  # type: ignore[no-untyped-def]
+    spanish = Letterhead(Provider(name="Servicios", locale="es_CL"))
+    with LocalWorkspace(seeded, PEOPLE, policy=NO_REAPPROVAL, letterhead=spanish) as ws:
+        order_id = approved(ws)
+        ws.confirm(WORKER, order_id, changes=[("cement", "2")], note="Losa", files=[("losa.jpg", b"palabras")])
+        ts, _ = ws.share_photos(WORKER, order_id, [("medidor.jpg", photo())])
+        ws.settle()
+        said = channel_says(ws, order_id)
+        assert ("“losa.jpg” quedó fuera de las fotos y archivos de la orden: no es el tipo de archivo que dicen su "
+                "nombre y su tipo. Súbelo de nuevo si hace falta.") in said
+        assert "“medidor.jpg” va en la próxima versión de la orden (una confirmación o el acta de cierre)." in said
+        assert "v2 · 0 fotos" not in card_text(ws, order_id) and "1 foto para la próxima versión" in card_text(
+            ws, order_id)

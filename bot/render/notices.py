@@ -99,6 +99,6 @@ _LEFT_OUT = {
 
 def left_out(number: str, name: str, reason: LeftOut, limit_mb: int, lang: Language) -> str:
     """A photo or file left out of the order's evidence once it was read, and why."""
-    return lang._("{number}: “{name}” was left out of the order's photos and files: {why}. Share it again if it "
+    return lang._("{number}: “{name}” was left out of the order's photos and files: {why}. Upload it again if it "
                   "is needed.").format(number=number, name=esc(name),
                                        why=lang._(_LEFT_OUT[reason]).format(size=lang.number(limit_mb)))
