@@ -111,6 +111,8 @@ def card_blocks(card: OrderCard, today: date | None = None, lang: Language | Non
         title = bold(_("Rounds before approval"))
         said = "\n".join(f"• {sentence(facts, lang)}" for facts in card.rounds)
         blocks.append(section(f"{title}\n{said}"))
+    if card.photos:
+        blocks.append(context(":camera: " + _photos(card, lang)))
     if card.steps:
         value = ButtonValue(card.id, card.revision).dump()
         blocks.append(actions_block("order_steps", [
@@ -123,6 +125,17 @@ def card_blocks(card: OrderCard, today: date | None = None, lang: Language | Non
     blocks.append(context(_("Revision {revision} · only the people the workflow allows can use these buttons")
                           .format(revision=card.revision)))
     return blocks
+
+
+def _photos(card: OrderCard, lang: Language) -> str:
+    """Photos per version, "v1 · 2 photos, v3 · 1 photo", and those waiting for the next version."""
+    said = [lang.n_("v{version} · {count} photo", "v{version} · {count} photos", count).format(
+        version=version, count=lang.number(count)) for version, count in card.photos if version is not None]
+    waiting = sum(count for version, count in card.photos if version is None)
+    if waiting:
+        said.append(lang.n_("{count} photo for the next version", "{count} photos for the next version",
+                            waiting).format(count=lang.number(waiting)))
+    return ", ".join(said)
 
 
 def _approvals(card: OrderCard, lang: Language) -> str | None:

@@ -163,6 +163,16 @@ def once_client(client: WebClient) -> WebClient:
     return once
 
 
+class _Refuse(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as the error it is: the bot token goes to Slack's file URL and nowhere else."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_Refuse)
+
+
 class Gateway:
     def __init__(self, client: WebClient) -> None:
         self.client = client
@@ -263,10 +273,14 @@ class Gateway:
             if error.code != ErrorCode.ALREADY_ARCHIVED:
                 raise
 
-    def post(self, channel: str, text: str, blocks: list[dict] | None = None, key: str | None = None) -> str:
-        """Post a message. With a `key`, at most once: the message carries the key as metadata, and after an
-        answer that never came the channel's history says whether it was posted."""
+    def post(self, channel: str, text: str, blocks: list[dict] | None = None, key: str | None = None,
+             thread_ts: str | None = None) -> str:
+        """Post a message (a reply in a thread, given its `thread_ts`). With a `key`, at most once: the message
+        carries the key as metadata, and after an answer that never came the channel's history says whether it
+        was posted."""
         kwargs: dict[str, Any] = {"channel": channel, "text": text}
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
         if blocks is not None:
             kwargs["blocks"] = blocks
         if key is None:
@@ -417,6 +431,39 @@ class Gateway:
             if error.code in (ErrorCode.FILE_NOT_FOUND, ErrorCode.FILE_DELETED):
                 return False
             raise
+
+    def file_info(self, file_id: str) -> dict[str, Any] | None:
+        """What Slack says of a file now (files.info, files:read), or None when it no longer has it."""
+        try:
+            return dict(self._call("files.info", file=file_id)["file"])
+        except SlackError as error:
+            if error.code in (ErrorCode.FILE_NOT_FOUND, ErrorCode.FILE_DELETED):
+                return None
+            raise
+
+    def download(self, url: str, limit: int, expected: str) -> bytes | None:
+        """A file's bytes from its url_private, with the bot token (not a Web API method), read as they come
+        and never more than `limit`: None when there are more. A file Slack no longer has is FILE_NOT_FOUND.
+        Slack answers a token it refuses with a redirect to its sign-in page, and a token without files:read
+        with that page itself (HTTP 200, HTML): both mean an admin must act, so neither is taken for the file
+        (`expected`: the type Slack reported; an HTML file is read as such)."""
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.client.token}"})
+        try:
+            with _NO_REDIRECTS.open(request, timeout=self.client.timeout) as answer:
+                html = answer.headers.get_content_type() == "text/html" and expected != "text/html"
+                if html:
+                    raise SlackError("download", ErrorCode.MISSING_SCOPE, "a sign-in page, not the file",
+                                     needed="files:read")
+                content = answer.read(limit + 1)
+        except urllib.error.HTTPError as error:
+            if error.code in (404, 410):
+                raise SlackError("download", ErrorCode.FILE_NOT_FOUND) from error
+            if 300 <= error.code < 400:  # to the sign-in page: the token was refused
+                raise SlackError("download", ErrorCode.NOT_AUTHED, "redirected to sign in") from error
+            raise SlackError("download", f"http_{error.code}", error.reason) from error
+        except OSError as error:
+            raise SlackError("download", ErrorCode.CONNECTION_ERROR, str(error)) from error
+        return None if len(content) > limit else content
 
     def _send_bytes(self, url: str, content: bytes, tries: int = 3) -> None:
         """The upload leg: a plain POST of the bytes to the URL Slack gave (not a Web API method)."""

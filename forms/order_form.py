@@ -17,6 +17,7 @@ from forms.elements import (
     text_context,
     text_input,
 )
+from forms.evidence import files_block, parse_files
 from forms.fields import DESCRIPTION_MAX, decimal_marks, parse_free_items, required_date, required_text
 from forms.items import FREE_ITEMS, MAX_ROWS, add_rows_button, free_items_block, item_block, item_rows, parse_rows
 from forms.metadata import FormMeta
@@ -53,6 +54,7 @@ def build(meta: FormMeta, today: str | None = None) -> View:
     if meta.rows < MAX_ROWS:
         blocks.append(add_rows_button(lang))
     blocks.append(free_items_block(lang, _("Items not in the catalog")))
+    blocks.append(files_block(lang))
     return modal(lang, CALLBACK_ID, lang.p_("modal title", "New service order"), lang.p_("modal button", "Submit"),
                  blocks, meta.dump())
 
@@ -78,4 +80,4 @@ def parse(values: Values, meta: FormMeta) -> OrderDraft:
     errors.raise_if_any()
     if not items and not free:
         raise FormErrors({item_block(0): lang._("Add at least one item (or an item not in the catalog below).")})
-    return OrderDraft(client, site, requested, chosen, description, items, free)
+    return OrderDraft(client, site, requested, chosen, description, items, free, parse_files(values))

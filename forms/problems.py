@@ -13,6 +13,8 @@ from workflow.errors import (
     Field,
     FieldErrors,
     FieldKey,
+    FileNotAccepted,
+    FileTooLarge,
     FreeItemTaken,
     ItemRow,
     KeepOneFieldWorker,
@@ -31,6 +33,7 @@ from workflow.errors import (
     Required,
     ScheduleUnchanged,
     SiteOfAnotherClient,
+    TooManyFiles,
     TotalOverCeiling,
     WindowBackwards,
 )
@@ -51,6 +54,7 @@ BLOCKS: dict[Field, str] = {
     Field.REASON: "reason",
     Field.START_TIME: "start_time",
     Field.END_TIME: "end_time",
+    Field.FILES: "files",
 }
 
 
@@ -132,6 +136,14 @@ def problem_text(lang: Language, key: FieldKey, problem: Problem, name: Callable
             return _("An approved order keeps at least one field worker: pick who does the job.")
         case CrewUnchanged():
             return _("That is the crew the order already has: add, remove or replace someone.")
+        case FileNotAccepted(name=name_, mimetype=mimetype):
+            return _("“{name}” is a {type} file: only images (JPEG, PNG, GIF, WebP) and PDFs are taken.").format(
+                name=name_, type=mimetype)
+        case FileTooLarge(name=name_, size=size, limit=limit):
+            return _("“{name}” is {size} MB, above the limit of {limit} MB for one file.").format(
+                name=name_, size=lang.number(round(size / 2**20, 1)), limit=lang.number(limit // 2**20))
+        case TooManyFiles(limit=limit):
+            return _("Attach at most {count} files.").format(count=lang.number(limit))
         case Required() if key == Field.REASON:
             return _("Say why the order was not performed.")
         case _:

@@ -26,6 +26,7 @@ from forms.elements import (
     text_section,
     users_select,
 )
+from forms.evidence import files_block, parse_files
 from forms.fields import (
     NOTES_MAX,
     REASON_MAX,
@@ -164,14 +165,14 @@ def build_not_performed(meta: FormMeta, order: OrderCard, lines: Lines) -> View:
     return _modal(lang, Action.NOT_PERFORM,
                   lang.p_("modal title", "Not performed {number}").format(number=order.number),
                   lang.p_("modal button", "Close order"),
-                  _reason_blocks(lang, order, lang._("Why was it not performed?")), meta)
+                  [*_reason_blocks(lang, order, lang._("Why was it not performed?")), files_block(lang)], meta)
 
 
 def parse_not_performed(values: Values, meta: FormMeta) -> Closing:
     errors = Collector(language(meta.locale))
     reason = required_text(values, REASON, REASON_MAX, errors, errors.lang._("Enter why it was not performed."))
     errors.raise_if_any()
-    return Closing(reason)
+    return Closing(reason, parse_files(values))
 
 
 def build_complete(meta: FormMeta, order: OrderCard, lines: Lines) -> View:
@@ -181,7 +182,8 @@ def build_complete(meta: FormMeta, order: OrderCard, lines: Lines) -> View:
               text_context(_("Close the order as completed, as specified in its latest version (v{version}).")
                            .format(version=order.version)),
               input_block(NOTE, _("Closing note"), text_input(NOTE, max_length=NOTES_MAX, multiline=True),
-                          optional=True)]
+                          optional=True),
+              files_block(lang)]
     return _modal(lang, Action.COMPLETE, lang.p_("modal title", "Complete {number}").format(number=order.number),
                   lang.p_("modal button", "Close order"), blocks, meta)
 
@@ -190,7 +192,7 @@ def parse_complete(values: Values, meta: FormMeta) -> Closing:
     errors = Collector(language(meta.locale))
     note = optional_text(values, NOTE, NOTES_MAX, errors)
     errors.raise_if_any()
-    return Closing(note)
+    return Closing(note, parse_files(values))
 
 
 def _current_items(lang: Language, lines: Lines) -> str:
@@ -218,6 +220,7 @@ def build_confirm(meta: FormMeta, order: OrderCard, lines: Lines) -> View:
         input_block(FIELD_WORKERS, _("Add field workers"), users_select(FIELD_WORKERS, _("More people on the job")),
                     optional=True),
         input_block(NOTE, _("Why the change"), text_input(NOTE, max_length=NOTES_MAX, multiline=True)),
+        files_block(lang),
     ]
     return _modal(lang, Action.CONFIRM, lang.p_("modal title", "Confirmation {number}").format(number=order.number),
                   lang.p_("modal button", "File it"), blocks, meta)
@@ -231,7 +234,7 @@ def parse_confirm(values: Values, meta: FormMeta) -> Confirmation:
     workers = read_users(values, FIELD_WORKERS)
     note = required_text(values, NOTE, NOTES_MAX, errors, errors.lang._("Enter why the order changes."))
     errors.raise_if_any()
-    return Confirmation(changes, free, tuple(dict.fromkeys(workers)), note)
+    return Confirmation(changes, free, tuple(dict.fromkeys(workers)), note, parse_files(values))
 
 
 # the modal's 100 blocks: the summary, the reason and at most this many lines' prices

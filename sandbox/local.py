@@ -20,6 +20,7 @@ from sandbox.slackfake.inbound import SlackDriver
 from sandbox.slackfake.server import DEFAULT_SCOPES, FakeSlack
 from sandbox.slackfake.state_values import date as date_value
 from sandbox.slackfake.state_values import external, number, plain_text, static, timepicker, users
+from sandbox.slackfake.state_values import files as files_value
 from storage.models import PendingEffect, ServiceOrder
 from workflow.clock import Clock, utcnow
 from workflow.document import Provider
@@ -28,6 +29,8 @@ from workflow.limits import Limits
 from workflow.policy import ApprovalPolicy
 
 SIGNING_SECRET = "local-signing-secret"
+# a file a person attaches: its name and bytes, and the type Slack reports if not the one its name implies
+Upload = tuple[str, bytes] | tuple[str, bytes, str]
 MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
 
 
@@ -212,8 +215,25 @@ class LocalWorkspace:
 
     # --- the workflow's steps, each as a person does it: open the form, fill it in, submit ------------
 
+    def upload(self, user: str, files: list[Upload]) -> list[dict[str, Any]]:
+        """The person uploads files (into a form's file input, or to share them): Slack's file objects."""
+        return [self.fake.upload_as(user, f[0], f[1], f[2] if len(f) > 2 else None) for f in files]  # type: ignore[misc]
+
+    def _files(self, user: str, files: list[Upload] | None) -> dict[str, Any]:
+        """The form's "Photos and files" input with `files` chosen (nothing when None)."""
+        return {"files": {"files": files_value(self.upload(user, files))}} if files else {}
+
+    def share_photos(self, user: str, order_id: int, files: list[Upload], text: str = "",
+                     event_id: str | None = None) -> tuple[str, Any]:
+        """The person shares photos in the order's channel (a file_share message and its event)."""
+        order = self.order(order_id)
+        assert order.channel_id, "the order has no channel yet"
+        uploaded = self.upload(user, files)
+        return self.slack.share_files(user, order.channel_id, [f["id"] for f in uploaded], text, event_id=event_id)
+
     def submit_order(self, user: str, *, client: str, site: str, items: list[tuple[str, str]], requested: str,
-                     description: str, priority: str = "normal", free_items: str = "") -> Any:
+                     description: str, priority: str = "normal", free_items: str = "",
+                     files: list[Upload] | None = None) -> Any:
         """/order, then the submit form. `items` are (what to type in the picker, quantity)."""
         view = self._open(user, "submit_order", lambda: self.slack.command(user, "/order"))
         view = self._rows_for(user, view, len(items))
@@ -224,6 +244,7 @@ class LocalWorkspace:
             "priority": {"priority": static(priority)},
             "description": {"description": plain_text(description)},
             "free_items": {"free_items": plain_text(free_items)},
+            **self._files(user, files),
         }
         values.update(self._item_values(user, view, items))
         return self.submit(user, view, values)
@@ -255,23 +276,24 @@ class LocalWorkspace:
         return self.submit(user, view, {"reason": {"reason": plain_text(reason)}})
 
     def confirm(self, user: str, order_id: int, *, changes: list[tuple[str, str]], note: str,
-                free_items: str = "", workers: list[str] | None = None) -> Any:
+                free_items: str = "", workers: list[str] | None = None, files: list[Upload] | None = None) -> Any:
         """A confirmation: `changes` are (what to type in the picker, new quantity; 0 removes)."""
         view = self.open_step(user, order_id, "confirm")
         view = self._rows_for(user, view, len(changes))
         values: dict[str, Any] = {"note": {"note": plain_text(note)},
                                   "free_items": {"free_items": plain_text(free_items)},
-                                  "field_workers": {"field_workers": users(workers or [])}}
+                                  "field_workers": {"field_workers": users(workers or [])},
+                                  **self._files(user, files)}
         values.update(self._item_values(user, view, changes))
         return self.submit(user, view, values)
 
-    def complete(self, user: str, order_id: int, note: str = "") -> Any:
+    def complete(self, user: str, order_id: int, note: str = "", files: list[Upload] | None = None) -> Any:
         view = self.open_step(user, order_id, "complete")
-        return self.submit(user, view, {"note": {"note": plain_text(note)}})
+        return self.submit(user, view, {"note": {"note": plain_text(note)}, **self._files(user, files)})
 
-    def not_perform(self, user: str, order_id: int, reason: str) -> Any:
+    def not_perform(self, user: str, order_id: int, reason: str, files: list[Upload] | None = None) -> Any:
         view = self.open_step(user, order_id, "not_perform")
-        return self.submit(user, view, {"reason": {"reason": plain_text(reason)}})
+        return self.submit(user, view, {"reason": {"reason": plain_text(reason)}, **self._files(user, files)})
 
     def set_prices(self, user: str, order_id: int, *, prices: dict[str, str], reason: str) -> Any:
         """The "Set prices" form: `prices` maps a line's description to the unit price typed on it."""

@@ -17,6 +17,8 @@ from workflow.effects import (
     ORDER,
     Card,
     EffectKind,
+    Evidence,
+    FetchFile,
     Home,
     Invite,
     Kick,
@@ -42,7 +44,7 @@ FACTS = StepFacts(Action.CONFIRM, "U1", version=2, fields=(FieldChange("schedule
 
 
 def test_every_kind_has_a_place_a_handler_and_one_aside_flag() -> None:
-    assert set(ORDER) == set(EffectKind) == set(HANDLERS) and len(ORDER) == 10
+    assert set(ORDER) == set(EffectKind) == set(HANDLERS) and len(ORDER) == 11
     assert set(ASIDE) == {"home", "reminder", "notify"}
 
 
@@ -51,6 +53,7 @@ def test_every_kind_has_a_place_a_handler_and_one_aside_flag() -> None:
     (EffectKind.CARD, Card()), (EffectKind.CARD, Card(overdue=True)), (EffectKind.MESSAGE, Message(FACTS)),
     (EffectKind.UPLOAD_PDF, UploadPdf(3)), (EffectKind.UPLOAD_PDF, UploadPdf(3, "F1")), (EffectKind.HOME, Home()),
     (EffectKind.HOME, Home(("U5",))), (EffectKind.KICK, Kick(("U5", "U6"))),
+    (EffectKind.FETCH_FILE, FetchFile(7)), (EffectKind.MESSAGE, Message(None, evidence=Evidence(("a.jpg",), "1.2"))),
     (EffectKind.REMINDER, Reminder(ReminderAbout.ESCALATION, 48, ("U3",), "pending_approval")),
     (EffectKind.NOTIFY, Notify("U1", NotifyAbout.MORNING, "approved", date(2026, 11, 28), "C1")),
     (EffectKind.NOTIFY, Notify("U4", NotifyAbout.DIGEST, count=20,

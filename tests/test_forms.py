@@ -280,7 +280,7 @@ def test_the_submit_form_in_spanish() -> None:
         "Nueva orden de servicio", "Enviar", "Cancelar")
     labels = [b["label"]["text"] for b in view["blocks"] if b["type"] == "input"]
     assert labels == ["Cliente", "Sede", "Fecha solicitada", "Prioridad", "Descripción del trabajo", "Ítem 1",
-                      "Cantidad", "Ítems que no están en el catálogo"]
+                      "Cantidad", "Ítems que no están en el catálogo", "Fotos y archivos"]
     priority = next(b for b in view["blocks"] if b.get("block_id") == "priority")["element"]
     assert [o["text"]["text"] for o in priority["options"]] == ["Baja", "Normal", "Alta", "Urgente"]
     assert priority["initial_option"]["value"] == "normal"

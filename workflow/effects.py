@@ -1,4 +1,4 @@
-"""The Slack effects a step or a reminder owes, declared once beside the transition table: ten kinds, each
+"""The Slack effects a step or a reminder owes, declared once beside the transition table: eleven kinds, each
 with its typed payload, its place in a step's order, and whether it runs beside the order's chain.
 
 workflow/ writes them (service.py, reminders.py) into pending_effect as JSON; bot/ reads them back typed
@@ -28,15 +28,18 @@ class EffectKind(StrEnum):
     NOTIFY = "notify"  # a direct message: a field worker's morning, a coordinator's digest
     KICK = "kick"  # people out of the order's channel (a crew change removed them)
     ARCHIVE = "archive"  # a closed order's channel, ARCHIVE_AFTER_DAYS after it closed (queued by the sweep)
+    FETCH_FILE = "fetch_file"  # a shared photo or file read from Slack: checked, hashed, its thumbnail kept
 
 
 # The order in which a step's effects run: people are in the channel before the card and the message mention
 # them, and the message announcing a version comes before its PDF. Home last: nothing waits for it.
 # A kick runs last in the chain: the channel has read the message that says who left and why. An archive is
 # in the chain too, after everything the order still owes its channel (a closing PDF still being retried).
+# A version's files are read before its PDF is issued (its document lists those kept), after the step's message
+# (a file left out is told in the channel after the step that brought it).
 ORDER: tuple[EffectKind, ...] = (EffectKind.OPEN_CHANNEL, EffectKind.INVITE, EffectKind.CARD, EffectKind.MESSAGE,
-                                 EffectKind.UPLOAD_PDF, EffectKind.HOME, EffectKind.REMINDER, EffectKind.NOTIFY,
-                                 EffectKind.KICK, EffectKind.ARCHIVE)
+                                 EffectKind.FETCH_FILE, EffectKind.UPLOAD_PDF, EffectKind.HOME, EffectKind.REMINDER,
+                                 EffectKind.NOTIFY, EffectKind.KICK, EffectKind.ARCHIVE)
 
 # Beside an order's chain: they neither wait for its earlier effects nor hold up its later ones, and their
 # failing fails nothing else (App Home refreshes, reminders, direct messages).
@@ -70,14 +73,40 @@ class Card:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """Photos shared in the order's channel, taken as evidence: they go on the next version it issues. Said in
+    a thread on the message that shared them."""
+
+    names: tuple[str, ...]
+    thread_ts: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"names": list(self.names), "thread_ts": self.thread_ts}
+
+
+@dataclass(frozen=True)
 class Message:
-    """A step's message in the order's channel: its facts, rendered in the provider's language."""
+    """A step's message in the order's channel: its facts, rendered in the provider's language; or the reply
+    to photos shared in it (`evidence`)."""
 
     facts: StepFacts | None
     legacy: str | None = None  # text queued by the release before facts
+    evidence: Evidence | None = None
 
     def to_json(self) -> dict[str, Any]:
+        if self.evidence:
+            return {"evidence": self.evidence.to_json()}
         return {"facts": self.facts.to_json()} if self.facts else {"text": self.legacy or ""}
+
+
+@dataclass(frozen=True)
+class FetchFile:
+    """Read one attachment's bytes from Slack (url_private, with the bot token): kept, or left out and said."""
+
+    attachment_id: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"attachment_id": self.attachment_id}
 
 
 @dataclass(frozen=True)
@@ -191,7 +220,7 @@ class Notify:
         return out
 
 
-Payload = OpenChannel | Invite | Card | Message | UploadPdf | Home | Reminder | Notify | Kick | Archive
+Payload = OpenChannel | Invite | Card | Message | UploadPdf | Home | Reminder | Notify | Kick | Archive | FetchFile
 
 
 @dataclass(frozen=True)
@@ -219,6 +248,9 @@ def decode(kind: str, data: dict[str, Any]) -> Payload:
         case EffectKind.CARD:
             return Card(overdue=data.get("reason") == "overdue", late=data.get("reason") == "late")
         case EffectKind.MESSAGE:
+            if "evidence" in data:
+                evidence = data["evidence"]
+                return Message(None, evidence=Evidence(tuple(evidence["names"]), str(evidence["thread_ts"])))
             if "facts" in data:
                 return Message(StepFacts.from_json(data["facts"]))
             return Message(None, str(data.get("text", "")))
@@ -245,4 +277,6 @@ def decode(kind: str, data: dict[str, Any]) -> Payload:
             return Kick(tuple(data.get("users", ())))
         case EffectKind.ARCHIVE:
             return Archive(int(data["revision"]))
+        case EffectKind.FETCH_FILE:
+            return FetchFile(int(data["attachment_id"]))
     raise ValueError(f"unknown effect kind {kind}")  # pragma: no cover (EffectKind() raised already)

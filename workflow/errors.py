@@ -141,6 +141,7 @@ class Field(StrEnum):
     REASON = "reason"  # why rejected, why not performed
     START_TIME = "start_time"  # a reschedule's optional time window
     END_TIME = "end_time"
+    FILES = "files"  # photos and files a form takes (workflow/attachments.py)
 
 
 @dataclass(frozen=True)
@@ -248,6 +249,28 @@ class FreeItemTaken(Problem):
 @dataclass(frozen=True)
 class Required(Problem):
     pass
+
+
+@dataclass(frozen=True)
+class FileNotAccepted(Problem):
+    """A file of a type the order does not keep (images Pillow reads, PDFs), as Slack reported its type."""
+
+    name: str
+    mimetype: str
+
+
+@dataclass(frozen=True)
+class FileTooLarge(Problem):
+    """A file larger than Slack's limit for a form's files, as Slack reported its size."""
+
+    name: str
+    size: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class TooManyFiles(Problem):
+    limit: int
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
 
+from workflow.shared_files import SharedFile
+
 
 @dataclass(frozen=True)
 class ItemQuantity:
@@ -37,6 +39,7 @@ class OrderDraft:
     description: str
     items: tuple[ItemQuantity, ...] = ()
     free_items: tuple[FreeItem, ...] = ()
+    files: tuple[SharedFile, ...] = ()  # photos and files: on version 1 once approved
 
 
 @dataclass(frozen=True)
@@ -67,11 +70,13 @@ class Confirmation:
     free_items: tuple[FreeItem, ...]
     field_workers: tuple[str, ...]
     note: str
+    files: tuple[SharedFile, ...] = ()  # photos and files: on the version it issues
 
 
 @dataclass(frozen=True)
 class Closing:
     note: str | None  # required (the reason) when closing as not performed
+    files: tuple[SharedFile, ...] = ()  # photos and files: on the closing record
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,16 @@ from sqlmodel import Session, col, select
 from pdf.render import render_signed, render_version
 from storage.db import session_scope
 from storage.models import Asset, OrderVersion, ServiceOrder, SignatureRequest
-from workflow.document import ApprovalEntry, HistoryEntry, SignedCopy, VersionDocument, diff_items, subtotal
+from workflow import attachments
+from workflow.document import (
+    ApprovalEntry,
+    Attachment,
+    HistoryEntry,
+    SignedCopy,
+    VersionDocument,
+    diff_items,
+    subtotal,
+)
 from workflow.errors import NotFound
 from workflow.letterhead import Letterhead
 from workflow.queries import (
@@ -190,8 +199,18 @@ def _build(session: Session, order_id: int, version: OrderVersion, letterhead: L
         scheduled_start=_hhmm(version.scheduled_start), scheduled_end=_hhmm(version.scheduled_end),
         removed_people=tuple(name(u) or u for u in sorted(earlier - set(workers))) if number > 1 else (),
         approvals=_approvals(session, order),
+        attachments=_attachments(session, order_id, number),
         **_schedule_before(session, order_id, version),
     )
+
+
+def _attachments(session: Session, order_id: int, number: int) -> tuple[Attachment, ...]:
+    """The photos and files kept on the version (read before its PDF: workflow/effects.py ORDER), in the order
+    they came; who shared each by name, as of the issue."""
+    return tuple(Attachment(name=row.name, mimetype=row.mimetype, size=row.size, sha256=row.sha256 or "",
+                            shared_by=person_name(session, row.shared_by), shared_at=row.shared_at,
+                            thumbnail_sha256=row.thumbnail_sha256)
+                 for row in attachments.kept(session, order_id, number))
 
 
 def _approvals(session: Session, order: ServiceOrder) -> tuple[ApprovalEntry, ...]:

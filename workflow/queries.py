@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
 from storage.models import (
     Assignment,
@@ -17,6 +17,7 @@ from storage.models import (
     CatalogEntry,
     GivenApproval,
     LineItem,
+    OrderAttachment,
     OrderVersion,
     Person,
     ProposedChange,
@@ -100,6 +101,8 @@ class OrderCard:
     proposal: Proposal | None = None
     # change_pending: the step waiting for approval (its facts: author, items, money, who may approve it)
     waiting: StepFacts | None = None
+    # photos (images not left out) per version, oldest first; version None: waiting for the next version
+    photos: tuple[tuple[int | None, int], ...] = ()
 
 
 def get_order(session: Session, order_id: int) -> ServiceOrder:
@@ -187,7 +190,18 @@ def order_card(session: Session, order_id: int, currency: str = "USD") -> OrderC
         scheduled_start=order.scheduled_start, scheduled_end=order.scheduled_end,
         **_approval_state(session, order),
         waiting=_waiting_facts(session, order_id) if state is State.CHANGE_PENDING else None,
+        photos=photo_counts(session, order_id),
     )
+
+
+def photo_counts(session: Session, order_id: int) -> tuple[tuple[int | None, int], ...]:
+    """How many photos each version of the order has (images on it not left out: those still being read count),
+    and how many wait for its next version (None), oldest version first."""
+    rows = session.exec(select(OrderAttachment.version, func.count()).where(
+        OrderAttachment.order_id == order_id, col(OrderAttachment.mimetype).startswith("image/"),
+        OrderAttachment.status != "left_out").group_by(OrderAttachment.version))
+    counts = {version: int(count) for version, count in rows}
+    return tuple(sorted(counts.items(), key=lambda vc: (vc[0] is None, vc[0] or 0)))
 
 
 def _approval_state(session: Session, order: ServiceOrder) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from storage.models import (
     RoleGrant,
     ServiceOrder,
 )
+from workflow import attachments
 from workflow.amounts import amounts
 from workflow.approvals import NextApproval, asked, check_approver, clear_round, next_approval, wait_for
 from workflow.clock import Clock, utcnow
@@ -39,6 +40,7 @@ from workflow.effects import (
     Card,
     Effect,
     EffectKind,
+    FetchFile,
     Home,
     Invite,
     Kick,
@@ -93,6 +95,7 @@ from workflow.inputs import (
     Rejection,
     Reschedule,
     SendBack,
+    SharedFile,
     StepInput,
     Withdrawal,
 )
@@ -101,6 +104,7 @@ from workflow.people import local_today
 from workflow.policy import ApprovalPolicy, Level, Separation, asked_for, escalated_for, may_approve, roles_for
 from workflow.queries import field_workers, get_order, holders, open_stint, version_lines, waiting_change
 from workflow.routing import Router
+from workflow.shared_files import check as check_files
 from workflow.transitions import BY_ACTION, Transition, check
 from workflow.vocabulary import Action, CatalogKind, ItemKind, Role, State, order_number
 
@@ -159,6 +163,7 @@ class OrderService:
         # This runs inside Slack's 3-second ack: few statements (one catalog query for everything picked),
         # and inserts in bulk. A repeated view is caught by its unique id when the order is inserted.
         now = self.clock()
+        _check_files(draft.files)
         with session_scope(self.engine) as session:
             check(BY_ACTION[Action.SUBMIT], None, roles_of(session, actor), False, "")
             client, site, lines = _draft_lines(session, actor, draft, now, self)
@@ -189,6 +194,7 @@ class OrderService:
             effects.add(EffectKind.INVITE, "invite:submit", Invite(tuple(_unique([actor, *reviewers, *escalation]))))
             effects.add(EffectKind.CARD, f"card:{order.revision}", Card())
             effects.add(EffectKind.MESSAGE, "message:review", Message(facts))
+            _take_files(session, order, draft.files, actor, now, effects)  # on version 1, once approved
             effects.write()
             return order
 
@@ -197,6 +203,8 @@ class OrderService:
         """Take one step on an existing order, or raise Refused / Stale / FieldErrors."""
         transition = BY_ACTION[action]
         now = self.clock()
+        files = _files_of(data)
+        _check_files(files)
         with session_scope(self.engine) as session:
             order = get_order(session, order_id)
             _check(session, transition, order, actor, self)
@@ -215,6 +223,8 @@ class OrderService:
             order.revision = revision + 1
             source = State(order.state)
             effects = _Effects(session, order, now)
+            # before the step: a version it makes takes them (a change held for approval leaves them waiting)
+            _take_files(session, order, files, actor, now, effects)
             facts = _STEPS[action](session, order, actor, data, now, effects, self)
             order.state = transition.waits_in if facts.held and transition.waits_in else transition.target
             order.updated_at = now
@@ -974,6 +984,25 @@ def _add_version(session: Session, order: ServiceOrder, number: int, action: Act
              "description": line.description, "unit": line.unit, "unit_price": line.unit_price,
              "quantity": line.quantity} for position, line in enumerate(lines)])
     order.current_version = number
+    if number >= 1:  # an issued version (not the request): the photos and files waiting go on it
+        attachments.claim(session, order.id, number)
+
+
+def _files_of(data: StepInput) -> tuple[SharedFile, ...]:
+    return getattr(data, "files", ())
+
+
+def _check_files(files: tuple[SharedFile, ...]) -> None:
+    """A form's files, by what Slack reports of them (nothing is downloaded in the ack)."""
+    if problem := check_files(files):
+        raise FieldErrors({Field.FILES: problem})
+
+
+def _take_files(session: Session, order: ServiceOrder, files: tuple[SharedFile, ...], actor: str, now: datetime,
+                effects: _Effects) -> None:
+    """A form's files on the order, waiting for its next version, each read from Slack after the ack."""
+    for attachment_id in attachments.record(session, order.id, files, attachments.Source.FORM, actor, now):
+        effects.add(EffectKind.FETCH_FILE, f"file:{attachment_id}", FetchFile(attachment_id))
 
 
 def _audit(session: Session, order: ServiceOrder, actor: str, transition: Transition, source: State | None,

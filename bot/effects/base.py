@@ -105,11 +105,12 @@ class Effects:
 
     # --- Slack --------------------------------------------------------------------------------------------
 
-    def post(self, effect: Claim, channel: str, text: str, blocks: list[dict] | None = None) -> str:
+    def post(self, effect: Claim, channel: str, text: str, blocks: list[dict] | None = None,
+             thread_ts: str | None = None) -> str:
         """Post at most once per effect: after a try whose answer never came, look for it first."""
         if effect.again and (ts := self.gateway.find_post(channel, effect.key)) is not None:
             return ts
-        return self.gateway.post(channel, text, blocks, key=effect.key)
+        return self.gateway.post(channel, text, blocks, key=effect.key, thread_ts=thread_ts)
 
     def direct_message(self, effect: Claim, user: str, text: str, key: str) -> str | None:
         """`text` to `user` in the app's DM with them, at most once (`key`); the DM's id, or None when there

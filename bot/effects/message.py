@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from bot.effects.base import MAX_TEXT, Claim, Effects
 from bot.render.facts import decision_message, step_message, to_requester
-from bot.render.notices import after_archiving
+from bot.render.notices import after_archiving, evidence_taken
 from storage.models import ServiceOrder
 from workflow.decisions import TELL_REQUESTER
 from workflow.effects import Message
@@ -41,6 +41,14 @@ def view(fx: Effects, effect: Claim) -> MessageView:
 
 def run(fx: Effects, effect: Claim) -> None:
     order = fx.order(effect.order_id)
+    payload = effect.payload
+    assert isinstance(payload, Message)
+    if payload.evidence is not None:  # photos shared in the channel: the reply in their thread
+        if fx.by_dm(order, effect):  # closed and archived since: there is no thread to answer in
+            return None
+        text = evidence_taken(order_number(order.id), payload.evidence.names, fx.provider_language)
+        fx.post(effect, fx.channel(order), text[:MAX_TEXT], thread_ts=payload.evidence.thread_ts)
+        return None
     if fx.by_dm(order, effect):
         return _after_archiving(fx, effect, order)
     seen = view(fx, effect)

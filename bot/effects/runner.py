@@ -23,7 +23,7 @@ from sqlalchemy import Engine, and_, bindparam, exists, literal_column, or_, upd
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from bot.effects import archive, card, channel, home, invite, kick, message, notify, pdf, reminder
+from bot.effects import archive, card, channel, fetch, home, invite, kick, message, notify, pdf, reminder
 from bot.effects.base import Claim, Effects, NotReady, Record
 from bot.gateway import CHANNEL_GONE, Gateway, SlackError
 from storage.db import session_scope
@@ -58,6 +58,7 @@ HANDLERS: dict[EffectKind, Callable[[Effects, Claim], Record | None]] = {
     EffectKind.NOTIFY: notify.run,
     EffectKind.KICK: kick.run,
     EffectKind.ARCHIVE: archive.run,
+    EffectKind.FETCH_FILE: fetch.run,
 }
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.mrkdwn import SLACK, Marks
+from bot.mrkdwn import SLACK, Marks, esc
 from i18n import N_, Language
+from workflow.attachments import LeftOut
 from workflow.vocabulary import Action
 
 # why Slack would not add someone to the order's channel, by Slack's error code
@@ -78,3 +79,26 @@ def after_archiving(number: str, channel: str, message: str, lang: Language, mar
     """What a closed order still has to say once its channel is archived, told by direct message."""
     return lang._("{number} (its channel {channel} is archived): {message}").format(
         number=number, channel=marks.channel(channel), message=message)
+
+
+def evidence_taken(number: str, names: tuple[str, ...], lang: Language) -> str:
+    """The thread reply to photos shared in an order's channel: an issued version is frozen, so they go on the
+    next one."""
+    return lang.n_("{number}: {files} goes on the order's next version (a confirmation or the closing record).",
+                   "{number}: {files} go on the order's next version (a confirmation or the closing record).",
+                   len(names)).format(number=number, files=lang.list([f"“{esc(n)}”" for n in names]))
+
+
+_LEFT_OUT = {
+    LeftOut.GONE: N_("Slack no longer has it (it was deleted)"),
+    LeftOut.TOO_LARGE: N_("it is larger than {size} MB"),
+    LeftOut.UNREADABLE: N_("it cannot be read (damaged or cut short)"),
+    LeftOut.NOT_ITS_TYPE: N_("it is not the kind of file its name and type say"),
+}
+
+
+def left_out(number: str, name: str, reason: LeftOut, limit_mb: int, lang: Language) -> str:
+    """A photo or file left out of the order's evidence once it was read, and why."""
+    return lang._("{number}: “{name}” was left out of the order's photos and files: {why}. Upload it again if it "
+                  "is needed.").format(number=number, name=esc(name),
+                                       why=lang._(_LEFT_OUT[reason]).format(size=lang.number(limit_mb)))

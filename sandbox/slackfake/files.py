@@ -7,6 +7,7 @@ Flow (platform-notes §5, slack_sdk WebClient.files_upload_v2): files.getUploadU
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from .state import FakeFile, Workspace
 from .validation import BlocksFormatError, coerce_json, fill_ids, validate_blocks
@@ -135,7 +136,7 @@ def files_complete_upload(ws: Workspace, args: Args) -> dict[str, Any]:
 @method("files.info", errors=("file_not_found",), scopes=("files:read",))
 def files_info(ws: Workspace, args: Args) -> dict[str, Any]:
     f = ws.files.get(args.str("file") or "")
-    if f is None or not f.completed:
+    if f is None or not f.completed or f.deleted:
         raise ApiError("file_not_found")
     out = file_json(ws, f)
     out["channels"] = [c for c in f.channels if not ws.channels[c].is_private]
@@ -157,3 +158,23 @@ def files_info(ws: Workspace, args: Args) -> dict[str, Any]:
 def files_upload(ws: Workspace, args: Args) -> dict[str, Any]:
     # Sunset for all apps on 2025-11-12 (platform-notes §0.1); files.upload.json lists method_deprecated.
     raise ApiError("method_deprecated")
+
+
+def serve_private(ws: Workspace, path: str, authorization: str) -> tuple[int, bytes, dict[str, str]]:
+    """GET of a file's url_private (/files-pri/<team>-<file id>/<name>), as Slack answers it: with a token it
+    refuses (or none) a redirect to the workspace's sign-in page; with a good token that lacks files:read, that
+    page itself (HTTP 200, HTML), not the file; a file deleted or unknown, 404. Else the bytes."""
+    token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+    if token != ws.bot_token:
+        return 302, b"", {"Location": f"{ws.base_url}/?redir={quote(path)}"}
+    if "files:read" not in ws.scopes:
+        return 200, SIGN_IN_PAGE, {"Content-Type": "text/html; charset=utf-8"}
+    ref = path.split("/")[2] if path.count("/") >= 3 else ""
+    f = ws.files.get(ref.rpartition("-")[2])
+    if f is None or f.deleted or f.content is None or not f.completed:
+        return 404, b"Not Found", {"Content-Type": "text/plain; charset=utf-8"}
+    return 200, f.content, {"Content-Type": file_json(ws, f)["mimetype"]}
+
+
+SIGN_IN_PAGE = (b"<!DOCTYPE html><html lang=\"en-US\"><head><title>Slack</title></head>"
+                b"<body><h1>Sign in to Fake Workspace</h1></body></html>")

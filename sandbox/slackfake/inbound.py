@@ -33,6 +33,7 @@ from .state_values import (  # noqa: F401  re-exported: `from sandbox.slackfake.
     date,
     email,
     external,
+    files,
     multi_external,
     multi_static,
     number,
@@ -505,6 +506,37 @@ class SlackDriver:
             "event_context": "4-" + secrets.token_urlsafe(24),
         }
         return self._deliver("events_api", envelope, None if retry_num is None else (retry_num, retry_reason))
+
+    def share_files(
+        self,
+        user_id: str,
+        channel_id: str,
+        file_ids: list[str],
+        text: str = "",
+        thread_ts: str | None = None,
+        event_id: str | None = None,
+    ) -> tuple[str, InboundResult]:
+        """A person shares files they uploaded in a channel: the message is posted (FakeSlack.share_as), and
+        the Events API delivers it as Slack does to an app subscribed to message.channels / message.groups
+        (subtype file_share, with the files' objects). Returns the message's ts and the bot's answer."""
+        ts = self.fake.share_as(user_id, channel_id, file_ids, text, thread_ts)
+        ch = self.fake.channels[channel_id]
+        event: dict[str, Any] = {
+            "type": "message",
+            "subtype": "file_share",
+            "text": text,
+            "files": [self.fake.file_payload(f) for f in file_ids],
+            "upload": False,
+            "user": user_id,
+            "display_as_bot": False,
+            "ts": ts,
+            "channel": channel_id,
+            "channel_type": "group" if ch.is_private else "channel",
+            "event_ts": ts,
+        }
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        return ts, self.event(event, event_id)
 
     def url_verification(self, challenge: str) -> InboundResult:
         if self.transport == "socket_mode":

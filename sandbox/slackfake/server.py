@@ -35,6 +35,7 @@ from .webapi import (
     ApiError,
     Args,
     add_member,
+    file_json,
     message_json,
 )
 
@@ -278,6 +279,47 @@ class FakeSlack:
             ch.messages.append(m)
             return m.ts
 
+    def upload_as(self, user_id: str, name: str, content: bytes, mimetype: str | None = None) -> dict[str, Any]:
+        """A person uploads a file (into a form's file_input, or before sharing it): Slack's file object for it,
+        its type from its name unless `mimetype` says otherwise (Slack reports what it was told, not what the
+        bytes are). Shared nowhere yet."""
+        with self._lock:
+            ws = self._ws
+            if user_id not in ws.users:
+                raise ValueError(f"unknown user {user_id}")
+            f = FakeFile(ws.minter.id("F"), name, name, len(content), user_id, int(ws.now()), content,
+                         completed=True, mimetype=mimetype)
+            ws.files[f.id] = f
+            return file_json(ws, f)
+
+    def share_as(self, user_id: str, channel_id: str, file_ids: list[str], text: str = "",
+                 thread_ts: str | None = None) -> str:
+        """A person shares their uploaded files in a channel they belong to (a `file_share` message; no event
+        is sent: use SlackDriver.share_files). Returns the message's ts."""
+        with self._lock:
+            ws = self._ws
+            ch = ws.channels[channel_id]
+            if user_id not in ch.members:
+                raise ValueError(f"{user_id} is not a member of {channel_id}")
+            files = [ws.files[f] for f in file_ids]
+            if any(f.user != user_id for f in files):
+                raise ValueError("a person shares their own uploads")
+            m = Message(ws.minter.ts(), user_id, text, [], thread_ts, list(file_ids))
+            ch.messages.append(m)
+            for f in files:
+                f.channels.append(ch.id)
+            return m.ts
+
+    def delete_file(self, file_id: str) -> None:
+        """Its owner deletes a file: Slack no longer has it."""
+        with self._lock:
+            self._ws.files[file_id].deleted = True
+
+    def file_payload(self, file_id: str) -> dict[str, Any]:
+        """The file as Slack puts it in payloads (a file_input's state, a message's `files`)."""
+        with self._lock:
+            return copy.deepcopy(file_json(self._ws, self._ws.files[file_id]))
+
     def stall(self, method: str) -> Stall:
         """The next call of `method` is done, then its answer waits until `release` is set (or 60 s): a test
         kills the caller in between, when Slack has acted and nobody has heard."""
@@ -297,6 +339,11 @@ class FakeSlack:
             if self._ws.channel_by_name(name) is not None:
                 raise ValueError(f"#{name} is taken")
             self._ws.channels[channel_id].name = name
+
+    def invite_by_hand(self, channel_id: str, user_id: str, inviter: str | None = None) -> None:
+        """A person brings someone into a channel (not the app)."""
+        with self._lock:
+            add_member(self._ws, self._ws.channels[channel_id], user_id, inviter)
 
     def remove_member(self, channel_id: str, user_id: str) -> None:
         """A person removes someone (the app, say) from a channel."""
@@ -428,9 +475,10 @@ class FakeSlack:
     def fail_next(
         self, method: str, error: str = "ratelimited", status: int = 429, retry_after: int = 1, times: int = 1
     ) -> None:
-        """The next `times` calls of `method` ("upload" for the upload leg) fail like that: 429 carries
-        Retry-After and `{"ok": false, "error": "ratelimited"}`, 5xx a plain-text body, 200 the error code."""
-        if method != "upload" and method not in REGISTRY and method not in APP_LEVEL_METHODS:
+        """The next `times` calls of `method` ("upload" for the upload leg, "url_private" for a file's download)
+        fail like that: 429 carries Retry-After and `{"ok": false, "error": "ratelimited"}`, 5xx a plain-text
+        body, 200 the error code."""
+        if method not in ("upload", "url_private") and method not in REGISTRY and method not in APP_LEVEL_METHODS:
             raise ValueError(f"{method} is not a method the fake implements; the fault would never fire")
         with self._lock:
             self._faults.setdefault(method, []).extend(
@@ -740,6 +788,26 @@ class _Handler(BaseHTTPRequestHandler):
                 {"body": text},
             )
             self._send(status, text.encode(), "text/plain; charset=utf-8")
+            return
+        if path.startswith("/files-pri/") and self.command == "GET":
+            fault = self.fake._take_fault("url_private")
+            if fault is not None and fault.status in (0, LOST):
+                self.fake._record("url_private", {"path": path}, 0, {"dropped": True})
+                self.close_connection = True
+                return
+            if fault is not None:
+                self.fake._record("url_private", {"path": path}, fault.status, {})
+                self._send(fault.status, fault.error.encode(), "text/plain; charset=utf-8")
+                return
+            with self.fake._lock:
+                status, data, headers = _files.serve_private(self.fake._ws, path,
+                                                             self.headers.get("Authorization", ""))
+                self.fake._ws.calls.append(Call("url_private", {"path": path}, status, {"length": len(data)}))
+            ctype = headers.pop("Content-Type", "text/plain; charset=utf-8")
+            self._send(status, data, ctype, headers)
+            return
+        if path == "/" and self.command == "GET":  # where a refused file download is sent: the sign-in page
+            self._send(200, _files.SIGN_IN_PAGE, "text/html; charset=utf-8")
             return
         if path in ("/link", "/link/"):  # the Socket Mode WebSocket URL apps.connections.open hands out
             self.fake.socket_mode.serve(self)

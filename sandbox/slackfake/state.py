@@ -116,6 +116,8 @@ class FakeFile:
     completed: bool = False
     alt_txt: str | None = None
     snippet_type: str | None = None
+    mimetype: str | None = None  # as Slack reports it; None: from the name, as Slack does for an upload
+    deleted: bool = False  # its owner deleted it: files.info says file_not_found, url_private 404
 
     @property
     def filename(self) -> str:

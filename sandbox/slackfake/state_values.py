@@ -89,6 +89,11 @@ def channel(channel_id: str | None) -> Entry:
     return {"type": "channels_select", "selected_channel": channel_id}
 
 
+def files(objects: Iterable[dict[str, Any]]) -> Entry:
+    """A file_input's state: Slack's file objects of the files the person chose (FakeSlack.upload_as)."""
+    return {"type": "file_input", "files": [copy.deepcopy(o) for o in objects]}
+
+
 def _opt(v: str | tuple[str, str]) -> dict[str, Any]:
     return option(v[0], v[1]) if isinstance(v, tuple) else option(v)
 

@@ -105,6 +105,7 @@ def validate_blocks(blocks: Any, limit: int = MESSAGE_BLOCK_LIMIT, pointer: str 
             seen_block_ids.add(block_id)
         errors.extend(_empty_text_objects(raw, where))
         errors.extend(_duplicate_action_ids(raw, where))
+        errors.extend(_file_inputs(raw, where))
         if raw.get("type") == "header" and (raw.get("text") or {}).get("type") != "plain_text":
             errors.append(f"[ERROR] must be a plain_text object [json-pointer:{where}/text]")
         if raw.get("type") not in _BLOCK_TYPES:
@@ -184,6 +185,25 @@ def _elements(block: dict[str, Any]) -> list[dict[str, Any]]:
     if block.get("type") == "actions" and isinstance(block.get("elements"), list):
         els.extend(e for e in block["elements"] if isinstance(e, dict))
     return els
+
+
+def _file_inputs(block: dict[str, Any], where: str) -> list[str]:
+    """A file_input lives only in an input block (docs.slack.dev: "Works with block types: Input"), takes
+    max_files from 1 to 10 and filetypes as an array of extensions; slack_sdk's model checks none of it."""
+    errors = []
+    for i, el in enumerate(_elements(block)):
+        if el.get("type") != "file_input":
+            continue
+        at = f"{where}/element" if block.get("type") == "input" else f"{where}/elements/{i}"
+        if block.get("type") != "input":
+            errors.append(f"[ERROR] file_input is only allowed in an input block [json-pointer:{at}]")
+        max_files = el.get("max_files", 10)
+        if not isinstance(max_files, int) or isinstance(max_files, bool) or not 1 <= max_files <= 10:
+            errors.append(f"[ERROR] must be between 1 and 10 [json-pointer:{at}/max_files]")
+        types = el.get("filetypes")
+        if types is not None and (not isinstance(types, list) or not all(isinstance(t, str) and t for t in types)):
+            errors.append(f"[ERROR] must be an array of strings [json-pointer:{at}/filetypes]")
+    return errors
 
 
 def _duplicate_action_ids(block: dict[str, Any], where: str) -> list[str]:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from .state import Channel, FakeFile, JoinEvent, Message, MessageVersion, User, Workspace
 from .validation import BlocksFormatError, coerce_json, fill_ids, validate_blocks
@@ -198,9 +199,11 @@ def message_json(ws: Workspace, m: Message, *, include_metadata: bool = False) -
 
 
 def file_json(ws: Workspace, f: FakeFile) -> dict[str, Any]:
-    mimetype = mimetypes.guess_type(f.name)[0] or "application/octet-stream"
+    mimetype = f.mimetype or mimetypes.guess_type(f.name)[0] or "application/octet-stream"
     filetype = f.name.rsplit(".", 1)[-1].lower() if "." in f.name else "binary"
-    url = f"https://files.slack.com/files-pri/{ws.team_id}-{f.id}/{f.name}"
+    # Slack's is https://files.slack.com/files-pri/…; the fake serves its own (server.py: the bot token with
+    # files:read gets the bytes, anyone else a sign-in page)
+    url = f"{ws.base_url}/files-pri/{ws.team_id}-{f.id}/{quote(f.name)}"
     return {
         "id": f.id,
         "created": f.created,

@@ -1,0 +1,149 @@
+"""fetch_file: one shared photo or file read from Slack after the ack, and kept or left out.
+
+Slack is asked where the file is now (files.info: the URL the bot token goes to is Slack's answer, never a
+payload's), its bytes are read with the bot token up to the 10 MB cap, and they must be what Slack said: an image
+Pillow opens and verifies, of the format its type names, or a PDF that starts as one. A kept image gets a
+thumbnail (at most 480 px, JPEG, turned as its EXIF says) kept in `asset` by SHA-256, for the PDF. A file left out
+is said in the order's channel (by direct message once a closed order's channel is archived), with why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlmodel import Session
+
+from bot.effects.base import Claim, Effects, Record
+from bot.gateway import ErrorCode, SlackError
+from bot.profiles import learn
+from bot.render.notices import after_archiving, left_out
+from storage.db import queue_effects
+from storage.models import Asset, OrderAttachment
+from workflow.attachments import LeftOut, Status
+from workflow.effects import Card, EffectKind, FetchFile
+from workflow.queries import closed_order_people
+from workflow.shared_files import IMAGE_TYPES, MAX_BYTES
+from workflow.vocabulary import order_number
+
+log = logging.getLogger("bot.effects")
+
+THUMBNAIL_PX = 480  # the longer side; the PDF's grid shows them a few centimetres wide
+THUMBNAIL_QUALITY = 80
+# Pillow's format → the type Slack reports for it (workflow/attachments.IMAGE_TYPES); many cameras write JPEGs
+# that Pillow reads as MPO (several pictures in one file)
+FORMAT_TYPE = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
+               "WEBP": "image/webp"}
+
+
+@dataclass(frozen=True)
+class Read:
+    """What the bytes turned out to be: kept (their hash, an image's thumbnail) or left out (why)."""
+
+    sha256: str | None = None
+    thumbnail: bytes | None = None
+    reason: LeftOut | None = None
+
+
+def examine(content: bytes, mimetype: str) -> Read:
+    """Whether `content` is what Slack said it is (`mimetype`), and an image's thumbnail."""
+    digest = hashlib.sha256(content).hexdigest()
+    if mimetype not in IMAGE_TYPES:  # a PDF (the only other type taken)
+        return Read(digest) if content.startswith(b"%PDF-") else Read(reason=LeftOut.NOT_ITS_TYPE)
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            if FORMAT_TYPE.get(image.format or "") != mimetype:
+                return Read(reason=LeftOut.NOT_ITS_TYPE)
+            image.verify()  # the whole file, without decoding it: a cut-short or damaged one fails here
+        with Image.open(io.BytesIO(content)) as image:  # verify() leaves the image unusable: open it again
+            image.draft("RGB", (THUMBNAIL_PX, THUMBNAIL_PX))  # a JPEG decodes at a fraction of its size
+            thumb = _on_white(ImageOps.exif_transpose(image))
+            thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+            out = io.BytesIO()
+            thumb.save(out, "JPEG", quality=THUMBNAIL_QUALITY)
+    except UnidentifiedImageError:
+        return Read(reason=LeftOut.NOT_ITS_TYPE)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):  # Pillow's words for a bad file
+        return Read(reason=LeftOut.UNREADABLE)
+    return Read(digest, out.getvalue())
+
+
+def _on_white(image: Image.Image) -> Image.Image:
+    """RGB for a JPEG: a transparent PNG, GIF or WebP shows on white paper, as the PDF's page is."""
+    if image.mode in ("RGBA", "LA", "P", "PA") and ("A" in image.mode or "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGB", rgba.size, (255, 255, 255))
+        paper.paste(rgba, mask=rgba.getchannel("A"))
+        return paper
+    return image.convert("RGB")
+
+
+def run(fx: Effects, effect: Claim) -> Record | None:
+    payload = effect.payload
+    assert isinstance(payload, FetchFile)
+    with Session(fx.engine, expire_on_commit=False) as session:
+        row = session.get(OrderAttachment, payload.attachment_id)
+    if row is None or row.status != Status.PENDING:  # read already (a retry whose answer was recorded)
+        return None
+    learn(fx.engine, fx.gateway, [row.shared_by], fx.clock())  # the name the document will carry
+    read = _read(fx, row)
+    if read.reason is not None:
+        _tell(fx, effect, row, read.reason)
+
+    def record(session: Session) -> None:
+        kept = session.get(OrderAttachment, row.id)
+        assert kept is not None
+        if read.reason is not None:
+            kept.status, kept.reason = Status.LEFT_OUT.value, read.reason.value
+            if kept.version is not None and kept.mimetype in IMAGE_TYPES:  # the card counted it: count again
+                queue_effects(session, [(kept.order_id, EffectKind.CARD.value,
+                                         f"{kept.order_id}:card:file:{kept.id}", Card().to_json())], fx.clock())
+        else:
+            kept.status, kept.sha256 = Status.KEPT.value, read.sha256
+            if read.thumbnail is not None:
+                sha = hashlib.sha256(read.thumbnail).hexdigest()
+                if session.get(Asset, sha) is None:
+                    session.add(Asset(sha256=sha, media_type="image/jpeg", content=read.thumbnail))
+                kept.thumbnail_sha256 = sha
+        session.add(kept)
+
+    return record
+
+
+def _read(fx: Effects, row: OrderAttachment) -> Read:
+    if row.size > MAX_BYTES:  # Slack said so: not worth reading
+        return Read(reason=LeftOut.TOO_LARGE)
+    file = fx.gateway.file_info(row.slack_file_id)
+    url = (file or {}).get("url_private") or (file or {}).get("url_private_download")
+    if not isinstance(url, str):
+        return Read(reason=LeftOut.GONE)
+    try:
+        content = fx.gateway.download(url, MAX_BYTES, row.mimetype)
+    except SlackError as error:
+        if error.code == ErrorCode.FILE_NOT_FOUND:  # deleted since files.info answered
+            return Read(reason=LeftOut.GONE)
+        raise
+    if content is None:
+        return Read(reason=LeftOut.TOO_LARGE)
+    return examine(content, row.mimetype)
+
+
+def _tell(fx: Effects, effect: Claim, row: OrderAttachment, reason: LeftOut) -> None:
+    """The channel hears which file was left out and why; once a closed order's channel is archived, its
+    people do, each in their language."""
+    order = fx.order(row.order_id)
+    number = order_number(row.order_id)
+    if not fx.by_dm(order, effect):
+        fx.post(effect, fx.channel(order), left_out(number, row.name, reason, MAX_BYTES // 2**20,
+                                                    fx.provider_language))
+        return
+    with Session(fx.engine) as session:
+        people = closed_order_people(session, order)
+    for user in people:
+        lang = fx.reader_language(user)
+        said = left_out(number, row.name, reason, MAX_BYTES // 2**20, lang)
+        fx.direct_message(effect, user, after_archiving(number, order.channel_id or "", said, lang),
+                          f"{effect.key}:dm:{user}")
