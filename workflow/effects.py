@@ -1,4 +1,4 @@
-"""The Slack effects a step or a reminder owes, declared once beside the transition table: ten kinds, each
+"""The Slack effects a step or a reminder owes, declared once beside the transition table: its kinds, each
 with its typed payload, its place in a step's order, and whether it runs beside the order's chain.
 
 workflow/ writes them (service.py, reminders.py) into pending_effect as JSON; bot/ reads them back typed
@@ -28,6 +28,9 @@ class EffectKind(StrEnum):
     NOTIFY = "notify"  # a direct message: a field worker's morning, a coordinator's digest
     KICK = "kick"  # people out of the order's channel (a crew change removed them)
     ARCHIVE = "archive"  # a closed order's channel, ARCHIVE_AFTER_DAYS after it closed (queued by the sweep)
+    SIGNATURE_ASKED = "signature_asked"  # the signing link, posted for the field worker to hand over
+    SIGNATURE_GIVEN = "signature_given"  # the client signed or disputed: said in the channel
+    UPLOAD_SIGNED = "upload_signed"  # the signed copy's PDF, shared in the channel
 
 
 # The order in which a step's effects run: people are in the channel before the card and the message mention
@@ -35,7 +38,8 @@ class EffectKind(StrEnum):
 # A kick runs last in the chain: the channel has read the message that says who left and why. An archive is
 # in the chain too, after everything the order still owes its channel (a closing PDF still being retried).
 ORDER: tuple[EffectKind, ...] = (EffectKind.OPEN_CHANNEL, EffectKind.INVITE, EffectKind.CARD, EffectKind.MESSAGE,
-                                 EffectKind.UPLOAD_PDF, EffectKind.HOME, EffectKind.REMINDER, EffectKind.NOTIFY,
+                                 EffectKind.UPLOAD_PDF, EffectKind.SIGNATURE_ASKED, EffectKind.SIGNATURE_GIVEN,
+                                 EffectKind.UPLOAD_SIGNED, EffectKind.HOME, EffectKind.REMINDER, EffectKind.NOTIFY,
                                  EffectKind.KICK, EffectKind.ARCHIVE)
 
 # Beside an order's chain: they neither wait for its earlier effects nor hold up its later ones, and their
@@ -191,7 +195,18 @@ class Notify:
         return out
 
 
-Payload = OpenChannel | Invite | Card | Message | UploadPdf | Home | Reminder | Notify | Kick | Archive
+@dataclass(frozen=True)
+class Signing:
+    """About one signature request (workflow/signing.py): its link, the client's answer, the signed copy."""
+
+    request: int
+    ticket: str | None = None  # upload_signed: the upload's file id, recorded before its share is asked for
+
+    def to_json(self) -> dict[str, Any]:
+        return {"request": self.request, **({"ticket": self.ticket} if self.ticket else {})}
+
+
+Payload = OpenChannel | Invite | Card | Message | UploadPdf | Home | Reminder | Notify | Kick | Archive | Signing
 
 
 @dataclass(frozen=True)
@@ -245,4 +260,6 @@ def decode(kind: str, data: dict[str, Any]) -> Payload:
             return Kick(tuple(data.get("users", ())))
         case EffectKind.ARCHIVE:
             return Archive(int(data["revision"]))
+        case EffectKind.SIGNATURE_ASKED | EffectKind.SIGNATURE_GIVEN | EffectKind.UPLOAD_SIGNED:
+            return Signing(int(data["request"]), data.get("ticket"))
     raise ValueError(f"unknown effect kind {kind}")  # pragma: no cover (EffectKind() raised already)
