@@ -228,30 +228,46 @@ class SigningPage:
         title = _("{number} version {version}").format(number=doc.order_number, version=doc.version)
         site = doc.site + (", " + doc.site_address if doc.site_address else "")
         kept = _("Your name, signature, the time, your IP address and browser are kept with this document.")
+        w = {name: escape(text) for name, text in {
+            "issued": _("issued {when}").format(when=issued),
+            "client": _("Client"),
+            "site": _("Site"),
+            "item": _("Item"),
+            "quantity": _("Quantity"),
+            "amount": _("Amount"),
+            "pdf": _("Read the whole document (PDF)"),
+            "your_name": _("Your name"),
+            "your_signature": _("Your signature"),
+            "pad": _("Sign here with a finger or the mouse"),
+            "undrawn": _("Draw your signature in the box, then send it."),
+            "clear": _("Clear"),
+            "comment": _("Comment (required to dispute)"),
+            "accept_and_sign": _("Accept and sign"),
+            "dispute": _("Dispute")}.items()}
         body = f"""
 <h1>{escape(title)}</h1>
-<p class=meta>{escape(doc.provider.name)} · {escape(_("issued {when}").format(when=issued))}</p>
-<p><strong>{escape(_("Client"))}:</strong> {escape(doc.client)}<br>
-<strong>{escape(_("Site"))}:</strong> {escape(site)}</p>
-<table><thead><tr><th>{escape(_("Item"))}</th><th class=n>{escape(_("Quantity"))}</th>
-<th class=n>{escape(_("Amount"))}</th></tr></thead><tbody>{rows}</tbody><tfoot>{feet}</tfoot></table>
-<p><a href="/sign/{escape(token)}/pdf">{escape(_("Read the whole document (PDF)"))}</a></p>
+<p class=meta>{escape(doc.provider.name)} · {w["issued"]}</p>
+<p><strong>{w["client"]}:</strong> {escape(doc.client)}<br>
+<strong>{w["site"]}:</strong> {escape(site)}</p>
+<table><thead><tr><th>{w["item"]}</th><th class=n>{w["quantity"]}</th>
+<th class=n>{w["amount"]}</th></tr></thead><tbody>{rows}</tbody><tfoot>{feet}</tfoot></table>
+<p><a href="/sign/{escape(token)}/pdf">{w["pdf"]}</a></p>
 <form id=sign-form method=post action="/sign/{escape(token)}">
 {f'<p class=problem role=alert>{escape(problem)}</p>' if problem else ''}
 <input type=hidden name=csrf value="{escape(field)}">
 <input type=hidden name=signature id=signature value="">
-<label for=name>{escape(_("Your name"))}</label>
+<label for=name>{w["your_name"]}</label>
 <input type=text id=name name=name maxlength={MAX_NAME} autocomplete=name required
  value="{escape(value.get("name", ""))}">
-<label for=signature-pad>{escape(_("Your signature"))}</label>
-<canvas id=signature-pad aria-label="{escape(_("Sign here with a finger or the mouse"))}"></canvas>
-<p id=signature-problem class=problem hidden>{escape(_("Draw your signature in the box, then send it."))}</p>
-<div class=row><button type=button id=clear-signature>{escape(_("Clear"))}</button></div>
-<label for=comment>{escape(_("Comment (required to dispute)"))}</label>
+<label for=signature-pad>{w["your_signature"]}</label>
+<canvas id=signature-pad aria-label="{w["pad"]}"></canvas>
+<p id=signature-problem class=problem hidden>{w["undrawn"]}</p>
+<div class=row><button type=button id=clear-signature>{w["clear"]}</button></div>
+<label for=comment>{w["comment"]}</label>
 <textarea id=comment name=comment maxlength={MAX_COMMENT}>{escape(value.get("comment", ""))}</textarea>
 <div class=row>
-<button class=accept type=submit name=outcome value=accepted>{escape(_("Accept and sign"))}</button>
-<button class=dispute type=submit name=outcome value=disputed>{escape(_("Dispute"))}</button>
+<button class=accept type=submit name=outcome value=accepted>{w["accept_and_sign"]}</button>
+<button class=dispute type=submit name=outcome value=disputed>{w["dispute"]}</button>
 </div>
 <p class=note>{escape(kept)}</p>
 </form>

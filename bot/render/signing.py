@@ -18,10 +18,11 @@ ASK_SIGNATURE = "ask_signature"  # the card's button (bot/listeners/signing.py a
 
 def link_message(number: str, request: SignatureRequest, link: str, lang: Language, zone: str) -> str:
     until = lang.datetime(aware(request.expires_at), ZoneInfo(zone))
+    label = lang._("Sign {document}").format(document=f"{number} v{request.version}")
     return lang._(":writing_hand: {person} asked the client to sign {document}. Hand the client this link: it "
                   "opens the document and a page to sign it, works once, until {until}.\n{link}").format(
         person=mention(request.asked_by), document=bold(f"{number} v{request.version}"), until=until,
-        link=f"<{link}|{esc(lang._('Sign {document}').format(document=f'{number} v{request.version}'))}>")
+        link=f"<{link}|{esc(label)}>")
 
 
 def answer_message(number: str, request: SignatureRequest, lang: Language, zone: str) -> str:
