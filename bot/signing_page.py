@@ -145,8 +145,10 @@ class SigningPage:
         if length < 0 or length > MAX_BODY:
             return self._page("413 Content Too Large", _("Too large"), _(
                 "What was sent is too large. Go back, clear the signature, draw it again and send it."))
-        origin = environ.get("HTTP_ORIGIN")
-        if origin is not None and origin != self.origin:
+        # Fetch Metadata and Origin: a browser says where a form came from. With Referrer-Policy no-referrer a
+        # same-origin form's Origin is "null", which says nothing; Sec-Fetch-Site still says same-origin
+        origin, site = environ.get("HTTP_ORIGIN"), environ.get("HTTP_SEC_FETCH_SITE")
+        if (origin not in (None, "null", self.origin)) or site not in (None, "same-origin"):
             return self._page("403 Forbidden", _("Not sent from this page"), _(
                 "This answer did not come from the signing page. Open the link again and sign there."))
         try:
@@ -305,7 +307,8 @@ def _html(lang: Language, title: str, body: str) -> bytes:
 <html lang="{escape(tag)}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>{escape(title)}</title><link rel="stylesheet" href="/sign/static/sign.css"></head>
+<title>{escape(title)}</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/sign/static/sign.css">
+</head>
 <body><main>{body}</main></body></html>""".encode()
 
 

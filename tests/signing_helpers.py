@@ -118,10 +118,11 @@ class Page:
     csrf: str
     cookie: str
 
-    def post(self, origin: str | None = "", **fields: str) -> Answer:
-        """Submit the form (fields as the page names them); `origin` None sends none, "" the page's own."""
+    def post(self, origin: str | None = "", more: dict[str, str] | None = None, **fields: str) -> Answer:
+        """Submit the form (fields as the page names them); `origin` None sends none, "" the page's own;
+        `more` headers."""
         body = urlencode({"csrf": self.csrf, **fields}).encode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": self.cookie}
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": self.cookie, **(more or {})}
         if origin is not None:
             headers["Origin"] = origin or re.match(r"https?://[^/]+", self.url).group(0)  # type: ignore[union-attr]
         return fetch(self.url, body, headers, "POST")

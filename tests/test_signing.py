@@ -159,6 +159,7 @@ def test_bad_links_and_bad_requests_get_a_clear_page_and_store_nothing(ws: Signi
     assert page.post(**good).status == 403
     page.csrf = saved
     assert page.post(origin="https://evil.example", **good).status == 403
+    assert page.post(more={"Sec-Fetch-Site": "cross-site"}, **good).status == 403
     # bad answers: each one line on the form, 400
     for fields, line in (
             ({**good, "name": " \u0007 "}, "Write your name"),
