@@ -105,7 +105,7 @@ class LocalWorkspace:
         general = self.fake.channel_by_name("general")
         assert general is not None, "the workspace has no #general"
         self.general = general.id
-        port = _free_port() if self.signing.public_url == OWN_URL else 0
+        port = free_port() if self.signing.public_url == OWN_URL else 0
         if port:  # the links name the address the bot is about to serve at
             self.signing = replace(self.signing, public_url=f"http://127.0.0.1:{port}")
         settings = Settings(bot_token=self.fake.bot_token, signing_secret=SIGNING_SECRET,
@@ -353,7 +353,7 @@ class LocalWorkspace:
             return int(session.exec(select(func.max(ServiceOrder.id))).one() or 0)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

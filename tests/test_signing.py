@@ -5,14 +5,17 @@ clear page and stores nothing; the settings' refusals."""
 from __future__ import annotations
 
 import io
+import threading
 from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
+from bot.server import WebServer, web_app
 from bot.settings import ClientSigning, Settings, SettingsError, client_signing
 from bot.signing_links import Links
+from sandbox.local import free_port
 from storage.models import Asset
 from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, WORKER
 from tests.signing_helpers import LINK_SECRET, SIGNING, Signing, fetch, open_page, signature_png
@@ -238,3 +241,28 @@ def test_a_bad_public_url_in_spanish() -> None:
     with pytest.raises(SettingsError) as refused:
         Settings.from_env({**BASE, "PUBLIC_URL": "ftp://x"})
     assert refused.value.text(language("es")).startswith("PUBLIC_URL debe ser la dirección https")
+
+
+def test_in_socket_mode_the_web_listener_serves_the_page_and_the_health_check(seeded, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    for proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(proxy, raising=False)  # slack_sdk's Socket Mode client would tunnel loopback
+    port = free_port()
+    signing = ClientSigning(public_url=f"http://127.0.0.1:{port}", secret=LINK_SECRET)
+    with Signing(seeded, signing=signing, transport="socket_mode") as ws:
+        assert ws.bot is not None
+        listener = WebServer(web_app(ws.bot, ws.engine), host="127.0.0.1", port=port)
+        thread = threading.Thread(target=listener.run, daemon=True)
+        thread.start()
+        try:
+            order_id = ws.approved_order()
+            link = ws.ask(COORDINATOR, order_id)
+            assert link.startswith(f"http://127.0.0.1:{port}/sign/")
+            health = fetch(f"http://127.0.0.1:{port}/healthz")
+            assert health.status == 200 and '"ok": true' in health.body
+            assert fetch(f"http://127.0.0.1:{port}/slack/events", b"{}", method="POST").status == 404
+            assert open_page(link).post(outcome="accepted", name="Pat Client", signature=signature_png()).status == 200
+            ws.settle()
+            assert "was signed by Pat Client" in ws.transcript(order_id)
+        finally:
+            listener.stop()
+            thread.join(timeout=10)
