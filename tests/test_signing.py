@@ -266,3 +266,27 @@ def test_in_socket_mode_the_web_listener_serves_the_page_and_the_health_check(se
         finally:
             listener.stop()
             thread.join(timeout=10)
+
+
+def test_once_a_closed_orders_channel_is_archived_its_people_hear_by_direct_message(ws: Signing) -> None:
+    order_id = ws.approved_order()
+    assert ws.complete(WORKER, order_id, note="Done").text == ""
+    ws.settle()
+    page = open_page(ws.ask(WORKER, order_id))  # the closing record, version 2
+    channel = ws.order(order_id).channel_id
+    assert channel
+    ws.fake.archive(channel)  # the channel is tidied away before the client answers
+    assert page.post(outcome="accepted", name="Pat Client", signature=signature_png()).status == 200
+    ws.settle()
+    assert ws.order(order_id).channel_archived_at is not None
+
+    def direct(user: str) -> tuple[list[str], list[str]]:
+        ims = [c for c in ws.fake.channels.values() if c.is_im and user in c.members]
+        return ([m.text for c in ims for m in c.messages],
+                [ws.fake.files[f].name for c in ims for m in c.messages for f in m.files])
+
+    for person in (REQUESTER, WORKER):
+        texts, files = direct(person)
+        assert any("*SO-000001 v2* was signed by Pat Client" in text for text in texts), texts
+        assert files[-1] == "SO-000001-v2-signed.pdf"
+    assert "signed by" not in ws.transcript(order_id)
