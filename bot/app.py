@@ -17,10 +17,12 @@ from sqlalchemy import Engine
 from bot.context import BotContext
 from bot.effects import EffectRunner, lower_priority
 from bot.gateway import Gateway, make_client
-from bot.listeners import actions, commands, dedup, events, history, options, views
+from bot.listeners import actions, commands, dedup, events, history, options, signing, views
 from bot.listeners.views import not_saved
 from bot.refusals import reader_of, sorry
 from bot.settings import Settings
+from bot.signing_links import Links
+from bot.signing_page import SigningPage
 from bot.workspace import authorization, connect, only_this_workspace
 from i18n import Language, language
 from workflow.clock import Clock, utcnow
@@ -35,6 +37,7 @@ class Bot:
     app: App
     ctx: BotContext
     scheduler: BackgroundScheduler | None = None
+    signing_page: SigningPage | None = None  # the client's signing page, when SIGNATURE_LINK_SECRET is set
 
     def start_background(self, retry_seconds: float, sweep_seconds: float | None = None,
                          reminders: ReminderPolicy | None = None) -> None:
@@ -126,14 +129,18 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
     gateway = Gateway(client)
     identity = connect(gateway, engine, settings.api_url, settings.startup_wait_seconds, clock)
     currency = settings.letterhead.provider.currency
+    # links can be read whenever their secret is set (links made before PUBLIC_URL was unset still open)
+    links = Links(settings.signing.public_url or "", settings.signing.secret) if settings.signing.secret else None
     ctx = BotContext(
         engine=engine, gateway=gateway, service=OrderService(engine, clock, currency, settings.limits,
                                                                  settings.policy),
         effects=EffectRunner(engine, gateway, settings.letterhead, private_channels=settings.private_channels,
                              clock=clock, lease=timedelta(seconds=settings.effect_lease_seconds),
-                             workers=settings.effect_workers, completion=settings.reminders.completion),
+                             workers=settings.effect_workers, completion=settings.reminders.completion,
+                             links=links),
         clock=clock, timezone=settings.letterhead.provider.timezone, currency=currency,
         locale=settings.letterhead.provider.locale, completion=settings.reminders.completion,
+        signing=settings.signing,
     )
     # process_before_response: the ack is the listener's return, with no 10 ms polling; slow work runs in
     # lazy listeners and the effect runner, after the ack.
@@ -142,7 +149,7 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
               authorize=authorization(identity, settings.bot_token))
     # ours run after Bolt's own, before any listener
     app.middleware(only_this_workspace(identity, language(ctx.locale)))
-    for listeners in (dedup, commands, actions, views, options, events, history):
+    for listeners in (dedup, commands, actions, views, options, events, history, signing):
         listeners.register(app, ctx)
 
     @app.error
@@ -151,4 +158,6 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
                       exc_info=error)
         return _sorry(body, reader_of(ctx.engine, ctx.locale, _user_of(body)))
 
-    return Bot(app, ctx)
+    page = SigningPage(engine, settings.letterhead, links, clock, ctx.effects.kick,
+                       settings.signing.trust_forwarded_for) if links else None
+    return Bot(app, ctx, signing_page=page)

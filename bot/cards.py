@@ -9,6 +9,7 @@ from bot.history import BUTTON as HISTORY_BUTTON
 from bot.mrkdwn import bold, esc, mention, slack_date
 from bot.render.facts import approvers_line, sentence
 from bot.render.money import amounts_text
+from bot.render.signing import ASK_SIGNATURE
 from forms.elements import actions_block, button, context, header, mrkdwn, section
 from forms.metadata import ButtonValue
 from i18n import Language, english
@@ -18,6 +19,7 @@ from workflow.amounts import Amounts
 from workflow.clock import aware
 from workflow.overview import is_overdue
 from workflow.queries import OrderCard
+from workflow.signing import SIGNABLE
 from workflow.sla import COMPLETION_DAYS, ByPriority, deadline, is_late
 from workflow.transitions import TRANSITIONS
 from workflow.vocabulary import Role, State
@@ -118,6 +120,11 @@ def card_blocks(card: OrderCard, today: date | None = None, lang: Language | Non
         blocks.append(actions_block("order_steps", [
             button(step_action_id(step.action), _(BUTTONS[step.action]), value, step.style) for step in card.steps
         ]))
+    if card.state in SIGNABLE:  # not a step either (workflow/signing.py): the client signs the latest version
+        blocks.append({"type": "section", "text": mrkdwn(_("The client can sign this version on a phone, with no "
+                                                           "Slack account.")),
+                       "accessory": button(ASK_SIGNATURE, _("Ask the client to sign"),
+                                           ButtonValue(card.id, card.revision).dump())})
     # not a step: whoever may see the order may read its history, so it stands apart from the step buttons
     blocks.append({"type": "section", "text": mrkdwn(_("Every step: who took it, when, and what it changed.")),
                    "accessory": button(HISTORY_BUTTON, lang.p_("button", "History"),

@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -127,6 +128,8 @@ def _run(args: argparse.Namespace) -> int:
         else:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+            if settings.signing.web_port is not None:
+                _serve_web(args, bot, engine, settings.signing.web_port)
             print(args.lang._("Connecting to Slack in Socket Mode"), flush=True)
             SocketModeHandler(bot.app, settings.app_token).start()
     except (KeyboardInterrupt, SystemExit):
@@ -134,6 +137,22 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         bot.stop()
     return 0
+
+
+def _serve_web(args: argparse.Namespace, bot: Any, engine: Any, port: int) -> None:
+    """Socket Mode's web listener on WEB_PORT (--host's address): the health check and the client's signing
+    page, in a thread of its own; it ends with the process."""
+    from bot.server import WebServer, web_app
+
+    _check_listening_address(args.host, port)
+    try:
+        server = WebServer(web_app(bot, engine), host=args.host, port=port)
+    except OSError as error:
+        raise CliError(N_("cannot listen on {host}:{port} ({reason})"), host=args.host, port=port,
+                       reason=error.strerror) from None
+    threading.Thread(target=server.run, name="web", daemon=True).start()
+    print(args.lang._("Serving the signing page and /healthz on {url}").format(
+        url=f"http://{args.host}:{server.port}/"), flush=True)
 
 
 def _check_listening_address(host: str, port: int) -> None:

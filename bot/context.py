@@ -11,6 +11,7 @@ from bot.effects import EffectRunner
 from bot.gateway import Gateway
 from bot.profiles import refresh
 from bot.readers import locale_for
+from bot.settings import ClientSigning
 from workflow.clock import Clock
 from workflow.people import today_in
 from workflow.service import OrderService
@@ -28,6 +29,7 @@ class BotContext:
     currency: str = "USD"
     locale: str = "en"  # the language forms are built and read in (the provider's, until people's own)
     completion: ByPriority[int] = COMPLETION_DAYS  # COMPLETION_DAYS: when an order shows as late
+    signing: ClientSigning = ClientSigning()  # PUBLIC_URL, SIGNATURE_LINK_SECRET, SIGNATURE_LINK_HOURS
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""HTTP mode: Slack's requests at POST /slack/events, a health check at GET /healthz, served by waitress
-(threaded: one slow request does not hold up the others)."""
+"""HTTP mode: Slack's requests at POST /slack/events, a health check at GET /healthz, the client's signing page
+under /sign/ (bot/signing_page.py), served by waitress (threaded: one slow request does not hold up the others).
+In Socket Mode, `web_app` serves the health check and the signing page on WEB_PORT."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from bot.app import Bot
+from bot.signing_page import PREFIX as SIGNING_PREFIX
 from storage.db import ping
 
 log = logging.getLogger(__name__)
@@ -86,15 +88,35 @@ def _dispatch(app: App, environ: dict[str, Any], text: str, body: dict[str, Any]
     return response.get_body()
 
 
+def _health(engine: Engine, start_response: Callable[..., Any]) -> list[bytes]:
+    healthy = ping(engine)
+    return _reply(start_response, "200 OK" if healthy else "503 Service Unavailable",
+                  {"ok": healthy, "database": "reachable" if healthy else "unreachable"})
+
+
+def web_app(bot: Bot, engine: Engine) -> WSGIApp:
+    """What the web listener serves in Socket Mode (WEB_PORT): the health check and the signing page."""
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            return _health(engine, start_response)
+        if path.startswith(SIGNING_PREFIX) and bot.signing_page is not None:
+            return bot.signing_page(environ, start_response)
+        return _reply(start_response, "404 Not Found", {"error": "not_found"})
+
+    return application
+
+
 def wsgi_app(bot: Bot, engine: Engine, signing_secret: str) -> WSGIApp:
     verifier = SignatureVerifier(signing_secret)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
         if path == "/healthz":
-            healthy = ping(engine)
-            return _reply(start_response, "200 OK" if healthy else "503 Service Unavailable",
-                          {"ok": healthy, "database": "reachable" if healthy else "unreachable"})
+            return _health(engine, start_response)
+        if path.startswith(SIGNING_PREFIX) and bot.signing_page is not None:
+            return bot.signing_page(environ, start_response)
         if path != EVENTS_PATH:
             return _reply(start_response, "404 Not Found", {"error": "not_found"})
         if method != "POST":
@@ -128,15 +150,13 @@ def wsgi_app(bot: Bot, engine: Engine, signing_secret: str) -> WSGIApp:
     return application
 
 
-class HttpServer:
-    """waitress serving the bot; `run()` until `stop()` (from any thread). Port 0 picks a free port."""
+class WebServer:
+    """waitress serving a WSGI app; `run()` until `stop()` (from any thread). Port 0 picks a free port."""
 
-    def __init__(self, bot: Bot, engine: Engine, signing_secret: str, host: str = "0.0.0.0", port: int = 3000,
-                 threads: int = 8) -> None:
+    def __init__(self, app: WSGIApp, host: str = "0.0.0.0", port: int = 3000, threads: int = 8) -> None:
         self._sockets: dict[int, Any] = {}
-        self._server = create_server(wsgi_app(bot, engine, signing_secret), map=self._sockets, host=host,
-                                     port=port, threads=threads, ident="service-orders",
-                                     max_request_body_size=MAX_BODY)
+        self._server = create_server(app, map=self._sockets, host=host, port=port, threads=threads,
+                                     ident="service-orders", max_request_body_size=MAX_BODY)
         self.port: int = self._server.effective_port
 
     def run(self) -> None:
@@ -151,3 +171,11 @@ class HttpServer:
             self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._sockets))
         except OSError:  # the loop already closed its trigger (it is ending): nothing to wake, close what is left
             wasyncore.close_all(self._sockets)
+
+
+class HttpServer(WebServer):
+    """HTTP mode: the bot's own requests, the health check and the signing page."""
+
+    def __init__(self, bot: Bot, engine: Engine, signing_secret: str, host: str = "0.0.0.0", port: int = 3000,
+                 threads: int = 8) -> None:
+        super().__init__(wsgi_app(bot, engine, signing_secret), host, port, threads)

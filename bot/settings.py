@@ -147,6 +147,74 @@ def slack_access(env: Mapping[str, str]) -> tuple[str | None, str]:
     return _token(env, "SLACK_BOT_TOKEN"), _api_url(env)
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+MIN_LINK_SECRET = 32
+MAX_LINK_HOURS = 720  # thirty days: a link that lives longer is one nobody remembers handing over
+
+
+@dataclass(frozen=True)
+class ClientSigning:
+    """The client's signing page: where the client's phone reaches the bot, the links' own secret, how long a
+    link lives, the port of the small web listener in Socket Mode, and whether a proxy says who the client is."""
+
+    public_url: str | None = None  # PUBLIC_URL, without its trailing slash
+    secret: str | None = None  # SIGNATURE_LINK_SECRET
+    link_hours: int = 72  # SIGNATURE_LINK_HOURS
+    web_port: int | None = None  # WEB_PORT: Socket Mode's web listener (HTTP mode serves the page itself)
+    trust_forwarded_for: bool = False  # TRUST_X_FORWARDED_FOR: behind a proxy that sets it
+
+    def __repr__(self) -> str:
+        return f"ClientSigning(public_url={self.public_url!r}, ...)"
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The settings an admin must set before a link can be made."""
+        return tuple(name for name, value in (("PUBLIC_URL", self.public_url),
+                                              ("SIGNATURE_LINK_SECRET", self.secret)) if not value)
+
+
+def _public_url(env: Mapping[str, str]) -> str | None:
+    """PUBLIC_URL: an https URL with a host (http only for this machine: localhost, 127.0.0.1, ::1), no user,
+    query or fragment; its trailing slash dropped."""
+    raw = env.get("PUBLIC_URL", "").strip()
+    if not raw:
+        return None
+    refused = SettingsError(N_("PUBLIC_URL must be the https address clients' phones reach the bot at, like "
+                               "https://orders.example.com (http only for localhost), not {value}"),
+                            value=repr(raw[:200]))
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - reading it checks it
+    except ValueError:
+        raise refused from None
+    loopback = parts.hostname in LOOPBACK_HOSTS
+    if (any(character.isspace() for character in raw) or not parts.hostname or parts.username or parts.password
+            or parts.query or parts.fragment or parts.port == 0
+            or not (parts.scheme == "https" or (parts.scheme == "http" and loopback))):
+        raise refused
+    return raw.rstrip("/")
+
+
+def _link_secret(env: Mapping[str, str], signing_secret: str | None) -> str | None:
+    secret = _token(env, "SIGNATURE_LINK_SECRET")
+    if secret is not None and len(secret) < MIN_LINK_SECRET:
+        raise SettingsError(N_("SIGNATURE_LINK_SECRET must be at least {least} characters (a random one: "
+                               "python -c 'import secrets; print(secrets.token_urlsafe(32))')"),
+                            least=MIN_LINK_SECRET)
+    if secret is not None and secret == signing_secret:
+        raise SettingsError(N_("SIGNATURE_LINK_SECRET must not be the Slack signing secret: give the links a "
+                               "secret of their own"))
+    return secret
+
+
+def client_signing(env: Mapping[str, str], signing_secret: str | None = None) -> ClientSigning:
+    raw_port = env.get("WEB_PORT", "").strip()
+    return ClientSigning(public_url=_public_url(env), secret=_link_secret(env, signing_secret),
+                         link_hours=_count(env, "SIGNATURE_LINK_HOURS", 72, most=MAX_LINK_HOURS),
+                         web_port=_count(env, "WEB_PORT", 0, most=65535) if raw_port else None,
+                         trust_forwarded_for=_flag(env, "TRUST_X_FORWARDED_FOR", False))
+
+
 @dataclass(frozen=True)
 class Settings:
     bot_token: str
@@ -164,6 +232,7 @@ class Settings:
     limits: Limits = Limits()
     policy: ApprovalPolicy = ApprovalPolicy()
     startup_wait_seconds: float = 30.0
+    signing: ClientSigning = ClientSigning()
 
     def __repr__(self) -> str:  # tokens and secrets never reach a log line
         return f"Settings(api_url={self.api_url!r}, database_url={self.database_url.split('@')[-1]!r}, ...)"
@@ -199,6 +268,7 @@ class Settings:
             limits=_limits(env, letterhead),
             policy=_policy(env),
             startup_wait_seconds=_seconds(env, "SLACK_STARTUP_WAIT_SECONDS", 30.0),
+            signing=client_signing(env, signing_secret),
         )
 
 

@@ -4,9 +4,11 @@ through exactly the code path production uses."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,7 +17,7 @@ from sqlmodel import Session, select
 
 from bot.app import Bot, build_bot
 from bot.server import HttpServer
-from bot.settings import Settings
+from bot.settings import ClientSigning, Settings
 from sandbox.slackfake.inbound import SlackDriver
 from sandbox.slackfake.server import DEFAULT_SCOPES, FakeSlack
 from sandbox.slackfake.state_values import date as date_value
@@ -31,6 +33,7 @@ from workflow.policy import ApprovalPolicy
 SIGNING_SECRET = "local-signing-secret"
 # a file a person attaches: its name and bytes, and the type Slack reports if not the one its name implies
 Upload = tuple[str, bytes] | tuple[str, bytes, str]
+OWN_URL = "local"  # LocalWorkspace(signing=ClientSigning(public_url=OWN_URL, …)): links to this workspace's bot
 MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
 
 
@@ -64,12 +67,14 @@ class LocalWorkspace:
                  transport: Literal["http", "socket_mode"] = "http", letterhead: Letterhead | None = None,
                  fake: FakeSlack | None = None, slack_on_clock: bool = False,
                  limits: Limits | None = None, locales: dict[str, str] | None = None,
-                 policy: ApprovalPolicy | None = None) -> None:
+                 policy: ApprovalPolicy | None = None, signing: ClientSigning | None = None) -> None:
         """`fake`: a Slack already running (with its people), e.g. one a previous bot process talked to.
         `slack_on_clock`: the fake made here reads `clock` too, not the machine's, for a test that moves the
         bot's clock by days: the bot compares Slack's times (a channel's `created`) with its own.
         `locales`: people's Slack locales as Slack names them ('es-LA', 'en-US', the default); `set_locale`
-        changes one later."""
+        changes one later.
+        `signing`: the client-signing settings; a PUBLIC_URL of `OWN_URL` is this workspace's own address (the
+        page is served by the bot's HTTP server, on a port chosen before the bot is built)."""
         self.engine = engine
         self.people = people
         self.locales = locales or {}
@@ -79,6 +84,7 @@ class LocalWorkspace:
         self.letterhead = letterhead or Letterhead(Provider(name="Service Orders"))
         self.limits = limits or Limits(tax_rate=self.letterhead.provider.tax_rate)
         self.policy = policy or ApprovalPolicy()
+        self.signing = signing or ClientSigning()
         self._socket_mode: Any = None
         # the fake grants the bot the scopes and App Home tabs of our manifest (a missing one fails like
         # Slack does)
@@ -102,13 +108,16 @@ class LocalWorkspace:
         general = self.fake.channel_by_name("general")
         assert general is not None, "the workspace has no #general"
         self.general = general.id
+        port = free_port() if self.signing.public_url == OWN_URL else 0
+        if port:  # the links name the address the bot is about to serve at
+            self.signing = replace(self.signing, public_url=f"http://127.0.0.1:{port}")
         settings = Settings(bot_token=self.fake.bot_token, signing_secret=SIGNING_SECRET,
                             api_url=self.fake.api_url, private_channels=self.private_channels,
                             letterhead=self.letterhead, limits=self.limits,
-                            policy=self.policy)
+                            policy=self.policy, signing=self.signing)
         self.bot = build_bot(settings, self.engine, clock=self.clock)
         # HTTP mode is always served (health checks); Socket Mode is how Slack's requests arrive if chosen
-        self._server = HttpServer(self.bot, self.engine, SIGNING_SECRET, host="127.0.0.1", port=0)
+        self._server = HttpServer(self.bot, self.engine, SIGNING_SECRET, host="127.0.0.1", port=port)
         self._thread = threading.Thread(target=self._server.run, name="bot-http", daemon=True)
         self._thread.start()
         self.url = f"http://127.0.0.1:{self._server.port}"
@@ -355,9 +364,21 @@ class LocalWorkspace:
         view = self.open_step(user, order_id, "reject_change")
         return self.submit(user, view, {"reason": {"reason": plain_text(reason)}})
 
+    def ask_to_sign(self, user: str, order_id: int) -> Any:
+        """Click "Ask the client to sign" on the order's card."""
+        order = self.order(order_id)
+        assert order.channel_id and order.card_ts, "the order has no card yet"
+        return self.slack.click(user, order.channel_id, order.card_ts, "ask_signature")
+
     def latest_order_id(self) -> int:
         with Session(self.engine) as session:
             return int(session.exec(select(func.max(ServiceOrder.id))).one() or 0)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _action_of(view: dict[str, Any], block_id: str) -> str:

@@ -29,6 +29,7 @@ from workflow.effects import (
     OverdueLine,
     Reminder,
     ReminderAbout,
+    Signing,
     UploadPdf,
     decode,
 )
@@ -44,7 +45,7 @@ FACTS = StepFacts(Action.CONFIRM, "U1", version=2, fields=(FieldChange("schedule
 
 
 def test_every_kind_has_a_place_a_handler_and_one_aside_flag() -> None:
-    assert set(ORDER) == set(EffectKind) == set(HANDLERS) and len(ORDER) == 11
+    assert set(ORDER) == set(EffectKind) == set(HANDLERS) and len(ORDER) == 14
     assert set(ASIDE) == {"home", "reminder", "notify"}
 
 
@@ -54,6 +55,7 @@ def test_every_kind_has_a_place_a_handler_and_one_aside_flag() -> None:
     (EffectKind.UPLOAD_PDF, UploadPdf(3)), (EffectKind.UPLOAD_PDF, UploadPdf(3, "F1")), (EffectKind.HOME, Home()),
     (EffectKind.HOME, Home(("U5",))), (EffectKind.KICK, Kick(("U5", "U6"))),
     (EffectKind.FETCH_FILE, FetchFile(7)), (EffectKind.MESSAGE, Message(None, evidence=Evidence(("a.jpg",), "1.2"))),
+    (EffectKind.SIGNATURE_ASKED, Signing(4)), (EffectKind.UPLOAD_SIGNED, Signing(4, "F2")),
     (EffectKind.REMINDER, Reminder(ReminderAbout.ESCALATION, 48, ("U3",), "pending_approval")),
     (EffectKind.NOTIFY, Notify("U1", NotifyAbout.MORNING, "approved", date(2026, 11, 28), "C1")),
     (EffectKind.NOTIFY, Notify("U4", NotifyAbout.DIGEST, count=20,

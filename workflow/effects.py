@@ -1,4 +1,4 @@
-"""The Slack effects a step or a reminder owes, declared once beside the transition table: eleven kinds, each
+"""The Slack effects a step or a reminder owes, declared once beside the transition table: its kinds, each
 with its typed payload, its place in a step's order, and whether it runs beside the order's chain.
 
 workflow/ writes them (service.py, reminders.py) into pending_effect as JSON; bot/ reads them back typed
@@ -29,6 +29,9 @@ class EffectKind(StrEnum):
     KICK = "kick"  # people out of the order's channel (a crew change removed them)
     ARCHIVE = "archive"  # a closed order's channel, ARCHIVE_AFTER_DAYS after it closed (queued by the sweep)
     FETCH_FILE = "fetch_file"  # a shared photo or file read from Slack: checked, hashed, its thumbnail kept
+    SIGNATURE_ASKED = "signature_asked"  # the signing link, posted for the field worker to hand over
+    SIGNATURE_GIVEN = "signature_given"  # the client signed or disputed: said in the channel
+    UPLOAD_SIGNED = "upload_signed"  # the signed copy's PDF, shared in the channel
 
 
 # The order in which a step's effects run: people are in the channel before the card and the message mention
@@ -38,8 +41,9 @@ class EffectKind(StrEnum):
 # A version's files are read before its PDF is issued (its document lists those kept), after the step's message
 # (a file left out is told in the channel after the step that brought it).
 ORDER: tuple[EffectKind, ...] = (EffectKind.OPEN_CHANNEL, EffectKind.INVITE, EffectKind.CARD, EffectKind.MESSAGE,
-                                 EffectKind.FETCH_FILE, EffectKind.UPLOAD_PDF, EffectKind.HOME, EffectKind.REMINDER,
-                                 EffectKind.NOTIFY, EffectKind.KICK, EffectKind.ARCHIVE)
+                                 EffectKind.FETCH_FILE, EffectKind.UPLOAD_PDF, EffectKind.SIGNATURE_ASKED,
+                                 EffectKind.SIGNATURE_GIVEN, EffectKind.UPLOAD_SIGNED, EffectKind.HOME,
+                                 EffectKind.REMINDER, EffectKind.NOTIFY, EffectKind.KICK, EffectKind.ARCHIVE)
 
 # Beside an order's chain: they neither wait for its earlier effects nor hold up its later ones, and their
 # failing fails nothing else (App Home refreshes, reminders, direct messages).
@@ -220,7 +224,19 @@ class Notify:
         return out
 
 
-Payload = OpenChannel | Invite | Card | Message | UploadPdf | Home | Reminder | Notify | Kick | Archive | FetchFile
+@dataclass(frozen=True)
+class Signing:
+    """About one signature request (workflow/signing.py): its link, the client's answer, the signed copy."""
+
+    request: int
+    ticket: str | None = None  # upload_signed: the upload's file id, recorded before its share is asked for
+
+    def to_json(self) -> dict[str, Any]:
+        return {"request": self.request, **({"ticket": self.ticket} if self.ticket else {})}
+
+
+Payload = (OpenChannel | Invite | Card | Message | UploadPdf | Home | Reminder | Notify | Kick | Archive | FetchFile
+    | Signing)
 
 
 @dataclass(frozen=True)
@@ -279,4 +295,6 @@ def decode(kind: str, data: dict[str, Any]) -> Payload:
             return Archive(int(data["revision"]))
         case EffectKind.FETCH_FILE:
             return FetchFile(int(data["attachment_id"]))
+        case EffectKind.SIGNATURE_ASKED | EffectKind.SIGNATURE_GIVEN | EffectKind.UPLOAD_SIGNED:
+            return Signing(int(data["request"]), data.get("ticket"))
     raise ValueError(f"unknown effect kind {kind}")  # pragma: no cover (EffectKind() raised already)

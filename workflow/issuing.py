@@ -111,6 +111,12 @@ def signed_request(engine: Engine, order_id: int, number: int) -> int | None:
             col(SignatureRequest.used_at).desc(), col(SignatureRequest.id).desc())).first()
 
 
+def frozen_document(session: Session, order_id: int, number: int, letterhead: Letterhead) -> VersionDocument:
+    """The version's document, frozen now if it was not yet (the client signs a version before its PDF is
+    shared, perhaps): the same document the version's PDF shows."""
+    return _issue(session, order_id, number, letterhead)
+
+
 def logo_of(session: Session, document: VersionDocument) -> bytes | None:
     return _asset(session, document.provider.logo_sha256)
 

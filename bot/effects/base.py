@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from bot.gateway import CHANNEL_GONE, ErrorCode, Gateway, SlackError
 from bot.readers import reader_language
+from bot.signing_links import Links
 from i18n import Language, language
 from storage.db import session_scope
 from storage.models import PendingEffect, ServiceOrder
@@ -74,6 +75,7 @@ class Effects:
     private_channels: bool
     clock: Clock
     completion: ByPriority[int] = COMPLETION_DAYS  # COMPLETION_DAYS: when an order shows as late
+    links: Links | None = None  # signing links (SIGNATURE_LINK_SECRET), for the message that hands one over
 
     # --- reads --------------------------------------------------------------------------------------------
 

@@ -44,13 +44,13 @@ def run(fx: Effects, effect: Claim) -> Record | None:
         return None
     order_id, number = seen.order.id, seen.number
     learn(fx.engine, fx.gateway, seen.people, fx.clock())  # the names the document will carry
-    where = _where(fx, effect, seen.order)
+    where = conversations(fx, effect, seen.order)
     if not where:
         log.warning("%s: its channel is archived and none of its people can be told", effect.key)
         return None
     issued = issue(fx.engine, order_id, number, fx.letterhead)  # frozen, and its hash recorded, the first time
     document, content = issued.document, issued.pdf
-    file_id = _shared_before(fx, effect, where[0], document.filename) if effect.again else None
+    file_id = shared_before(fx, effect, where[0], document.filename) if effect.again else None
     if file_id is None:
         lang = fx.provider_language
         comment = pdf_comment(document.order_number, number, document.step, document.fingerprint, lang)
@@ -59,11 +59,11 @@ def run(fx: Effects, effect: Claim) -> Record | None:
         file_id = fx.gateway.upload_pdf(
             where if len(where) > 1 else where[0], document.filename, content,
             pdf_title(document.order_number, number, lang), comment,
-            ticketed=lambda ticket: _remember_ticket(fx, effect, ticket))
+            ticketed=lambda ticket: remember_ticket(fx, effect, ticket))
     return lambda session: set_values(version_row(session, order_id, number), pdf_file_id=file_id)
 
 
-def _where(fx: Effects, effect: Claim, order: ServiceOrder) -> list[str]:
+def conversations(fx: Effects, effect: Claim, order: ServiceOrder) -> list[str]:
     """The conversations the PDF is shared in: the order's channel; once a closed order's channel is archived,
     the app's direct messages with the order's people (one share reaches them all)."""
     if not fx.by_dm(order, effect):
@@ -81,14 +81,14 @@ def _where(fx: Effects, effect: Claim, order: ServiceOrder) -> list[str]:
     return dms
 
 
-def _remember_ticket(fx: Effects, effect: Claim, file_id: str) -> None:
+def remember_ticket(fx: Effects, effect: Claim, file_id: str) -> None:
     """The upload's file id, on the effect before the share is asked for: an earlier try's share is then
     asked about by id, not looked for in a channel that may not show it yet."""
     effect.data["ticket"] = file_id
     fx.save_data(effect)
 
 
-def _shared_before(fx: Effects, effect: Claim, channel: str, filename: str) -> str | None:
+def shared_before(fx: Effects, effect: Claim, channel: str, filename: str) -> str | None:
     """The file an earlier try of this effect shared, if it did."""
     ticket = effect.data.get("ticket")
     if ticket is not None:

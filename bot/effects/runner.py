@@ -23,9 +23,10 @@ from sqlalchemy import Engine, and_, bindparam, exists, literal_column, or_, upd
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from bot.effects import archive, card, channel, fetch, home, invite, kick, message, notify, pdf, reminder
+from bot.effects import archive, card, channel, fetch, home, invite, kick, message, notify, pdf, reminder, signing
 from bot.effects.base import Claim, Effects, NotReady, Record
 from bot.gateway import CHANNEL_GONE, Gateway, SlackError
+from bot.signing_links import Links
 from storage.db import session_scope
 from storage.models import PendingEffect
 from workflow.clock import Clock, utcnow
@@ -59,6 +60,9 @@ HANDLERS: dict[EffectKind, Callable[[Effects, Claim], Record | None]] = {
     EffectKind.KICK: kick.run,
     EffectKind.ARCHIVE: archive.run,
     EffectKind.FETCH_FILE: fetch.run,
+    EffectKind.SIGNATURE_ASKED: signing.asked,
+    EffectKind.SIGNATURE_GIVEN: signing.given,
+    EffectKind.UPLOAD_SIGNED: signing.upload,
 }
 
 
@@ -89,12 +93,13 @@ _CLAIM = (update(PendingEffect).where(PendingEffect.id.in_(bindparam("ids", expa
 class EffectRunner:
     def __init__(self, engine: Engine, gateway: Gateway, letterhead: Letterhead, *, private_channels: bool = True,
                  clock: Clock = utcnow, lease: timedelta = LEASE, workers: int = WORKERS,
-                 completion: ByPriority[int] = COMPLETION_DAYS) -> None:
+                 completion: ByPriority[int] = COMPLETION_DAYS, links: Links | None = None) -> None:
         self.engine = engine
         self.gateway = gateway
         self.letterhead = letterhead
         self.clock = clock
-        self.effects = Effects(engine, gateway, letterhead, private_channels, clock, completion)  # what handlers use
+        self.effects = Effects(engine, gateway, letterhead, private_channels, clock, completion,
+                               links)  # what handlers use
         self.lease = lease  # how long a claim holds: a process that died lets go of its effects after it
         self.name = f"{socket.gethostname()}:{os.getpid()}"[:64]  # who holds a claim, for people reading the table
         # Several workers, each draining other orders: a call Slack is slow to answer, or that slack_sdk is

@@ -1,0 +1,1 @@
+"""The signing page's static files (sign.js, sign.css), served by bot/signing_page.py."""
