@@ -8,6 +8,7 @@ that landed in the order's channel, the channel as a readable transcript and the
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import time
@@ -15,13 +16,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlalchemy import Engine
+from sqlmodel import Session, select
 
 from bot.mrkdwn import plain
 from bot.render.facts import describe
+from bot.settings import ClientSigning
 from i18n import language
-from sandbox.local import LocalWorkspace
+from sandbox.client import chromium, sign
+from sandbox.local import OWN_URL, LocalWorkspace
 from storage.db import init_db, make_engine
+from storage.models import SignatureRequest
 from workflow.catalog import import_csv
 from workflow.letterhead import letterhead_from_env
 from workflow.people import grant
@@ -31,6 +36,8 @@ from workflow.vocabulary import Role, order_number
 
 SAMPLE = Path(__file__).parent / "sample"
 SAMPLE_CATALOG = SAMPLE / "catalog.csv"
+# two photos from the site (drawn for the demo), attached to the second confirmation
+PHOTOS = [(name, (SAMPLE / name).read_bytes(), "image/jpeg") for name in ("condensate-pipe.jpg", "filter-floor-4.jpg")]
 
 
 @dataclass(frozen=True)
@@ -111,9 +118,12 @@ PEOPLE = {
 }
 REQ, SUP, CRD, FW1, FW2 = PEOPLE
 SLACK_LOCALES = {"en": "en-US", "es": "es-ES"}  # what users.info says of the demo's people, per --locale
+CLIENT = "Marta Quispe"  # the client's site manager, who signs the closing record on the bot's page
+# the signing page is served by the demo's bot at its own loopback address (PUBLIC_URL), links signed with this
+SIGNING = ClientSigning(public_url=OWN_URL, secret="the-demo's-own-link-secret-0123456789")
 
 
-STEPS = 14
+STEPS = 16
 
 
 def _step(number: int, text: str) -> None:
@@ -146,7 +156,8 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
     slack_locale = SLACK_LOCALES[locale]
     # the product's default policy (REAPPROVAL_OVER=10%): the first confirmation raises the total by half, and waits
     with LocalWorkspace(engine, {user: name for user, (name, _) in PEOPLE.items()}, letterhead=letterhead,
-                        locales=dict.fromkeys(PEOPLE, slack_locale), policy=ApprovalPolicy()) as ws:
+                        locales=dict.fromkeys(PEOPLE, slack_locale), policy=ApprovalPolicy(),
+                        signing=SIGNING) as ws:
         _step(1, f"{PEOPLE[REQ][0]} types /order and submits a service order for Constructora Peñalolén")
         _check(ws.submit_order(REQ, client="peñalolén", site="presidentes", requested=soon, priority="high",
                                items=script.items, free_items=script.free_items,
@@ -172,8 +183,8 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
         _step(6, f"{PEOPLE[SUP][0]} approves the change: version 2 and its PDF are issued")
         _check(ws.approve_change(SUP, order_id), "the change's approval")
         ws.settle()
-        _step(7, f"{PEOPLE[CRD][0]} files a second confirmation: pipe repair found on site")
-        _check(ws.confirm(CRD, order_id, changes=script.second_changes, note=script.second_note),
+        _step(7, f"{PEOPLE[CRD][0]} files a second confirmation with two photos: pipe repair found on site")
+        _check(ws.confirm(CRD, order_id, changes=script.second_changes, note=script.second_note, files=PHOTOS),
                "the second confirmation")
         ws.settle()
         _step(8, f"{PEOPLE[CRD][0]} reschedules it a day later, 08:00–12:00")
@@ -191,7 +202,21 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
         _check(ws.complete(FW2, order_id, note=script.closing_note), "the closing")
         ws.settle()
 
-        _step(12, f"{PEOPLE[CRD][0]} opens the app's Home tab and types /order status {number}")
+        _step(12, f"{PEOPLE[FW2][0]} asks the client to sign the closing record")
+        _check(ws.ask_to_sign(FW2, order_id), "the request for a signature")
+        ws.wait(lambda: _asked(engine, order_id), "the signing link")  # made after the click's ack
+        ws.settle()
+        link = _signing_link(ws, order_id)
+        browser = chromium()
+        how = "in Chromium (headless, a phone's screen), driven by Playwright" if browser else \
+            "with the page's HTTP requests (no Chromium and Playwright here)"
+        _step(13, f"{CLIENT}, the client, opens the link and signs {how}")
+        signed = sign(link, CLIENT)
+        if signed.status != 200:
+            raise SystemExit(f"demo: the signing page answered HTTP {signed.status}")
+        ws.settle()
+
+        _step(14, f"{PEOPLE[CRD][0]} opens the app's Home tab and types /order status {number}")
         ws.slack.event({"type": "app_home_opened", "user": CRD, "tab": "home"})
         ws.wait(lambda: ws.fake.home_view(CRD), "the Home tab")
         home = ws.fake.home_view(CRD)
@@ -202,7 +227,7 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
         (out / "status.txt").write_text(ws.fake.plain_text(ws.fake.ephemerals[-1]["text"]) + "\n",
                                         encoding="utf-8")
 
-        _step(13, "Collecting what landed in the order's channel")
+        _step(15, "Collecting what landed in the order's channel")
         order = ws.order(order_id)
         pdfs = sorted((f for f in ws.fake.files.values() if order.channel_id in f.channels),
                       key=lambda f: f.name)
@@ -219,7 +244,7 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
         (out / "audit.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
         calls = len(ws.fake.calls)
 
-    _step(14, f"Done in {time.monotonic() - started:.1f} s: {number} is {order.state}, at version "
+    _step(16, f"Done in {time.monotonic() - started:.1f} s: {number} is {order.state}, at version "
              f"{order.current_version}, after {calls} Web API calls")
     print(f"\nWrote to {out}:")
     for path in sorted(out.iterdir()):
@@ -227,6 +252,23 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
             print(f"  {path.name:<22} {path.stat().st_size:>8,} bytes")
     print(f"  demo.db                (the demo's SQLite database: DATABASE_URL=sqlite:///{database})")
     return 0
+
+
+def _asked(engine: Engine, order_id: int) -> bool:
+    with Session(engine) as session:
+        asked = session.exec(select(SignatureRequest.id).where(SignatureRequest.order_id == order_id)).first()
+    return asked is not None
+
+
+def _signing_link(ws: LocalWorkspace, order_id: int) -> str:
+    """The link the bot posted in the order's channel for the field worker to hand over."""
+    channel = ws.order(order_id).channel_id
+    assert channel
+    for message in reversed(ws.fake.channels[channel].messages):
+        found = re.search(r"<(https?://[^|>]+/sign/[^|>]+)\|", message.text)
+        if found:
+            return found.group(1)
+    raise SystemExit("demo: the bot posted no signing link")
 
 
 def _check_folder(folder: Path) -> str | None:

@@ -3,17 +3,9 @@ the test moves; an order taken to approval; the link the bot posted; a drawn sig
 
 from __future__ import annotations
 
-import base64
-import io
 import re
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
-from urllib.parse import urlencode
 
-from PIL import Image, ImageDraw
 from sqlmodel import Session, select
 
 from bot.settings import ClientSigning
@@ -66,72 +58,3 @@ class Signing(LocalWorkspace):
     def requests(self) -> list[SignatureRequest]:
         with Session(self.engine) as session:
             return list(session.exec(select(SignatureRequest).order_by(SignatureRequest.id)))
-
-
-def signature_png(ink: bool = True) -> str:
-    """A signature as the page's canvas sends it: a PNG data URL (a scrawl, or a blank canvas)."""
-    image = Image.new("RGBA", (360, 160), (0, 0, 0, 0))
-    if ink:
-        ImageDraw.Draw(image).line([(20, 120), (80, 40), (140, 110), (220, 30), (320, 100)], fill="#111", width=4)
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: str
-    raw: bytes = b""
-
-
-def fetch(url: str, data: bytes | None = None, headers: dict[str, str] | None = None,
-          method: str | None = None) -> Answer:
-    request = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=20) as answer:  # noqa: S310 - loopback
-            raw = answer.read()
-            return Answer(answer.status, dict(answer.headers.items()), raw.decode("utf-8", "replace"), raw)
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        return Answer(error.code, dict(error.headers.items()), raw.decode("utf-8", "replace"), raw)
-
-
-class _Hidden(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.fields: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        named = dict(attrs)
-        if tag == "input" and named.get("type") == "hidden" and named.get("name"):
-            self.fields[str(named["name"])] = named.get("value") or ""
-
-
-@dataclass
-class Page:
-    """The signing page as a browser holds it: its hidden fields and the cookie it set."""
-
-    url: str
-    answer: Answer
-    csrf: str
-    cookie: str
-
-    def post(self, origin: str | None = "", more: dict[str, str] | None = None, **fields: str) -> Answer:
-        """Submit the form (fields as the page names them); `origin` None sends none, "" the page's own;
-        `more` headers."""
-        body = urlencode({"csrf": self.csrf, **fields}).encode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": self.cookie, **(more or {})}
-        if origin is not None:
-            headers["Origin"] = origin or re.match(r"https?://[^/]+", self.url).group(0)  # type: ignore[union-attr]
-        return fetch(self.url, body, headers, "POST")
-
-
-def open_page(url: str) -> Page:
-    answer = fetch(url)
-    assert answer.status == 200, answer.body
-    parser = _Hidden()
-    parser.feed(answer.body)
-    cookie = answer.headers["Set-Cookie"].split(";")[0]
-    return Page(url, answer, parser.fields["csrf"], cookie)

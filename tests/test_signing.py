@@ -15,10 +15,12 @@ from sqlmodel import Session, select
 from bot.server import WebServer, web_app
 from bot.settings import ClientSigning, Settings, SettingsError, client_signing
 from bot.signing_links import Links
+from sandbox.client import drawn_signature as signature_png
+from sandbox.client import fetch, open_page
 from sandbox.local import free_port
 from storage.models import Asset
 from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, WORKER
-from tests.signing_helpers import LINK_SECRET, SIGNING, Signing, fetch, open_page, signature_png
+from tests.signing_helpers import LINK_SECRET, SIGNING, Signing
 from workflow.document import SignedCopy
 from workflow.verification import verify
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
+from sandbox.client import CHROMIUM_ARGS, draw
 from tests.conftest import WORKER
 from tests.signing_helpers import Signing
 
@@ -21,14 +22,12 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the dev extras)")
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (.ci/run installs "
                                                                    "Debian's chromium)")
-ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-proxy-server"]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 
@@ -46,19 +45,6 @@ class Watched:
         self.page = context.new_page()
         self.errors: list[str] = []
         self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
-
-
-def draw(page: Any) -> None:
-    """A signature with a mouse: pointer down, a zigzag of moves, pointer up."""
-    page.locator("#signature-pad").scroll_into_view_if_needed()
-    box = page.locator("#signature-pad").bounding_box()
-    x, y = box["x"], box["y"]
-    page.mouse.move(x + 20, y + box["height"] * 0.7)
-    page.mouse.down()
-    for step in range(1, 13):
-        page.mouse.move(x + 20 + step * (box["width"] - 40) / 12, y + box["height"] * (0.3 if step % 2 else 0.7),
-                        steps=4)
-    page.mouse.up()
 
 
 def draw_with_a_finger(context: Any, page: Any) -> None:
