@@ -50,7 +50,9 @@ class Links:
         if not cookie or not field:
             return False
         value, _, mac = field.partition(".")
-        return hmac.compare_digest(value, cookie) and hmac.compare_digest(mac, self._mac(nonce, value))
+        # compared as bytes: compare_digest refuses non-ASCII text (a forged field's é) with a TypeError
+        return (hmac.compare_digest(value.encode(), cookie.encode())
+                and hmac.compare_digest(mac.encode(), self._mac(nonce, value).encode()))
 
     def _mac(self, nonce: str, value: str) -> str:
         return hmac.new(self._secret, _FORM_SALT + f"{nonce}:{value}".encode(), hashlib.sha256).hexdigest()

@@ -59,11 +59,13 @@ log = logging.getLogger(__name__)
 PREFIX = "/sign/"
 MAX_BODY = 768 * 1024  # a form with a signature drawn on a phone is some 20-80 KB
 MAX_PNG = 512 * 1024
-MAX_SIDE = 4000  # pixels: a canvas on the widest screen at 3x
+MAX_SIDE = 2000  # pixels a side, read from the PNG's header before decoding it (bot/web/sign.js keeps to it)
 MIN_INK = 30  # pixels drawn: a tap is not a signature
 COOKIE = "so_sign"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
+# the version's PDF: a browser's own viewer draws it in an <embed> that default-src 'none' would blank out
+PDF_CSP = "frame-ancestors 'none'"
 _STATIC = {"sign.js": "text/javascript; charset=utf-8", "sign.css": "text/css; charset=utf-8"}
 
 Start = Callable[..., Any]
@@ -75,6 +77,8 @@ class Reply:
     body: bytes
     content_type: str = "text/html; charset=utf-8"
     cookie: str | None = None
+    csp: str = CSP
+    filename: str | None = None  # shown inline, saved under this name
 
 
 class SigningPage:
@@ -96,10 +100,12 @@ class SigningPage:
             reply = self._page("503 Service Unavailable", self.lang._("Something went wrong"), self.lang._(
                 "Something went wrong on our side and nothing was saved. Please try again in a moment."))
         headers = [("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body))),
-                   ("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"),
+                   ("Content-Security-Policy", reply.csp), ("X-Content-Type-Options", "nosniff"),
                    ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store"), ("X-Frame-Options", "DENY")]
         if reply.cookie:
             headers.append(("Set-Cookie", reply.cookie))
+        if reply.filename:
+            headers.append(("Content-Disposition", f'inline; filename="{reply.filename}"'))
         start_response(reply.status, headers)
         return [reply.body]
 
@@ -130,7 +136,7 @@ class SigningPage:
             return self._refused(refusal)
         if pdf:
             issued = issue(self.engine, request.order_id, request.version, self.letterhead)
-            return Reply("200 OK", issued.pdf, "application/pdf")
+            return Reply("200 OK", issued.pdf, "application/pdf", csp=PDF_CSP, filename=issued.document.filename)
         document = document_for(self.engine, request, self.letterhead)
         return self._form(document, parts[0], nonce)
 
@@ -242,6 +248,7 @@ class SigningPage:
             "your_signature": _("Your signature"),
             "pad": _("Sign here with a finger or the mouse"),
             "undrawn": _("Draw your signature in the box, then send it."),
+            "cleared": _("The screen changed size, so the box was cleared: draw your signature again."),
             "clear": _("Clear"),
             "comment": _("Comment (required to dispute)"),
             "accept_and_sign": _("Accept and sign"),
@@ -264,6 +271,7 @@ class SigningPage:
 <label for=signature-pad>{w["your_signature"]}</label>
 <canvas id=signature-pad aria-label="{w["pad"]}"></canvas>
 <p id=signature-problem class=problem hidden>{w["undrawn"]}</p>
+<p id=signature-cleared class=problem hidden>{w["cleared"]}</p>
 <div class=row><button type=button id=clear-signature>{w["clear"]}</button></div>
 <label for=comment>{w["comment"]}</label>
 <textarea id=comment name=comment maxlength={MAX_COMMENT}>{escape(value.get("comment", ""))}</textarea>

@@ -91,9 +91,9 @@ def sign_over_http(link: str, name: str, *, outcome: str = "accepted", comment: 
     return Signed(answer.status, "http")
 
 
-def drawn_signature(ink: bool = True) -> str:
+def drawn_signature(ink: bool = True, size: tuple[int, int] = (360, 160)) -> str:
     """A signature as the page's canvas sends it: a PNG data URL (a scrawl, or a blank canvas)."""
-    image = Image.new("RGBA", (360, 160), (0, 0, 0, 0))
+    image = Image.new("RGBA", size, (0, 0, 0, 0))
     if ink:
         ImageDraw.Draw(image).line([(20, 120), (80, 40), (140, 110), (220, 30), (320, 100)], fill="#111", width=4)
     out = io.BytesIO()

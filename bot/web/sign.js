@@ -1,6 +1,8 @@
 // The signing page's canvas: a finger, a pen or a mouse draws the signature (pointer events); Clear starts
-// again; on submit the drawing goes into the form as a PNG data URL. Served as a file: the page's
-// Content-Security-Policy allows scripts from the bot only.
+// again; on submit the drawing goes into the form as a PNG data URL. When the screen turns (or the window is
+// resized) the canvas is fitted again, which clears it, and the page says so: strokes drawn for the old size
+// would land in the wrong place. Served as a file: the page's Content-Security-Policy allows scripts from the
+// bot only.
 (function () {
   "use strict";
   var form = document.getElementById("sign-form");
@@ -8,13 +10,22 @@
   if (!form || !canvas) { return; }
   var field = document.getElementById("signature");
   var problem = document.getElementById("signature-problem");
+  var cleared = document.getElementById("signature-cleared");
+  var MAX_SIDE = 2000;  // pixels: the page refuses a larger signature (bot/signing_page.py MAX_SIDE)
+  var fitted = null;  // the size and pixel ratio the canvas was fitted to
   var context = canvas.getContext("2d");
   var inked = false;
   var drawing = null;
 
-  function fit() {  // the canvas's pixels follow its size on screen, sharp on a phone's dense screen
-    var ratio = window.devicePixelRatio || 1;
+  function measure() {  // the canvas's size on screen, and its pixels per CSS pixel (dense, within MAX_SIDE)
     var box = canvas.getBoundingClientRect();
+    var ratio = Math.min(window.devicePixelRatio || 1, MAX_SIDE / Math.max(box.width, box.height, 1));
+    return { box: box, ratio: ratio, key: box.width + "x" + box.height + "@" + ratio };
+  }
+
+  function fit() {  // the canvas's pixels follow its size on screen, sharp on a phone's dense screen
+    var size = measure(), box = size.box, ratio = size.ratio;
+    fitted = size.key;
     canvas.width = Math.round(box.width * ratio);
     canvas.height = Math.round(box.height * ratio);
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
@@ -49,6 +60,7 @@
     drawing = point;
     inked = true;
     problem.hidden = true;
+    cleared.hidden = true;
   });
   function stop() { drawing = null; }
   canvas.addEventListener("pointerup", stop);
@@ -67,6 +79,15 @@
     }
     field.value = canvas.toDataURL("image/png");
   });
+
+  function refit() {
+    if (measure().key === fitted) { return; }  // the window changed but not the canvas (a toolbar sliding away)
+    var had = inked;
+    fit();
+    if (had) { cleared.hidden = false; }
+  }
+  window.addEventListener("resize", refit);
+  window.addEventListener("orientationchange", refit);
 
   fit();
 })();
