@@ -162,6 +162,7 @@ class ClientSigning:
     link_hours: int = 72  # SIGNATURE_LINK_HOURS
     web_port: int | None = None  # WEB_PORT: Socket Mode's web listener (HTTP mode serves the page itself)
     trust_forwarded_for: bool = False  # TRUST_X_FORWARDED_FOR: behind a proxy that sets it
+    socket_mode: bool = False  # then only the web listener on WEB_PORT serves the page
 
     def __repr__(self) -> str:
         return f"ClientSigning(public_url={self.public_url!r}, ...)"
@@ -170,12 +171,15 @@ class ClientSigning:
     def missing(self) -> tuple[str, ...]:
         """The settings an admin must set before a link can be made."""
         return tuple(name for name, value in (("PUBLIC_URL", self.public_url),
-                                              ("SIGNATURE_LINK_SECRET", self.secret)) if not value)
+                                              ("SIGNATURE_LINK_SECRET", self.secret),
+                                              ("WEB_PORT", self.web_port is not None or not self.socket_mode))
+                     if not value)
 
 
 def _public_url(env: Mapping[str, str]) -> str | None:
     """PUBLIC_URL: an https URL with a host (http only for this machine: localhost, 127.0.0.1, ::1), no user,
-    query or fragment; its trailing slash dropped."""
+    path, query or fragment, as a browser's Origin says it (lower case, no default port): the page's paths are
+    absolute (/sign/…) and its form checks the Origin against it."""
     raw = env.get("PUBLIC_URL", "").strip()
     if not raw:
         return None
@@ -192,7 +196,12 @@ def _public_url(env: Mapping[str, str]) -> str | None:
             or parts.query or parts.fragment or parts.port == 0
             or not (parts.scheme == "https" or (parts.scheme == "http" and loopback))):
         raise refused
-    return raw.rstrip("/")
+    if parts.path not in ("", "/"):
+        raise SettingsError(N_("PUBLIC_URL must be the bot's address without a path, like https://orders.example.com "
+                               "(the signing page is at /sign/ on it), not {value}"), value=repr(raw[:200]))
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    port = "" if parts.port in (None, {"https": 443, "http": 80}[parts.scheme]) else f":{parts.port}"
+    return f"{parts.scheme}://{host}{port}"
 
 
 def _link_secret(env: Mapping[str, str], signing_secret: str | None) -> str | None:
@@ -207,12 +216,13 @@ def _link_secret(env: Mapping[str, str], signing_secret: str | None) -> str | No
     return secret
 
 
-def client_signing(env: Mapping[str, str], signing_secret: str | None = None) -> ClientSigning:
+def client_signing(env: Mapping[str, str], signing_secret: str | None = None,
+                   socket_mode: bool = False) -> ClientSigning:
     raw_port = env.get("WEB_PORT", "").strip()
     return ClientSigning(public_url=_public_url(env), secret=_link_secret(env, signing_secret),
                          link_hours=_count(env, "SIGNATURE_LINK_HOURS", 72, most=MAX_LINK_HOURS),
                          web_port=_count(env, "WEB_PORT", 0, most=65535) if raw_port else None,
-                         trust_forwarded_for=_flag(env, "TRUST_X_FORWARDED_FOR", False))
+                         trust_forwarded_for=_flag(env, "TRUST_X_FORWARDED_FOR", False), socket_mode=socket_mode)
 
 
 @dataclass(frozen=True)
@@ -268,7 +278,7 @@ class Settings:
             limits=_limits(env, letterhead),
             policy=_policy(env),
             startup_wait_seconds=_seconds(env, "SLACK_STARTUP_WAIT_SECONDS", 30.0),
-            signing=client_signing(env, signing_secret),
+            signing=client_signing(env, signing_secret, socket_mode),
         )
 
 
