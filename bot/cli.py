@@ -294,15 +294,17 @@ def _signed_pdf(args: argparse.Namespace, engine: Engine, order_id: int, number:
     if request is None:
         raise CliError(N_("{number} version {version} has no signed copy: the client has not signed it"),
                        number=order_number(order_id), version=number)
-    out = chosen or Path(f"{order_number(order_id)}-v{number}-signed.pdf")
+    signed = issue_signed(engine, request)
+    out = chosen or Path(signed.copy.filename)  # SO-000042-vN-signed.pdf, or -disputed.pdf
     if not chosen:
         _check_target(out, replace=args.force)
-    signed = issue_signed(engine, request)
     with _new_file(out, "wb") as handle:
         handle.write(signed.pdf)
-    print(lang._("Wrote {path}: {number} version {version}, signed by {signer}, fingerprint {fingerprint}").format(
-        path=out, number=order_number(order_id), version=number, signer=signed.copy.signature.name,
-        fingerprint=signed.copy.fingerprint))
+    said = (lang._("Wrote {path}: {number} version {version}, signed by {signer}, fingerprint {fingerprint}")
+            if signed.copy.signature.outcome == "accepted" else
+            lang._("Wrote {path}: {number} version {version}, disputed by {signer}, fingerprint {fingerprint}"))
+    print(said.format(path=out, number=order_number(order_id), version=number, signer=signed.copy.signature.name,
+                      fingerprint=signed.copy.fingerprint))
     if not signed.as_issued:
         print(lang._("Note: this release draws the signed copy slightly differently from when it was signed; the "
                      "document is the same, but `verify` recognises the file first made (the one posted in "

@@ -156,7 +156,9 @@ class Context:
         pdf.set_text_color(GRAY_TEXT)
         # the page count goes last on the left: fpdf2 reserves three digits for it, unseen at the end of a line
         page = lang._("page {page} of {pages}").format(page=pdf.page_no(), pages=PAGES_ALIAS)
-        left = (lang._("{number} \u00b7 version {version}, signed copy \u00b7 {page}") if self.signed else
+        answered = self.signed.signature.outcome if self.signed else None
+        left = (lang._("{number} \u00b7 version {version}, signed copy \u00b7 {page}") if answered == "accepted" else
+                lang._("{number} \u00b7 version {version}, disputed copy \u00b7 {page}") if answered else
                 lang._("{number} \u00b7 version {version} \u00b7 {page}")).format(
             number=pdf.clean(doc.order_number), version=doc.version, page=page)
         pdf.set_xy(pdf.l_margin, y)
@@ -171,7 +173,8 @@ def _metadata(pdf: Page, ctx: Context) -> None:
     doc, lang = ctx.doc, ctx.lang
     title = f"{_title(lang, doc)} v{doc.version}"
     if ctx.signed is not None:
-        title = lang._("{title}, signed by {name}").format(title=title, name=ctx.signed.signature.name)
+        title = (lang._("{title}, signed by {name}") if ctx.signed.signature.outcome == "accepted" else
+                 lang._("{title}, disputed by {name}")).format(title=title, name=ctx.signed.signature.name)
     pdf.set_title(_plain(title))
     pdf.set_subject(_plain(f"{title} {DOT} {doc.client}"))
     pdf.set_author(_plain(doc.provider.name))

@@ -219,7 +219,8 @@ class SignedCopy:
 
     @property
     def filename(self) -> str:
-        return f"{self.document.order_number}-v{self.document.version}-signed.pdf"
+        answered = "signed" if self.signature.outcome == "accepted" else "disputed"
+        return f"{self.document.order_number}-v{self.document.version}-{answered}.pdf"
 
     def canonical_json(self) -> str:
         data = {"document": json.loads(self.document.canonical_json()),

@@ -36,7 +36,9 @@ def answer_message(number: str, request: SignatureRequest, lang: Language, zone:
 
 
 def signed_title(copy: SignedCopy, lang: Language) -> str:
-    return lang._("{number} v{version}, signed by {name}").format(
+    words = (lang._("{number} v{version}, signed by {name}") if copy.signature.outcome == Outcome.ACCEPTED else
+             lang._("{number} v{version}, disputed by {name}"))
+    return words.format(
         number=copy.document.order_number, version=copy.document.version, name=copy.signature.name)
 
 
@@ -55,7 +57,8 @@ def not_set_up(missing: tuple[str, ...], lang: Language) -> str:
 
 def asking_refused(refusal: MayNotAsk | NotSignable, lang: Language) -> str:
     if isinstance(refusal, NotSignable):
-        return lang._("{number} is {state}: a client signs an approved order or a completed one.").format(
+        return lang._("{number} is {state}: a client signs an approved order, or the closing record of a completed "
+                      "or not performed one.").format(
             number=refusal.number, state=lang._(STATES_IN_SENTENCE[refusal.state]))
     return lang._("Only {who} can ask the client to sign {number}.").format(
         who=who_may(lang, ASKING_ROLES, ASSIGNED_FIELD_WORKER), number=refusal.number)
