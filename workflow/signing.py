@@ -36,8 +36,9 @@ from workflow.vocabulary import Role, State, order_number
 # assigned to the order (they hand the link over on site)
 ASKING_ROLES = frozenset({Role.COORDINATOR})
 ASSIGNED_FIELD_WORKER = True
-# work in progress (a change waiting for approval leaves the issued version as it is) and a completed order
-SIGNABLE = frozenset({State.APPROVED, State.CHANGE_PENDING, State.COMPLETED})
+# work in progress (a change waiting for approval leaves the issued version as it is), and a closed order's
+# closing record, completed or not performed
+SIGNABLE = frozenset({State.APPROVED, State.CHANGE_PENDING, State.COMPLETED, State.NOT_PERFORMED})
 
 MAX_NAME = 200
 MAX_COMMENT = 2000
@@ -50,7 +51,7 @@ class Outcome(StrEnum):
 
 
 class NotSignable(WorkflowError):
-    """The order is in a state the client does not sign (pending, rejected, not performed…)."""
+    """The order is in a state the client does not sign (pending, sent back, rejected, withdrawn)."""
 
     def __init__(self, number: str, state: State) -> None:
         self.number, self.state = number, state
@@ -74,15 +75,13 @@ class LinkRefused(WorkflowError):
         self.trouble, self.used_at = trouble, used_at
 
 
-def may_ask(state: State, roles: set[Role], assigned: bool) -> bool:
-    return state in SIGNABLE and (bool(ASKING_ROLES & roles) or (ASSIGNED_FIELD_WORKER and assigned))
-
-
 def check_asker(session: Session, order_id: int, actor: str) -> State:
     """Raise MayNotAsk or NotSignable unless `actor` may ask for the order's signature now."""
     order = get_order(session, order_id)
     state, number = State(order.state), order_number(order_id)
-    if not (ASKING_ROLES & roles_of(session, actor) or is_assigned(session, order_id, actor)):
+    # as the table's `may`: one of the roles, or a field worker on the order now (an open stint)
+    assigned = ASSIGNED_FIELD_WORKER and is_assigned(session, order_id, actor)
+    if not (ASKING_ROLES & roles_of(session, actor) or assigned):
         raise MayNotAsk(number)
     if state not in SIGNABLE:
         raise NotSignable(number, state)
