@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from bot.gateway import CHANNEL_GONE, ErrorCode, Gateway, SlackError
 from bot.readers import reader_language
+from bot.render.notices import after_archiving
 from bot.signing_links import Links
 from i18n import Language, language
 from storage.db import session_scope
@@ -24,6 +25,7 @@ from storage.models import PendingEffect, ServiceOrder
 from workflow.clock import Clock
 from workflow.effects import EffectKind, Payload, decode
 from workflow.letterhead import Letterhead
+from workflow.queries import closed_order_people
 from workflow.sla import COMPLETION_DAYS, ByPriority
 from workflow.vocabulary import State, order_number
 
@@ -127,6 +129,17 @@ class Effects:
                 raise
             log.warning("%s not sent to %s: Slack says %s", key, user, error.code)
             return None
+
+    def tell_people(self, effect: Claim, order: ServiceOrder, words: Callable[[Language], str]) -> None:
+        """What a closed order whose channel is archived has to say: to each of its people by direct message,
+        `words` in their language, saying the channel is archived; at most once each."""
+        number = order_number(order.id)
+        with Session(self.engine) as session:
+            people = closed_order_people(session, order)
+        for user in people:
+            lang = self.reader_language(user)
+            self.direct_message(effect, user, after_archiving(number, order.channel_id or "", words(lang), lang),
+                                f"{effect.key}:dm:{user}")
 
     def save_data(self, effect: Claim) -> None:
         """The effect's data as the handler changed it, written at once (not with the effect's being done)."""

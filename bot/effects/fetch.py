@@ -20,12 +20,11 @@ from sqlmodel import Session
 from bot.effects.base import Claim, Effects, Record
 from bot.gateway import ErrorCode, SlackError
 from bot.profiles import learn
-from bot.render.notices import after_archiving, left_out
+from bot.render.notices import left_out
 from storage.db import queue_effects
 from storage.models import Asset, OrderAttachment
 from workflow.attachments import LeftOut, Status
 from workflow.effects import Card, EffectKind, FetchFile
-from workflow.queries import closed_order_people
 from workflow.shared_files import IMAGE_TYPES, MAX_BYTES
 from workflow.vocabulary import order_number
 
@@ -140,10 +139,4 @@ def _tell(fx: Effects, effect: Claim, row: OrderAttachment, reason: LeftOut) -> 
         fx.post(effect, fx.channel(order), left_out(number, row.name, reason, MAX_BYTES // 2**20,
                                                     fx.provider_language))
         return
-    with Session(fx.engine) as session:
-        people = closed_order_people(session, order)
-    for user in people:
-        lang = fx.reader_language(user)
-        said = left_out(number, row.name, reason, MAX_BYTES // 2**20, lang)
-        fx.direct_message(effect, user, after_archiving(number, order.channel_id or "", said, lang),
-                          f"{effect.key}:dm:{user}")
+    fx.tell_people(effect, order, lambda lang: left_out(number, row.name, reason, MAX_BYTES // 2**20, lang))

@@ -5,15 +5,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlmodel import Session
-
 from bot.effects.base import MAX_TEXT, Claim, Effects
 from bot.render.facts import decision_message, step_message, to_requester
-from bot.render.notices import after_archiving, evidence_taken
+from bot.render.notices import evidence_taken
 from storage.models import ServiceOrder
 from workflow.decisions import TELL_REQUESTER
 from workflow.effects import Message
-from workflow.queries import closed_order_people
 from workflow.vocabulary import order_number
 
 log = logging.getLogger("bot.effects")
@@ -69,16 +66,11 @@ def _tell_requester(fx: Effects, effect: Claim, channel: str, requester: str) ->
 
 
 def _after_archiving(fx: Effects, effect: Claim, order: ServiceOrder) -> None:
-    """The message of a closed order whose channel is archived: to each of its people by direct message, in
-    their language (a channel that is archived is never replaced)."""
+    """The message of a closed order whose channel is archived: to each of its people (a channel that is
+    archived is never replaced)."""
     payload = effect.payload
-    assert isinstance(payload, Message) and order.channel_id is not None
+    assert isinstance(payload, Message)
     number = order_number(order.id)
-    with Session(fx.engine) as session:
-        people = closed_order_people(session, order)
-    for user in people:
-        lang = fx.reader_language(user)
-        said = step_message(payload.facts, number, lang) if payload.facts else payload.legacy or ""
-        fx.direct_message(effect, user, after_archiving(number, order.channel_id, said, lang),
-                          f"{effect.key}:dm:{user}")
+    fx.tell_people(effect, order, lambda lang: step_message(payload.facts, number, lang) if payload.facts
+                   else payload.legacy or "")
     return None

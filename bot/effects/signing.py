@@ -1,6 +1,6 @@
 """The client's signature, in the order's channel: the link handed over (signature_asked), the client's answer
 (signature_given) and the signed copy's PDF (upload_signed). A closed order whose channel is archived hears
-them by direct message, as every effect does (`Effects.by_dm`)."""
+them by direct message, as every effect does (`Effects.by_dm`, `Effects.tell_people`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from bot.render.signing import answer_message, link_message, signed_comment, sig
 from storage.models import ServiceOrder, SignatureRequest
 from workflow.effects import Signing
 from workflow.issuing import issue_signed
-from workflow.queries import closed_order_people
 from workflow.vocabulary import order_number
 
 log = logging.getLogger("bot.effects")
@@ -52,11 +51,7 @@ def given(fx: Effects, effect: Claim) -> None:
     request, order = _request(fx, effect)
     number, zone = order_number(order.id), fx.letterhead.provider.timezone
     if fx.by_dm(order, effect):
-        with Session(fx.engine) as session:
-            people = closed_order_people(session, order)
-        for user in people:
-            text = answer_message(number, request, fx.reader_language(user), zone)
-            fx.direct_message(effect, user, text[:MAX_TEXT], f"{effect.key}:dm:{user}")
+        fx.tell_people(effect, order, lambda lang: answer_message(number, request, lang, zone))
         return None
     fx.post(effect, fx.channel(order), answer_message(number, request, fx.provider_language, zone)[:MAX_TEXT])
     return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -13,11 +12,11 @@ from sqlmodel import Session
 from bot.cards import STEP_ACTION_IDS, step_action_id
 from bot.context import BotContext, reader_after_ack
 from bot.gateway import SlackError
+from bot.listeners import telling
 from bot.mrkdwn import mention
 from bot.profiles import learn
 from bot.refusals import refusal_text
 from forms import order_form
-from forms.elements import notice
 from forms.items import ADD_ROWS_ACTION, MAX_ROWS, ROW_STEP
 from forms.metadata import BadMetadata, ButtonValue, FormMeta
 from forms.step_forms import STEP_FORMS
@@ -37,31 +36,7 @@ def _ack(ack: Ack) -> None:
 
 def register(app: App, ctx: BotContext) -> None:
     def tell(body: dict[str, Any], text: str, lang: Language) -> None:
-        """A refusal only the clicking user sees, by the first way that reaches them: an ephemeral message in
-        the channel (Slack refuses it to someone who is not in the channel: a public order channel can be
-        read by anyone), the click's response_url (ephemeral, it rides on their own click), a small modal
-        (as over App Home, where there is no channel)."""
-        user = body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-        ways: list[Callable[[], None]] = []
-        if channel:
-            ways.append(lambda: ctx.gateway.ephemeral(channel, user, text))
-        if body.get("response_url"):
-            ways.append(lambda: ctx.gateway.respond(body["response_url"], text))
-        if body.get("trigger_id"):
-            ways.append(lambda: ctx.gateway.open_view(body["trigger_id"], notice(
-                lang.p_("modal title", "Service orders"), text, lang)))
-        for way in ways:
-            try:
-                way()
-                return
-            except SlackError as error:
-                if error.ambiguous:  # it may have reached them: another way could tell them twice
-                    log.warning("telling %s why by %s got no clear answer (%s): %s", user, error.method,
-                                error.code, text)
-                    return
-                log.info("could not tell %s why by %s (%s)", user, error.method, error.code)
-        log.warning("could not tell %s why, by any way: %s", user, text)
+        telling.tell(ctx, body, text, lang)
 
     def step_view(transition: Transition, meta: FormMeta) -> dict[str, Any]:
         """A step's form for the order in `meta`, built from the order as it is now."""

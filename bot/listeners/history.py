@@ -19,6 +19,7 @@ from bot.context import BotContext
 from bot.gateway import SlackError
 from bot.history import BUTTON, PAGE_ACTIONS, Trail, history_view, page_count
 from bot.home import code
+from bot.listeners import telling
 from bot.mrkdwn import esc
 from bot.profiles import refresh
 from bot.readers import locale_for, reader_language
@@ -128,17 +129,7 @@ def open_from_command(ctx: BotContext, command: dict[str, Any]) -> None:
 
 def register(app: App, ctx: BotContext) -> None:
     def tell(body: dict[str, Any], text: str) -> None:
-        """One line only the clicking person sees: through their click's response_url (ephemeral; it reaches
-        them even in a channel they are not in), else in a small modal."""
-        user = body["user"]["id"]
-        lang = reader_language(ctx.engine, user, ctx.locale)
-        try:
-            if body.get("response_url"):
-                ctx.gateway.respond(body["response_url"], text)
-            else:
-                ctx.gateway.open_view(body["trigger_id"], notice(lang.p_("modal title", "Service orders"), text, lang))
-        except SlackError as error:
-            log.warning("could not tell %s (%s): %s", user, error.code, text)
+        telling.tell(ctx, body, text, reader_language(ctx.engine, body["user"]["id"], ctx.locale))
 
     def clicked_history(body: dict[str, Any], action: dict[str, Any]) -> None:
         user = body["user"]["id"]
