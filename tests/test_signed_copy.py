@@ -127,7 +127,10 @@ def test_a_dispute_says_so_with_its_comment_in_spanish(service: OrderService) ->
     # 17:00 UTC is 14:00 in Santiago (summer time)
     assert "Disputada por Pedro Núñez el 27 nov 2026 14:00" in said, said
     assert "El cliente disputó esta versión: Faltan dos filtros." in said
-    assert "versión 1, copia firmada" in said
+    # a disputed copy is not called signed (its title, its footer)
+    assert "versión 1, copia disputada" in said and "firmada" not in said
+    assert PdfReader(io.BytesIO(issue_signed(service.engine, request).pdf)).metadata.title.endswith(
+        "v1, disputada por Pedro Núñez")
 
 
 def test_verify_knows_a_signed_copy_and_a_changed_one(service: OrderService) -> None:  # noqa: F811
@@ -220,3 +223,10 @@ def test_pdf_signed_writes_the_signed_copy_and_verify_recognises_it(service: Ord
     assert default.returncode == 0 and (tmp_path / "SO-000001-v2-signed.pdf").read_bytes() == signed.pdf
     again = cli("pdf", "SO-000001", "--version", "2", "--signed", engine=service.engine, cwd=tmp_path)
     assert again.returncode == 2 and again.stderr.strip().endswith("exists; add --force to replace it")
+    # a later answer that disputes it is the disputed copy, by name and in what the command says
+    disputed = issue_signed(service.engine, sign(service.engine, order_id, 2, outcome="disputed", name="Pat Client",
+                                                 comment="Two filters were not replaced"))
+    result = cli("pdf", "SO-000001", "--version", "2", "--signed", engine=service.engine, cwd=tmp_path)
+    assert result.returncode == 0 and (tmp_path / "SO-000001-v2-disputed.pdf").read_bytes() == disputed.pdf
+    assert result.stdout.strip() == ("Wrote SO-000001-v2-disputed.pdf: SO-000001 version 2, disputed by Pat Client, "
+                                     f"fingerprint {disputed.copy.fingerprint}")

@@ -67,6 +67,10 @@ def test_the_field_worker_asks_and_the_client_signs_over_http(ws: Signing) -> No
     assert fetch(f"{ws.url}/sign/static/sign.css").status == 200
     version_pdf = fetch(f"{link}/pdf")
     assert version_pdf.headers["Content-Type"] == "application/pdf" and "SO-000001" in pdf_text(version_pdf.raw)
+    # a browser's own PDF viewer (an <embed>) may load: only framing is refused; it saves under its own name
+    assert version_pdf.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert version_pdf.headers["X-Content-Type-Options"] == "nosniff"
+    assert version_pdf.headers["Content-Disposition"] == 'inline; filename="SO-000001-v1.pdf"'
 
     thanks = page.post(outcome="accepted", name="  María José\u0007 Pérez ", comment="", signature=signature_png())
     assert thanks.status == 200 and "Thank you" in thanks.body, thanks.body
@@ -106,6 +110,12 @@ def test_a_dispute_needs_a_comment_and_says_it_in_the_channel(ws: Signing) -> No
     assert "*SO-000001 v1* was disputed by Pat Client" in ws.transcript(order_id)
     assert "Two filters were not replaced" in ws.transcript(order_id)
     assert ws.requests()[0].comment == "Two filters were not replaced"
+    # the disputed copy is called what it is, in Slack and in the PDF, never "signed by"
+    [disputed] = [f for f in ws.fake.files.values() if f.name.startswith("SO-000001-v1-")]
+    assert (disputed.name, disputed.title) == ("SO-000001-v1-disputed.pdf", "SO-000001 v1, disputed by Pat Client")
+    reader = PdfReader(io.BytesIO(disputed.content))
+    assert reader.metadata.title.endswith("v1, disputed by Pat Client")
+    assert "disputed copy" in pdf_text(disputed.content) and "signed" not in pdf_text(disputed.content).lower()
 
 
 def test_who_may_ask_and_when(ws: Signing) -> None:
@@ -162,6 +172,8 @@ def test_bad_links_and_bad_requests_get_a_clear_page_and_store_nothing(ws: Signi
     other = open_page(link)
     page.csrf, saved = other.csrf, page.csrf
     assert page.post(**good).status == 403
+    page.csrf = "é.x"  # not ASCII: refused like any other made-up token, not a failure of ours
+    assert "out of date" in (answer := page.post(**good)).body and answer.status == 403
     page.csrf = saved
     assert page.post(origin="https://evil.example", **good).status == 403
     assert page.post(more={"Sec-Fetch-Site": "cross-site"}, **good).status == 403
@@ -173,6 +185,7 @@ def test_bad_links_and_bad_requests_get_a_clear_page_and_store_nothing(ws: Signi
             ({**good, "signature": signature_png(ink=False)}, "Draw your signature"),
             ({**good, "signature": "data:image/png;base64,bm90IGEgcG5n"}, "Draw your signature"),
             ({**good, "signature": "data:image/svg+xml;base64,PHN2Zz4="}, "Draw your signature"),
+            ({**good, "signature": signature_png(size=(2001, 160))}, "Draw your signature"),  # too large to decode
             ({**good, "comment": "y" * 2001}, "The comment is too long")):
         answer = page.post(**fields)
         assert answer.status == 400 and line in answer.body, (fields.get("name"), answer.body[:300])
@@ -204,6 +217,33 @@ def test_a_link_stays_for_its_version_when_the_order_moves_on(ws: Signing) -> No
     assert ws.requests()[-1].version == 2 and "SO-000001 version 2" in open_page(link).answer.body
 
 
+def test_the_closing_record_of_an_order_not_performed_is_signed_too(ws: Signing) -> None:
+    order_id = ws.approved_order()
+    assert ws.not_perform(WORKER, order_id, reason="The site was closed").text == ""
+    ws.settle()
+    page = open_page(ws.ask(WORKER, order_id))
+    assert ws.requests()[0].version == 2 and "SO-000001 version 2" in page.answer.body
+    assert page.post(outcome="accepted", name="Pat Client", signature=signature_png()).status == 200
+    ws.settle()
+    assert "*SO-000001 v2* was signed by Pat Client" in ws.transcript(order_id)
+
+
+def test_behind_a_proxy_the_browsers_origin_matches_a_public_url_with_its_default_port(seeded) -> None:  # type: ignore[no-untyped-def]
+    signing = client_signing({"PUBLIC_URL": "https://orders.example.com:443/", "SIGNATURE_LINK_SECRET": LINK_SECRET})
+    with Signing(seeded, signing=signing) as ws:
+        order_id = ws.approved_order()
+        assert ws.ask_to_sign(COORDINATOR, order_id).status == 200
+        ws.wait(lambda: ws.requests(), "the signature request")
+        ws.settle()
+        token = Links(signing.public_url or "", LINK_SECRET).token(ws.requests()[0].nonce)
+        assert f"<https://orders.example.com/sign/{token}|" in ws.transcript(order_id, raw=True)
+        page = open_page(f"{ws.url}/sign/{token}")  # as the proxy passes it on
+        assert "Secure" in page.answer.headers["Set-Cookie"]
+        answer = page.post(origin="https://orders.example.com", outcome="accepted", name="Pat Client",
+                           signature=signature_png())
+        assert answer.status == 200, answer.body
+
+
 # --- settings --------------------------------------------------------------------------------------------------
 
 BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "slack-secret"}
@@ -216,6 +256,17 @@ def test_the_signing_settings() -> None:
     assert signing.missing == () and LINK_SECRET not in repr(signing)
     assert Settings.from_env(BASE).signing.missing == ("PUBLIC_URL", "SIGNATURE_LINK_SECRET")
     assert client_signing({"PUBLIC_URL": "http://localhost:3000"}).public_url == "http://localhost:3000"
+    # as a browser's Origin says it: lower case, no default port
+    for given, origin in (("https://Orders.Example.com:443/", "https://orders.example.com"),
+                          ("http://localhost:80", "http://localhost"), ("http://[::1]:8080/", "http://[::1]:8080"),
+                          ("https://orders.example.com:8443", "https://orders.example.com:8443")):
+        assert client_signing({"PUBLIC_URL": given}).public_url == origin
+    # in Socket Mode only the web listener serves the page: without WEB_PORT a link would open nothing
+    socket = {**BASE, "SLACK_APP_TOKEN": "xapp-1", "PUBLIC_URL": "https://orders.example.com",
+              "SIGNATURE_LINK_SECRET": LINK_SECRET}
+    assert Settings.from_env(socket, socket_mode=True).signing.missing == ("WEB_PORT",)
+    assert Settings.from_env({**socket, "WEB_PORT": "8081"}, socket_mode=True).signing.missing == ()
+    assert Settings.from_env(socket).signing.missing == ()  # HTTP mode serves the page itself
     assert SIGNING.link_hours == 72
 
 
@@ -224,6 +275,7 @@ def test_the_signing_settings() -> None:
     ({"PUBLIC_URL": "https://user:pw@orders.example.com"}, "PUBLIC_URL must be the https address"),
     ({"PUBLIC_URL": "orders.example.com"}, "PUBLIC_URL must be the https address"),
     ({"PUBLIC_URL": "https://orders.example.com/?a=1"}, "PUBLIC_URL must be the https address"),
+    ({"PUBLIC_URL": "https://example.com/orders"}, "PUBLIC_URL must be the bot's address without a path"),
     ({"SIGNATURE_LINK_SECRET": "short"}, "SIGNATURE_LINK_SECRET must be at least 32 characters"),
     ({"SIGNATURE_LINK_SECRET": "s" * 40, "SLACK_SIGNING_SECRET": "s" * 40}, "must not be the Slack signing secret"),
     ({"SIGNATURE_LINK_HOURS": "0"}, "SIGNATURE_LINK_HOURS must be a whole number from 1 to 720"),
@@ -289,6 +341,7 @@ def test_once_a_closed_orders_channel_is_archived_its_people_hear_by_direct_mess
 
     for person in (REQUESTER, WORKER):
         texts, files = direct(person)
-        assert any("*SO-000001 v2* was signed by Pat Client" in text for text in texts), texts
+        assert any(f"(its channel <#{channel}> is archived): :white_check_mark: *SO-000001 v2* was signed by "
+                   "Pat Client" in text for text in texts), texts
         assert files[-1] == "SO-000001-v2-signed.pdf"
     assert "signed by" not in ws.transcript(order_id)

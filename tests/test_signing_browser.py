@@ -1,31 +1,42 @@
 """The signing page in a real browser: Debian's Chromium, headless, driven by Playwright (never a browser it
 downloads). A client opens the link, draws a signature with pointer events and accepts; the signed copy's PDF
-carries the name. On a phone's screen the page fits and a dispute goes through; expired and tampered links
-show their pages. No page breaks its Content-Security-Policy."""
+carries the name and the drawn signature. On a phone's screen the page fits, turning the phone clears the
+drawing and says so, and a dispute goes through; expired and tampered links show their pages. No page breaks
+its Content-Security-Policy. Without Playwright or Chromium these tests skip, except in CI (.ci/run sets
+REQUIRE_BROWSER=1), where that is a failure."""
 
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from PIL import Image, ImageChops
 from pypdf import PdfReader
+from sqlmodel import Session
 
 from sandbox.client import CHROMIUM_ARGS, draw
+from storage.models import Asset
 from tests.conftest import WORKER
 from tests.signing_helpers import Signing
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the dev extras)")
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (.ci/run installs "
-                                                                   "Debian's chromium)")
+try:
+    from playwright import sync_api as playwright_api
+except ImportError:
+    playwright_api = None
+MISSING = ("playwright is not installed (the dev extras)" if playwright_api is None else
+           f"no Chromium at {CHROMIUM} (.ci/run installs Debian's chromium)" if not shutil.which(CHROMIUM) else None)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    if MISSING:
+        (pytest.fail if os.environ.get("REQUIRE_BROWSER") == "1" else pytest.skip)(MISSING)
     with playwright_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium
@@ -98,6 +109,22 @@ def test_a_client_signs_in_the_browser_and_the_signed_copy_carries_the_name(ws: 
     ws.settle()
     [signed] = [f for f in ws.fake.files.values() if f.name == "SO-000001-v1-signed.pdf"]
     assert "María José Pérez" in pdf_text(signed.content)
+    # the drawn signature is on the page that names the signer: the canvas's PNG, as stored, fitted to the block
+    with Session(ws.engine) as session:
+        asset = session.get(Asset, request.signature_sha256)
+        assert asset is not None
+        drawn = Image.open(io.BytesIO(asset.content))
+        drawn.load()
+    assert drawn.width > 200 and drawn.getchannel("A").getextrema() == (0, 255)  # ink on a transparent canvas
+    [page_signed] = [p for p in PdfReader(io.BytesIO(signed.content)).pages
+                     if "Signed by María José Pérez" in p.extract_text()]
+    fitted = drawn.copy()
+    fitted.thumbnail((800, 320))
+    shown = [image.image for image in page_signed.images if image.image.size == fitted.size]
+    assert shown, [image.image.size for image in page_signed.images]
+    assert shown[0].mode == "RGBA"  # with its transparency: ink where the canvas had it, nowhere else
+    seen = shown[0].getchannel("A").point(lambda a: 255 if a > 32 else 0)
+    assert ImageChops.difference(seen, fitted.getchannel("A").point(lambda a: 255 if a > 32 else 0)).getbbox() is None
 
 
 def test_on_a_phone_the_page_fits_and_a_dispute_goes_through(ws: Signing, browser: Any) -> None:
@@ -112,6 +139,17 @@ def test_on_a_phone_the_page_fits_and_a_dispute_goes_through(ws: Signing, browse
     assert page.locator("#signature-pad").bounding_box()["width"] <= 360
     page.fill("#name", "Pat Client")
     draw_with_a_finger(context, page)
+    # turning the phone fits the canvas to its new width, which clears it: the page says so, and a drawing
+    # is needed again before anything is sent
+    assert not page.locator("#signature-cleared").is_visible()
+    page.set_viewport_size({"width": 740, "height": 360})
+    page.wait_for_selector("#signature-cleared", state="visible")
+    assert "draw your signature again" in page.locator("#signature-cleared").inner_text()
+    page.click("button.accept")
+    assert page.locator("#signature-problem").is_visible() and ws.requests()[0].used_at is None
+    page.set_viewport_size({"width": 360, "height": 740})
+    draw_with_a_finger(context, page)
+    assert not page.locator("#signature-cleared").is_visible()
     # a dispute without a comment is refused on the page, with what was typed kept
     page.click("button.dispute")
     page.wait_for_selector("text=Say what you dispute in the comment.")
