@@ -196,8 +196,7 @@ def test_a_photo_shared_in_the_channel_goes_on_the_next_version_with_a_thread_re
     channel = ws.fake.channels[ws.order(order_id).channel_id]  # type: ignore[index]
     [reply] = [m for m in channel.messages if m.thread_ts == ts and m.ts != ts]
     assert reply.user == ws.fake.bot_user_id
-    assert ws.fake.plain_text(reply.text) == ("SO-000001: “meter.jpg” goes on the order's next version "
-                                              "(a confirmation or the closing record).")
+    assert ws.fake.plain_text(reply.text) == "SO-000001: “meter.jpg” goes on the order's next version."
     assert "1 photo for the next version" in card_text(ws, order_id)
     assert document(ws, order_id, 1).attachments == ()  # v1 was issued already: frozen
 
@@ -364,6 +363,6 @@ def test_the_channel_hears_it_in_the_providers_language(seeded) -> None:  # type
         said = channel_says(ws, order_id)
         assert ("“losa.jpg” quedó fuera de las fotos y archivos de la orden: no es el tipo de archivo que dicen su "
                 "nombre y su tipo. Súbelo de nuevo si hace falta.") in said
-        assert "“medidor.jpg” va en la próxima versión de la orden (una confirmación o el acta de cierre)." in said
+        assert "“medidor.jpg” va en la próxima versión de la orden." in said
         assert "v2 · 0 fotos" not in card_text(ws, order_id) and "1 foto para la próxima versión" in card_text(
             ws, order_id)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from bot.effects import archive, card, channel, fetch, home, invite, kick, message, notify, pdf, reminder, signing
-from bot.effects.base import Claim, Effects, NotReady, Record
+from bot.effects.base import MAX_ATTEMPTS, Claim, Effects, NotReady, Record
 from bot.gateway import CHANNEL_GONE, Gateway, SlackError
 from bot.signing_links import Links
 from storage.db import session_scope
@@ -37,7 +37,6 @@ from workflow.sla import COMPLETION_DAYS, ByPriority
 
 log = logging.getLogger("bot.effects")
 
-MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)  # longer than any one effect's Slack calls, retries included (EFFECT_LEASE_SECONDS)
 ASIDE = tuple(sorted(kind.value for kind in ASIDE_KINDS))  # as SQL literals: beside an order's chain
 WORKERS = 2  # effect threads per process (EFFECT_WORKERS in bot/settings.py)
@@ -154,6 +153,8 @@ class EffectRunner:
             self.kick()  # there may be more: another worker, if one is free, claims the next order's
             for position, effect in enumerate(batch):
                 if not self._run(effect):
+                    if effect.kind in ASIDE:
+                        continue  # nothing in the chain waits for it
                     self._release(batch[position + 1:])  # they wait for the failed one; let anyone retry them
                     break
                 done += 1
@@ -176,7 +177,7 @@ class EffectRunner:
             session.execute(_CLAIM, {"ids": [e.id for e in batch], "until": now + self.lease * len(batch),
                                      "by": self.name})
             return [Claim(e.id, e.order_id, e.kind, e.key, json.loads(e.payload),
-                          again=e.attempts > 0 or e.claimed_by is not None) for e in batch]
+                          again=e.attempts > 0 or e.claimed_by is not None, attempts=e.attempts) for e in batch]
 
     def _release(self, effects: list[Claim]) -> None:
         if not effects:
