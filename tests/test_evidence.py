@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from PIL import Image
+from pypdf import PdfReader
 from sqlmodel import Session, select
 
 from bot.gateway import Gateway, SlackError, make_client
@@ -122,6 +123,12 @@ def test_a_confirmation_with_two_photos_and_a_pdf_puts_them_on_its_version(ws: L
     assert issued.attachments[0].thumbnail_sha256 == kept[0].thumbnail_sha256
     assert document(ws, order_id, 1).attachments == ()  # an issued version is frozen
     assert "v2 · 2 photos" in card_text(ws, order_id)
+    # the PDF shared in the channel draws both photos (their thumbnails) and lists the PDF by name
+    [shared] = [f for f in ws.fake.files.values() if f.name == "SO-000001-v2.pdf"]
+    drawn = [image.data for page in PdfReader(io.BytesIO(shared.content)).pages for image in page.images]
+    with Session(ws.engine) as session:
+        assert all(session.get(Asset, r.thumbnail_sha256).content in drawn for r in kept[:2])  # type: ignore[union-attr]
+    assert "report.pdf" in "".join(page.extract_text() for page in PdfReader(io.BytesIO(shared.content)).pages)
 
 
 def test_files_from_the_submit_form_go_on_version_1(ws: LocalWorkspace) -> None:

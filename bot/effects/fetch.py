@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import update
 from sqlmodel import Session
 
 from bot.effects.base import Claim, Effects, Record
@@ -28,7 +29,7 @@ from bot.gateway import ErrorCode, SlackError
 from bot.profiles import learn
 from bot.render.notices import after_archiving, left_out
 from storage.db import queue_effects
-from storage.models import Asset, OrderAttachment
+from storage.models import Asset, OrderAttachment, PendingEffect
 from workflow.attachments import LeftOut, Status
 from workflow.effects import Card, EffectKind, FetchFile
 from workflow.queries import closed_order_people
@@ -83,7 +84,8 @@ def examine(content: bytes, mimetype: str) -> Read:
             thumb.save(out, "JPEG", quality=THUMBNAIL_QUALITY)
     except UnidentifiedImageError:
         return Read(reason=LeftOut.NOT_ITS_TYPE)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):  # Pillow's words for a bad file
+    # Pillow's words for a bad file (a PNG with no image data in it raises IndexError)
+    except (OSError, SyntaxError, ValueError, IndexError, EOFError, Image.DecompressionBombError):
         return Read(reason=LeftOut.UNREADABLE)
     return Read(digest, out.getvalue())
 
@@ -137,6 +139,11 @@ def run(fx: Effects, effect: Claim) -> Record | None:
                     session.add(Asset(sha256=sha, media_type="image/jpeg", content=read.thumbnail))
                 kept.thumbnail_sha256 = sha
         session.add(kept)
+        # the version's PDF, waiting for its files (NotReady, backing off), is due again now
+        session.execute(update(PendingEffect).where(
+            PendingEffect.order_id == kept.order_id, PendingEffect.kind == EffectKind.UPLOAD_PDF.value,
+            PendingEffect.status == "pending").values(not_before=fx.clock()).execution_options(
+            synchronize_session=False))
 
     return record
 
