@@ -208,6 +208,9 @@ def test_a_slack_connect_photo_comes_as_its_id_and_is_read(ws: Signing) -> None:
         ("gauge.jpg", "image/jpeg", len(shot), "kept", None),
         ("notes.pdf", "application/pdf", 15, "left_out", LeftOut.NOT_ITS_TYPE.value)]
     assert "“notes.pdf” was left out" in ws.transcript(order_id)
+    order = ws.order(order_id)
+    card = ws.fake.message(order.channel_id or "", order.card_ts or "")
+    assert card is not None and "1 photo for the next version" in str(card.blocks)  # counted once it was read
 
 
 def test_an_image_too_large_to_decode_is_left_out_from_its_header(ws: Signing) -> None:

@@ -126,11 +126,12 @@ def run(fx: Effects, effect: Claim) -> Record | None:
         assert kept is not None
         if told is not None:
             kept.name, kept.mimetype, kept.size = told.name, told.mimetype, told.size
+        # the card counts the photos not left out (workflow/queries.photo_counts): count again if that changed
+        if row.mimetype.startswith("image/") != (read.reason is None and kept.mimetype.startswith("image/")):
+            queue_effects(session, [(kept.order_id, EffectKind.CARD.value, f"{kept.order_id}:card:file:{kept.id}",
+                                     Card().to_json())], fx.clock())
         if read.reason is not None:
             kept.status, kept.reason = Status.LEFT_OUT.value, read.reason.value
-            if kept.version is not None and row.mimetype in IMAGE_TYPES:  # the card counted it: count again
-                queue_effects(session, [(kept.order_id, EffectKind.CARD.value,
-                                         f"{kept.order_id}:card:file:{kept.id}", Card().to_json())], fx.clock())
         else:
             kept.status, kept.sha256 = Status.KEPT.value, read.sha256
             if read.thumbnail is not None:
