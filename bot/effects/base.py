@@ -53,6 +53,7 @@ class Claim:
     # and the effect says what it has to say by direct message (bot/effects/channel.py `elsewhere`)
     by_dm: bool = False
     attempts: int = 0  # tries that failed before this one
+    due: datetime | None = None  # its not_before when claimed: a later one means it was made due again meanwhile
 
     @property
     def last_try(self) -> bool:

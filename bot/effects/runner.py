@@ -68,7 +68,7 @@ HANDLERS: dict[EffectKind, Callable[[Effects, Claim], Record | None]] = {
 # The claim's statements, built once (it runs once per order, in every process, all day): plain rows, and one
 # UPDATE for the whole batch. Row locks with SKIP LOCKED keep two processes from claiming the same effect.
 _COLUMNS = (PendingEffect.id, PendingEffect.order_id, PendingEffect.kind, PendingEffect.key, PendingEffect.payload,
-            PendingEffect.attempts, PendingEffect.claimed_by)
+            PendingEffect.attempts, PendingEffect.claimed_by, PendingEffect.not_before)
 _earlier = aliased(PendingEffect)
 _DUE = and_(PendingEffect.status == PENDING, PendingEffect.not_before <= bindparam("now"),
             or_(PendingEffect.claimed_until.is_(None), PendingEffect.claimed_until < bindparam("now")))
@@ -177,7 +177,8 @@ class EffectRunner:
             session.execute(_CLAIM, {"ids": [e.id for e in batch], "until": now + self.lease * len(batch),
                                      "by": self.name})
             return [Claim(e.id, e.order_id, e.kind, e.key, json.loads(e.payload),
-                          again=e.attempts > 0 or e.claimed_by is not None, attempts=e.attempts) for e in batch]
+                          again=e.attempts > 0 or e.claimed_by is not None, attempts=e.attempts,
+                          due=e.not_before) for e in batch]
 
     def _release(self, effects: list[Claim]) -> None:
         if not effects:
@@ -204,13 +205,16 @@ class EffectRunner:
                 session.execute(_DONE, {"effect": effect.id, "at": self.clock()})
             return True
         except Exception as error:  # recorded on the effect, retried later, never lost
-            self._record_failure(effect.id, error)
+            self._record_failure(effect, error)
             return False
 
-    def _record_failure(self, effect_id: int, error: Exception) -> None:
+    def _record_failure(self, effect: Claim, error: Exception) -> None:
         admin_action = error.admin_action if isinstance(error, SlackError) else None
         with session_scope(self.engine) as session:
-            row = session.get(PendingEffect, effect_id)
+            # locked: a nudge committed while it ran (below) is read, not overwritten
+            row = session.get(PendingEffect, effect.id, with_for_update=True)
+            # made due again while it ran (what it waited for is done: bot/effects/fetch.py): at once, no back-off
+            nudged = isinstance(error, NotReady) and effect.due is not None and row.not_before > effect.due
             row.attempts += 1
             row.claimed_until = None
             row.last_error = f"{type(error).__name__}: {error}"[:2000]
@@ -220,7 +224,7 @@ class EffectRunner:
             elif row.attempts >= MAX_ATTEMPTS and not isinstance(error, NotReady):
                 self._fail(session, row)
             else:
-                row.not_before = self.clock() + timedelta(seconds=min(2 ** row.attempts, 300))
+                row.not_before = self.clock() + timedelta(seconds=0 if nudged else min(2 ** row.attempts, 300))
                 log.warning("effect %s (%s) failed, retrying: %s", row.key, row.kind, row.last_error)
 
     def _fail(self, session: Session, row: PendingEffect) -> None:
