@@ -206,8 +206,9 @@ def test_a_slack_connect_photo_comes_as_its_id_and_is_read(ws: Signing) -> None:
     # files.info told its name, type and size; a file that is not a photo is left out once Slack says so
     assert [(r.name, r.mimetype, r.size, r.status, r.reason) for r in rows(ws, order_id)] == [
         ("gauge.jpg", "image/jpeg", len(shot), "kept", None),
-        ("notes.pdf", "application/pdf", 15, "left_out", LeftOut.NOT_ITS_TYPE.value)]
-    assert "“notes.pdf” was left out" in ws.transcript(order_id)
+        ("notes.pdf", "application/pdf", 15, "left_out", LeftOut.NOT_A_PHOTO.value)]
+    assert ("“notes.pdf” was left out of the order's photos and files: only photos shared in the channel are taken"
+            in ws.transcript(order_id))
     order = ws.order(order_id)
     card = ws.fake.message(order.channel_id or "", order.card_ts or "")
     assert card is not None and "1 photo for the next version" in str(card.blocks)  # counted once it was read

@@ -43,6 +43,7 @@ class LeftOut(StrEnum):
     UNREADABLE = "unreadable"  # an image Pillow cannot read, a PDF without its header
     NOT_ITS_TYPE = "not_its_type"  # the bytes are another kind of file than its type says
     TOO_MANY_PIXELS = "too_many_pixels"  # an image larger than MAX_PIXELS: not decoded
+    NOT_A_PHOTO = "not_a_photo"  # a Slack Connect file shared in the channel, which files.info says is no image
     NOT_READ = "not_read"  # Slack would not give it (a missing scope, or every attempt failed): not waited for
 
 

@@ -30,7 +30,7 @@ from bot.profiles import learn
 from bot.render.notices import after_archiving, left_out
 from storage.db import queue_effects
 from storage.models import Asset, OrderAttachment, PendingEffect
-from workflow.attachments import LeftOut, Status
+from workflow.attachments import LeftOut, Source, Status
 from workflow.effects import Card, EffectKind, FetchFile
 from workflow.queries import closed_order_people
 from workflow.shared_files import ACCEPTED, IMAGE_TYPES, MAX_BYTES, MAX_PIXELS
@@ -158,8 +158,8 @@ def _read(fx: Effects, row: OrderAttachment) -> tuple[Told | None, Read]:
         return None, Read(reason=LeftOut.GONE)
     told = _told(row, file) if not row.url_private else None
     mimetype, size = (told.mimetype, told.size) if told else (row.mimetype, row.size)
-    if told and mimetype not in (IMAGE_TYPES if row.source == "channel" else ACCEPTED):
-        return told, Read(reason=LeftOut.NOT_ITS_TYPE)  # only a channel's photos are evidence
+    if told and mimetype not in (IMAGE_TYPES if row.source == Source.CHANNEL else ACCEPTED):
+        return told, Read(reason=LeftOut.NOT_A_PHOTO)  # only a channel's photos are evidence
     if size > MAX_BYTES:
         return told, Read(reason=LeftOut.TOO_LARGE)
     url = file.get("url_private") or file.get("url_private_download")

@@ -96,6 +96,7 @@ _LEFT_OUT = {
     LeftOut.UNREADABLE: N_("it cannot be read (damaged or cut short)"),
     LeftOut.NOT_ITS_TYPE: N_("it is not the kind of file its name and type say"),
     LeftOut.TOO_MANY_PIXELS: N_("the picture is larger than {megapixels} megapixels"),
+    LeftOut.NOT_A_PHOTO: N_("only photos shared in the channel are taken"),
     LeftOut.NOT_READ: N_("Slack did not let the bot read it (an admin may need to check the app's permissions)"),
 }
 
