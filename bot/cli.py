@@ -28,7 +28,7 @@ from bot.progress import ImportProgress
 from i18n import N_, Language, language
 from storage.db import DatabaseUrlError, database_url, init_db, make_engine, reaching
 from workflow.catalog import CatalogError, import_csv
-from workflow.errors import WorkflowError
+from workflow.errors import FilesBeingRead, WorkflowError
 from workflow.letterhead import LetterheadError
 from workflow.numbers import MAX_ID, parse_id
 from workflow.people import PeopleError, grant, parse_role, revoke, roles_by_user
@@ -273,7 +273,11 @@ def _pdf(args: argparse.Namespace) -> int:
     out = chosen or Path(f"{order_number(order_id)}-v{number}.pdf")
     if not chosen:
         _check_target(out, replace=args.force)
-    issued = issue(engine, order_id, number, letterhead)
+    try:
+        issued = issue(engine, order_id, number, letterhead)
+    except FilesBeingRead as waiting:
+        raise CliError(N_("{number} version {version}'s photos and files are still being read from Slack: try "
+                          "again in a moment"), number=waiting.number, version=waiting.version) from waiting
     with _new_file(out, "wb") as handle:
         handle.write(issued.pdf)
     print(lang._("Wrote {path}: {number} version {version}, fingerprint {fingerprint}").format(

@@ -40,6 +40,7 @@ from bot.signing_links import Links
 from i18n import Language, language
 from workflow.clock import Clock, aware
 from workflow.document import VersionDocument
+from workflow.errors import FilesBeingRead
 from workflow.issuing import issue
 from workflow.letterhead import Letterhead
 from workflow.signing import (
@@ -95,6 +96,9 @@ class SigningPage:
     def __call__(self, environ: dict[str, Any], start_response: Start) -> Iterable[bytes]:
         try:
             reply = self._route(environ)
+        except FilesBeingRead:  # the version's photos are still being read: nothing frozen, nothing stored
+            reply = self._page("503 Service Unavailable", self.lang._("Being prepared"), self.lang._(
+                "This document is still being prepared. Please try again in a moment."))
         except Exception:  # a page that failed says so plainly, never a 500 with a trace
             log.exception("the signing page failed")
             reply = self._page("503 Service Unavailable", self.lang._("Something went wrong"), self.lang._(

@@ -233,12 +233,14 @@ class LocalWorkspace:
         return {"files": {"files": files_value(self.upload(user, files))}} if files else {}
 
     def share_photos(self, user: str, order_id: int, files: list[Upload], text: str = "",
-                     event_id: str | None = None) -> tuple[str, Any]:
-        """The person shares photos in the order's channel (a file_share message and its event)."""
+                     event_id: str | None = None, slack_connect: bool = False) -> tuple[str, Any]:
+        """The person shares photos in the order's channel (a file_share message and its event; in a Slack
+        Connect channel, the event names each file by its id alone)."""
         order = self.order(order_id)
         assert order.channel_id, "the order has no channel yet"
         uploaded = self.upload(user, files)
-        return self.slack.share_files(user, order.channel_id, [f["id"] for f in uploaded], text, event_id=event_id)
+        return self.slack.share_files(user, order.channel_id, [f["id"] for f in uploaded], text, event_id=event_id,
+                                      slack_connect=slack_connect)
 
     def submit_order(self, user: str, *, client: str, site: str, items: list[tuple[str, str]], requested: str,
                      description: str, priority: str = "normal", free_items: str = "",

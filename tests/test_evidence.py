@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from PIL import Image
+from pypdf import PdfReader
 from sqlmodel import Session, select
 
 from bot.gateway import Gateway, SlackError, make_client
@@ -122,6 +123,12 @@ def test_a_confirmation_with_two_photos_and_a_pdf_puts_them_on_its_version(ws: L
     assert issued.attachments[0].thumbnail_sha256 == kept[0].thumbnail_sha256
     assert document(ws, order_id, 1).attachments == ()  # an issued version is frozen
     assert "v2 · 2 photos" in card_text(ws, order_id)
+    # the PDF shared in the channel draws both photos (their thumbnails) and lists the PDF by name
+    [shared] = [f for f in ws.fake.files.values() if f.name == "SO-000001-v2.pdf"]
+    drawn = [image.data for page in PdfReader(io.BytesIO(shared.content)).pages for image in page.images]
+    with Session(ws.engine) as session:
+        assert all(session.get(Asset, r.thumbnail_sha256).content in drawn for r in kept[:2])  # type: ignore[union-attr]
+    assert "report.pdf" in "".join(page.extract_text() for page in PdfReader(io.BytesIO(shared.content)).pages)
 
 
 def test_files_from_the_submit_form_go_on_version_1(ws: LocalWorkspace) -> None:
@@ -196,8 +203,7 @@ def test_a_photo_shared_in_the_channel_goes_on_the_next_version_with_a_thread_re
     channel = ws.fake.channels[ws.order(order_id).channel_id]  # type: ignore[index]
     [reply] = [m for m in channel.messages if m.thread_ts == ts and m.ts != ts]
     assert reply.user == ws.fake.bot_user_id
-    assert ws.fake.plain_text(reply.text) == ("SO-000001: “meter.jpg” goes on the order's next version "
-                                              "(a confirmation or the closing record).")
+    assert ws.fake.plain_text(reply.text) == "SO-000001: “meter.jpg” goes on the order's next version."
     assert "1 photo for the next version" in card_text(ws, order_id)
     assert document(ws, order_id, 1).attachments == ()  # v1 was issued already: frozen
 
@@ -364,6 +370,6 @@ def test_the_channel_hears_it_in_the_providers_language(seeded) -> None:  # type
         said = channel_says(ws, order_id)
         assert ("“losa.jpg” quedó fuera de las fotos y archivos de la orden: no es el tipo de archivo que dicen su "
                 "nombre y su tipo. Súbelo de nuevo si hace falta.") in said
-        assert "“medidor.jpg” va en la próxima versión de la orden (una confirmación o el acta de cierre)." in said
+        assert "“medidor.jpg” va en la próxima versión de la orden." in said
         assert "v2 · 0 fotos" not in card_text(ws, order_id) and "1 foto para la próxima versión" in card_text(
             ws, order_id)

@@ -46,7 +46,7 @@ FACTS = StepFacts(Action.CONFIRM, "U1", version=2, fields=(FieldChange("schedule
 
 def test_every_kind_has_a_place_a_handler_and_one_aside_flag() -> None:
     assert set(ORDER) == set(EffectKind) == set(HANDLERS) and len(ORDER) == 14
-    assert set(ASIDE) == {"home", "reminder", "notify"}
+    assert set(ASIDE) == {"home", "reminder", "notify", "fetch_file"}
 
 
 @pytest.mark.parametrize("kind, payload", [

@@ -42,6 +42,9 @@ class LeftOut(StrEnum):
     TOO_LARGE = "too_large"  # more bytes than MAX_BYTES, whatever Slack reported
     UNREADABLE = "unreadable"  # an image Pillow cannot read, a PDF without its header
     NOT_ITS_TYPE = "not_its_type"  # the bytes are another kind of file than its type says
+    TOO_MANY_PIXELS = "too_many_pixels"  # an image larger than MAX_PIXELS: not decoded
+    NOT_A_PHOTO = "not_a_photo"  # a Slack Connect file shared in the channel, which files.info says is no image
+    NOT_READ = "not_read"  # Slack would not give it (a missing scope, or every attempt failed): not waited for
 
 
 def record(session: Session, order_id: int, files: Iterable[SharedFile], source: Source, shared_by: str,
@@ -78,6 +81,13 @@ def kept(session: Session, order_id: int, version: int) -> list[OrderAttachment]
         OrderAttachment.status == Status.KEPT.value).order_by(col(OrderAttachment.id))))
 
 
+def being_read(session: Session, order_id: int, version: int) -> bool:
+    """Whether some of a version's files are not read yet: its document waits for them (workflow/issuing.py)."""
+    return session.exec(select(OrderAttachment.id).where(
+        OrderAttachment.order_id == order_id, OrderAttachment.version == version,
+        OrderAttachment.status == Status.PENDING.value).limit(1)).first() is not None
+
+
 def takes_evidence(order: ServiceOrder) -> bool:
     """Whether a photo shared in the order's channel can still go on a version: a closed order issues none."""
     return not State(order.state).is_closed
@@ -101,7 +111,9 @@ def share_in_channel(engine: Engine, channel_id: str, user: str, files: Iterable
     ack, and a reply in the message's thread saying they go on the order's next version. Returns the order's id,
     or None when nothing was taken (not an order's channel, a closed order, not one of its people, no new
     image)."""
-    images = [f for f in files if f.mimetype in IMAGE_TYPES]
+    # a Slack Connect file comes as its id alone: its type is asked of files.info when it is read (a non-image is
+    # left out then)
+    images = [f for f in files if f.mimetype in IMAGE_TYPES or f.ask_slack]
     if not images:
         return None
     with session_scope(engine) as session:

@@ -38,16 +38,17 @@ class EffectKind(StrEnum):
 # them, and the message announcing a version comes before its PDF. Home last: nothing waits for it.
 # A kick runs last in the chain: the channel has read the message that says who left and why. An archive is
 # in the chain too, after everything the order still owes its channel (a closing PDF still being retried).
-# A version's files are read before its PDF is issued (its document lists those kept), after the step's message
-# (a file left out is told in the channel after the step that brought it).
+# A version's files are read beside the chain (ASIDE), so a read Slack refuses holds nothing up; the version's PDF
+# waits for them instead (workflow/issuing.py FilesBeingRead), as its document lists those kept.
 ORDER: tuple[EffectKind, ...] = (EffectKind.OPEN_CHANNEL, EffectKind.INVITE, EffectKind.CARD, EffectKind.MESSAGE,
                                  EffectKind.FETCH_FILE, EffectKind.UPLOAD_PDF, EffectKind.SIGNATURE_ASKED,
                                  EffectKind.SIGNATURE_GIVEN, EffectKind.UPLOAD_SIGNED, EffectKind.HOME,
                                  EffectKind.REMINDER, EffectKind.NOTIFY, EffectKind.KICK, EffectKind.ARCHIVE)
 
 # Beside an order's chain: they neither wait for its earlier effects nor hold up its later ones, and their
-# failing fails nothing else (App Home refreshes, reminders, direct messages).
-ASIDE: frozenset[EffectKind] = frozenset({EffectKind.HOME, EffectKind.REMINDER, EffectKind.NOTIFY})
+# failing fails nothing else (App Home refreshes, reminders, direct messages, reading a shared file).
+ASIDE: frozenset[EffectKind] = frozenset({EffectKind.HOME, EffectKind.REMINDER, EffectKind.NOTIFY,
+                                         EffectKind.FETCH_FILE})
 
 
 # --- payloads ------------------------------------------------------------------------------------------------

@@ -23,6 +23,15 @@ class WorkflowError(Exception):
         return f"{type(self).__name__}({shown})"
 
 
+class FilesBeingRead(WorkflowError):
+    """A version's photos and files are still being read from Slack: its document cannot be frozen yet (the PDF
+    waits, the signing page says "try again in a moment", nobody is asked to sign it)."""
+
+    def __init__(self, number: str, version: int) -> None:
+        super().__init__()
+        self.number, self.version = number, version
+
+
 class Refused(WorkflowError):
     """The actor may not take this step now (role, assignment, or the order's state)."""
 

@@ -31,7 +31,7 @@ from workflow.document import (
     diff_items,
     subtotal,
 )
-from workflow.errors import NotFound
+from workflow.errors import FilesBeingRead, NotFound
 from workflow.letterhead import Letterhead
 from workflow.queries import (
     catalog_entry,
@@ -61,7 +61,8 @@ class Issued:
 
 
 def issue(engine: Engine, order_id: int, number: int, letterhead: Letterhead) -> Issued:
-    """The version's document (frozen now if it was not yet) and its PDF; the first PDF's hash is recorded."""
+    """The version's document (frozen now if it was not yet) and its PDF; the first PDF's hash is recorded.
+    FilesBeingRead while a version not yet frozen has files still being read."""
     with session_scope(engine) as session:
         document = _issue(session, order_id, number, letterhead)
         logo, images = logo_of(session, document), thumbnails_of(session, document)
@@ -145,6 +146,8 @@ def _issue(session: Session, order_id: int, number: int, letterhead: Letterhead)
     version = _version(session, order_id, number)
     if version.document:
         return VersionDocument.from_json(version.document)
+    if attachments.being_read(session, order_id, number):  # frozen without them, they would never be on it
+        raise FilesBeingRead(order_number(order_id), number)
     # a version's history names the earlier ones by fingerprint, so they are issued first
     history = tuple(_entry(session, _issue(session, order_id, n, letterhead), order_id, n) for n in range(1, number))
     document = _build(session, order_id, version, letterhead, history)

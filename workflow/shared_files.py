@@ -12,6 +12,9 @@ from workflow.errors import FileNotAccepted, FileTooLarge, Problem, TooManyFiles
 
 MAX_FILES = 10  # a file_input's own ceiling (Block Kit: max_files 1..10)
 MAX_BYTES = 10 * 1024 * 1024  # Slack's limit for a file_input's files: 10 MB
+# the largest image decoded (width × height, from its header): a 40 MP camera's photo; a larger one would take
+# hundreds of MB to decode (Pillow's own bomb limit is ~178 MP)
+MAX_PIXELS = 40_000_000
 # What we keep: images Pillow reads (a thumbnail for the PDF) and PDFs. HEIC needs a plugin Pillow lacks.
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 ACCEPTED = IMAGE_TYPES | {"application/pdf"}
@@ -31,13 +34,26 @@ class SharedFile:
     user: str | None = None  # who shared it, as Slack says
     created: datetime | None = None
 
+    @property
+    def ask_slack(self) -> bool:
+        """Only its id came (Slack Connect: `file_access: check_file_info`): files.info says the rest."""
+        return not self.url_private
+
+
+CHECK_FILE_INFO = "check_file_info"  # a message's file in a Slack Connect channel: only its id, ask files.info
+
 
 def shared_file(data: object) -> SharedFile | None:
-    """A Slack file object, typed; None when it is not one (no id or no url_private: nothing to read)."""
+    """A Slack file object, typed; None when it is not one (no id, or no url_private unless Slack says to ask
+    files.info: a Slack Connect file comes as {id, file_access: check_file_info}, with no type or size)."""
     if not isinstance(data, dict):
         return None
     slack_id, url = data.get("id"), data.get("url_private") or data.get("url_private_download")
-    if not isinstance(slack_id, str) or not slack_id or not isinstance(url, str) or not url:
+    if data.get("file_access") == CHECK_FILE_INFO and not url:
+        url = ""  # its URL, type and size come from files.info, when it is read (bot/effects/fetch.py)
+    elif not isinstance(url, str) or not url:
+        return None
+    if not isinstance(slack_id, str) or not slack_id or not isinstance(url, str):
         return None
     size, created = data.get("size"), data.get("created") or data.get("timestamp")
     return SharedFile(

@@ -22,10 +22,11 @@ from sqlmodel import Session, select
 
 from storage.db import dialect_insert, queue_effects, session_scope
 from storage.models import Asset, SignatureRequest
+from workflow.attachments import being_read
 from workflow.clock import aware
 from workflow.document import ClientSignature, SignedCopy, VersionDocument
 from workflow.effects import ORDER, EffectKind, Signing
-from workflow.errors import WorkflowError
+from workflow.errors import FilesBeingRead, WorkflowError
 from workflow.issuing import frozen_document
 from workflow.letterhead import Letterhead
 from workflow.queries import get_order
@@ -90,10 +91,12 @@ def check_asker(session: Session, order_id: int, actor: str) -> State:
 
 def ask(engine: Engine, order_id: int, actor: str, now: datetime, lives: timedelta) -> SignatureRequest:
     """A request for the order's latest issued version (a 128-bit random nonce, expiring after `lives`), and
-    the message that posts its link in the order's channel."""
+    the message that posts its link in the order's channel. FilesBeingRead while that version's files are."""
     with session_scope(engine) as session:
         check_asker(session, order_id, actor)
         order = get_order(session, order_id)
+        if being_read(session, order_id, order.current_version):  # its document cannot be shown yet
+            raise FilesBeingRead(order_number(order_id), order.current_version)
         request = SignatureRequest(order_id=order_id, version=order.current_version, nonce=secrets.token_hex(16),
                                    asked_by=actor, asked_at=now, expires_at=now + lives)
         session.add(request)

@@ -32,6 +32,7 @@ from workflow.vocabulary import State, order_number
 log = logging.getLogger("bot.effects")
 
 Record = Callable[[Session], None]  # writes what Slack answered, in the transaction that marks the effect done
+MAX_ATTEMPTS = 8  # tries before an effect fails for good (bot/effects/runner.py)
 
 
 class NotReady(Exception):
@@ -53,6 +54,13 @@ class Claim:
     # the order is closed and Slack refused its channel (archived, or the app taken out): it is never replaced,
     # and the effect says what it has to say by direct message (bot/effects/channel.py `elsewhere`)
     by_dm: bool = False
+    attempts: int = 0  # tries that failed before this one
+    due: datetime | None = None  # its not_before when claimed: a later one means it was made due again meanwhile
+
+    @property
+    def last_try(self) -> bool:
+        """Failing now would fail it for good (bot/effects/runner.py); NotReady never counts."""
+        return self.attempts + 1 >= MAX_ATTEMPTS
 
     @cached_property
     def payload(self) -> Payload:

@@ -1,10 +1,16 @@
 """fetch_file: one shared photo or file read from Slack after the ack, and kept or left out.
 
 Slack is asked where the file is now (files.info: the URL the bot token goes to is Slack's answer, never a
-payload's), its bytes are read with the bot token up to the 10 MB cap, and they must be what Slack said: an image
-Pillow opens and verifies, of the format its type names, or a PDF that starts as one. A kept image gets a
-thumbnail (at most 480 px, JPEG, turned as its EXIF says) kept in `asset` by SHA-256, for the PDF. A file left out
-is said in the order's channel (by direct message once a closed order's channel is archived), with why.
+payload's; for a Slack Connect file, which comes as its id alone, its name, type and size too), its bytes are read
+with the bot token up to the 10 MB cap, and they must be what Slack said: an image Pillow opens and verifies, of
+the format its type names and at most MAX_PIXELS (checked before anything is decoded), or a PDF that starts as
+one. A kept image gets a thumbnail (at most 480 px, JPEG, turned as its EXIF says) kept in `asset` by SHA-256, for
+the PDF. A file left out is said in the order's channel (by direct message once a closed order's channel is
+archived), with why.
+
+It runs beside the order's chain (workflow/effects.py ASIDE): its version's PDF waits for it (FilesBeingRead),
+never the other way round. A read that fails for good (a missing scope, or its last try) leaves the file out as
+`not_read`, and says so, rather than leave the version's PDF waiting for ever.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import logging
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import update
 from sqlmodel import Session
 
 from bot.effects.base import Claim, Effects, Record
@@ -22,10 +29,10 @@ from bot.gateway import ErrorCode, SlackError
 from bot.profiles import learn
 from bot.render.notices import left_out
 from storage.db import queue_effects
-from storage.models import Asset, OrderAttachment
-from workflow.attachments import LeftOut, Status
+from storage.models import Asset, OrderAttachment, PendingEffect
+from workflow.attachments import LeftOut, Source, Status
 from workflow.effects import Card, EffectKind, FetchFile
-from workflow.shared_files import IMAGE_TYPES, MAX_BYTES
+from workflow.shared_files import ACCEPTED, IMAGE_TYPES, MAX_BYTES, MAX_PIXELS
 from workflow.vocabulary import order_number
 
 log = logging.getLogger("bot.effects")
@@ -47,6 +54,15 @@ class Read:
     reason: LeftOut | None = None
 
 
+@dataclass(frozen=True)
+class Told:
+    """What files.info told of a file that came as its id alone (Slack Connect)."""
+
+    name: str
+    mimetype: str
+    size: int
+
+
 def examine(content: bytes, mimetype: str) -> Read:
     """Whether `content` is what Slack said it is (`mimetype`), and an image's thumbnail."""
     digest = hashlib.sha256(content).hexdigest()
@@ -56,6 +72,8 @@ def examine(content: bytes, mimetype: str) -> Read:
         with Image.open(io.BytesIO(content)) as image:
             if FORMAT_TYPE.get(image.format or "") != mimetype:
                 return Read(reason=LeftOut.NOT_ITS_TYPE)
+            if image.width * image.height > MAX_PIXELS:  # from its header: nothing decoded yet
+                return Read(reason=LeftOut.TOO_MANY_PIXELS)
             image.verify()  # the whole file, without decoding it: a cut-short or damaged one fails here
         with Image.open(io.BytesIO(content)) as image:  # verify() leaves the image unusable: open it again
             image.draft("RGB", (THUMBNAIL_PX, THUMBNAIL_PX))  # a JPEG decodes at a fraction of its size
@@ -65,7 +83,8 @@ def examine(content: bytes, mimetype: str) -> Read:
             thumb.save(out, "JPEG", quality=THUMBNAIL_QUALITY)
     except UnidentifiedImageError:
         return Read(reason=LeftOut.NOT_ITS_TYPE)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):  # Pillow's words for a bad file
+    # Pillow's words for a bad file (a PNG with no image data in it raises IndexError)
+    except (OSError, SyntaxError, ValueError, IndexError, EOFError, Image.DecompressionBombError):
         return Read(reason=LeftOut.UNREADABLE)
     return Read(digest, out.getvalue())
 
@@ -88,18 +107,30 @@ def run(fx: Effects, effect: Claim) -> Record | None:
     if row is None or row.status != Status.PENDING:  # read already (a retry whose answer was recorded)
         return None
     learn(fx.engine, fx.gateway, [row.shared_by], fx.clock())  # the name the document will carry
-    read = _read(fx, row)
+    told: Told | None = None
+    try:
+        told, read = _read(fx, row)
+    except Exception as error:
+        if not (effect.last_try or (isinstance(error, SlackError) and error.admin_action)):
+            raise  # tried again later (bot/effects/runner.py)
+        log.warning("%s: %s could not be read, left out: %s", effect.key, row.slack_file_id, error)
+        read = Read(reason=LeftOut.NOT_READ)
+    if told is not None:
+        row.name = told.name
     if read.reason is not None:
         _tell(fx, effect, row, read.reason)
 
     def record(session: Session) -> None:
         kept = session.get(OrderAttachment, row.id)
         assert kept is not None
+        if told is not None:
+            kept.name, kept.mimetype, kept.size = told.name, told.mimetype, told.size
+        # the card counts the photos not left out (workflow/queries.photo_counts): count again if that changed
+        if row.mimetype.startswith("image/") != (read.reason is None and kept.mimetype.startswith("image/")):
+            queue_effects(session, [(kept.order_id, EffectKind.CARD.value, f"{kept.order_id}:card:file:{kept.id}",
+                                     Card().to_json())], fx.clock())
         if read.reason is not None:
             kept.status, kept.reason = Status.LEFT_OUT.value, read.reason.value
-            if kept.version is not None and kept.mimetype in IMAGE_TYPES:  # the card counted it: count again
-                queue_effects(session, [(kept.order_id, EffectKind.CARD.value,
-                                         f"{kept.order_id}:card:file:{kept.id}", Card().to_json())], fx.clock())
         else:
             kept.status, kept.sha256 = Status.KEPT.value, read.sha256
             if read.thumbnail is not None:
@@ -108,26 +139,47 @@ def run(fx: Effects, effect: Claim) -> Record | None:
                     session.add(Asset(sha256=sha, media_type="image/jpeg", content=read.thumbnail))
                 kept.thumbnail_sha256 = sha
         session.add(kept)
+        # the version's PDF, waiting for its files (NotReady, backing off), is due again now
+        session.execute(update(PendingEffect).where(
+            PendingEffect.order_id == kept.order_id, PendingEffect.kind == EffectKind.UPLOAD_PDF.value,
+            PendingEffect.status == "pending").values(not_before=fx.clock()).execution_options(
+            synchronize_session=False))
 
     return record
 
 
-def _read(fx: Effects, row: OrderAttachment) -> Read:
+def _read(fx: Effects, row: OrderAttachment) -> tuple[Told | None, Read]:
+    """What Slack told of a file that came as its id alone, and what its bytes are."""
     if row.size > MAX_BYTES:  # Slack said so: not worth reading
-        return Read(reason=LeftOut.TOO_LARGE)
+        return None, Read(reason=LeftOut.TOO_LARGE)
     file = fx.gateway.file_info(row.slack_file_id)
-    url = (file or {}).get("url_private") or (file or {}).get("url_private_download")
+    if file is None:
+        return None, Read(reason=LeftOut.GONE)
+    told = _told(row, file) if not row.url_private else None
+    mimetype, size = (told.mimetype, told.size) if told else (row.mimetype, row.size)
+    if told and mimetype not in (IMAGE_TYPES if row.source == Source.CHANNEL else ACCEPTED):
+        return told, Read(reason=LeftOut.NOT_A_PHOTO)  # only a channel's photos are evidence
+    if size > MAX_BYTES:
+        return told, Read(reason=LeftOut.TOO_LARGE)
+    url = file.get("url_private") or file.get("url_private_download")
     if not isinstance(url, str):
-        return Read(reason=LeftOut.GONE)
+        return told, Read(reason=LeftOut.GONE)
     try:
-        content = fx.gateway.download(url, MAX_BYTES, row.mimetype)
+        content = fx.gateway.download(url, MAX_BYTES, mimetype)
     except SlackError as error:
         if error.code == ErrorCode.FILE_NOT_FOUND:  # deleted since files.info answered
-            return Read(reason=LeftOut.GONE)
+            return told, Read(reason=LeftOut.GONE)
         raise
     if content is None:
-        return Read(reason=LeftOut.TOO_LARGE)
-    return examine(content, row.mimetype)
+        return told, Read(reason=LeftOut.TOO_LARGE)
+    return told, examine(content, mimetype)
+
+
+def _told(row: OrderAttachment, file: dict[str, object]) -> Told:
+    size = file.get("size")
+    return Told(name=str(file.get("name") or file.get("title") or row.name)[:255],
+                mimetype=str(file.get("mimetype") or "application/octet-stream").lower()[:100],
+                size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0)
 
 
 def _tell(fx: Effects, effect: Claim, row: OrderAttachment, reason: LeftOut) -> None:

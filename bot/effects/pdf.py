@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from bot.effects.base import Claim, Effects, Record, set_values
+from bot.effects.base import Claim, Effects, NotReady, Record, set_values
 from bot.gateway import ErrorCode, SlackError
 from bot.profiles import learn
 from bot.render.notices import after_archiving, pdf_comment, pdf_title
 from storage.models import ServiceOrder
 from workflow.effects import UploadPdf
+from workflow.errors import FilesBeingRead
 from workflow.issuing import issue
 from workflow.queries import closed_order_people, field_workers, version_row
 
@@ -48,7 +49,10 @@ def run(fx: Effects, effect: Claim) -> Record | None:
     if not where:
         log.warning("%s: its channel is archived and none of its people can be told", effect.key)
         return None
-    issued = issue(fx.engine, order_id, number, fx.letterhead)  # frozen, and its hash recorded, the first time
+    try:
+        issued = issue(fx.engine, order_id, number, fx.letterhead)  # frozen, and its hash recorded, the first time
+    except FilesBeingRead as waiting:  # its photos are still being read (fetch_file, beside the chain)
+        raise NotReady(f"v{number}'s files are still being read") from waiting
     document, content = issued.document, issued.pdf
     file_id = shared_before(fx, effect, where[0], document.filename) if effect.again else None
     if file_id is None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from bot.effects import archive, card, channel, fetch, home, invite, kick, message, notify, pdf, reminder, signing
-from bot.effects.base import Claim, Effects, NotReady, Record
+from bot.effects.base import MAX_ATTEMPTS, Claim, Effects, NotReady, Record
 from bot.gateway import CHANNEL_GONE, Gateway, SlackError
 from bot.signing_links import Links
 from storage.db import session_scope
@@ -37,7 +37,6 @@ from workflow.sla import COMPLETION_DAYS, ByPriority
 
 log = logging.getLogger("bot.effects")
 
-MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)  # longer than any one effect's Slack calls, retries included (EFFECT_LEASE_SECONDS)
 ASIDE = tuple(sorted(kind.value for kind in ASIDE_KINDS))  # as SQL literals: beside an order's chain
 WORKERS = 2  # effect threads per process (EFFECT_WORKERS in bot/settings.py)
@@ -69,7 +68,7 @@ HANDLERS: dict[EffectKind, Callable[[Effects, Claim], Record | None]] = {
 # The claim's statements, built once (it runs once per order, in every process, all day): plain rows, and one
 # UPDATE for the whole batch. Row locks with SKIP LOCKED keep two processes from claiming the same effect.
 _COLUMNS = (PendingEffect.id, PendingEffect.order_id, PendingEffect.kind, PendingEffect.key, PendingEffect.payload,
-            PendingEffect.attempts, PendingEffect.claimed_by)
+            PendingEffect.attempts, PendingEffect.claimed_by, PendingEffect.not_before)
 _earlier = aliased(PendingEffect)
 _DUE = and_(PendingEffect.status == PENDING, PendingEffect.not_before <= bindparam("now"),
             or_(PendingEffect.claimed_until.is_(None), PendingEffect.claimed_until < bindparam("now")))
@@ -154,6 +153,8 @@ class EffectRunner:
             self.kick()  # there may be more: another worker, if one is free, claims the next order's
             for position, effect in enumerate(batch):
                 if not self._run(effect):
+                    if effect.kind in ASIDE:
+                        continue  # nothing in the chain waits for it
                     self._release(batch[position + 1:])  # they wait for the failed one; let anyone retry them
                     break
                 done += 1
@@ -176,7 +177,8 @@ class EffectRunner:
             session.execute(_CLAIM, {"ids": [e.id for e in batch], "until": now + self.lease * len(batch),
                                      "by": self.name})
             return [Claim(e.id, e.order_id, e.kind, e.key, json.loads(e.payload),
-                          again=e.attempts > 0 or e.claimed_by is not None) for e in batch]
+                          again=e.attempts > 0 or e.claimed_by is not None, attempts=e.attempts,
+                          due=e.not_before) for e in batch]
 
     def _release(self, effects: list[Claim]) -> None:
         if not effects:
@@ -203,13 +205,16 @@ class EffectRunner:
                 session.execute(_DONE, {"effect": effect.id, "at": self.clock()})
             return True
         except Exception as error:  # recorded on the effect, retried later, never lost
-            self._record_failure(effect.id, error)
+            self._record_failure(effect, error)
             return False
 
-    def _record_failure(self, effect_id: int, error: Exception) -> None:
+    def _record_failure(self, effect: Claim, error: Exception) -> None:
         admin_action = error.admin_action if isinstance(error, SlackError) else None
         with session_scope(self.engine) as session:
-            row = session.get(PendingEffect, effect_id)
+            # locked: a nudge committed while it ran (below) is read, not overwritten
+            row = session.get(PendingEffect, effect.id, with_for_update=True)
+            # made due again while it ran (what it waited for is done: bot/effects/fetch.py): at once, no back-off
+            nudged = isinstance(error, NotReady) and effect.due is not None and row.not_before > effect.due
             row.attempts += 1
             row.claimed_until = None
             row.last_error = f"{type(error).__name__}: {error}"[:2000]
@@ -219,7 +224,7 @@ class EffectRunner:
             elif row.attempts >= MAX_ATTEMPTS and not isinstance(error, NotReady):
                 self._fail(session, row)
             else:
-                row.not_before = self.clock() + timedelta(seconds=min(2 ** row.attempts, 300))
+                row.not_before = self.clock() + timedelta(seconds=0 if nudged else min(2 ** row.attempts, 300))
                 log.warning("effect %s (%s) failed, retrying: %s", row.key, row.kind, row.last_error)
 
     def _fail(self, session: Session, row: PendingEffect) -> None:

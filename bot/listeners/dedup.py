@@ -22,7 +22,7 @@ def register(app: App, ctx: BotContext) -> None:
     @app.middleware
     def once_per_event(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:  # noqa: A002
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if not isinstance(event_id, str) or not event_id:
+        if not isinstance(event_id, str) or not event_id or _ignored(body.get("event")):
             return next()
         now = ctx.clock()
         try:
@@ -33,3 +33,9 @@ def register(app: App, ctx: BotContext) -> None:
         with session_scope(ctx.engine) as session:
             session.exec(delete(SlackEvent).where(SlackEvent.received_at < now - KEEP))
         return next()
+
+
+def _ignored(event: object) -> bool:
+    """A channel message without files: the listener drops it (bot/listeners/events.py), so a retry of it does
+    no harm, and every chat message in an order's channel costs no write in the ack."""
+    return isinstance(event, dict) and event.get("type") == "message" and event.get("subtype") != "file_share"

@@ -14,7 +14,7 @@ from bot.listeners.telling import tell
 from bot.render.signing import ASK_SIGNATURE, asking_refused, not_set_up
 from forms.metadata import BadMetadata, ButtonValue
 from i18n import language
-from workflow.errors import NotFound
+from workflow.errors import FilesBeingRead, NotFound
 from workflow.signing import MayNotAsk, NotSignable, ask
 
 
@@ -32,7 +32,7 @@ def register(app: App, ctx: BotContext) -> None:
         try:
             clicked = ButtonValue.load(action.get("value"))
             ask(ctx.engine, clicked.order_id, user, ctx.clock(), timedelta(hours=ctx.signing.link_hours))
-        except (MayNotAsk, NotSignable) as refusal:
+        except (MayNotAsk, NotSignable, FilesBeingRead) as refusal:
             tell(ctx, body, asking_refused(refusal, lang), lang)
             return
         except (BadMetadata, NotFound):

@@ -8,6 +8,7 @@ from enum import StrEnum
 from bot.mrkdwn import SLACK, Marks, esc
 from i18n import N_, Language
 from workflow.attachments import LeftOut
+from workflow.shared_files import MAX_PIXELS
 from workflow.vocabulary import Action
 
 # why Slack would not add someone to the order's channel, by Slack's error code
@@ -84,8 +85,8 @@ def after_archiving(number: str, channel: str, message: str, lang: Language, mar
 def evidence_taken(number: str, names: tuple[str, ...], lang: Language) -> str:
     """The thread reply to photos shared in an order's channel: an issued version is frozen, so they go on the
     next one."""
-    return lang.n_("{number}: {files} goes on the order's next version (a confirmation or the closing record).",
-                   "{number}: {files} go on the order's next version (a confirmation or the closing record).",
+    return lang.n_("{number}: {files} goes on the order's next version.",
+                   "{number}: {files} go on the order's next version.",
                    len(names)).format(number=number, files=lang.list([f"“{esc(n)}”" for n in names]))
 
 
@@ -94,6 +95,9 @@ _LEFT_OUT = {
     LeftOut.TOO_LARGE: N_("it is larger than {size} MB"),
     LeftOut.UNREADABLE: N_("it cannot be read (damaged or cut short)"),
     LeftOut.NOT_ITS_TYPE: N_("it is not the kind of file its name and type say"),
+    LeftOut.TOO_MANY_PIXELS: N_("the picture is larger than {megapixels} megapixels"),
+    LeftOut.NOT_A_PHOTO: N_("only photos shared in the channel are taken"),
+    LeftOut.NOT_READ: N_("Slack did not let the bot read it (an admin may need to check the app's permissions)"),
 }
 
 
@@ -101,4 +105,5 @@ def left_out(number: str, name: str, reason: LeftOut, limit_mb: int, lang: Langu
     """A photo or file left out of the order's evidence once it was read, and why."""
     return lang._("{number}: “{name}” was left out of the order's photos and files: {why}. Upload it again if it "
                   "is needed.").format(number=number, name=esc(name),
-                                       why=lang._(_LEFT_OUT[reason]).format(size=lang.number(limit_mb)))
+                                       why=lang._(_LEFT_OUT[reason]).format(
+                                           size=lang.number(limit_mb), megapixels=lang.number(MAX_PIXELS // 10**6)))

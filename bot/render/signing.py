@@ -11,6 +11,7 @@ from i18n.domain import STATES_IN_SENTENCE, who_may
 from storage.models import SignatureRequest
 from workflow.clock import aware
 from workflow.document import SignedCopy
+from workflow.errors import FilesBeingRead
 from workflow.signing import ASKING_ROLES, ASSIGNED_FIELD_WORKER, MayNotAsk, NotSignable, Outcome
 
 ASK_SIGNATURE = "ask_signature"  # the card's button (bot/listeners/signing.py answers it)
@@ -55,7 +56,10 @@ def not_set_up(missing: tuple[str, ...], lang: Language) -> str:
                   "settings), then the bot makes links clients can open.").format(settings=", ".join(missing))
 
 
-def asking_refused(refusal: MayNotAsk | NotSignable, lang: Language) -> str:
+def asking_refused(refusal: MayNotAsk | NotSignable | FilesBeingRead, lang: Language) -> str:
+    if isinstance(refusal, FilesBeingRead):
+        return lang._("{number} v{version}'s photos and files are still being read from Slack: ask the client to "
+                      "sign in a moment.").format(number=refusal.number, version=refusal.version)
     if isinstance(refusal, NotSignable):
         return lang._("{number} is {state}: a client signs an approved order, or the closing record of a completed "
                       "or not performed one.").format(

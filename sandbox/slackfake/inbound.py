@@ -515,17 +515,22 @@ class SlackDriver:
         text: str = "",
         thread_ts: str | None = None,
         event_id: str | None = None,
+        slack_connect: bool = False,
     ) -> tuple[str, InboundResult]:
         """A person shares files they uploaded in a channel: the message is posted (FakeSlack.share_as), and
         the Events API delivers it as Slack does to an app subscribed to message.channels / message.groups
-        (subtype file_share, with the files' objects). Returns the message's ts and the bot's answer."""
+        (subtype file_share, with the files' objects). In a Slack Connect channel (`slack_connect`) Slack
+        sends each file as its id alone, `file_access: check_file_info`: the app must ask files.info for the
+        rest. Returns the message's ts and the bot's answer."""
         ts = self.fake.share_as(user_id, channel_id, file_ids, text, thread_ts)
         ch = self.fake.channels[channel_id]
         event: dict[str, Any] = {
             "type": "message",
             "subtype": "file_share",
             "text": text,
-            "files": [self.fake.file_payload(f) for f in file_ids],
+            "files": [{"id": f, "mode": "file_access", "file_access": "check_file_info", "created": 0,
+                       "timestamp": 0, "user": ""} if slack_connect else self.fake.file_payload(f)
+                      for f in file_ids],
             "upload": False,
             "user": user_id,
             "display_as_bot": False,
