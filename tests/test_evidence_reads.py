@@ -27,6 +27,7 @@ from sandbox.local import manifest_scopes
 from storage.models import Asset, OrderAttachment, OrderVersion, PendingEffect, SignatureRequest, SlackEvent
 from tests.conftest import WORKER
 from tests.signing_helpers import LINK_SECRET, Signing
+from tests.test_evidence import rows
 from workflow.attachments import LeftOut
 from workflow.document import SignedCopy
 
@@ -53,12 +54,6 @@ def png_header(width: int, height: int) -> bytes:
 def ws(seeded):  # type: ignore[no-untyped-def]
     with Signing(seeded) as workspace:
         yield workspace
-
-
-def rows(ws: Signing, order_id: int) -> list[OrderAttachment]:
-    with Session(ws.engine) as session:
-        return list(session.exec(select(OrderAttachment).where(OrderAttachment.order_id == order_id)
-                                 .order_by(OrderAttachment.id)))
 
 
 def frozen(ws: Signing, order_id: int, number: int) -> bool:
