@@ -3,6 +3,7 @@ Specification's schema, and the Dockerfile's install, start and health check run
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
@@ -64,6 +65,16 @@ def test_dockerfile_runs_as_a_user_and_serves_http_mode() -> None:
     (cmd,) = [instruction for instruction in found if instruction.keyword == "CMD"]
     assert "service-orders run --http" in " ".join(command(cmd.arguments))
     assert any(instruction.keyword == "HEALTHCHECK" for instruction in found)
+
+
+def test_dockerignore_keeps_out_nothing_the_dockerfile_copies() -> None:
+    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")]
+    copies = [i.arguments.split()[:-1] for i in instructions(ROOT / "Dockerfile") if i.keyword == "COPY"]
+    copied = [source for sources in copies for source in sources]
+    assert "pyproject.toml" in copied and "bot" in copied
+    assert not [source for source in copied if any(fnmatch.fnmatch(source, pattern) for pattern in ignored)]
+    assert ".env" in ignored and ".git" in ignored  # the tokens and the history stay out of the image
 
 
 def build_context(destination: Path) -> list[str]:
