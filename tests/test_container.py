@@ -101,7 +101,7 @@ def healthy(check: list[str], env: dict[str, str]) -> bool:
     return subprocess.run(check, env=env, capture_output=True, timeout=30).returncode == 0
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # ~15 s here, but it installs from a package index (network, cache): CI's run, not the default
 def test_dockerfile_install_start_and_health_check_in_a_fresh_venv(tmp_path: Path) -> None:
     """pip installs the app from what the COPYs bring (no dev extras), CMD starts it against the fake Slack, the
     HEALTHCHECK passes while it serves and fails once it has stopped."""
