@@ -651,6 +651,7 @@ BAD_SETTINGS = [
     ({"EFFECT_RETRY_SECONDS": "inf"}, "EFFECT_RETRY_SECONDS must be a number of seconds above 0 and at most 86400"),
     ({"EFFECT_RETRY_SECONDS": "1e300"}, "EFFECT_RETRY_SECONDS must be a number of seconds above 0 and at most 86400"),
     ({"EFFECT_LEASE_SECONDS": "86401"}, "EFFECT_LEASE_SECONDS must be a number of seconds above 0 and at most 86400"),
+    ({"SHUTDOWN_SECONDS": "0"}, "SHUTDOWN_SECONDS must be a number of seconds above 0 and at most 86400, not '0'"),
     ({"REMINDER_SWEEP_SECONDS": "１５"}, "REMINDER_SWEEP_SECONDS must be a number of seconds above 0 and at most"),
     ({"APPROVAL_REMINDER_HOURS": "1e9"}, "APPROVAL_REMINDER_HOURS must be a number of hours from 0 to 8760"),
     ({"COMPLETION_DAYS": "urgent=soon"}, "COMPLETION_DAYS must be a whole number of days from 0 to 3650"),
