@@ -309,6 +309,7 @@ def test_run_in_socket_mode(env: dict[str, str]) -> None:
             output = process.communicate(timeout=30)[0]
         assert process.returncode == 0, output
         assert "Connecting to Slack in Socket Mode" in output and fake.app_token not in output
+        assert "stopping: 0 effects finished, 0 released" in output, output  # the graceful stop, not a kill
 
 
 def test_pdf_and_verify(tmp_path: Path, env: dict[str, str]) -> None:
