@@ -75,10 +75,15 @@ class Bot:
             self.ctx.effects.kick()
         return total
 
-    def stop(self) -> None:
+    def stop(self, deadline: float | None = None) -> bool:
+        """Stop the timers and the effect runner: with a deadline (seconds), gracefully (EffectRunner.stop);
+        without, after every pass queued has run. False if an effect was still running at the deadline."""
         if self.scheduler:
             self.scheduler.shutdown(wait=False)
-        self.ctx.effects.shutdown()
+        if deadline is None:
+            self.ctx.effects.shutdown()
+            return True
+        return self.ctx.effects.stop(deadline)
 
 
 def _user_of(body: dict) -> str | None:

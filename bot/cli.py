@@ -11,7 +11,6 @@ import argparse
 import gc
 import logging
 import os
-import signal
 import socket
 import sys
 import tempfile
@@ -111,8 +110,10 @@ def _run(args: argparse.Namespace) -> int:
     # stops all threads, acks included, while it runs
     gc.freeze()
     bot.start_background(settings.effect_retry_seconds, settings.reminder_sweep_seconds, settings.reminders)
-    # SIGTERM (a process manager stopping us) ends as cleanly as Ctrl-C: the effect runner finishes its call
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    from bot.shutdown import Shutdown
+
+    shutdown = Shutdown(settings.shutdown_seconds)
+    handler: Any = None
     try:
         if args.http:
             from bot.server import HttpServer
@@ -122,6 +123,9 @@ def _run(args: argparse.Namespace) -> int:
             except OSError as error:  # the port is taken, or needs privileges
                 raise CliError(N_("cannot listen on {host}:{port} ({reason})"), host=args.host, port=args.port,
                                reason=error.strerror) from None
+            # waitress's loop keeps running in this thread to send the answers in hand; another one stops it
+            shutdown.install(lambda: threading.Thread(target=server.shutdown, args=(shutdown.left(),),
+                                                      name="shutdown", daemon=True).start())
             print(args.lang._("Serving Slack's HTTP mode on {url}").format(
                 url=f"http://{args.host}:{server.port}/slack/events"), flush=True)
             server.run()
@@ -130,13 +134,34 @@ def _run(args: argparse.Namespace) -> int:
 
             if settings.signing.web_port is not None:
                 _serve_web(args, bot, engine, settings.signing.web_port)
+            shutdown.install(_interrupt)  # ends the handler's wait below
             print(args.lang._("Connecting to Slack in Socket Mode"), flush=True)
-            SocketModeHandler(bot.app, settings.app_token).start()
+            handler = SocketModeHandler(bot.app, settings.app_token)
+            handler.start()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
-        bot.stop()
+        if handler is not None:
+            handler.close()  # no more requests from Slack
+        _stop(bot, shutdown)
     return 0
+
+
+def _interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def _stop(bot: Any, shutdown: Any) -> None:
+    """Let the effect runner finish what it is running and release the rest, within the deadline; say so."""
+    runner = bot.ctx.effects
+    finished = bot.stop(shutdown.left())
+    log = logging.getLogger("bot.shutdown")
+    log.info("stopping: %d effects finished, %d released", runner.finished, runner.released)
+    if not finished:  # a worker is still inside a Slack call: its lease hands the effect on when it ends
+        log.warning("stopping: an effect was still running at the deadline (SHUTDOWN_SECONDS); its claim "
+                    "ends with its lease")
+        logging.shutdown()
+        os._exit(0)  # the worker thread would hold the exit past the deadline
 
 
 def _serve_web(args: argparse.Namespace, bot: Any, engine: Any, port: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -171,6 +172,26 @@ class WebServer:
             self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._sockets))
         except OSError:  # the loop already closed its trigger (it is ending): nothing to wake, close what is left
             wasyncore.close_all(self._sockets)
+
+
+    def shutdown(self, deadline: float) -> bool:
+        """Stop gracefully (from another thread than run()'s): close the listening socket, so new connections
+        are refused at once; let the requests in hand finish and their answers go out, up to `deadline`
+        seconds; then stop(). False if some were still in hand at the deadline."""
+        end = time.monotonic() + deadline
+        listener = self._server
+        self._server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(listener))  # not the trigger
+        while (busy := self._busy()) and time.monotonic() < end:
+            time.sleep(0.02)
+        self.stop()
+        return not busy
+
+    def _busy(self) -> bool:
+        tasks = self._server.task_dispatcher
+        # a channel with a request read and not answered, or an answer not yet sent (waitress's loop sends it)
+        return bool(tasks.active_count or tasks.queue or any(
+            getattr(channel, "requests", None) or getattr(channel, "total_outbufs_len", 0)
+            for channel in list(self._sockets.values())))
 
 
 class HttpServer(WebServer):

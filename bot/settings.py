@@ -242,6 +242,7 @@ class Settings:
     limits: Limits = Limits()
     policy: ApprovalPolicy = ApprovalPolicy()
     startup_wait_seconds: float = 30.0
+    shutdown_seconds: float = 20.0  # SIGTERM: how long in-flight requests and effects get to finish
     signing: ClientSigning = ClientSigning()
 
     def __repr__(self) -> str:  # tokens and secrets never reach a log line
@@ -278,6 +279,7 @@ class Settings:
             limits=_limits(env, letterhead),
             policy=_policy(env),
             startup_wait_seconds=_seconds(env, "SLACK_STARTUP_WAIT_SECONDS", 30.0),
+            shutdown_seconds=_seconds(env, "SHUTDOWN_SECONDS", 20.0),
             signing=client_signing(env, signing_secret, socket_mode),
         )
 

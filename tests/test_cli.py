@@ -309,6 +309,7 @@ def test_run_in_socket_mode(env: dict[str, str]) -> None:
             output = process.communicate(timeout=30)[0]
         assert process.returncode == 0, output
         assert "Connecting to Slack in Socket Mode" in output and fake.app_token not in output
+        assert "stopping: 0 effects finished, 0 released" in output, output  # the graceful stop, not a kill
 
 
 def test_pdf_and_verify(tmp_path: Path, env: dict[str, str]) -> None:
@@ -651,6 +652,7 @@ BAD_SETTINGS = [
     ({"EFFECT_RETRY_SECONDS": "inf"}, "EFFECT_RETRY_SECONDS must be a number of seconds above 0 and at most 86400"),
     ({"EFFECT_RETRY_SECONDS": "1e300"}, "EFFECT_RETRY_SECONDS must be a number of seconds above 0 and at most 86400"),
     ({"EFFECT_LEASE_SECONDS": "86401"}, "EFFECT_LEASE_SECONDS must be a number of seconds above 0 and at most 86400"),
+    ({"SHUTDOWN_SECONDS": "0"}, "SHUTDOWN_SECONDS must be a number of seconds above 0 and at most 86400, not '0'"),
     ({"REMINDER_SWEEP_SECONDS": "１５"}, "REMINDER_SWEEP_SECONDS must be a number of seconds above 0 and at most"),
     ({"APPROVAL_REMINDER_HOURS": "1e9"}, "APPROVAL_REMINDER_HOURS must be a number of hours from 0 to 8760"),
     ({"COMPLETION_DAYS": "urgent=soon"}, "COMPLETION_DAYS must be a whole number of days from 0 to 3650"),

@@ -110,6 +110,9 @@ class EffectRunner:
         self._running = 0
         self._idle = threading.Event()
         self._idle.set()
+        self._stopping = threading.Event()  # set by stop(): run what is in hand, claim nothing more
+        self.finished = 0  # effects run to the end after stop() was called
+        self.released = 0  # effects claimed but let go unrun at stop(), for another process to take at once
 
     # --- scheduling --------------------------------------------------------------------------------
 
@@ -117,7 +120,7 @@ class EffectRunner:
         """Ask for a drain pass soon; many kicks while one is waiting to start make one pass. Each pass that
         finds work kicks again, so passes spread over the idle workers while there is work for them."""
         with self._lock:
-            if self._waiting:
+            if self._waiting or self._stopping.is_set():
                 return
             self._waiting = True
             self._idle.clear()
@@ -143,16 +146,38 @@ class EffectRunner:
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
+    def stop(self, deadline: float) -> bool:
+        """Stop draining: each worker finishes the effect it is running and releases the rest of its claim,
+        no pass claims again. Waits up to `deadline` seconds; False if a worker was still inside a call then
+        (its claim then holds until its lease ends)."""
+        self._stopping.set()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            if self._waiting:  # a pass cancelled before it started
+                self._waiting = False
+                if not self._running:
+                    self._idle.set()
+        return self._idle.wait(deadline)
+
     # --- draining ----------------------------------------------------------------------------------
 
     def drain(self) -> int:
         """Run every due effect once, oldest first, as long as there are some. Returns how many succeeded.
         Several processes may drain at once: each effect is claimed by one (below)."""
         done = 0
-        while batch := self._claim():
+        while not self._stopping.is_set() and (batch := self._claim()):
             self.kick()  # there may be more: another worker, if one is free, claims the next order's
             for position, effect in enumerate(batch):
-                if not self._run(effect):
+                if self._stopping.is_set():  # shutting down: the rest are for another process, now
+                    self._release(batch[position:])
+                    with self._lock:
+                        self.released += len(batch) - position
+                    break
+                ok = self._run(effect)
+                if self._stopping.is_set():
+                    with self._lock:
+                        self.finished += 1
+                if not ok:
                     if effect.kind in ASIDE:
                         continue  # nothing in the chain waits for it
                     self._release(batch[position + 1:])  # they wait for the failed one; let anyone retry them

@@ -1,0 +1,130 @@
+"""Graceful shutdown of a real `service-orders run --http` process: SIGTERM while an effect's Slack call is in
+flight refuses new connections at once, lets the call finish and be recorded, releases the effects claimed
+after it, and exits 0 within SHUTDOWN_SECONDS; a second process then runs the released effects at once."""
+
+from __future__ import annotations
+
+import signal
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from sandbox.slackfake.inbound import SlackDriver
+from storage.models import PendingEffect
+from tests.conftest import REQUESTER
+from tests.test_processes import SECRET, bot_env, database_url, start_bot, workspace
+from tests.test_workflow import draft
+from workflow.service import OrderService
+
+DEADLINE = 15  # SHUTDOWN_SECONDS in these tests
+
+
+def refused(port: int) -> bool:
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    except OSError as error:  # urllib wraps it
+        return isinstance(getattr(error, "reason", None), ConnectionRefusedError)
+    return False
+
+
+def effects(engine) -> list[PendingEffect]:  # type: ignore[no-untyped-def]
+    with Session(engine) as session:
+        return list(session.exec(select(PendingEffect).order_by(PendingEffect.id)))
+
+
+def test_sigterm_finishes_the_call_in_flight_releases_the_rest_and_refuses_new_requests(seeded) -> None:  # type: ignore[no-untyped-def]
+    with workspace() as fake:
+        # a lease far longer than the test: only a release lets the second process run the rest in time
+        env = bot_env(fake, database_url(seeded), EFFECT_LEASE_SECONDS="600", SHUTDOWN_SECONDS=str(DEADLINE))
+        stall = fake.stall("conversations.create")
+        first, port = start_bot(env)
+        try:
+            OrderService(seeded).submit(REQUESTER, draft(requested_date=datetime.now(UTC).date() + timedelta(3)))
+            assert stall.reached.wait(20), "the bot never opened the order's channel"
+            claimed = [e for e in effects(seeded) if e.claimed_until is not None]
+            assert len(claimed) > 1  # the channel's effect and the order's later ones, in one claim
+            first.send_signal(signal.SIGTERM)
+            # (b) new connections are refused while the call in flight is still being waited for
+            for _ in range(100):
+                if refused(port):
+                    break
+                time.sleep(0.05)
+            assert refused(port), "still taking requests after SIGTERM"
+            assert first.poll() is None  # not gone: finishing the call
+            stall.release.set()  # Slack answers
+            output = first.communicate(timeout=DEADLINE + 10)[0]
+        finally:
+            stall.release.set()
+            if first.poll() is None:
+                first.kill()
+                first.communicate()
+        # (a) it finished the call, recorded Slack's answer, and exited 0 within the deadline
+        assert first.returncode == 0, output
+        assert "still running at the deadline" not in output  # finished in time, not cut off
+        rows = effects(seeded)
+        opened = next(e for e in rows if e.kind == "open_channel")
+        assert opened.status == "done", output
+        left = [e for e in rows if e.status == "pending"]
+        assert left, "nothing was left to release"
+        assert all(e.claimed_until is None for e in rows), [(e.kind, e.claimed_until) for e in rows]
+        assert f"stopping: 1 effects finished, {len(left)} released" in output, output
+        assert "Traceback" not in output
+
+        # (c) a second process takes the released effects at once, not after the 600 s lease
+        second, _ = start_bot(env)
+        try:
+            def all_done() -> bool:
+                return {e.status for e in effects(seeded)} == {"done"}
+
+            assert fake.wait_for(all_done, timeout=30), [(e.kind, e.status, e.claimed_until) for e in effects(seeded)]
+        finally:
+            second.send_signal(signal.SIGTERM)
+            output = second.communicate(timeout=DEADLINE + 10)[0]
+        assert second.returncode == 0, output
+        assert len(fake.calls_to("conversations.create")) == 1  # the channel was not opened twice
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_an_idle_process_stops_at_once_on_sigterm_or_sigint(seeded, sig) -> None:  # type: ignore[no-untyped-def]
+    with workspace() as fake:
+        process, port = start_bot(bot_env(fake, database_url(seeded), SHUTDOWN_SECONDS=str(DEADLINE)))
+        assert not refused(port)
+        process.send_signal(sig)
+        output = process.communicate(timeout=DEADLINE + 10)[0]
+        assert process.returncode == 0, output
+        assert "still running at the deadline" not in output
+        assert "stopping: 0 effects finished, 0 released" in output, output
+        assert "Traceback" not in output
+
+
+def test_sigterm_lets_a_command_in_hand_finish_its_work_after_the_ack(seeded) -> None:  # type: ignore[no-untyped-def]
+    """/order is acked at once; its form opens after a users.info call (bot/listeners/commands.py). SIGTERM while
+    Slack is slow to answer that call: the form still opens, then the process exits 0."""
+    with workspace() as fake:
+        process, port = start_bot(bot_env(fake, database_url(seeded), SHUTDOWN_SECONDS=str(DEADLINE)))
+        stall = fake.stall("users.info")
+        try:
+            driver = SlackDriver(f"http://127.0.0.1:{port}/slack/events", SECRET, fake)
+            assert driver.command(REQUESTER, "/order").status == 200
+            assert stall.reached.wait(20), "the bot never asked Slack who the person is"
+            process.send_signal(signal.SIGTERM)
+            for _ in range(100):
+                if refused(port):
+                    break
+                time.sleep(0.05)
+            assert process.poll() is None
+            assert not fake.open_view_ids(REQUESTER)  # the form waits for Slack's answer
+            stall.release.set()
+            output = process.communicate(timeout=DEADLINE + 10)[0]
+        finally:
+            stall.release.set()
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        assert process.returncode == 0, output
+        assert fake.open_view_ids(REQUESTER), output  # the work in hand was finished, not dropped
