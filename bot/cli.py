@@ -118,7 +118,8 @@ def _run(args: argparse.Namespace) -> int:
             from bot.server import HttpServer
 
             try:
-                server = HttpServer(bot, engine, settings.signing_secret, host=args.host, port=args.port)
+                server = HttpServer(bot, engine, settings.signing_secret, host=args.host, port=args.port,
+                                    metrics=settings.metrics)
             except OSError as error:  # the port is taken, or needs privileges
                 raise CliError(N_("cannot listen on {host}:{port} ({reason})"), host=args.host, port=args.port,
                                reason=error.strerror) from None
@@ -129,7 +130,7 @@ def _run(args: argparse.Namespace) -> int:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             if settings.signing.web_port is not None:
-                _serve_web(args, bot, engine, settings.signing.web_port)
+                _serve_web(args, bot, engine, settings.signing.web_port, settings.metrics)
             print(args.lang._("Connecting to Slack in Socket Mode"), flush=True)
             SocketModeHandler(bot.app, settings.app_token).start()
     except (KeyboardInterrupt, SystemExit):
@@ -139,14 +140,14 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_web(args: argparse.Namespace, bot: Any, engine: Any, port: int) -> None:
+def _serve_web(args: argparse.Namespace, bot: Any, engine: Any, port: int, metrics: Any) -> None:
     """Socket Mode's web listener on WEB_PORT (--host's address): the health check and the client's signing
-    page, in a thread of its own; it ends with the process."""
+    page, in a thread of its own; it ends with the process. /metrics too, as METRICS allows."""
     from bot.server import WebServer, web_app
 
     _check_listening_address(args.host, port)
     try:
-        server = WebServer(web_app(bot, engine), host=args.host, port=port)
+        server = WebServer(web_app(bot, engine, metrics), host=args.host, port=port)
     except OSError as error:
         raise CliError(N_("cannot listen on {host}:{port} ({reason})"), host=args.host, port=port,
                        reason=error.strerror) from None

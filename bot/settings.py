@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from bot.metrics import Access
 from i18n import N_, Language, english
 from storage.db import DEFAULT_DATABASE_URL
 from workflow.document import Provider
@@ -243,6 +244,7 @@ class Settings:
     policy: ApprovalPolicy = ApprovalPolicy()
     startup_wait_seconds: float = 30.0
     signing: ClientSigning = ClientSigning()
+    metrics: Access = Access.LOOPBACK
 
     def __repr__(self) -> str:  # tokens and secrets never reach a log line
         return f"Settings(api_url={self.api_url!r}, database_url={self.database_url.split('@')[-1]!r}, ...)"
@@ -279,7 +281,16 @@ class Settings:
             policy=_policy(env),
             startup_wait_seconds=_seconds(env, "SLACK_STARTUP_WAIT_SECONDS", 30.0),
             signing=client_signing(env, signing_secret, socket_mode),
+            metrics=_metrics_access(env),
         )
+
+
+def _metrics_access(env: Mapping[str, str]) -> Access:
+    raw = env.get("METRICS", "").strip().lower()
+    try:
+        return Access(raw) if raw else Access.LOOPBACK
+    except ValueError:
+        raise SettingsError(N_("METRICS must be on, loopback or off, not {value}"), value=repr(raw)) from None
 
 
 def _letterhead(env: Mapping[str, str]) -> Letterhead:
