@@ -92,10 +92,11 @@ def _safe(url: str) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from bot.app import build_bot
+    from bot.logs import configure
     from bot.settings import Settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env(socket_mode=not args.http)
+    configure(settings.log_format)
     if args.http:
         _check_listening_address(args.host, args.port)
     engine = make_engine(settings.database_url)

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from bot.logs import LogFormat
 from bot.metrics import Access
 from i18n import N_, Language, english
 from storage.db import DEFAULT_DATABASE_URL
@@ -245,6 +246,7 @@ class Settings:
     startup_wait_seconds: float = 30.0
     signing: ClientSigning = ClientSigning()
     metrics: Access = Access.LOOPBACK
+    log_format: LogFormat = LogFormat.TEXT
 
     def __repr__(self) -> str:  # tokens and secrets never reach a log line
         return f"Settings(api_url={self.api_url!r}, database_url={self.database_url.split('@')[-1]!r}, ...)"
@@ -282,7 +284,16 @@ class Settings:
             startup_wait_seconds=_seconds(env, "SLACK_STARTUP_WAIT_SECONDS", 30.0),
             signing=client_signing(env, signing_secret, socket_mode),
             metrics=_metrics_access(env),
+            log_format=_log_format(env),
         )
+
+
+def _log_format(env: Mapping[str, str]) -> LogFormat:
+    raw = env.get("LOG_FORMAT", "").strip().lower()
+    try:
+        return LogFormat(raw) if raw else LogFormat.TEXT
+    except ValueError:
+        raise SettingsError(N_("LOG_FORMAT must be text or json, not {value}"), value=repr(raw)) from None
 
 
 def _metrics_access(env: Mapping[str, str]) -> Access:

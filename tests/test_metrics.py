@@ -4,6 +4,8 @@ through the running bot (signed HTTP requests, the fake Slack failing on cue, a 
 from __future__ import annotations
 
 import io
+import json
+import logging
 import os
 import subprocess
 import sys
@@ -18,6 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
+from bot.logs import LogFormat, handler
 from bot.metrics import Access
 from bot.server import WebServer, web_app, wsgi_app
 from bot.settings import Settings, SettingsError
@@ -153,3 +156,45 @@ def test_counts_add_up_across_processes(tmp_path: Path) -> None:
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for f in text_string_to_metric_families(text) for s in f.samples}
     assert value(samples, "service_orders_steps_total", action="approve", outcome="stored") == 2
+
+
+def test_json_log_lines_name_their_request(seeded: Engine) -> None:
+    """LOG_FORMAT=json: a JSON object a line; what a Slack request logs carries that request's id."""
+    stream = io.StringIO()
+    out, root = handler(LogFormat.JSON, stream), logging.getLogger()
+    level = root.level
+    root.addHandler(out)
+    root.setLevel(logging.INFO)
+    try:
+        with LocalWorkspace(seeded, PEOPLE) as ws:
+            submit(ws)
+            submit(ws)
+    finally:
+        root.removeHandler(out)
+        root.setLevel(level)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert all({"time", "level", "logger", "message", "request_id"} <= line.keys() for line in lines)
+    submitted = [line for line in lines if "submitted order" in line["message"]]
+    assert len(submitted) == 2 and all(line["logger"] == "bot.listeners.views" for line in submitted)
+    ids = {line["request_id"] for line in submitted}
+    assert len(ids) == 2 and None not in ids  # one id per request, a new one each time
+
+
+def test_the_log_format_setting() -> None:
+    assert Settings.from_env(ENV).log_format is LogFormat.TEXT
+    assert Settings.from_env({**ENV, "LOG_FORMAT": "JSON"}).log_format is LogFormat.JSON
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({**ENV, "LOG_FORMAT": "xml"})
+    assert str(refused.value) == "LOG_FORMAT must be text or json, not 'xml'"
+
+
+def test_socket_mode_acks_are_timed_too(seeded: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    for proxy in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(proxy, raising=False)  # slack_sdk's Socket Mode client would tunnel loopback
+    with LocalWorkspace(seeded, PEOPLE, transport="socket_mode") as ws:
+        _, before = scrape(ws.url)
+        submit(ws)
+        _, after = scrape(ws.url)
+    for kind in ("command", "options", "view_submission"):
+        assert value(after, "service_orders_ack_seconds_count", kind=kind) > value(
+            before, "service_orders_ack_seconds_count", kind=kind), kind
