@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import IO, Any
 
-REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+from storage.request_context import REQUEST_ID
+
 TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(request_tag)s"
 
 

@@ -11,8 +11,8 @@ import uuid
 
 from slack_bolt import App, BoltRequest, BoltResponse
 
-from bot.logs import REQUEST_ID
 from bot.metrics import ACK_SECONDS, request_kind
+from storage.request_context import REQUEST_ID
 
 
 class ObservedApp(App):

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 
 from bot.logs import LogFormat, handler
 from bot.metrics import Access
@@ -27,6 +28,7 @@ from bot.settings import Settings, SettingsError
 from sandbox.local import LocalWorkspace
 from sandbox.slackfake.state_values import date as date_value
 from sandbox.slackfake.state_values import users
+from storage.models import PendingEffect
 from tests.conftest import COORDINATOR, SUPERVISOR, WORKER
 from tests.test_end_to_end import PEOPLE, SOON, submit
 
@@ -178,6 +180,11 @@ def test_json_log_lines_name_their_request(seeded: Engine) -> None:
     assert len(submitted) == 2 and all(line["logger"] == "bot.listeners.views" for line in submitted)
     ids = {line["request_id"] for line in submitted}
     assert len(ids) == 2 and None not in ids  # one id per request, a new one each time
+    # the effects each submission queued carry its request's id
+    with Session(seeded) as session:
+        queued = {(e.order_id, e.request_id) for e in session.exec(select(PendingEffect))}
+    assert {request for _, request in queued} == ids
+    assert len({order for order, _ in queued}) == 2
 
 
 def test_the_log_format_setting() -> None:
