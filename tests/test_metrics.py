@@ -169,6 +169,8 @@ def test_json_log_lines_name_their_request(seeded: Engine) -> None:
     root.setLevel(logging.INFO)
     try:
         with LocalWorkspace(seeded, PEOPLE) as ws:
+            # the first order's channel cannot be made: its effect fails for good, and says so in a log line
+            ws.fake.fail_next("conversations.create", error="missing_scope", status=200)
             submit(ws)
             submit(ws)
     finally:
@@ -185,6 +187,9 @@ def test_json_log_lines_name_their_request(seeded: Engine) -> None:
         queued = {(e.order_id, e.request_id) for e in session.exec(select(PendingEffect))}
     assert {request for _, request in queued} == ids
     assert len({order for order, _ in queued}) == 2
+    first = next(line["request_id"] for line in submitted if line["message"].endswith("order 1"))
+    failed = [line for line in lines if "failed for good" in line["message"]]
+    assert failed and all(line["request_id"] == first for line in failed)
 
 
 def test_the_log_format_setting() -> None:
