@@ -19,6 +19,7 @@ from bot.effects import EffectRunner, lower_priority
 from bot.gateway import Gateway, make_client
 from bot.listeners import actions, commands, dedup, events, history, options, signing, views
 from bot.listeners.views import not_saved
+from bot.observed import ObservedApp
 from bot.refusals import reader_of, sorry
 from bot.settings import Settings
 from bot.signing_links import Links
@@ -150,7 +151,7 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
     # process_before_response: the ack is the listener's return, with no 10 ms polling; slow work runs in
     # lazy listeners and the effect runner, after the ack.
     logging.getLogger("slack_bolt.App").addFilter(_SAME_TOKEN)  # once: the same filter is not added twice
-    app = App(client=client, signing_secret=settings.signing_secret, process_before_response=True,
+    app = ObservedApp(client=client, signing_secret=settings.signing_secret, process_before_response=True,
               authorize=authorization(identity, settings.bot_token))
     # ours run after Bolt's own, before any listener
     app.middleware(only_this_workspace(identity, language(ctx.locale)))

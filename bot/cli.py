@@ -91,10 +91,11 @@ def _safe(url: str) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     from bot.app import build_bot
+    from bot.logs import configure
     from bot.settings import Settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env(socket_mode=not args.http)
+    configure(settings.log_format)
     if args.http:
         _check_listening_address(args.host, args.port)
     engine = make_engine(settings.database_url)
@@ -119,7 +120,8 @@ def _run(args: argparse.Namespace) -> int:
             from bot.server import HttpServer
 
             try:
-                server = HttpServer(bot, engine, settings.signing_secret, host=args.host, port=args.port)
+                server = HttpServer(bot, engine, settings.signing_secret, host=args.host, port=args.port,
+                                    metrics=settings.metrics)
             except OSError as error:  # the port is taken, or needs privileges
                 raise CliError(N_("cannot listen on {host}:{port} ({reason})"), host=args.host, port=args.port,
                                reason=error.strerror) from None
@@ -133,7 +135,7 @@ def _run(args: argparse.Namespace) -> int:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             if settings.signing.web_port is not None:
-                _serve_web(args, bot, engine, settings.signing.web_port)
+                _serve_web(args, bot, engine, settings.signing.web_port, settings.metrics)
             shutdown.install(_interrupt)  # ends the handler's wait below
             print(args.lang._("Connecting to Slack in Socket Mode"), flush=True)
             handler = SocketModeHandler(bot.app, settings.app_token)
@@ -164,14 +166,14 @@ def _stop(bot: Any, shutdown: Any) -> None:
         os._exit(0)  # the worker thread would hold the exit past the deadline
 
 
-def _serve_web(args: argparse.Namespace, bot: Any, engine: Any, port: int) -> None:
+def _serve_web(args: argparse.Namespace, bot: Any, engine: Any, port: int, metrics: Any) -> None:
     """Socket Mode's web listener on WEB_PORT (--host's address): the health check and the client's signing
-    page, in a thread of its own; it ends with the process."""
+    page, in a thread of its own; it ends with the process. /metrics too, as METRICS allows."""
     from bot.server import WebServer, web_app
 
     _check_listening_address(args.host, port)
     try:
-        server = WebServer(web_app(bot, engine), host=args.host, port=port)
+        server = WebServer(web_app(bot, engine, metrics), host=args.host, port=port)
     except OSError as error:
         raise CliError(N_("cannot listen on {host}:{port} ({reason})"), host=args.host, port=port,
                        reason=error.strerror) from None

@@ -19,7 +19,12 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
+
+from bot.metrics import SLACK_CALLS, SLACK_ERRORS
 
 log = logging.getLogger(__name__)
 # slack_sdk logs every failed try as an error; while Slack is awaited at start-up, the caller says it once
@@ -143,12 +148,28 @@ class Profile:
     locale: str | None
 
 
+def _counted(failure: SlackError) -> SlackError:
+    SLACK_ERRORS.labels(failure.method, failure.code).inc()
+    return failure
+
+
+class _CountedRateLimits(RateLimitErrorRetryHandler):
+    """Honours Retry-After, and counts each 429 it retries (the last one, not retried, the gateway counts)."""
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        limited = super()._can_retry(state=state, request=request, response=response, error=error)
+        if limited:
+            SLACK_ERRORS.labels(request.url.rsplit("/", 1)[-1], ErrorCode.RATELIMITED).inc()
+        return limited
+
+
 def make_client(token: str, api_url: str, timeout: int = 15) -> WebClient:
     """A WebClient with our retry policy: 429s honour Retry-After, 5xx and dropped connections retry."""
     client = WebClient(token=token, base_url=api_url, timeout=timeout)
     client.retry_handlers = [
         ConnectionErrorRetryHandler(max_retry_count=2),
-        RateLimitErrorRetryHandler(max_retry_count=3),
+        _CountedRateLimits(max_retry_count=3),
         ServerErrorRetryHandler(max_retry_count=2),
     ]
     return client
@@ -159,7 +180,7 @@ def once_client(client: WebClient) -> WebClient:
     are retried here, since Slack did nothing then. After a dropped connection or a 5xx Slack may have acted,
     so the caller looks before it tries again."""
     once = WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout)
-    once.retry_handlers = [RateLimitErrorRetryHandler(max_retry_count=3)]
+    once.retry_handlers = [_CountedRateLimits(max_retry_count=3)]
     return once
 
 
@@ -181,12 +202,13 @@ class Gateway:
 
     def _call(self, method: str, *, once: bool = False, **kwargs: Any) -> dict[str, Any]:
         client = self.once if once else self.client
+        SLACK_CALLS.labels(method).inc()
         try:
             return getattr(client, method.replace(".", "_"))(**kwargs).data  # type: ignore[no-any-return]
         except SlackApiError as error:
-            raise _typed(method, error) from error
+            raise _counted(_typed(method, error)) from error
         except (SlackClientError, OSError) as error:
-            raise SlackError(method, ErrorCode.CONNECTION_ERROR, str(error)) from error
+            raise _counted(SlackError(method, ErrorCode.CONNECTION_ERROR, str(error))) from error
 
     def identity(self) -> Identity:
         answer = self._call("auth.test")

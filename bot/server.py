@@ -1,6 +1,7 @@
-"""HTTP mode: Slack's requests at POST /slack/events, a health check at GET /healthz, the client's signing page
+"""HTTP mode: Slack's requests at POST /slack/events, a health check at GET /healthz, metrics at GET /metrics
+(bot/metrics.py; METRICS says who may read them), the client's signing page
 under /sign/ (bot/signing_page.py), served by waitress (threaded: one slow request does not hold up the others).
-In Socket Mode, `web_app` serves the health check and the signing page on WEB_PORT."""
+In Socket Mode, `web_app` serves the health check, the metrics and the signing page on WEB_PORT."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from bot.app import Bot
+from bot.metrics import CONTENT_TYPE, Access, allowed, exposition
 from bot.signing_page import PREFIX as SIGNING_PREFIX
 from storage.db import ping
 
@@ -95,13 +97,27 @@ def _health(engine: Engine, start_response: Callable[..., Any]) -> list[bytes]:
                   {"ok": healthy, "database": "reachable" if healthy else "unreachable"})
 
 
-def web_app(bot: Bot, engine: Engine) -> WSGIApp:
-    """What the web listener serves in Socket Mode (WEB_PORT): the health check and the signing page."""
+def _metrics(engine: Engine, access: Access, environ: dict[str, Any],
+             start_response: Callable[..., Any]) -> list[bytes]:
+    if access is Access.OFF:
+        return _reply(start_response, "404 Not Found", {"error": "not_found"})
+    if not allowed(access, environ.get("REMOTE_ADDR")):
+        return _reply(start_response, "403 Forbidden", {"error": "metrics are served to this host only (METRICS)"})
+    data = exposition(engine)
+    start_response("200 OK", [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def web_app(bot: Bot, engine: Engine, metrics: Access = Access.LOOPBACK) -> WSGIApp:
+    """What the web listener serves in Socket Mode (WEB_PORT): the health check, the metrics and the signing
+    page."""
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/healthz":
             return _health(engine, start_response)
+        if path == "/metrics":
+            return _metrics(engine, metrics, environ, start_response)
         if path.startswith(SIGNING_PREFIX) and bot.signing_page is not None:
             return bot.signing_page(environ, start_response)
         return _reply(start_response, "404 Not Found", {"error": "not_found"})
@@ -109,13 +125,15 @@ def web_app(bot: Bot, engine: Engine) -> WSGIApp:
     return application
 
 
-def wsgi_app(bot: Bot, engine: Engine, signing_secret: str) -> WSGIApp:
+def wsgi_app(bot: Bot, engine: Engine, signing_secret: str, metrics: Access = Access.LOOPBACK) -> WSGIApp:
     verifier = SignatureVerifier(signing_secret)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
         if path == "/healthz":
             return _health(engine, start_response)
+        if path == "/metrics":
+            return _metrics(engine, metrics, environ, start_response)
         if path.startswith(SIGNING_PREFIX) and bot.signing_page is not None:
             return bot.signing_page(environ, start_response)
         if path != EVENTS_PATH:
@@ -195,8 +213,8 @@ class WebServer:
 
 
 class HttpServer(WebServer):
-    """HTTP mode: the bot's own requests, the health check and the signing page."""
+    """HTTP mode: the bot's own requests, the health check, the metrics and the signing page."""
 
     def __init__(self, bot: Bot, engine: Engine, signing_secret: str, host: str = "0.0.0.0", port: int = 3000,
-                 threads: int = 8) -> None:
-        super().__init__(wsgi_app(bot, engine, signing_secret), host, port, threads)
+                 threads: int = 8, metrics: Access = Access.LOOPBACK) -> None:
+        super().__init__(wsgi_app(bot, engine, signing_secret, metrics), host, port, threads)

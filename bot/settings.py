@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from bot.logs import LogFormat
+from bot.metrics import Access
 from i18n import N_, Language, english
 from storage.db import DEFAULT_DATABASE_URL
 from workflow.document import Provider
@@ -244,6 +246,8 @@ class Settings:
     startup_wait_seconds: float = 30.0
     shutdown_seconds: float = 20.0  # SIGTERM: how long in-flight requests and effects get to finish
     signing: ClientSigning = ClientSigning()
+    metrics: Access = Access.LOOPBACK
+    log_format: LogFormat = LogFormat.TEXT
 
     def __repr__(self) -> str:  # tokens and secrets never reach a log line
         return f"Settings(api_url={self.api_url!r}, database_url={self.database_url.split('@')[-1]!r}, ...)"
@@ -281,7 +285,25 @@ class Settings:
             startup_wait_seconds=_seconds(env, "SLACK_STARTUP_WAIT_SECONDS", 30.0),
             shutdown_seconds=_seconds(env, "SHUTDOWN_SECONDS", 20.0),
             signing=client_signing(env, signing_secret, socket_mode),
+            metrics=_metrics_access(env),
+            log_format=_log_format(env),
         )
+
+
+def _log_format(env: Mapping[str, str]) -> LogFormat:
+    raw = env.get("LOG_FORMAT", "").strip().lower()
+    try:
+        return LogFormat(raw) if raw else LogFormat.TEXT
+    except ValueError:
+        raise SettingsError(N_("LOG_FORMAT must be text or json, not {value}"), value=repr(raw)) from None
+
+
+def _metrics_access(env: Mapping[str, str]) -> Access:
+    raw = env.get("METRICS", "").strip().lower()
+    try:
+        return Access(raw) if raw else Access.LOOPBACK
+    except ValueError:
+        raise SettingsError(N_("METRICS must be on, loopback or off, not {value}"), value=repr(raw)) from None
 
 
 def _letterhead(env: Mapping[str, str]) -> Letterhead:

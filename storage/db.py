@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
 from storage import models  # importing it registers the tables on SQLModel.metadata
+from storage.request_context import REQUEST_ID
 
 if TYPE_CHECKING:
     from storage.migrations import Outcome
@@ -204,9 +205,12 @@ DUE_AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
 def queue_effects(session: Session, effects: Iterable[tuple[int | None, str, str, dict[str, Any]]],
                   now: datetime) -> None:
     """Write pending effects, each (order id, kind, key, payload), due at once, in `session`'s transaction: one
-    bulk INSERT through Core (the ORM's bulk bookkeeping costs more than the rows)."""
+    bulk INSERT through Core (the ORM's bulk bookkeeping costs more than the rows). Each carries the id of the
+    Slack request being handled, if any."""
+    request_id = REQUEST_ID.get()
     rows = [{"order_id": order_id, "kind": kind, "key": key, "payload": json.dumps(payload), "status": "pending",
-             "attempts": 0, "not_before": DUE_AT_ONCE, "created_at": now} for order_id, kind, key, payload in effects]
+             "attempts": 0, "not_before": DUE_AT_ONCE, "created_at": now, "request_id": request_id}
+            for order_id, kind, key, payload in effects]
     if rows:
         session.connection().execute(insert(models.PendingEffect), rows)
 

@@ -294,6 +294,8 @@ class PendingEffect(SQLModel, table=True):
     claimed_by: str | None = Field(default=None, max_length=64)
     created_at: datetime
     done_at: datetime | None = None
+    # the Slack request that queued it (storage/request_context.py); None when the app queued it on its own
+    request_id: str | None = Field(default=None, max_length=32)
 
 
 class OrderAttachment(SQLModel, table=True):

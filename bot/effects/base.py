@@ -56,6 +56,7 @@ class Claim:
     by_dm: bool = False
     attempts: int = 0  # tries that failed before this one
     due: datetime | None = None  # its not_before when claimed: a later one means it was made due again meanwhile
+    request_id: str | None = None  # the Slack request that queued it
 
     @property
     def last_try(self) -> bool:

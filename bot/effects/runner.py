@@ -29,6 +29,7 @@ from bot.gateway import CHANNEL_GONE, Gateway, SlackError
 from bot.signing_links import Links
 from storage.db import session_scope
 from storage.models import PendingEffect
+from storage.request_context import REQUEST_ID
 from workflow.clock import Clock, utcnow
 from workflow.effects import ASIDE as ASIDE_KINDS
 from workflow.effects import EffectKind
@@ -68,7 +69,7 @@ HANDLERS: dict[EffectKind, Callable[[Effects, Claim], Record | None]] = {
 # The claim's statements, built once (it runs once per order, in every process, all day): plain rows, and one
 # UPDATE for the whole batch. Row locks with SKIP LOCKED keep two processes from claiming the same effect.
 _COLUMNS = (PendingEffect.id, PendingEffect.order_id, PendingEffect.kind, PendingEffect.key, PendingEffect.payload,
-            PendingEffect.attempts, PendingEffect.claimed_by, PendingEffect.not_before)
+            PendingEffect.attempts, PendingEffect.claimed_by, PendingEffect.not_before, PendingEffect.request_id)
 _earlier = aliased(PendingEffect)
 _DUE = and_(PendingEffect.status == PENDING, PendingEffect.not_before <= bindparam("now"),
             or_(PendingEffect.claimed_until.is_(None), PendingEffect.claimed_until < bindparam("now")))
@@ -203,7 +204,7 @@ class EffectRunner:
                                      "by": self.name})
             return [Claim(e.id, e.order_id, e.kind, e.key, json.loads(e.payload),
                           again=e.attempts > 0 or e.claimed_by is not None, attempts=e.attempts,
-                          due=e.not_before) for e in batch]
+                          due=e.not_before, request_id=e.request_id) for e in batch]
 
     def _release(self, effects: list[Claim]) -> None:
         if not effects:
@@ -212,6 +213,13 @@ class EffectRunner:
             session.execute(_RELEASE, {"ids": [e.id for e in effects], "by": self.name})
 
     def _run(self, effect: Claim) -> bool:
+        request = REQUEST_ID.set(effect.request_id)  # its log lines name the request that owed it
+        try:
+            return self._run_claimed(effect)
+        finally:
+            REQUEST_ID.reset(request)
+
+    def _run_claimed(self, effect: Claim) -> bool:
         try:
             handler = HANDLERS[EffectKind(effect.kind)]
             try:

@@ -11,6 +11,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.context import BotContext
+from bot.metrics import STEPS
 from bot.refusals import SORRY, names, reader_of, refusal_text
 from forms import order_form
 from forms.elements import NOTICE, FormErrors, notice
@@ -37,6 +38,8 @@ def register(app: App, ctx: BotContext) -> None:
         values = (view.get("state") or {}).get("values") or {}
         callback_id = view.get("callback_id", "")
         lang: Language | None = None
+        step = ("submit" if callback_id == order_form.CALLBACK_ID  # the step's name, for the metrics
+                else str(BY_FORM[callback_id].action) if callback_id in BY_FORM else "unknown")
         try:
             meta = FormMeta.load(view.get("private_metadata"))
             lang = language(meta.locale)
@@ -50,6 +53,7 @@ def register(app: App, ctx: BotContext) -> None:
                     raise BadMetadata(Unreadable.NO_ORDER)
                 ctx.service.apply(user, meta.order_id, transition.action, meta.revision, data)
         except (FormErrors, FieldErrors) as invalid:
+            STEPS.labels(step, "invalid").inc()
             lang = lang or reader_of(ctx.engine, ctx.locale, user)
             worded = (invalid.errors if isinstance(invalid, FormErrors)
                       else field_errors(lang, invalid, names(ctx.engine)))
@@ -64,15 +68,18 @@ def register(app: App, ctx: BotContext) -> None:
                 ack(response_action="update", view=not_saved(lang, " ".join(worded.values())))
             return
         except (WorkflowError, BadMetadata) as refusal:
+            STEPS.labels(step, "refused").inc()
             lang = lang or reader_of(ctx.engine, ctx.locale, user)
             # a notice modal is plain text: people by name, not as mentions it would show raw
             ack(response_action="update", view=not_saved(lang, refusal_text(lang, refusal, names(ctx.engine))))
             return
         except Exception:  # the user must learn the step was not stored, not see Slack's generic error
             log.exception("submission of %s by %s failed", callback_id, user)
+            STEPS.labels(step, "failed").inc()
             lang = lang or reader_of(ctx.engine, ctx.locale, user)
             ack(response_action="update", view=not_saved(lang, lang._(SORRY)))
             return
+        STEPS.labels(step, "stored").inc()
         ack()
         ctx.effects.kick()
 
