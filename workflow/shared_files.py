@@ -23,8 +23,9 @@ FILETYPES = ("jpg", "jpeg", "png", "gif", "webp", "pdf")  # the file_input's fil
 
 @dataclass(frozen=True)
 class SharedFile:
-    """A photo or file as Slack reported it (a file_input's state, a message's `files`): nothing of it was read
-    yet. `check` checks it; workflow/attachments.py records it."""
+    """A photo or file as Slack reported it (a file_input's state, a message's `files`, files.info's answer):
+    nothing of it was read yet. `check` checks it; workflow/attachments.py records it; bot/effects/fetch.py reads
+    it from where files.info says it is now."""
 
     slack_id: str
     name: str

@@ -32,7 +32,7 @@ from storage.db import queue_effects
 from storage.models import Asset, OrderAttachment, PendingEffect
 from workflow.attachments import LeftOut, Source, Status
 from workflow.effects import Card, EffectKind, FetchFile
-from workflow.shared_files import ACCEPTED, IMAGE_TYPES, MAX_BYTES, MAX_PIXELS
+from workflow.shared_files import ACCEPTED, IMAGE_TYPES, MAX_BYTES, MAX_PIXELS, SharedFile, shared_file
 from workflow.vocabulary import order_number
 
 log = logging.getLogger("bot.effects")
@@ -52,15 +52,6 @@ class Read:
     sha256: str | None = None
     thumbnail: bytes | None = None
     reason: LeftOut | None = None
-
-
-@dataclass(frozen=True)
-class Told:
-    """What files.info told of a file that came as its id alone (Slack Connect)."""
-
-    name: str
-    mimetype: str
-    size: int
 
 
 def examine(content: bytes, mimetype: str) -> Read:
@@ -107,7 +98,7 @@ def run(fx: Effects, effect: Claim) -> Record | None:
     if row is None or row.status != Status.PENDING:  # read already (a retry whose answer was recorded)
         return None
     learn(fx.engine, fx.gateway, [row.shared_by], fx.clock())  # the name the document will carry
-    told: Told | None = None
+    told: SharedFile | None = None
     try:
         told, read = _read(fx, row)
     except Exception as error:
@@ -148,24 +139,22 @@ def run(fx: Effects, effect: Claim) -> Record | None:
     return record
 
 
-def _read(fx: Effects, row: OrderAttachment) -> tuple[Told | None, Read]:
-    """What Slack told of a file that came as its id alone, and what its bytes are."""
+def _read(fx: Effects, row: OrderAttachment) -> tuple[SharedFile | None, Read]:
+    """What files.info told of a file that came as its id alone (Slack Connect), and what its bytes are."""
     if row.size > MAX_BYTES:  # Slack said so: not worth reading
         return None, Read(reason=LeftOut.TOO_LARGE)
-    file = fx.gateway.file_info(row.slack_file_id)
-    if file is None:
+    info = fx.gateway.file_info(row.slack_file_id)
+    now = shared_file(info)  # the file as Slack reports it now: where to read it, with the bot token
+    if now is None or now.ask_slack:  # gone, or no URL to read it from
         return None, Read(reason=LeftOut.GONE)
-    told = _told(row, file) if not row.url_private else None
-    mimetype, size = (told.mimetype, told.size) if told else (row.mimetype, row.size)
+    told = None if row.url_private else now
+    mimetype = (told or row).mimetype
     if told and mimetype not in (IMAGE_TYPES if row.source == Source.CHANNEL else ACCEPTED):
         return told, Read(reason=LeftOut.NOT_A_PHOTO)  # only a channel's photos are evidence
-    if size > MAX_BYTES:
+    if told and told.size > MAX_BYTES:
         return told, Read(reason=LeftOut.TOO_LARGE)
-    url = file.get("url_private") or file.get("url_private_download")
-    if not isinstance(url, str):
-        return told, Read(reason=LeftOut.GONE)
     try:
-        content = fx.gateway.download(url, MAX_BYTES, mimetype)
+        content = fx.gateway.download(now.url_private, MAX_BYTES, mimetype)
     except SlackError as error:
         if error.code == ErrorCode.FILE_NOT_FOUND:  # deleted since files.info answered
             return told, Read(reason=LeftOut.GONE)
@@ -173,13 +162,6 @@ def _read(fx: Effects, row: OrderAttachment) -> tuple[Told | None, Read]:
     if content is None:
         return told, Read(reason=LeftOut.TOO_LARGE)
     return told, examine(content, mimetype)
-
-
-def _told(row: OrderAttachment, file: dict[str, object]) -> Told:
-    size = file.get("size")
-    return Told(name=str(file.get("name") or file.get("title") or row.name)[:255],
-                mimetype=str(file.get("mimetype") or "application/octet-stream").lower()[:100],
-                size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0)
 
 
 def _tell(fx: Effects, effect: Claim, row: OrderAttachment, reason: LeftOut) -> None:
