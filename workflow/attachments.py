@@ -19,9 +19,10 @@ from sqlmodel import Session, col, select
 from storage.db import queue_effects, session_scope
 from storage.models import OrderAttachment, RoleGrant, ServiceOrder
 from workflow.effects import Card, EffectKind, Evidence, FetchFile, Message
-from workflow.queries import field_workers
+from workflow.queries import order_people
 from workflow.shared_files import IMAGE_TYPES, SharedFile
-from workflow.vocabulary import Role, State
+from workflow.visibility import SEES_EVERY_ORDER
+from workflow.vocabulary import State
 
 
 class Source(StrEnum):
@@ -93,16 +94,12 @@ def takes_evidence(order: ServiceOrder) -> bool:
     return not State(order.state).is_closed
 
 
-# Who of an order may add evidence in its channel: its requester and crew, and the staff who approve and
-# coordinate it. Anyone else's photo in the channel (a guest, someone invited by hand) is theirs, not evidence.
-EVIDENCE_ROLES = frozenset({Role.SUPERVISOR, Role.COORDINATOR, Role.ADMIN})
-
-
 def of_the_order(session: Session, order: ServiceOrder, user: str) -> bool:
-    if user in (order.requester_id, order.approved_by) or user in field_workers(session, order.id):
-        return True
-    return bool(session.exec(select(RoleGrant.user_id).where(
-        RoleGrant.user_id == user, col(RoleGrant.role).in_(sorted(EVIDENCE_ROLES)))).first())
+    """Whether `user` may add evidence in the order's channel: the people it involves (its requester, approver
+    and crew) and the staff who see every order. Anyone else's photo in the channel (a guest, someone invited by
+    hand) is theirs, not evidence."""
+    return user in order_people(session, order) or session.exec(select(RoleGrant.user_id).where(
+        RoleGrant.user_id == user, col(RoleGrant.role).in_(sorted(SEES_EVERY_ORDER)))).first() is not None
 
 
 def share_in_channel(engine: Engine, channel_id: str, user: str, files: Iterable[SharedFile], thread_ts: str,
