@@ -125,6 +125,14 @@ class Effects:
             return ts
         return self.gateway.post(channel, text, blocks, key=effect.key, thread_ts=thread_ts)
 
+    def say(self, effect: Claim, order: ServiceOrder, words: Callable[[Language], str]) -> None:
+        """What the effect has to say about the order: in its channel, in the provider's language; once a closed
+        order's channel is archived, to each of its people in theirs (`tell_people`)."""
+        if self.by_dm(order, effect):
+            self.tell_people(effect, order, words)
+        else:
+            self.post(effect, self.channel(order), words(self.provider_language)[:MAX_TEXT])
+
     def direct_message(self, effect: Claim, user: str, text: str, key: str) -> str | None:
         """`text` to `user` in the app's DM with them, at most once (`key`); the DM's id, or None when there
         is nobody to tell (deactivated, unknown, their DM archived)."""

@@ -165,12 +165,6 @@ def _read(fx: Effects, row: OrderAttachment) -> tuple[SharedFile | None, Read]:
 
 
 def _tell(fx: Effects, effect: Claim, row: OrderAttachment, reason: LeftOut) -> None:
-    """The channel hears which file was left out and why; once a closed order's channel is archived, its
-    people do, each in their language."""
-    order = fx.order(row.order_id)
-    number = order_number(row.order_id)
-    if not fx.by_dm(order, effect):
-        fx.post(effect, fx.channel(order), left_out(number, row.name, reason, MAX_BYTES // 2**20,
-                                                    fx.provider_language))
-        return
-    fx.tell_people(effect, order, lambda lang: left_out(number, row.name, reason, MAX_BYTES // 2**20, lang))
+    """The channel hears which file was left out and why (once a closed order's channel is archived, its people
+    do, each in their language)."""
+    fx.say(effect, fx.order(row.order_id), lambda lang: left_out(order_number(row.order_id), row.name, reason, lang))

@@ -50,10 +50,7 @@ def given(fx: Effects, effect: Claim) -> None:
     """'SO-… v3 was signed by …', or disputed with the comment."""
     request, order = _request(fx, effect)
     number, zone = order_number(order.id), fx.letterhead.provider.timezone
-    if fx.by_dm(order, effect):
-        fx.tell_people(effect, order, lambda lang: answer_message(number, request, lang, zone))
-        return None
-    fx.post(effect, fx.channel(order), answer_message(number, request, fx.provider_language, zone)[:MAX_TEXT])
+    fx.say(effect, order, lambda lang: answer_message(number, request, lang, zone))
     return None
 
 

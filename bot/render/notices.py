@@ -8,7 +8,7 @@ from enum import StrEnum
 from bot.mrkdwn import SLACK, Marks, esc
 from i18n import N_, Language
 from workflow.attachments import LeftOut
-from workflow.shared_files import MAX_PIXELS
+from workflow.shared_files import MAX_BYTES, MAX_PIXELS
 from workflow.vocabulary import Action
 
 # why Slack would not add someone to the order's channel, by Slack's error code
@@ -101,9 +101,10 @@ _LEFT_OUT = {
 }
 
 
-def left_out(number: str, name: str, reason: LeftOut, limit_mb: int, lang: Language) -> str:
+def left_out(number: str, name: str, reason: LeftOut, lang: Language) -> str:
     """A photo or file left out of the order's evidence once it was read, and why."""
     return lang._("{number}: “{name}” was left out of the order's photos and files: {why}. Upload it again if it "
                   "is needed.").format(number=number, name=esc(name),
                                        why=lang._(_LEFT_OUT[reason]).format(
-                                           size=lang.number(limit_mb), megapixels=lang.number(MAX_PIXELS // 10**6)))
+                                           size=lang.number(MAX_BYTES // 2**20),
+                                           megapixels=lang.number(MAX_PIXELS // 10**6)))
