@@ -15,7 +15,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from pypdf import PdfReader
 from sqlmodel import Session, func, select
 
@@ -27,17 +26,11 @@ from sandbox.local import manifest_scopes
 from storage.models import Asset, OrderAttachment, OrderVersion, PendingEffect, SignatureRequest, SlackEvent
 from tests.conftest import WORKER
 from tests.signing_helpers import LINK_SECRET, Signing
-from tests.test_evidence import rows
+from tests.test_evidence import photo, rows
 from workflow.attachments import LeftOut
 from workflow.document import SignedCopy
 
 CLI = str(Path(sys.executable).parent / "service-orders")
-
-
-def photo(size: tuple[int, int] = (800, 600), color: tuple[int, int, int] = (40, 120, 200)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, "JPEG")
-    return out.getvalue()
 
 
 def png_header(width: int, height: int) -> bytes:
