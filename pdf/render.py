@@ -104,9 +104,7 @@ def _render(doc: VersionDocument, logo: bytes | None, images: Mapping[str, bytes
     return bytes(pdf.output(output_producer_class=PrintFontProducer))
 
 
-def stamp_of(doc: VersionDocument | SignedCopy) -> Stamp:
-    if isinstance(doc, SignedCopy):
-        return Stamp(doc.document.order_number, doc.document.version, doc.fingerprint, signed=True)
+def stamp_of(doc: VersionDocument) -> Stamp:
     return Stamp(doc.order_number, doc.version, doc.fingerprint)
 
 
