@@ -24,7 +24,7 @@ from storage.db import dialect_insert, queue_effects, session_scope
 from storage.models import Asset, SignatureRequest
 from workflow.attachments import being_read
 from workflow.clock import aware
-from workflow.document import ClientSignature, SignedCopy, VersionDocument
+from workflow.document import ClientSignature, Outcome, SignedCopy, VersionDocument
 from workflow.effects import ORDER, EffectKind, Signing
 from workflow.errors import FilesBeingRead, WorkflowError
 from workflow.issuing import frozen_document
@@ -44,11 +44,6 @@ SIGNABLE = frozenset({State.APPROVED, State.CHANGE_PENDING, State.COMPLETED, Sta
 MAX_NAME = 200
 MAX_COMMENT = 2000
 MAX_USER_AGENT = 512
-
-
-class Outcome(StrEnum):
-    ACCEPTED = "accepted"
-    DISPUTED = "disputed"
 
 
 class NotSignable(WorkflowError):
