@@ -318,6 +318,7 @@ def _pdf(args: argparse.Namespace) -> int:
 
 def _signed_pdf(args: argparse.Namespace, engine: Engine, order_id: int, number: int, chosen: Path | None) -> int:
     """`pdf --signed`: the client's signed copy of the version (the latest the client answered)."""
+    from workflow.document import Outcome
     from workflow.issuing import issue_signed, signed_request
 
     lang: Language = args.lang
@@ -332,7 +333,7 @@ def _signed_pdf(args: argparse.Namespace, engine: Engine, order_id: int, number:
     with _new_file(out, "wb") as handle:
         handle.write(signed.pdf)
     said = (lang._("Wrote {path}: {number} version {version}, signed by {signer}, fingerprint {fingerprint}")
-            if signed.copy.signature.outcome == "accepted" else
+            if signed.copy.signature.outcome == Outcome.ACCEPTED else
             lang._("Wrote {path}: {number} version {version}, disputed by {signer}, fingerprint {fingerprint}"))
     print(said.format(path=out, number=order_number(order_id), version=number, signer=signed.copy.signature.name,
                       fingerprint=signed.copy.fingerprint))

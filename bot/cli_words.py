@@ -11,6 +11,7 @@ from i18n import N_, Language, LocaleError, english, language, shipped
 from i18n.domain import ROLES
 from workflow import people
 from workflow.catalog import CatalogError, ImportReport, Problem, Trouble
+from workflow.document import Outcome
 from workflow.verification import Finding, Verdict
 from workflow.vocabulary import CatalogKind, Role
 
@@ -147,9 +148,9 @@ FINDINGS = {
 }
 # a genuine signed copy, by what the client did
 GENUINE_SIGNED = {
-    "accepted": N_("MATCHES: {name} is the signed copy of {number} version {version}, accepted by {signer} on "
+    Outcome.ACCEPTED: N_("MATCHES: {name} is the signed copy of {number} version {version}, accepted by {signer} on "
                    "{signed} UTC, and is exactly that signed copy (fingerprint {fingerprint})."),
-    "disputed": N_("MATCHES: {name} is the signed copy of {number} version {version}, disputed by {signer} on "
+    Outcome.DISPUTED: N_("MATCHES: {name} is the signed copy of {number} version {version}, disputed by {signer} on "
                    "{signed} UTC, and is exactly that signed copy (fingerprint {fingerprint})."),
 }
 
@@ -160,5 +161,5 @@ def verdict_text(lang: Language, verdict: Verdict) -> str:
         values["issued"] = f"{values.pop('issued_at'):%Y-%m-%d %H:%M}"
     if verdict.finding is Finding.GENUINE_SIGNED:
         values["signed"] = f"{values.pop('signed_at'):%Y-%m-%d %H:%M}"
-        return lang._(GENUINE_SIGNED.get(values["outcome"], GENUINE_SIGNED["accepted"])).format(**values)
+        return lang._(GENUINE_SIGNED.get(values["outcome"], GENUINE_SIGNED[Outcome.ACCEPTED])).format(**values)
     return lang._(FINDINGS[verdict.finding]).format(**values)

@@ -29,7 +29,7 @@ from pdf.layout import GRAY_FILL, GRAY_RULE, GRAY_TEXT, PAGES_ALIAS, Page
 from pdf.pictures import LOGO_PIXELS, THUMBNAIL_PIXELS, Picture, prepare_logo, prepare_picture
 from pdf.print_fonts import PrintFontProducer
 from pdf.stamp import Stamp, read_stamp
-from workflow.document import Attachment, ClientSignature, ItemChange, ItemLine, SignedCopy, VersionDocument
+from workflow.document import Attachment, ClientSignature, ItemChange, ItemLine, Outcome, SignedCopy, VersionDocument
 from workflow.vocabulary import ItemKind
 
 __all__ = ["Stamp", "read_stamp", "render_signed", "render_version", "stamp_of"]
@@ -62,9 +62,9 @@ SIGN_ROWS = (7.0, 7.0, 7.0)
 SIGNED_ROWS = (7.0, 16.0, 7.0)
 OUTCOME_LINE = 1.0 + 4.2  # under a signed copy's block: what the client did (its first line)
 # the signed copy: what the client did, under its title and under the signature block
-SIGNED_BY = {"accepted": N_("Signed by {name} on {when}"), "disputed": N_("Disputed by {name} on {when}")}
-SIGNED_OUTCOMES = {"accepted": N_("The client accepted this version."),
-                   "disputed": N_("The client disputed this version: {comment}")}
+SIGNED_BY = {Outcome.ACCEPTED: N_("Signed by {name} on {when}"), Outcome.DISPUTED: N_("Disputed by {name} on {when}")}
+SIGNED_OUTCOMES = {Outcome.ACCEPTED: N_("The client accepted this version."),
+                   Outcome.DISPUTED: N_("The client disputed this version: {comment}")}
 # the step that made a version, in the history table
 STEPS = {"approve": N_("Approved (original)"), "confirm": N_("Change confirmed"), "complete": N_("Completed"),
          "not_perform": N_("Not performed"), "set_prices": N_("Prices set")}
@@ -104,9 +104,7 @@ def _render(doc: VersionDocument, logo: bytes | None, images: Mapping[str, bytes
     return bytes(pdf.output(output_producer_class=PrintFontProducer))
 
 
-def stamp_of(doc: VersionDocument | SignedCopy) -> Stamp:
-    if isinstance(doc, SignedCopy):
-        return Stamp(doc.document.order_number, doc.document.version, doc.fingerprint, signed=True)
+def stamp_of(doc: VersionDocument) -> Stamp:
     return Stamp(doc.order_number, doc.version, doc.fingerprint)
 
 
@@ -157,7 +155,8 @@ class Context:
         # the page count goes last on the left: fpdf2 reserves three digits for it, unseen at the end of a line
         page = lang._("page {page} of {pages}").format(page=pdf.page_no(), pages=PAGES_ALIAS)
         answered = self.signed.signature.outcome if self.signed else None
-        left = (lang._("{number} \u00b7 version {version}, signed copy \u00b7 {page}") if answered == "accepted" else
+        left = (lang._("{number} \u00b7 version {version}, signed copy \u00b7 {page}")
+                if answered == Outcome.ACCEPTED else
                 lang._("{number} \u00b7 version {version}, disputed copy \u00b7 {page}") if answered else
                 lang._("{number} \u00b7 version {version} \u00b7 {page}")).format(
             number=pdf.clean(doc.order_number), version=doc.version, page=page)
@@ -173,7 +172,7 @@ def _metadata(pdf: Page, ctx: Context) -> None:
     doc, lang = ctx.doc, ctx.lang
     title = f"{_title(lang, doc)} v{doc.version}"
     if ctx.signed is not None:
-        title = (lang._("{title}, signed by {name}") if ctx.signed.signature.outcome == "accepted" else
+        title = (lang._("{title}, signed by {name}") if ctx.signed.signature.outcome == Outcome.ACCEPTED else
                  lang._("{title}, disputed by {name}")).format(title=title, name=ctx.signed.signature.name)
     pdf.set_title(_plain(title))
     pdf.set_subject(_plain(f"{title} {DOT} {doc.client}"))
@@ -227,7 +226,7 @@ def header_section(pdf: Page, ctx: Context) -> None:
     pdf.paragraph(issued, size=8.5, line=4.0, x=right_x, width=right_width, align="R")
     if ctx.signed is not None:
         signature = ctx.signed.signature
-        pdf.paragraph(lang._(SIGNED_BY.get(signature.outcome, SIGNED_BY["accepted"])).format(
+        pdf.paragraph(lang._(SIGNED_BY.get(signature.outcome, SIGNED_BY[Outcome.ACCEPTED])).format(
             name=signature.name, when=f.when(signature.signed_at)), size=8.5, bold=True, line=4.0, x=right_x,
             width=right_width, align="R")
     pdf.y += 1.2
@@ -685,7 +684,7 @@ def signatures_section(pdf: Page, ctx: Context) -> None:
     pdf.y = top + block
     if ctx.signed is not None:
         signature = ctx.signed.signature
-        said = lang._(SIGNED_OUTCOMES.get(signature.outcome, SIGNED_OUTCOMES["accepted"]))
+        said = lang._(SIGNED_OUTCOMES.get(signature.outcome, SIGNED_OUTCOMES[Outcome.ACCEPTED]))
         pdf.y += 1
         pdf.paragraph(said.format(comment=signature.comment or DASH), size=8.8, line=4.2)
 

@@ -12,6 +12,7 @@ import re
 import shutil
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -22,6 +23,16 @@ from PIL import Image, ImageDraw
 # what the probe of these machines found Chromium needs headless as root, without reaching the network
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-proxy-server"]
+
+
+# a signing link as the bot posts it in Slack: <url|label> (bot/render/signing.py link_message)
+POSTED_LINK = re.compile(r"<(https?://[^|>]+/sign/[^|>]+)\|")
+
+
+def posted_link(texts: Iterable[str]) -> str | None:
+    """The last signing link among these messages' texts (a channel's, oldest first), if any."""
+    links = [link for text in texts for link in POSTED_LINK.findall(text)]
+    return links[-1] if links else None
 
 
 def chromium() -> str | None:

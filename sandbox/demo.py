@@ -8,7 +8,6 @@ that landed in the order's channel, the channel as a readable transcript and the
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from bot.mrkdwn import plain
 from bot.render.facts import describe
 from bot.settings import ClientSigning
 from i18n import language
-from sandbox.client import chromium, sign
+from sandbox.client import chromium, posted_link, sign
 from sandbox.local import OWN_URL, LocalWorkspace
 from storage.db import init_db, make_engine
 from storage.models import SignatureRequest
@@ -264,11 +263,10 @@ def _signing_link(ws: LocalWorkspace, order_id: int) -> str:
     """The link the bot posted in the order's channel for the field worker to hand over."""
     channel = ws.order(order_id).channel_id
     assert channel
-    for message in reversed(ws.fake.channels[channel].messages):
-        found = re.search(r"<(https?://[^|>]+/sign/[^|>]+)\|", message.text)
-        if found:
-            return found.group(1)
-    raise SystemExit("demo: the bot posted no signing link")
+    link = posted_link(message.text for message in ws.fake.channels[channel].messages)
+    if link is None:
+        raise SystemExit("demo: the bot posted no signing link")
+    return link
 
 
 def _check_folder(folder: Path) -> str | None:

@@ -3,12 +3,12 @@ the test moves; an order taken to approval; the link the bot posted; a drawn sig
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, select
 
 from bot.settings import ClientSigning
+from sandbox.client import posted_link
 from sandbox.local import OWN_URL, LocalWorkspace
 from storage.models import SignatureRequest
 from tests.conftest import COORDINATOR, NO_REAPPROVAL, OUTSIDER, REQUESTER, SUPERVISOR, WORKER, WORKER2
@@ -44,9 +44,9 @@ class Signing(LocalWorkspace):
         assert self.ask_to_sign(user, order_id).status == 200
         self.wait(lambda: len(self.requests()) > before, "the signature request")
         self.settle()
-        links = re.findall(r"<(http://[^|>]+/sign/[^|>]+)\|", self.transcript(order_id, raw=True))
-        assert links, self.transcript(order_id)
-        return links[-1]
+        link = posted_link([self.transcript(order_id, raw=True)])
+        assert link, self.transcript(order_id)
+        return link
 
     def transcript(self, order_id: int, raw: bool = False) -> str:
         channel = self.order(order_id).channel_id

@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 from typing import Any
 
 # ISO 4217 minor units that are not 2 (the rest have cents)
@@ -197,12 +198,19 @@ class VersionDocument:
         return _build(cls, json.loads(text))
 
 
+class Outcome(StrEnum):
+    """What the client did with a version on the signing page."""
+
+    ACCEPTED = "accepted"
+    DISPUTED = "disputed"
+
+
 @dataclass(frozen=True)
 class ClientSignature:
     """What the client did on the signing page, as the signed copy shows it (the IP address and browser are
     kept with the request, not printed)."""
 
-    outcome: str  # accepted, disputed
+    outcome: str  # an Outcome's value
     name: str  # as the client typed it
     signed_at: datetime  # UTC
     signature_sha256: str  # the drawn signature, a PNG kept as an asset
@@ -219,7 +227,7 @@ class SignedCopy:
 
     @property
     def filename(self) -> str:
-        answered = "signed" if self.signature.outcome == "accepted" else "disputed"
+        answered = "signed" if self.signature.outcome == Outcome.ACCEPTED else "disputed"
         return f"{self.document.order_number}-v{self.document.version}-{answered}.pdf"
 
     def canonical_json(self) -> str:

@@ -67,13 +67,8 @@ def issue(engine: Engine, order_id: int, number: int, letterhead: Letterhead) ->
         document = _issue(session, order_id, number, letterhead)
         logo, images = logo_of(session, document), thumbnails_of(session, document)
     content = render_version(document, logo, images)  # outside the transaction: no lock held while drawing
-    digest = hashlib.sha256(content).hexdigest()
     with session_scope(engine) as session:
-        version = _version(session, order_id, number)
-        if version.pdf_sha256 is None:
-            version.pdf_sha256 = digest
-            session.add(version)
-        return Issued(document, content, version.pdf_sha256 == digest)
+        return Issued(document, content, _first_pdf(session, _version(session, order_id, number), content))
 
 
 class IssuedSigned(NamedTuple):
@@ -93,14 +88,19 @@ def issue_signed(engine: Engine, request_id: int) -> IssuedSigned:
         logo, images = logo_of(session, copy.document), thumbnails_of(session, copy.document)
         signature = _asset(session, copy.signature.signature_sha256) or b""
     content = render_signed(copy, logo, images, signature)
-    digest = hashlib.sha256(content).hexdigest()
     with session_scope(engine) as session:
         request = session.get(SignatureRequest, request_id)
         assert request is not None
-        if request.pdf_sha256 is None:
-            request.pdf_sha256 = digest
-            session.add(request)
-        return IssuedSigned(copy, content, request.pdf_sha256 == digest)
+        return IssuedSigned(copy, content, _first_pdf(session, request, content))
+
+
+def _first_pdf(session: Session, row: OrderVersion | SignatureRequest, content: bytes) -> bool:
+    """Whether `content` is the row's PDF as first made: its hash is recorded the first time (`as_issued`)."""
+    digest = hashlib.sha256(content).hexdigest()
+    if row.pdf_sha256 is None:
+        row.pdf_sha256 = digest
+        session.add(row)
+    return row.pdf_sha256 == digest
 
 
 def signed_request(engine: Engine, order_id: int, number: int) -> int | None:

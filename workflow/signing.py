@@ -3,7 +3,7 @@ the client's answer, each in one transaction with the effects it owes. Typed fac
 
 Asking is not a row of the transition table: it changes no state, revision or version, opens no form, and is
 offered on a closed (completed) order, which the table closes to every step. Who may ask and when is said here
-instead, in the table's terms (roles, an assigned field worker, states).
+instead, in the table's terms: a `Who` the table's `may` checks, and states.
 
 The `signature_request` row is the record of it all (who asked and when; the client's answer, name, time,
 address and browser; the frozen signed copy): an audit row is a step some Slack user took, and the client is not
@@ -24,19 +24,19 @@ from storage.db import dialect_insert, queue_effects, session_scope
 from storage.models import Asset, SignatureRequest
 from workflow.attachments import being_read
 from workflow.clock import aware
-from workflow.document import ClientSignature, SignedCopy, VersionDocument
+from workflow.document import ClientSignature, Outcome, SignedCopy, VersionDocument
 from workflow.effects import ORDER, EffectKind, Signing
 from workflow.errors import FilesBeingRead, WorkflowError
 from workflow.issuing import frozen_document
 from workflow.letterhead import Letterhead
 from workflow.queries import get_order
 from workflow.service import is_assigned, roles_of
+from workflow.transitions import Who, may
 from workflow.vocabulary import Role, State, order_number
 
-# who may ask the client to sign, in the transition table's terms: coordinators, and the field workers
-# assigned to the order (they hand the link over on site)
-ASKING_ROLES = frozenset({Role.COORDINATOR})
-ASSIGNED_FIELD_WORKER = True
+# who may ask the client to sign: coordinators, and the field workers assigned to the order (they hand the link
+# over on site)
+ASKERS = Who(frozenset({Role.COORDINATOR}), assigned_field_worker=True)
 # work in progress (a change waiting for approval leaves the issued version as it is), and a closed order's
 # closing record, completed or not performed
 SIGNABLE = frozenset({State.APPROVED, State.CHANGE_PENDING, State.COMPLETED, State.NOT_PERFORMED})
@@ -44,11 +44,6 @@ SIGNABLE = frozenset({State.APPROVED, State.CHANGE_PENDING, State.COMPLETED, Sta
 MAX_NAME = 200
 MAX_COMMENT = 2000
 MAX_USER_AGENT = 512
-
-
-class Outcome(StrEnum):
-    ACCEPTED = "accepted"
-    DISPUTED = "disputed"
 
 
 class NotSignable(WorkflowError):
@@ -76,27 +71,20 @@ class LinkRefused(WorkflowError):
         self.trouble, self.used_at = trouble, used_at
 
 
-def check_asker(session: Session, order_id: int, actor: str) -> State:
-    """Raise MayNotAsk or NotSignable unless `actor` may ask for the order's signature now."""
-    order = get_order(session, order_id)
-    state, number = State(order.state), order_number(order_id)
-    # as the table's `may`: one of the roles, or a field worker on the order now (an open stint)
-    assigned = ASSIGNED_FIELD_WORKER and is_assigned(session, order_id, actor)
-    if not (ASKING_ROLES & roles_of(session, actor) or assigned):
-        raise MayNotAsk(number)
-    if state not in SIGNABLE:
-        raise NotSignable(number, state)
-    return state
-
-
 def ask(engine: Engine, order_id: int, actor: str, now: datetime, lives: timedelta) -> SignatureRequest:
     """A request for the order's latest issued version (a 128-bit random nonce, expiring after `lives`), and
-    the message that posts its link in the order's channel. FilesBeingRead while that version's files are."""
+    the message that posts its link in the order's channel. MayNotAsk unless `actor` is one of ASKERS (a field
+    worker on the order now: an open stint), NotSignable outside SIGNABLE, FilesBeingRead while that version's
+    files are."""
     with session_scope(engine) as session:
-        check_asker(session, order_id, actor)
         order = get_order(session, order_id)
+        state, number = State(order.state), order_number(order_id)
+        if not may(ASKERS, roles_of(session, actor), is_assigned(session, order_id, actor)):
+            raise MayNotAsk(number)
+        if state not in SIGNABLE:
+            raise NotSignable(number, state)
         if being_read(session, order_id, order.current_version):  # its document cannot be shown yet
-            raise FilesBeingRead(order_number(order_id), order.current_version)
+            raise FilesBeingRead(number, order.current_version)
         request = SignatureRequest(order_id=order_id, version=order.current_version, nonce=secrets.token_hex(16),
                                    asked_by=actor, asked_at=now, expires_at=now + lives)
         session.add(request)

@@ -29,6 +29,15 @@ class Transition:
     waits_in: State | None = None
 
 
+@dataclass(frozen=True)
+class Who:
+    """Who may take a step the table does not list (asking a client to sign: workflow/signing.py), in its terms."""
+
+    roles: frozenset[Role]
+    assigned_field_worker: bool = False
+    requester: bool = False
+
+
 _COORD = frozenset({Role.COORDINATOR})
 
 TRANSITIONS: tuple[Transition, ...] = (
@@ -75,7 +84,7 @@ def available(state: State) -> list[Transition]:
     return [t for t in TRANSITIONS if t.source == state]
 
 
-def may(transition: Transition, roles: set[Role], assigned: bool, requester: bool = False) -> bool:
+def may(transition: Transition | Who, roles: set[Role], assigned: bool, requester: bool = False) -> bool:
     return (bool(transition.roles & roles) or (transition.assigned_field_worker and assigned)
             or (transition.requester and requester))
 

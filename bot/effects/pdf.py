@@ -47,29 +47,35 @@ def run(fx: Effects, effect: Claim) -> Record | None:
     learn(fx.engine, fx.gateway, seen.people, fx.clock())  # the names the document will carry
     where = conversations(fx, effect, seen.order)
     if not where:
-        log.warning("%s: its channel is archived and none of its people can be told", effect.key)
         return None
     try:
         issued = issue(fx.engine, order_id, number, fx.letterhead)  # frozen, and its hash recorded, the first time
     except FilesBeingRead as waiting:  # its photos are still being read (fetch_file, beside the chain)
         raise NotReady(f"v{number}'s files are still being read") from waiting
-    document, content = issued.document, issued.pdf
-    file_id = shared_before(fx, effect, where[0], document.filename) if effect.again else None
-    if file_id is None:
-        lang = fx.provider_language
-        comment = pdf_comment(document.order_number, number, document.step, document.fingerprint, lang)
-        if fx.by_dm(seen.order, effect):
-            comment = after_archiving(document.order_number, seen.order.channel_id or "", comment, lang)
-        file_id = fx.gateway.upload_pdf(
-            where if len(where) > 1 else where[0], document.filename, content,
-            pdf_title(document.order_number, number, lang), comment,
-            ticketed=lambda ticket: remember_ticket(fx, effect, ticket))
+    document, lang = issued.document, fx.provider_language
+    comment = pdf_comment(document.order_number, number, document.step, document.fingerprint, lang)
+    if fx.by_dm(seen.order, effect):
+        comment = after_archiving(document.order_number, seen.order.channel_id or "", comment, lang)
+    file_id = share(fx, effect, where, document.filename, issued.pdf, pdf_title(document.order_number, number, lang),
+                    comment)
     return lambda session: set_values(version_row(session, order_id, number), pdf_file_id=file_id)
 
 
+def share(fx: Effects, effect: Claim, where: list[str], filename: str, content: bytes, title: str,
+          comment: str) -> str:
+    """A PDF shared once in `where` (one share reaches every conversation listed), and its file id: after a try
+    whose answer never came, the file that try shared is looked for first (a version's PDF, a signed copy)."""
+    file_id = _shared_before(fx, effect, where[0], filename) if effect.again else None
+    if file_id is not None:
+        return file_id
+    return fx.gateway.upload_pdf(where if len(where) > 1 else where[0], filename, content, title, comment,
+                                 ticketed=lambda ticket: _remember_ticket(fx, effect, ticket))
+
+
 def conversations(fx: Effects, effect: Claim, order: ServiceOrder) -> list[str]:
-    """The conversations the PDF is shared in: the order's channel; once a closed order's channel is archived,
-    the app's direct messages with the order's people (one share reaches them all)."""
+    """The conversations a PDF is shared in: the order's channel; once a closed order's channel is archived,
+    the app's direct messages with the order's people (one share reaches them all). None, said in the log,
+    when not one of them can be told."""
     if not fx.by_dm(order, effect):
         return [fx.channel(order)]
     with Session(fx.engine) as session:
@@ -82,17 +88,19 @@ def conversations(fx: Effects, effect: Claim, order: ServiceOrder) -> list[str]:
             if error.code not in (ErrorCode.USER_DISABLED, ErrorCode.USER_NOT_FOUND):
                 raise
             log.warning("%s: %s not told: Slack says %s", effect.key, user, error.code)
+    if not dms:
+        log.warning("%s: its channel is archived and none of its people can be told", effect.key)
     return dms
 
 
-def remember_ticket(fx: Effects, effect: Claim, file_id: str) -> None:
+def _remember_ticket(fx: Effects, effect: Claim, file_id: str) -> None:
     """The upload's file id, on the effect before the share is asked for: an earlier try's share is then
     asked about by id, not looked for in a channel that may not show it yet."""
     effect.data["ticket"] = file_id
     fx.save_data(effect)
 
 
-def shared_before(fx: Effects, effect: Claim, channel: str, filename: str) -> str | None:
+def _shared_before(fx: Effects, effect: Claim, channel: str, filename: str) -> str | None:
     """The file an earlier try of this effect shared, if it did."""
     ticket = effect.data.get("ticket")
     if ticket is not None:

@@ -9,7 +9,7 @@ import logging
 from sqlmodel import Session
 
 from bot.effects.base import MAX_TEXT, Claim, Effects, Record
-from bot.effects.pdf import conversations, remember_ticket, shared_before
+from bot.effects.pdf import conversations, share
 from bot.render.signing import answer_message, link_message, signed_comment, signed_title
 from storage.models import ServiceOrder, SignatureRequest
 from workflow.effects import Signing
@@ -60,15 +60,9 @@ def upload(fx: Effects, effect: Claim) -> Record | None:
     request, order = _request(fx, effect)
     where = conversations(fx, effect, order)
     if not where:
-        log.warning("%s: its channel is archived and none of its people can be told", effect.key)
         return None
     assert request.id is not None
-    signed = issue_signed(fx.engine, request.id)
-    filename = signed.copy.filename
-    file_id = shared_before(fx, effect, where[0], filename) if effect.again else None
-    if file_id is None:
-        lang = fx.provider_language
-        fx.gateway.upload_pdf(where if len(where) > 1 else where[0], filename, signed.pdf,
-                              signed_title(signed.copy, lang), signed_comment(signed.copy, lang),
-                              ticketed=lambda ticket: remember_ticket(fx, effect, ticket))
+    signed, lang = issue_signed(fx.engine, request.id), fx.provider_language
+    share(fx, effect, where, signed.copy.filename, signed.pdf, signed_title(signed.copy, lang),
+          signed_comment(signed.copy, lang))
     return None

@@ -12,7 +12,7 @@ from storage.models import SignatureRequest
 from workflow.clock import aware
 from workflow.document import SignedCopy
 from workflow.errors import FilesBeingRead
-from workflow.signing import ASKING_ROLES, ASSIGNED_FIELD_WORKER, MayNotAsk, NotSignable, Outcome
+from workflow.signing import ASKERS, MayNotAsk, NotSignable, Outcome
 
 ASK_SIGNATURE = "ask_signature"  # the card's button (bot/listeners/signing.py answers it)
 
@@ -65,4 +65,4 @@ def asking_refused(refusal: MayNotAsk | NotSignable | FilesBeingRead, lang: Lang
                       "or not performed one.").format(
             number=refusal.number, state=lang._(STATES_IN_SENTENCE[refusal.state]))
     return lang._("Only {who} can ask the client to sign {number}.").format(
-        who=who_may(lang, ASKING_ROLES, ASSIGNED_FIELD_WORKER), number=refusal.number)
+        who=who_may(lang, ASKERS.roles, ASKERS.assigned_field_worker), number=refusal.number)
