@@ -37,10 +37,14 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def scrape(url: str) -> tuple[set[str], Samples]:
-    """The families /metrics reports, and every sample by name and labels."""
+    """What /metrics reports (`parsed`)."""
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
         assert response.status == 200 and response.headers["Content-Type"].startswith("text/plain")
-        text = response.read().decode()
+        return parsed(response.read().decode())
+
+
+def parsed(text: str) -> tuple[set[str], Samples]:
+    """Prometheus text: the families it reports, and every sample by name and labels."""
     families = list(text_string_to_metric_families(text))
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families for s in f.samples}
     return {f.name for f in families}, samples
@@ -161,8 +165,7 @@ def test_counts_add_up_across_processes(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'scrape.db'}"
     text = subprocess.run([sys.executable, "-c", SCRAPE, url], env=env, check=True, timeout=60,
                           capture_output=True, text=True).stdout
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for f in text_string_to_metric_families(text) for s in f.samples}
+    _, samples = parsed(text)
     assert value(samples, "service_orders_steps_total", action="approve", outcome="stored") == 2
 
 
