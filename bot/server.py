@@ -109,8 +109,8 @@ def _metrics(engine: Engine, access: Access, environ: dict[str, Any],
 
 
 def web_app(bot: Bot, engine: Engine, metrics: Access = Access.LOOPBACK) -> WSGIApp:
-    """What the web listener serves in Socket Mode (WEB_PORT): the health check, the metrics and the signing
-    page."""
+    """The health check, the metrics and the signing page: all that Socket Mode's web listener (WEB_PORT) serves,
+    and every path but EVENTS_PATH in HTTP mode."""
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -126,19 +126,14 @@ def web_app(bot: Bot, engine: Engine, metrics: Access = Access.LOOPBACK) -> WSGI
 
 
 def wsgi_app(bot: Bot, engine: Engine, signing_secret: str, metrics: Access = Access.LOOPBACK) -> WSGIApp:
+    """HTTP mode: Slack's requests at EVENTS_PATH; every other path as Socket Mode's web listener serves it."""
     verifier = SignatureVerifier(signing_secret)
+    web = web_app(bot, engine, metrics)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
-        if path == "/healthz":
-            return _health(engine, start_response)
-        if path == "/metrics":
-            return _metrics(engine, metrics, environ, start_response)
-        if path.startswith(SIGNING_PREFIX) and bot.signing_page is not None:
-            return bot.signing_page(environ, start_response)
-        if path != EVENTS_PATH:
-            return _reply(start_response, "404 Not Found", {"error": "not_found"})
-        if method != "POST":
+        if environ.get("PATH_INFO", "") != EVENTS_PATH:
+            return web(environ, start_response)
+        if environ.get("REQUEST_METHOD", "") != "POST":
             return _reply(start_response, "405 Method Not Allowed", {"error": "use POST"})
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -190,7 +185,6 @@ class WebServer:
             self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._sockets))
         except OSError:  # the loop already closed its trigger (it is ending): nothing to wake, close what is left
             wasyncore.close_all(self._sockets)
-
 
     def shutdown(self, deadline: float) -> bool:
         """Stop gracefully (from another thread than run()'s): close the listening socket, so new connections

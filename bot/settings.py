@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import time, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -40,6 +41,7 @@ from workflow.vocabulary import PRIORITIES, Role
 
 DEFAULT_API_URL = "https://slack.com/api/"
 T = TypeVar("T")
+Choice = TypeVar("Choice", bound=StrEnum)
 
 
 class SettingsError(Exception):
@@ -78,6 +80,17 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise SettingsError(N_("{name} must be true or false, not {value}"), name=name, value=repr(raw))
+
+
+def _choice(env: Mapping[str, str], name: str, default: Choice, refusal: str) -> Choice:
+    """One of `default`'s enum values, in any case; `default` when unset. `refusal` names the choices."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    try:
+        return type(default)(raw)
+    except ValueError:
+        raise SettingsError(refusal, value=repr(raw[:40])) from None
 
 
 def _positive(env: Mapping[str, str], name: str, default: float, refusal: str, most: int) -> float:
@@ -285,25 +298,9 @@ class Settings:
             startup_wait_seconds=_seconds(env, "SLACK_STARTUP_WAIT_SECONDS", 30.0),
             shutdown_seconds=_seconds(env, "SHUTDOWN_SECONDS", 20.0),
             signing=client_signing(env, signing_secret, socket_mode),
-            metrics=_metrics_access(env),
-            log_format=_log_format(env),
+            metrics=_choice(env, "METRICS", Access.LOOPBACK, N_("METRICS must be on, loopback or off, not {value}")),
+            log_format=_choice(env, "LOG_FORMAT", LogFormat.TEXT, N_("LOG_FORMAT must be text or json, not {value}")),
         )
-
-
-def _log_format(env: Mapping[str, str]) -> LogFormat:
-    raw = env.get("LOG_FORMAT", "").strip().lower()
-    try:
-        return LogFormat(raw) if raw else LogFormat.TEXT
-    except ValueError:
-        raise SettingsError(N_("LOG_FORMAT must be text or json, not {value}"), value=repr(raw)) from None
-
-
-def _metrics_access(env: Mapping[str, str]) -> Access:
-    raw = env.get("METRICS", "").strip().lower()
-    try:
-        return Access(raw) if raw else Access.LOOPBACK
-    except ValueError:
-        raise SettingsError(N_("METRICS must be on, loopback or off, not {value}"), value=repr(raw)) from None
 
 
 def _letterhead(env: Mapping[str, str]) -> Letterhead:
@@ -386,15 +383,6 @@ def _approval_sla(env: Mapping[str, str]) -> tuple[ByPriority[timedelta], ByPrio
     return remind, escalate
 
 
-def _quiet_override(env: Mapping[str, str]) -> QuietOverride:
-    raw = env.get("URGENT_OVERRIDES_QUIET_HOURS", "").strip().lower()
-    try:
-        return QuietOverride(raw) if raw else QuietOverride.OFF
-    except ValueError:
-        raise SettingsError(N_("URGENT_OVERRIDES_QUIET_HOURS must be off or coordinators, not {value}"),
-                            value=repr(raw[:40])) from None
-
-
 def _reminders(env: Mapping[str, str], timezone: str) -> ReminderPolicy:
     default = ReminderPolicy()
     remind, escalate = _approval_sla(env)
@@ -405,10 +393,12 @@ def _reminders(env: Mapping[str, str], timezone: str) -> ReminderPolicy:
         quiet = QuietHours.parse(env["QUIET_HOURS"]) if "QUIET_HOURS" in env else default.quiet
     except QuietHoursError as error:
         raise SettingsError(QUIET_HOURS[error.trouble], value=error.value) from None
+    urgent = _choice(env, "URGENT_OVERRIDES_QUIET_HOURS", QuietOverride.OFF,
+                     N_("URGENT_OVERRIDES_QUIET_HOURS must be off or coordinators, not {value}"))
     return ReminderPolicy(remind_after=remind, escalate_after=escalate,
                           morning=_clock_time(env, "FIELD_REMINDER_TIME", default.morning),
                           digest=_clock_time(env, "DIGEST_TIME", default.digest), quiet=quiet, timezone=timezone,
-                          urgent_overrides_quiet=_quiet_override(env), completion=completion,
+                          urgent_overrides_quiet=urgent, completion=completion,
                           archive_after=_archive_after(env, default.archive_after))
 
 
@@ -431,7 +421,9 @@ def _archive_after(env: Mapping[str, str], default: timedelta | None) -> timedel
 
 def _policy(env: Mapping[str, str]) -> ApprovalPolicy:
     """The approval policy: APPROVAL_LEVELS, SEPARATION_OF_DUTIES, REAPPROVAL_OVER (workflow/policy.py)."""
-    return ApprovalPolicy(levels=_approval_levels(env), separation=_separation(env), reapproval=_reapproval(env))
+    separation = _choice(env, "SEPARATION_OF_DUTIES", Separation.ON,
+                         N_("SEPARATION_OF_DUTIES must be on, strict or off, not {value}"))
+    return ApprovalPolicy(levels=_approval_levels(env), separation=separation, reapproval=_reapproval(env))
 
 
 _LEVELS_SHAPE = N_("APPROVAL_LEVELS must be 1 to {most} levels like supervisor,coordinator>5000,admin>50000 (a role "
@@ -461,17 +453,6 @@ def _approval_levels(env: Mapping[str, str]) -> tuple[Level, ...]:
             raise refused
         levels.append(Level(role, amount or Decimal(0)))
     return tuple(levels)
-
-
-def _separation(env: Mapping[str, str]) -> Separation:
-    raw = env.get("SEPARATION_OF_DUTIES", "").strip().lower()
-    if not raw:
-        return Separation.ON
-    try:
-        return Separation(raw)
-    except ValueError:
-        raise SettingsError(N_("SEPARATION_OF_DUTIES must be on, strict or off, not {value}"),
-                            value=repr(raw[:40])) from None
 
 
 def _reapproval(env: Mapping[str, str]) -> ReapprovalThreshold:

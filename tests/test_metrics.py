@@ -13,6 +13,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,14 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def scrape(url: str) -> tuple[set[str], Samples]:
-    """The families /metrics reports, and every sample by name and labels."""
+    """What /metrics reports (`parsed`)."""
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
         assert response.status == 200 and response.headers["Content-Type"].startswith("text/plain")
-        text = response.read().decode()
+        return parsed(response.read().decode())
+
+
+def parsed(text: str) -> tuple[set[str], Samples]:
+    """Prometheus text: the families it reports, and every sample by name and labels."""
     families = list(text_string_to_metric_families(text))
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families for s in f.samples}
     return {f.name for f in families}, samples
@@ -132,12 +137,17 @@ def test_socket_modes_web_listener_serves_the_metrics(seeded: Engine) -> None:
 ENV = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
 
 
-def test_the_metrics_setting() -> None:
-    assert Settings.from_env(ENV).metrics is Access.LOOPBACK
-    assert Settings.from_env({**ENV, "METRICS": " ON "}).metrics is Access.ON
+@pytest.mark.parametrize(("name", "default", "given", "chosen", "wrong", "refusal"), [
+    ("METRICS", Access.LOOPBACK, " ON ", Access.ON, "public", "METRICS must be on, loopback or off, not 'public'"),
+    ("LOG_FORMAT", LogFormat.TEXT, "JSON", LogFormat.JSON, "xml", "LOG_FORMAT must be text or json, not 'xml'"),
+])
+def test_the_metrics_and_log_format_settings(name: str, default: StrEnum, given: str, chosen: StrEnum, wrong: str,
+                                             refusal: str) -> None:
+    assert getattr(Settings.from_env(ENV), name.lower()) is default
+    assert getattr(Settings.from_env({**ENV, name: given}), name.lower()) is chosen
     with pytest.raises(SettingsError) as refused:
-        Settings.from_env({**ENV, "METRICS": "public"})
-    assert str(refused.value) == "METRICS must be on, loopback or off, not 'public'"
+        Settings.from_env({**ENV, name: wrong})
+    assert str(refused.value) == refusal
 
 
 COUNT_ONE_STEP = "from bot.metrics import STEPS; STEPS.labels('approve', 'stored').inc()"
@@ -155,8 +165,7 @@ def test_counts_add_up_across_processes(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'scrape.db'}"
     text = subprocess.run([sys.executable, "-c", SCRAPE, url], env=env, check=True, timeout=60,
                           capture_output=True, text=True).stdout
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for f in text_string_to_metric_families(text) for s in f.samples}
+    _, samples = parsed(text)
     assert value(samples, "service_orders_steps_total", action="approve", outcome="stored") == 2
 
 
@@ -190,14 +199,6 @@ def test_json_log_lines_name_their_request(seeded: Engine) -> None:
     first = next(line["request_id"] for line in submitted if line["message"].endswith("order 1"))
     failed = [line for line in lines if "failed for good" in line["message"]]
     assert failed and all(line["request_id"] == first for line in failed)
-
-
-def test_the_log_format_setting() -> None:
-    assert Settings.from_env(ENV).log_format is LogFormat.TEXT
-    assert Settings.from_env({**ENV, "LOG_FORMAT": "JSON"}).log_format is LogFormat.JSON
-    with pytest.raises(SettingsError) as refused:
-        Settings.from_env({**ENV, "LOG_FORMAT": "xml"})
-    assert str(refused.value) == "LOG_FORMAT must be text or json, not 'xml'"
 
 
 def test_socket_mode_acks_are_timed_too(seeded: Engine, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,14 +5,18 @@ after it, and exits 0 within SHUTDOWN_SECONDS; a second process then runs the re
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
 
 from sandbox.slackfake.inbound import SlackDriver
+from sandbox.slackfake.server import Stall
 from storage.models import PendingEffect
 from tests.conftest import REQUESTER
 from tests.test_processes import SECRET, bot_env, database_url, start_bot, workspace
@@ -32,6 +36,29 @@ def refused(port: int) -> bool:
     return False
 
 
+def terminate(process: subprocess.Popen[str], port: int) -> None:
+    """SIGTERM: new connections are refused at once, while the process, not gone, waits for the call in flight."""
+    process.send_signal(signal.SIGTERM)
+    for _ in range(100):
+        if refused(port):
+            break
+        time.sleep(0.05)
+    assert refused(port), "still taking requests after SIGTERM"
+    assert process.poll() is None  # not gone: finishing the call
+
+
+@contextmanager
+def ended(process: subprocess.Popen[str], stall: Stall) -> Iterator[None]:
+    """Whatever fails inside: Slack answers the stalled call, and a process still running is killed."""
+    try:
+        yield
+    finally:
+        stall.release.set()
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def effects(engine) -> list[PendingEffect]:  # type: ignore[no-untyped-def]
     with Session(engine) as session:
         return list(session.exec(select(PendingEffect).order_by(PendingEffect.id)))
@@ -43,26 +70,15 @@ def test_sigterm_finishes_the_call_in_flight_releases_the_rest_and_refuses_new_r
         env = bot_env(fake, database_url(seeded), EFFECT_LEASE_SECONDS="600", SHUTDOWN_SECONDS=str(DEADLINE))
         stall = fake.stall("conversations.create")
         first, port = start_bot(env)
-        try:
+        with ended(first, stall):
             OrderService(seeded).submit(REQUESTER, draft(requested_date=datetime.now(UTC).date() + timedelta(3)))
             assert stall.reached.wait(20), "the bot never opened the order's channel"
             claimed = [e for e in effects(seeded) if e.claimed_until is not None]
             assert len(claimed) > 1  # the channel's effect and the order's later ones, in one claim
-            first.send_signal(signal.SIGTERM)
             # (b) new connections are refused while the call in flight is still being waited for
-            for _ in range(100):
-                if refused(port):
-                    break
-                time.sleep(0.05)
-            assert refused(port), "still taking requests after SIGTERM"
-            assert first.poll() is None  # not gone: finishing the call
+            terminate(first, port)
             stall.release.set()  # Slack answers
             output = first.communicate(timeout=DEADLINE + 10)[0]
-        finally:
-            stall.release.set()
-            if first.poll() is None:
-                first.kill()
-                first.communicate()
         # (a) it finished the call, recorded Slack's answer, and exited 0 within the deadline
         assert first.returncode == 0, output
         assert "still running at the deadline" not in output  # finished in time, not cut off
@@ -108,23 +124,13 @@ def test_sigterm_lets_a_command_in_hand_finish_its_work_after_the_ack(seeded) ->
     with workspace() as fake:
         process, port = start_bot(bot_env(fake, database_url(seeded), SHUTDOWN_SECONDS=str(DEADLINE)))
         stall = fake.stall("users.info")
-        try:
+        with ended(process, stall):
             driver = SlackDriver(f"http://127.0.0.1:{port}/slack/events", SECRET, fake)
             assert driver.command(REQUESTER, "/order").status == 200
             assert stall.reached.wait(20), "the bot never asked Slack who the person is"
-            process.send_signal(signal.SIGTERM)
-            for _ in range(100):
-                if refused(port):
-                    break
-                time.sleep(0.05)
-            assert process.poll() is None
+            terminate(process, port)
             assert not fake.open_view_ids(REQUESTER)  # the form waits for Slack's answer
             stall.release.set()
             output = process.communicate(timeout=DEADLINE + 10)[0]
-        finally:
-            stall.release.set()
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
         assert process.returncode == 0, output
         assert fake.open_view_ids(REQUESTER), output  # the work in hand was finished, not dropped

@@ -120,12 +120,12 @@ class EffectRunner:
     def kick(self) -> None:
         """Ask for a drain pass soon; many kicks while one is waiting to start make one pass. Each pass that
         finds work kicks again, so passes spread over the idle workers while there is work for them."""
-        with self._lock:
+        with self._lock:  # submitted under the lock: stop() cannot shut the executor between the check and it
             if self._waiting or self._stopping.is_set():
                 return
             self._waiting = True
             self._idle.clear()
-        self._executor.submit(self._pass)
+            self._executor.submit(self._pass)
 
     def _pass(self) -> None:
         with self._lock:
@@ -151,9 +151,9 @@ class EffectRunner:
         """Stop draining: each worker finishes the effect it is running and releases the rest of its claim,
         no pass claims again. Waits up to `deadline` seconds; False if a worker was still inside a call then
         (its claim then holds until its lease ends)."""
-        self._stopping.set()
-        self._executor.shutdown(wait=False, cancel_futures=True)
         with self._lock:
+            self._stopping.set()
+            self._executor.shutdown(wait=False, cancel_futures=True)
             if self._waiting:  # a pass cancelled before it started
                 self._waiting = False
                 if not self._running:
