@@ -19,6 +19,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from storage import models  # importing it registers the tables on SQLModel.metadata
 from storage.request_context import REQUEST_ID
+from storage.scope import Scoped, ScopedKey, current
 
 if TYPE_CHECKING:
     from storage.migrations import Outcome
@@ -217,10 +218,14 @@ def queue_effects(session: Session, effects: Iterable[tuple[int | None, str, str
 
 def upsert(session: Session, model: type[SQLModel], row: dict[str, Any], key: str) -> None:
     """Insert `row`, or update the one with its `key`: one statement, so two processes writing the same row at
-    once both succeed (a read, then an insert, lets one of them fail on the primary key)."""
+    once both succeed (a read, then an insert, lets one of them fail on the primary key). A workspace's row is
+    the served workspace's, keyed within it."""
+    keys = [key]
+    if issubclass(model, Scoped | ScopedKey):
+        row, keys = {"workspace": current(), **row}, ["workspace", key]
     statement = dialect_insert(session, model).values(row)
     session.execute(statement.on_conflict_do_update(
-        index_elements=[key], set_={column: statement.excluded[column] for column in row if column != key}))
+        index_elements=keys, set_={column: statement.excluded[column] for column in row if column not in keys}))
 
 
 @contextmanager

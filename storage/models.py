@@ -8,6 +8,8 @@ from decimal import Decimal
 from sqlalchemy import Column, Dialect, Index, LargeBinary, Numeric, String, Text, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from storage.scope import Scoped, ScopedKey
+
 
 class ExactDecimal(TypeDecorator[Decimal]):
     """NUMERIC where the database has it; on SQLite (whose NUMERIC is a float) the exact digits as text."""
@@ -36,13 +38,13 @@ MONEY = ExactDecimal(14, 4)  # unit prices may carry sub-cent precision; totals 
 QUANTITY = ExactDecimal(14, 3)
 
 
-class RoleGrant(SQLModel, table=True):
+class RoleGrant(ScopedKey, table=True):
     __tablename__ = "role_grant"
     user_id: str = Field(primary_key=True, max_length=32)
     role: str = Field(primary_key=True, max_length=32)
 
 
-class Person(SQLModel, table=True):
+class Person(ScopedKey, table=True):
     """Display names of Slack users, learnt from payloads and users.info, for cards and PDFs."""
 
     user_id: str = Field(primary_key=True, max_length=32)
@@ -53,11 +55,11 @@ class Person(SQLModel, table=True):
     updated_at: datetime
 
 
-class CatalogEntry(SQLModel, table=True):
+class CatalogEntry(Scoped, table=True):
     """Master data: clients, their sites, services and materials. One row per (kind, code)."""
 
     __tablename__ = "catalog_entry"
-    __table_args__ = (UniqueConstraint("kind", "code"),)
+    __table_args__ = (UniqueConstraint("workspace", "kind", "code"),)
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(index=True, max_length=16)
     code: str = Field(max_length=64)
@@ -71,7 +73,7 @@ class CatalogEntry(SQLModel, table=True):
     search_text: str = Field(index=True, max_length=300)
 
 
-class ClientPrice(SQLModel, table=True):
+class ClientPrice(ScopedKey, table=True):
     """A client's own unit price for a service or material (catalog rows of kind `price`): used instead of the
     catalog's price whenever that client's order picks the item."""
 
@@ -81,7 +83,7 @@ class ClientPrice(SQLModel, table=True):
     unit_price: Decimal = Field(sa_type=MONEY)
 
 
-class Routing(SQLModel, table=True):
+class Routing(ScopedKey, table=True):
     """Who a client's or site's orders go to: its named supervisors and coordinators (catalog columns
     `supervisors`, `coordinators`). A site's names for a role stand before its client's; with none on either,
     everyone with the role is routed (workflow/routing.py)."""
@@ -98,19 +100,23 @@ _TO_ARCHIVE = {dialect: text("closed_at IS NOT NULL AND channel_archived_at IS N
                for dialect in ("postgresql_where", "sqlite_where")}
 
 
-class ServiceOrder(SQLModel, table=True):
+class ServiceOrder(Scoped, table=True):
     __tablename__ = "service_order"
     # the lists of App Home, `/order list` and the reminder sweep: by state, oldest or soonest first
-    __table_args__ = (Index("ix_service_order_state_created", "state", "created_at"),
-                      Index("ix_service_order_state_scheduled", "state", "scheduled_date"),
+    # a unique index, not a constraint: SQLite adds it in place (a constraint would rebuild the table)
+    __table_args__ = (Index("uq_service_order_number", "workspace", "number", unique=True),
+                      Index("ix_service_order_state_created", "workspace", "state", "created_at"),
+                      Index("ix_service_order_state_scheduled", "workspace", "state", "scheduled_date"),
                       # the approval reminders' sweep: orders pending approval, by when this round began
-                      Index("ix_service_order_state_pending", "state", "pending_since"),
+                      Index("ix_service_order_state_pending", "workspace", "state", "pending_since"),
                       # the archive sweep: closed orders whose channel is not archived yet, by when they closed
                       # (only those: the index stays small however many orders were closed and archived)
-                      Index("ix_service_order_to_archive", "closed_at", **_TO_ARCHIVE),
+                      Index("ix_service_order_to_archive", "workspace", "closed_at", **_TO_ARCHIVE),
                       # and per priority (SLAs by priority: workflow/sla.py)
-                      Index("ix_service_order_state_priority_pending", "state", "priority", "pending_since"))
+                      Index("ix_service_order_state_priority_pending", "workspace", "state", "priority",
+                            "pending_since"))
     id: int | None = Field(default=None, primary_key=True)
+    number: int  # SO-000042: counted per workspace (OrderNumbering)
     state: str = Field(index=True, max_length=32)
     # every step bumps it; a step lands only if the revision it read is still current
     revision: int = 0
@@ -270,20 +276,21 @@ class ProposedChange(SQLModel, table=True):
 _PENDING_ONLY = {"postgresql_where": text("status = 'pending'"), "sqlite_where": text("status = 'pending'")}
 
 
-class PendingEffect(SQLModel, table=True):
+class PendingEffect(Scoped, table=True):
     """A Slack call a step still owes, written in the step's transaction and run after its commit."""
 
     __tablename__ = "pending_effect"
     # The effect runner's claim reads the oldest pending effect whose order has no earlier one pending. Done
     # effects pile up for ever, so these hold only pending ones: the claim stays an index probe, not a
     # scan of the backlog for each pending row (59 ms a claim with 2,000 pending, before).
-    __table_args__ = (Index("ix_pending_effect_pending", "id", **_PENDING_ONLY),
+    __table_args__ = (UniqueConstraint("workspace", "key"),
+                      Index("ix_pending_effect_pending", "id", **_PENDING_ONLY),
                       Index("ix_pending_effect_pending_order", "order_id", "id", **_PENDING_ONLY))
     id: int | None = Field(default=None, primary_key=True)
     # None: not about one order (a coordinator's daily digest)
     order_id: int | None = Field(default=None, foreign_key="service_order.id", index=True)
     kind: str = Field(max_length=32)
-    key: str = Field(unique=True, max_length=200)  # idempotency key: one effect per step and target
+    key: str = Field(max_length=200)  # idempotency key: one effect per step and target, in its workspace
     payload: str = Field(sa_column=Column(Text, nullable=False))  # JSON
     status: str = Field(default="pending", index=True, max_length=16)  # pending, done, failed
     attempts: int = 0
@@ -368,7 +375,7 @@ class SlackEvent(SQLModel, table=True):
     received_at: datetime = Field(index=True)
 
 
-class HomeViewer(SQLModel, table=True):
+class HomeViewer(ScopedKey, table=True):
     """People who have opened the app's Home tab: a step that changes what they should see refreshes it."""
 
     __tablename__ = "home_viewer"
@@ -376,12 +383,13 @@ class HomeViewer(SQLModel, table=True):
     opened_at: datetime
 
 
-class Reminder(SQLModel, table=True):
+class Reminder(Scoped, table=True):
     """A reminder queued for one due moment, named by `key` (e.g. approval:42:20261127T0930): inserted once,
     with the effect that sends it, however many processes sweep and however often."""
 
+    __table_args__ = (UniqueConstraint("workspace", "key"),)
     id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(unique=True, max_length=200)
+    key: str = Field(max_length=200)
     kind: str = Field(max_length=16)  # approval, escalation, morning, overdue, digest
     order_id: int | None = Field(default=None, foreign_key="service_order.id", index=True)
     recipient_id: str | None = Field(default=None, max_length=32)
@@ -389,14 +397,21 @@ class Reminder(SQLModel, table=True):
     created_at: datetime
 
 
+class OrderNumbering(ScopedKey, table=True):
+    """The last order number a workspace gave: its orders count from SO-000001, whatever other workspaces hold."""
+
+    __tablename__ = "order_numbering"
+    last: int
+
+
 class SlackWorkspace(SQLModel, table=True):
-    """The Slack workspace this database belongs to, as auth.test names it when the bot starts: the bot
-    serves it alone and refuses requests from any other (bot/workspace.py). One row until the app can be
-    installed in several workspaces."""
+    """A Slack workspace the bot serves (the `workspace` of every scoped row): the one SLACK_BOT_TOKEN's
+    auth.test names, or each one the app is installed in through OAuth (bot/workspace.py)."""
 
     __tablename__ = "slack_workspace"
     team_id: str = Field(primary_key=True, max_length=32)
     team_name: str = Field(max_length=200)
     enterprise_id: str | None = Field(default=None, max_length=32)  # its Enterprise Grid org, if any
     bot_user_id: str = Field(max_length=32)
-    connected_at: datetime  # the first start with this workspace's token
+    connected_at: datetime  # the first start with this workspace's token, or its first install
+    uninstalled_at: datetime | None = None  # app_uninstalled or tokens_revoked: its effects stopped

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
 from storage.db import init_db, make_engine
+from storage.scope import serving
 from workflow.catalog import import_csv
 from workflow.people import grant
 from workflow.policy import ApprovalPolicy, ReapprovalThreshold
@@ -25,9 +26,19 @@ SLACK_REFERENCE = Path(__file__).resolve().parent / "reference" / "slack"
 REQUESTER, SUPERVISOR, COORDINATOR, WORKER, WORKER2, OUTSIDER = (
     "U0REQ", "U0SUP", "U0COORD", "U0FW1", "U0FW2", "U0OUT")
 
+# the workspace of the tests: the fake Slack's (sandbox/slackfake FakeSlack's default team)
+TEAM = "T0001"
+
 # REAPPROVAL_OVER=off: for tests of other steps whose confirmations and prices raise the total past the
 # product's 10 % (tests/test_change_approval.py is where a raise waits for approval)
 NO_REAPPROVAL = ApprovalPolicy(reapproval=ReapprovalThreshold())
+
+
+@pytest.fixture(autouse=True)
+def workspace() -> Iterator[str]:
+    """What a test does itself (seeding, reading back) is the fake workspace's, as the bot's requests are."""
+    with serving(TEAM) as team:
+        yield team
 
 
 @pytest.fixture

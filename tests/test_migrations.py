@@ -19,6 +19,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, event, inspect, select, text
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 from sqlmodel import Session, SQLModel
 
 from bot.cli import main
@@ -26,9 +28,10 @@ from bot.mrkdwn import plain
 from bot.render.facts import describe
 from i18n import english
 from storage import migrations
-from storage.db import init_db, make_engine
+from storage.db import init_db, make_engine, session_scope
 from storage.migrations import SchemaError
-from tests.conftest import REQUESTER, SAMPLE_CATALOG, SUPERVISOR, WORKER
+from storage.scope import Scoped, ScopedKey, adopt_unclaimed
+from tests.conftest import REQUESTER, SAMPLE_CATALOG, SUPERVISOR, TEAM, WORKER
 from workflow.catalog import import_csv
 from workflow.facts import StepFacts
 from workflow.inputs import Approval, FreeItem, ItemQuantity, OrderDraft
@@ -40,6 +43,9 @@ from workflow.vocabulary import Action, Role
 CLI = str(Path(sys.executable).parent / "service-orders")
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 TOMORROW = date(2026, 11, 27)
+
+# the tables whose rows belong to a workspace (migration 0018)
+SCOPED = {model.__tablename__ for base in (Scoped, ScopedKey) for model in base.__subclasses__()}
 
 
 def database_url(tmp_path: Path) -> str:
@@ -93,7 +99,8 @@ def rows(engine: Engine, only: dict[str, set[str]] | None = None) -> dict[str, l
     present = columns_of(engine) if only is None else only
     with engine.connect() as connection:
         found = {table.name: [tuple(row) for row in connection.execute(
-                    select(*(c for c in table.columns if c.name in columns)).order_by(*table.primary_key.columns))]
+                    select(*(c for c in table.columns if c.name in columns)).order_by(
+                        *(c for c in table.primary_key.columns if c.name in columns)))]
                  for table in SQLModel.metadata.sorted_tables if table.name in present
                  for columns in [present[table.name]]}
     return {name: table_rows for name, table_rows in found.items() if table_rows}
@@ -131,8 +138,8 @@ def use_old(engine: Engine, tmp_path: Path) -> int:
                 continue
             columns = [c for c in table.columns if c.name in present[table.name]]
             copied = [dict(row._mapping) for row in source.execute(select(*columns))]
-            if copied:
-                target.execute(table.insert(), copied)
+            if copied:  # into the columns alone: the model's defaults (the workspace) would name more
+                target.execute(sa_table(table.name, *(sa_column(c.name, c.type) for c in columns)).insert(), copied)
             if engine.dialect.name == "postgresql" and "id" in present[table.name] and copied:
                 # ids were written as they were: the table's sequence moves past them
                 target.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
@@ -160,6 +167,9 @@ def test_a_database_made_by_create_all_is_taken_on_in_place(empty: Engine, tmp_p
     assert (outcome.before, outcome.adopted, revision(empty)) == (None, True, migrations.head())
     assert rows(empty, old) == before and before["line_item"] and before["order_version"]
     assert differences(empty) == []
+    with session_scope(empty) as session:  # no bot start recorded whose rows they are: the first one takes them
+        held = rows(empty)
+        assert adopt_unclaimed(session, TEAM) == sum(len(held[t]) for t in SCOPED if t in held) > 0
     service = OrderService(empty, clock=lambda: NOW)
     service.submit(REQUESTER, OrderDraft(  # still writable
         client_code="ACME", site_code="ACME-HQ", requested_date=TOMORROW, priority="low", description="Again",

@@ -42,6 +42,7 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    literal,
     or_,
     select,
     text,
@@ -49,6 +50,7 @@ from sqlalchemy import (
 
 from storage.db import WRITE_OPTION, bulk_insert, scratch_table, upsert_from_select, without_jit
 from storage.models import MONEY, CatalogEntry, ClientPrice, RoleGrant, Routing
+from storage.scope import current, mine
 from workflow.limits import MAX_PRICE
 from workflow.numbers import parse_decimal
 from workflow.people import is_user_id
@@ -458,11 +460,12 @@ def _check_staged(connection: Connection, problems: _Problems) -> None:
                 .group_by(staged.c.kind, staged.c.code, client_of).having(func.count() > 1).subquery("repeated"))
     orphan = and_(staged.c.kind.in_([_SITE, _PRICE]),
                   ~exists().where(clients.c.kind == _CLIENT, clients.c.code == staged.c.parent_code),
-                  ~exists().where(CatalogEntry.kind == _CLIENT,
+                  ~exists().where(CatalogEntry.workspace == current(), CatalogEntry.kind == _CLIENT,
                                   CatalogEntry.code == staged.c.parent_code))
     unknown = and_(staged.c.kind == _PRICE,
                    ~exists().where(items.c.kind.in_(_PRICED), items.c.code == staged.c.code),
-                   ~exists().where(CatalogEntry.kind.in_(_PRICED), CatalogEntry.code == staged.c.code))
+                   ~exists().where(CatalogEntry.workspace == current(), CatalogEntry.kind.in_(_PRICED),
+                                   CatalogEntry.code == staged.c.code))
     found = (select(staged.c.line, staged.c.kind, staged.c.code, staged.c.parent_code, repeated.c.first,
                     orphan.label("orphan"), unknown.label("unknown"))
              .outerjoin(repeated, and_(repeated.c.kind == staged.c.kind, repeated.c.code == staged.c.code,
@@ -476,10 +479,12 @@ def _check_staged(connection: Connection, problems: _Problems) -> None:
 
 
 def _counts(connection: Connection, prices: bool) -> dict[str, int]:
-    by_kind = select(CatalogEntry.kind, func.count()).group_by(CatalogEntry.kind)  # type: ignore[arg-type]
+    by_kind = (select(CatalogEntry.kind, func.count()).where(CatalogEntry.workspace == current())  # type: ignore[arg-type]
+               .group_by(CatalogEntry.kind))
     counts = {kind: count for kind, count in connection.execute(by_kind)}
     if prices:  # client prices are counted only when the file has some
-        counts[_PRICE] = connection.scalar(select(func.count()).select_from(ClientPrice)) or 0
+        counts[_PRICE] = connection.scalar(select(func.count()).select_from(ClientPrice)
+                                           .where(ClientPrice.workspace == current())) or 0
     return counts
 
 
@@ -492,12 +497,14 @@ def _write_routing(connection: Connection, roles: set[Role]) -> list[tuple[Role,
     routing = Routing.__table__  # type: ignore[attr-defined]
     in_file = exists().where(_STAGED.c.kind.in_([_CLIENT, _SITE]), _STAGED.c.kind == routing.c.kind,
                              _STAGED.c.code == routing.c.code)
-    connection.execute(routing.delete().where(routing.c.role.in_(sorted(roles)), in_file))
+    connection.execute(routing.delete().where(mine(routing), routing.c.role.in_(sorted(roles)), in_file))
     staged = _STAGED_ROUTING.c
     connection.execute(routing.insert().from_select(
-        ["kind", "code", "role", "user_id"], select(staged.kind, staged.code, staged.role, staged.user_id)))
+        ["workspace", "kind", "code", "role", "user_id"],
+        select(literal(current()), staged.kind, staged.code, staged.role, staged.user_id)))
     lacking = (select(staged.role, staged.user_id).distinct()
-               .where(~exists().where(RoleGrant.user_id == staged.user_id, RoleGrant.role == staged.role))
+               .where(~exists().where(RoleGrant.workspace == current(), RoleGrant.user_id == staged.user_id,
+                                      RoleGrant.role == staged.role))
                .order_by(staged.role, staged.user_id).limit(MAX_PROBLEMS))
     return [(Role(role), user) for role, user in connection.execute(lacking)]
 
@@ -510,11 +517,14 @@ def _write(connection: Connection, kinds: dict[str, int]) -> ImportReport:
     staged = {c: cast(_STAGED.c[c], MONEY) if c == "unit_price" else _STAGED.c[c] for c in _ENTRY_COLUMNS}
     entry = CatalogEntry.__table__.c  # type: ignore[attr-defined]
     changing = (select(func.count()).select_from(_STAGED)
-                .join(CatalogEntry, and_(entry.kind == _STAGED.c.kind, entry.code == _STAGED.c.code))
+                .join(CatalogEntry, and_(entry.workspace == current(), entry.kind == _STAGED.c.kind,
+                                         entry.code == _STAGED.c.code))
                 .where(or_(*(entry[c].is_distinct_from(staged[c]) for c in _ENTRY_COLUMNS))))
     changed = connection.scalar(changing) or 0
-    rows = select(*staged.values()).where(_STAGED.c.kind != _PRICE).order_by(_STAGED.c.line)
-    upsert_from_select(connection, CatalogEntry, _ENTRY_COLUMNS, rows, key=["kind", "code"])
+    rows = (select(literal(current()), *staged.values()).where(_STAGED.c.kind != _PRICE)
+            .order_by(_STAGED.c.line))
+    upsert_from_select(connection, CatalogEntry, ["workspace", *_ENTRY_COLUMNS], rows,
+                       key=["workspace", "kind", "code"])
     if prices:
         changed += _write_prices(connection, staged["unit_price"])
     after = _counts(connection, prices)
@@ -534,12 +544,13 @@ def _write_prices(connection: Connection, staged_price: Any) -> int:
     price = ClientPrice.__table__.c  # type: ignore[attr-defined]
     changed = connection.scalar(
         select(func.count()).select_from(_STAGED)
-        .join(ClientPrice, and_(price.client_code == _STAGED.c.parent_code, price.item_code == _STAGED.c.code))
+        .join(ClientPrice, and_(price.workspace == current(), price.client_code == _STAGED.c.parent_code,
+                                price.item_code == _STAGED.c.code))
         .where(_STAGED.c.kind == _PRICE, price.unit_price.is_distinct_from(staged_price))) or 0
-    rows = (select(_STAGED.c.parent_code, _STAGED.c.code, staged_price)
+    rows = (select(literal(current()), _STAGED.c.parent_code, _STAGED.c.code, staged_price)
             .where(_STAGED.c.kind == _PRICE).order_by(_STAGED.c.line))
-    upsert_from_select(connection, ClientPrice, ["client_code", "item_code", "unit_price"], rows,
-                       key=["client_code", "item_code"])
+    upsert_from_select(connection, ClientPrice, ["workspace", "client_code", "item_code", "unit_price"], rows,
+                       key=["workspace", "client_code", "item_code"])
     return changed
 
 

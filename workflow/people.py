@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from storage.db import session_scope, upsert
 from storage.models import HomeViewer, Person, RoleGrant
+from storage.scope import current
 from workflow.clock import aware, earliest_today, utcnow
 from workflow.visibility import staff
 from workflow.vocabulary import Role
@@ -64,7 +65,7 @@ def grant(engine: Engine, user_id: str, roles: list[Role]) -> list[Role]:
 def revoke(engine: Engine, user_id: str, role: Role) -> bool:
     check_user_id(user_id)
     with session_scope(engine) as session:
-        row = session.get(RoleGrant, (user_id, role.value))
+        row = session.get(RoleGrant, (current(), user_id, role.value))
         if row:
             session.delete(row)
         return row is not None

@@ -24,6 +24,7 @@ from storage.models import (
     RoleGrant,
     ServiceOrder,
 )
+from storage.scope import current
 from workflow.document import ItemLine, subtotal
 from workflow.errors import NotFound
 from workflow.facts import StepFacts
@@ -278,7 +279,7 @@ def shared_pdfs(session: Session, order_id: int) -> list[str]:
 
 
 def person_name(session: Session, user_id: str) -> str:
-    person = session.get(Person, user_id)
+    person = session.get(Person, (current(), user_id))
     return person.name if person else user_id
 
 

@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from storage.db import dialect_insert, queue_effects, session_scope
 from storage.models import Assignment, Person, ProposedChange, Reminder, ServiceOrder
+from storage.scope import current
 from workflow.clock import aware
 from workflow.effects import (
     Archive,
@@ -221,7 +222,7 @@ _WAITING = (*_ORDER, ServiceOrder.state, ServiceOrder.revision, ServiceOrder.pen
 def _not_queued(key: ColumnElement[str]) -> ColumnElement[bool]:
     """No reminder with this key yet: the database skips what earlier sweeps queued, so a sweep with nothing
     new to do reads next to nothing, however many orders wait."""
-    return ~exists().where(Reminder.key == key)
+    return ~exists().where(Reminder.workspace == current(), Reminder.key == key)
 
 
 def _key(*parts: Any) -> ColumnElement[str]:
@@ -240,7 +241,7 @@ def _pending_since(session: Session, kind: str, spans: ByPriority[timedelta], no
     one's reminders. One statement: for each state and each span the priorities share, its own read of at most
     `limit`, oldest first, that the (state, priority, pending_since) index serves exactly (UNION ALL)."""
     reads = [select(*_WAITING).where(
-        ServiceOrder.state == state, ServiceOrder.priority.in_(priorities),  # type: ignore[attr-defined]
+        ServiceOrder.workspace == current(), ServiceOrder.state == state, ServiceOrder.priority.in_(priorities),  # type: ignore[attr-defined]
         ServiceOrder.pending_since > now - after - CATCH_UP, ServiceOrder.pending_since <= now - after,
         _not_queued(_key(f"{kind}:", ServiceOrder.id, *round_key, f":{span_label(after)}")))
         .order_by(ServiceOrder.pending_since).limit(limit)
@@ -437,7 +438,7 @@ def _queue(engine: Engine, due: list[_Due], now: datetime) -> tuple[set[str], in
             # one executemany (SQLAlchemy batches it into multi-row INSERTs with RETURNING): a reminder another
             # process inserted meanwhile is skipped by ON CONFLICT, so only this call's come back, and are sent
             insert = dialect_insert(session, Reminder)
-            statement = insert.on_conflict_do_nothing(index_elements=["key"]).returning(insert.table.c.key)
+            statement = insert.on_conflict_do_nothing(index_elements=["workspace", "key"]).returning(insert.table.c.key)
             inserted = set(session.connection().execute(statement, [
                 {"key": item.key, "kind": item.kind, "order_id": item.order_id, "recipient_id": item.recipient,
                  "due_at": item.due_at, "created_at": now} for item in fresh]).scalars())

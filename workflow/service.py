@@ -17,7 +17,7 @@ from sqlalchemy import Engine, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from storage.db import queue_effects, session_scope
+from storage.db import dialect_insert, queue_effects, session_scope
 from storage.models import (
     Assignment,
     AuditEvent,
@@ -25,11 +25,13 @@ from storage.models import (
     ClientPrice,
     GivenApproval,
     LineItem,
+    OrderNumbering,
     OrderVersion,
     ProposedChange,
     RoleGrant,
     ServiceOrder,
 )
+from storage.scope import current
 from workflow import attachments
 from workflow.amounts import amounts
 from workflow.approvals import NextApproval, asked, check_approver, clear_round, next_approval, wait_for
@@ -174,7 +176,7 @@ class OrderService:
                          if not self._separated(u, actor)]
 
             order = ServiceOrder(
-                state=State.PENDING_APPROVAL, requester_id=actor, client_code=client.code,
+                number=_next_number(session), state=State.PENDING_APPROVAL, requester_id=actor, client_code=client.code,
                 site_code=site.code, requested_date=draft.requested_date, priority=draft.priority,
                 description=draft.description, submitted_view_id=view_id, created_at=now, updated_at=now,
                 pending_since=now, pending_round=1, approval_level=1, approval_role=first.role.value,
@@ -867,6 +869,15 @@ def _escalation(session: Session, client: str, site: str, level: Level) -> list[
     who are asked for it too), and the submit's ack skips the queries."""
     roles = escalated_for(level) - asked_for(level)
     return _reviewers(session, client, site, roles) if roles else []
+
+
+def _next_number(session: Session) -> int:
+    """The served workspace's next order number: one statement, whose row lock makes two submits at once count
+    on from each other (a submit that fails gives its number back with its rollback)."""
+    insert = dialect_insert(session, OrderNumbering).values(workspace=current(), last=1)
+    return int(session.execute(insert.on_conflict_do_update(
+        index_elements=["workspace"], set_={"last": OrderNumbering.last + 1})  # type: ignore[operator]
+        .returning(insert.table.c.last)).scalar_one())
 
 
 def _reviewers(session: Session, client: str, site: str, roles: frozenset[Role]) -> list[str]:
