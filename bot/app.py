@@ -24,8 +24,9 @@ from bot.refusals import reader_of, sorry
 from bot.settings import Settings
 from bot.signing_links import Links
 from bot.signing_page import SigningPage
-from bot.workspace import authorization, connect, only_this_workspace
+from bot.workspace import authorization, connect, only_this_workspace, served
 from i18n import Language, language
+from storage.scope import serving
 from workflow.clock import Clock, utcnow
 from workflow.reminders import ReminderPolicy, Sweep, sweep
 from workflow.service import OrderService
@@ -57,23 +58,30 @@ class Bot:
         self.ctx.effects.kick()
 
     def sweep(self, policy: ReminderPolicy) -> Sweep:
-        """Queue the reminders due now (in rounds of at most SWEEP_LIMIT, each its own short transaction),
-        and send them."""
+        """Queue the reminders due now in every workspace served (in rounds of at most SWEEP_LIMIT, each its
+        own short transaction), and send them."""
+        total = Sweep()
         try:
-            found = sweep(self.ctx.engine, self.ctx.clock(), policy)
-            total = found
-            for _ in range(100):
-                if not found.backlog:
-                    break
-                self.ctx.effects.kick()
-                found = sweep(self.ctx.engine, self.ctx.clock(), policy)
-                total = total.plus(found)
+            for team in served(self.ctx.engine):
+                with serving(team):
+                    total = total.beside(self._sweep(policy))
         except Exception:
             log.exception("reminder sweep failed; the next one tries again")
             raise
         if total.total:
             log.info("reminders queued: %s", total)
             self.ctx.effects.kick()
+        return total
+
+    def _sweep(self, policy: ReminderPolicy) -> Sweep:
+        found = sweep(self.ctx.engine, self.ctx.clock(), policy)
+        total = found
+        for _ in range(100):
+            if not found.backlog:
+                break
+            self.ctx.effects.kick()
+            found = sweep(self.ctx.engine, self.ctx.clock(), policy)
+            total = total.plus(found)
         return total
 
     def stop(self, deadline: float | None = None) -> bool:

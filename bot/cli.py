@@ -20,12 +20,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.cli_words import catalog_error, cli_language, import_summary, people_problem, routing_notes, verdict_text
 from bot.progress import ImportProgress
 from i18n import N_, Language, language
 from storage.db import DatabaseUrlError, database_url, init_db, make_engine, reaching
+from storage.models import SlackWorkspace
+from storage.scope import UNCLAIMED, serving
 from workflow.catalog import CatalogError, import_csv
 from workflow.errors import FilesBeingRead, WorkflowError
 from workflow.letterhead import LetterheadError
@@ -524,6 +526,10 @@ def parser(lang: Language | None = None) -> argparse.ArgumentParser:
     _ = lang._
     top = argparse.ArgumentParser(prog="service-orders", description=_("Service orders run inside Slack."))
     sub = top.add_subparsers(dest="command", required=True)
+    # the commands that read or change a workspace's data: whose, when the app is installed in several
+    team = argparse.ArgumentParser(add_help=False)
+    team.add_argument("--team", metavar="TEAM_ID", help=_(
+        "the Slack workspace (team id, like T0123ABCD); needed when the app is installed in several"))
     sub.add_parser("init", help=_("create or migrate the database named by DATABASE_URL")).set_defaults(func=_init)
 
     db = sub.add_parser("db", help=_("the database schema: its revision, upgrading it"))
@@ -540,22 +546,23 @@ def parser(lang: Language | None = None) -> argparse.ArgumentParser:
 
     roles = sub.add_parser("roles", help=_("grant, revoke or list people's roles"))
     roles_sub = roles.add_subparsers(dest="roles_command", required=True)
-    g = roles_sub.add_parser("grant", help=_("grant USER_ID one or more roles"))
+    g = roles_sub.add_parser("grant", help=_("grant USER_ID one or more roles"), parents=[team])
     g.add_argument("user")
     g.add_argument("role", nargs="+")
-    r = roles_sub.add_parser("revoke", help=_("revoke a role from USER_ID"))
+    r = roles_sub.add_parser("revoke", help=_("revoke a role from USER_ID"), parents=[team])
     r.add_argument("user")
     r.add_argument("role")
-    roles_sub.add_parser("list", help=_("everyone with a role"))
+    roles_sub.add_parser("list", help=_("everyone with a role"), parents=[team])
     roles.set_defaults(func=_roles)
 
     catalog = sub.add_parser("catalog", help=_("master data"))
     catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True)
-    imp = catalog_sub.add_parser("import", help=_("import clients, sites, services and materials from a CSV file"))
+    imp = catalog_sub.add_parser("import", help=_("import clients, sites, services and materials from a CSV file"),
+                                  parents=[team])
     imp.add_argument("file")
     catalog.set_defaults(func=_catalog)
 
-    pdf = sub.add_parser("pdf", help=_("write the PDF of an order version"))
+    pdf = sub.add_parser("pdf", help=_("write the PDF of an order version"), parents=[team])
     pdf.add_argument("order", help=_("the order number, like SO-000042"))
     pdf.add_argument("--version", type=_whole(lang, _("version")),
                      help=_("the version (default: the latest)"))
@@ -565,22 +572,24 @@ def parser(lang: Language | None = None) -> argparse.ArgumentParser:
                      help=_("the client's signed copy of the version (default file: SO-000042-vN-signed.pdf)"))
     pdf.set_defaults(func=_pdf)
 
-    check = sub.add_parser("verify", help=_("say which order version a PDF is, and whether it is genuine"))
+    check = sub.add_parser("verify", help=_("say which order version a PDF is, and whether it is genuine"),
+                                  parents=[team])
     check.add_argument("file")
     check.set_defaults(func=_verify)
 
     effects = sub.add_parser("effects", help=_("the Slack calls steps still owe: list them, retry failed ones"))
     effects_sub = effects.add_subparsers(dest="effects_command", required=True)
-    listing = effects_sub.add_parser("list", help=_("pending and failed effects, with their last error"))
+    listing = effects_sub.add_parser("list", help=_("pending and failed effects, with their last error"),
+                                  parents=[team])
     listing.add_argument("--all", action="store_true", help=_("done ones too"))
-    again = effects_sub.add_parser("retry", help=_("try failed effects again (all, or the ids given)"))
+    again = effects_sub.add_parser("retry", help=_("try failed effects again (all, or the ids given)"), parents=[team])
     again.add_argument("id", nargs="*", type=_whole(lang, _("effect id")))
     effects.set_defaults(func=_effects)
 
     export_help = _("write one CSV row per order (state, dates, people, totals, versions). The header and the "
                     "states are in LOCALE's language; the values stay machine-readable in every language (ISO "
                     "dates and times, plain decimals with a point, codes), so the file imports the same anywhere.")
-    export = sub.add_parser("export", help=export_help, description=export_help)
+    export = sub.add_parser("export", help=export_help, description=export_help, parents=[team])
     export.add_argument("file", help=_("the CSV file to write, or - for standard output"))
     export.add_argument("--from", dest="start", metavar="DATE",
                         help=_("orders submitted on or after DATE (YYYY-MM-DD)"))
@@ -588,6 +597,25 @@ def parser(lang: Language | None = None) -> argparse.ArgumentParser:
     export.set_defaults(func=_export)
 
     return top
+
+
+def _workspace(team: str | None) -> str:
+    """The workspace a command works in: `team`, which must be one the app is or was installed in; else the
+    only one; else, before any start recorded one, the rows that start will claim (UNCLAIMED)."""
+    engine = make_engine()
+    init_db(engine)
+    with Session(engine) as session:
+        known = session.exec(select(SlackWorkspace).order_by(SlackWorkspace.team_id)).all()
+    listed = ", ".join(f"{row.team_id} ({row.team_name})" for row in known)
+    if team is not None:
+        if not any(row.team_id == team for row in known):
+            raise CliError(N_("The app was never installed in a workspace {team}. Installed: {teams}."),
+                           team=team[:32], teams=listed or "-")
+        return team
+    if len(known) > 1:
+        raise CliError(N_("The app is installed in {count} workspaces ({teams}): say which with --team."),
+                       count=len(known), teams=listed)
+    return known[0].team_id if known else UNCLAIMED
 
 
 class CliError(Exception):
@@ -610,7 +638,11 @@ def main(argv: list[str] | None = None) -> int:
     args.lang = lang
     try:
         with reaching(database_url()):  # the database failing after start-up (a read-only file, say)
-            status = int(args.func(args))
+            if "team" in args:  # a workspace's data: the one named, or the only one
+                with serving(_workspace(args.team)):
+                    status = int(args.func(args))
+            else:
+                status = int(args.func(args))
         sys.stdout.flush()  # here, so that a closed pipe shows below and not at the interpreter's exit
         return status
     except BrokenPipeError:

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from storage.models import PendingEffect
+from storage.scope import everywhere
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -71,7 +72,7 @@ class EffectBacklog(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         families = {status: GaugeMetricFamily(f"service_orders_effects_{status}", f"Effects {status}, by kind",
                                               labels=["kind"]) for status in ("pending", "failed")}
-        with Session(self.engine) as session:
+        with everywhere(), Session(self.engine) as session:  # the process's, whichever workspace they are for
             rows = session.exec(select(PendingEffect.kind, PendingEffect.status, func.count())
                                 .where(PendingEffect.status.in_(families))  # type: ignore[attr-defined]
                                 .group_by(PendingEffect.kind, PendingEffect.status)).all()

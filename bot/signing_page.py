@@ -38,6 +38,7 @@ from sqlmodel import Session
 
 from bot.signing_links import Links
 from i18n import Language, language
+from storage.scope import serving
 from workflow.clock import Clock, aware
 from workflow.document import VersionDocument
 from workflow.errors import FilesBeingRead
@@ -53,6 +54,7 @@ from workflow.signing import (
     document_for,
     open_request,
     record,
+    workspace_of,
 )
 
 log = logging.getLogger(__name__)
@@ -129,10 +131,16 @@ class SigningPage:
         if method not in (("GET", "HEAD") if pdf else ("GET", "HEAD", "POST")):
             return self._wrong_method()
         nonce = self.links.nonce(parts[0])
-        if nonce is None:
+        team = workspace_of(self.engine, nonce) if nonce is not None else None
+        if nonce is None or team is None:
             return self._refused(LinkRefused(LinkTrouble.UNKNOWN))
+        with serving(team):
+            return self._answer(environ, method, parts[0], nonce, pdf)
+
+    def _answer(self, environ: dict[str, Any], method: str, token: str, nonce: str, pdf: bool) -> Reply:
+        """The link's page, its PDF, or the client's answer, in the workspace of its order."""
         if method == "POST":
-            return self._post(environ, parts[0], nonce)
+            return self._post(environ, token, nonce)
         try:
             with Session(self.engine) as session:
                 request = open_request(session, nonce, self.clock())
@@ -142,7 +150,7 @@ class SigningPage:
             issued = issue(self.engine, request.order_id, request.version, self.letterhead)
             return Reply("200 OK", issued.pdf, "application/pdf", csp=PDF_CSP, filename=issued.document.filename)
         document = document_for(self.engine, request, self.letterhead)
-        return self._form(document, parts[0], nonce)
+        return self._form(document, token, nonce)
 
     # --- the answer ----------------------------------------------------------------------------------------
 

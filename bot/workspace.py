@@ -13,7 +13,7 @@ from slack_bolt import BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.internals import extract_enterprise_id, extract_team_id
 from sqlalchemy import Engine, text
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot.gateway import ErrorCode, Gateway, Identity, SlackError
 from bot.listeners.views import not_saved
@@ -21,6 +21,7 @@ from bot.settings import DEFAULT_API_URL, SettingsError
 from i18n import N_, Language
 from storage.db import session_scope
 from storage.models import SlackWorkspace
+from storage.scope import adopt_unclaimed
 from workflow.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,16 @@ def _claim(engine: Engine, identity: Identity, clock: Clock) -> None:
         row.team_name, row.enterprise_id = identity.team_name, identity.enterprise_id
         row.bot_user_id = identity.bot_user_id
         session.add(row)
+        taken = adopt_unclaimed(session, identity.team_id)
+        if taken:
+            log.info("%d rows recorded before any start are workspace %s's", taken, identity.team_id)
+
+
+def served(engine: Engine) -> list[str]:
+    """The workspaces the bot serves now (installed, not uninstalled): what background work goes through."""
+    with Session(engine) as session:
+        return list(session.exec(select(SlackWorkspace.team_id).where(
+            SlackWorkspace.uninstalled_at.is_(None)).order_by(SlackWorkspace.team_id)))  # type: ignore[union-attr]
 
 
 def authorization(identity: Identity, token: str) -> Callable[..., AuthorizeResult]:

@@ -20,9 +20,12 @@ from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
 from sqlalchemy.sql.util import find_tables
 from sqlmodel import Field, Session, SQLModel
 
-# a team id (T…), EVERYWHERE, or None: no workspace chosen
+# a team id (T…), UNCLAIMED, EVERYWHERE, or None: no workspace chosen
 WORKSPACE: ContextVar[str | None] = ContextVar("workspace", default=None)
 EVERYWHERE = "*"
+# the rows of a database no bot start has claimed yet (the CLI, before the first start): the first start, or
+# the first install, makes them its workspace's (adopt_unclaimed)
+UNCLAIMED = ""
 
 
 class NoWorkspace(RuntimeError):
@@ -60,8 +63,8 @@ def current() -> str:
 
 @contextmanager
 def serving(team: str) -> Iterator[str]:
-    """Everything the ORM reads and writes in the block is `team`'s."""
-    if not team or team == EVERYWHERE:
+    """Everything the ORM reads and writes in the block is `team`'s (a team id, or UNCLAIMED)."""
+    if team == EVERYWHERE or not isinstance(team, str):
         raise ValueError(f"not a workspace: {team!r}")
     token = WORKSPACE.set(team)
     try:
@@ -102,9 +105,10 @@ def _only_this_workspace(state: ORMExecuteState) -> None:
         if any(table.name in scoped for table in find_tables(state.statement, include_crud=True)):
             raise NoWorkspace("no Slack workspace is being served here (storage/scope.py: serving)")
         return
-    # criteria for each scoped table, applied wherever it appears (a join, a subquery, an alias)
+    # criteria for each scoped table, applied wherever it appears (a join, a subquery, an alias: the lambda is
+    # called with each; `team` becomes a bound parameter, so the statement stays cached across workspaces)
     state.statement = state.statement.options(*(
-        with_loader_criteria(model, model.workspace == team, include_aliases=True)  # type: ignore[attr-defined]
+        with_loader_criteria(model, lambda cls: cls.workspace == team, include_aliases=True)
         for model in _scoped_models()))
 
 
@@ -115,5 +119,5 @@ def adopt_unclaimed(session: Session, team: str) -> int:
     for model in _scoped_models():
         table = model.__table__  # type: ignore[attr-defined]
         taken += session.connection().execute(
-            table.update().where(table.c.workspace == "").values(workspace=team)).rowcount
+            table.update().where(table.c.workspace == UNCLAIMED).values(workspace=team)).rowcount
     return taken

@@ -154,6 +154,10 @@ class Sweep:
                      self.morning + later.morning, self.overdue + later.overdue, self.late + later.late,
                      self.digest + later.digest, self.archive + later.archive, later.deferred, later.backlog)
 
+    def beside(self, other: Sweep) -> Sweep:
+        """This sweep and another workspace's, as one: every count added."""
+        return Sweep(*(getattr(self, name) + getattr(other, name) for name in self.__dataclass_fields__))
+
 
 @dataclass(frozen=True)
 class _Due:

@@ -21,7 +21,8 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
 from storage.db import dialect_insert, queue_effects, session_scope
-from storage.models import Asset, SignatureRequest
+from storage.models import Asset, ServiceOrder, SignatureRequest
+from storage.scope import everywhere
 from workflow.attachments import being_read
 from workflow.clock import aware
 from workflow.document import ClientSignature, Outcome, SignedCopy, VersionDocument
@@ -93,6 +94,15 @@ def ask(engine: Engine, order_id: int, actor: str, now: datetime, lives: timedel
         queue_effects(session, [(order_id, EffectKind.SIGNATURE_ASKED.value, f"{order_id}:sign:{request.id}",
                                  Signing(request.id).to_json())], now)
         return request
+
+
+def workspace_of(engine: Engine, nonce: str) -> str | None:
+    """The workspace whose order a link is for (the client who opens it is in none): None for a link of no
+    request. The page then serves that workspace alone."""
+    with everywhere(), Session(engine) as session:
+        return session.exec(select(ServiceOrder.workspace).join(
+            SignatureRequest, SignatureRequest.order_id == ServiceOrder.id)  # type: ignore[arg-type]
+            .where(SignatureRequest.nonce == nonce)).first()
 
 
 def open_request(session: Session, nonce: str, now: datetime) -> SignatureRequest:

@@ -57,6 +57,7 @@ class Claim:
     attempts: int = 0  # tries that failed before this one
     due: datetime | None = None  # its not_before when claimed: a later one means it was made due again meanwhile
     request_id: str | None = None  # the Slack request that queued it
+    workspace: str = ""  # whose it is: it runs in that workspace's scope, with its token
 
     @property
     def last_try(self) -> bool:

@@ -30,6 +30,7 @@ from bot.signing_links import Links
 from storage.db import session_scope
 from storage.models import PendingEffect
 from storage.request_context import REQUEST_ID
+from storage.scope import everywhere, serving
 from workflow.clock import Clock, utcnow
 from workflow.effects import ASIDE as ASIDE_KINDS
 from workflow.effects import EffectKind
@@ -69,7 +70,8 @@ HANDLERS: dict[EffectKind, Callable[[Effects, Claim], Record | None]] = {
 # The claim's statements, built once (it runs once per order, in every process, all day): plain rows, and one
 # UPDATE for the whole batch. Row locks with SKIP LOCKED keep two processes from claiming the same effect.
 _COLUMNS = (PendingEffect.id, PendingEffect.order_id, PendingEffect.kind, PendingEffect.key, PendingEffect.payload,
-            PendingEffect.attempts, PendingEffect.claimed_by, PendingEffect.not_before, PendingEffect.request_id)
+            PendingEffect.attempts, PendingEffect.claimed_by, PendingEffect.not_before, PendingEffect.request_id,
+            PendingEffect.workspace)
 _earlier = aliased(PendingEffect)
 _DUE = and_(PendingEffect.status == PENDING, PendingEffect.not_before <= bindparam("now"),
             or_(PendingEffect.claimed_until.is_(None), PendingEffect.claimed_until < bindparam("now")))
@@ -193,7 +195,7 @@ class EffectRunner:
         lock, which acks need too) few. Row locks with SKIP LOCKED keep two processes from claiming the same
         one on PostgreSQL; SQLite's write lock serialises claims anyway."""
         now = self.clock()
-        with session_scope(self.engine) as session:
+        with everywhere(), session_scope(self.engine) as session:  # any workspace's: each runs in its own
             head = session.execute(_HEAD, {"now": now}).first()
             if head is None:
                 return []
@@ -204,18 +206,19 @@ class EffectRunner:
                                      "by": self.name})
             return [Claim(e.id, e.order_id, e.kind, e.key, json.loads(e.payload),
                           again=e.attempts > 0 or e.claimed_by is not None, attempts=e.attempts,
-                          due=e.not_before, request_id=e.request_id) for e in batch]
+                          due=e.not_before, request_id=e.request_id, workspace=e.workspace) for e in batch]
 
     def _release(self, effects: list[Claim]) -> None:
         if not effects:
             return
-        with session_scope(self.engine) as session:
+        with everywhere(), session_scope(self.engine) as session:
             session.execute(_RELEASE, {"ids": [e.id for e in effects], "by": self.name})
 
     def _run(self, effect: Claim) -> bool:
         request = REQUEST_ID.set(effect.request_id)  # its log lines name the request that owed it
         try:
-            return self._run_claimed(effect)
+            with serving(effect.workspace):  # it reads and writes its workspace's rows, and calls Slack there
+                return self._run_claimed(effect)
         finally:
             REQUEST_ID.reset(request)
 
