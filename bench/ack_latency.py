@@ -75,7 +75,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: 
 from bot.channels import channel_name
 from bot.server import EVENTS_PATH, HttpServer
 from bot.settings import Settings
-from sandbox.local import SIGNING_SECRET, LocalWorkspace
+from sandbox.local import SIGNING_SECRET, TEAM, LocalWorkspace
 from sandbox.slackfake.inbound import InboundResult, SlackDriver
 from sandbox.slackfake.state_values import date, number, plain_text, static
 from storage.db import init_db, make_engine
@@ -90,6 +90,7 @@ from storage.models import (
     RoleGrant,
     ServiceOrder,
 )
+from storage.scope import serving
 from workflow.catalog import import_csv
 from workflow.effects import Message
 from workflow.facts import StepFacts
@@ -615,4 +616,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with serving(TEAM):  # what it seeds and reads is the fake workspace's
+        sys.exit(main())

@@ -35,8 +35,9 @@ from PIL import Image  # noqa: E402
 from sqlmodel import SQLModel  # noqa: E402
 
 from bot.effects.fetch import examine  # noqa: E402
-from sandbox.local import LocalWorkspace  # noqa: E402
+from sandbox.local import TEAM, LocalWorkspace  # noqa: E402
 from storage.db import init_db, make_engine  # noqa: E402
+from storage.scope import serving  # noqa: E402
 from workflow.catalog import import_csv  # noqa: E402
 from workflow.people import grant  # noqa: E402
 from workflow.policy import ApprovalPolicy, ReapprovalThreshold  # noqa: E402
@@ -124,4 +125,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with serving(TEAM):  # what it seeds and reads is the fake workspace's
+        main()

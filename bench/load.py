@@ -83,12 +83,13 @@ from stats import Stats  # bench/stats.py, beside this script
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: sandbox/ is not installed
 
-from sandbox.local import LocalWorkspace, manifest_scopes
+from sandbox.local import TEAM, LocalWorkspace, manifest_scopes
 from sandbox.slackfake.inbound import ACK_TIMEOUT, InboundResult, SlackDriver
 from sandbox.slackfake.server import FakeSlack
 from sandbox.slackfake.state import Channel, User
 from storage.db import init_db, make_engine
 from storage.models import AuditEvent, OrderVersion, PendingEffect, ServiceOrder
+from storage.scope import serving
 from workflow.catalog import import_csv
 from workflow.people import grant
 from workflow.vocabulary import Role, order_number
@@ -828,4 +829,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with serving(TEAM):  # what it seeds and reads is the fake workspace's
+        sys.exit(main())

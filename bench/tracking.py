@@ -37,8 +37,10 @@ from sqlmodel import SQLModel
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.home import render_home  # noqa: E402
+from sandbox.local import TEAM
 from storage.db import init_db, make_engine  # noqa: E402
 from storage.models import Assignment, Person, RoleGrant, ServiceOrder  # noqa: E402
+from storage.scope import serving
 from workflow.catalog import import_csv  # noqa: E402
 from workflow.reminders import SWEEP_LIMIT, ReminderPolicy, sweep  # noqa: E402
 from workflow.vocabulary import Role, State  # noqa: E402
@@ -206,4 +208,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with serving(TEAM):  # what it seeds and reads is the fake workspace's
+        sys.exit(main())

@@ -27,7 +27,7 @@ from bot.progress import ImportProgress
 from i18n import N_, Language, language
 from storage.db import DatabaseUrlError, database_url, init_db, make_engine, reaching
 from storage.models import SlackWorkspace
-from storage.scope import UNCLAIMED, serving
+from storage.scope import UNCLAIMED, WORKSPACE
 from workflow.catalog import CatalogError, import_csv
 from workflow.errors import FilesBeingRead, WorkflowError
 from workflow.letterhead import LetterheadError
@@ -207,8 +207,7 @@ def _check_listening_address(host: str, port: int) -> None:
 
 
 def _roles(args: argparse.Namespace) -> int:
-    engine = make_engine()
-    init_db(engine)
+    engine = _database(args)
     if args.roles_command == "list":
         for user, roles in roles_by_user(engine).items():
             print(f"{user}\t{', '.join(roles)}")
@@ -229,8 +228,7 @@ def _roles(args: argparse.Namespace) -> int:
 def _catalog(args: argparse.Namespace) -> int:
     from bot.gateway import SlackError  # slack_sdk only for the commands that may call Slack
 
-    engine = make_engine()
-    init_db(engine)
+    engine = _database(args)
     # not in logs, pipes or cron mail
     progress = ImportProgress(sys.stderr, args.lang) if sys.stderr.isatty() else None
     try:
@@ -287,8 +285,7 @@ def _pdf(args: argparse.Namespace) -> int:
     if chosen:
         _check_target(chosen, replace=args.force)  # before anything is issued: a bad -o stores nothing
     letterhead = letterhead_from_env()
-    engine = make_engine()
-    init_db(engine)
+    engine = _database(args)
     with Session(engine) as session:
         latest = get_order(session, order_id).current_version
     if latest < 1:
@@ -388,8 +385,7 @@ def _verify(args: argparse.Namespace) -> int:
                 lang._("DOES NOT MATCH: {path} is not a PDF, so not a service-order PDF."))
         print(said.format(path=path))
         return 1
-    engine = make_engine()
-    init_db(engine)
+    engine = _database(args)
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings on a malformed file: the verdict says it
     verdict = verify(engine, data, str(path))
     print(verdict_text(lang, verdict))
@@ -422,8 +418,7 @@ def _effects(args: argparse.Namespace) -> int:
     from storage.models import PendingEffect
 
     lang: Language = args.lang
-    engine = make_engine()
-    init_db(engine)
+    engine = _database(args)
     if args.effects_command == "list":
         statuses = ["pending", "failed", "done"] if args.all else ["pending", "failed"]
         with Session(engine) as session:
@@ -473,8 +468,7 @@ def _export(args: argparse.Namespace) -> int:
     if period.start and period.end and period.start > period.end:
         raise CliError(N_("--from {start} is after --to {end}"), start=period.start, end=period.end)
     provider = letterhead_from_env().provider
-    engine = make_engine()
-    init_db(engine)
+    engine = _database(args)
 
     def progress(done: int, total: int) -> None:
         if total > 2000:
@@ -599,23 +593,23 @@ def parser(lang: Language | None = None) -> argparse.ArgumentParser:
     return top
 
 
-def _workspace(team: str | None) -> str:
-    """The workspace a command works in: `team`, which must be one the app is or was installed in; else the
-    only one; else, before any start recorded one, the rows that start will claim (UNCLAIMED)."""
+def _database(args: argparse.Namespace) -> Engine:
+    """The database, migrated, for a command on a workspace's data, which from here on works in the workspace
+    `--team` names; else the only one; else, before any start recorded one, in the rows that start will claim
+    (UNCLAIMED). Chosen once for the process: the command's reads and writes are all that workspace's."""
     engine = make_engine()
     init_db(engine)
     with Session(engine) as session:
         known = session.exec(select(SlackWorkspace).order_by(SlackWorkspace.team_id)).all()
     listed = ", ".join(f"{row.team_id} ({row.team_name})" for row in known)
-    if team is not None:
-        if not any(row.team_id == team for row in known):
-            raise CliError(N_("The app was never installed in a workspace {team}. Installed: {teams}."),
-                           team=team[:32], teams=listed or "-")
-        return team
-    if len(known) > 1:
+    if args.team is not None and not any(row.team_id == args.team for row in known):
+        raise CliError(N_("The app was never installed in a workspace {team}. Installed: {teams}."),
+                       team=args.team[:32], teams=listed or "-")
+    if args.team is None and len(known) > 1:
         raise CliError(N_("The app is installed in {count} workspaces ({teams}): say which with --team."),
                        count=len(known), teams=listed)
-    return known[0].team_id if known else UNCLAIMED
+    WORKSPACE.set(args.team or (known[0].team_id if known else UNCLAIMED))
+    return engine
 
 
 class CliError(Exception):
@@ -638,11 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     args.lang = lang
     try:
         with reaching(database_url()):  # the database failing after start-up (a read-only file, say)
-            if "team" in args:  # a workspace's data: the one named, or the only one
-                with serving(_workspace(args.team)):
-                    status = int(args.func(args))
-            else:
-                status = int(args.func(args))
+            status = int(args.func(args))
         sys.stdout.flush()  # here, so that a closed pipe shows below and not at the interpreter's exit
         return status
     except BrokenPipeError:

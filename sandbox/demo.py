@@ -23,9 +23,10 @@ from bot.render.facts import describe
 from bot.settings import ClientSigning
 from i18n import language
 from sandbox.client import chromium, posted_link, sign
-from sandbox.local import OWN_URL, LocalWorkspace
+from sandbox.local import OWN_URL, TEAM, LocalWorkspace
 from storage.db import init_db, make_engine
 from storage.models import SignatureRequest
+from storage.scope import serving
 from workflow.catalog import import_csv
 from workflow.letterhead import letterhead_from_env
 from workflow.people import grant
@@ -300,4 +301,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with serving(TEAM):  # what it seeds and reads is the fake workspace's
+        sys.exit(main())

@@ -31,6 +31,7 @@ from workflow.limits import Limits
 from workflow.policy import ApprovalPolicy
 
 SIGNING_SECRET = "local-signing-secret"
+TEAM = "T0001"  # the fake workspace's team id: the scripts that seed it work in it (storage/scope.py)
 # a file a person attaches: its name and bytes, and the type Slack reports if not the one its name implies
 Upload = tuple[str, bytes] | tuple[str, bytes, str]
 OWN_URL = "local"  # LocalWorkspace(signing=ClientSigning(public_url=OWN_URL, …)): links to this workspace's bot
@@ -89,7 +90,7 @@ class LocalWorkspace:
         # the fake grants the bot the scopes and App Home tabs of our manifest (a missing one fails like
         # Slack does)
         self._own_fake = fake is None
-        self.fake = fake or FakeSlack(scopes=tuple(scopes) if scopes is not None else manifest_scopes(),
+        self.fake = fake or FakeSlack(team_id=TEAM, scopes=tuple(scopes) if scopes is not None else manifest_scopes(),
                                       clock=(lambda: clock().timestamp()) if slack_on_clock else time.time,
                                       **manifest_tabs())
         self.bot: Bot | None = None

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
-from storage.db import init_db, make_engine
+from sandbox.local import TEAM  # the workspace of the tests: the fake Slack's
+from storage.db import init_db, make_engine, session_scope
+from storage.models import SlackWorkspace
 from storage.scope import serving
 from workflow.catalog import import_csv
 from workflow.people import grant
@@ -25,9 +28,6 @@ SLACK_REFERENCE = Path(__file__).resolve().parent / "reference" / "slack"
 # people of the tests (Slack user ids)
 REQUESTER, SUPERVISOR, COORDINATOR, WORKER, WORKER2, OUTSIDER = (
     "U0REQ", "U0SUP", "U0COORD", "U0FW1", "U0FW2", "U0OUT")
-
-# the workspace of the tests: the fake Slack's (sandbox/slackfake FakeSlack's default team)
-TEAM = "T0001"
 
 # REAPPROVAL_OVER=off: for tests of other steps whose confirmations and prices raise the total past the
 # product's 10 % (tests/test_change_approval.py is where a raise waits for approval)
@@ -50,6 +50,9 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     else:
         engine = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
     init_db(engine)
+    with session_scope(engine) as session:  # the fake workspace's, as the bot's first start records it
+        session.add(SlackWorkspace(team_id=TEAM, team_name="Fake Workspace", bot_user_id="U0BOT",
+                                   connected_at=datetime(2026, 1, 1, tzinfo=UTC)))
     yield engine
     engine.dispose()
 

@@ -21,7 +21,8 @@ from sandbox.local import manifest_scopes
 from sandbox.slackfake.server import LOST
 from storage.db import make_engine
 from storage.models import PendingEffect, Reminder, ServiceOrder
-from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER, WORKER2
+from storage.scope import serving
+from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, TEAM, WORKER, WORKER2
 from tests.test_cli import cli
 from tests.test_processes import database_url
 from tests.test_reminders import POLICY, START, Timed, submit
@@ -151,7 +152,8 @@ def _sweep_when_all_are_ready(url: str, ready: Any, results: Any) -> None:
     engine = make_engine(url)
     ready.wait()
     try:
-        results.put(sweep(engine, START + timedelta(days=8), WEEK).archive)
+        with serving(TEAM):  # as the bot's sweep does, in each workspace
+            results.put(sweep(engine, START + timedelta(days=8), WEEK).archive)
     except Exception as error:  # reported to the test
         results.put(repr(error))
 

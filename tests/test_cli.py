@@ -18,6 +18,7 @@ import pytest
 
 from sandbox.slackfake.inbound import SlackDriver
 from sandbox.slackfake.server import FakeSlack
+from storage.scope import UNCLAIMED, serving
 from tests.conftest import SAMPLE_CATALOG
 
 CLI = str(Path(sys.executable).parent / "service-orders")
@@ -369,21 +370,22 @@ def test_effects_list_and_retry(tmp_path: Path, env: dict[str, str]) -> None:
 
     engine = make_engine(env["DATABASE_URL"])
     init_db(engine)
-    import_csv(engine, SAMPLE_CATALOG)
-    grant(engine, "U0REQ", [Role.REQUESTER])
-    soon = __import__("datetime").date.today() + __import__("datetime").timedelta(days=3)
-    OrderService(engine).submit("U0REQ", draft(requested_date=soon))
-    with session_scope(engine) as session:
-        first = session.exec(select(PendingEffect).order_by(PendingEffect.id)).first()
-        error = "SlackError: conversations.create: restricted_action"
-        first.status, first.attempts, first.last_error = "failed", 8, error
+    with serving(UNCLAIMED):  # as the CLI writes before the bot's first start: no workspace recorded yet
+        import_csv(engine, SAMPLE_CATALOG)
+        grant(engine, "U0REQ", [Role.REQUESTER])
+        soon = __import__("datetime").date.today() + __import__("datetime").timedelta(days=3)
+        OrderService(engine).submit("U0REQ", draft(requested_date=soon))
+        with session_scope(engine) as session:
+            first = session.exec(select(PendingEffect).order_by(PendingEffect.id)).first()
+            error = "SlackError: conversations.create: restricted_action"
+            first.status, first.attempts, first.last_error = "failed", 8, error
     listed = cli("effects", "list", env=env)
     assert listed.returncode == 0
     assert f"SO-000001  open_channel failed   attempts 8  {error}" in listed.stdout
     assert "invite       pending" in listed.stdout
     assert cli("effects", "retry", "999", env=env).stdout.strip() == "No failed effects to retry among 999."
     assert "1 failed effect will be tried again" in cli("effects", "retry", env=env).stdout
-    with Session(engine) as session:
+    with serving(UNCLAIMED), Session(engine) as session:
         assert {e.status for e in session.exec(select(PendingEffect))} == {"pending"}
 
 

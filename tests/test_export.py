@@ -11,6 +11,7 @@ from pathlib import Path
 from pypdf import PdfReader
 
 from storage.db import make_engine
+from storage.scope import UNCLAIMED, serving
 from tests.conftest import NO_REAPPROVAL, REQUESTER, SUPERVISOR, WORKER
 from tests.test_cli import cli, env  # noqa: F401  (the fixture)
 from tests.test_workflow import draft
@@ -25,6 +26,12 @@ NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 def seed(url: str) -> None:
+    """Orders in a database no bot has started on: the CLI's rows, of no workspace yet (UNCLAIMED)."""
+    with serving(UNCLAIMED):
+        _seed(url)
+
+
+def _seed(url: str) -> None:
     from tests.conftest import SAMPLE_CATALOG
 
     engine = make_engine(url)

@@ -366,9 +366,35 @@ def test_0010_starts_every_orders_approval_round_at_its_submission(empty: Engine
     # a second round's reminder, which one key per order cannot hold; downgraded as a migration runs (on SQLite
     # with foreign keys off while tables are copied)
     with migrations._exclusive(empty) as connection:
-        connection.execute(text("INSERT INTO reminder (key, kind, order_id, due_at, created_at) "
-                                "VALUES (:k, 'approval', :o, :at, :at)"), {"k": f"approval:{order_id}:r2:24h",
-                                                                         "o": order_id, "at": NOW})
+        connection.execute(text("INSERT INTO reminder (workspace, key, kind, order_id, due_at, created_at) "
+                                "VALUES ('', :k, 'approval', :o, :at, :at)"), {"k": f"approval:{order_id}:r2:24h",
+                                                                             "o": order_id, "at": NOW})
         command.downgrade(migrations.alembic_config(connection), "0009")
     assert keys() == [key for _, key in queued]
     assert "pending_since" not in columns_of(empty)["service_order"]
+
+
+def test_0018_gives_every_row_to_the_workspace_recorded_and_numbers_on_from_its_orders(empty: Engine,
+                                                                                       tmp_path: Path) -> None:
+    with empty.begin() as connection:
+        command.upgrade(migrations.alembic_config(connection), "0017")
+    order_id = use_old(empty, tmp_path)
+    with empty.begin() as connection:
+        connection.execute(text("INSERT INTO slack_workspace (team_id, team_name, bot_user_id, connected_at) "
+                                "VALUES (:team, 'Fake Workspace', 'U0BOT', :at)"), {"team": TEAM, "at": NOW})
+    assert init_db(empty).after == migrations.head() and differences(empty) == []
+    with empty.connect() as connection:
+        owners = {table: set(connection.execute(text(f"SELECT DISTINCT workspace FROM {table}")).scalars())
+                  for table in sorted(SCOPED)}
+        numbers = connection.execute(text("SELECT id, number FROM service_order")).all()
+        last = connection.execute(text("SELECT workspace, last FROM order_numbering")).all()
+    assert {table: teams for table, teams in owners.items() if teams} == dict.fromkeys(
+        ["catalog_entry", "order_numbering", "pending_effect", "role_grant", "service_order"], {TEAM})
+    assert numbers == [(order_id, order_id)] and last == [(TEAM, order_id)]
+    # the next order counts on from there, in that workspace
+    with session_scope(empty) as session:
+        assert adopt_unclaimed(session, TEAM) == 0
+    order = OrderService(empty, clock=lambda: NOW).submit(REQUESTER, OrderDraft(
+        client_code="ACME", site_code="ACME-HQ", requested_date=TOMORROW, priority="low", description="Next",
+        items=(ItemQuantity("service:HVAC-MNT", Decimal(1), 0),), free_items=()))
+    assert (order.workspace, order.number) == (TEAM, order_id + 1)

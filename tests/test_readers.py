@@ -12,7 +12,7 @@ from sqlmodel import Session
 from bot.readers import reader_language, reader_locale
 from sandbox.local import LocalWorkspace
 from storage.models import Person
-from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER
+from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, TEAM, WORKER
 from tests.test_app_home import open_home, text
 from tests.test_end_to_end import PEOPLE
 from tests.test_tracking import answer
@@ -26,7 +26,7 @@ SOON = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
 
 def locale_of(ws: LocalWorkspace, user: str) -> str | None:
     with Session(ws.engine) as session:
-        person = session.get(Person, user)
+        person = session.get(Person, (TEAM, user))
         return person.locale if person else None
 
 

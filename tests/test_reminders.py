@@ -20,7 +20,8 @@ from sandbox.slackfake.server import LOST, FakeSlack
 from sandbox.slackfake.state_values import plain_text
 from storage.db import make_engine
 from storage.models import PendingEffect, Person, Reminder
-from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER, WORKER2
+from storage.scope import serving
+from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, TEAM, WORKER, WORKER2
 from tests.test_cli import cli
 from tests.test_end_to_end import PEOPLE
 from tests.test_processes import database_url
@@ -166,7 +167,7 @@ def test_field_workers_hear_on_the_morning_of_the_day_where_they_are(ws: Timed) 
     day = date(2026, 11, 28)
     order_id = submit(ws, scheduled=day)
     with Session(ws.engine) as session:  # WORKER2 reads Slack in Spanish (as users.info said), WORKER in English
-        session.get(Person, WORKER2).locale = "es_CL"
+        session.get(Person, (TEAM, WORKER2)).locale = "es_CL"
         session.commit()
     # 07:30 on the 28th in Tokyo is 22:30 UTC on the 27th; in Santiago (UTC-3) 10:30 UTC on the 28th
     assert ws.at(datetime(2026, 11, 27, 22, 29, tzinfo=UTC)).sweep() == {}
@@ -254,7 +255,8 @@ def _sweep_when_all_are_ready(url: str, ready: Any, results: Any) -> None:
     engine = make_engine(url)
     ready.wait()
     try:
-        results.put(sweep(engine, START + timedelta(hours=24), POLICY).approval)
+        with serving(TEAM):  # as the bot's sweep does, in each workspace
+            results.put(sweep(engine, START + timedelta(hours=24), POLICY).approval)
     except Exception as error:  # reported to the test
         results.put(repr(error))
 

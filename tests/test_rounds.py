@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from sandbox.local import LocalWorkspace
 from sandbox.slackfake.state_values import complete_values
 from storage.models import AuditEvent, OrderVersion, RoleGrant, ServiceOrder
-from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER
+from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, TEAM, WORKER
 from tests.test_end_to_end import PEOPLE, SOON, submit
 from workflow.facts import StepFacts
 from workflow.queries import version_lines
@@ -185,7 +185,7 @@ def test_a_reviewer_who_lost_the_role_is_refused_at_submit(ws: LocalWorkspace) -
     order_id = submit(ws)
     view = open_form(ws, SUPERVISOR, order_id, "send_back", "send_back")
     with Session(ws.engine) as session:
-        session.delete(session.get(RoleGrant, (SUPERVISOR, "supervisor")))
+        session.delete(session.get(RoleGrant, (TEAM, SUPERVISOR, "supervisor")))
         session.commit()
     body = ws.submit(SUPERVISOR, view, {"note": {"note": text("More detail please")}}).json()
     assert body["response_action"] == "update"

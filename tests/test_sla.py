@@ -16,7 +16,8 @@ from sqlmodel import Session, select
 from sandbox.slackfake.state_values import static
 from storage.db import make_engine
 from storage.models import Reminder
-from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, WORKER, WORKER2
+from storage.scope import serving
+from tests.conftest import COORDINATOR, REQUESTER, SUPERVISOR, TEAM, WORKER, WORKER2
 from tests.test_reminders import BASE_ENV, START, Timed
 from workflow.reminders import ReminderPolicy, sweep
 from workflow.sla import COMPLETION_DAYS, ESCALATE_AFTER, REMIND_AFTER, ByPriority, QuietOverride
@@ -123,7 +124,8 @@ def _sweep_when_all_are_ready(url: str, moment: datetime, ready: Any, results: A
     engine = make_engine(url)
     ready.wait()
     try:
-        found = sweep(engine, moment, SLA)
+        with serving(TEAM):  # as the bot's sweep does, in each workspace
+            found = sweep(engine, moment, SLA)
         results.put((found.approval, found.escalation))
     except Exception as error:  # reported to the test
         results.put(repr(error))

@@ -14,7 +14,8 @@ from bot.render.facts import describe
 from i18n import english, language
 from i18n.domain import BUTTONS, DOING, DONE, who_may
 from storage.models import AuditEvent, OrderVersion, PendingEffect, ServiceOrder
-from tests.conftest import COORDINATOR, NO_REAPPROVAL, OUTSIDER, REQUESTER, SUPERVISOR, WORKER, WORKER2
+from storage.scope import serving
+from tests.conftest import COORDINATOR, NO_REAPPROVAL, OUTSIDER, REQUESTER, SUPERVISOR, TEAM, WORKER, WORKER2
 from workflow.document import Provider, VersionDocument
 from workflow.errors import (
     DateInPast,
@@ -358,8 +359,9 @@ def test_people_learnt_at_once_by_several_processes_are_stored_once(engine) -> N
 
     def learn(n: int) -> None:
         barrier.wait()
-        remember(engine, "U0NEW", f"Name {n}", "America/Santiago")
-        saw_home(engine, "U0NEW", datetime(2026, 11, 26, 12, n, tzinfo=UTC))
+        with serving(TEAM):  # a thread of its own: its own context
+            remember(engine, "U0NEW", f"Name {n}", "America/Santiago")
+            saw_home(engine, "U0NEW", datetime(2026, 11, 26, 12, n, tzinfo=UTC))
 
     with ThreadPoolExecutor(writers) as pool:
         list(pool.map(learn, range(writers)))  # re-raises a writer's error

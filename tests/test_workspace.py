@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, select
 
 from bot.cards import step_action_id
@@ -22,6 +22,7 @@ from forms.elements import notice
 from sandbox.local import SIGNING_SECRET, LocalWorkspace
 from sandbox.slackfake.inbound import InboundResult, SlackDriver
 from sandbox.slackfake.server import FakeSlack
+from storage.db import session_scope
 from storage.models import (
     AuditEvent,
     HomeViewer,
@@ -47,6 +48,14 @@ def workspaces(engine: Engine) -> list[tuple[str, str]]:
 
 
 # --- start-up -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def engine(engine: Engine) -> Engine:
+    """A database no bot has started on: no workspace recorded yet (the first start records its own)."""
+    with session_scope(engine) as session:
+        session.execute(delete(SlackWorkspace))
+    return engine
 
 
 @pytest.fixture
