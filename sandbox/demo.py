@@ -163,7 +163,7 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
                                description=script.description), "the order")
         ws.settle()
         order_id = ws.latest_order_id()
-        number = order_number(order_id)
+        number = order_number(ws.order(order_id).number)
         _step(2, f"{number} has its channel #{ws.order(order_id).channel_name}; "
                  f"{PEOPLE[SUP][0]} sends it back for changes")
         _check(ws.send_back(SUP, order_id, script.send_back_note), "the send-back")
