@@ -29,7 +29,7 @@ from storage.db import DatabaseUrlError, database_url, init_db, make_engine, rea
 from storage.models import SlackWorkspace
 from storage.scope import UNCLAIMED, WORKSPACE
 from workflow.catalog import CatalogError, import_csv
-from workflow.errors import FilesBeingRead, WorkflowError
+from workflow.errors import FilesBeingRead, NotFound, WorkflowError
 from workflow.letterhead import LetterheadError
 from workflow.numbers import MAX_ID, parse_id
 from workflow.people import PeopleError, grant, parse_role, revoke, roles_by_user
@@ -275,28 +275,32 @@ def _lookup_failed(error: SlackError) -> CliError:
 def _pdf(args: argparse.Namespace) -> int:
     from workflow.issuing import issue
     from workflow.letterhead import letterhead_from_env
-    from workflow.queries import get_order
+    from workflow.queries import get_order, order_id_by_number
 
     lang: Language = args.lang
-    order_id = parse_order_number(args.order)
-    if order_id is None:
+    typed = parse_order_number(args.order)
+    if typed is None:
         raise CliError(N_("{text} is not an order number (like SO-000042)"), text=repr(args.order))
+    shown = order_number(typed)
     chosen = Path(args.output) if args.output else None
     if chosen:
         _check_target(chosen, replace=args.force)  # before anything is issued: a bad -o stores nothing
     letterhead = letterhead_from_env()
     engine = _database(args)
     with Session(engine) as session:
+        order_id = order_id_by_number(session, typed)
+        if order_id is None:
+            raise NotFound(shown)
         latest = get_order(session, order_id).current_version
     if latest < 1:
-        raise CliError(N_("{number} has no approved version yet"), number=order_number(order_id))
+        raise CliError(N_("{number} has no approved version yet"), number=shown)
     number = args.version or latest
     if number > latest:
         raise CliError(N_("{number} has no version {version}: its latest is {latest}"),
-                       number=order_number(order_id), version=number, latest=latest)
+                       number=shown, version=number, latest=latest)
     if args.signed:
-        return _signed_pdf(args, engine, order_id, number, chosen)
-    out = chosen or Path(f"{order_number(order_id)}-v{number}.pdf")
+        return _signed_pdf(args, engine, order_id, shown, number, chosen)
+    out = chosen or Path(f"{shown}-v{number}.pdf")
     if not chosen:
         _check_target(out, replace=args.force)
     try:
@@ -315,8 +319,10 @@ def _pdf(args: argparse.Namespace) -> int:
     return 0
 
 
-def _signed_pdf(args: argparse.Namespace, engine: Engine, order_id: int, number: int, chosen: Path | None) -> int:
-    """`pdf --signed`: the client's signed copy of the version (the latest the client answered)."""
+def _signed_pdf(args: argparse.Namespace, engine: Engine, order_id: int, shown: str, number: int,
+                chosen: Path | None) -> int:
+    """`pdf --signed`: the client's signed copy of the version (the latest the client answered). `shown`: the
+    order's number, SO-000042."""
     from workflow.document import Outcome
     from workflow.issuing import issue_signed, signed_request
 
@@ -324,7 +330,7 @@ def _signed_pdf(args: argparse.Namespace, engine: Engine, order_id: int, number:
     request = signed_request(engine, order_id, number)
     if request is None:
         raise CliError(N_("{number} version {version} has no signed copy: the client has not signed it"),
-                       number=order_number(order_id), version=number)
+                       number=shown, version=number)
     signed = issue_signed(engine, request)
     out = chosen or Path(signed.copy.filename)  # SO-000042-vN-signed.pdf, or -disputed.pdf
     if not chosen:
@@ -334,7 +340,7 @@ def _signed_pdf(args: argparse.Namespace, engine: Engine, order_id: int, number:
     said = (lang._("Wrote {path}: {number} version {version}, signed by {signer}, fingerprint {fingerprint}")
             if signed.copy.signature.outcome == Outcome.ACCEPTED else
             lang._("Wrote {path}: {number} version {version}, disputed by {signer}, fingerprint {fingerprint}"))
-    print(said.format(path=out, number=order_number(order_id), version=number, signer=signed.copy.signature.name,
+    print(said.format(path=out, number=shown, version=number, signer=signed.copy.signature.name,
                       fingerprint=signed.copy.fingerprint))
     if not signed.as_issued:
         print(lang._("Note: this release draws the signed copy slightly differently from when it was signed; the "
@@ -415,20 +421,24 @@ def _effects(args: argparse.Namespace) -> int:
     from sqlmodel import select
 
     from storage.db import DUE_AT_ONCE, session_scope
-    from storage.models import PendingEffect
+    from storage.models import PendingEffect, ServiceOrder
 
     lang: Language = args.lang
     engine = _database(args)
     if args.effects_command == "list":
         statuses = ["pending", "failed", "done"] if args.all else ["pending", "failed"]
         with Session(engine) as session:
-            rows = session.exec(select(PendingEffect).where(PendingEffect.status.in_(statuses))
+            # each with its order's number (none for a digest, which is about no one order)
+            rows = session.exec(select(PendingEffect, ServiceOrder.number)
+                                .outerjoin(ServiceOrder, ServiceOrder.id == PendingEffect.order_id)
+                                .where(PendingEffect.status.in_(statuses))
                                 .order_by(PendingEffect.id)).all()
         if not rows:
             print(lang._("No pending or failed effects.") if not args.all else lang._("No effects."))
-        for row in rows:  # kinds and statuses are codes, as `effects retry` and the logs name them
+        for row, number in rows:  # kinds and statuses are codes, as `effects retry` and the logs name them
             attempts = lang._("attempts {count}").format(count=row.attempts)  # a column: the label, then the count
-            print(f"{row.id:>6}  {order_number(row.order_id)}  {row.kind:<12} {row.status:<8} "
+            shown = order_number(number) if number is not None else "-" * 9
+            print(f"{row.id:>6}  {shown}  {row.kind:<12} {row.status:<8} "
                   f"{attempts}  {(row.last_error or '')[:200]}")
         return 0
     with session_scope(engine) as session:

@@ -33,6 +33,7 @@ from workflow.errors import (
     WorkflowError,
     WrongState,
 )
+from workflow.queries import order_id_by_number
 from workflow.visibility import may_open_order
 from workflow.vocabulary import Action, order_number
 
@@ -76,6 +77,8 @@ def refusal_text(lang: Language, error: WorkflowError | BadMetadata,
         case Stale(number=number, state=state):
             return _("{number} changed since you opened this (it is now {state}). Look at its card and try "
                      "again.").format(number=number, state=_(STATES_IN_SENTENCE[state]))
+        case NotFound(number=None):  # an id no order of this workspace has (a payload's): not a number to show
+            return _("There is no such order.")
         case NotFound(number=number, version=None):
             return _("There is no order {number}.").format(number=number)
         case NotFound(number=number, version=version):
@@ -158,14 +161,20 @@ def names(engine: Engine) -> Callable[[str], str]:
     return name
 
 
-def order_to_read(session: Session, user: str, order_id: int, lang: Language, command: str) -> ServiceOrder | str:
-    """The order `user` asked to read (`/order status`, `/order history`), or the one line that says why not: no
-    such order, or not one they may see (workflow/visibility.py)."""
-    order = session.get(ServiceOrder, order_id)
+def order_to_read(session: Session, user: str, lang: Language, command: str, *, number: int | None = None,
+                  order_id: int | None = None) -> ServiceOrder | str:
+    """The order `user` asked to read (`/order status`, `/order history`, the History button), by the `number`
+    they typed (SO-`number` of the served workspace) or a button's `order_id`; or the one line that says why
+    not: no such order, or not one they may see (workflow/visibility.py)."""
+    if number is not None:
+        order_id = order_id_by_number(session, number)
+    order = session.get(ServiceOrder, order_id) if order_id is not None else None
+    if order is None and number is None:  # a button's id: not a number to show
+        return lang._("There is no such order.")
     if order is None:
         return lang._("There is no order {number}. {command} shows the ones you have.").format(
-            number=order_number(order_id), command=code(f"{command} list"))
+            number=order_number(number or 0), command=code(f"{command} list"))
     if not may_open_order(session, user, order):
         return lang._("{number} is not one of yours: ask its requester or a coordinator.").format(
-            number=order_number(order_id))
+            number=order_number(order.number))
     return order

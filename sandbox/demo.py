@@ -23,10 +23,10 @@ from bot.render.facts import describe
 from bot.settings import ClientSigning
 from i18n import language
 from sandbox.client import chromium, posted_link, sign
-from sandbox.local import OWN_URL, TEAM, LocalWorkspace
+from sandbox.local import OWN_URL, LocalWorkspace
 from storage.db import init_db, make_engine
 from storage.models import SignatureRequest
-from storage.scope import serving
+from storage.scope import UNCLAIMED, serving
 from workflow.catalog import import_csv
 from workflow.letterhead import letterhead_from_env
 from workflow.people import grant
@@ -145,9 +145,10 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
     engine = make_engine(f"sqlite:///{database}")
     init_db(engine)
     script = SCRIPTS[locale]
-    import_csv(engine, script.catalog)
-    for user, (_, roles) in PEOPLE.items():
-        grant(engine, user, roles)
+    with serving(UNCLAIMED):  # as the CLI seeds a database no bot has started on: its first start claims them
+        import_csv(engine, script.catalog)
+        for user, (_, roles) in PEOPLE.items():
+            grant(engine, user, roles)
     soon = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
     later = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
 
@@ -155,16 +156,17 @@ def run_demo(out: Path | None = None, locale: str = "en") -> int:
     # the demo's people read Slack in the demo's language (Slack's names: en-US, es-ES)
     slack_locale = SLACK_LOCALES[locale]
     # the product's default policy (REAPPROVAL_OVER=10%): the first confirmation raises the total by half, and waits
+    # the demo reads as the bot serves it: in the fake Slack's workspace
     with LocalWorkspace(engine, {user: name for user, (name, _) in PEOPLE.items()}, letterhead=letterhead,
                         locales=dict.fromkeys(PEOPLE, slack_locale), policy=ApprovalPolicy(),
-                        signing=SIGNING) as ws:
+                        signing=SIGNING) as ws, serving(ws.fake.team_id):
         _step(1, f"{PEOPLE[REQ][0]} types /order and submits a service order for Constructora Peñalolén")
         _check(ws.submit_order(REQ, client="peñalolén", site="presidentes", requested=soon, priority="high",
                                items=script.items, free_items=script.free_items,
                                description=script.description), "the order")
         ws.settle()
         order_id = ws.latest_order_id()
-        number = order_number(order_id)
+        number = order_number(ws.order(order_id).number)
         _step(2, f"{number} has its channel #{ws.order(order_id).channel_name}; "
                  f"{PEOPLE[SUP][0]} sends it back for changes")
         _check(ws.send_back(SUP, order_id, script.send_back_note), "the send-back")
@@ -301,5 +303,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    with serving(TEAM):  # what it seeds and reads is the fake workspace's
-        sys.exit(main())
+    sys.exit(main())

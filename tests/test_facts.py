@@ -107,9 +107,9 @@ def test_reminders_and_notices_in_spanish() -> None:
     assert channel_reminder(reminder, "SO-000001", es) == (
         "<@U3>: SO-000001 lleva más de 48 h esperando aprobación; nadie la ha aprobado ni rechazado todavía.")
     digest = Notify("U4", NotifyAbout.DIGEST, count=2, orders=(OverdueLine(1, "C1", date(2026, 11, 27)),))
-    assert direct_message(digest, es, None) == ("*2 órdenes atrasadas* (aprobadas, con la fecha programada vencida, "
-                                                "sin cerrar):\n• SO-000001 <#C1> · programada para el 27-11-2026\n"
-                                                "…y 1 más: `/order list overdue`.")
+    assert direct_message(digest, es, {1: "SO-000001"}, None) == (
+        "*2 órdenes atrasadas* (aprobadas, con la fecha programada vencida, sin cerrar):\n"
+        "• SO-000001 <#C1> · programada para el 27-11-2026\n…y 1 más: `/order list overdue`.")
     assert could_not_add([("U5", "cant_invite"), ("U6", "odd")], es) == (
         "No se pudo agregar a este canal:\n• <@U5>: su cuenta de Slack está desactivada\n• <@U6>: Slack respondió "
         "odd\nUn supervisor o coordinador puede asignar a otra persona con una confirmación.")

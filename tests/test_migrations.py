@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -30,14 +30,18 @@ from i18n import english
 from storage import migrations
 from storage.db import init_db, make_engine, session_scope
 from storage.migrations import SchemaError
-from storage.scope import Scoped, ScopedKey, adopt_unclaimed
+from storage.scope import UNCLAIMED, Scoped, ScopedKey, adopt_unclaimed, serving
 from tests.conftest import REQUESTER, SAMPLE_CATALOG, SUPERVISOR, TEAM, WORKER
 from workflow.catalog import import_csv
+from workflow.document import Provider
 from workflow.facts import StepFacts
 from workflow.inputs import Approval, FreeItem, ItemQuantity, OrderDraft
+from workflow.issuing import issue
+from workflow.letterhead import Letterhead
 from workflow.people import grant
-from workflow.queries import audit_trail, order_card
+from workflow.queries import audit_trail, order_card, order_id_by_number
 from workflow.service import OrderService
+from workflow.verification import Finding, verify
 from workflow.vocabulary import Action, Role
 
 CLI = str(Path(sys.executable).parent / "service-orders")
@@ -123,13 +127,16 @@ def use(engine: Engine) -> int:
     return order.id
 
 
-def use_old(engine: Engine, tmp_path: Path) -> int:
+def use_old(engine: Engine, tmp_path: Path, then: Callable[[Engine, int], object] | None = None) -> int:
     """`use()` on a database of an older schema: the workflow runs on a database of this release's, and its
     rows are copied into the older tables, in the columns those have (this release's models write columns a
-    later revision adds, so they cannot write into the older tables themselves)."""
+    later revision adds, so they cannot write into the older tables themselves). `then`: more done on that
+    database before the copy (issuing a PDF, say), given it and the order's id."""
     head = make_engine(f"sqlite:///{tmp_path / 'head.db'}")
     init_db(head)
     order_id = use(head)
+    if then is not None:
+        then(head, order_id)
     found_in = inspect(engine)
     present = {name: {c["name"] for c in found_in.get_columns(name)} for name in found_in.get_table_names()}
     with head.connect() as source, engine.begin() as target:
@@ -398,3 +405,19 @@ def test_0018_gives_every_row_to_the_workspace_recorded_and_numbers_on_from_its_
         client_code="ACME", site_code="ACME-HQ", requested_date=TOMORROW, priority="low", description="Next",
         items=(ItemQuantity("service:HVAC-MNT", Decimal(1), 0),), free_items=()))
     assert (order.workspace, order.number) == (TEAM, order_id + 1)
+
+
+def test_0018_numbers_old_orders_by_their_ids_so_their_pdfs_still_verify(empty: Engine, tmp_path: Path) -> None:
+    """An order from before per-workspace numbering keeps the number it was shown with (number = id): the PDF
+    issued then still verifies, and that number typed finds it."""
+    with empty.begin() as connection:
+        command.upgrade(migrations.alembic_config(connection), "0017")
+    issued: list[bytes] = []
+    order_id = use_old(empty, tmp_path, then=lambda head, order: issued.append(
+        issue(head, order, 1, Letterhead(Provider(name="Test Provider"))).pdf))
+    assert init_db(empty).after == migrations.head()
+    with serving(UNCLAIMED):  # no start recorded whose rows these are: they wait for the first start's
+        assert verify(empty, issued[0], "old.pdf").finding is Finding.GENUINE
+        with Session(empty) as session:
+            assert order_id_by_number(session, order_id) == order_id
+            assert order_card(session, order_id).number == f"SO-{order_id:06d}"

@@ -214,7 +214,7 @@ def test_the_digest_says_late_in_spanish() -> None:
 
     notify = Notify(COORDINATOR, NotifyAbout.DIGEST, count=3, late=2, orders=(
         OverdueLine(1, "C1", date(2026, 11, 20), date(2026, 11, 22)), OverdueLine(2, "C2", date(2026, 11, 21))))
-    said = digest(notify, language("es"))
+    said = digest(notify, language("es"), {1: "SO-000001", 2: "SO-000002"})
     assert "2 de ellas están fuera de plazo: pasó su fecha límite de término." in said
     assert "• SO-000001 <#C1> · programada para el 20 nov 2026 · fuera de plazo: vencía el 22 nov 2026" in said
 

@@ -87,7 +87,7 @@ def check_approver(session: Session, order: ServiceOrder, actor: str, roles: set
                    step: NextApproval, policy: ApprovalPolicy, crew: tuple[str, ...] | None = None) -> None:
     """Refuse `actor` giving the order's next approval (or rejecting it) where the policy forbids it. `crew`:
     the field workers the approval would give the order (level 1's form), if not chosen already."""
-    number = order_number(order.id)
+    number = order_number(order.number)
     if policy.separation is not Separation.OFF and actor == order.requester_id:
         if action is Action.REJECT:
             others = [u for u in holders(session, BY_ACTION[Action.REJECT].roles) if u != actor]

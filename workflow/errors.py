@@ -124,9 +124,10 @@ class ChangeAboveLevel(Refused):
 
 
 class NotFound(WorkflowError):
-    """No such order (version None), or the order has no such version."""
+    """No such order (version None), or the order has no such version. `number` None: no order has the id a
+    payload named (an id is never shown: only the number a person typed or read)."""
 
-    def __init__(self, number: str, version: int | None = None) -> None:
+    def __init__(self, number: str | None, version: int | None = None) -> None:
         super().__init__()
         self.number, self.version = number, version
 

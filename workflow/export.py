@@ -148,7 +148,7 @@ def _rows(session: Session, orders: list[ServiceOrder], currency: str, tax_rate:
         net = subtotal(items, its_currency)
         tax = money(net * its_rate, its_currency) if its_rate else Decimal(0)
         yield [
-            order_number(order.id), state_word(lang, State(order.state)), order.client_code,
+            order_number(order.number), state_word(lang, State(order.state)), order.client_code,
             catalog.get(("client", order.client_code), ""), order.site_code,
             catalog.get(("site", order.site_code), ""), order.priority, order.requested_date.isoformat(),
             order.scheduled_date.isoformat() if order.scheduled_date else "", moment(order.created_at),

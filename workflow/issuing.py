@@ -37,6 +37,7 @@ from workflow.queries import (
     catalog_entry,
     field_workers,
     get_order,
+    number_of,
     person_name,
     round_of,
     version_lines,
@@ -138,7 +139,7 @@ def _asset(session: Session, sha: str | None) -> bytes | None:
 
 def _version(session: Session, order_id: int, number: int) -> OrderVersion:
     if number < 1:  # version 0 is the order as submitted: never a document
-        raise NotFound(order_number(order_id), number)
+        raise NotFound(number_of(session, order_id), number)
     return version_row(session, order_id, number)
 
 
@@ -147,7 +148,7 @@ def _issue(session: Session, order_id: int, number: int, letterhead: Letterhead)
     if version.document:
         return VersionDocument.from_json(version.document)
     if attachments.being_read(session, order_id, number):  # frozen without them, they would never be on it
-        raise FilesBeingRead(order_number(order_id), number)
+        raise FilesBeingRead(number_of(session, order_id), number)
     # a version's history names the earlier ones by fingerprint, so they are issued first
     history = tuple(_entry(session, _issue(session, order_id, n, letterhead), order_id, n) for n in range(1, number))
     document = _build(session, order_id, version, letterhead, history)
@@ -187,7 +188,7 @@ def _build(session: Session, order_id: int, version: OrderVersion, letterhead: L
         return person_name(session, user_id) if user_id else None
 
     return VersionDocument(
-        provider=provider, order_number=order_number(order_id), version=number, step=version.action,
+        provider=provider, order_number=order_number(order.number), version=number, step=version.action,
         state=_STATE_AFTER[Action(version.action)].value, issued_at=version.created_at,
         client=client.name if client else order.client_code, client_code=order.client_code,
         client_contact=client.contact if client else None,

@@ -146,7 +146,8 @@ def _line(order: ServiceOrder, client: str | None, site: str | None, today: date
     state = State(order.state)
     scheduled = order.scheduled_date
     return OrderLine(
-        id=order.id, number=order_number(order.id), client=client or order.client_code, site=site or order.site_code,
+        id=order.id, number=order_number(order.number), client=client or order.client_code,
+        site=site or order.site_code,
         state=state, version=order.current_version, revision=order.revision, requester_id=order.requester_id,
         channel_id=order.channel_id, created_at=order.created_at, scheduled_date=order.scheduled_date,
         overdue=is_overdue(state, scheduled, today),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -107,10 +108,29 @@ class OrderCard:
 
 
 def get_order(session: Session, order_id: int) -> ServiceOrder:
+    """The order with this id in the served workspace; NotFound without a number (the id is not one to show)."""
     order = session.get(ServiceOrder, order_id)
     if order is None:
-        raise NotFound(order_number(order_id))
+        raise NotFound(None)
     return order
+
+
+def order_id_by_number(session: Session, number: int) -> int | None:
+    """The id of the served workspace's order SO-`number` (what a person typed), if it has one."""
+    return session.exec(select(ServiceOrder.id).where(ServiceOrder.number == number)).first()
+
+
+def order_numbers(session: Session, order_ids: Iterable[int]) -> dict[int, str]:
+    """The number people read of each of these orders, by id: one query for a list (a digest's lines)."""
+    ids = sorted(set(order_ids))
+    rows = session.exec(select(ServiceOrder.id, ServiceOrder.number).where(
+        col(ServiceOrder.id).in_(ids))).all() if ids else []
+    return {order_id: order_number(number) for order_id, number in rows}
+
+
+def number_of(session: Session, order_id: int) -> str:
+    """'SO-000042': the number people read for the order with this id (the session's copy, if it has one)."""
+    return order_number(get_order(session, order_id).number)
 
 
 def catalog_entry(session: Session, kind: str, code: str) -> CatalogEntry | None:
@@ -126,7 +146,7 @@ def version_row(session: Session, order_id: int, number: int) -> OrderVersion:
     version = session.exec(select(OrderVersion).where(
         OrderVersion.order_id == order_id, OrderVersion.number == number)).first()
     if version is None:
-        raise NotFound(order_number(order_id), number)
+        raise NotFound(number_of(session, order_id), number)
     return version
 
 
@@ -178,7 +198,7 @@ def order_card(session: Session, order_id: int, currency: str = "USD") -> OrderC
     lines = [line for _, line in version_lines(session, order_id, order.current_version)]
     state = State(order.state)
     return OrderCard(
-        id=order.id, number=order_number(order.id), revision=order.revision, state=state,
+        id=order.id, number=order_number(order.number), revision=order.revision, state=state,
         version=order.current_version, client=catalog_name(session, "client", order.client_code),
         site=catalog_name(session, "site", order.site_code), requester_id=order.requester_id,
         approved_by=order.approved_by, field_workers=field_workers(session, order_id),
@@ -267,7 +287,7 @@ def latest_pdf(session: Session, order_id: int) -> str | None:
     version = session.exec(select(OrderVersion).where(
         OrderVersion.order_id == order_id, OrderVersion.pdf_file_id.is_not(None))  # type: ignore[union-attr]
         .order_by(OrderVersion.number.desc())).first()  # type: ignore[attr-defined]
-    return f"{order_number(order_id)}-v{version.number}.pdf" if version else None
+    return f"{number_of(session, order_id)}-v{version.number}.pdf" if version else None
 
 
 def shared_pdfs(session: Session, order_id: int) -> list[str]:
@@ -275,7 +295,8 @@ def shared_pdfs(session: Session, order_id: int) -> list[str]:
     numbers = session.exec(select(OrderVersion.number).where(
         OrderVersion.order_id == order_id, OrderVersion.pdf_file_id.is_not(None))  # type: ignore[union-attr]
         .order_by(OrderVersion.number)).all()
-    return [f"{order_number(order_id)}-v{number}.pdf" for number in numbers]
+    shown = number_of(session, order_id) if numbers else ""
+    return [f"{shown}-v{number}.pdf" for number in numbers]
 
 
 def person_name(session: Session, user_id: str) -> str:

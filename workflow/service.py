@@ -141,7 +141,7 @@ class OrderService:
             _check(session, BY_ACTION[action], order, actor, self)
             _check_decider(session, order, actor, action, self)
             if revision is not None and revision != order.revision:
-                raise Stale(order_number(order.id), State(order.state), on_card=True)
+                raise Stale(order_number(order.number), State(order.state), on_card=True)
             return order
 
     def authorize_submit(self, actor: str) -> None:
@@ -211,7 +211,7 @@ class OrderService:
             order = get_order(session, order_id)
             _check(session, transition, order, actor, self)
             _check_decider(session, order, actor, action, self)
-            number = order_number(order.id)
+            number = order_number(order.number)
             # Compare-and-set on the revision: the database, not memory, decides which step lands.
             claimed = session.execute(
                 update(ServiceOrder)
@@ -281,7 +281,7 @@ def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval |
     before it is recorded and leaves the order pending, asking the next level."""
     step = service.next_approval(session, order)
     if isinstance(data, Approval) != (step.level == 1):  # a form of another level (forged, or a level ago)
-        raise Stale(order_number(order.id), State(order.state))
+        raise Stale(order_number(order.number), State(order.state))
     if isinstance(data, Approval):
         _check_choices(session, data, actor, now, service)
         check_approver(session, order, actor, roles_of(session, actor), Action.APPROVE, step, service.policy,
@@ -321,7 +321,7 @@ def _check_lapsed(session: Session, order: ServiceOrder, actor: str, crew: tuple
     """Level 1's choices, checked again when the last level issues them: the date may have passed meanwhile
     (only a send-back lets the requester's side choose another), a field worker may have lost the role."""
     if service.limits.date_problem(scheduled, local_today(session, actor, now)):
-        raise ScheduleLapsed(order_number(order.id), scheduled)
+        raise ScheduleLapsed(order_number(order.number), scheduled)
     errors: dict[FieldKey, Problem] = {}
     _check_field_workers(session, crew, errors)
     if errors:
@@ -605,7 +605,7 @@ def _check_decider(session: Session, order: ServiceOrder, actor: str, action: Ac
         return
     barred = _barred(session, order, service.policy)  # the same separation of duties as a new order's
     level: Level = service.policy.top_level(change.total_after)
-    number = order_number(order.id)
+    number = order_number(order.number)
 
     def others() -> tuple[str, ...]:  # who may instead: read only for a refusal, not on every decision
         return _deciders(session, level, barred | {change.author_id})
@@ -856,7 +856,7 @@ def _check(session: Session, transition: Transition, order: ServiceOrder, actor:
     """The transition table's check, then the approval policy's (separation of duties, the level's role)."""
     roles = roles_of(session, actor)
     check(transition, State(order.state), roles, is_assigned(session, order.id, actor),
-          order_number(order.id), requester=order.requester_id == actor)
+          order_number(order.number), requester=order.requester_id == actor)
     if transition.action in (Action.APPROVE, Action.REJECT):
         check_approver(session, order, actor, roles, transition.action, service.next_approval(session, order),
                        service.policy)

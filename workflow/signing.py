@@ -79,7 +79,7 @@ def ask(engine: Engine, order_id: int, actor: str, now: datetime, lives: timedel
     files are."""
     with session_scope(engine) as session:
         order = get_order(session, order_id)
-        state, number = State(order.state), order_number(order_id)
+        state, number = State(order.state), order_number(order.number)
         if not may(ASKERS, roles_of(session, actor), is_assigned(session, order_id, actor)):
             raise MayNotAsk(number)
         if state not in SIGNABLE:

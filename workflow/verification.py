@@ -22,6 +22,7 @@ from pdf.render import read_stamp
 from pdf.stamp import Stamp
 from storage.models import OrderVersion, SignatureRequest
 from workflow.document import SignedCopy, VersionDocument
+from workflow.queries import order_id_by_number
 from workflow.vocabulary import parse_order_number
 
 
@@ -57,8 +58,9 @@ def verify(engine: Engine, data: bytes, name: str) -> Verdict:
     claim = {"name": name, "number": stamp.order_number, "version": stamp.version}
     if stamp.signed:
         return _verify_signed(engine, data, stamp, claim)
-    order_id = parse_order_number(stamp.order_number)
+    number = parse_order_number(stamp.order_number)
     with Session(engine) as session:
+        order_id = order_id_by_number(session, number) if number else None
         version = session.exec(select(OrderVersion).where(
             OrderVersion.order_id == order_id, OrderVersion.number == stamp.version)).first() if order_id else None
     if version is None or not version.document or not version.pdf_sha256:
@@ -73,8 +75,9 @@ def verify(engine: Engine, data: bytes, name: str) -> Verdict:
 
 
 def _verify_signed(engine: Engine, data: bytes, stamp: Stamp, claim: dict[str, Any]) -> Verdict:
-    order_id = parse_order_number(stamp.order_number)
+    number = parse_order_number(stamp.order_number)
     with Session(engine) as session:
+        order_id = order_id_by_number(session, number) if number else None
         request = session.exec(select(SignatureRequest).where(
             SignatureRequest.fingerprint == stamp.fingerprint)).first()
     if (request is None or not request.document or not request.pdf_sha256 or request.order_id != order_id

@@ -75,10 +75,12 @@ class CatalogKind(StrEnum):
 PRIORITIES = ("low", "normal", "high", "urgent")
 
 
-def order_number(order_id: int) -> str:
-    return f"SO-{order_id:06d}"
+def order_number(number: int) -> str:
+    """What people read for an order: its number in its workspace (`ServiceOrder.number`), never its id."""
+    return f"SO-{number:06d}"
 
 
 def parse_order_number(text: str) -> int | None:
-    """'SO-000042', 'so-42' or '42' -> 42; anything else (a number no order can have included) -> None."""
+    """'SO-000042', 'so-42' or '42' -> 42, a number in the served workspace (queries.order_id_by_number finds its
+    order); anything else (a number no order can have included) -> None."""
     return parse_id(text.strip().upper().removeprefix("SO-"))

@@ -24,7 +24,7 @@ def run(fx: Effects, effect: Claim) -> Record | None:
     payload = effect.payload
     assert isinstance(payload, Archive) and effect.order_id is not None
     order = fx.order(effect.order_id)
-    number = order_number(order.id)
+    number = order_number(order.number)
     if not State(order.state).is_closed or order.revision != payload.revision:
         log.info("archive %s dropped: %s changed since (revision %s, %s)", effect.key, number, order.revision,
                  order.state)

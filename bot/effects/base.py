@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
@@ -25,7 +25,7 @@ from storage.models import PendingEffect, ServiceOrder
 from workflow.clock import Clock
 from workflow.effects import EffectKind, Payload, decode
 from workflow.letterhead import Letterhead
-from workflow.queries import closed_order_people
+from workflow.queries import closed_order_people, order_numbers
 from workflow.sla import COMPLETION_DAYS, ByPriority
 from workflow.vocabulary import State, order_number
 
@@ -95,9 +95,14 @@ class Effects:
         with Session(self.engine, expire_on_commit=False) as session:
             return session.get(ServiceOrder, order_id)
 
+    def numbers(self, order_ids: Iterable[int]) -> dict[int, str]:
+        """The number people read (SO-000042) of each of these orders, by id."""
+        with Session(self.engine) as session:
+            return order_numbers(session, order_ids)
+
     def channel(self, order: ServiceOrder) -> str:
         if not order.channel_id:
-            raise NotReady(f"{order_number(order.id)} has no channel yet")
+            raise NotReady(f"{order_number(order.number)} has no channel yet")
         return order.channel_id
 
     def by_dm(self, order: ServiceOrder, effect: Claim) -> bool:
@@ -151,7 +156,7 @@ class Effects:
     def tell_people(self, effect: Claim, order: ServiceOrder, words: Callable[[Language], str]) -> None:
         """What a closed order whose channel is archived has to say: to each of its people by direct message,
         `words` in their language, saying the channel is archived; at most once each."""
-        number = order_number(order.id)
+        number = order_number(order.number)
         with Session(self.engine) as session:
             people = closed_order_people(session, order)
         for user in people:

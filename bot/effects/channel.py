@@ -39,7 +39,7 @@ def create(fx: Effects, order: ServiceOrder) -> tuple[str, str]:
     recording it) is that channel, not a reason to make a second one."""
     with Session(fx.engine) as session:
         client = catalog_name(session, "client", order.client_code).rsplit(" (", 1)[0]
-    number = order_number(order.id)
+    number = order_number(order.number)
     for suffix in range(1, MAX_NAME_SUFFIX + 1):
         name = channel_name(number, client, suffix)
         try:
@@ -76,7 +76,7 @@ def elsewhere(fx: Effects, effect: Claim, error: SlackError) -> Claim | None:
     if not _gone(fx, order, error):
         return None
     log.info("%s: channel %s refused (%s), the order is closed: %s goes by direct message",
-             order_number(order.id), order.channel_id, error.code, effect.key)
+             order_number(order.number), order.channel_id, error.code, effect.key)
     return replace(effect, by_dm=True)
 
 
@@ -119,7 +119,7 @@ def moved(fx: Effects, effect: Claim, error: SlackError) -> bool:
     with Session(fx.engine) as session:
         people = order_people(session, order)
     fx.gateway.invite(channel_id, people)
-    number = order_number(order.id)
+    number = order_number(order.number)
     fx.gateway.post(channel_id, continues_here(number, old, why, fx.provider_language), key=f"{effect.key}:moved")
     log.warning("%s: channel %s %s; moved to %s (%s)", number, old, why, channel_id, name)
     with session_scope(fx.engine) as session:

@@ -167,4 +167,5 @@ def _read(fx: Effects, row: OrderAttachment) -> tuple[SharedFile | None, Read]:
 def _tell(fx: Effects, effect: Claim, row: OrderAttachment, reason: LeftOut) -> None:
     """The channel hears which file was left out and why (once a closed order's channel is archived, its people
     do, each in their language)."""
-    fx.say(effect, fx.order(row.order_id), lambda lang: left_out(order_number(row.order_id), row.name, reason, lang))
+    order = fx.order(row.order_id)
+    fx.say(effect, order, lambda lang: left_out(order_number(order.number), row.name, reason, lang))

@@ -30,7 +30,7 @@ def view(fx: Effects, effect: Claim) -> MessageView:
     channel = fx.channel(order)
     if payload.facts is None:  # queued by the release before facts: its text as it was
         return MessageView(channel, payload.legacy or "")
-    text = step_message(payload.facts, order_number(effect.order_id), fx.provider_language)
+    text = step_message(payload.facts, order_number(order.number), fx.provider_language)
     if payload.facts.action in TELL_REQUESTER:
         return MessageView(channel, to_requester(text, order.requester_id, fx.provider_language), order.requester_id)
     return MessageView(channel, text)
@@ -43,7 +43,7 @@ def run(fx: Effects, effect: Claim) -> None:
     if payload.evidence is not None:  # photos shared in the channel: the reply in their thread
         if fx.by_dm(order, effect):  # closed and archived since: there is no thread to answer in
             return None
-        text = evidence_taken(order_number(order.id), payload.evidence.names, fx.provider_language)
+        text = evidence_taken(order_number(order.number), payload.evidence.names, fx.provider_language)
         fx.post(effect, fx.channel(order), text[:MAX_TEXT], thread_ts=payload.evidence.thread_ts)
         return None
     if fx.by_dm(order, effect):
@@ -51,16 +51,15 @@ def run(fx: Effects, effect: Claim) -> None:
     seen = view(fx, effect)
     fx.post(effect, seen.channel, seen.text[:MAX_TEXT])
     if seen.requester and not fx.gateway.is_member(seen.channel, seen.requester):
-        _tell_requester(fx, effect, seen.channel, seen.requester)
+        _tell_requester(fx, effect, order_number(order.number), seen.channel, seen.requester)
     return None
 
 
-def _tell_requester(fx: Effects, effect: Claim, channel: str, requester: str) -> None:
+def _tell_requester(fx: Effects, effect: Claim, number: str, channel: str, requester: str) -> None:
     """The decision by direct message, in the requester's language, to someone who left the order's channel
     (or was never let in); at most once, like every keyed post."""
     payload = effect.payload
     assert isinstance(payload, Message) and payload.facts is not None
-    number = order_number(effect.order_id)
     fx.direct_message(effect, requester, decision_message(payload.facts, number, channel,
                                                           fx.reader_language(requester)), f"{effect.key}:requester")
 
@@ -70,7 +69,7 @@ def _after_archiving(fx: Effects, effect: Claim, order: ServiceOrder) -> None:
     archived is never replaced)."""
     payload = effect.payload
     assert isinstance(payload, Message)
-    number = order_number(order.id)
+    number = order_number(order.number)
     fx.tell_people(effect, order, lambda lang: step_message(payload.facts, number, lang) if payload.facts
                    else payload.legacy or "")
     return None

@@ -12,6 +12,7 @@ from bot.effects.reminder import still
 from bot.gateway import CHANNEL_GONE, ErrorCode, SlackError
 from bot.render.reminders import direct_message
 from workflow.effects import Notify
+from workflow.vocabulary import order_number
 
 log = logging.getLogger("bot.effects")
 
@@ -26,9 +27,14 @@ def view(fx: Effects, effect: Claim) -> NotifyView | None:
     """Whom to tell what; None when the order moved on since it was due."""
     payload = effect.payload
     assert isinstance(payload, Notify)
-    if effect.order_id is not None and still(fx, effect, payload.state) is None:
+    order = still(fx, effect, payload.state) if effect.order_id is not None else None
+    if effect.order_id is not None and order is None:
         return None
-    return NotifyView(payload.user, direct_message(payload, fx.reader_language(payload.user), effect.order_id))
+    # a morning's order is loaded already; a digest's lines name theirs by id
+    numbers = {order.id: order_number(order.number)} if order is not None else \
+        fx.numbers(line.order_id for line in payload.orders)
+    return NotifyView(payload.user, direct_message(payload, fx.reader_language(payload.user), numbers,
+                                                   effect.order_id))
 
 
 def run(fx: Effects, effect: Claim) -> None:

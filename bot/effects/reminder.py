@@ -29,7 +29,7 @@ def still(fx: Effects, effect: Claim, state: str | None) -> ServiceOrder | None:
     order = fx.order(effect.order_id) if effect.order_id is not None else None
     same_work = state in WORK_IN_PROGRESS and order is not None and order.state in WORK_IN_PROGRESS
     if order is not None and state not in (None, order.state) and not same_work:
-        log.info("reminder %s dropped: %s is %s now", effect.key, order_number(order.id), order.state)
+        log.info("reminder %s dropped: %s is %s now", effect.key, order_number(order.number), order.state)
         return None
     return order
 
@@ -43,15 +43,15 @@ def view(fx: Effects, effect: Claim) -> ReminderView | None:
         return None
     if payload.level is not None and payload.level != order.approval_level:
         log.info("reminder %s dropped: %s waits for another level of approval now", effect.key,
-                 order_number(order.id))
+                 order_number(order.number))
         return None
     # about a change: `still` lets approved work through (a morning goes on), but this reminder asks for a decision
     # that was taken if the change no longer waits, and another change waiting has its own reminders
     if payload.change is not None and (order.state != State.CHANGE_PENDING or order.revision != payload.change):
         log.info("reminder %s dropped: the change it was about no longer waits on %s", effect.key,
-                 order_number(order.id))
+                 order_number(order.number))
         return None
-    number = order_number(order.id)
+    number = order_number(order.number)
     return ReminderView(number, fx.channel(order), channel_reminder(payload, number, fx.provider_language))
 
 

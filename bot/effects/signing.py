@@ -35,7 +35,7 @@ def asked(fx: Effects, effect: Claim) -> None:
     if fx.links is None or not fx.links.public_url:  # the settings were taken away since: nothing to hand over
         log.warning("%s: no link made: PUBLIC_URL or SIGNATURE_LINK_SECRET is not set any more", effect.key)
         return None
-    number, link = order_number(order.id), fx.links.link(request.nonce)
+    number, link = order_number(order.number), fx.links.link(request.nonce)
     if fx.by_dm(order, effect):
         text = link_message(number, request, link, fx.reader_language(request.asked_by),
                             fx.letterhead.provider.timezone)
@@ -49,7 +49,7 @@ def asked(fx: Effects, effect: Claim) -> None:
 def given(fx: Effects, effect: Claim) -> None:
     """'SO-… v3 was signed by …', or disputed with the comment."""
     request, order = _request(fx, effect)
-    number, zone = order_number(order.id), fx.letterhead.provider.timezone
+    number, zone = order_number(order.number), fx.letterhead.provider.timezone
     fx.say(effect, order, lambda lang: answer_message(number, request, lang, zone))
     return None
 

@@ -161,14 +161,15 @@ def register(app: App, ctx: BotContext) -> None:
 
     def status_answer(user: str, number: str, name: str) -> str:
         lang = reader(user)
-        order_id = parse_order_number(number)
-        if order_id is None:
+        typed = parse_order_number(number)
+        if typed is None:
             return lang._("Which order? {example} (the number is on its card and its channel's name).").format(
                 example=code(f"{name} status SO-000042"))
         with Session(ctx.engine) as session:
-            order = order_to_read(session, user, order_id, lang, name)
+            order = order_to_read(session, user, lang, name, number=typed)
             if isinstance(order, str):
                 return order
+            order_id = order.id
             card = order_card(session, order_id, ctx.currency)
             steps = audit_trail(session, order_id)
             pdf = latest_pdf(session, order_id)

@@ -44,13 +44,15 @@ class Reader:
     zone_name: str
 
 
-def trail_of(ctx: BotContext, user: str, order_id: int, lang: Language, command: str = "/order") -> Trail | str:
-    """The order's trail, or the one line that says why `user` cannot read it."""
+def trail_of(ctx: BotContext, user: str, lang: Language, command: str = "/order", *, number: int | None = None,
+             order_id: int | None = None) -> Trail | str:
+    """The trail of the order numbered `number` (typed) or with id `order_id` (a button's), or the one line that
+    says why `user` cannot read it."""
     with Session(ctx.engine) as session:
-        order = order_to_read(session, user, order_id, lang, command)
+        order = order_to_read(session, user, lang, command, number=number, order_id=order_id)
         if isinstance(order, str):
             return order
-        return Trail(order.id, order_number(order.id), catalog_name(session, "client", order.client_code),
+        return Trail(order.id, order_number(order.number), catalog_name(session, "client", order.client_code),
                      State(order.state), tuple(audit_trail(session, order.id)))
 
 
@@ -64,11 +66,11 @@ def history_answer(ctx: BotContext, user: str, args: list[str], command: str) ->
     """In the ack of `/order history NUMBER [PAGE]`: the one line a bad request gets, or None (the modal opens
     after the ack)."""
     lang = reader_language(ctx.engine, user, ctx.locale)
-    order_id = parse_order_number(args[0]) if args else None
-    if order_id is None or len(args) > 2:
+    number = parse_order_number(args[0]) if args else None
+    if number is None or len(args) > 2:
         return lang._("Which order? {example} (the number is on its card and its channel's name).").format(
             example=code(f"{command} history SO-000042"))
-    trail = trail_of(ctx, user, order_id, lang, command)
+    trail = trail_of(ctx, user, lang, command, number=number)
     if isinstance(trail, str):
         return trail
     reader = _reader(ctx, user, lang)
@@ -89,12 +91,13 @@ def _reader(ctx: BotContext, user: str, lang: Language | None = None, refreshed:
     return Reader(lang, ZoneInfo(name), name)
 
 
-def show(ctx: BotContext, user: str, order_id: int, page: int, open_with: str | None = None,
-         update: tuple[str, str | None] | None = None) -> str | None:
+def show(ctx: BotContext, user: str, page: int, open_with: str | None = None,
+         update: tuple[str, str | None] | None = None, *, number: int | None = None,
+         order_id: int | None = None) -> str | None:
     """After an ack: open (a trigger id) or update (a view id and its hash) the history modal at `page`; or the
     line to tell `user` instead, if they may not read it or there is no such page."""
     reader = _reader(ctx, user, refreshed=True)
-    trail = trail_of(ctx, user, order_id, reader.lang)
+    trail = trail_of(ctx, user, reader.lang, number=number, order_id=order_id)
     if isinstance(trail, str):
         return trail
     view = history_view(trail, page, reader.lang, reader.zone, reader.zone_name)
@@ -116,12 +119,12 @@ def open_from_command(ctx: BotContext, command: dict[str, Any]) -> None:
     """After the ack of `/order history NUMBER [PAGE]`: open the modal. A bad request was answered in the ack
     and gets nothing more here (no second line); only a modal Slack would not open is told."""
     user, args = command["user_id"], (command.get("text") or "").split()[1:]
-    order_id = parse_order_number(args[0]) if args else None
+    number = parse_order_number(args[0]) if args else None
     page = parse_id(args[1]) if len(args) > 1 else 1
-    if order_id is None or page is None or len(args) > 2:
+    if number is None or page is None or len(args) > 2:
         return
     try:
-        show(ctx, user, order_id, page, open_with=command["trigger_id"])
+        show(ctx, user, page, open_with=command["trigger_id"], number=number)
     except SlackError as error:
         if command.get("response_url"):
             ctx.gateway.respond(command["response_url"], could_not_open(ctx, user, error))
@@ -139,7 +142,7 @@ def register(app: App, ctx: BotContext) -> None:
             tell(body, refusal_text(reader_language(ctx.engine, user, ctx.locale), unreadable))
             return
         try:
-            problem = show(ctx, user, order_id, 1, open_with=body["trigger_id"])
+            problem = show(ctx, user, 1, open_with=body["trigger_id"], order_id=order_id)
         except SlackError as error:
             problem = could_not_open(ctx, user, error)
         if problem:
@@ -148,15 +151,15 @@ def register(app: App, ctx: BotContext) -> None:
     def turned_page(body: dict[str, Any], action: dict[str, Any]) -> None:
         user, view = body["user"]["id"], body.get("view") or {}
         order, _, page = (action.get("value") or "").partition(":")
-        order_id, number = parse_id(order), parse_id(page)
+        order_id, shown = parse_id(order), parse_id(page)
         if not view.get("id"):  # not clicked in a modal (a forged payload): there is no view to update
             return
         lang = reader_language(ctx.engine, user, ctx.locale)
         try:
-            if order_id is None or number is None:
+            if order_id is None or shown is None:
                 problem: str | None = lang._("This button could not be read; please open the history again.")
             else:
-                problem = show(ctx, user, order_id, number, update=(view["id"], view.get("hash")))
+                problem = show(ctx, user, shown, update=(view["id"], view.get("hash")), order_id=order_id)
             if problem:
                 ctx.gateway.update_view(view["id"], notice(lang.p_("modal title", "History"), problem, lang),
                                         view.get("hash"))

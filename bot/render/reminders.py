@@ -3,11 +3,12 @@ field worker's morning and a coordinator's digest (each in the recipient's langu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from bot.mrkdwn import SLACK, Marks
 from i18n import Language
 from i18n.domain import priority
 from workflow.effects import Notify, NotifyAbout, Reminder, ReminderAbout
-from workflow.vocabulary import order_number
 
 
 def channel_reminder(reminder: Reminder, number: str, lang: Language, marks: Marks = SLACK) -> str:
@@ -38,12 +39,14 @@ def _change_waits(reminder: Reminder, lang: Language) -> str:
                   "it yet.")
 
 
-def direct_message(notify: Notify, lang: Language, order_id: int | None, marks: Marks = SLACK) -> str:
+def direct_message(notify: Notify, lang: Language, numbers: Mapping[int, str], order_id: int | None,
+                   marks: Marks = SLACK) -> str:
+    """`numbers`: the number people read (SO-000042) of each order it names, by id (a payload holds ids)."""
     if notify.about is None:
         return notify.legacy or ""
     if notify.about is NotifyAbout.MORNING:
-        return morning(notify, order_number(order_id or 0), lang, marks)
-    return digest(notify, lang, marks)
+        return morning(notify, numbers.get(order_id or 0, ""), lang, marks)
+    return digest(notify, lang, numbers, marks)
 
 
 def morning(notify: Notify, number: str, lang: Language, marks: Marks = SLACK) -> str:
@@ -56,7 +59,7 @@ def morning(notify: Notify, number: str, lang: Language, marks: Marks = SLACK) -
     return text
 
 
-def digest(notify: Notify, lang: Language, marks: Marks = SLACK) -> str:
+def digest(notify: Notify, lang: Language, numbers: Mapping[int, str], marks: Marks = SLACK) -> str:
     count = notify.count
     title = lang.n_("{count} overdue order", "{count} overdue orders", count).format(count=lang.number(count))
     lines = [marks.bold(title) + " " + lang._("(approved, past the scheduled date, not closed):")]
@@ -67,7 +70,7 @@ def digest(notify: Notify, lang: Language, marks: Marks = SLACK) -> str:
     for line in notify.orders:
         where = f" {marks.channel(line.channel_id)}" if line.channel_id else ""
         late = (" · " + lang._("late: due by {date}").format(date=lang.date(line.due_by))) if line.due_by else ""
-        lines.append(f"• {order_number(line.order_id)}{where} · "
+        lines.append(f"• {numbers.get(line.order_id, '')}{where} · "
                      + lang._("scheduled {date}").format(date=lang.date(line.scheduled_date)) + late)
     if count > len(notify.orders):
         lines.append(lang._("…and {count} more: {command}.").format(
