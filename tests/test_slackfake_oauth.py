@@ -90,7 +90,8 @@ def test_an_install_from_the_authorize_page_gives_the_workspace_its_bot_token(fa
         "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "code": code, "redirect_uri": REDIRECT}).data
     assert answer == {"ok": True, "access_token": second.bot_token, "token_type": "bot",
                       "scope": "commands,chat:write", "bot_user_id": second.bot_user_id, "app_id": fake.app_id,
-                      "team": {"id": "T0002", "name": "Second"}, "enterprise": None, "authed_user": {"id": "U2"}, "is_enterprise_install": False}
+                      "team": {"id": "T0002", "name": "Second"}, "enterprise": None,
+                      "authed_user": {"id": "U2"}, "is_enterprise_install": False}
     assert second.installed and answer["access_token"].startswith("xoxb-")
     assert WebClient(token=answer["access_token"], base_url=fake.api_url).auth_test()["team_id"] == "T0002"
     assert access(fake, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code,
