@@ -1,0 +1,241 @@
+"""Installed from a link into several workspaces: a browser's real GETs to /slack/install, Slack's authorize
+page (the fake's, where the test plays the person) and /slack/oauth_redirect; what a bad state, a bad code or a
+cancelled install store (nothing); an uninstall stopping one workspace and leaving the other; and the stores'
+tables as migration 0019 makes them."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from sqlalchemy import Engine, MetaData, inspect
+from sqlmodel import Session, select
+
+from bot.app import Bot, build_bot
+from bot.gateway import ErrorCode, SlackError
+from bot.install_flow import CANCELLED, INSTALLED_IN, NOT_CONFIRMED, NOT_INSTALLED_HERE, START_AGAIN
+from bot.installs import Installations
+from bot.server import HttpServer
+from bot.settings import REDIRECT_PATH, OAuthApp, Settings, manifest_scopes
+from i18n import english
+from sandbox.local import free_port
+from sandbox.slackfake import FakeSlack, SlackDriver
+from storage import installations as tables
+from storage.models import PendingEffect, SlackWorkspace
+from storage.scope import serving
+
+CLIENT_ID, CLIENT_SECRET, SIGNING_SECRET = "1111.2222", "the-client-secret", "oauth-signing-secret"
+NOW = datetime(2030, 5, 6, 9, 0, tzinfo=UTC)  # the bot's clock: effects queued for later never come due here
+ACME, GLOBEX = "T0ACME", "T0GLOBEX"
+
+
+@dataclass
+class Installable:
+    """The bot installed from a link, served over HTTP, and a fake Slack with two workspaces it is not in yet."""
+
+    fake: FakeSlack
+    bot: Bot
+    url: str
+    engine: Engine
+
+    def driver(self, team: str) -> SlackDriver:
+        return SlackDriver(f"{self.url}/slack/events", SIGNING_SECRET, self.fake.workspace(team))
+
+    def stored(self) -> dict[str, list[Any]]:
+        """What installs left: the registry's teams, and the store's rows."""
+        with Session(self.engine) as session:
+            teams = list(session.exec(select(SlackWorkspace.team_id).order_by(SlackWorkspace.team_id)))
+            bots = [row.team_id for row in session.execute(tables.slack_bots.select())]
+            installs = [row.team_id for row in session.execute(tables.slack_installations.select())]
+        return {"workspaces": teams, "bots": bots, "installations": installs}
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def get(url: str, cookie: str | None = None) -> tuple[int, dict[str, str], str]:
+    """A browser's GET, redirects not followed: status, headers, body."""
+    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+    try:
+        with urllib.request.build_opener(_NoRedirects).open(request) as answer:
+            return answer.status, dict(answer.headers.items()), answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers.items()), error.read().decode()
+
+
+def cookie_of(headers: dict[str, str]) -> str:
+    jar = SimpleCookie(headers["Set-Cookie"])
+    return "; ".join(f"{name}={morsel.value}" for name, morsel in jar.items())
+
+
+@pytest.fixture
+def setup(engine: Engine) -> Iterator[Installable]:
+    with FakeSlack() as fake:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        fake.set_oauth_app(CLIENT_ID, CLIENT_SECRET, [url + REDIRECT_PATH])
+        for team, name, person in ((ACME, "Acme", "U0ANA"), (GLOBEX, "Globex", "U0GUS")):
+            workspace = fake.add_workspace(team, name)
+            workspace.add_user(person, person[3:].lower())
+            workspace.add_channel("general", members=[person])
+        settings = Settings(bot_token=None, signing_secret=SIGNING_SECRET, api_url=fake.api_url,
+                            oauth=OAuthApp(CLIENT_ID, CLIENT_SECRET, url + REDIRECT_PATH, manifest_scopes()))
+        bot = build_bot(settings, engine, clock=lambda: NOW)
+        server = HttpServer(bot, engine, SIGNING_SECRET, host="127.0.0.1", port=port)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            yield Installable(fake, bot, url, engine)
+        finally:
+            server.stop()
+            thread.join(timeout=10)
+            bot.stop()
+
+
+def start(setup: Installable) -> tuple[str, str]:
+    """The install link: the browser is sent to Slack's authorize page with a state, and given its cookie."""
+    status, headers, _ = get(setup.url + "/slack/install")
+    assert status == 302 and headers["Location"].startswith(setup.fake.authorize_url + "?")
+    query = parse_qs(urlsplit(headers["Location"]).query)
+    assert query["client_id"] == [CLIENT_ID] and query["scope"] == [",".join(manifest_scopes())]
+    assert query["redirect_uri"] == [setup.url + REDIRECT_PATH]
+    return headers["Location"], cookie_of(headers)
+
+
+def install(setup: Installable, team: str, person: str, allow: bool = True) -> tuple[int, str]:
+    """A person of `team` follows the install link and clicks Allow (or Cancel): the page the bot answers."""
+    authorize, cookie = start(setup)
+    setup.fake.workspace(team).consent(person, allow=allow)
+    status, headers, _ = get(authorize)
+    assert status == 302 and headers["Location"].startswith(setup.url + REDIRECT_PATH + "?")
+    status, _, page = get(headers["Location"], cookie)
+    return status, page
+
+
+def test_two_workspaces_install_through_the_redirect(setup: Installable) -> None:
+    lang = english()
+    for team, person, name in ((ACME, "U0ANA", "Acme"), (GLOBEX, "U0GUS", "Globex")):
+        status, page = install(setup, team, person)
+        assert status == 200 and f"<p>{lang._(INSTALLED_IN).format(workspace=name)}</p>" in page
+    assert setup.stored() == {"workspaces": [ACME, GLOBEX], "bots": [ACME, GLOBEX],
+                              "installations": [ACME, GLOBEX]}
+    installations = Installations(setup.engine, CLIENT_ID)  # as another process reads them
+    for team in (ACME, GLOBEX):
+        bot = installations.bot(team)
+        assert bot is not None and bot.bot_token == setup.fake.workspace(team).bot_token
+        assert bot.bot_user_id == setup.fake.workspace(team).bot_user_id
+    # each workspace's requests are served with its own token, and no auth.test was asked inside them
+    asked = {team: len(setup.fake.workspace(team).calls_to("auth.test")) for team in (ACME, GLOBEX)}
+    for team, person in ((ACME, "U0ANA"), (GLOBEX, "U0GUS")):
+        answer = setup.driver(team).command(person, "/order", "help")
+        assert answer.status == 200 and "/order" in answer.text
+    assert {team: len(setup.fake.workspace(team).calls_to("auth.test")) for team in (ACME, GLOBEX)} == asked
+
+
+def test_a_cancelled_install_says_so_and_stores_nothing(setup: Installable) -> None:
+    status, page = install(setup, ACME, "U0ANA", allow=False)
+    assert status == 200 and english()._(CANCELLED) in page
+    assert setup.stored() == {"workspaces": [], "bots": [], "installations": []}
+
+
+def test_a_bad_state_or_a_bad_code_gets_a_page_to_start_again_and_stores_nothing(setup: Installable) -> None:
+    lang = english()
+    authorize, cookie = start(setup)
+    setup.fake.workspace(ACME).consent("U0ANA")
+    back = get(authorize)[1]["Location"]
+    code, state = (parse_qs(urlsplit(back).query)[key][0] for key in ("code", "state"))
+    redirect = setup.url + REDIRECT_PATH
+    # no cookie (another browser), a state the bot never issued, a code Slack never gave
+    status, _, page = get(f"{redirect}?{urlencode({'code': code, 'state': state})}")
+    assert status == 400 and lang._(START_AGAIN).split("{link}")[0] in page and 'href="/slack/install"' in page
+    forged = "forged-state"
+    status, _, page = get(f"{redirect}?{urlencode({'code': code, 'state': forged})}",
+                          cookie.replace(state, forged))
+    assert status == 401 and lang._(START_AGAIN).split("{link}")[0] in page
+    status, _, page = get(f"{redirect}?{urlencode({'code': '1.2.3', 'state': state})}", cookie)
+    assert status == 401 and lang._(NOT_CONFIRMED).split("{link}")[0] in page
+    assert "Traceback" not in page
+    assert setup.stored() == {"workspaces": [], "bots": [], "installations": []}
+    assert setup.fake.workspace(ACME).installed is False
+
+
+def queue(engine: Engine, team: str, key: str) -> None:
+    """An effect the workspace still owes, not due before tomorrow on the bot's clock."""
+    with serving(team), Session(engine) as session:
+        session.add(PendingEffect(kind="message", key=key, payload="{}", not_before=NOW + timedelta(days=1),
+                                  created_at=NOW))
+        session.commit()
+
+
+def effects(engine: Engine, team: str) -> list[tuple[str, str, str | None]]:
+    with serving(team), Session(engine) as session:
+        return [(e.key, e.status, e.last_error) for e in session.exec(select(PendingEffect).order_by(PendingEffect.id))]
+
+
+def test_an_uninstall_stops_that_workspace_and_leaves_the_other(setup: Installable,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    for team, person in ((ACME, "U0ANA"), (GLOBEX, "U0GUS")):
+        assert install(setup, team, person)[0] == 200
+        queue(setup.engine, team, f"{team}-later")
+    with caplog.at_level(logging.WARNING, logger="bot.installs"):
+        revoked, uninstalled = setup.driver(ACME).uninstalled()
+    assert (revoked.status, uninstalled.status) == (200, 200)
+    assert effects(setup.engine, ACME) == [
+        (f"{ACME}-later", "cancelled", f"the app was uninstalled from workspace {ACME} (tokens_revoked)")]
+    assert effects(setup.engine, GLOBEX) == [(f"{GLOBEX}-later", "pending", None)]
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.installs"]
+    assert said == [f"workspace {ACME} uninstalled the app (tokens_revoked): its installation is deleted and 1 "
+                    "pending effects are cancelled",
+                    f"workspace {ACME} uninstalled the app (app_uninstalled): its installation is deleted and 0 "
+                    "pending effects are cancelled"]
+    assert setup.stored() == {"workspaces": [ACME, GLOBEX], "bots": [GLOBEX], "installations": [GLOBEX]}
+    with Session(setup.engine) as session:
+        acme, globex = (session.get(SlackWorkspace, team) for team in (ACME, GLOBEX))
+    assert acme is not None and acme.uninstalled_at is not None and globex is not None and not globex.uninstalled_at
+    # no Slack call for the workspace that left; the other's go on with its own token
+    gateway = setup.bot.ctx.gateway
+    with serving(ACME), pytest.raises(SlackError) as refused:
+        gateway.open_dm("U0ANA")
+    assert refused.value.code == ErrorCode.NOT_AUTHED
+    with serving(GLOBEX):
+        assert gateway.open_dm("U0GUS").startswith("D")
+    assert setup.driver(GLOBEX).command("U0GUS", "/order", "help").status == 200
+    # Bolt's authorize finds no installation: it says so to the person through the command's response_url
+    assert setup.driver(ACME).command("U0ANA", "/order", "help").status == 200
+    said = [e.get("text") for e in setup.fake.workspace(ACME).ephemerals]
+    assert said == [english()._(NOT_INSTALLED_HERE)]
+
+
+def test_the_migration_makes_exactly_the_tables_the_stores_expect(engine: Engine) -> None:
+    """Migration 0019 (run by the engine fixture's init_db) against slack-sdk's own table definitions: names,
+    columns with their types and nullability, primary keys and indexes."""
+    expected = MetaData()
+    SQLAlchemyInstallationStore.build_installations_table(expected, tables.INSTALLATIONS)
+    SQLAlchemyInstallationStore.build_bots_table(expected, tables.BOTS)
+    SQLAlchemyOAuthStateStore.build_oauth_states_table(expected, tables.OAUTH_STATES)
+    found = inspect(engine)
+    for table in expected.sorted_tables:
+        columns = {c["name"]: c for c in found.get_columns(table.name)}
+        assert list(columns) == [c.name for c in table.columns], table.name
+        for column in table.columns:
+            made = columns[column.name]
+            assert made["nullable"] == (column.nullable and not column.primary_key), (table.name, column.name)
+            assert type(made["type"].as_generic()) is type(column.type), (table.name, column.name, made["type"])
+            assert getattr(made["type"], "length", None) == getattr(column.type, "length", None)
+        assert found.get_pk_constraint(table.name)["constrained_columns"] == ["id"]
+        assert {(i["name"], tuple(i["column_names"])) for i in found.get_indexes(table.name)} == {
+            (i.name, tuple(c.name for c in i.columns)) for i in table.indexes}
+
