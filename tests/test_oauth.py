@@ -26,8 +26,8 @@ from bot.app import Bot, build_bot
 from bot.gateway import ErrorCode, SlackError
 from bot.install_flow import CANCELLED, INSTALLED_IN, NOT_CONFIRMED, NOT_INSTALLED_HERE, START_AGAIN
 from bot.installs import Installations
-from bot.server import HttpServer
-from bot.settings import REDIRECT_PATH, OAuthApp, Settings, manifest_scopes
+from bot.server import HttpServer, WebServer, web_app
+from bot.settings import REDIRECT_PATH, OAuthApp, Settings, SettingsError, manifest_scopes
 from i18n import english
 from sandbox.local import free_port
 from sandbox.slackfake import FakeSlack, SlackDriver
@@ -239,3 +239,57 @@ def test_the_migration_makes_exactly_the_tables_the_stores_expect(engine: Engine
         assert {(i["name"], tuple(i["column_names"])) for i in found.get_indexes(table.name)} == {
             (i.name, tuple(c.name for c in i.columns)) for i in table.indexes}
 
+
+
+OAUTH_ENV = {"SLACK_CLIENT_ID": CLIENT_ID, "SLACK_CLIENT_SECRET": CLIENT_SECRET, "SLACK_SIGNING_SECRET": "s"}
+
+
+def test_client_id_and_secret_install_from_a_link_without_a_bot_token() -> None:
+    settings = Settings.from_env(OAUTH_ENV | {"PUBLIC_URL": "https://orders.example.com"})
+    assert settings.bot_token is None and settings.oauth is not None
+    assert settings.oauth.redirect_uri == "https://orders.example.com/slack/oauth_redirect"
+    assert settings.oauth.scopes == manifest_scopes() and "chat:write" in settings.oauth.scopes
+    assert CLIENT_SECRET not in repr(settings) + repr(settings.oauth)
+    chosen = Settings.from_env(OAUTH_ENV | {"SLACK_REDIRECT_URI": "https://proxy.example.com/orders/slack/back"})
+    assert chosen.oauth is not None and chosen.oauth.redirect_path == "/orders/slack/back"
+    assert Settings.from_env(OAUTH_ENV).oauth.redirect_uri is None  # type: ignore[union-attr]  # the app's only one
+    assert Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}).oauth is None
+
+
+@pytest.mark.parametrize("env, said", [
+    ({"SLACK_BOT_TOKEN": "xoxb-1"}, "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+                                    "(installed from a link, in any number of workspaces), not both"),
+    ({"SLACK_CLIENT_SECRET": ""}, "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together: set both to install the app "
+                                  "from a link, or neither to serve one workspace with SLACK_BOT_TOKEN"),
+    ({"SLACK_REDIRECT_URI": "http://orders.example.com/slack/oauth_redirect"},
+     "SLACK_REDIRECT_URI must be the https address of the bot's /slack/oauth_redirect, as the app's OAuth & "
+     "Permissions page lists it (like https://orders.example.com/slack/oauth_redirect; http only for localhost), "
+     "not 'http://orders.example.com/slack/oauth_redirect'"),
+    ({"SLACK_SIGNING_SECRET": ""}, "missing setting(s): SLACK_SIGNING_SECRET (see the README's settings table)"),
+])
+def test_a_bad_combination_is_refused_in_one_line(env: dict[str, str], said: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env(OAUTH_ENV | env)
+    assert str(refused.value) == said
+
+
+def test_socket_mode_installs_from_a_link_on_web_port_only() -> None:
+    with pytest.raises(SettingsError, match="installing from a link needs WEB_PORT"):
+        Settings.from_env(OAUTH_ENV | {"SLACK_APP_TOKEN": "xapp-1"}, socket_mode=True)
+    assert Settings.from_env(OAUTH_ENV | {"SLACK_APP_TOKEN": "xapp-1", "WEB_PORT": "3001"}, socket_mode=True).oauth
+
+
+def test_socket_modes_web_port_serves_the_install_link_too(setup: Installable) -> None:
+    server = WebServer(web_app(setup.bot, setup.engine), host="127.0.0.1", port=0)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        status, headers, _ = get(f"http://127.0.0.1:{server.port}/slack/install")
+        assert status == 302 and headers["Location"].startswith(setup.fake.authorize_url + "?")
+        request = urllib.request.Request(f"http://127.0.0.1:{server.port}/slack/install", data=b"", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request)
+        assert refused.value.code == 405
+    finally:
+        server.stop()
+        thread.join(timeout=10)
