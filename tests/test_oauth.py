@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 
 from bot.app import Bot, build_bot
 from bot.gateway import ErrorCode, SlackError
-from bot.install_flow import CANCELLED, INSTALLED_IN, NOT_CONFIRMED, NOT_INSTALLED_HERE, START_AGAIN
+from bot.install_flow import CANCELLED, INSTALLED_IN, NOT_CONFIRMED, NOT_INSTALLED_HERE, ORG_WIDE, START_AGAIN
 from bot.installs import Installations
 from bot.server import HttpServer, WebServer, web_app
 from bot.settings import REDIRECT_PATH, OAuthApp, Settings, SettingsError, manifest_scopes
@@ -115,10 +115,10 @@ def start(setup: Installable) -> tuple[str, str]:
     return headers["Location"], cookie_of(headers)
 
 
-def install(setup: Installable, team: str, person: str, allow: bool = True) -> tuple[int, str]:
+def install(setup: Installable, team: str, person: str, allow: bool = True, org_wide: bool = False) -> tuple[int, str]:
     """A person of `team` follows the install link and clicks Allow (or Cancel): the page the bot answers."""
     authorize, cookie = start(setup)
-    setup.fake.workspace(team).consent(person, allow=allow)
+    setup.fake.workspace(team).consent(person, allow=allow, org_wide=org_wide)
     status, headers, _ = get(authorize)
     assert status == 302 and headers["Location"].startswith(setup.url + REDIRECT_PATH + "?")
     status, _, page = get(headers["Location"], cookie)
@@ -170,6 +170,21 @@ def test_a_bad_state_or_a_bad_code_gets_a_page_to_start_again_and_stores_nothing
     assert "Traceback" not in page
     assert setup.stored() == {"workspaces": [], "bots": [], "installations": []}
     assert setup.fake.workspace(ACME).installed is False
+
+
+def test_an_install_for_a_whole_org_is_refused_and_stores_nothing(setup: Installable) -> None:
+    initech = setup.fake.add_workspace("T0INITECH", "Initech", enterprise_id="E0INITECH")
+    initech.add_user("U0IDA", "ida")
+    status, page = install(setup, "T0INITECH", "U0IDA", org_wide=True)
+    assert status == 400 and english()._(ORG_WIDE) in page
+    assert setup.stored() == {"workspaces": [], "bots": [], "installations": []}
+    status, page = install(setup, "T0INITECH", "U0IDA")  # into the workspace itself: taken, with its org
+    assert status == 200 and setup.stored()["bots"] == ["T0INITECH"]
+    with Session(setup.engine) as session:
+        row = session.get(SlackWorkspace, "T0INITECH")
+    assert row is not None and row.enterprise_id == "E0INITECH"
+    with serving("T0INITECH"):
+        assert setup.bot.ctx.gateway.open_dm("U0IDA").startswith("D")
 
 
 def queue(engine: Engine, team: str, key: str) -> None:

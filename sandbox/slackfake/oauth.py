@@ -40,6 +40,7 @@ class Consent:
     team_id: str
     user_id: str
     allow: bool = True
+    org_wide: bool = False  # an Enterprise Grid admin installs it for the workspace's whole org
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Grant:
     scopes: tuple[str, ...]
     issued_at: float
     used: bool = False
+    org_wide: bool = False
 
 
 @dataclass
@@ -103,7 +105,8 @@ def authorize(oauth: OAuthState, query: str, workspaces: dict[str, Workspace],
     answer: dict[str, str]
     if consent.allow:
         code = f"{secrets.randbelow(10**10)}.{secrets.randbelow(10**12)}.{secrets.token_hex(32)}"
-        oauth.grants[code] = Grant(code, app.client_id, sent, consent.team_id, consent.user_id, scopes, now)
+        oauth.grants[code] = Grant(code, app.client_id, sent, consent.team_id, consent.user_id, scopes, now,
+                                   org_wide=consent.org_wide)
         answer = {"code": code}
     else:
         answer = {"error": "access_denied"}
@@ -144,7 +147,13 @@ def redeem(oauth: OAuthState, headers: dict[str, str], args: dict[str, Any], now
 
 
 def access_answer(ws: Workspace, grant: Grant) -> dict[str, Any]:
-    """oauth.v2.access's success, as Slack documents it for a bot token (no user token asked for)."""
+    """oauth.v2.access's success, as Slack documents it for a bot token (no user token asked for); for an org-wide
+    install, the org and no team."""
+    if grant.org_wide:
+        org = {"id": ws.enterprise_id, "name": f"{ws.team_name} org"}
+        return {"ok": True, "access_token": ws.bot_token, "token_type": "bot", "scope": ",".join(grant.scopes),
+                "bot_user_id": ws.bot_user_id, "app_id": ws.app_id, "team": None, "enterprise": org,
+                "authed_user": {"id": grant.user_id}, "is_enterprise_install": True}
     return {
         "ok": True,
         "access_token": ws.bot_token,
@@ -153,7 +162,7 @@ def access_answer(ws: Workspace, grant: Grant) -> dict[str, Any]:
         "bot_user_id": ws.bot_user_id,
         "app_id": ws.app_id,
         "team": {"id": ws.team_id, "name": ws.team_name},
-        "enterprise": None,
+        "enterprise": {"id": ws.enterprise_id, "name": f"{ws.team_name} org"} if ws.enterprise_id else None,
         "authed_user": {"id": grant.user_id},
         "is_enterprise_install": False,
     }

@@ -237,7 +237,7 @@ class FakeSlack:
 
     def add_workspace(self, team_id: str, team_name: str, *, team_domain: str | None = None,
                       bot_user_id: str | None = None, bot_name: str = "service-orders",
-                      installed: bool = False) -> FakeSlack:
+                      installed: bool = False, enterprise_id: str | None = None) -> FakeSlack:
         """Another workspace on this Slack, for the same app (its app id and scopes), with a bot user of its
         own. Not `installed`: its bot token comes from an install (`consent`, then oauth.v2.access). Returns
         the FakeSlack for it. Ids (channels, files, views) are minted across workspaces, unique as Slack's."""
@@ -248,7 +248,8 @@ class FakeSlack:
             bot = bot_user_id or f"U0B{team_id[-6:]}"
             ws = Workspace(team_id=team_id, team_name=team_name, team_domain=team_domain or team_id.lower(),
                            bot_token="", bot_user_id=bot, bot_id=f"B0{team_id[-6:]}", app_id=primary.app_id,
-                           scopes=primary.scopes, clock=primary.clock, installed=False, base_url=primary.base_url)
+                           scopes=primary.scopes, clock=primary.clock, installed=False, base_url=primary.base_url,
+                           enterprise_id=enterprise_id)
             ws.minter = primary.minter
             ws.users[bot] = User(bot, bot_name, bot_name, is_bot=True, updated=int(ws.now()))
             self._workspaces[team_id] = ws
@@ -278,12 +279,15 @@ class FakeSlack:
         """Slack's authorize page (https://slack.com/oauth/v2/authorize), here."""
         return self.base_url + _oauth.AUTHORIZE_PATH
 
-    def consent(self, user_id: str, allow: bool = True) -> None:
-        """The next visit to the authorize page is this workspace's `user_id`, who clicks Allow (or Cancel)."""
+    def consent(self, user_id: str, allow: bool = True, org_wide: bool = False) -> None:
+        """The next visit to the authorize page is this workspace's `user_id`, who clicks Allow (or Cancel);
+        `org_wide`: an admin of its Enterprise Grid org installs the app for the whole org."""
         with self._lock:
             if user_id not in self._ws.users:
                 raise ValueError(f"unknown user {user_id}: add it with add_user first")
-            self._oauth.consents.append(_oauth.Consent(self._ws.team_id, user_id, allow))
+            if org_wide and not self._ws.enterprise_id:
+                raise ValueError("an org-wide install needs a workspace of an org (add_workspace(enterprise_id=…))")
+            self._oauth.consents.append(_oauth.Consent(self._ws.team_id, user_id, allow, org_wide))
 
     def uninstall(self) -> None:
         """Someone removes the app from this workspace: its bot token is revoked at once (Slack then sends
@@ -698,8 +702,8 @@ class FakeSlack:
         """Kept with the workspace the call's token is for (the first one's when it names none)."""
         auth = (headers or {}).get("authorization", "")
         ws = self._workspace_of(auth[7:].strip()) if auth.lower().startswith("bearer ") else None
-        if ws is None and method == _oauth.ACCESS and response.get("ok"):
-            ws = self._workspaces.get(response["team"]["id"])
+        if ws is None and method == _oauth.ACCESS and response.get("ok"):  # the install's workspace
+            ws = next((w for w in self._workspaces.values() if w.bot_token == response.get("access_token")), None)
         with self._lock:
             (ws or self._ws).calls.append(Call(method, args, status, response))
 
