@@ -29,11 +29,15 @@ from bot.installs import Installations
 from bot.server import HttpServer, WebServer, web_app
 from bot.settings import REDIRECT_PATH, OAuthApp, Settings, SettingsError, manifest_scopes
 from i18n import english
-from sandbox.local import free_port
+from sandbox.local import LocalWorkspace, free_port
 from sandbox.slackfake import FakeSlack, SlackDriver
 from storage import installations as tables
-from storage.models import PendingEffect, SlackWorkspace
+from storage.models import PendingEffect, ServiceOrder, SlackWorkspace
 from storage.scope import serving
+from tests.conftest import SAMPLE_CATALOG
+from workflow.catalog import import_csv
+from workflow.people import grant
+from workflow.vocabulary import Role
 
 CLIENT_ID, CLIENT_SECRET, SIGNING_SECRET = "1111.2222", "the-client-secret", "oauth-signing-secret"
 NOW = datetime(2030, 5, 6, 9, 0, tzinfo=UTC)  # the bot's clock: effects queued for later never come due here
@@ -308,3 +312,54 @@ def test_socket_modes_web_port_serves_the_install_link_too(setup: Installable) -
     finally:
         server.stop()
         thread.join(timeout=10)
+
+
+class Steps(LocalWorkspace):
+    """LocalWorkspace's steps, as the people of one installed workspace take them: the bot and Slack are the
+    setup's (nothing of its own to start, so no LocalWorkspace.__init__)."""
+
+    def __init__(self, setup: Installable, team: str) -> None:
+        self.engine, self.bot, self.clock = setup.engine, setup.bot, lambda: NOW
+        self.fake, self.slack = setup.fake.workspace(team), setup.driver(team)
+
+
+def test_an_order_in_each_workspace_and_neither_sees_the_others(setup: Installable) -> None:
+    people = {ACME: ("U0ANA", "U0ASUP"), GLOBEX: ("U0GUS", "U0GSUP")}
+    for team, (requester, supervisor) in people.items():
+        assert install(setup, team, requester)[0] == 200
+        setup.fake.workspace(team).add_user(supervisor, supervisor[3:].lower())
+        with serving(team):
+            grant(setup.engine, requester, [Role.REQUESTER])
+            grant(setup.engine, supervisor, [Role.SUPERVISOR])
+    with serving(ACME):
+        import_csv(setup.engine, SAMPLE_CATALOG)
+    globex = Steps(setup, GLOBEX)
+    with serving(GLOBEX):  # Acme's catalog is not Globex's: its client picker finds nothing
+        assert globex.slack.command("U0GUS", "/order").status == 200
+        form = globex.wait_for_view("U0GUS", "submit_order")
+        with pytest.raises(LookupError, match="no option"):
+            globex.pick("U0GUS", form, "client", "peñ")
+        globex.slack.close("U0GUS", form)
+    with serving(GLOBEX):
+        import_csv(setup.engine, SAMPLE_CATALOG)
+    orders = {}
+    for team, (requester, _) in people.items():
+        steps = Steps(setup, team)
+        with serving(team):
+            ack = steps.submit_order(requester, client="peñ", site="presidentes", items=[("hvac", "1")],
+                                     requested="2030-05-10", description=f"{team} job")
+            assert ack.status == 200 and ack.text == "", ack.text
+            steps.settle()
+            with Session(setup.engine) as session:
+                orders[team] = session.exec(select(ServiceOrder)).all()
+    for team, other in ((ACME, GLOBEX), (GLOBEX, ACME)):
+        (order,) = orders[team]  # its own order only, numbered in its own workspace
+        assert order.description == f"{team} job" and order.number == 1 and order.requester_id == people[team][0]
+        channels = setup.fake.workspace(team).channels
+        assert order.channel_id in channels and order.channel_id not in setup.fake.workspace(other).channels
+        assert set(channels[order.channel_id].members) >= set(people[team])  # its requester and supervisor
+        assert channels[order.channel_id].message(order.card_ts or "") is not None
+    # a supervisor's listing of every order counts their workspace's one alone
+    for team, (_, supervisor) in people.items():
+        listing = setup.driver(team).command(supervisor, "/order", "list all")
+        assert listing.status == 200 and listing.json()["text"] == "All orders: 1\u20131 of 1"
