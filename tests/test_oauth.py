@@ -6,6 +6,9 @@ tables as migration 0019 makes them."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
 import threading
 import urllib.error
 import urllib.request
@@ -35,6 +38,7 @@ from storage import installations as tables
 from storage.models import PendingEffect, ServiceOrder, SlackWorkspace
 from storage.scope import serving
 from tests.conftest import SAMPLE_CATALOG
+from tests.test_cli import CLI
 from workflow.catalog import import_csv
 from workflow.people import grant
 from workflow.vocabulary import Role
@@ -363,3 +367,27 @@ def test_an_order_in_each_workspace_and_neither_sees_the_others(setup: Installab
     for team, (_, supervisor) in people.items():
         listing = setup.driver(team).command(supervisor, "/order", "list all")
         assert listing.status == 200 and listing.json()["text"] == "All orders: 1\u20131 of 1"
+
+
+def test_run_installs_from_a_link_without_a_bot_token(engine: Engine) -> None:
+    """`service-orders run --http` with the app's credentials and no SLACK_BOT_TOKEN: it asks Slack nothing at
+    start-up (no token to ask about) and serves the install link."""
+    with FakeSlack() as fake:
+        port = free_port()
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+        environment |= {"DATABASE_URL": engine.url.render_as_string(hide_password=False),
+                        "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_CLIENT_ID": CLIENT_ID,
+                        "SLACK_CLIENT_SECRET": CLIENT_SECRET, "SLACK_API_URL": fake.api_url,
+                        "PUBLIC_URL": f"http://127.0.0.1:{port}"}
+        process = subprocess.Popen([CLI, "run", "--http", "--port", str(port), "--host", "127.0.0.1"],
+                                   env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert process.stdout is not None and "Serving" in process.stdout.readline()
+            status, headers, _ = get(f"http://127.0.0.1:{port}/slack/install")
+            assert status == 302 and headers["Location"].startswith(fake.authorize_url + "?")
+            assert parse_qs(urlsplit(headers["Location"]).query)["redirect_uri"] == [
+                f"http://127.0.0.1:{port}{REDIRECT_PATH}"]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=30)
+        assert fake.calls == [] and "Traceback" not in err, err
