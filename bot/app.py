@@ -146,6 +146,7 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
     client = client or make_client(settings.bot_token, settings.api_url)
     installations = Installations(engine, oauth.client_id) if oauth else None
     gateway = Gateway(client, installations)
+    # one workspace: who its token is, asked once at start-up (None: installed from a link)
     identity = None if oauth else connect(gateway, engine, settings.api_url, settings.startup_wait_seconds, clock)
     currency = settings.letterhead.provider.currency
     # links can be read whenever their secret is set (links made before PUBLIC_URL was unset still open)
@@ -164,17 +165,17 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
     provider = language(ctx.locale)
     # process_before_response: the ack is the listener's return, with no 10 ms polling; slow work runs in
     # lazy listeners and the effect runner, after the ack.
-    if oauth and installations:
+    if identity is None:  # installed from a link
+        assert oauth is not None and installations is not None  # identity is None only then
         app = ObservedApp(client=client, signing_secret=settings.signing_secret, process_before_response=True,
                           oauth_flow=install_flow(oauth, settings.api_url, engine, installations, provider, clock),
                           authorize=InstalledAuthorize(installations),
                           user_facing_authorize_error_message=provider._(NOT_INSTALLED_HERE))
         uninstall.register(app, ctx, installations)
     else:
-        assert identity is not None and settings.bot_token
         logging.getLogger("slack_bolt.App").addFilter(_SAME_TOKEN)  # once: the same filter is not added twice
         app = ObservedApp(client=client, signing_secret=settings.signing_secret, process_before_response=True,
-                          authorize=authorization(identity, settings.bot_token))
+                          authorize=authorization(identity, settings.bot_token or ""))
         # ours run after Bolt's own, before any listener
         app.middleware(only_this_workspace(identity, provider))
     for listeners in (dedup, commands, actions, views, options, events, history, signing):

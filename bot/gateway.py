@@ -114,8 +114,8 @@ class SlackError(Exception):
             return ("the app's Messages tab is off, and the app's direct messages show there: turn it on (read-only "
                     "is enough; manifest.yml has it), then run `service-orders effects retry`")
         if self.code in NEEDS_ADMIN:
-            return (f"Slack refused the bot token ({self.code}): reinstall the app, set SLACK_BOT_TOKEN to the new "
-                    "token, then run `service-orders effects retry`")
+            return (f"Slack refused the bot token ({self.code}): reinstall the app (from /slack/install when installed "
+                    "from a link; else set SLACK_BOT_TOKEN to the new token), then run `service-orders effects retry`")
         return None
 
 
