@@ -17,7 +17,9 @@ from sqlalchemy import Engine
 from bot.context import BotContext
 from bot.effects import EffectRunner, lower_priority
 from bot.gateway import Gateway, make_client
-from bot.listeners import actions, commands, dedup, events, history, options, signing, views
+from bot.install_flow import NOT_INSTALLED_HERE, install_flow
+from bot.installs import Installations, InstalledAuthorize
+from bot.listeners import actions, commands, dedup, events, history, options, signing, uninstall, views
 from bot.listeners.views import not_saved
 from bot.observed import ObservedApp
 from bot.refusals import reader_of, sorry
@@ -135,13 +137,17 @@ _SAME_TOKEN = _SameToken()
 
 def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = None,
               clock: Clock = utcnow) -> Bot:
-    """The bot, ready to serve. It first asks Slack who the token is (auth.test, waiting up to
-    `startup_wait_seconds` for Slack to answer) and records that workspace as the database's: SettingsError,
+    """The bot, ready to serve. With SLACK_BOT_TOKEN it first asks Slack who the token is (auth.test, waiting up
+    to `startup_wait_seconds` for Slack to answer) and records that workspace as the database's: SettingsError,
     saying what to do, when Slack cannot be reached, refuses the token, or the database is another
-    workspace's. Requests are then authorized with that answer, never by a Slack call inside an ack."""
+    workspace's. Installed from a link (settings.oauth), it serves every workspace that installs it, each with
+    the token its installation stored. Requests are authorized without a Slack call inside an ack."""
+    oauth = settings.oauth
     client = client or make_client(settings.bot_token, settings.api_url)
-    gateway = Gateway(client)
-    identity = connect(gateway, engine, settings.api_url, settings.startup_wait_seconds, clock)
+    installations = Installations(engine, oauth.client_id) if oauth else None
+    gateway = Gateway(client, installations)
+    # one workspace: who its token is, asked once at start-up (None: installed from a link)
+    identity = None if oauth else connect(gateway, engine, settings.api_url, settings.startup_wait_seconds, clock)
     currency = settings.letterhead.provider.currency
     # links can be read whenever their secret is set (links made before PUBLIC_URL was unset still open)
     links = Links(settings.signing.public_url or "", settings.signing.secret) if settings.signing.secret else None
@@ -156,13 +162,22 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
         locale=settings.letterhead.provider.locale, completion=settings.reminders.completion,
         signing=settings.signing,
     )
+    provider = language(ctx.locale)
     # process_before_response: the ack is the listener's return, with no 10 ms polling; slow work runs in
     # lazy listeners and the effect runner, after the ack.
-    logging.getLogger("slack_bolt.App").addFilter(_SAME_TOKEN)  # once: the same filter is not added twice
-    app = ObservedApp(client=client, signing_secret=settings.signing_secret, process_before_response=True,
-              authorize=authorization(identity, settings.bot_token))
-    # ours run after Bolt's own, before any listener
-    app.middleware(only_this_workspace(identity, language(ctx.locale)))
+    if identity is None:  # installed from a link
+        assert oauth is not None and installations is not None  # identity is None only then
+        app = ObservedApp(client=client, signing_secret=settings.signing_secret, process_before_response=True,
+                          oauth_flow=install_flow(oauth, settings.api_url, engine, installations, provider, clock),
+                          authorize=InstalledAuthorize(installations),
+                          user_facing_authorize_error_message=provider._(NOT_INSTALLED_HERE))
+        uninstall.register(app, ctx, installations)
+    else:
+        logging.getLogger("slack_bolt.App").addFilter(_SAME_TOKEN)  # once: the same filter is not added twice
+        app = ObservedApp(client=client, signing_secret=settings.signing_secret, process_before_response=True,
+                          authorize=authorization(identity, settings.bot_token or ""))
+        # ours run after Bolt's own, before any listener
+        app.middleware(only_this_workspace(identity, provider))
     for listeners in (dedup, commands, actions, views, options, events, history, signing):
         listeners.register(app, ctx)
 

@@ -426,7 +426,8 @@ def _effects(args: argparse.Namespace) -> int:
     lang: Language = args.lang
     engine = _database(args)
     if args.effects_command == "list":
-        statuses = ["pending", "failed", "done"] if args.all else ["pending", "failed"]
+        # cancelled: owed by a workspace that uninstalled the app (bot/installs.py); never run, nor retried
+        statuses = ["pending", "failed", "done", "cancelled"] if args.all else ["pending", "failed"]
         with Session(engine) as session:
             # each with its order's number (none for a digest, which is about no one order)
             rows = session.exec(select(PendingEffect, ServiceOrder.number)
@@ -585,7 +586,7 @@ def parser(lang: Language | None = None) -> argparse.ArgumentParser:
     effects_sub = effects.add_subparsers(dest="effects_command", required=True)
     listing = effects_sub.add_parser("list", help=_("pending and failed effects, with their last error"),
                                   parents=[team])
-    listing.add_argument("--all", action="store_true", help=_("done ones too"))
+    listing.add_argument("--all", action="store_true", help=_("done and cancelled ones too"))
     again = effects_sub.add_parser("retry", help=_("try failed effects again (all, or the ids given)"), parents=[team])
     again.add_argument("id", nargs="*", type=_whole(lang, _("effect id")))
     effects.set_defaults(func=_effects)

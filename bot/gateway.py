@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -25,6 +25,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from bot.metrics import SLACK_CALLS, SLACK_ERRORS
+from storage.scope import current
 
 log = logging.getLogger(__name__)
 # slack_sdk logs every failed try as an error; while Slack is awaited at start-up, the caller says it once
@@ -113,8 +114,8 @@ class SlackError(Exception):
             return ("the app's Messages tab is off, and the app's direct messages show there: turn it on (read-only "
                     "is enough; manifest.yml has it), then run `service-orders effects retry`")
         if self.code in NEEDS_ADMIN:
-            return (f"Slack refused the bot token ({self.code}): reinstall the app, set SLACK_BOT_TOKEN to the new "
-                    "token, then run `service-orders effects retry`")
+            return (f"Slack refused the bot token ({self.code}): reinstall the app (from /slack/install when installed "
+                    "from a link; else set SLACK_BOT_TOKEN to the new token), then run `service-orders effects retry`")
         return None
 
 
@@ -164,7 +165,7 @@ class _CountedRateLimits(RateLimitErrorRetryHandler):
         return limited
 
 
-def make_client(token: str, api_url: str, timeout: int = 15) -> WebClient:
+def make_client(token: str | None, api_url: str, timeout: int = 15) -> WebClient:
     """A WebClient with our retry policy: 429s honour Retry-After, 5xx and dropped connections retry."""
     client = WebClient(token=token, base_url=api_url, timeout=timeout)
     client.retry_handlers = [
@@ -194,11 +195,63 @@ class _Refuse(urllib.request.HTTPRedirectHandler):
 _NO_REDIRECTS = urllib.request.build_opener(_Refuse)
 
 
+# Codes that say the token itself is dead: a cached one is dropped, so the next call reads it afresh
+TOKEN_REFUSED = frozenset({ErrorCode.INVALID_AUTH, ErrorCode.NOT_AUTHED, ErrorCode.ACCOUNT_INACTIVE,
+                           ErrorCode.TOKEN_REVOKED})
+
+
+@dataclass(frozen=True)
+class InstalledBot:
+    """A workspace's bot as its installation recorded it."""
+
+    team_id: str
+    bot_token: str
+    bot_user_id: str
+    bot_id: str | None = None
+    enterprise_id: str | None = None
+    scopes: tuple[str, ...] = ()
+
+
+class Installed(Protocol):
+    """Each workspace's bot, installed from a link (bot/installs.py)."""
+
+    def bot(self, team_id: str) -> InstalledBot | None: ...
+
+    def forget(self, team_id: str) -> None: ...
+
+
 class Gateway:
-    def __init__(self, client: WebClient) -> None:
-        self.client = client
-        self.once = once_client(client)
+    """Every Slack call goes through here, with the bot token of the workspace being served: the one
+    SLACK_BOT_TOKEN's, or, installed from a link (`installed`), that of the workspace in scope
+    (storage/scope.py). Its callers never know which."""
+
+    def __init__(self, client: WebClient, installed: Installed | None = None) -> None:
+        self._client = client  # with `installed`: the settings (API URL, timeout) each workspace's client copies
+        self._once = once_client(client)
+        self._installed = installed
+        self._clients: dict[str, tuple[str, WebClient, WebClient]] = {}  # team: (its token, client, once)
         self._bot_user_id: str | None = None
+
+    @property
+    def client(self) -> WebClient:
+        return self._clients_now()[0]
+
+    @property
+    def once(self) -> WebClient:
+        return self._clients_now()[1]
+
+    def _clients_now(self) -> tuple[WebClient, WebClient]:
+        if self._installed is None:
+            return self._client, self._once
+        team = current()
+        bot = self._installed.bot(team)
+        if bot is None:  # uninstalled (or never installed): as Slack would answer a token it does not know
+            raise _counted(SlackError("auth", ErrorCode.NOT_AUTHED, f"the app is not installed in {team}"))
+        known = self._clients.get(team)
+        if known is None or known[0] != bot.bot_token:
+            client = make_client(bot.bot_token, self._client.base_url, self._client.timeout)
+            known = self._clients[team] = (bot.bot_token, client, once_client(client))
+        return known[1], known[2]
 
     def _call(self, method: str, *, once: bool = False, **kwargs: Any) -> dict[str, Any]:
         client = self.once if once else self.client
@@ -206,7 +259,10 @@ class Gateway:
         try:
             return getattr(client, method.replace(".", "_"))(**kwargs).data  # type: ignore[no-any-return]
         except SlackApiError as error:
-            raise _counted(_typed(method, error)) from error
+            failure = _typed(method, error)
+            if self._installed is not None and failure.code in TOKEN_REFUSED:
+                self._installed.forget(current())  # revoked, or replaced by a reinstall: read it again next time
+            raise _counted(failure) from error
         except (SlackClientError, OSError) as error:
             raise _counted(SlackError(method, ErrorCode.CONNECTION_ERROR, str(error))) from error
 
@@ -241,6 +297,12 @@ class Gateway:
 
     @property
     def bot_user_id(self) -> str:
+        """The bot's own user id in the workspace being served."""
+        if self._installed is not None:
+            bot = self._installed.bot(current())
+            if bot is None:
+                raise _counted(SlackError("auth", ErrorCode.NOT_AUTHED, "the app is not installed here"))
+            return bot.bot_user_id
         if self._bot_user_id is None:
             self._bot_user_id = self._call("auth.test")["user_id"]
         return self._bot_user_id

@@ -1,7 +1,8 @@
 """HTTP mode: Slack's requests at POST /slack/events, a health check at GET /healthz, metrics at GET /metrics
 (bot/metrics.py; METRICS says who may read them), the client's signing page
-under /sign/ (bot/signing_page.py), served by waitress (threaded: one slow request does not hold up the others).
-In Socket Mode, `web_app` serves the health check, the metrics and the signing page on WEB_PORT."""
+under /sign/ (bot/signing_page.py), and, installed from a link, GET /slack/install and Slack's redirect back
+(bot/install_flow.py), served by waitress (threaded: one slow request does not hold up the others).
+In Socket Mode, `web_app` serves all but Slack's requests on WEB_PORT."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from slack_bolt import App, BoltRequest
+from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from slack_sdk.signature import SignatureVerifier
@@ -108,12 +110,28 @@ def _metrics(engine: Engine, access: Access, environ: dict[str, Any],
     return [data]
 
 
+def _install(app: App, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """The install link and Slack's redirect back, by Bolt's own WSGI adapter (its OAuth flow, bot/install_flow.py)."""
+    if environ.get("REQUEST_METHOD", "") != "GET":
+        return _reply(start_response, "405 Method Not Allowed", {"error": "use GET"})
+    try:
+        return SlackRequestHandler(app)(environ, start_response)
+    except Exception:  # the database or Slack failed mid-install: the person tries again, no traceback for them
+        log.exception("the install flow failed at %s", environ.get("PATH_INFO"))
+        return _reply(start_response, "503 Service Unavailable", {"error": "try again in a moment"})
+
+
 def web_app(bot: Bot, engine: Engine, metrics: Access = Access.LOOPBACK) -> WSGIApp:
-    """The health check, the metrics and the signing page: all that Socket Mode's web listener (WEB_PORT) serves,
-    and every path but EVENTS_PATH in HTTP mode."""
+    """The health check, the metrics, the signing page and, installed from a link, the install link and Slack's
+    redirect back: all that Socket Mode's web listener (WEB_PORT) serves, and every path but EVENTS_PATH in
+    HTTP mode."""
+    flow = bot.app.oauth_flow
+    install_paths = (flow.install_path, flow.redirect_uri_path) if flow is not None else ()
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path in install_paths:
+            return _install(bot.app, environ, start_response)
         if path == "/healthz":
             return _health(engine, start_response)
         if path == "/metrics":

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from datetime import time, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
+
+import yaml
 
 from bot.logs import LogFormat
 from bot.metrics import Access
@@ -162,6 +165,74 @@ def slack_access(env: Mapping[str, str]) -> tuple[str | None, str]:
     return _token(env, "SLACK_BOT_TOKEN"), _api_url(env)
 
 
+MANIFEST = Path(__file__).with_name("manifest.yml")  # the repository's manifest.yml links to it
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+
+
+def manifest_scopes() -> tuple[str, ...]:
+    """The bot scopes manifest.yml asks for: what an install from a link asks for too (one list)."""
+    manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    return tuple(manifest["oauth_config"]["scopes"]["bot"])
+
+
+@dataclass(frozen=True)
+class OAuthApp:
+    """Installed from a link (Slack's OAuth v2 flow) into any number of workspaces: the app's credentials, where
+    Slack sends the browser back, and the bot scopes asked for."""
+
+    client_id: str  # SLACK_CLIENT_ID
+    client_secret: str  # SLACK_CLIENT_SECRET
+    redirect_uri: str | None  # SLACK_REDIRECT_URI, or PUBLIC_URL + REDIRECT_PATH; None: the app's only one
+    scopes: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return f"OAuthApp(client_id={self.client_id!r}, redirect_uri={self.redirect_uri!r}, ...)"
+
+    @property
+    def redirect_path(self) -> str:
+        """The path the bot serves Slack's redirect at: the redirect URI's own."""
+        return urlsplit(self.redirect_uri).path if self.redirect_uri else REDIRECT_PATH
+
+
+def _redirect_uri(env: Mapping[str, str], public_url: str | None) -> str | None:
+    """SLACK_REDIRECT_URI: an https URL (http only for localhost) with a path, no query or fragment, as the app's
+    settings list it (Slack compares them exactly); unset, PUBLIC_URL's REDIRECT_PATH."""
+    raw = env.get("SLACK_REDIRECT_URI", "").strip()
+    if not raw:
+        return public_url + REDIRECT_PATH if public_url else None
+    refused = SettingsError(N_("SLACK_REDIRECT_URI must be the https address of the bot's {path}, as the app's "
+                               "OAuth & Permissions page lists it (like https://orders.example.com{path}; http "
+                               "only for localhost), not {value}"), path=REDIRECT_PATH, value=repr(raw[:200]))
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - reading it checks it
+    except ValueError:
+        raise refused from None
+    if (any(character.isspace() for character in raw) or not parts.hostname or parts.username or parts.password
+            or parts.query or parts.fragment or parts.path in ("", "/") or parts.port == 0
+            or not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS))):
+        raise refused
+    return raw
+
+
+def _oauth(env: Mapping[str, str], bot_token: str | None, socket_mode: bool) -> OAuthApp | None:
+    """OAuth mode: SLACK_CLIENT_ID and SLACK_CLIENT_SECRET both set (and then no SLACK_BOT_TOKEN)."""
+    client_id, client_secret = _token(env, "SLACK_CLIENT_ID"), _token(env, "SLACK_CLIENT_SECRET")
+    if not client_id and not client_secret:
+        return None
+    if not (client_id and client_secret):
+        raise SettingsError(N_("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together: set both to install the app "
+                               "from a link, or neither to serve one workspace with SLACK_BOT_TOKEN"))
+    if bot_token:
+        raise SettingsError(N_("set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+                               "(installed from a link, in any number of workspaces), not both"))
+    if socket_mode and not env.get("WEB_PORT", "").strip():
+        raise SettingsError(N_("in Socket Mode, installing from a link needs WEB_PORT: the install pages ({install} "
+                               "and {redirect}) are served there"), install=INSTALL_PATH, redirect=REDIRECT_PATH)
+    return OAuthApp(client_id, client_secret, _redirect_uri(env, _public_url(env)), manifest_scopes())
+
+
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 MIN_LINK_SECRET = 32
 MAX_LINK_HOURS = 720  # thirty days: a link that lives longer is one nobody remembers handing over
@@ -242,7 +313,7 @@ def client_signing(env: Mapping[str, str], signing_secret: str | None = None,
 
 @dataclass(frozen=True)
 class Settings:
-    bot_token: str
+    bot_token: str | None  # None: installed from a link (oauth)
     signing_secret: str
     app_token: str | None = None
     api_url: str = DEFAULT_API_URL
@@ -261,6 +332,7 @@ class Settings:
     signing: ClientSigning = ClientSigning()
     metrics: Access = Access.LOOPBACK
     log_format: LogFormat = LogFormat.TEXT
+    oauth: OAuthApp | None = None  # installed from a link into any number of workspaces
 
     def __repr__(self) -> str:  # tokens and secrets never reach a log line
         return f"Settings(api_url={self.api_url!r}, database_url={self.database_url.split('@')[-1]!r}, ...)"
@@ -269,14 +341,16 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None, *, socket_mode: bool = False) -> Settings:
         env = os.environ if env is None else env
         tokens = {name: _token(env, name) for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")}
-        missing = [name for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET") if not tokens[name]]
+        oauth = _oauth(env, tokens["SLACK_BOT_TOKEN"], socket_mode)
+        required = ("SLACK_SIGNING_SECRET",) if oauth else ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+        missing = [name for name in required if not tokens[name]]
         if socket_mode and not tokens["SLACK_APP_TOKEN"]:
             missing.append("SLACK_APP_TOKEN")
         if missing:
             raise SettingsError(N_("missing setting(s): {names} (see the README's settings table)"),
                                 names=", ".join(missing))
         bot_token, signing_secret, app_token = tokens.values()
-        if not bot_token or not bot_token.startswith("xoxb-"):
+        if not oauth and not (bot_token or "").startswith("xoxb-"):
             raise SettingsError(N_("SLACK_BOT_TOKEN must be a bot token (it starts with xoxb-)"))
         if socket_mode and not (app_token or "").startswith("xapp-"):
             raise SettingsError(N_("SLACK_APP_TOKEN must be an app-level token (it starts with xapp-)"))
@@ -300,6 +374,7 @@ class Settings:
             signing=client_signing(env, signing_secret, socket_mode),
             metrics=_choice(env, "METRICS", Access.LOOPBACK, N_("METRICS must be on, loopback or off, not {value}")),
             log_format=_choice(env, "LOG_FORMAT", LogFormat.TEXT, N_("LOG_FORMAT must be text or json, not {value}")),
+            oauth=oauth,
         )
 
 

@@ -15,7 +15,7 @@ from slack_bolt.request.internals import extract_enterprise_id, extract_team_id
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
-from bot.gateway import ErrorCode, Gateway, Identity, SlackError
+from bot.gateway import TOKEN_REFUSED, Gateway, Identity, SlackError
 from bot.listeners.views import not_saved
 from bot.settings import DEFAULT_API_URL, SettingsError
 from i18n import N_, Language
@@ -26,8 +26,6 @@ from workflow.clock import Clock
 
 log = logging.getLogger(__name__)
 
-TOKEN_REFUSED = frozenset({ErrorCode.INVALID_AUTH, ErrorCode.NOT_AUTHED, ErrorCode.ACCOUNT_INACTIVE,
-                           ErrorCode.TOKEN_REVOKED})
 # said to a person of another workspace, whose language we do not know: in the provider's
 ANOTHER_WORKSPACE = N_("This app is installed in another workspace.")
 # pg_advisory_xact_lock's key while a process claims the database ("SOSLACKW" in ASCII): two first starts

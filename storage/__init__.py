@@ -1,0 +1,3 @@
+"""Tables, engine and migrations."""
+
+from storage import installations, models  # noqa: F401  (registers every table on SQLModel.metadata)

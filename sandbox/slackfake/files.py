@@ -165,7 +165,7 @@ def serve_private(ws: Workspace, path: str, authorization: str) -> tuple[int, by
     refuses (or none) a redirect to the workspace's sign-in page; with a good token that lacks files:read, that
     page itself (HTTP 200, HTML), not the file; a file deleted or unknown, 404. Else the bytes."""
     token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
-    if token != ws.bot_token:
+    if not (ws.installed and token and token == ws.bot_token):
         return 302, b"", {"Location": f"{ws.base_url}/?redir={quote(path)}"}
     if "files:read" not in ws.scopes:
         return 200, SIGN_IN_PAGE, {"Content-Type": "text/html; charset=utf-8"}

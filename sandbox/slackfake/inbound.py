@@ -507,6 +507,15 @@ class SlackDriver:
         }
         return self._deliver("events_api", envelope, None if retry_num is None else (retry_num, retry_reason))
 
+    def uninstalled(self) -> tuple[InboundResult, InboundResult]:
+        """Someone removes the app from the driver's workspace: Slack revokes its bot token (FakeSlack.uninstall)
+        and sends `tokens_revoked` (the bot's user id under `bot`) and `app_uninstalled` (docs: each an Events
+        API callback for the workspace, with no authorizations to look up: Bolt skips authorize for them)."""
+        bot = self.fake.bot_user_id
+        self.fake.uninstall()
+        revoked = self.event({"type": "tokens_revoked", "tokens": {"oauth": [], "bot": [bot]}})
+        return revoked, self.event({"type": "app_uninstalled"})
+
     def share_files(
         self,
         user_id: str,

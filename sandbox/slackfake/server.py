@@ -3,7 +3,8 @@
 Transport rules (shared/slack/platform-notes.md §9.1): `POST|GET /api/<method>`; JSON, form and query
 arguments; errors are HTTP 200 `{"ok": false, "error": code}`; an unknown method is HTTP 404
 `unknown_method`; rate limits are HTTP 429 with Retry-After. Besides /api/ it serves the file upload leg
-(/upload/v1/<file id>) and response_url targets (/response/<token>).
+(/upload/v1/<file id>), response_url targets (/response/<team>/<token>) and, for a person's browser, the
+OAuth authorize page (/oauth/v2/authorize, see oauth.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import files as _files  # registers files.* methods
+from . import oauth as _oauth  # registers oauth.v2.access
 from . import views as _views  # registers views.* methods
 from .blocks_text import blocks_to_text, iso, mrkdwn_to_plain, view_to_text
 from .replies import apply_reply
@@ -99,7 +101,10 @@ class Stall:
 
 
 class FakeSlack:
-    """Slack's Web API on 127.0.0.1 with an inspectable, thread-safe workspace."""
+    """Slack's Web API on 127.0.0.1 with inspectable, thread-safe workspaces. The one made with it is its
+    own; `add_workspace` adds more, each with its own team, bot token, users and channels, and a call is served
+    in the workspace its token belongs to, as Slack does. `workspace(team_id)` is a FakeSlack for one of them
+    (the same server): its seeding, inspection and test controls are that workspace's."""
 
     def __init__(
         self,
@@ -135,6 +140,8 @@ class FakeSlack:
             max_text_length=max_text_length,
         )
         self._ws.users[bot_user_id] = User(bot_user_id, bot_name, bot_name, is_bot=True, updated=int(clock()))
+        self._workspaces: dict[str, Workspace] = {team_id: self._ws}  # shared by every view of this server
+        self._oauth = _oauth.OAuthState()
         self._faults: dict[str, list[_Fault]] = {}
         self._stalls: dict[str, Stall] = {}
         self._chaos: tuple[float, random.Random, tuple[str, ...], int] | None = None
@@ -152,7 +159,8 @@ class FakeSlack:
         handler = type("_BoundHandler", (_Handler,), {"fake": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        self._ws.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        for ws in self._workspaces.values():
+            ws.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="FakeSlack", daemon=True
         )
@@ -215,6 +223,102 @@ class FakeSlack:
     @property
     def app_token(self) -> str:
         return self._app_token
+
+    @property
+    def team_name(self) -> str:
+        return self._ws.team_name
+
+    @property
+    def installed(self) -> bool:
+        return self._ws.installed
+
+    # ------------------------------------------------------------------------------------------------------
+    # several workspaces, and installing the app into them
+
+    def add_workspace(self, team_id: str, team_name: str, *, team_domain: str | None = None,
+                      bot_user_id: str | None = None, bot_name: str = "service-orders",
+                      installed: bool = False, enterprise_id: str | None = None) -> FakeSlack:
+        """Another workspace on this Slack, for the same app (its app id and scopes), with a bot user of its
+        own. Not `installed`: its bot token comes from an install (`consent`, then oauth.v2.access). Returns
+        the FakeSlack for it. Ids (channels, files, views) are minted across workspaces, unique as Slack's."""
+        with self._lock:
+            if team_id in self._workspaces:
+                raise ValueError(f"workspace {team_id} exists")
+            primary = self._ws
+            bot = bot_user_id or f"U0B{team_id[-6:]}"
+            ws = Workspace(team_id=team_id, team_name=team_name, team_domain=team_domain or team_id.lower(),
+                           bot_token="", bot_user_id=bot, bot_id=f"B0{team_id[-6:]}", app_id=primary.app_id,
+                           scopes=primary.scopes, clock=primary.clock, installed=False, base_url=primary.base_url,
+                           enterprise_id=enterprise_id)
+            ws.minter = primary.minter
+            ws.users[bot] = User(bot, bot_name, bot_name, is_bot=True, updated=int(ws.now()))
+            self._workspaces[team_id] = ws
+            if installed:
+                self._install(ws, primary.scopes)
+        return self.workspace(team_id)
+
+    def workspace(self, team_id: str) -> FakeSlack:
+        """This server, seen from one of its workspaces."""
+        view = copy.copy(self)  # shares the lock, the server, the faults and every workspace
+        with self._lock:
+            view._ws = self._workspaces[team_id]
+        return view
+
+    @property
+    def team_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._workspaces)
+
+    def set_oauth_app(self, client_id: str, client_secret: str, redirect_urls: Iterable[str]) -> None:
+        """The app's credentials and Redirect URLs, as its OAuth & Permissions settings hold them."""
+        with self._lock:
+            self._oauth.app = _oauth.OAuthApp(client_id, client_secret, tuple(redirect_urls))
+
+    @property
+    def authorize_url(self) -> str:
+        """Slack's authorize page (https://slack.com/oauth/v2/authorize), here."""
+        return self.base_url + _oauth.AUTHORIZE_PATH
+
+    def consent(self, user_id: str, allow: bool = True, org_wide: bool = False) -> None:
+        """The next visit to the authorize page is this workspace's `user_id`, who clicks Allow (or Cancel);
+        `org_wide`: an admin of its Enterprise Grid org installs the app for the whole org."""
+        with self._lock:
+            if user_id not in self._ws.users:
+                raise ValueError(f"unknown user {user_id}: add it with add_user first")
+            if org_wide and not self._ws.enterprise_id:
+                raise ValueError("an org-wide install needs a workspace of an org (add_workspace(enterprise_id=…))")
+            self._oauth.consents.append(_oauth.Consent(self._ws.team_id, user_id, allow, org_wide))
+
+    def uninstall(self) -> None:
+        """Someone removes the app from this workspace: its bot token is revoked at once (Slack then sends
+        app_uninstalled and tokens_revoked: SlackDriver.uninstalled)."""
+        with self._lock:
+            ws = self._ws
+            if ws.bot_token:
+                ws.revoked.add(ws.bot_token)
+            ws.installed, ws.bot_token = False, ""
+
+    def _install(self, ws: Workspace, scopes: Iterable[str]) -> None:
+        """The app installed (again) in `ws`: a bot token, kept across reinstalls, new after an uninstall."""
+        if not ws.bot_token:
+            ws.bot_token = f"xoxb-{secrets.randbelow(10**12)}-{secrets.randbelow(10**12)}-{secrets.token_hex(12)}"
+        ws.installed, ws.scopes = True, tuple(scopes)
+
+    def _holding(self, file_id: str) -> FakeSlack:
+        """The view of the workspace a file was made in (the first one when none was)."""
+        with self._lock:
+            team = next((t for t, ws in self._workspaces.items() if file_id in ws.files), None)
+        return self.workspace(team) if team else self
+
+    def _workspace_of(self, token: str | None) -> Workspace | None:
+        """The workspace a bot token works in, if any."""
+        with self._lock:
+            return next((ws for ws in self._workspaces.values() if token and ws.installed and ws.bot_token == token),
+                        None)
+
+    def _revoked(self, token: str) -> bool:
+        with self._lock:
+            return any(token in ws.revoked for ws in self._workspaces.values())
 
     # ------------------------------------------------------------------------------------------------------
     # seeding
@@ -593,9 +697,15 @@ class FakeSlack:
                     return _Fault(error, status, retry_after)
             return None
 
-    def _record(self, method: str, args: dict[str, Any], status: int, response: dict[str, Any]) -> None:
+    def _record(self, method: str, args: dict[str, Any], status: int, response: dict[str, Any],
+                headers: dict[str, str] | None = None) -> None:
+        """Kept with the workspace the call's token is for (the first one's when it names none)."""
+        auth = (headers or {}).get("authorization", "")
+        ws = self._workspace_of(auth[7:].strip()) if auth.lower().startswith("bearer ") else None
+        if ws is None and method == _oauth.ACCESS and response.get("ok"):  # the install's workspace
+            ws = next((w for w in self._workspaces.values() if w.bot_token == response.get("access_token")), None)
         with self._lock:
-            self._ws.calls.append(Call(method, args, status, response))
+            (ws or self._ws).calls.append(Call(method, args, status, response))
 
     def _handle_api(
         self, method: str, headers: dict[str, str], args: dict[str, Any] | ApiError, body_token: str | None
@@ -606,6 +716,8 @@ class FakeSlack:
             return 404, {"ok": False, "error": "unknown_method", "req_method": method}, extra_headers
         if isinstance(args, ApiError):
             return 200, args.body(), extra_headers
+        if method == _oauth.ACCESS:  # the app's credentials, not a token
+            return self._handle_access(headers, args)
         auth = headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else body_token
         if spec is None:
@@ -614,26 +726,28 @@ class FakeSlack:
             return 200, {"ok": False, "error": "not_authed"}, extra_headers
         if token == self._app_token:  # an app-level token is good for apps.connections.* only
             return 200, {"ok": False, "error": "not_allowed_token_type"}, extra_headers
-        if token != self._ws.bot_token:
-            return 200, {"ok": False, "error": "invalid_auth"}, extra_headers
-        extra_headers["x-oauth-scopes"] = ",".join(self._ws.scopes)
+        ws = self._workspace_of(token)
+        if ws is None:
+            error = "token_revoked" if self._revoked(token) else "invalid_auth"  # an uninstall revoked it
+            return 200, {"ok": False, "error": error}, extra_headers
+        extra_headers["x-oauth-scopes"] = ",".join(ws.scopes)
         extra_headers["x-accepted-oauth-scopes"] = ",".join(spec.scopes)
         fault = self._take_fault(method)
         if fault is not None and fault.status != LOST:
             if fault.status == 429:
                 extra_headers["Retry-After"] = str(fault.retry_after)
             return fault.status, {"ok": False, "error": fault.error}, extra_headers
-        if spec.scopes and not set(spec.scopes) & set(self._ws.scopes):
+        if spec.scopes and not set(spec.scopes) & set(ws.scopes):
             body = {
                 "ok": False,
                 "error": "missing_scope",
                 "needed": spec.scopes[0],
-                "provided": ",".join(self._ws.scopes),
+                "provided": ",".join(ws.scopes),
             }
             return 200, body, extra_headers
         with self._lock:
             try:
-                result = {"ok": True, **spec.handler(self._ws, Args(args))}
+                result = {"ok": True, **spec.handler(ws, Args(args))}
             except ApiError as e:
                 if e.error not in spec.errors | TRANSPORT_ERRORS:
                     # A code not declared for the method would slip past the documentation check.
@@ -648,13 +762,25 @@ class FakeSlack:
             stall.release.wait(60)
         return 200, result, extra_headers
 
+    def _handle_access(self, headers: dict[str, str],
+                       args: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """oauth.v2.access: the code the authorize page gave, for the workspace's bot token (installing it)."""
+        with self._lock:
+            try:
+                grant = _oauth.redeem(self._oauth, headers, args, self._ws.now())
+            except ApiError as e:
+                return 200, e.body(), {}
+            ws = self._workspaces[grant.team_id]
+            self._install(ws, grant.scopes)
+            return 200, _oauth.access_answer(ws, grant), {}
+
     def _handle_app_level(self, method: str, token: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
         """apps.connections.open: the app-level token only (REF: missing_args without one, invalid_auth for
         a bad one; a bot token is the wrong type, Slack's common not_allowed_token_type)."""
         if not token:
             return 200, {"ok": False, "error": "missing_args"}, {}
         if token != self._app_token:
-            error = "not_allowed_token_type" if token == self._ws.bot_token else "invalid_auth"
+            error = "not_allowed_token_type" if self._workspace_of(token) else "invalid_auth"
             return 200, {"ok": False, "error": error}, {}
         headers = {"x-oauth-scopes": ",".join(APP_TOKEN_SCOPES), "x-accepted-oauth-scopes": ",".join(APP_TOKEN_SCOPES)}
         fault = self._take_fault(method)
@@ -664,12 +790,13 @@ class FakeSlack:
             return fault.status, {"ok": False, "error": fault.error}, headers
         return 200, {"ok": True, "url": self.socket_mode.issue_url(self.base_url)}, headers
 
-    def _handle_response_url(self, token: str, body: bytes) -> tuple[int, str]:
+    def _handle_response_url(self, team_id: str, token: str, body: bytes) -> tuple[int, str]:
         with self._lock:
-            ru = self._ws.response_urls.get(token)
+            ws = self._workspaces.get(team_id)
+            ru = ws.response_urls.get(token) if ws else None
             if ru is None:
                 return 404, "no_service"
-            if self._ws.now() - ru.issued_at > RESPONSE_URL_TTL:
+            if ws is None or ws.now() - ru.issued_at > RESPONSE_URL_TTL:
                 return 404, "expired_url"
             if ru.uses >= RESPONSE_URL_USES:
                 return 404, "used_url"
@@ -680,8 +807,8 @@ class FakeSlack:
             if not isinstance(payload, dict):
                 return 400, "invalid_payload"
             ru.uses += 1
-            problem = apply_reply(self._ws, ru.channel_id, ru.user_id, ru.message_ts, payload)
-            self._ws.calls.append(Call("response_url", payload, 400 if problem else 200, {"error": problem}))
+            problem = apply_reply(ws, ru.channel_id, ru.user_id, ru.message_ts, payload)
+            ws.calls.append(Call("response_url", payload, 400 if problem else 200, {"error": problem}))
             return (400, problem) if problem else (200, "ok")
 
 
@@ -747,41 +874,42 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 status, payload, extra = self.fake._handle_api(method, headers, args, body_token)
             except Exception as e:  # a fake bug must be loud, not a hung client
-                self.fake._record(method, {}, 500, {"exception": repr(e)})
+                self.fake._record(method, {}, 500, {"exception": repr(e)}, headers)
                 self._send(500, b"Internal Server Error", "text/plain; charset=utf-8")
                 raise
             recorded = args if isinstance(args, dict) else {}
             if status == 0:  # a dropped connection: no answer at all
-                self.fake._record(method, recorded, 0, payload if "lost" in payload else {"dropped": True})
+                self.fake._record(method, recorded, 0, payload if "lost" in payload else {"dropped": True}, headers)
                 self.close_connection = True
                 return
             if status >= 500:
-                self.fake._record(method, recorded, status, payload)
+                self.fake._record(method, recorded, status, payload, headers)
                 self._send(status, b"Internal Server Error", "text/plain; charset=utf-8")
                 return
-            self.fake._record(method, recorded, status, payload)
+            self.fake._record(method, recorded, status, payload, headers)
             self._send(status, json.dumps(payload).encode(), "application/json; charset=utf-8", extra)
             return
         if path.startswith("/upload/v1/") and self.command == "POST":
             file_id = path.rsplit("/", 1)[-1]
-            fault = self.fake._take_fault("upload")
+            fake = self.fake._holding(file_id)
+            fault = fake._take_fault("upload")
             if fault is not None and fault.status == LOST:
-                with self.fake._lock:
-                    _files.receive_upload(self.fake._ws, file_id, body)
-                self.fake._record("upload", {"file_id": file_id, "length": len(body)}, 0, {"lost": True})
+                with fake._lock:
+                    _files.receive_upload(fake._ws, file_id, body)
+                fake._record("upload", {"file_id": file_id, "length": len(body)}, 0, {"lost": True})
                 self.close_connection = True
                 return
             if fault is not None:
-                self.fake._record("upload", {"file_id": file_id, "length": len(body)}, fault.status, {})
+                fake._record("upload", {"file_id": file_id, "length": len(body)}, fault.status, {})
                 if fault.status == 0:
                     self.close_connection = True
                     return
                 self._send(fault.status, fault.error.encode(), "text/plain; charset=utf-8")
                 return
-            with self.fake._lock:
-                status, text = _files.receive_upload(self.fake._ws, file_id, body)
+            with fake._lock:
+                status, text = _files.receive_upload(fake._ws, file_id, body)
             ctype = self.headers.get("Content-Type", "")
-            self.fake._record(
+            fake._record(
                 "upload",
                 {"file_id": file_id, "length": len(body), "content_type": ctype},
                 status,
@@ -790,30 +918,39 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, text.encode(), "text/plain; charset=utf-8")
             return
         if path.startswith("/files-pri/") and self.command == "GET":
-            fault = self.fake._take_fault("url_private")
+            team = path.split("/")[2].partition("-")[0] if path.count("/") >= 3 else ""
+            fake = self.fake.workspace(team) if team in self.fake.team_ids else self.fake
+            fault = fake._take_fault("url_private")
             if fault is not None and fault.status in (0, LOST):
-                self.fake._record("url_private", {"path": path}, 0, {"dropped": True})
+                fake._record("url_private", {"path": path}, 0, {"dropped": True})
                 self.close_connection = True
                 return
             if fault is not None:
-                self.fake._record("url_private", {"path": path}, fault.status, {})
+                fake._record("url_private", {"path": path}, fault.status, {})
                 self._send(fault.status, fault.error.encode(), "text/plain; charset=utf-8")
                 return
-            with self.fake._lock:
-                status, data, headers = _files.serve_private(self.fake._ws, path,
+            with fake._lock:
+                status, data, headers = _files.serve_private(fake._ws, path,
                                                              self.headers.get("Authorization", ""))
-                self.fake._ws.calls.append(Call("url_private", {"path": path}, status, {"length": len(data)}))
+                fake._ws.calls.append(Call("url_private", {"path": path}, status, {"length": len(data)}))
             ctype = headers.pop("Content-Type", "text/plain; charset=utf-8")
             self._send(status, data, ctype, headers)
             return
         if path == "/" and self.command == "GET":  # where a refused file download is sent: the sign-in page
             self._send(200, _files.SIGN_IN_PAGE, "text/html; charset=utf-8")
             return
+        if path == _oauth.AUTHORIZE_PATH and self.command == "GET":  # a person's browser, not the app
+            with self.fake._lock:
+                status, page, headers = _oauth.authorize(self.fake._oauth, parts.query, self.fake._workspaces,
+                                                         self.fake._ws.now())
+            self._send(status, page.encode(), "text/html; charset=utf-8", headers)
+            return
         if path in ("/link", "/link/"):  # the Socket Mode WebSocket URL apps.connections.open hands out
             self.fake.socket_mode.serve(self)
             return
         if path.startswith("/response/") and self.command == "POST":
-            status, text = self.fake._handle_response_url(path.rsplit("/", 1)[-1], body)
+            team, _, token = path[len("/response/"):].partition("/")
+            status, text = self.fake._handle_response_url(team, token, body)
             self._send(status, text.encode(), "text/plain; charset=utf-8")
             return
         self._send(404, b"Not Found", "text/plain; charset=utf-8")

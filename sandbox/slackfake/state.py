@@ -214,6 +214,9 @@ class Workspace:
     home_tab_enabled: bool = True
     messages_tab_enabled: bool = True  # the app's Messages tab, where its DMs show
     max_text_length: int = 40_000
+    installed: bool = True  # the app is installed here: its bot token works
+    enterprise_id: str | None = None  # its Enterprise Grid org, if any
+    revoked: set[str] = field(default_factory=set)  # bot tokens an uninstall revoked
     # Slack shares a completed upload into its channels after files.completeUploadExternal answers: the
     # share's message reaches conversations.history this many seconds later
     share_delay: float = 0.0

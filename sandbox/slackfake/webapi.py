@@ -335,6 +335,7 @@ def auth_test(ws: Workspace, args: Args) -> dict[str, Any]:
         "team_id": ws.team_id,
         "user_id": ws.bot_user_id,
         "bot_id": ws.bot_id,
+        **({"enterprise_id": ws.enterprise_id} if ws.enterprise_id else {}),
         "is_enterprise_install": False,
     }
 
