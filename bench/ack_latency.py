@@ -84,6 +84,7 @@ from storage.models import (
     AuditEvent,
     CatalogEntry,
     LineItem,
+    OrderNumbering,
     OrderVersion,
     PendingEffect,
     Person,
@@ -178,7 +179,8 @@ class OrderHistory:
         client, site = rng.choice(self.sites)
         requester = rng.choice(PAST_REQUESTERS)
         order: dict[str, Any] = {
-            "id": order_id, "state": State.PENDING_APPROVAL.value, "revision": 0, "requester_id": requester,
+            "id": order_id, "number": order_id, "state": State.PENDING_APPROVAL.value, "revision": 0,
+            "requester_id": requester,
             "client_code": client.code, "site_code": site.code,
             "requested_date": (at + timedelta(days=rng.randint(1, 20))).date(), "priority": rng.choice(PRIORITIES),
             "description": f"Job {order_id}: " + rng.choice(["replace the HVAC filters", "patch the slab",
@@ -284,6 +286,8 @@ def seed(engine: Engine, count: int) -> tuple[SeedRows, float]:
         for model, table_rows in rows.tables():
             if table_rows:
                 connection.execute(insert(model), table_rows)
+        # the workspace's numbering counts on from the seeded orders, as if it had given their numbers
+        connection.execute(insert(OrderNumbering), [{"last": len(rows.orders)}])
         if engine.dialect.name == "postgresql":  # explicit ids: move the id sequences past them
             for model in (ServiceOrder, OrderVersion):
                 table = model.__tablename__

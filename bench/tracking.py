@@ -79,7 +79,7 @@ def seed(engine: Engine, states: list[tuple[State, int]], rng: random.Random, mi
             created = NOW - timedelta(minutes=rng.randint(10, 10 * 24 * 60))
             scheduled = (NOW + timedelta(days=rng.randint(-5, 5))).date() if state != State.PENDING_APPROVAL else None
             orders.append({
-                "id": order_id, "state": state.value, "revision": 1, "requester_id": "U0REQ0001",
+                "id": order_id, "number": order_id, "state": state.value, "revision": 1, "requester_id": "U0REQ0001",
                 "client_code": client, "site_code": site, "requested_date": (created + timedelta(days=3)).date(),
                 "priority": PRIORITY_MIX[order_id % 10] if mixed else "normal", "description": f"Job {order_id}",
                 "scheduled_date": scheduled,

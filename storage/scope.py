@@ -10,6 +10,7 @@ Core statements run on a connection (`session.connection().execute`) are not the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Table, event
 from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
+from sqlalchemy.orm.util import LoaderCriteriaOption
 from sqlalchemy.sql.util import find_tables
 from sqlmodel import Field, Session, SQLModel
 
@@ -107,9 +109,15 @@ def _only_this_workspace(state: ORMExecuteState) -> None:
         return
     # criteria for each scoped table, applied wherever it appears (a join, a subquery, an alias: the lambda is
     # called with each; `team` becomes a bound parameter, so the statement stays cached across workspaces)
-    state.statement = state.statement.options(*(
-        with_loader_criteria(model, lambda cls: cls.workspace == team, include_aliases=True)
-        for model in _scoped_models()))
+    state.statement = state.statement.options(*_criteria(team))
+
+
+@functools.lru_cache(maxsize=1024)
+def _criteria(team: str) -> tuple[LoaderCriteriaOption, ...]:
+    """Each scoped table's rows of `team`, wherever the table appears (a join, a subquery, an alias: the lambda
+    is called with each). Built once per workspace: building them costs more than the rest of the hook."""
+    return tuple(with_loader_criteria(model, lambda cls: cls.workspace == team, include_aliases=True)
+                 for model in _scoped_models())
 
 
 def adopt_unclaimed(session: Session, team: str) -> int:
