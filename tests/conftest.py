@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlmodel import SQLModel
 
 from sandbox.local import TEAM  # the workspace of the tests: the fake Slack's
@@ -55,6 +55,13 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
                                    connected_at=datetime(2026, 1, 1, tzinfo=UTC)))
     yield engine
     engine.dispose()
+
+
+def forget_workspaces(engine: Engine) -> Engine:
+    """`engine` as no bot start and no install has recorded a workspace in yet (their first one does)."""
+    with session_scope(engine) as session:
+        session.execute(delete(SlackWorkspace))
+    return engine
 
 
 @pytest.fixture

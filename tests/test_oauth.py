@@ -37,7 +37,7 @@ from sandbox.slackfake import FakeSlack, SlackDriver
 from storage import installations as tables
 from storage.models import PendingEffect, ServiceOrder, SlackWorkspace
 from storage.scope import serving
-from tests.conftest import SAMPLE_CATALOG
+from tests.conftest import SAMPLE_CATALOG, forget_workspaces
 from tests.test_cli import CLI
 from workflow.catalog import import_csv
 from workflow.people import grant
@@ -87,6 +87,12 @@ def get(url: str, cookie: str | None = None) -> tuple[int, dict[str, str], str]:
 def cookie_of(headers: dict[str, str]) -> str:
     jar = SimpleCookie(headers["Set-Cookie"])
     return "; ".join(f"{name}={morsel.value}" for name, morsel in jar.items())
+
+
+@pytest.fixture
+def engine(engine: Engine) -> Engine:
+    """A database no workspace has installed the app in yet."""
+    return forget_workspaces(engine)
 
 
 @pytest.fixture

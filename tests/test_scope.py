@@ -96,10 +96,7 @@ def _cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_commands_name_the_workspace_when_there_are_several(engine: Engine, workspace: str) -> None:
-    url = engine.url.render_as_string(hide_password=False)
-    with session_scope(engine) as session:
-        session.add(SlackWorkspace(team_id=workspace, team_name="Fake Workspace", bot_user_id="U0BOT",
-                                   connected_at=NOW))
+    url = engine.url.render_as_string(hide_password=False)  # its one workspace is the fake's (conftest)
     grant(engine, SUPERVISOR, [Role.SUPERVISOR])
     listed = _cli("roles", "list", url=url)  # one workspace: it is the one
     assert listed.returncode == 0 and SUPERVISOR in listed.stdout, listed.stderr

@@ -68,7 +68,9 @@ def test_a_submission_pointed_at_an_order_that_does_not_exist_is_refused(seeded)
         order_id = submit(ws)
         form = ws.open_step(SUPERVISOR, order_id, "approve")
         body = forged_submission(ws, SUPERVISOR, form, order_id=999)
-        assert body["response_action"] == "update" and "SO-000999" in json.dumps(body["view"])
+        # an id is no order's number: the refusal names none (999 may be another workspace's order)
+        assert body["response_action"] == "update" and "There is no such order." in json.dumps(body["view"])
+        assert "999" not in json.dumps(body["view"])
         assert audit(ws) == ["submit"]
 
 

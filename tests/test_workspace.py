@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, func
+from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from bot.cards import step_action_id
@@ -22,7 +22,6 @@ from forms.elements import notice
 from sandbox.local import SIGNING_SECRET, LocalWorkspace
 from sandbox.slackfake.inbound import InboundResult, SlackDriver
 from sandbox.slackfake.server import FakeSlack
-from storage.db import session_scope
 from storage.models import (
     AuditEvent,
     HomeViewer,
@@ -32,7 +31,7 @@ from storage.models import (
     SlackEvent,
     SlackWorkspace,
 )
-from tests.conftest import OUTSIDER, REQUESTER, SUPERVISOR
+from tests.conftest import OUTSIDER, REQUESTER, SUPERVISOR, forget_workspaces
 from tests.test_cli import CLI, free_port
 from tests.test_end_to_end import PEOPLE, submit
 from workflow.document import Provider
@@ -53,9 +52,7 @@ def workspaces(engine: Engine) -> list[tuple[str, str]]:
 @pytest.fixture
 def engine(engine: Engine) -> Engine:
     """A database no bot has started on: no workspace recorded yet (the first start records its own)."""
-    with session_scope(engine) as session:
-        session.execute(delete(SlackWorkspace))
-    return engine
+    return forget_workspaces(engine)
 
 
 @pytest.fixture
