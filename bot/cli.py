@@ -232,7 +232,7 @@ def _catalog(args: argparse.Namespace) -> int:
     # not in logs, pipes or cron mail
     progress = ImportProgress(sys.stderr, args.lang) if sys.stderr.isatty() else None
     try:
-        report = import_csv(engine, Path(args.file), progress, resolve_email=_email_resolver())
+        report = import_csv(engine, Path(args.file), progress, resolve_email=_email_resolver(engine))
     except SlackError as error:  # raised by the resolver, before anything was written
         raise _lookup_failed(error) from None
     except OSError as error:  # a read that fails part-way (the file's own checks are the import's)
@@ -246,13 +246,18 @@ def _catalog(args: argparse.Namespace) -> int:
     return 0
 
 
-def _email_resolver() -> Callable[[str], str | None] | None:
-    """Who has an e-mail, asked of Slack (users.lookupByEmail): only with SLACK_BOT_TOKEN set, and only when
-    the file names someone by e-mail (without the token, such a file is refused naming the setting)."""
+def _email_resolver(engine: Engine) -> Callable[[str], str | None] | None:
+    """Who has an e-mail, asked of Slack (users.lookupByEmail) in the command's workspace: with its installation's
+    token when the app is installed from a link, else with SLACK_BOT_TOKEN; only when the file names someone by
+    e-mail (without a token, such a file is refused naming the setting)."""
     from bot.gateway import Gateway, make_client
-    from bot.settings import slack_access
+    from bot.installs import Installations
+    from bot.settings import link_client_id, slack_access
 
     token, api_url = slack_access(os.environ)
+    client_id = link_client_id(os.environ)
+    if client_id:
+        return Gateway(make_client("", api_url), Installations(engine, client_id)).user_by_email
     if token is None:
         return None
     return Gateway(make_client(token, api_url)).user_by_email
@@ -608,18 +613,30 @@ def _database(args: argparse.Namespace) -> Engine:
     """The database, migrated, for a command on a workspace's data, which from here on works in the workspace
     `--team` names; else the only one; else, before any start recorded one, in the rows that start will claim
     (UNCLAIMED). Chosen once for the process: the command's reads and writes are all that workspace's."""
+    from bot.settings import INSTALL_PATH, link_client_id
+
     engine = make_engine()
     init_db(engine)
     with Session(engine) as session:
         known = session.exec(select(SlackWorkspace).order_by(SlackWorkspace.team_id)).all()
-    listed = ", ".join(f"{row.team_id} ({row.team_name})" for row in known)
-    if args.team is not None and not any(row.team_id == args.team for row in known):
-        raise CliError(N_("The app was never installed in a workspace {team}. Installed: {teams}."),
-                       team=args.team[:32], teams=listed or "-")
-    if args.team is None and len(known) > 1:
+    served = [row for row in known if row.uninstalled_at is None]
+    listed = ", ".join(f"{row.team_id} ({row.team_name})" for row in served)
+    if args.team is not None:  # one that uninstalled the app keeps its data: it can still be read
+        if not any(row.team_id == args.team for row in known):
+            raise CliError(N_("The app was never installed in a workspace {team}. Installed: {teams}."),
+                           team=args.team[:32], teams=listed or "-")
+        team = args.team
+    elif len(served) > 1:
         raise CliError(N_("The app is installed in {count} workspaces ({teams}): say which with --team."),
-                       count=len(known), teams=listed)
-    WORKSPACE.set(args.team or (known[0].team_id if known else UNCLAIMED))
+                       count=len(served), teams=listed)
+    elif served:
+        team = served[0].team_id
+    elif link_client_id(os.environ):  # rows of no workspace would go to whoever installs first, from a public link
+        raise CliError(N_("No workspace has the app installed yet: install it from {path} first, then name the "
+                          "workspace with --team."), path=INSTALL_PATH)
+    else:  # SLACK_BOT_TOKEN's workspace, at the bot's first start
+        team = UNCLAIMED
+    WORKSPACE.set(team)
     return engine
 
 

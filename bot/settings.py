@@ -216,6 +216,11 @@ def _redirect_uri(env: Mapping[str, str], public_url: str | None) -> str | None:
     return raw
 
 
+def link_client_id(env: Mapping[str, str]) -> str | None:
+    """SLACK_CLIENT_ID: set, the app is installed from a link, in any number of workspaces."""
+    return _token(env, "SLACK_CLIENT_ID")
+
+
 def _oauth(env: Mapping[str, str], bot_token: str | None, socket_mode: bool) -> OAuthApp | None:
     """OAuth mode: SLACK_CLIENT_ID and SLACK_CLIENT_SECRET both set (and then no SLACK_BOT_TOKEN)."""
     client_id, client_secret = _token(env, "SLACK_CLIENT_ID"), _token(env, "SLACK_CLIENT_SECRET")

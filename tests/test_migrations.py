@@ -30,7 +30,7 @@ from i18n import english
 from storage import migrations
 from storage.db import init_db, make_engine, session_scope
 from storage.migrations import SchemaError
-from storage.scope import UNCLAIMED, Scoped, ScopedKey, adopt_unclaimed, serving
+from storage.scope import UNCLAIMED, Scoped, ScopedKey, adopt_unclaimed, everywhere, serving
 from tests.conftest import REQUESTER, SAMPLE_CATALOG, SUPERVISOR, TEAM, WORKER
 from workflow.catalog import import_csv
 from workflow.document import Provider
@@ -38,7 +38,7 @@ from workflow.facts import StepFacts
 from workflow.inputs import Approval, FreeItem, ItemQuantity, OrderDraft
 from workflow.issuing import issue
 from workflow.letterhead import Letterhead
-from workflow.people import grant
+from workflow.people import grant, roles_by_user
 from workflow.queries import audit_trail, order_card, order_id_by_number
 from workflow.service import OrderService
 from workflow.verification import Finding, verify
@@ -421,3 +421,15 @@ def test_0018_numbers_old_orders_by_their_ids_so_their_pdfs_still_verify(empty: 
         with Session(empty) as session:
             assert order_id_by_number(session, order_id) == order_id
             assert order_card(session, order_id).number == f"SO-{order_id:06d}"
+
+
+def test_0018_will_not_downgrade_several_workspaces_into_one(empty: Engine) -> None:
+    init_db(empty)
+    grant(empty, SUPERVISOR, [Role.SUPERVISOR])
+    with serving("T0OTHER"):  # a second workspace with roles and no order yet is a workspace all the same
+        grant(empty, SUPERVISOR, [Role.REQUESTER])
+    with pytest.raises(RuntimeError, match="several workspaces"), empty.begin() as connection:
+        command.downgrade(migrations.alembic_config(connection), "0017")
+    assert revision(empty) == migrations.head()
+    with everywhere():
+        assert roles_by_user(empty) == {SUPERVISOR: ["requester", "supervisor"]}

@@ -112,8 +112,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    teams = op.get_bind().execute(sa.text(
-        "SELECT COUNT(DISTINCT workspace) FROM service_order")).scalar_one()
+    # any table, not just the orders: a workspace with a catalog or roles but no order yet is one all the same
+    every = ' UNION '.join(f'SELECT workspace FROM {table}' for table in [*KEYED, *UNIQUE, 'service_order'])
+    teams = op.get_bind().execute(sa.text(f'SELECT COUNT(*) FROM ({every}) AS teams')).scalar_one()
     if teams > 1:
         raise RuntimeError('this database holds several workspaces: 0017 can hold only one')
     op.drop_table('order_numbering')
