@@ -83,7 +83,9 @@ class Installations:
     def uninstalled(self, team_id: str, enterprise_id: str | None, why: str, when: datetime) -> int:
         """The app left a workspace (`why`: the event that said so): its installation is deleted, its row marked,
         its pending effects cancelled (the other workspaces' go on). Returns how many were cancelled."""
-        self.store.delete_all(enterprise_id=enterprise_id, team_id=team_id)
+        # Slack's uninstall events name the team alone: a Grid workspace's org is the registry's
+        org = enterprise_id if enterprise_id is not None else self._org_of(team_id)
+        self.store.delete_all(enterprise_id=org, team_id=team_id)
         self.forget(team_id)
         with serving(team_id), session_scope(self.engine) as session:
             row = session.get(SlackWorkspace, team_id)

@@ -5,6 +5,7 @@ tables as migration 0019 makes them."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -397,3 +398,17 @@ def test_run_installs_from_a_link_without_a_bot_token(engine: Engine) -> None:
             process.send_signal(signal.SIGTERM)
             _, err = process.communicate(timeout=30)
         assert fake.calls == [] and "Traceback" not in err, err
+
+
+def test_an_uninstall_in_a_workspace_of_an_org_deletes_its_installation(setup: Installable) -> None:
+    """Slack's app_uninstalled and tokens_revoked name the team alone: the org comes from the registry."""
+    initech = setup.fake.add_workspace("T0INITECH", "Initech", enterprise_id="E0INITECH")
+    initech.add_user("U0IDA", "ida")
+    initech.add_channel("general", members=["U0IDA"])
+    assert install(setup, "T0INITECH", "U0IDA")[0] == 200
+    assert setup.driver("T0INITECH").command("U0IDA", "/order", "help").status == 200
+    revoked, uninstalled = setup.driver("T0INITECH").uninstalled()
+    assert (revoked.status, uninstalled.status) == (200, 200)
+    assert "enterprise_id" not in json.dumps(revoked.sent) and "authorizations" not in (revoked.sent or {})
+    assert setup.stored() == {"workspaces": ["T0INITECH"], "bots": [], "installations": []}
+    assert Installations(setup.engine, CLIENT_ID).bot("T0INITECH") is None

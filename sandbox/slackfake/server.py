@@ -229,6 +229,11 @@ class FakeSlack:
         return self._ws.team_name
 
     @property
+    def enterprise_id(self) -> str | None:
+        """The Enterprise Grid org the workspace belongs to (None: a standalone workspace)."""
+        return self._ws.enterprise_id
+
+    @property
     def installed(self) -> bool:
         return self._ws.installed
 
