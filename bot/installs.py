@@ -82,7 +82,7 @@ class Installations:
 
     def uninstalled(self, team_id: str, enterprise_id: str | None, why: str, when: datetime) -> int:
         """The app left a workspace (`why`: the event that said so): its installation is deleted, its row marked,
-        its pending effects cancelled (the other workspaces' go on). Returns how many were cancelled."""
+        its pending and failed effects cancelled (the other workspaces' go on). Returns how many were cancelled."""
         # Slack's uninstall events name the team alone: a Grid workspace's org is the registry's
         org = enterprise_id if enterprise_id is not None else self._org_of(team_id)
         self.store.delete_all(enterprise_id=org, team_id=team_id)
@@ -93,11 +93,14 @@ class Installations:
                 row.uninstalled_at = when
                 session.add(row)
             stopped = session.execute(
-                update(PendingEffect).where(PendingEffect.workspace == team_id, PendingEffect.status == "pending")
+                # failed ones too: Slack revokes the token before it says so, and an effect run in between
+                # failed with token_revoked; none can ever run, so `effects retry` must not bring them back
+                update(PendingEffect).where(PendingEffect.workspace == team_id,
+                                            PendingEffect.status.in_(("pending", "failed")))
                 .values(status=CANCELLED, claimed_until=None, claimed_by=None,
                         last_error=f"the app was uninstalled from workspace {team_id} ({why})")).rowcount
-        log.warning("workspace %s uninstalled the app (%s): its installation is deleted and %d pending effects "
-                    "are cancelled", team_id, why, stopped)
+        log.warning("workspace %s uninstalled the app (%s): its installation is deleted and %d effects "
+                    "it owed (pending or failed) are cancelled", team_id, why, stopped)
         return stopped
 
 

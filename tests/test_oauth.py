@@ -228,9 +228,9 @@ def test_an_uninstall_stops_that_workspace_and_leaves_the_other(setup: Installab
     assert effects(setup.engine, GLOBEX) == [(f"{GLOBEX}-later", "pending", None)]
     said = [r.getMessage() for r in caplog.records if r.name == "bot.installs"]
     assert said == [f"workspace {ACME} uninstalled the app (tokens_revoked): its installation is deleted and 1 "
-                    "pending effects are cancelled",
+                    "effects it owed (pending or failed) are cancelled",
                     f"workspace {ACME} uninstalled the app (app_uninstalled): its installation is deleted and 0 "
-                    "pending effects are cancelled"]
+                    "effects it owed (pending or failed) are cancelled"]
     assert setup.stored() == {"workspaces": [ACME, GLOBEX], "bots": [GLOBEX], "installations": [GLOBEX]}
     with Session(setup.engine) as session:
         acme, globex = (session.get(SlackWorkspace, team) for team in (ACME, GLOBEX))
@@ -412,3 +412,54 @@ def test_an_uninstall_in_a_workspace_of_an_org_deletes_its_installation(setup: I
     assert "enterprise_id" not in json.dumps(revoked.sent) and "authorizations" not in (revoked.sent or {})
     assert setup.stored() == {"workspaces": ["T0INITECH"], "bots": [], "installations": []}
     assert Installations(setup.engine, CLIENT_ID).bot("T0INITECH") is None
+
+
+def ready_to_order(setup: Installable, team: str, requester: str, supervisor: str) -> Steps:
+    """`team` installed, with a requester, a supervisor and the sample catalog."""
+    assert install(setup, team, requester)[0] == 200
+    setup.fake.workspace(team).add_user(supervisor, supervisor[3:].lower())
+    with serving(team):
+        grant(setup.engine, requester, [Role.REQUESTER])
+        grant(setup.engine, supervisor, [Role.SUPERVISOR])
+        import_csv(setup.engine, SAMPLE_CATALOG)
+    return Steps(setup, team)
+
+
+def submit(steps: Steps, requester: str) -> None:
+    ack = steps.submit_order(requester, client="peñ", site="presidentes", items=[("hvac", "1")],
+                             requested="2030-05-10", description="job")
+    assert ack.status == 200 and ack.text == "", ack.text
+
+
+def statuses(engine: Engine, team: str) -> dict[str, str]:
+    with serving(team), Session(engine) as session:
+        return {e.kind: e.status for e in session.exec(select(PendingEffect).order_by(PendingEffect.id))}
+
+
+def test_effects_that_failed_as_slack_revoked_the_token_are_cancelled_by_the_uninstall(setup: Installable) -> None:
+    """Slack revokes the token before it sends the events: an effect run in between fails (token_revoked, an
+    admin's to mend) with its order's later ones; the uninstall cancels them, so `effects retry` cannot."""
+    steps = ready_to_order(setup, ACME, "U0ANA", "U0ASUP")
+    setup.fake.fail_next("conversations.create", "token_revoked", status=200)
+    with serving(ACME):
+        submit(steps, "U0ANA")
+        setup.bot.ctx.effects.wait_idle(10)
+    before = statuses(setup.engine, ACME)
+    assert before["open_channel"] == "failed"
+    setup.driver(ACME).uninstalled()
+    after = statuses(setup.engine, ACME)
+    assert {kind: after[kind] for kind, status in before.items() if status == "failed"} == {
+        kind: "cancelled" for kind, status in before.items() if status == "failed"}
+    assert "failed" not in after.values()
+
+
+def test_an_effect_cancelled_while_it_ran_stays_cancelled(setup: Installable) -> None:
+    steps = ready_to_order(setup, ACME, "U0ANA", "U0ASUP")
+    stall = setup.fake.stall("conversations.create")
+    with serving(ACME):
+        submit(steps, "U0ANA")
+    assert stall.reached.wait(10)  # Slack made the channel; its answer waits while the app is removed
+    setup.driver(ACME).uninstalled()
+    stall.release.set()
+    setup.bot.ctx.effects.wait_idle(10)
+    assert statuses(setup.engine, ACME)["open_channel"] == "cancelled"
