@@ -15,12 +15,12 @@ from slack_bolt.authorization.authorize import Authorize
 from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from sqlalchemy import Engine, update
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from bot.gateway import InstalledBot
 from storage.db import session_scope
 from storage.models import PendingEffect, SlackWorkspace
-from storage.scope import adopt_unclaimed, serving
+from storage.scope import serving
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +67,14 @@ class Installations:
         """An install (or reinstall) was stored: the workspace is served, from now on, again if it had left."""
         team = str(installation.team_id)
         self.forget(team)
+        # no adoption of the rows no workspace holds (the CLI's, written before any install): /slack/install is
+        # public, so whoever installed first would take them. The operator installs, then writes with --team
         with session_scope(self.engine) as session:
-            first = session.exec(select(SlackWorkspace)).first() is None
             row = session.get(SlackWorkspace, team) or SlackWorkspace(
                 team_id=team, team_name="", bot_user_id="", connected_at=when)
             row.team_name, row.enterprise_id = installation.team_name or "", installation.enterprise_id
             row.bot_user_id, row.uninstalled_at = str(installation.bot_user_id or ""), None
             session.add(row)
-            if first:  # rows written before any workspace was installed (the CLI's catalog) are the first one's
-                taken = adopt_unclaimed(session, team)
-                if taken:
-                    log.info("%d rows recorded before any install are workspace %s's", taken, team)
         log.info("installed in workspace %s (%s)", team, installation.team_name)
 
     def uninstalled(self, team_id: str, enterprise_id: str | None, why: str, when: datetime) -> int:

@@ -36,8 +36,8 @@ from i18n import english
 from sandbox.local import LocalWorkspace, free_port
 from sandbox.slackfake import FakeSlack, SlackDriver
 from storage import installations as tables
-from storage.models import PendingEffect, ServiceOrder, SlackWorkspace
-from storage.scope import serving
+from storage.models import CatalogEntry, PendingEffect, RoleGrant, ServiceOrder, SlackWorkspace
+from storage.scope import UNCLAIMED, serving
 from tests.conftest import SAMPLE_CATALOG, forget_workspaces
 from tests.test_cli import CLI
 from workflow.catalog import import_csv
@@ -463,3 +463,16 @@ def test_an_effect_cancelled_while_it_ran_stays_cancelled(setup: Installable) ->
     stall.release.set()
     setup.bot.ctx.effects.wait_idle(10)
     assert statuses(setup.engine, ACME)["open_channel"] == "cancelled"
+
+
+def test_the_first_install_takes_no_rows_written_before_it(setup: Installable) -> None:
+    """/slack/install is public: the CLI's rows of no workspace (UNCLAIMED) are not given to whoever installs
+    first (the operator installs, then writes with --team)."""
+    with serving(UNCLAIMED):
+        grant(setup.engine, "U0ANA", [Role.REQUESTER])
+        import_csv(setup.engine, SAMPLE_CATALOG)
+    assert install(setup, ACME, "U0ANA")[0] == 200
+    with serving(ACME), Session(setup.engine) as session:
+        assert session.exec(select(RoleGrant)).all() == [] and session.exec(select(CatalogEntry)).all() == []
+    with serving(UNCLAIMED), Session(setup.engine) as session:
+        assert session.exec(select(RoleGrant)).all() and session.exec(select(CatalogEntry)).all()
