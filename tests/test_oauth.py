@@ -476,3 +476,16 @@ def test_the_first_install_takes_no_rows_written_before_it(setup: Installable) -
         assert session.exec(select(RoleGrant)).all() == [] and session.exec(select(CatalogEntry)).all() == []
     with serving(UNCLAIMED), Session(setup.engine) as session:
         assert session.exec(select(RoleGrant)).all() and session.exec(select(CatalogEntry)).all()
+
+
+def test_the_install_link_deletes_expired_states(setup: Installable) -> None:
+    """slack-sdk deletes only the states consumed; every visit to the public link adds one."""
+    now = datetime.now(UTC).replace(tzinfo=None)  # the store's own clock and form (naive UTC)
+    with setup.engine.begin() as connection:
+        connection.execute(tables.slack_oauth_states.insert(), [
+            {"state": f"old-{n}", "expire_at": now - timedelta(hours=1)} for n in range(3)] + [
+            {"state": "live", "expire_at": now + timedelta(minutes=5)}])
+    _, cookie = start(setup)
+    with setup.engine.connect() as connection:
+        kept = {row.state for row in connection.execute(tables.slack_oauth_states.select())}
+    assert kept == {"live", SimpleCookie(cookie)["slack-app-oauth-state"].value}
