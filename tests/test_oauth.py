@@ -190,6 +190,10 @@ def test_a_bad_state_or_a_bad_code_gets_a_page_to_start_again_and_stores_nothing
 def test_an_install_for_a_whole_org_is_refused_and_stores_nothing(setup: Installable) -> None:
     initech = setup.fake.add_workspace("T0INITECH", "Initech", enterprise_id="E0INITECH")
     initech.add_user("U0IDA", "ida")
+    with pytest.raises(ValueError, match="org_deploy_enabled"):  # our manifest's app: Slack offers none
+        initech.consent("U0IDA", org_wide=True)
+    # an app whose settings were changed to allow one (org_deploy_enabled: true): the bot still refuses it
+    setup.fake.set_oauth_app(CLIENT_ID, CLIENT_SECRET, [setup.url + REDIRECT_PATH], org_deploy_enabled=True)
     status, page = install(setup, "T0INITECH", "U0IDA", org_wide=True)
     assert status == 400 and english()._(ORG_WIDE) in page
     assert setup.stored() == {"workspaces": [], "bots": [], "installations": []}
