@@ -41,6 +41,10 @@ ORG_WIDE = N_("This app is installed one workspace at a time, not for a whole En
               "it from a workspace of the organization.")
 NOT_SAVED = N_("The installation could not be saved. Try again in a moment from {link}.")
 SLACK_SAID = N_("The app was not installed (Slack said: {reason}). Start again from {link}.")
+# the install link and the redirect back answer GET only (a browser's visit); a POST gets this page
+OPEN_IN_BROWSER = N_("Open the installation link in your browser: {link}")
+# the database or Slack failed mid-install (bot/server.py): the person starts again
+INSTALL_FAILED = N_("Something went wrong while installing the app. Try again in a moment from {link}.")
 # answered in the ack of a request from a workspace the app is not installed in (Bolt's authorize found none)
 NOT_INSTALLED_HERE = N_("This app is not installed in this workspace.")
 

@@ -28,7 +28,16 @@ from sqlmodel import Session, select
 
 from bot.app import Bot, build_bot
 from bot.gateway import ErrorCode, SlackError
-from bot.install_flow import CANCELLED, INSTALLED_IN, NOT_CONFIRMED, NOT_INSTALLED_HERE, ORG_WIDE, START_AGAIN
+from bot.install_flow import (
+    CANCELLED,
+    INSTALL_FAILED,
+    INSTALLED_IN,
+    NOT_CONFIRMED,
+    NOT_INSTALLED_HERE,
+    OPEN_IN_BROWSER,
+    ORG_WIDE,
+    START_AGAIN,
+)
 from bot.installs import Installations
 from bot.server import HttpServer, WebServer, web_app
 from bot.settings import REDIRECT_PATH, OAuthApp, Settings, SettingsError, manifest_scopes
@@ -323,7 +332,9 @@ def test_socket_modes_web_port_serves_the_install_link_too(setup: Installable) -
         request = urllib.request.Request(f"http://127.0.0.1:{server.port}/slack/install", data=b"", method="POST")
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request)
-        assert refused.value.code == 405
+        assert refused.value.code == 405 and refused.value.headers["Allow"] == "GET"
+        said = refused.value.read().decode()
+        assert english()._(OPEN_IN_BROWSER).split("{link}")[0] in said and 'href="/slack/install"' in said
     finally:
         server.stop()
         thread.join(timeout=10)
@@ -493,3 +504,14 @@ def test_the_install_link_deletes_expired_states(setup: Installable) -> None:
     with setup.engine.connect() as connection:
         kept = {row.state for row in connection.execute(tables.slack_oauth_states.select())}
     assert kept == {"live", SimpleCookie(cookie)["slack-app-oauth-state"].value}
+
+
+def test_an_install_that_fails_midway_gets_a_page_to_start_again(setup: Installable) -> None:
+    """The database fails as the link is followed (its states table is gone): a page, not a traceback."""
+    tables.slack_oauth_states.drop(setup.engine)
+    try:
+        status, headers, page = get(setup.url + "/slack/install")
+    finally:
+        tables.slack_oauth_states.create(setup.engine)
+    assert status == 503 and headers["Content-Type"].startswith("text/html")
+    assert english()._(INSTALL_FAILED).split("{link}")[0] in page and "Traceback" not in page
