@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+import yaml
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import Engine, MetaData, inspect
@@ -40,7 +41,7 @@ from bot.install_flow import (
 )
 from bot.installs import Installations
 from bot.server import HttpServer, WebServer, web_app
-from bot.settings import REDIRECT_PATH, OAuthApp, Settings, SettingsError, manifest_scopes
+from bot.settings import MANIFEST, REDIRECT_PATH, OAuthApp, Settings, SettingsError, manifest_scopes
 from i18n import english
 from sandbox.local import LocalWorkspace, free_port
 from sandbox.slackfake import FakeSlack, SlackDriver
@@ -105,12 +106,17 @@ def engine(engine: Engine) -> Engine:
     return forget_workspaces(engine)
 
 
+def manifest_events() -> list[str]:
+    return yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))["settings"]["event_subscriptions"]["bot_events"]
+
+
 @pytest.fixture
 def setup(engine: Engine) -> Iterator[Installable]:
     with FakeSlack() as fake:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         fake.set_oauth_app(CLIENT_ID, CLIENT_SECRET, [url + REDIRECT_PATH])
+        fake.subscribe(manifest_events())  # Slack sends only the events the app's manifest subscribes to
         for team, name, person in ((ACME, "Acme", "U0ANA"), (GLOBEX, "Globex", "U0GUS")):
             workspace = fake.add_workspace(team, name)
             workspace.add_user(person, person[3:].lower())

@@ -14,7 +14,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from sandbox.slackfake import FakeSlack
+from sandbox.slackfake import FakeSlack, NotSubscribed, SlackDriver
 
 CLIENT_ID, CLIENT_SECRET = "1111.2222", "the-client-secret"
 REDIRECT = "https://orders.example.com/slack/oauth_redirect"
@@ -160,3 +160,19 @@ def test_an_org_wide_install_is_offered_only_to_an_app_that_enables_it(fake: Fak
     answer = access(fake, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code_from(visit(fake)[1]),
                     redirect_uri=REDIRECT)
     assert answer["is_enterprise_install"] is True and answer["enterprise"]["id"] == "E0003"
+
+
+def test_an_event_the_app_does_not_subscribe_to_is_never_sent(fake: FakeSlack) -> None:
+    """Slack sends an app only the bot events its manifest subscribes to (the driver refuses before sending)."""
+    driver = SlackDriver("http://127.0.0.1:9/slack/events", "secret", fake)
+    fake.subscribe(["app_home_opened", "message.groups"])
+    token = fake.bot_token
+    with pytest.raises(NotSubscribed, match="app_uninstalled|tokens_revoked"):
+        driver.uninstalled()
+    assert not fake.installed and token not in (fake.bot_token,)  # Slack revoked the token all the same
+    for event in ({"type": "message", "channel_type": "channel", "channel": "C1", "text": "hi"},
+                  {"type": "reaction_added"}):
+        with pytest.raises(NotSubscribed):
+            driver.event(event)
+    assert fake.subscribed_to({"type": "message", "channel_type": "group"})
+    assert fake.subscribed_to({"type": "app_home_opened"})

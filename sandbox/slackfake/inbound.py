@@ -79,6 +79,10 @@ class InboundResult:
         return self.elapsed > ACK_TIMEOUT
 
 
+class NotSubscribed(ValueError):
+    """An event Slack would not send: the app's manifest does not subscribe to it (FakeSlack.subscribe)."""
+
+
 class SlackRefused(AssertionError):
     """Slack would not accept the bot's answer (e.g. an invalid view in response_action=update)."""
 
@@ -497,6 +501,9 @@ class SlackDriver:
         workspace of an Enterprise Grid org, the envelope and its authorizations name the org. `authorized`
         False: an event about the app's own install (app_uninstalled, tokens_revoked), which Slack sends for the
         team alone, with no authorizations and no org (nothing is left installed to authorize)."""
+        if not self.fake.subscribed_to(event):
+            raise NotSubscribed(f"Slack sends no {event.get('type')} event to an app that does not subscribe to "
+                                "it (the manifest's settings.event_subscriptions.bot_events)")
         now = time.time()
         event = {"event_ts": f"{now:.6f}", **event}
         org = self.fake.enterprise_id

@@ -143,6 +143,8 @@ class FakeSlack:
         self._workspaces: dict[str, Workspace] = {team_id: self._ws}  # shared by every view of this server
         self._oauth = _oauth.OAuthState()
         self._unknown_token_calls: list[Call] = []  # shared by every view, as the workspaces are
+        # the app's settings.event_subscriptions.bot_events; [None]: every event (a fake not told the manifest)
+        self._bot_events: list[frozenset[str] | None] = [None]  # a holder, shared by every view
         self._faults: dict[str, list[_Fault]] = {}
         self._stalls: dict[str, Stall] = {}
         self._chaos: tuple[float, random.Random, tuple[str, ...], int] | None = None
@@ -283,6 +285,25 @@ class FakeSlack:
         with self._lock:
             self._oauth.app = _oauth.OAuthApp(client_id, client_secret, tuple(redirect_urls))
             self._oauth.org_deploy_enabled = org_deploy_enabled
+
+    def subscribe(self, bot_events: Iterable[str]) -> None:
+        """The bot events the app subscribes to (its manifest's settings.event_subscriptions.bot_events): Slack
+        sends an app those alone, so SlackDriver.event refuses any other."""
+        with self._lock:
+            self._bot_events[0] = frozenset(bot_events)
+
+    def subscribed_to(self, event: dict[str, Any]) -> bool:
+        """Whether Slack would send the app this event: its type is subscribed to (a message by where it was
+        posted: message.channels, message.groups, message.im, message.mpim), or the app was told no list."""
+        with self._lock:
+            events = self._bot_events[0]
+        if events is None:
+            return True
+        kind = str(event.get("type", ""))
+        if kind == "message":
+            where = {"channel": "channels", "group": "groups", "im": "im", "mpim": "mpim"}
+            kind = f"message.{where.get(str(event.get('channel_type', '')), '')}"
+        return kind in events
 
     @property
     def authorize_url(self) -> str:
