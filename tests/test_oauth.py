@@ -262,10 +262,10 @@ def test_an_uninstall_stops_that_workspace_and_leaves_the_other(setup: Installab
     with serving(GLOBEX):
         assert gateway.open_dm("U0GUS").startswith("D")
     assert setup.driver(GLOBEX).command("U0GUS", "/order", "help").status == 200
-    # Bolt's authorize finds no installation: it says so to the person through the command's response_url
-    assert setup.driver(ACME).command("U0ANA", "/order", "help").status == 200
-    said = [e.get("text") for e in setup.fake.workspace(ACME).ephemerals]
-    assert said == [english()._(NOT_INSTALLED_HERE)]
+    # no installation: the ack says so to the person, with no Slack call (no POST to the response_url)
+    answer = setup.driver(ACME).command("U0ANA", "/order", "help")
+    assert answer.json() == {"response_type": "ephemeral", "text": english()._(NOT_INSTALLED_HERE)}
+    assert setup.fake.calls_to("response_url") == [] and setup.fake.workspace(ACME).calls_to("response_url") == []
 
 
 def test_the_migration_makes_exactly_the_tables_the_stores_expect(engine: Engine) -> None:
@@ -521,3 +521,21 @@ def test_an_install_that_fails_midway_gets_a_page_to_start_again(setup: Installa
         tables.slack_oauth_states.create(setup.engine)
     assert status == 503 and headers["Content-Type"].startswith("text/html")
     assert english()._(INSTALL_FAILED).split("{link}")[0] in page and "Traceback" not in page
+
+
+def test_a_form_open_when_the_app_was_uninstalled_says_so_and_saves_nothing(setup: Installable) -> None:
+    """The person's picker gets no options and their submission a "not saved" view, in the ack (Bolt's own
+    answer would be a plain-text body neither can show)."""
+    steps = ready_to_order(setup, ACME, "U0ANA", "U0ASUP")
+    with serving(ACME):
+        assert steps.slack.command("U0ANA", "/order").status == 200
+        form = steps.wait_for_view("U0ANA", "submit_order")
+        steps.pick("U0ANA", form, "client", "peñ")
+    setup.driver(ACME).uninstalled()
+    suggested = steps.slack.suggest("U0ANA", form, "client", "client", "peñ")
+    assert suggested.json() == {"options": []}
+    answer = steps.slack.submit("U0ANA", form, {}, check_required=False)
+    assert answer.json()["response_action"] == "update"
+    assert english()._(NOT_INSTALLED_HERE) in setup.fake.workspace(ACME).view_text(form["id"])
+    with serving(ACME), Session(setup.engine) as session:
+        assert session.exec(select(ServiceOrder)).all() == []
