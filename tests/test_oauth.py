@@ -539,3 +539,25 @@ def test_a_form_open_when_the_app_was_uninstalled_says_so_and_saves_nothing(setu
     assert english()._(NOT_INSTALLED_HERE) in setup.fake.workspace(ACME).view_text(form["id"])
     with serving(ACME), Session(setup.engine) as session:
         assert session.exec(select(ServiceOrder)).all() == []
+
+
+def test_an_effect_cancelled_while_it_ran_stays_cancelled_when_it_then_fails(setup: Installable) -> None:
+    """The approval's message is posted; the app is removed while Slack's answer is on its way; the effect's
+    next call (is the requester in the channel?) fails, the workspace's installation gone: it stays cancelled."""
+    steps = ready_to_order(setup, ACME, "U0ANA", "U0ASUP")
+    setup.fake.workspace(ACME).add_user("U0AFW", "fw")
+    with serving(ACME):
+        grant(setup.engine, "U0AFW", [Role.FIELD_WORKER])
+        submit(steps, "U0ANA")
+        steps.settle()
+        order_id = steps.latest_order_id()
+        stall = setup.fake.stall("chat.postMessage")
+        steps.approve("U0ASUP", order_id, workers=["U0AFW"], scheduled="2030-05-10")
+    assert stall.reached.wait(10)
+    setup.driver(ACME).uninstalled()
+    stall.release.set()
+    setup.bot.ctx.effects.wait_idle(10)
+    with serving(ACME), Session(setup.engine) as session:
+        message = session.exec(select(PendingEffect).where(PendingEffect.kind == "message")
+                               .order_by(PendingEffect.id.desc())).first()  # type: ignore[union-attr]
+    assert message is not None and message.status == "cancelled", (message.status if message else None)
