@@ -21,6 +21,7 @@ from bot.install_flow import NOT_INSTALLED_HERE, install_flow
 from bot.installs import Installations, InstalledAuthorize
 from bot.listeners import actions, commands, dedup, events, history, options, signing, uninstall, views
 from bot.listeners.views import not_saved
+from bot.not_installed import not_installed_here
 from bot.observed import ObservedApp
 from bot.refusals import reader_of, sorry
 from bot.settings import Settings
@@ -170,6 +171,8 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
         app = ObservedApp(client=client, signing_secret=settings.signing_secret, process_before_response=True,
                           oauth_flow=install_flow(oauth, settings.api_url, engine, installations, provider, clock),
                           authorize=InstalledAuthorize(installations),
+                          # a person's request from a workspace with no installation: our answer, in the ack
+                          before_authorize=not_installed_here(installations, provider),
                           user_facing_authorize_error_message=provider._(NOT_INSTALLED_HERE))
         uninstall.register(app, ctx, installations)
     else:

@@ -6,6 +6,7 @@ org is refused (every row belongs to one workspace, and an org-wide token serves
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from html import escape
 from urllib.parse import urlsplit, urlunsplit
 
@@ -16,8 +17,9 @@ from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, Succ
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store import Installation
+from slack_sdk.oauth.sqlalchemy_utils import normalize_datetime_for_db
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, select
 
 from bot.installs import Installations
 from bot.settings import INSTALL_PATH, OAuthApp
@@ -27,6 +29,7 @@ from workflow.clock import Clock
 log = logging.getLogger(__name__)
 
 STATE_SECONDS = 600  # the person has ten minutes between the install link and Allow
+PURGE_BATCH = 100  # expired states deleted per install link: each link adds one, so the table stays small
 
 INSTALLED = N_("Installed")
 INSTALLED_IN = N_("The app is installed in {workspace}. In Slack, type /order to begin.")
@@ -38,6 +41,10 @@ ORG_WIDE = N_("This app is installed one workspace at a time, not for a whole En
               "it from a workspace of the organization.")
 NOT_SAVED = N_("The installation could not be saved. Try again in a moment from {link}.")
 SLACK_SAID = N_("The app was not installed (Slack said: {reason}). Start again from {link}.")
+# the install link and the redirect back answer GET only (a browser's visit); a POST gets this page
+OPEN_IN_BROWSER = N_("Open the installation link in your browser: {link}")
+# the database or Slack failed mid-install (bot/server.py): the person starts again
+INSTALL_FAILED = N_("Something went wrong while installing the app. Try again in a moment from {link}.")
 # answered in the ack of a request from a workspace the app is not installed in (Bolt's authorize found none)
 NOT_INSTALLED_HERE = N_("This app is not installed in this workspace.")
 
@@ -73,6 +80,18 @@ class InstallFlow(OAuthFlow):
         super().__init__(client=client, logger=log, settings=settings)
         self.installations = installations
         self.clock = clock
+
+    def issue_new_state(self, request: BoltRequest) -> str:
+        """A new state, after deleting a few expired ones: slack-sdk's store deletes only those consumed, and
+        every visit to the public install link adds one."""
+        store = self.settings.state_store
+        if isinstance(store, SQLAlchemyOAuthStateStore):
+            states = store.oauth_states
+            now = normalize_datetime_for_db(datetime.now(tz=UTC))  # as the store writes and reads expire_at
+            expired = select(states.c.id).where(states.c.expire_at < now).limit(PURGE_BATCH).scalar_subquery()
+            with store.engine.begin() as connection:
+                connection.execute(delete(states).where(states.c.id.in_(expired)))
+        return super().issue_new_state(request)
 
     def store_installation(self, request: BoltRequest, installation: Installation) -> None:
         if installation.is_enterprise_install or not installation.team_id:

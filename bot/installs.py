@@ -15,12 +15,12 @@ from slack_bolt.authorization.authorize import Authorize
 from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from sqlalchemy import Engine, update
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from bot.gateway import InstalledBot
 from storage.db import session_scope
 from storage.models import PendingEffect, SlackWorkspace
-from storage.scope import adopt_unclaimed, serving
+from storage.scope import serving
 
 log = logging.getLogger(__name__)
 
@@ -67,23 +67,22 @@ class Installations:
         """An install (or reinstall) was stored: the workspace is served, from now on, again if it had left."""
         team = str(installation.team_id)
         self.forget(team)
+        # no adoption of the rows no workspace holds (the CLI's, written before any install): /slack/install is
+        # public, so whoever installed first would take them. The operator installs, then writes with --team
         with session_scope(self.engine) as session:
-            first = session.exec(select(SlackWorkspace)).first() is None
             row = session.get(SlackWorkspace, team) or SlackWorkspace(
                 team_id=team, team_name="", bot_user_id="", connected_at=when)
             row.team_name, row.enterprise_id = installation.team_name or "", installation.enterprise_id
             row.bot_user_id, row.uninstalled_at = str(installation.bot_user_id or ""), None
             session.add(row)
-            if first:  # rows written before any workspace was installed (the CLI's catalog) are the first one's
-                taken = adopt_unclaimed(session, team)
-                if taken:
-                    log.info("%d rows recorded before any install are workspace %s's", taken, team)
         log.info("installed in workspace %s (%s)", team, installation.team_name)
 
     def uninstalled(self, team_id: str, enterprise_id: str | None, why: str, when: datetime) -> int:
         """The app left a workspace (`why`: the event that said so): its installation is deleted, its row marked,
-        its pending effects cancelled (the other workspaces' go on). Returns how many were cancelled."""
-        self.store.delete_all(enterprise_id=enterprise_id, team_id=team_id)
+        its pending and failed effects cancelled (the other workspaces' go on). Returns how many were cancelled."""
+        # Slack's uninstall events name the team alone: a Grid workspace's org is the registry's
+        org = enterprise_id if enterprise_id is not None else self._org_of(team_id)
+        self.store.delete_all(enterprise_id=org, team_id=team_id)
         self.forget(team_id)
         with serving(team_id), session_scope(self.engine) as session:
             row = session.get(SlackWorkspace, team_id)
@@ -91,11 +90,14 @@ class Installations:
                 row.uninstalled_at = when
                 session.add(row)
             stopped = session.execute(
-                update(PendingEffect).where(PendingEffect.workspace == team_id, PendingEffect.status == "pending")
+                # failed ones too: Slack revokes the token before it says so, and an effect run in between
+                # failed with token_revoked; none can ever run, so `effects retry` must not bring them back
+                update(PendingEffect).where(PendingEffect.workspace == team_id,
+                                            PendingEffect.status.in_(("pending", "failed")))
                 .values(status=CANCELLED, claimed_until=None, claimed_by=None,
                         last_error=f"the app was uninstalled from workspace {team_id} ({why})")).rowcount
-        log.warning("workspace %s uninstalled the app (%s): its installation is deleted and %d pending effects "
-                    "are cancelled", team_id, why, stopped)
+        log.warning("workspace %s uninstalled the app (%s): its installation is deleted and %d effects "
+                    "it owed (pending or failed) are cancelled", team_id, why, stopped)
         return stopped
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from slack_bolt import App, BoltRequest
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
@@ -23,8 +23,11 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from bot.app import Bot
+from bot.install_flow import INSTALL_FAILED, NOT_INSTALLED, OPEN_IN_BROWSER, page
 from bot.metrics import CONTENT_TYPE, Access, allowed, exposition
+from bot.settings import INSTALL_PATH
 from bot.signing_page import PREFIX as SIGNING_PREFIX
+from i18n import Language, language
 from storage.db import ping
 
 log = logging.getLogger(__name__)
@@ -110,15 +113,25 @@ def _metrics(engine: Engine, access: Access, environ: dict[str, Any],
     return [data]
 
 
-def _install(app: App, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    """The install link and Slack's redirect back, by Bolt's own WSGI adapter (its OAuth flow, bot/install_flow.py)."""
+def _install(app: App, lang: Language, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """The install link and Slack's redirect back, by Bolt's own WSGI adapter (its OAuth flow, bot/install_flow.py);
+    what goes wrong is said on the flow's own pages, in the provider's language (a person's browser reads them)."""
+    _ = lang._
     if environ.get("REQUEST_METHOD", "") != "GET":
-        return _reply(start_response, "405 Method Not Allowed", {"error": "use GET"})
+        answer = page(lang, 405, _(NOT_INSTALLED), _(OPEN_IN_BROWSER), INSTALL_PATH)
+        answer.headers["allow"] = ["GET"]
+        return _page(answer, start_response)
     try:
         return SlackRequestHandler(app)(environ, start_response)
     except Exception:  # the database or Slack failed mid-install: the person tries again, no traceback for them
         log.exception("the install flow failed at %s", environ.get("PATH_INFO"))
-        return _reply(start_response, "503 Service Unavailable", {"error": "try again in a moment"})
+        return _page(page(lang, 503, _(NOT_INSTALLED), _(INSTALL_FAILED), INSTALL_PATH), start_response)
+
+
+def _page(answer: BoltResponse, start_response: Callable[..., Any]) -> list[bytes]:
+    response = WsgiHttpResponse(status=answer.status, headers=answer.headers, body=answer.body)
+    start_response(response.status, response.get_headers())
+    return response.get_body()
 
 
 def web_app(bot: Bot, engine: Engine, metrics: Access = Access.LOOPBACK) -> WSGIApp:
@@ -127,11 +140,12 @@ def web_app(bot: Bot, engine: Engine, metrics: Access = Access.LOOPBACK) -> WSGI
     HTTP mode."""
     flow = bot.app.oauth_flow
     install_paths = (flow.install_path, flow.redirect_uri_path) if flow is not None else ()
+    lang = language(bot.ctx.locale)  # the provider's, as the flow's pages
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path in install_paths:
-            return _install(bot.app, environ, start_response)
+            return _install(bot.app, lang, environ, start_response)
         if path == "/healthz":
             return _health(engine, start_response)
         if path == "/metrics":

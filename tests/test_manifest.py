@@ -106,3 +106,8 @@ def bot_scopes(method: str, dm: bool) -> set[str]:
 
 def test_manifest_path_is_the_repositorys() -> None:
     assert Path(__file__).resolve().parents[1] / "manifest.yml" == MANIFEST
+
+
+def test_the_app_hears_that_it_left_a_workspace() -> None:
+    """Slack sends app_uninstalled and tokens_revoked only to an app subscribed to them (bot/listeners/uninstall.py)."""
+    assert {"app_uninstalled", "tokens_revoked"} <= set(manifest()["settings"]["event_subscriptions"]["bot_events"])

@@ -5,6 +5,7 @@ tables as migration 0019 makes them."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+import yaml
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import Engine, MetaData, inspect
@@ -27,16 +29,25 @@ from sqlmodel import Session, select
 
 from bot.app import Bot, build_bot
 from bot.gateway import ErrorCode, SlackError
-from bot.install_flow import CANCELLED, INSTALLED_IN, NOT_CONFIRMED, NOT_INSTALLED_HERE, ORG_WIDE, START_AGAIN
+from bot.install_flow import (
+    CANCELLED,
+    INSTALL_FAILED,
+    INSTALLED_IN,
+    NOT_CONFIRMED,
+    NOT_INSTALLED_HERE,
+    OPEN_IN_BROWSER,
+    ORG_WIDE,
+    START_AGAIN,
+)
 from bot.installs import Installations
 from bot.server import HttpServer, WebServer, web_app
-from bot.settings import REDIRECT_PATH, OAuthApp, Settings, SettingsError, manifest_scopes
+from bot.settings import MANIFEST, REDIRECT_PATH, OAuthApp, Settings, SettingsError, manifest_scopes
 from i18n import english
 from sandbox.local import LocalWorkspace, free_port
 from sandbox.slackfake import FakeSlack, SlackDriver
 from storage import installations as tables
-from storage.models import PendingEffect, ServiceOrder, SlackWorkspace
-from storage.scope import serving
+from storage.models import CatalogEntry, PendingEffect, RoleGrant, ServiceOrder, SlackWorkspace
+from storage.scope import UNCLAIMED, serving
 from tests.conftest import SAMPLE_CATALOG, forget_workspaces
 from tests.test_cli import CLI
 from workflow.catalog import import_csv
@@ -95,12 +106,17 @@ def engine(engine: Engine) -> Engine:
     return forget_workspaces(engine)
 
 
+def manifest_events() -> list[str]:
+    return yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))["settings"]["event_subscriptions"]["bot_events"]
+
+
 @pytest.fixture
 def setup(engine: Engine) -> Iterator[Installable]:
     with FakeSlack() as fake:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         fake.set_oauth_app(CLIENT_ID, CLIENT_SECRET, [url + REDIRECT_PATH])
+        fake.subscribe(manifest_events())  # Slack sends only the events the app's manifest subscribes to
         for team, name, person in ((ACME, "Acme", "U0ANA"), (GLOBEX, "Globex", "U0GUS")):
             workspace = fake.add_workspace(team, name)
             workspace.add_user(person, person[3:].lower())
@@ -189,6 +205,10 @@ def test_a_bad_state_or_a_bad_code_gets_a_page_to_start_again_and_stores_nothing
 def test_an_install_for_a_whole_org_is_refused_and_stores_nothing(setup: Installable) -> None:
     initech = setup.fake.add_workspace("T0INITECH", "Initech", enterprise_id="E0INITECH")
     initech.add_user("U0IDA", "ida")
+    with pytest.raises(ValueError, match="org_deploy_enabled"):  # our manifest's app: Slack offers none
+        initech.consent("U0IDA", org_wide=True)
+    # an app whose settings were changed to allow one (org_deploy_enabled: true): the bot still refuses it
+    setup.fake.set_oauth_app(CLIENT_ID, CLIENT_SECRET, [setup.url + REDIRECT_PATH], org_deploy_enabled=True)
     status, page = install(setup, "T0INITECH", "U0IDA", org_wide=True)
     assert status == 400 and english()._(ORG_WIDE) in page
     assert setup.stored() == {"workspaces": [], "bots": [], "installations": []}
@@ -227,9 +247,9 @@ def test_an_uninstall_stops_that_workspace_and_leaves_the_other(setup: Installab
     assert effects(setup.engine, GLOBEX) == [(f"{GLOBEX}-later", "pending", None)]
     said = [r.getMessage() for r in caplog.records if r.name == "bot.installs"]
     assert said == [f"workspace {ACME} uninstalled the app (tokens_revoked): its installation is deleted and 1 "
-                    "pending effects are cancelled",
+                    "effects it owed (pending or failed) are cancelled",
                     f"workspace {ACME} uninstalled the app (app_uninstalled): its installation is deleted and 0 "
-                    "pending effects are cancelled"]
+                    "effects it owed (pending or failed) are cancelled"]
     assert setup.stored() == {"workspaces": [ACME, GLOBEX], "bots": [GLOBEX], "installations": [GLOBEX]}
     with Session(setup.engine) as session:
         acme, globex = (session.get(SlackWorkspace, team) for team in (ACME, GLOBEX))
@@ -242,10 +262,10 @@ def test_an_uninstall_stops_that_workspace_and_leaves_the_other(setup: Installab
     with serving(GLOBEX):
         assert gateway.open_dm("U0GUS").startswith("D")
     assert setup.driver(GLOBEX).command("U0GUS", "/order", "help").status == 200
-    # Bolt's authorize finds no installation: it says so to the person through the command's response_url
-    assert setup.driver(ACME).command("U0ANA", "/order", "help").status == 200
-    said = [e.get("text") for e in setup.fake.workspace(ACME).ephemerals]
-    assert said == [english()._(NOT_INSTALLED_HERE)]
+    # no installation: the ack says so to the person, with no Slack call (no POST to the response_url)
+    answer = setup.driver(ACME).command("U0ANA", "/order", "help")
+    assert answer.json() == {"response_type": "ephemeral", "text": english()._(NOT_INSTALLED_HERE)}
+    assert setup.fake.calls_to("response_url") == [] and setup.fake.workspace(ACME).calls_to("response_url") == []
 
 
 def test_the_migration_makes_exactly_the_tables_the_stores_expect(engine: Engine) -> None:
@@ -318,7 +338,9 @@ def test_socket_modes_web_port_serves_the_install_link_too(setup: Installable) -
         request = urllib.request.Request(f"http://127.0.0.1:{server.port}/slack/install", data=b"", method="POST")
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request)
-        assert refused.value.code == 405
+        assert refused.value.code == 405 and refused.value.headers["Allow"] == "GET"
+        said = refused.value.read().decode()
+        assert english()._(OPEN_IN_BROWSER).split("{link}")[0] in said and 'href="/slack/install"' in said
     finally:
         server.stop()
         thread.join(timeout=10)
@@ -397,3 +419,145 @@ def test_run_installs_from_a_link_without_a_bot_token(engine: Engine) -> None:
             process.send_signal(signal.SIGTERM)
             _, err = process.communicate(timeout=30)
         assert fake.calls == [] and "Traceback" not in err, err
+
+
+def test_an_uninstall_in_a_workspace_of_an_org_deletes_its_installation(setup: Installable) -> None:
+    """Slack's app_uninstalled and tokens_revoked name the team alone: the org comes from the registry."""
+    initech = setup.fake.add_workspace("T0INITECH", "Initech", enterprise_id="E0INITECH")
+    initech.add_user("U0IDA", "ida")
+    initech.add_channel("general", members=["U0IDA"])
+    assert install(setup, "T0INITECH", "U0IDA")[0] == 200
+    assert setup.driver("T0INITECH").command("U0IDA", "/order", "help").status == 200
+    revoked, uninstalled = setup.driver("T0INITECH").uninstalled()
+    assert (revoked.status, uninstalled.status) == (200, 200)
+    assert "enterprise_id" not in json.dumps(revoked.sent) and "authorizations" not in (revoked.sent or {})
+    assert setup.stored() == {"workspaces": ["T0INITECH"], "bots": [], "installations": []}
+    assert Installations(setup.engine, CLIENT_ID).bot("T0INITECH") is None
+
+
+def ready_to_order(setup: Installable, team: str, requester: str, supervisor: str) -> Steps:
+    """`team` installed, with a requester, a supervisor and the sample catalog."""
+    assert install(setup, team, requester)[0] == 200
+    setup.fake.workspace(team).add_user(supervisor, supervisor[3:].lower())
+    with serving(team):
+        grant(setup.engine, requester, [Role.REQUESTER])
+        grant(setup.engine, supervisor, [Role.SUPERVISOR])
+        import_csv(setup.engine, SAMPLE_CATALOG)
+    return Steps(setup, team)
+
+
+def submit(steps: Steps, requester: str) -> None:
+    ack = steps.submit_order(requester, client="peñ", site="presidentes", items=[("hvac", "1")],
+                             requested="2030-05-10", description="job")
+    assert ack.status == 200 and ack.text == "", ack.text
+
+
+def statuses(engine: Engine, team: str) -> dict[str, str]:
+    with serving(team), Session(engine) as session:
+        return {e.kind: e.status for e in session.exec(select(PendingEffect).order_by(PendingEffect.id))}
+
+
+def test_effects_that_failed_as_slack_revoked_the_token_are_cancelled_by_the_uninstall(setup: Installable) -> None:
+    """Slack revokes the token before it sends the events: an effect run in between fails (token_revoked, an
+    admin's to mend) with its order's later ones; the uninstall cancels them, so `effects retry` cannot."""
+    steps = ready_to_order(setup, ACME, "U0ANA", "U0ASUP")
+    setup.fake.fail_next("conversations.create", "token_revoked", status=200)
+    with serving(ACME):
+        submit(steps, "U0ANA")
+        setup.bot.ctx.effects.wait_idle(10)
+    before = statuses(setup.engine, ACME)
+    assert before["open_channel"] == "failed"
+    setup.driver(ACME).uninstalled()
+    after = statuses(setup.engine, ACME)
+    assert {kind: after[kind] for kind, status in before.items() if status == "failed"} == {
+        kind: "cancelled" for kind, status in before.items() if status == "failed"}
+    assert "failed" not in after.values()
+
+
+def test_an_effect_cancelled_while_it_ran_stays_cancelled(setup: Installable) -> None:
+    steps = ready_to_order(setup, ACME, "U0ANA", "U0ASUP")
+    stall = setup.fake.stall("conversations.create")
+    with serving(ACME):
+        submit(steps, "U0ANA")
+    assert stall.reached.wait(10)  # Slack made the channel; its answer waits while the app is removed
+    setup.driver(ACME).uninstalled()
+    stall.release.set()
+    setup.bot.ctx.effects.wait_idle(10)
+    assert statuses(setup.engine, ACME)["open_channel"] == "cancelled"
+
+
+def test_the_first_install_takes_no_rows_written_before_it(setup: Installable) -> None:
+    """/slack/install is public: the CLI's rows of no workspace (UNCLAIMED) are not given to whoever installs
+    first (the operator installs, then writes with --team)."""
+    with serving(UNCLAIMED):
+        grant(setup.engine, "U0ANA", [Role.REQUESTER])
+        import_csv(setup.engine, SAMPLE_CATALOG)
+    assert install(setup, ACME, "U0ANA")[0] == 200
+    with serving(ACME), Session(setup.engine) as session:
+        assert session.exec(select(RoleGrant)).all() == [] and session.exec(select(CatalogEntry)).all() == []
+    with serving(UNCLAIMED), Session(setup.engine) as session:
+        assert session.exec(select(RoleGrant)).all() and session.exec(select(CatalogEntry)).all()
+
+
+def test_the_install_link_deletes_expired_states(setup: Installable) -> None:
+    """slack-sdk deletes only the states consumed; every visit to the public link adds one."""
+    now = datetime.now(UTC).replace(tzinfo=None)  # the store's own clock and form (naive UTC)
+    with setup.engine.begin() as connection:
+        connection.execute(tables.slack_oauth_states.insert(), [
+            {"state": f"old-{n}", "expire_at": now - timedelta(hours=1)} for n in range(3)] + [
+            {"state": "live", "expire_at": now + timedelta(minutes=5)}])
+    _, cookie = start(setup)
+    with setup.engine.connect() as connection:
+        kept = {row.state for row in connection.execute(tables.slack_oauth_states.select())}
+    assert kept == {"live", SimpleCookie(cookie)["slack-app-oauth-state"].value}
+
+
+def test_an_install_that_fails_midway_gets_a_page_to_start_again(setup: Installable) -> None:
+    """The database fails as the link is followed (its states table is gone): a page, not a traceback."""
+    tables.slack_oauth_states.drop(setup.engine)
+    try:
+        status, headers, page = get(setup.url + "/slack/install")
+    finally:
+        tables.slack_oauth_states.create(setup.engine)
+    assert status == 503 and headers["Content-Type"].startswith("text/html")
+    assert english()._(INSTALL_FAILED).split("{link}")[0] in page and "Traceback" not in page
+
+
+def test_a_form_open_when_the_app_was_uninstalled_says_so_and_saves_nothing(setup: Installable) -> None:
+    """The person's picker gets no options and their submission a "not saved" view, in the ack (Bolt's own
+    answer would be a plain-text body neither can show)."""
+    steps = ready_to_order(setup, ACME, "U0ANA", "U0ASUP")
+    with serving(ACME):
+        assert steps.slack.command("U0ANA", "/order").status == 200
+        form = steps.wait_for_view("U0ANA", "submit_order")
+        steps.pick("U0ANA", form, "client", "peñ")
+    setup.driver(ACME).uninstalled()
+    suggested = steps.slack.suggest("U0ANA", form, "client", "client", "peñ")
+    assert suggested.json() == {"options": []}
+    answer = steps.slack.submit("U0ANA", form, {}, check_required=False)
+    assert answer.json()["response_action"] == "update"
+    assert english()._(NOT_INSTALLED_HERE) in setup.fake.workspace(ACME).view_text(form["id"])
+    with serving(ACME), Session(setup.engine) as session:
+        assert session.exec(select(ServiceOrder)).all() == []
+
+
+def test_an_effect_cancelled_while_it_ran_stays_cancelled_when_it_then_fails(setup: Installable) -> None:
+    """The approval's message is posted; the app is removed while Slack's answer is on its way; the effect's
+    next call (is the requester in the channel?) fails, the workspace's installation gone: it stays cancelled."""
+    steps = ready_to_order(setup, ACME, "U0ANA", "U0ASUP")
+    setup.fake.workspace(ACME).add_user("U0AFW", "fw")
+    with serving(ACME):
+        grant(setup.engine, "U0AFW", [Role.FIELD_WORKER])
+        submit(steps, "U0ANA")
+        steps.settle()
+        order_id = steps.latest_order_id()
+        stall = setup.fake.stall("chat.postMessage")
+        steps.approve("U0ASUP", order_id, workers=["U0AFW"], scheduled="2030-05-10")
+    assert stall.reached.wait(10)
+    setup.driver(ACME).uninstalled()
+    stall.release.set()
+    setup.bot.ctx.effects.wait_idle(10)
+    with serving(ACME), Session(setup.engine) as session:
+        message = session.exec(select(PendingEffect).where(PendingEffect.kind == "message")
+                               .order_by(PendingEffect.id.desc())).first()  # type: ignore[union-attr]
+    assert message is not None and message.status == "cancelled", (message.status if message else None)

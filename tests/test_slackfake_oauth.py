@@ -14,7 +14,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from sandbox.slackfake import FakeSlack
+from sandbox.slackfake import FakeSlack, NotSubscribed, SlackDriver
 
 CLIENT_ID, CLIENT_SECRET = "1111.2222", "the-client-secret"
 REDIRECT = "https://orders.example.com/slack/oauth_redirect"
@@ -134,3 +134,45 @@ def test_an_uninstall_revokes_that_workspaces_token_only(fake: FakeSlack) -> Non
     answer = access(fake, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code_from(visit(fake)[1]),
                     redirect_uri=REDIRECT)
     assert answer["access_token"] != token and second.installed
+
+
+def test_a_call_with_a_revoked_or_unknown_token_is_no_workspaces(fake: FakeSlack) -> None:
+    """So `workspace(X).calls_to(...) == []` can fail: the call is kept apart, in `unknown_token_calls`."""
+    second = fake.add_workspace("T0002", "Second", installed=True)
+    token = second.bot_token
+    second.uninstall()
+    for dead in (token, "xoxb-never-issued"):
+        with pytest.raises(SlackApiError):
+            WebClient(token=dead, base_url=fake.api_url).auth_test()
+    assert fake.calls_to("auth.test") == [] and second.calls_to("auth.test") == []
+    assert [(c.method, c.response["error"]) for c in second.unknown_token_calls] == [
+        ("auth.test", "token_revoked"), ("auth.test", "invalid_auth")]
+
+
+def test_an_org_wide_install_is_offered_only_to_an_app_that_enables_it(fake: FakeSlack) -> None:
+    """As the manifest's settings.org_deploy_enabled decides (ours is false)."""
+    org = fake.add_workspace("T0003", "Initech", enterprise_id="E0003")
+    org.add_user("U3", "ida")
+    with pytest.raises(ValueError, match="org_deploy_enabled"):
+        org.consent("U3", org_wide=True)
+    fake.set_oauth_app(CLIENT_ID, CLIENT_SECRET, [REDIRECT], org_deploy_enabled=True)
+    org.consent("U3", org_wide=True)
+    answer = access(fake, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code=code_from(visit(fake)[1]),
+                    redirect_uri=REDIRECT)
+    assert answer["is_enterprise_install"] is True and answer["enterprise"]["id"] == "E0003"
+
+
+def test_an_event_the_app_does_not_subscribe_to_is_never_sent(fake: FakeSlack) -> None:
+    """Slack sends an app only the bot events its manifest subscribes to (the driver refuses before sending)."""
+    driver = SlackDriver("http://127.0.0.1:9/slack/events", "secret", fake)
+    fake.subscribe(["app_home_opened", "message.groups"])
+    token = fake.bot_token
+    with pytest.raises(NotSubscribed, match="app_uninstalled|tokens_revoked"):
+        driver.uninstalled()
+    assert not fake.installed and token not in (fake.bot_token,)  # Slack revoked the token all the same
+    for event in ({"type": "message", "channel_type": "channel", "channel": "C1", "text": "hi"},
+                  {"type": "reaction_added"}):
+        with pytest.raises(NotSubscribed):
+            driver.event(event)
+    assert fake.subscribed_to({"type": "message", "channel_type": "group"})
+    assert fake.subscribed_to({"type": "app_home_opened"})

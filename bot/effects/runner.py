@@ -81,7 +81,8 @@ _HEAD = (select(*_COLUMNS).where(_DUE, or_(PendingEffect.kind.in_(ASIDE), ~exist
 _REST = (select(*_COLUMNS).where(_DUE, PendingEffect.order_id == bindparam("order_id"),
                                  PendingEffect.id > bindparam("head"))
          .order_by(PendingEffect.id).limit(CLAIM_BATCH - 1).with_for_update(skip_locked=True))
-_DONE = (update(PendingEffect).where(PendingEffect.id == bindparam("effect"))
+# only a pending effect becomes done: one an uninstall cancelled while it ran stays cancelled
+_DONE = (update(PendingEffect).where(PendingEffect.id == bindparam("effect"), PendingEffect.status == PENDING)
          .values(status="done", done_at=bindparam("at"), attempts=PendingEffect.attempts + 1, claimed_until=None)
          .execution_options(synchronize_session=False))
 _RELEASE = (update(PendingEffect).where(PendingEffect.id.in_(bindparam("ids", expanding=True)),
@@ -249,6 +250,8 @@ class EffectRunner:
         with session_scope(self.engine) as session:
             # locked: a nudge committed while it ran (below) is read, not overwritten
             row = session.get(PendingEffect, effect.id, with_for_update=True)
+            if row.status != "pending":  # cancelled while it ran (the workspace uninstalled the app): it stays so
+                return
             # made due again while it ran (what it waited for is done: bot/effects/fetch.py): at once, no back-off
             nudged = isinstance(error, NotReady) and effect.due is not None and row.not_before > effect.due
             row.attempts += 1

@@ -2,7 +2,7 @@
 (`SlackDriver`). Standard library plus slack_sdk only."""
 
 from . import state_values
-from .inbound import InboundResult, SlackDriver, SlackRefused
+from .inbound import InboundResult, NotSubscribed, SlackDriver, SlackRefused
 from .server import DEFAULT_SCOPES, FakeSlack
 from .state import Call, Channel, FakeFile, JoinEvent, Message, MessageVersion, User
 
@@ -16,6 +16,7 @@ __all__ = [
     "JoinEvent",
     "Message",
     "MessageVersion",
+    "NotSubscribed",
     "SlackDriver",
     "SlackRefused",
     "User",

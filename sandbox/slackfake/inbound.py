@@ -79,6 +79,10 @@ class InboundResult:
         return self.elapsed > ACK_TIMEOUT
 
 
+class NotSubscribed(ValueError):
+    """An event Slack would not send: the app's manifest does not subscribe to it (FakeSlack.subscribe)."""
+
+
 class SlackRefused(AssertionError):
     """Slack would not accept the bot's answer (e.g. an invalid view in response_action=update)."""
 
@@ -196,7 +200,14 @@ class SlackDriver:
         return {"id": u.id, "username": u.name, "name": u.name, "team_id": self.team_id}
 
     def _team(self) -> dict[str, Any]:
-        return {"id": self.team_id, "domain": self.fake.team_domain}
+        team: dict[str, Any] = {"id": self.team_id, "domain": self.fake.team_domain}
+        if self.fake.enterprise_id:  # a workspace of an Enterprise Grid org names its org
+            team["enterprise_id"] = self.fake.enterprise_id
+        return team
+
+    def _enterprise(self) -> dict[str, Any] | None:
+        org = self.fake.enterprise_id
+        return {"id": org, "name": f"{self.fake.team_name} org"} if org else None
 
     def _common(self, kind: str, user_id: str) -> dict[str, Any]:
         return {
@@ -205,7 +216,7 @@ class SlackDriver:
             "api_app_id": self.api_app_id,
             "token": self.verification_token,
             "team": self._team(),
-            "enterprise": None,
+            "enterprise": self._enterprise(),
             "is_enterprise_install": False,
         }
 
@@ -299,6 +310,8 @@ class SlackDriver:
             "command": command,
             "text": text,
             "api_app_id": self.api_app_id,
+            **({"enterprise_id": self.fake.enterprise_id, "enterprise_name": f"{self.fake.team_name} org"}
+               if self.fake.enterprise_id else {}),
             "is_enterprise_install": "false",
             "response_url": self.fake.new_response_url(channel_id, user_id),
             "trigger_id": self.fake.new_trigger_id(user_id),
@@ -481,30 +494,41 @@ class SlackDriver:
         event_id: str | None = None,
         retry_num: int | None = None,
         retry_reason: str = "http_timeout",
+        *,
+        authorized: bool = True,
     ) -> InboundResult:
-        """An Events API delivery; a retry repeats the same event_id with X-Slack-Retry-* headers."""
+        """An Events API delivery; a retry repeats the same event_id with X-Slack-Retry-* headers. In a
+        workspace of an Enterprise Grid org, the envelope and its authorizations name the org. `authorized`
+        False: an event about the app's own install (app_uninstalled, tokens_revoked), which Slack sends for the
+        team alone, with no authorizations and no org (nothing is left installed to authorize)."""
+        if not self.fake.subscribed_to(event):
+            raise NotSubscribed(f"Slack sends no {event.get('type')} event to an app that does not subscribe to "
+                                "it (the manifest's settings.event_subscriptions.bot_events)")
         now = time.time()
         event = {"event_ts": f"{now:.6f}", **event}
-        envelope = {
+        org = self.fake.enterprise_id
+        envelope: dict[str, Any] = {
             "token": self.verification_token,
             "team_id": self.team_id,
+            **({"enterprise_id": org} if org and authorized else {}),
             "api_app_id": self.api_app_id,
             "event": event,
             "type": "event_callback",
             "event_id": event_id or "Ev" + secrets.token_hex(5).upper(),
             "event_time": int(now),
-            "authorizations": [
+            "is_ext_shared_channel": False,
+            "event_context": "4-" + secrets.token_urlsafe(24),
+        }
+        if authorized:
+            envelope["authorizations"] = [
                 {
-                    "enterprise_id": None,
+                    "enterprise_id": org,
                     "team_id": self.team_id,
                     "user_id": self.fake.bot_user_id,
                     "is_bot": True,
                     "is_enterprise_install": False,
                 }
-            ],
-            "is_ext_shared_channel": False,
-            "event_context": "4-" + secrets.token_urlsafe(24),
-        }
+            ]
         return self._deliver("events_api", envelope, None if retry_num is None else (retry_num, retry_reason))
 
     def uninstalled(self) -> tuple[InboundResult, InboundResult]:
@@ -513,8 +537,8 @@ class SlackDriver:
         API callback for the workspace, with no authorizations to look up: Bolt skips authorize for them)."""
         bot = self.fake.bot_user_id
         self.fake.uninstall()
-        revoked = self.event({"type": "tokens_revoked", "tokens": {"oauth": [], "bot": [bot]}})
-        return revoked, self.event({"type": "app_uninstalled"})
+        revoked = self.event({"type": "tokens_revoked", "tokens": {"oauth": [], "bot": [bot]}}, authorized=False)
+        return revoked, self.event({"type": "app_uninstalled"}, authorized=False)
 
     def share_files(
         self,

@@ -61,6 +61,8 @@ class OAuthState:
     app: OAuthApp | None = None
     consents: list[Consent] = field(default_factory=list)
     grants: dict[str, Grant] = field(default_factory=dict)
+    # the manifest's settings.org_deploy_enabled: off, Slack offers an Enterprise Grid admin no org-wide install
+    org_deploy_enabled: bool = False
 
 
 @method(ACCESS, errors=("invalid_client_id", "bad_client_secret", "invalid_code", "bad_redirect_uri"))

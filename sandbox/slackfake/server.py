@@ -142,6 +142,9 @@ class FakeSlack:
         self._ws.users[bot_user_id] = User(bot_user_id, bot_name, bot_name, is_bot=True, updated=int(clock()))
         self._workspaces: dict[str, Workspace] = {team_id: self._ws}  # shared by every view of this server
         self._oauth = _oauth.OAuthState()
+        self._unknown_token_calls: list[Call] = []  # shared by every view, as the workspaces are
+        # the app's settings.event_subscriptions.bot_events; [None]: every event (a fake not told the manifest)
+        self._bot_events: list[frozenset[str] | None] = [None]  # a holder, shared by every view
         self._faults: dict[str, list[_Fault]] = {}
         self._stalls: dict[str, Stall] = {}
         self._chaos: tuple[float, random.Random, tuple[str, ...], int] | None = None
@@ -229,6 +232,11 @@ class FakeSlack:
         return self._ws.team_name
 
     @property
+    def enterprise_id(self) -> str | None:
+        """The Enterprise Grid org the workspace belongs to (None: a standalone workspace)."""
+        return self._ws.enterprise_id
+
+    @property
     def installed(self) -> bool:
         return self._ws.installed
 
@@ -269,10 +277,33 @@ class FakeSlack:
         with self._lock:
             return list(self._workspaces)
 
-    def set_oauth_app(self, client_id: str, client_secret: str, redirect_urls: Iterable[str]) -> None:
-        """The app's credentials and Redirect URLs, as its OAuth & Permissions settings hold them."""
+    def set_oauth_app(self, client_id: str, client_secret: str, redirect_urls: Iterable[str], *,
+                      org_deploy_enabled: bool = False) -> None:
+        """The app's credentials and Redirect URLs, as its OAuth & Permissions settings hold them;
+        `org_deploy_enabled` as its manifest's settings say (ours: false), which decides whether an Enterprise Grid
+        admin may install it for the whole org."""
         with self._lock:
             self._oauth.app = _oauth.OAuthApp(client_id, client_secret, tuple(redirect_urls))
+            self._oauth.org_deploy_enabled = org_deploy_enabled
+
+    def subscribe(self, bot_events: Iterable[str]) -> None:
+        """The bot events the app subscribes to (its manifest's settings.event_subscriptions.bot_events): Slack
+        sends an app those alone, so SlackDriver.event refuses any other."""
+        with self._lock:
+            self._bot_events[0] = frozenset(bot_events)
+
+    def subscribed_to(self, event: dict[str, Any]) -> bool:
+        """Whether Slack would send the app this event: its type is subscribed to (a message by where it was
+        posted: message.channels, message.groups, message.im, message.mpim), or the app was told no list."""
+        with self._lock:
+            events = self._bot_events[0]
+        if events is None:
+            return True
+        kind = str(event.get("type", ""))
+        if kind == "message":
+            where = {"channel": "channels", "group": "groups", "im": "im", "mpim": "mpim"}
+            kind = f"message.{where.get(str(event.get('channel_type', '')), '')}"
+        return kind in events
 
     @property
     def authorize_url(self) -> str:
@@ -287,6 +318,9 @@ class FakeSlack:
                 raise ValueError(f"unknown user {user_id}: add it with add_user first")
             if org_wide and not self._ws.enterprise_id:
                 raise ValueError("an org-wide install needs a workspace of an org (add_workspace(enterprise_id=…))")
+            if org_wide and not self._oauth.org_deploy_enabled:
+                raise ValueError("Slack offers no org-wide install to an app with org_deploy_enabled false (the "
+                                 "manifest's): set_oauth_app(..., org_deploy_enabled=True) plays one that has it")
             self._oauth.consents.append(_oauth.Consent(self._ws.team_id, user_id, allow, org_wide))
 
     def uninstall(self) -> None:
@@ -699,13 +733,25 @@ class FakeSlack:
 
     def _record(self, method: str, args: dict[str, Any], status: int, response: dict[str, Any],
                 headers: dict[str, str] | None = None) -> None:
-        """Kept with the workspace the call's token is for (the first one's when it names none)."""
+        """Kept with the workspace the call's token is for (the first one's when it sends none, or the app-level
+        token); a token no workspace holds (revoked by an uninstall, or never issued) is in no workspace's calls,
+        so `workspace(X).calls_to(...) == []` can fail: such calls are kept in `unknown_token_calls`."""
         auth = (headers or {}).get("authorization", "")
-        ws = self._workspace_of(auth[7:].strip()) if auth.lower().startswith("bearer ") else None
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        ws = self._workspace_of(token) if token else None
         if ws is None and method == _oauth.ACCESS and response.get("ok"):  # the install's workspace
             ws = next((w for w in self._workspaces.values() if w.bot_token == response.get("access_token")), None)
         with self._lock:
-            (ws or self._ws).calls.append(Call(method, args, status, response))
+            if ws is None and token and token != self._app_token:
+                self._unknown_token_calls.append(Call(method, args, status, response))
+            else:
+                (ws or self._ws).calls.append(Call(method, args, status, response))
+
+    @property
+    def unknown_token_calls(self) -> list[Call]:
+        """Calls made with a bearer token no workspace holds (any workspace's view shows them all)."""
+        with self._lock:
+            return list(self._unknown_token_calls)
 
     def _handle_api(
         self, method: str, headers: dict[str, str], args: dict[str, Any] | ApiError, body_token: str | None
