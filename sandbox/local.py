@@ -56,6 +56,12 @@ def manifest_tabs() -> dict[str, bool]:
             "messages_tab_enabled": bool(app_home.get("messages_tab_enabled"))}
 
 
+def manifest_events() -> list[str] | None:
+    """The bot events manifest.yml subscribes to (None outside a checkout: the fake delivers every event)."""
+    manifest = _manifest()
+    return None if manifest is None else list(manifest["settings"]["event_subscriptions"]["bot_events"])
+
+
 def manifest_scopes() -> tuple[str, ...]:
     """The bot scopes manifest.yml asks for (the fake's defaults when run outside a checkout)."""
     manifest = _manifest()
@@ -102,6 +108,9 @@ class LocalWorkspace:
     def __enter__(self) -> LocalWorkspace:
         if self._own_fake:
             self.fake.start()
+            events = manifest_events()
+            if events is not None:  # Slack delivers only the events the app subscribes to
+                self.fake.subscribe(events)
             for user_id, name in self.people.items():
                 self.fake.add_user(user_id, name.split()[0].lower(), real_name=name,
                                    locale=self.locales.get(user_id, "en-US"))

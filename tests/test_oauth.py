@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-import yaml
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import Engine, MetaData, inspect
@@ -41,9 +40,9 @@ from bot.install_flow import (
 )
 from bot.installs import Installations
 from bot.server import HttpServer, WebServer, web_app
-from bot.settings import MANIFEST, REDIRECT_PATH, OAuthApp, Settings, SettingsError, manifest_scopes
+from bot.settings import REDIRECT_PATH, OAuthApp, Settings, SettingsError, manifest_scopes
 from i18n import english
-from sandbox.local import LocalWorkspace, free_port
+from sandbox.local import LocalWorkspace, free_port, manifest_events
 from sandbox.slackfake import FakeSlack, SlackDriver
 from storage import installations as tables
 from storage.models import CatalogEntry, PendingEffect, RoleGrant, ServiceOrder, SlackWorkspace
@@ -104,10 +103,6 @@ def cookie_of(headers: dict[str, str]) -> str:
 def engine(engine: Engine) -> Engine:
     """A database no workspace has installed the app in yet."""
     return forget_workspaces(engine)
-
-
-def manifest_events() -> list[str]:
-    return yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))["settings"]["event_subscriptions"]["bot_events"]
 
 
 @pytest.fixture
