@@ -117,6 +117,7 @@ def _run(args: argparse.Namespace) -> int:
 
     shutdown = Shutdown(settings.shutdown_seconds)
     handler: Any = None
+    web: Any = None
     try:
         if args.http:
             from bot.server import HttpServer
@@ -137,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             if settings.signing.web_port is not None:
-                _serve_web(args, bot, engine, settings.signing.web_port, settings.metrics)
+                web = _serve_web(args, bot, engine, settings.signing.web_port, settings.metrics)
             shutdown.install(_interrupt)  # ends the handler's wait below
             print(args.lang._("Connecting to Slack in Socket Mode"), flush=True)
             handler = SocketModeHandler(bot.app, settings.app_token)
@@ -147,6 +148,8 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if handler is not None:
             handler.close()  # no more requests from Slack
+        if web is not None:  # nor from browsers; a client's answer in hand is finished
+            web.shutdown(shutdown.left())
         _stop(bot, shutdown)
     return 0
 
@@ -168,9 +171,9 @@ def _stop(bot: Any, shutdown: Any) -> None:
         os._exit(0)  # the worker thread would hold the exit past the deadline
 
 
-def _serve_web(args: argparse.Namespace, bot: Any, engine: Any, port: int, metrics: Any) -> None:
+def _serve_web(args: argparse.Namespace, bot: Any, engine: Any, port: int, metrics: Any) -> Any:
     """Socket Mode's web listener on WEB_PORT (--host's address): the health check and the client's signing
-    page, in a thread of its own; it ends with the process. /metrics too, as METRICS allows."""
+    page, in a thread of its own, until its `shutdown`. /metrics too, as METRICS allows."""
     from bot.server import WebServer, web_app
 
     _check_listening_address(args.host, port)
@@ -182,6 +185,7 @@ def _serve_web(args: argparse.Namespace, bot: Any, engine: Any, port: int, metri
     threading.Thread(target=server.run, name="web", daemon=True).start()
     print(args.lang._("Serving the signing page and /healthz on {url}").format(
         url=f"http://{args.host}:{server.port}/"), flush=True)
+    return server
 
 
 def _check_listening_address(host: str, port: int) -> None:

@@ -19,6 +19,7 @@ from sandbox.slackfake.inbound import SlackDriver
 from sandbox.slackfake.server import Stall
 from storage.models import PendingEffect
 from tests.conftest import REQUESTER
+from tests.test_cli import CLI, free_port
 from tests.test_processes import SECRET, bot_env, database_url, start_bot, workspace
 from tests.test_workflow import draft
 from workflow.service import OrderService
@@ -134,3 +135,25 @@ def test_sigterm_lets_a_command_in_hand_finish_its_work_after_the_ack(seeded) ->
             output = process.communicate(timeout=DEADLINE + 10)[0]
         assert process.returncode == 0, output
         assert fake.open_view_ids(REQUESTER), output  # the work in hand was finished, not dropped
+
+
+def test_socket_mode_sigterm_closes_the_web_port_at_once_and_finishes_the_call_in_flight(seeded) -> None:  # type: ignore[no-untyped-def]
+    """Socket Mode with WEB_PORT (the signing page, /healthz, /metrics): SIGTERM refuses the web port's new
+    connections at once, as HTTP mode does its own, while the effect in flight finishes; then it exits 0."""
+    with workspace() as fake:
+        port = free_port()
+        env = bot_env(fake, database_url(seeded), SLACK_APP_TOKEN=fake.app_token, WEB_PORT=str(port),
+                      SHUTDOWN_SECONDS=str(DEADLINE))
+        stall = fake.stall("conversations.create")
+        process = subprocess.Popen([CLI, "run", "--host", "127.0.0.1"], env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        with ended(process, stall):
+            assert fake.wait_for(lambda: not refused(port), timeout=20), "the web port never answered"
+            OrderService(seeded).submit(REQUESTER, draft(requested_date=datetime.now(UTC).date() + timedelta(3)))
+            assert stall.reached.wait(20), "the bot never opened the order's channel"
+            terminate(process, port)
+            stall.release.set()
+            output = process.communicate(timeout=DEADLINE + 10)[0]
+        assert process.returncode == 0, output
+        assert "still running at the deadline" not in output and "Traceback" not in output
+        assert next(e for e in effects(seeded) if e.kind == "open_channel").status == "done", output
