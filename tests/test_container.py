@@ -145,12 +145,14 @@ def test_dockerfile_install_start_and_health_check_in_a_fresh_venv(tmp_path: Pat
             deadline = time.monotonic() + 60
             while not healthy(check, env) and time.monotonic() < deadline and bot.poll() is None:
                 time.sleep(0.5)
-            assert healthy(check, env), "the HEALTHCHECK never passed"
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
-                assert json.loads(response.read()) == {"ok": True, "database": "reachable"}
+            passed = healthy(check, env)
+            if passed:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+                    assert json.loads(response.read()) == {"ok": True, "database": "reachable"}
         finally:
             bot.send_signal(signal.SIGTERM)  # what `docker stop` sends PID 1 (the CMD execs the bot)
             output = bot.communicate(timeout=30)[0]
+        assert passed, f"the HEALTHCHECK never passed; the bot said:\n{output[-3000:]}"
         assert bot.returncode == 0, output
         assert "Serving Slack's HTTP mode" in output
         assert not healthy(check, env)
