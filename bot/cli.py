@@ -135,19 +135,21 @@ def _run(args: argparse.Namespace) -> int:
                 url=f"http://{args.host}:{server.port}/slack/events"), flush=True)
             server.run()
         else:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
+            from bot.socket_mode import GracefulSocketModeHandler
 
             if settings.signing.web_port is not None:
                 web = _serve_web(args, bot, engine, settings.signing.web_port, settings.metrics)
             shutdown.install(_interrupt)  # ends the handler's wait below
             print(args.lang._("Connecting to Slack in Socket Mode"), flush=True)
-            handler = SocketModeHandler(bot.app, settings.app_token)
+            handler = GracefulSocketModeHandler(bot.app, settings.app_token)
             handler.start()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
-        if handler is not None:
-            handler.close()  # no more requests from Slack
+        # the acks in hand go out over the link, then it closes: no more requests
+        if handler is not None and not handler.close_gracefully(shutdown.left()):
+            logging.getLogger("bot.shutdown").warning(
+                "stopping: a Slack request was still in hand at the deadline (SHUTDOWN_SECONDS): its ack is lost")
         if web is not None:  # nor from browsers; a client's answer in hand is finished
             web.shutdown(shutdown.left())
         _stop(bot, shutdown)

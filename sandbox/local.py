@@ -132,9 +132,9 @@ class LocalWorkspace:
         self._thread.start()
         self.url = f"http://127.0.0.1:{self._server.port}"
         if self.transport == "socket_mode":
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
+            from bot.socket_mode import GracefulSocketModeHandler
 
-            self._socket_mode = SocketModeHandler(self.bot.app, self.fake.app_token)
+            self._socket_mode = GracefulSocketModeHandler(self.bot.app, self.fake.app_token)
             self._socket_mode.connect()
             if not self.fake.socket_mode.wait_connected(20):
                 raise TimeoutError("the bot did not connect in Socket Mode")

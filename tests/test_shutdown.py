@@ -5,20 +5,26 @@ after it, and exits 0 within SHUTDOWN_SECONDS; a second process then runs the re
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from sandbox.slackfake.inbound import SlackDriver
 from sandbox.slackfake.server import Stall
-from storage.models import PendingEffect
-from tests.conftest import REQUESTER
+from sandbox.slackfake.state_values import date as date_value
+from sandbox.slackfake.state_values import users
+from storage.models import AuditEvent, PendingEffect, ServiceOrder
+from tests.conftest import REQUESTER, SUPERVISOR, WORKER
 from tests.test_cli import CLI, free_port
 from tests.test_processes import SECRET, bot_env, database_url, start_bot, workspace
 from tests.test_workflow import draft
@@ -157,3 +163,69 @@ def test_socket_mode_sigterm_closes_the_web_port_at_once_and_finishes_the_call_i
         assert process.returncode == 0, output
         assert "still running at the deadline" not in output and "Traceback" not in output
         assert next(e for e in effects(seeded) if e.kind == "open_channel").status == "done", output
+
+
+@contextmanager
+def order_held(engine, order_id: int) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Another writer holds the order while the block runs: a step on it waits (SQLite: the write lock; PostgreSQL:
+    the order's row)."""
+    if engine.dialect.name == "sqlite":
+        connection = sqlite3.connect(engine.url.database, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            connection.execute("ROLLBACK")
+            connection.close()
+    else:
+        with engine.connect() as connection, connection.begin():
+            connection.execute(text("SELECT id FROM service_order WHERE id = :id FOR UPDATE"), {"id": order_id})
+            yield
+
+
+def test_socket_mode_sigterm_acks_the_request_in_hand_before_it_disconnects(seeded) -> None:  # type: ignore[no-untyped-def]
+    """An approval's ack (the step's transaction) waits for the database when SIGTERM comes: the link stays open
+    until that ack has gone back to Slack, then the process exits 0; the approval is recorded once."""
+    with workspace() as fake:
+        env = bot_env(fake, database_url(seeded), SLACK_APP_TOKEN=fake.app_token, SHUTDOWN_SECONDS=str(DEADLINE))
+        process = subprocess.Popen([CLI, "run", "--host", "127.0.0.1"], env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        try:
+            assert fake.socket_mode.wait_connected(20), "the bot never connected over Socket Mode"
+            soon = datetime.now(UTC).date() + timedelta(3)
+            order = OrderService(seeded).submit(REQUESTER, draft(requested_date=soon))
+            slack = SlackDriver(None, None, fake, transport="socket_mode")
+
+            def card() -> ServiceOrder | None:
+                with Session(seeded) as session:
+                    row = session.get(ServiceOrder, order.id)
+                    return row if row is not None and row.card_ts else None
+
+            assert fake.wait_for(lambda: card() is not None, timeout=20)
+            shown = card()
+            assert slack.click(SUPERVISOR, shown.channel_id, shown.card_ts, "order_approve").status == 200
+            assert fake.wait_for(lambda: fake.open_view_ids(SUPERVISOR), timeout=10)
+            form = fake.views[fake.open_view_ids(SUPERVISOR)[-1]]
+            answers: list[Any] = []
+            with order_held(seeded, order.id):
+                sending = threading.Thread(target=lambda: answers.append(slack.submit(SUPERVISOR, form, {
+                    "field_workers": {"field_workers": users([WORKER])},
+                    "scheduled_date": {"scheduled_date": date_value(soon.isoformat())}})))
+                sending.start()
+                time.sleep(0.5)  # the envelope is in the bot's hands, its step waiting for the order
+                process.send_signal(signal.SIGTERM)
+                time.sleep(1)
+                assert process.poll() is None  # not gone: the ack is still owed
+            sending.join(timeout=10)
+            output = process.communicate(timeout=DEADLINE + 10)[0]
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+        assert process.returncode == 0, output
+        (answer,) = answers
+        assert answer.status == 200 and answer.text == "", (answer, output)  # acked in time: the form closed
+        assert "in hand at the deadline" not in output and "Traceback" not in output
+        with Session(seeded) as session:
+            steps = [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.order_id == order.id))]
+        assert steps == ["submit", "approve"], output
