@@ -31,6 +31,7 @@ from .blocks_text import blocks_to_text, iso, mrkdwn_to_plain, view_to_text
 from .replies import apply_reply
 from .socket_mode import APP_LEVEL_METHODS, APP_TOKEN_SCOPES, SocketModeServer
 from .state import Call, Channel, FakeFile, JoinEvent, Message, ResponseUrl, User, Workspace
+from .tiers import Refusal, TierLimiter
 from .webapi import (
     REGISTRY,
     TRANSPORT_ERRORS,
@@ -148,6 +149,7 @@ class FakeSlack:
         self._faults: dict[str, list[_Fault]] = {}
         self._stalls: dict[str, Stall] = {}
         self._chaos: tuple[float, random.Random, tuple[str, ...], int] | None = None
+        self._tiers: list[TierLimiter | None] = [None]  # a holder, shared by every view; None: tiers off
         self._app_token = app_token  # app-level token: apps.connections.open only
         self.socket_mode = SocketModeServer(app_id)  # Slack's Socket Mode side, served on the same port
         self._httpd: ThreadingHTTPServer | None = None
@@ -636,6 +638,33 @@ class FakeSlack:
         with self._lock:
             self._chaos = (rate, random.Random(seed), kinds, retry_after) if rate else None
 
+    def enforce_tiers(self, speed: float | None = 1.0, *, clock: Callable[[], float] = time.monotonic) -> None:
+        """From now on, answer as Slack does at its rate-limit tiers (tiers.py): each workspace's calls of a
+        method (chat.postMessage: to a channel) may burst to the tier's count a minute, then get HTTP 429,
+        `Retry-After` and `{"ok": false, "error": "ratelimited"}` until tokens come back at count/60 a second.
+        `speed` runs Slack's clock that many times faster than `clock` (60: a minute a second); Retry-After
+        is in `clock`'s seconds, rounded up, at least 1, since the client sleeps it on its own clock. Starts
+        with full buckets; None turns it off. Chaos and `fail_next` still apply to the calls the tiers let by."""
+        with self._lock:
+            self._tiers[0] = TierLimiter(speed, clock) if speed is not None else None
+
+    @property
+    def tier_refusals(self) -> list[Refusal]:
+        """Every call the tiers answered 429, in every workspace, in order (chaos and fail_next 429s are not)."""
+        limiter = self._tiers[0]
+        return limiter.refusals if limiter else []
+
+    def tier_429s(self) -> dict[str, int]:
+        """The tiers' 429s by method, across workspaces."""
+        limiter = self._tiers[0]
+        return dict(limiter.refused()) if limiter else {}
+
+    def _tier_retry_after(self, team_id: str, method: str, channel: Any) -> int | None:
+        limiter = self._tiers[0]
+        if limiter is None:
+            return None
+        return limiter.admit(team_id, method, channel if isinstance(channel, str) else None)
+
     def method_errors(self) -> dict[str, frozenset[str]]:
         """Every implemented method with the error codes it can answer (its own plus transport ones)."""
         return {name: spec.errors | TRANSPORT_ERRORS for name, spec in REGISTRY.items()}
@@ -778,6 +807,10 @@ class FakeSlack:
             return 200, {"ok": False, "error": error}, extra_headers
         extra_headers["x-oauth-scopes"] = ",".join(ws.scopes)
         extra_headers["x-accepted-oauth-scopes"] = ",".join(spec.scopes)
+        retry_after = self._tier_retry_after(ws.team_id, method, args.get("channel"))
+        if retry_after is not None:  # over the limit: refused before Slack looks at anything else
+            extra_headers["Retry-After"] = str(retry_after)
+            return 429, {"ok": False, "error": "ratelimited"}, extra_headers
         fault = self._take_fault(method)
         if fault is not None and fault.status != LOST:
             if fault.status == 429:
@@ -829,6 +862,10 @@ class FakeSlack:
             error = "not_allowed_token_type" if self._workspace_of(token) else "invalid_auth"
             return 200, {"ok": False, "error": error}, {}
         headers = {"x-oauth-scopes": ",".join(APP_TOKEN_SCOPES), "x-accepted-oauth-scopes": ",".join(APP_TOKEN_SCOPES)}
+        retry_after = self._tier_retry_after(self._ws.app_id, method, None)  # per app: no workspace here
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+            return 429, {"ok": False, "error": "ratelimited"}, headers
         fault = self._take_fault(method)
         if fault is not None and fault.status != LOST:
             if fault.status == 429:
