@@ -30,8 +30,9 @@ PER_MINUTE: dict[str, int] = {
 
 # Each method the fake implements and its tier, as the `rate_limits` field of Slack's method pages gives it
 # (tests/reference/slack/slack-api-ref-methods/<method>.json, "t5" meaning Special; a test checks they agree).
-# The four methods not in that copy are from the same scrape, slack-ruby/slack-api-ref
-# docs.slack.dev/methods/<method>.json: conversations.history, .kick, .open and users.conversations, all t3.
+# The four methods that copy lacks are t3 in the same scrape, slack-ruby/slack-api-ref
+# docs.slack.dev/methods/<method>.json: conversations.history and .open (@ 0ae4e98), conversations.kick and
+# users.conversations (@ 14d2f36).
 # oauth.v2.access (Special, no figure published) is called with the app's credentials and is not limited here.
 TIERS: dict[str, str] = {
     "apps.connections.open": "t3",  # per app: an app-level token belongs to no workspace
