@@ -43,7 +43,8 @@ TIERS: dict[str, str] = {
     "chat.update": "t3",
     "conversations.archive": "t2",
     "conversations.create": "t2",
-    "conversations.history": "t3",
+    "conversations.history": "t3",  # since 2025-05-29 1 a minute for commercially distributed non-Marketplace
+    # apps (docs.slack.dev rate-limits page); ours is customer-built, which keeps Tier 3
     "conversations.info": "t3",
     "conversations.invite": "t3",
     "conversations.join": "t3",
