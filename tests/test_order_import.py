@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from sandbox.slackfake.server import FakeSlack
 from storage.db import make_engine, session_scope
 from storage.models import PendingEffect, ServiceOrder, SlackWorkspace
 from storage.scope import everywhere
@@ -138,8 +139,18 @@ def test_only_the_first_20_problems_are_listed(env: dict[str, str], tmp_path: Pa
 
 
 def test_a_kill_midway_then_a_rerun_finishes_without_duplicates(env: dict[str, str], tmp_path: Path) -> None:
+    """Issue 19's bar: 1,000 orders from an .xlsx, the import killed (SIGKILL) while it creates them, then run
+    again: every order once, numbered without a gap."""
+    from openpyxl import Workbook
+
     ready(env)
-    file = write_csv(tmp_path / "orders.csv", [row(f"PO-{n}") for n in range(600)])
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(HEADER)
+    for n in range(1000):
+        sheet.append(row(f"PO-{n}"))
+    file = tmp_path / "orders.xlsx"
+    book.save(file)
     process = subprocess.Popen([CLI, "orders", "import", str(file)], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
     engine = make_engine(env["DATABASE_URL"])
@@ -153,14 +164,14 @@ def test_a_kill_midway_then_a_rerun_finishes_without_duplicates(env: dict[str, s
     process.wait(timeout=10)
     engine.dispose()
     before = len(orders(env))
-    assert 0 < before < 600, before
+    assert 0 < before < 1000, before
     rerun = cli("orders", "import", str(file), env=env)
     assert rerun.returncode == 0, rerun.stderr
-    assert rerun.stdout == (f"Created {600 - before} orders pending approval. "
+    assert rerun.stdout == (f"Created {1000 - before:,} orders pending approval. "
                             f"{before} were already there (same reference).\n")
     made_orders = orders(env)
-    assert sorted(o.external_ref or "" for o in made_orders) == sorted(f"PO-{n}" for n in range(600))
-    assert sorted(o.number for o in made_orders) == list(range(1, 601))  # no number skipped or taken twice
+    assert sorted(o.external_ref or "" for o in made_orders) == sorted(f"PO-{n}" for n in range(1000))
+    assert sorted(o.number for o in made_orders) == list(range(1, 1001))  # no number skipped or taken twice
 
 
 def test_orders_land_in_the_team_workspace_only(env: dict[str, str], tmp_path: Path) -> None:
@@ -207,3 +218,37 @@ def test_progress_shows_on_a_terminal_only(env: dict[str, str], tmp_path: Path) 
     assert updates[-1].startswith("300 of 300 orders created"), updates
     plain = cli("orders", "import", str(file), env=env)
     assert plain.stderr == ""  # a pipe gets no progress lines
+
+
+def test_a_requester_by_email_and_the_running_bot_opens_each_imported_orders_channel(env: dict[str, str],
+                                                                                    tmp_path: Path) -> None:
+    """The import only queues: the bot, once running, does the Slack work of each order as for a submit."""
+    ready(env)
+    with FakeSlack() as fake:
+        fake.add_user("U0REQ", "rosa", real_name="Rosa", email="rosa@example.com")
+        fake.add_user("U0SUP", "sam", real_name="Sam")
+        slack = {"SLACK_BOT_TOKEN": fake.bot_token, "SLACK_API_URL": fake.api_url}
+        file = write_csv(tmp_path / "orders.csv", [row("PO-1", requester="ROSA@example.com"),
+                                                   row("PO-2", requester="nobody@example.com")])
+        unknown = cli("orders", "import", str(file), env=env | slack)
+        assert unknown.returncode == 2 and unknown.stderr == (
+            f"service-orders: {file}: line 3: no one in the Slack workspace has the e-mail nobody@example.com "
+            "(in 'requester')\n")
+        offline = cli("orders", "import", str(file), env=env)
+        assert offline.returncode == 2 and "looking people up in Slack needs SLACK_BOT_TOKEN" in offline.stderr
+        write_csv(file, [row("PO-1", requester="ROSA@example.com")])
+        assert cli("orders", "import", str(file), env=env | slack).returncode == 0
+        assert [(o.external_ref, o.requester_id) for o in orders(env)] == [("PO-1", "U0REQ")]
+        port = test_cli.free_port()
+        process = subprocess.Popen([CLI, "run", "--http", "--port", str(port), "--host", "127.0.0.1"],
+                                   env=env | slack | {"SLACK_SIGNING_SECRET": "cli-secret"},
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            assert fake.wait_for(lambda: any(c.args.get("text", "").startswith("SO-000001 ")
+                                             for c in fake.calls_to("chat.postMessage")), timeout=20)  # its card
+            created = [c.args["name"] for c in fake.calls_to("conversations.create")]
+            assert len(created) == 1 and created[0].startswith("so-000001"), created
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output = process.communicate(timeout=20)[0]
+        assert process.returncode == 0, output
