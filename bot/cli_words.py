@@ -63,6 +63,8 @@ TROUBLES = {
                                   "SLACK_API_URL if not Slack's own); set it, or write member ids instead"),
     # the orders import's
     Trouble.ORDER_HEADER: N_("the header must be {header}, not {found}"),
+    Trouble.ORDER_NOT_XLSX: N_("not an .xlsx workbook (save it from the spreadsheet as Excel Workbook, or as CSV "
+                               "UTF-8 named .csv)"),
     Trouble.ORDER_REFERENCE: N_("the reference must be 1-{most} characters"),
     Trouble.ORDER_REFERENCE_TWICE: N_("reference '{reference}' already appears on line {first}"),
     Trouble.ORDER_DATE: N_("requested_date '{value}' is not a date (YYYY-MM-DD, or a date cell)"),

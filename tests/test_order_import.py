@@ -128,6 +128,13 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(env: dic
     bad_header.write_text("ref,who\nPO-1,U0REQ\n", encoding="utf-8")
     refused = cli("orders", "import", str(bad_header), env=env)
     assert refused.returncode == 2 and "line 1: the header must be reference,requester," in refused.stderr
+    not_a_workbook = tmp_path / "orders.xlsx"
+    not_a_workbook.write_text("reference,requester\n", encoding="utf-8")
+    refused = cli("orders", "import", str(not_a_workbook), env=env)
+    assert (refused.returncode, refused.stderr) == (2, f"service-orders: {not_a_workbook}: not an .xlsx workbook (save "
+                                                       "it from the spreadsheet as Excel Workbook, or as CSV UTF-8 "
+                                                       "named .csv)\n")
+    assert orders(env) == []
 
 
 def test_only_the_first_20_problems_are_listed(env: dict[str, str], tmp_path: Path) -> None:

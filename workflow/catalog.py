@@ -135,6 +135,7 @@ class Trouble(StrEnum):
     EMAILS_NEED_SLACK = "emails_need_slack"  # email: the file names people by e-mail and nothing can look them up
     # the orders import's (workflow/order_import.py), which shares this file's reading and reporting
     ORDER_HEADER = "order_header"  # header, found
+    ORDER_NOT_XLSX = "order_not_xlsx"
     ORDER_REFERENCE = "order_reference"  # most
     ORDER_REFERENCE_TWICE = "order_reference_twice"  # reference, first
     ORDER_DATE = "order_date"  # value

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zipfile import BadZipFile
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -113,9 +114,10 @@ def _xlsx_cells(path: Path) -> Iterator[tuple[int, list[Any]]]:
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)  # row by row: flat memory at any size
-    except (OSError, InvalidFileException, KeyError, ValueError) as error:
-        reason = getattr(error, "strerror", None) or "not an .xlsx workbook"
-        raise CatalogError(path, [Problem(Trouble.CANNOT_READ, values={"reason": reason})]) from error
+    except OSError as error:
+        raise CatalogError(path, [Problem(Trouble.CANNOT_READ, values={"reason": error.strerror})]) from error
+    except (BadZipFile, InvalidFileException, KeyError, ValueError) as error:  # not a workbook openpyxl reads
+        raise CatalogError(path, [Problem(Trouble.ORDER_NOT_XLSX)]) from error
     try:
         sheet = book.worksheets[0]
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
