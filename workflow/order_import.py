@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.models import CatalogEntry, ServiceOrder
-from workflow.catalog import MAX_PROBLEMS, CatalogError, EmailResolver, Problem, Trouble, _Lines, _shown
+from workflow.catalog import CatalogError, EmailResolver, Problem, Trouble, _Lines, _Problems, _shown
 from workflow.errors import (
     DateInPast,
     DateTooFar,
@@ -293,8 +293,7 @@ def import_orders(service: OrderService, path: Path, on_progress: Callable[[Orde
     if found != HEADER:
         raise CatalogError(path, [Problem(Trouble.ORDER_HEADER, header[0], {"header": ",".join(HEADER),
                                                                              "found": _shown(",".join(found))})])
-    problems: list[Problem] = []
-    count = 0
+    problems = _Problems()  # the first MAX_PROBLEMS by line, however the two passes below find them
     rows: list[OrderRow] = []
     first_line: dict[str, int] = {}
     for line, values in cells:
@@ -310,22 +309,17 @@ def import_orders(service: OrderService, path: Path, on_progress: Callable[[Orde
                 first_line[row.reference] = line
                 rows.append(row)
         if isinstance(row, Problem):
-            count += 1
-            if len(problems) < MAX_PROBLEMS:
-                problems.append(row)
+            problems.add(row)
     existing = _existing(service, [row.reference for row in rows])
     new = [row for row in rows if row.reference not in existing]
     for checked, row in enumerate(new, start=1):
         problem = checker.workflow_problem(row)
         if problem is not None:
-            count += 1
-            if len(problems) < MAX_PROBLEMS:
-                problems.append(problem)
+            problems.add(problem)
         if on_progress and (checked % 50 == 0 or checked == len(new)):
             on_progress(OrdersProgress(checked))
-    if problems:
-        problems.sort(key=lambda p: p.line or 0)
-        raise CatalogError(path, problems, count - len(problems))
+    if problems.count:
+        raise problems.error(path)
     if not rows:
         raise CatalogError(path, [Problem(Trouble.NO_ROWS)])
     report = OrdersReport(existing=len(existing))
