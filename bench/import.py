@@ -15,6 +15,11 @@ Run (from the project root):
   .venv/bin/python bench/import.py --rows 100000 --code /tmp/old    # another checkout's code (the before)
 
 --database-url drops and recreates every table of that database before each run (as tests/conftest.py does).
+
+`--orders 1000` times `service-orders orders import` instead: an .xlsx of that many orders (two items each) on
+the sample catalog, on a fresh database; the import's wall time, orders per second and peak memory:
+
+  .venv/bin/python bench/import.py --orders 1000
 """
 
 from __future__ import annotations
@@ -128,13 +133,48 @@ def csv_run(file: Path) -> Run:
     return measured([sys.executable, "-c", reader, str(file)], dict(os.environ), ROOT)
 
 
+def orders_file(path: Path, orders: int) -> None:
+    """`orders` rows of the orders import's .xlsx on the sample catalog, each for ten days from now."""
+    from datetime import date, timedelta
+
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(["reference", "requester", "client", "site", "requested_date", "priority", "description", "items"])
+    day = date.today() + timedelta(days=10)
+    for n in range(orders):
+        sheet.append([f"BENCH-{n:06d}", "U0REQ", "ACME", "ACME-HQ", day, "normal", f"Bench order {n}",
+                      "HVAC-MNT x2; FLT-AIR x4"])
+    book.save(path)
+
+
+def orders_run(orders: int, url: str | None) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        env = {**os.environ, "DATABASE_URL": fresh_database(url, tmp, 0)}
+        measured([CLI, "catalog", "import", str(ROOT / "sandbox" / "sample" / "catalog.csv")], env, ROOT)
+        measured([CLI, "roles", "grant", "U0REQ", "requester"], env, ROOT)
+        file = tmp / "orders.xlsx"
+        orders_file(file, orders)
+        run = measured([CLI, "orders", "import", str(file)], env, ROOT)
+        print(f"orders import of {orders:,} orders (.xlsx): {run.seconds:.2f} s, {orders / run.seconds:,.0f} "
+              f"orders/s, peak {run.peak_mb:.0f} MB")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", default="100000,1000000", help="file sizes in rows, comma-separated")
     parser.add_argument("--runs", type=int, default=1, help="imports per size (the median is printed)")
     parser.add_argument("--database-url", help="a database of its own (all its tables are dropped before each run)")
     parser.add_argument("--code", type=Path, help="run the command from this checkout instead (e.g. an older commit)")
+    parser.add_argument("--orders", type=int, help="time `orders import` of this many orders instead")
     args = parser.parse_args(argv)
+    if args.orders:
+        print(f"machine  : {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
+              f"{'PostgreSQL' if args.database_url else 'SQLite'}")
+        return orders_run(args.orders, args.database_url)
     sizes = [int(n) for n in args.rows.split(",")]
     print(f"machine  : {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
           f"{'PostgreSQL' if args.database_url else 'SQLite'}{f', code from {args.code}' if args.code else ''}")

@@ -22,7 +22,15 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
-from bot.cli_words import catalog_error, cli_language, import_summary, people_problem, routing_notes, verdict_text
+from bot.cli_words import (
+    catalog_error,
+    cli_language,
+    import_summary,
+    orders_summary,
+    people_problem,
+    routing_notes,
+    verdict_text,
+)
 from bot.progress import ImportProgress
 from i18n import N_, Language, language
 from storage.db import DatabaseUrlError, database_url, init_db, make_engine, reaching
@@ -249,6 +257,31 @@ def _catalog(args: argparse.Namespace) -> int:
     print(import_summary(args.lang, report))
     for note in routing_notes(args.lang, report):
         print(note, file=sys.stderr)
+    return 0
+
+
+def _orders(args: argparse.Namespace) -> int:
+    from bot.gateway import SlackError  # slack_sdk only for the commands that may call Slack
+    from bot.progress import OrdersImportProgress
+    from bot.settings import order_rules
+    from workflow.order_import import import_orders
+    from workflow.service import OrderService
+
+    engine = _database(args)
+    currency, limits, policy = order_rules(os.environ)
+    service = OrderService(engine, currency=currency, limits=limits, policy=policy)
+    # not in logs, pipes or cron mail
+    progress = OrdersImportProgress(sys.stderr, args.lang) if sys.stderr.isatty() else None
+    try:
+        report = import_orders(service, Path(args.file), progress, resolve_email=_email_resolver(engine))
+    except SlackError as error:  # raised by the resolver, before anything was written
+        raise _lookup_failed(error) from None
+    except OSError as error:  # a read that fails part-way
+        raise CliError(N_("cannot read {path} ({reason})"), path=args.file, reason=error.strerror) from None
+    finally:
+        if progress:
+            progress.close()
+    print(orders_summary(args.lang, report))
     return 0
 
 
@@ -577,6 +610,15 @@ def parser(lang: Language | None = None) -> argparse.ArgumentParser:
                                   parents=[team])
     imp.add_argument("file")
     catalog.set_defaults(func=_catalog)
+
+    orders = sub.add_parser("orders", help=_("orders in bulk"))
+    orders_sub = orders.add_subparsers(dest="orders_command", required=True)
+    order_import = orders_sub.add_parser(
+        "import", parents=[team],
+        help=_("create orders pending approval from a .csv or .xlsx file (one row per order; README: Importing "
+               "orders); rows whose reference is already an order are skipped"))
+    order_import.add_argument("file")
+    orders.set_defaults(func=_orders)
 
     pdf = sub.add_parser("pdf", help=_("write the PDF of an order version"), parents=[team])
     pdf.add_argument("order", help=_("the order number, like SO-000042"))

@@ -12,6 +12,7 @@ from i18n.domain import ROLES
 from workflow import people
 from workflow.catalog import CatalogError, ImportReport, Problem, Trouble
 from workflow.document import Outcome
+from workflow.order_import import OrdersReport
 from workflow.verification import Finding, Verdict
 from workflow.vocabulary import CatalogKind, Role
 
@@ -60,7 +61,42 @@ TROUBLES = {
     Trouble.TOO_MANY_PEOPLE: N_("'{column}' names more than {most} people"),
     Trouble.EMAILS_NEED_SLACK: N_("names {email} by e-mail: looking people up in Slack needs SLACK_BOT_TOKEN (and "
                                   "SLACK_API_URL if not Slack's own); set it, or write member ids instead"),
+    # the orders import's
+    Trouble.ORDER_HEADER: N_("the header must be {header}, not {found}"),
+    Trouble.ORDER_NOT_XLSX: N_("not an .xlsx workbook (save it from the spreadsheet as Excel Workbook, or as CSV "
+                               "UTF-8 named .csv)"),
+    Trouble.ORDER_REFERENCE: N_("the reference must be 1-{most} characters"),
+    Trouble.ORDER_REFERENCE_TWICE: N_("reference '{reference}' already appears on line {first}"),
+    Trouble.ORDER_DATE: N_("requested_date '{value}' is not a date (YYYY-MM-DD, or a date cell)"),
+    Trouble.ORDER_PRIORITY: N_("priority '{value}' is not one of {priorities}"),
+    Trouble.ORDER_DESCRIPTION: N_("the description must be 1-{most} characters"),
+    Trouble.ORDER_NO_ITEMS: N_("no items: write them as CODE xQUANTITY separated by ';' (HVAC-MNT x2; CEM-25 x10)"),
+    Trouble.ORDER_TOO_MANY_ITEMS: N_("more than {most} items on one order"),
+    Trouble.ORDER_ITEM: N_("item '{item}' must be CODE xQUANTITY, the quantity above 0 and at most {most}, with at "
+                           "most 3 decimals"),
+    Trouble.ORDER_NOT_REQUESTER: N_("{user} does not hold the requester role; grant it with `service-orders roles "
+                                    "grant {user} requester`"),
+    Trouble.ORDER_CLIENT: N_("client '{code}' is not a client code of the catalog"),
+    Trouble.ORDER_SITE: N_("site '{code}' is not a site code of the catalog"),
+    Trouble.ORDER_SITE_CLIENT: N_("site '{site}' is not a site of client '{client}'"),
+    Trouble.ORDER_DATE_PAST: N_("requested_date {date} is in the past"),
+    Trouble.ORDER_DATE_FAR: N_("requested_date {date} is too far ahead: {latest} at the latest"),
+    Trouble.ORDER_ITEM_UNKNOWN: N_("item '{code}' is not a service or material code of the catalog"),
+    Trouble.ORDER_ITEM_TWICE: N_("item '{code}' appears twice on the row"),
+    Trouble.ORDER_OVER_CEILING: N_("the order comes to {amount}, above the limit of {ceiling}"),
+    Trouble.ORDER_FIELD: N_("'{field}' is not valid"),
 }
+
+
+def orders_summary(lang: Language, report: OrdersReport) -> str:
+    """'Created 998 orders pending approval. 2 were already there (same reference).'"""
+    said = lang.n_("Created {count} order pending approval.", "Created {count} orders pending approval.",
+                   report.created).format(count=lang.number(report.created))
+    if report.existing:
+        said += " " + lang.n_("{count} was already there (same reference).",
+                              "{count} were already there (same reference).",
+                              report.existing).format(count=lang.number(report.existing))
+    return said
 
 
 def problem_line(lang: Language, path: object, problem: Problem) -> str:

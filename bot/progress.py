@@ -8,6 +8,7 @@ from typing import TextIO
 
 from i18n import Language, english
 from workflow.catalog import Progress
+from workflow.order_import import OrdersProgress
 
 INTERVAL = 0.25  # seconds between rewrites: readable, and no cost to the import
 
@@ -49,6 +50,30 @@ class ImportProgress:
         self.stream.write("\r" + line.ljust(self.width) + ("\r" if not line else ""))
         self.stream.flush()
         self.width = len(line)
+
+
+class OrdersImportProgress(ImportProgress):
+    """The orders import's line: rows checked, then orders created, their rate and the time left."""
+
+    def __call__(self, progress: OrdersProgress) -> None:  # type: ignore[override]
+        now = time.monotonic()
+        last = progress.to_create is not None and progress.created == progress.to_create
+        if self.shown_at is not None and now - self.shown_at < INTERVAL and not last:
+            return
+        if progress.to_create is not None and progress.created <= 1:
+            self.started = now  # the rate and the time left are the creating's, not the checking's
+        self.shown_at = now
+        elapsed = max(now - self.started, 1e-6)
+        lang = self.lang
+        if progress.to_create is None:
+            line = lang._("{rows} rows checked").format(rows=lang.number(progress.checked))
+        else:
+            rate = progress.created / elapsed
+            left = (progress.to_create - progress.created) / rate if rate else 0
+            line = lang._("{created} of {total} orders created, {rate} orders/s, {left} left").format(
+                created=lang.number(progress.created), total=lang.number(progress.to_create),
+                rate=lang.number(round(rate)), left=_duration(lang, left))
+        self._show(line)
 
 
 def _duration(lang: Language, seconds: float) -> str:

@@ -383,6 +383,13 @@ class Settings:
         )
 
 
+def order_rules(env: Mapping[str, str]) -> tuple[str, Limits, ApprovalPolicy]:
+    """The currency, limits and approval policy an order is checked and routed by, as the bot reads them: for
+    commands that create orders without serving Slack (`orders import`)."""
+    letterhead = _letterhead(env)
+    return letterhead.provider.currency, _limits(env, letterhead), _policy(env)
+
+
 def _letterhead(env: Mapping[str, str]) -> Letterhead:
     try:
         return letterhead_from_env(env)

@@ -11,11 +11,9 @@ from babel.numbers import get_decimal_symbol
 from forms.elements import Collector, Values, read_date, read_text
 from i18n import Language
 from workflow.inputs import FreeItem
-from workflow.limits import MAX_PRICE
+from workflow.limits import DESCRIPTION_MAX, MAX_PRICE, MAX_QUANTITY  # noqa: F401  (the forms' and the import's)
 from workflow.numbers import parse_decimal
 
-MAX_QUANTITY = Decimal("1000000")
-DESCRIPTION_MAX = 3000
 REASON_MAX = 2000
 NOTES_MAX = 2000
 ITEM_TEXT_MAX = 200

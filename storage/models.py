@@ -114,7 +114,9 @@ class ServiceOrder(Scoped, table=True):
                       Index("ix_service_order_to_archive", "workspace", "closed_at", **_TO_ARCHIVE),
                       # and per priority (SLAs by priority: workflow/sla.py)
                       Index("ix_service_order_state_priority_pending", "workspace", "state", "priority",
-                            "pending_since"))
+                            "pending_since"),
+                      # a bulk import's idempotency key: a re-run finds the orders it made (NULLs repeat freely)
+                      Index("uq_service_order_external_ref", "workspace", "external_ref", unique=True))
     id: int | None = Field(default=None, primary_key=True)
     number: int  # SO-000042: counted per workspace (OrderNumbering)
     state: str = Field(index=True, max_length=32)
@@ -156,6 +158,8 @@ class ServiceOrder(Scoped, table=True):
     approval_level: int
     approval_role: str = Field(max_length=32)
     approval_levels: int  # how many levels its request's total needs (set on submit and each edit)
+    # the reference the order has in the file `orders import` made it from (None: submitted in Slack)
+    external_ref: str | None = Field(default=None, max_length=64)
 
 
 class OrderVersion(SQLModel, table=True):

@@ -133,6 +133,27 @@ class Trouble(StrEnum):
     UNKNOWN_EMAIL = "unknown_email"  # column, email: no one in the workspace has it
     TOO_MANY_PEOPLE = "too_many_people"  # column, most
     EMAILS_NEED_SLACK = "emails_need_slack"  # email: the file names people by e-mail and nothing can look them up
+    # the orders import's (workflow/order_import.py), which shares this file's reading and reporting
+    ORDER_HEADER = "order_header"  # header, found
+    ORDER_NOT_XLSX = "order_not_xlsx"
+    ORDER_REFERENCE = "order_reference"  # most
+    ORDER_REFERENCE_TWICE = "order_reference_twice"  # reference, first
+    ORDER_DATE = "order_date"  # value
+    ORDER_PRIORITY = "order_priority"  # value, priorities
+    ORDER_DESCRIPTION = "order_description"  # most
+    ORDER_NO_ITEMS = "order_no_items"
+    ORDER_TOO_MANY_ITEMS = "order_too_many_items"  # most
+    ORDER_ITEM = "order_item"  # item, most
+    ORDER_NOT_REQUESTER = "order_not_requester"  # user
+    ORDER_CLIENT = "order_client"  # code
+    ORDER_SITE = "order_site"  # code
+    ORDER_SITE_CLIENT = "order_site_client"  # site, client
+    ORDER_DATE_PAST = "order_date_past"  # date
+    ORDER_DATE_FAR = "order_date_far"  # date, latest
+    ORDER_ITEM_UNKNOWN = "order_item_unknown"  # code
+    ORDER_ITEM_TWICE = "order_item_twice"  # code
+    ORDER_OVER_CEILING = "order_over_ceiling"  # amount, ceiling
+    ORDER_FIELD = "order_field"  # field
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ MAX_PRICE = Decimal("9999999999.9999")
 MAX_CEILING = Decimal("9999999999")
 DEFAULT_CEILING = Decimal("1000000000")
 DEFAULT_HORIZON_DAYS = 730
+MAX_QUANTITY = Decimal("1000000")  # of one item on an order
+DESCRIPTION_MAX = 3000  # characters of an order's description (the form's box and the import's cell)
 
 
 @dataclass(frozen=True)

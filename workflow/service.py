@@ -150,18 +150,29 @@ class OrderService:
 
     # --- steps -----------------------------------------------------------------------------------
 
-    def submit(self, actor: str, draft: OrderDraft, view_id: str | None = None) -> ServiceOrder:
+    def check_submit(self, actor: str, draft: OrderDraft) -> None:
+        """What submit(actor, draft) would refuse (NotAllowed, FieldErrors), raised without writing anything:
+        a bulk import checks every row this way before it creates the first order."""
+        _check_files(draft.files)
+        with Session(self.engine) as session:
+            check(BY_ACTION[Action.SUBMIT], None, roles_of(session, actor), False, "")
+            _draft_lines(session, actor, draft, self.clock(), self)
+
+    def submit(self, actor: str, draft: OrderDraft, view_id: str | None = None,
+               external_ref: str | None = None) -> ServiceOrder:
         """A new order. Submitting the same Slack view again (a retry after a slow answer) returns the order
-        it made the first time."""
+        it made the first time; `external_ref` is an imported order's key in its file (IntegrityError when
+        taken)."""
         try:
-            return self._submit(actor, draft, view_id)
+            return self._submit(actor, draft, view_id, external_ref)
         except IntegrityError:  # the same view, submitted twice at once: the other one won
             if view_id is None:
-                raise
+                raise  # a reference already taken: the import counts it as existing
             with Session(self.engine, expire_on_commit=False) as session:
                 return session.exec(select(ServiceOrder).where(ServiceOrder.submitted_view_id == view_id)).one()
 
-    def _submit(self, actor: str, draft: OrderDraft, view_id: str | None) -> ServiceOrder:
+    def _submit(self, actor: str, draft: OrderDraft, view_id: str | None,
+                external_ref: str | None = None) -> ServiceOrder:
         # This runs inside Slack's 3-second ack: few statements (one catalog query for everything picked),
         # and inserts in bulk. A repeated view is caught by its unique id when the order is inserted.
         now = self.clock()
@@ -178,7 +189,8 @@ class OrderService:
             order = ServiceOrder(
                 number=_next_number(session), state=State.PENDING_APPROVAL, requester_id=actor, client_code=client.code,
                 site_code=site.code, requested_date=draft.requested_date, priority=draft.priority,
-                description=draft.description, submitted_view_id=view_id, created_at=now, updated_at=now,
+                description=draft.description, submitted_view_id=view_id, external_ref=external_ref,
+                created_at=now, updated_at=now,
                 pending_since=now, pending_round=1, approval_level=1, approval_role=first.role.value,
                 approval_levels=len(self.policy.levels_for(amounts(lines, self.currency, self.limits.tax_rate).total)),
             )
