@@ -182,17 +182,14 @@ def test_the_command_speaks_the_providers_language(env: dict[str, str], tmp_path
         "service-orders: LOCALE 'klingon' is not a locale (examples: en-US, es-CL, es)\n")
 
 
-def test_catalog_import_shows_progress_on_a_terminal_only(env: dict[str, str], tmp_path: Path) -> None:
+def on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], bytes]:
+    """The command with its standard error on a terminal (a pty), as an operator runs it: the process, and what
+    the terminal showed until the command closed it."""
     import pty
 
-    catalog = tmp_path / "catalog.csv"
-    catalog.write_bytes(HEADER + b"".join(b"material,M%d,Part %d,unit,1.25,\n" % (n, n) for n in range(12_000)))
-    plain = cli("catalog", "import", str(catalog), env=env)
-    assert plain.returncode == 0 and plain.stderr == ""  # a pipe (cron, a log) gets no progress lines
-
     controller, terminal = pty.openpty()
-    process = subprocess.Popen([CLI, "catalog", "import", str(catalog)], env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=terminal)
+    process = subprocess.Popen([CLI, *args], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=terminal)
     os.close(terminal)
     shown = b""
     while True:
@@ -204,6 +201,17 @@ def test_catalog_import_shows_progress_on_a_terminal_only(env: dict[str, str], t
             break
         shown += chunk
     os.close(controller)
+    return process, shown
+
+
+def test_catalog_import_shows_progress_on_a_terminal_only(env: dict[str, str], tmp_path: Path) -> None:
+
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_bytes(HEADER + b"".join(b"material,M%d,Part %d,unit,1.25,\n" % (n, n) for n in range(12_000)))
+    plain = cli("catalog", "import", str(catalog), env=env)
+    assert plain.returncode == 0 and plain.stderr == ""  # a pipe (cron, a log) gets no progress lines
+
+    process, shown = on_a_terminal(["catalog", "import", str(catalog)], env)
     assert process.wait(timeout=60) == 0
     assert process.stdout.read().decode().strip() .startswith("Imported nothing new; of 12,000 already in the catalog")  # type: ignore[union-attr]
     updates = shown.decode().split("\r")

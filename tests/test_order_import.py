@@ -21,7 +21,7 @@ from storage.models import PendingEffect, ServiceOrder, SlackWorkspace
 from storage.scope import everywhere
 from tests import test_cli
 from tests.conftest import SAMPLE_CATALOG
-from tests.test_cli import CLI, cli
+from tests.test_cli import CLI, cli, on_a_terminal
 from workflow.order_import import HEADER
 
 env = test_cli.env  # the fixture: a fresh database for the command
@@ -203,24 +203,10 @@ def test_orders_land_in_the_team_workspace_only(env: dict[str, str], tmp_path: P
 
 
 def test_progress_shows_on_a_terminal_only(env: dict[str, str], tmp_path: Path) -> None:
-    import pty
 
     ready(env)
     file = write_csv(tmp_path / "orders.csv", [row(f"PO-{n}") for n in range(300)])
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen([CLI, "orders", "import", str(file)], env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=terminal)
-    os.close(terminal)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:  # EIO: the command closed the terminal
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(controller)
+    process, shown = on_a_terminal(["orders", "import", str(file)], env)
     assert process.wait(timeout=60) == 0
     assert process.stdout.read().decode() == "Created 300 orders pending approval.\n"  # type: ignore[union-attr]
     updates = [u.strip() for u in shown.decode().split("\r") if u.strip()]
