@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +67,8 @@ class Message:
     deleted: bool = False  # delete_original via response_url; kept so the transcript can say so
     metadata: dict[str, Any] | None = None  # chat.postMessage's {event_type, event_payload}
     shown_at: float = 0.0  # clock time from which conversations.history shows it (a file share shows late)
+    # time.monotonic() when the fake stored it, whatever the fake's clock: benches time the bot's effects by it
+    stored_at: float = field(default_factory=time.monotonic, compare=False)
 
 
 @dataclass
