@@ -147,11 +147,12 @@ class Submitted:
     text: str
 
 
-def submit_at_once(drivers: list[SlackDriver], forms: list[Payload], orders: int) -> list[Submitted]:
+def submit_at_once(drivers: list[SlackDriver], forms: list[Payload], orders: int, prefix: str = "VFX"
+                   ) -> list[Submitted]:
     """`orders` submissions, sent by one thread per driver (driver n sends form n's), all starting at once
-    (a barrier); returns them in the order they were sent."""
+    (a barrier); returns them in the order they were sent. Their view ids start with `prefix`."""
     shares = [orders // len(drivers) + (1 if n < orders % len(drivers) else 0) for n in range(len(drivers))]
-    bodies = [[from_modal(form, f"VFX{n:03d}{k:05d}") for k in range(share)]
+    bodies = [[from_modal(form, f"{prefix}{n:03d}{k:05d}") for k in range(share)]
               for n, (form, share) in enumerate(zip(forms, shares, strict=True))]
     barrier = threading.Barrier(len(drivers))
     done: list[Submitted] = []

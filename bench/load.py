@@ -337,12 +337,14 @@ class BotProcess:
 
 
 @contextmanager
-def bot_processes(url: str, fake: FakeSlack, log_dir: Path, run: int, count: int = 2) -> Iterator[list[BotProcess]]:
+def bot_processes(url: str, fake: FakeSlack, log_dir: Path, run: int, count: int = 2,
+                  settings: Mapping[str, str] | None = None) -> Iterator[list[BotProcess]]:
     """`service-orders run --http` processes on one database, as tests/test_processes.py starts them; their
-    output (INFO logs) goes to files in log_dir. Stopped with SIGTERM; a non-zero exit is reported."""
+    output (INFO logs) goes to files in log_dir. Stopped with SIGTERM; a non-zero exit is reported. `settings`:
+    environment variables over ours (EFFECT_RETRY_SECONDS is 1 unless it says otherwise)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")} | {
         "DATABASE_URL": url, "SLACK_BOT_TOKEN": fake.bot_token, "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_API_URL": fake.api_url, "EFFECT_RETRY_SECONDS": "1"}
+        "SLACK_API_URL": fake.api_url, "EFFECT_RETRY_SECONDS": "1"} | dict(settings or {})
     bots: list[BotProcess] = []
     try:
         for n in range(count):

@@ -1,0 +1,213 @@
+"""Faults: how late each order's card is when Slack answers 30 % of calls 429 (Retry-After: 1) and 5 % 500.
+
+Issue 19's fault benchmark. Two real bot processes (`service-orders run --http`, started by bench/load.py's
+bot_processes, as tests/test_processes.py starts them) share one PostgreSQL database and make their Web API
+calls to a FakeSlack in this process. The fake does not enforce the tiers: the bots run at Slack's real rates
+(their own pacing, if they have it, at speed 1), so the bursts are sized to what the real tiers allow.
+
+Before the clock, each of --clients requesters opens the real new-order form with /order (on bot n % 2) and
+fills it in; the fake is healthy then. Then the fake starts failing the bots' calls (`FakeSlack.chaos`, seeded:
+--rate-429 answered 429 with Retry-After: 1, --rate-500 answered HTTP 500, the upload leg included), and
+--rounds times, --orders submissions of those forms go out at once (each from a modal of its own, client n to
+bot n % 2). A round ends when every order's card is in the fake, and the next one starts.
+
+Each card's delay is from its submission's ack (read by the client) to the moment the fake stored the card
+(`Message.stored_at`; the fake runs in this process, so both are this process's time.monotonic()). It prints
+p50, p95 and max per round and over every round (goal: p95 at most 5 s), the 429s and 500s the fake gave,
+and, once every effect is done (Slack healthy again), bench/load.py's checks: nothing lost or repeated.
+
+Run (from the project root, PostgreSQL on 127.0.0.1:5432):
+
+  psql -h 127.0.0.1 -U postgres -c 'create database faults_bench'   # once
+  .venv/bin/python bench/faults.py                                   # 3 rounds of 20 orders
+  .venv/bin/python bench/faults.py --rounds 10 --log-dir /tmp/faults-logs
+
+--database-url drops every table of that database and recreates ours (as tests/conftest.py does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from fractions import Fraction
+from pathlib import Path
+
+from effects import arrivals, recorded_submission, submit_at_once  # beside this script
+from load import (
+    SECRET,
+    BotProcess,
+    ClientResult,
+    Person,
+    bot_processes,
+    log_problems,
+    pending_effects,
+    print_checks,
+    requester,
+    seed,
+    start_fake,
+    stored_order,
+    verify,
+)
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from bot.settings import Settings
+from sandbox.local import TEAM
+from sandbox.slackfake.inbound import SlackDriver
+from sandbox.slackfake.server import FakeSlack
+from storage.models import ServiceOrder
+from storage.scope import serving
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/faults_bench"
+TARGET_P95 = 5.0
+
+
+def chaos_kinds(rate_429: float, rate_500: float) -> tuple[str, ...]:
+    """The fake's chaos kinds, each as many times as its share: FakeSlack.chaos picks one of them at random
+    for each call that fails (30 % and 5 %: six "429" for each "500")."""
+    if not rate_500:
+        return ("429",)
+    if not rate_429:
+        return ("500",)
+    weight = Fraction(rate_429 / rate_500).limit_denominator(20)
+    return ("429",) * weight.numerator + ("500",) * weight.denominator
+
+
+def cards_in(engine: Engine, order_ids: list[int], timeout: float) -> bool:
+    """Until every order's card is recorded (the fake stored it just before), polling every 50 ms."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with Session(engine) as session:
+            carded = session.exec(select(ServiceOrder.id).where(col(ServiceOrder.id).in_(order_ids),
+                                                                col(ServiceOrder.card_ts).is_not(None))).all()
+        if len(carded) == len(order_ids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def quantiles(seconds: list[float]) -> tuple[float, float, float]:
+    """p50, p95 and max."""
+    ordered = sorted(seconds)
+    if len(ordered) < 2:
+        return ordered[0], ordered[0], ordered[0]
+    cuts = statistics.quantiles(ordered, n=100, method="inclusive")
+    return statistics.median(ordered), cuts[94], ordered[-1]
+
+
+def failures(fake: FakeSlack, since: int) -> Counter[str]:
+    """The calls since the `since`-th that the fake failed, by HTTP status."""
+    return Counter(str(c.status) for c in fake.calls[since:] if c.status in (429, 500))
+
+
+def run_rounds(args: argparse.Namespace, engine: Engine, fake: FakeSlack, bots: list[BotProcess]) -> int:
+    persons = [Person(engine, fake, SlackDriver(bots[n % len(bots)].url, SECRET, fake)) for n in range(args.clients)]
+    forms = [recorded_submission(person, requester(n), n) for n, person in enumerate(persons)]
+    since = len(fake.calls)
+    kinds = chaos_kinds(args.rate_429, args.rate_500)
+    fake.chaos(args.rate_429 + args.rate_500, seed=args.seed, kinds=kinds)
+    delays: list[float] = []
+    all_orders: list[int] = []
+    late = 0
+    for number in range(1, args.rounds + 1):
+        submitted = submit_at_once([p.slack for p in persons], forms, args.orders, prefix=f"VR{number:03d}")
+        order_ids = [stored_order(engine, s.view_id) for s in submitted]
+        all_orders += order_ids
+        complete = cards_in(engine, order_ids, args.timeout)
+        arrived = arrivals(engine, fake, order_ids)
+        found = [arrived[o].card - s.acked for o, s in zip(order_ids, submitted, strict=True)
+                 if arrived[o].card is not None]
+        late += len(order_ids) - len(found)
+        delays += found
+        p50, p95, most = quantiles(found)
+        print(f"  round {number:<3}: {len(order_ids)} orders acked in {submitted[-1].acked - submitted[0].sent:.2f} s;"
+              f" card delay p50 {p50:.2f} s, p95 {p95:.2f} s, max {most:.2f} s"
+              + ("" if complete else f"; {len(order_ids) - len(found)} cards not in after {args.timeout:g} s"),
+              flush=True)
+    failed = failures(fake, since)
+    calls = len(fake.calls) - since
+    start = time.monotonic()
+    while pending_effects(engine) and time.monotonic() - start < args.timeout:
+        time.sleep(0.1)
+    fake.chaos(0)
+    drained = time.monotonic() - start
+    time.sleep(2)  # a second runner doing something again would show now
+    checks = verify(engine, fake, [ClientResult(orders=all_orders)], args.clients)
+    print(f"  effects  : none pending {drained:.1f} s after the last round's cards" if not pending_effects(engine)
+          else f"  effects  : {pending_effects(engine)} still pending {args.timeout:g} s after the last round")
+    print_checks(checks)
+    p50, p95, most = quantiles(delays)
+    print(f"\ncards    : {len(delays)} of {len(all_orders)} orders' cards, delay from the submission's ack: p50 "
+          f"{p50:.2f} s, p95 {p95:.2f} s, max {most:.2f} s; {sum(1 for d in delays if d > TARGET_P95)} over "
+          f"{TARGET_P95:g} s")
+    print(f"slack    : {calls} calls from the bots while failing, {failed['429']} answered 429 "
+          f"({failed['429'] / max(1, calls):.0%}), {failed['500']} answered 500 ({failed['500'] / max(1, calls):.0%})")
+    met = not late and p95 <= TARGET_P95 and all(c.ok for c in checks)
+    print(f"target   : {'MET' if met else 'NOT MET'} (p95 at most {TARGET_P95:g} s, every card in, nothing lost or "
+          "repeated)")
+    return 0 if met else 1
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=20, help="orders submitted at once in each round (default 20)")
+    parser.add_argument("--rounds", type=int, default=3, help="bursts, one after the other's cards (default 3)")
+    parser.add_argument("--clients", type=int, default=20, help="requesters, client n on bot n %% 2 (default 20)")
+    parser.add_argument("--rate-429", type=float, default=0.3, help="share of calls answered 429 (default 0.3)")
+    parser.add_argument("--rate-500", type=float, default=0.05, help="share of calls answered 500 (default 0.05)")
+    parser.add_argument("--seed", type=int, default=19, help="the failures' random seed (default 19)")
+    parser.add_argument("--retry-seconds", type=float, default=Settings.effect_retry_seconds,
+                        help="the bots' EFFECT_RETRY_SECONDS (default: the setting's default, "
+                             f"{Settings.effect_retry_seconds:g})")
+    parser.add_argument("--database-url", default=DEFAULT_URL,
+                        help=f"SQLAlchemy URL; its tables are dropped! (default {DEFAULT_URL})")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="seconds to wait for a round's cards, and for the effects at the end (default 300)")
+    parser.add_argument("--log-dir", type=Path, help="keep the bots' logs there (default: a temp dir, removed)")
+    args = parser.parse_args(argv)
+    if args.clients < 1 or args.orders < 1 or args.rounds < 1 or not args.retry_seconds > 0:
+        parser.error("--clients, --orders and --rounds must be at least 1, --retry-seconds above 0")
+    if min(args.rate_429, args.rate_500) < 0 or args.rate_429 + args.rate_500 > 1:
+        parser.error("--rate-429 and --rate-500 must be at least 0, and at most 1 together")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="faults-bench-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    engine = seed(args.database_url, args.clients)
+    version = ".".join(map(str, engine.dialect.server_version_info or ()))
+    print(f"Faults: {args.rounds} x {args.orders} orders at once, two bot processes · "
+          f"{time.strftime('%Y-%m-%d %H:%M')}")
+    print(f"machine  : {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}")
+    print(f"database : {engine.url.render_as_string(hide_password=True)} ({engine.dialect.name} {version})")
+    print(f"slack    : tiers not enforced; {args.rate_429:.0%} of the bots' calls answered 429 (Retry-After: 1), "
+          f"{args.rate_500:.0%} answered 500 (seed {args.seed}); EFFECT_RETRY_SECONDS={args.retry_seconds:g}",
+          flush=True)
+    fake = start_fake(args.clients)
+    try:
+        with bot_processes(args.database_url, fake, log_dir, 1,
+                           settings={"EFFECT_RETRY_SECONDS": f"{args.retry_seconds:g}"}) as bots:
+            code = run_rounds(args, engine, fake, bots)
+        for n, bot in enumerate(bots, 1):
+            warnings, errors = log_problems(bot.log_path)
+            print(f"bot log  : bot {n}: {warnings} warnings, {len(errors)} errors (slack_sdk logs each failed call)")
+    finally:
+        fake.stop()
+        engine.dispose()
+        if args.log_dir is None:
+            shutil.rmtree(log_dir, ignore_errors=True)
+    return code
+
+
+if __name__ == "__main__":
+    with serving(TEAM):  # what it seeds and reads is the fake workspace's
+        sys.exit(main())
