@@ -26,7 +26,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
-from bot.metrics import SLACK_CALLS, SLACK_ERRORS
+from bot.metrics import SLACK_CALLS, SLACK_DEFERRED, SLACK_ERRORS
 from bot.pacing import Deferred, Pacer
 from storage.scope import current
 
@@ -321,6 +321,7 @@ class Gateway:
             client = clients.paced_once if once else clients.paced
             channel = kwargs.get("channel")
             if (wait := self.pacer.take(current(), method, channel, effect.ticket)) > 0:
+                SLACK_DEFERRED.labels(method, "paced").inc()
                 raise Deferred(method, wait)
             effect.sent += 1
         SLACK_CALLS.labels(method).inc()
@@ -333,6 +334,7 @@ class Gateway:
                 wait = _retry_after(error)
                 self.pacer.hold(current(), method, kwargs.get("channel"), wait)
                 _counted(failure)
+                SLACK_DEFERRED.labels(method, ErrorCode.RATELIMITED).inc()
                 raise Deferred(method, wait, refused=True) from error
             if self._installed is not None and failure.code in TOKEN_REFUSED:
                 self._installed.forget(current())  # revoked, or replaced by a reinstall: read it again next time

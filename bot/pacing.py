@@ -53,6 +53,9 @@ TIERS: dict[str, str] = {
     "views.publish": "t4",
 }
 PER_CHANNEL = frozenset({"chat.postMessage"})  # limited per channel, not per workspace
+# Refill a little under the tier: Slack's bucket started when our first call reached it, a moment after ours did,
+# and a call that reaches it sooner than the one before it (a new connection is slower) must still find a token.
+REFILL = 0.95
 
 
 class Deferred(Exception):
@@ -66,6 +69,7 @@ class Deferred(Exception):
         self.refused = refused  # Slack answered 429 (rather than the pacer holding it back)
 
 
+_EPSILON = 1e-9  # float noise in clock arithmetic must not cost a slot
 BOOKING_KEPT = 60.0  # real seconds a booked token waits past its slot for its effect (another process may run it)
 
 
@@ -100,21 +104,21 @@ class Pacer:
         now = self._clock()
         with self._lock:
             bucket = self._buckets.get(key := self._key(workspace, method, channel))
-            if bucket is not None and bucket.held_until > now:
+            if bucket is not None and bucket.held_until > now + _EPSILON:
                 return bucket.held_until - now
             if tier is None:  # no figure: only a 429 holds it back
                 return 0.0
-            rate = PER_MINUTE[tier] / 60  # tokens a Slack second
+            rate = PER_MINUTE[tier] / 60 * REFILL  # tokens a Slack second
             if bucket is None:
                 bucket = self._buckets[key] = _Bucket(tokens=PER_MINUTE[tier], at=now * self.speed)
             if ticket is not None and (due := bucket.booked.get(ticket)) is not None:
-                if due > now:
+                if due > now + _EPSILON:
                     return due - now
                 del bucket.booked[ticket]
                 return 0.0  # its token was taken when it was booked
             bucket.tokens = min(PER_MINUTE[tier], bucket.tokens + (now * self.speed - bucket.at) * rate)
             bucket.at = now * self.speed
-            if bucket.tokens >= 1:
+            if bucket.tokens >= 1 - _EPSILON:
                 bucket.tokens -= 1
                 return 0.0
             wait = (1 - bucket.tokens) / rate / self.speed

@@ -81,9 +81,9 @@ _COLUMNS = (PendingEffect.id, PendingEffect.order_id, PendingEffect.kind, Pendin
             PendingEffect.attempts, PendingEffect.claimed_by, PendingEffect.not_before, PendingEffect.request_id,
             PendingEffect.workspace)
 _earlier = aliased(PendingEffect)
+HOME = literal_column(f"'{EffectKind.HOME.value}'")  # refreshes wait for the chain (_HOME_HEAD), not in it
 _DUE = and_(PendingEffect.status == PENDING, PendingEffect.not_before <= bindparam("now"),
             or_(PendingEffect.claimed_until.is_(None), PendingEffect.claimed_until < bindparam("now")))
-HOME = literal_column(f"'{EffectKind.HOME.value}'")
 _HEAD = (select(*_COLUMNS).where(_DUE, PendingEffect.kind != HOME, or_(PendingEffect.kind.in_(ASIDE), ~exists().where(
     _earlier.order_id == PendingEffect.order_id, _earlier.status == PENDING, _earlier.id < PendingEffect.id,
     _earlier.kind.not_in(ASIDE)))).order_by(PendingEffect.id).limit(1).with_for_update(skip_locked=True))
@@ -95,7 +95,7 @@ _HOMES = (select(*_COLUMNS).where(_DUE, PendingEffect.kind == HOME,
                                   PendingEffect.id > bindparam("head"))
           .order_by(PendingEffect.id).limit(HOME_BATCH - 1).with_for_update(skip_locked=True))
 _REST = (select(*_COLUMNS).where(_DUE, PendingEffect.order_id == bindparam("order_id"),
-                                 PendingEffect.id > bindparam("head"))
+                                 PendingEffect.id > bindparam("head"), PendingEffect.kind != HOME)
          .order_by(PendingEffect.id).limit(CLAIM_BATCH - 1).with_for_update(skip_locked=True))
 # only a pending effect becomes done: one an uninstall cancelled while it ran stays cancelled
 _DONE = (update(PendingEffect).where(PendingEffect.id == bindparam("effect"), PendingEffect.status == PENDING)
