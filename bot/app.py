@@ -23,6 +23,7 @@ from bot.listeners import actions, commands, dedup, events, history, options, si
 from bot.listeners.views import not_saved
 from bot.not_installed import not_installed_here
 from bot.observed import ObservedApp
+from bot.pacing import Pacer
 from bot.refusals import reader_of, sorry
 from bot.settings import Settings
 from bot.signing_links import Links
@@ -137,16 +138,17 @@ _SAME_TOKEN = _SameToken()
 
 
 def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = None,
-              clock: Clock = utcnow) -> Bot:
+              clock: Clock = utcnow, pacer: Pacer | None = None) -> Bot:
     """The bot, ready to serve. With SLACK_BOT_TOKEN it first asks Slack who the token is (auth.test, waiting up
     to `startup_wait_seconds` for Slack to answer) and records that workspace as the database's: SettingsError,
     saying what to do, when Slack cannot be reached, refuses the token, or the database is another
     workspace's. Installed from a link (settings.oauth), it serves every workspace that installs it, each with
-    the token its installation stored. Requests are authorized without a Slack call inside an ack."""
+    the token its installation stored. Requests are authorized without a Slack call inside an ack. `pacer`: the
+    effects' pace (bot/pacing.py), Slack's tiers in real time unless a bench runs a faster Slack."""
     oauth = settings.oauth
     client = client or make_client(settings.bot_token, settings.api_url)
     installations = Installations(engine, oauth.client_id) if oauth else None
-    gateway = Gateway(client, installations)
+    gateway = Gateway(client, installations, pacer)
     # one workspace: who its token is, asked once at start-up (None: installed from a link)
     identity = None if oauth else connect(gateway, engine, settings.api_url, settings.startup_wait_seconds, clock)
     currency = settings.letterhead.provider.currency

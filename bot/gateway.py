@@ -8,6 +8,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -24,7 +26,8 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
-from bot.metrics import SLACK_CALLS, SLACK_ERRORS
+from bot.metrics import SLACK_CALLS, SLACK_DEFERRED, SLACK_ERRORS
+from bot.pacing import Deferred, Pacer
 from storage.scope import current
 
 log = logging.getLogger(__name__)
@@ -185,6 +188,50 @@ def once_client(client: WebClient) -> WebClient:
     return once
 
 
+def _unwaiting(client: WebClient) -> WebClient:
+    """The same client with the 429 retry taken out: an effect's 429 is `Deferred`, never slept through."""
+    paced = WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout)
+    paced.retry_handlers = [h for h in client.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)]
+    return paced
+
+
+@dataclass
+class _Clients:
+    """A workspace's clients: for the calls of a request or a command (a 429 waited through, briefly, as a person
+    is waiting), and for effects' (paced, and a 429 deferred); each with its `once` twin."""
+
+    token: str | None
+    client: WebClient
+    once: WebClient
+    paced: WebClient
+    paced_once: WebClient
+
+    @classmethod
+    def of(cls, client: WebClient) -> _Clients:
+        once = once_client(client)
+        return cls(client.token, client, once, _unwaiting(client), _unwaiting(once))
+
+
+@dataclass
+class _EffectCalls:
+    """The calls of the effect being run: its id books paced tokens (bot/pacing.py); `sent` counts the calls
+    that reached Slack and were not refused with a 429 (none: Slack has seen nothing of it)."""
+
+    ticket: int
+    sent: int = 0
+
+
+_EFFECT: ContextVar[_EffectCalls | None] = ContextVar("effect_calls", default=None)
+
+
+def _retry_after(error: SlackApiError) -> float:
+    try:
+        return max(1.0, float(error.response.headers.get("Retry-After") or error.response.headers.get(
+            "retry-after") or 1))
+    except (TypeError, ValueError):
+        return 1.0
+
+
 class _Refuse(urllib.request.HTTPRedirectHandler):
     """A redirect is answered as the error it is: the bot token goes to Slack's file URL and nowhere else."""
 
@@ -225,41 +272,70 @@ class Gateway:
     SLACK_BOT_TOKEN's, or, installed from a link (`installed`), that of the workspace in scope
     (storage/scope.py). Its callers never know which."""
 
-    def __init__(self, client: WebClient, installed: Installed | None = None) -> None:
+    def __init__(self, client: WebClient, installed: Installed | None = None, pacer: Pacer | None = None) -> None:
         self._client = client  # with `installed`: the settings (API URL, timeout) each workspace's client copies
-        self._once = once_client(client)
+        self._own = _Clients.of(client)
         self._installed = installed
-        self._clients: dict[str, tuple[str, WebClient, WebClient]] = {}  # team: (its token, client, once)
+        self._clients: dict[str, _Clients] = {}  # team: its clients, with its token
         self._bot_user_id: str | None = None
+        self.pacer = pacer or Pacer()  # effects' calls, per workspace and method (bot/pacing.py)
 
     @property
     def client(self) -> WebClient:
-        return self._clients_now()[0]
+        return self._clients_now().client
 
     @property
     def once(self) -> WebClient:
-        return self._clients_now()[1]
+        return self._clients_now().once
 
-    def _clients_now(self) -> tuple[WebClient, WebClient]:
+    def _clients_now(self) -> _Clients:
         if self._installed is None:
-            return self._client, self._once
+            return self._own
         team = current()
         bot = self._installed.bot(team)
         if bot is None:  # uninstalled (or never installed): as Slack would answer a token it does not know
             raise _counted(SlackError("auth", ErrorCode.NOT_AUTHED, f"the app is not installed in {team}"))
         known = self._clients.get(team)
-        if known is None or known[0] != bot.bot_token:
-            client = make_client(bot.bot_token, self._client.base_url, self._client.timeout)
-            known = self._clients[team] = (bot.bot_token, client, once_client(client))
-        return known[1], known[2]
+        if known is None or known.token != bot.bot_token:
+            known = self._clients[team] = _Clients.of(make_client(bot.bot_token, self._client.base_url,
+                                                                  self._client.timeout))
+        return known
+
+    @contextmanager
+    def paced(self, ticket: int) -> Iterator[_EffectCalls]:
+        """The calls made inside are an effect's (`ticket`: its id): paced to the tiers, and a 429 is `Deferred`
+        rather than waited through. What it yields counts the calls that reached Slack."""
+        calls = _EffectCalls(ticket)
+        token = _EFFECT.set(calls)
+        try:
+            yield calls
+        finally:
+            _EFFECT.reset(token)
 
     def _call(self, method: str, *, once: bool = False, **kwargs: Any) -> dict[str, Any]:
-        client = self.once if once else self.client
+        clients = self._clients_now()
+        effect = _EFFECT.get()
+        if effect is None:
+            client = clients.once if once else clients.client
+        else:  # an effect's: paced, its 429 deferred (the runner puts it back in the queue)
+            client = clients.paced_once if once else clients.paced
+            channel = kwargs.get("channel")
+            if (wait := self.pacer.take(current(), method, channel, effect.ticket)) > 0:
+                SLACK_DEFERRED.labels(method, "paced").inc()
+                raise Deferred(method, wait)
+            effect.sent += 1
         SLACK_CALLS.labels(method).inc()
         try:
             return getattr(client, method.replace(".", "_"))(**kwargs).data  # type: ignore[no-any-return]
         except SlackApiError as error:
             failure = _typed(method, error)
+            if effect is not None and error.response.status_code == 429:
+                effect.sent -= 1  # Slack did nothing
+                wait = _retry_after(error)
+                self.pacer.hold(current(), method, kwargs.get("channel"), wait)
+                _counted(failure)
+                SLACK_DEFERRED.labels(method, ErrorCode.RATELIMITED).inc()
+                raise Deferred(method, wait, refused=True) from error
             if self._installed is not None and failure.code in TOKEN_REFUSED:
                 self._installed.forget(current())  # revoked, or replaced by a reinstall: read it again next time
             raise _counted(failure) from error

@@ -33,6 +33,9 @@ STEPS = Counter("service_orders_steps", "Steps people took on orders, by action 
 SLACK_CALLS = Counter("service_orders_slack_api_calls", "Slack Web API calls made through the gateway", ["method"])
 SLACK_ERRORS = Counter("service_orders_slack_api_errors", "Slack Web API error answers, by method and error code "
                        "(each 429 counts, retried or not, as 'ratelimited')", ["method", "code"])
+SLACK_DEFERRED = Counter("service_orders_slack_api_deferred", "Effects' Web API calls put back for later, by method "
+                         "and why: 'paced' (over the tier's pace, never sent) or 'ratelimited' (Slack answered 429)",
+                         ["method", "why"])
 
 
 class Access(StrEnum):

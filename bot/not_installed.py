@@ -5,7 +5,6 @@ POST to its response_url, a Slack call inside the ack."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -14,8 +13,7 @@ from slack_bolt import BoltResponse
 
 from bot.install_flow import NOT_INSTALLED_HERE
 from bot.installs import Installations
-from bot.listeners.views import not_saved
-from bot.workspace import installation_of
+from bot.workspace import installation_of, refusal
 from i18n import Language
 
 log = logging.getLogger(__name__)
@@ -37,15 +35,6 @@ def not_installed_here(installations: Installations, lang: Language) -> Callable
             return next()
         log.warning("refused a %s from workspace %s: the app is not installed there",
                     "command" if "command" in body else body.get("type"), str(team)[:32])
-        said = lang._(NOT_INSTALLED_HERE)
-        if "command" in body:  # to them alone
-            reply: dict[str, Any] = {"response_type": "ephemeral", "text": said}
-        elif body.get("type") == "block_suggestion":  # a picker takes only options: none
-            reply = {"options": []}
-        elif body.get("type") == "view_submission":  # an empty answer would close the form as if it were saved
-            reply = {"response_action": "update", "view": not_saved(lang, said + " " + lang._("Nothing was saved."))}
-        else:
-            return BoltResponse(status=200, body="")
-        return BoltResponse(status=200, body=json.dumps(reply), headers={"content-type": "application/json"})
+        return refusal(body, lang, lang._(NOT_INSTALLED_HERE))
 
     return answer

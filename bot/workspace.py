@@ -150,13 +150,20 @@ def only_this_workspace(identity: Identity, lang: Language) -> Callable[..., Bol
             return BoltResponse(status=400, body={"error": "no workspace named"})
         log.warning("refused a %s from workspace %s%s: this bot serves %s", _kind(body), str(team)[:32],
                     f" (org {str(org)[:32]})" if org else "", identity.team_id)
-        if "command" in body:  # say why, to them alone
-            return BoltResponse(status=200, body={"response_type": "ephemeral", "text": lang._(ANOTHER_WORKSPACE)})
-        if body.get("type") == "block_suggestion":  # a picker takes only options: none
-            return BoltResponse(status=200, body={"options": []})
-        if body.get("type") == "view_submission":  # an empty answer would close the form as if it were saved
-            said = lang._(ANOTHER_WORKSPACE) + " " + lang._("Nothing was saved.")
-            return BoltResponse(status=200, body={"response_action": "update", "view": not_saved(lang, said)})
-        return BoltResponse(status=200, body="")
+        return refusal(body, lang, lang._(ANOTHER_WORKSPACE))
 
     return refuse_others
+
+
+def refusal(body: dict[str, Any], lang: Language, said: str) -> BoltResponse:
+    """The ack that refuses a person's request, by its kind, saying `said` where Slack can show it: an ephemeral
+    line for a command (to them alone), no options for a picker, "not saved" in a form (an empty answer would
+    close it as if it were saved), an empty ack elsewhere."""
+    if "command" in body:
+        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": said})
+    if body.get("type") == "block_suggestion":
+        return BoltResponse(status=200, body={"options": []})
+    if body.get("type") == "view_submission":
+        view = not_saved(lang, said + " " + lang._("Nothing was saved."))
+        return BoltResponse(status=200, body={"response_action": "update", "view": view})
+    return BoltResponse(status=200, body="")

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from bot.app import Bot, build_bot
+from bot.pacing import Pacer
 from bot.server import HttpServer
 from bot.settings import ClientSigning, Settings
 from sandbox.slackfake.inbound import SlackDriver
@@ -74,14 +75,16 @@ class LocalWorkspace:
                  transport: Literal["http", "socket_mode"] = "http", letterhead: Letterhead | None = None,
                  fake: FakeSlack | None = None, slack_on_clock: bool = False,
                  limits: Limits | None = None, locales: dict[str, str] | None = None,
-                 policy: ApprovalPolicy | None = None, signing: ClientSigning | None = None) -> None:
+                 policy: ApprovalPolicy | None = None, signing: ClientSigning | None = None,
+                 pacer: Pacer | None = None) -> None:
         """`fake`: a Slack already running (with its people), e.g. one a previous bot process talked to.
         `slack_on_clock`: the fake made here reads `clock` too, not the machine's, for a test that moves the
         bot's clock by days: the bot compares Slack's times (a channel's `created`) with its own.
         `locales`: people's Slack locales as Slack names them ('es-LA', 'en-US', the default); `set_locale`
         changes one later.
         `signing`: the client-signing settings; a PUBLIC_URL of `OWN_URL` is this workspace's own address (the
-        page is served by the bot's HTTP server, on a port chosen before the bot is built)."""
+        page is served by the bot's HTTP server, on a port chosen before the bot is built).
+        `pacer`: the bot's pace for Slack's tiers (bot/pacing.py), for a fake that enforces them faster."""
         self.engine = engine
         self.people = people
         self.locales = locales or {}
@@ -93,6 +96,7 @@ class LocalWorkspace:
         self.policy = policy or ApprovalPolicy()
         self.signing = signing or ClientSigning()
         self._socket_mode: Any = None
+        self.pacer = pacer
         # the fake grants the bot the scopes and App Home tabs of our manifest (a missing one fails like
         # Slack does)
         self._own_fake = fake is None
@@ -125,7 +129,7 @@ class LocalWorkspace:
                             api_url=self.fake.api_url, private_channels=self.private_channels,
                             letterhead=self.letterhead, limits=self.limits,
                             policy=self.policy, signing=self.signing)
-        self.bot = build_bot(settings, self.engine, clock=self.clock)
+        self.bot = build_bot(settings, self.engine, clock=self.clock, pacer=self.pacer)
         # HTTP mode is always served (health checks); Socket Mode is how Slack's requests arrive if chosen
         self._server = HttpServer(self.bot, self.engine, SIGNING_SECRET, host="127.0.0.1", port=port)
         self._thread = threading.Thread(target=self._server.run, name="bot-http", daemon=True)

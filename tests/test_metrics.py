@@ -76,7 +76,7 @@ def test_metrics_after_real_steps_and_slack_errors(seeded: Engine) -> None:
         families, after = scrape(ws.url)
 
     assert {"service_orders_ack_seconds", "service_orders_steps", "service_orders_slack_api_calls",
-            "service_orders_slack_api_errors", "service_orders_effects_pending",
+            "service_orders_slack_api_errors", "service_orders_slack_api_deferred", "service_orders_effects_pending",
             "service_orders_effects_failed"} <= families
 
     def grew(name: str, **labels: str) -> float:
@@ -91,6 +91,8 @@ def test_metrics_after_real_steps_and_slack_errors(seeded: Engine) -> None:
     assert grew("service_orders_steps_total", action="approve", outcome="refused") == 1
     assert grew("service_orders_slack_api_calls_total", method="conversations.create") == 1
     assert grew("service_orders_slack_api_errors_total", method="chat.postMessage", code="ratelimited") == 1
+    # an effect's 429 puts it back for its Retry-After (bot/pacing.py) rather than waiting in a worker
+    assert grew("service_orders_slack_api_deferred_total", method="chat.postMessage", why="ratelimited") == 1
     assert grew("service_orders_slack_api_errors_total", method="chat.postMessage", code="missing_scope") == 1
     # the post Slack refused for good failed (an admin must add the scope; what follows it on the order
     # waits with it); nothing is left pending

@@ -26,6 +26,7 @@ from sqlmodel import Session
 
 from bot.effects.base import Claim, Effects, Record
 from bot.gateway import ErrorCode, SlackError
+from bot.pacing import Deferred
 from bot.profiles import learn
 from bot.render.notices import left_out
 from storage.db import queue_effects
@@ -102,8 +103,9 @@ def run(fx: Effects, effect: Claim) -> Record | None:
     try:
         told, read = _read(fx, row)
     except Exception as error:
-        if not (effect.last_try or (isinstance(error, SlackError) and error.admin_action)):
-            raise  # tried again later (bot/effects/runner.py)
+        if isinstance(error, Deferred) or not (effect.last_try or (isinstance(error, SlackError)
+                                                                   and error.admin_action)):
+            raise  # tried again later (bot/effects/runner.py); a deferral is no try
         log.warning("%s: %s could not be read, left out: %s", effect.key, row.slack_file_id, error)
         read = Read(reason=LeftOut.NOT_READ)
     if told is not None:

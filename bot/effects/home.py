@@ -1,4 +1,6 @@
-"""home: App Home republished for those whose lists the step changed (and who have opened it)."""
+"""home: App Home republished for those whose lists a step changed (and who have opened it). The runner hands
+over every refresh due in a workspace at once (bot/effects/runner.py): each viewer's Home is published once for
+them all, with what the database holds now, the latest state of every order they name."""
 
 from __future__ import annotations
 
@@ -13,13 +15,20 @@ from workflow.queries import order_people
 
 
 def run(fx: Effects, effect: Claim) -> None:
+    refresh(fx, [effect])
+
+
+def refresh(fx: Effects, effects: list[Claim]) -> None:
+    involved: list[str] = []
     with Session(fx.engine) as session:
-        order = session.get(ServiceOrder, effect.order_id) if effect.order_id is not None else None
-        also = list(effect.payload.also) if isinstance(effect.payload, Home) else []
-        users = whose_home_to_refresh(session, (order_people(session, order) if order else []) + also)
+        for order_id in dict.fromkeys(e.order_id for e in effects if e.order_id is not None):
+            if (order := session.get(ServiceOrder, order_id)) is not None:
+                involved += order_people(session, order)
+        for effect in effects:
+            involved += list(effect.payload.also) if isinstance(effect.payload, Home) else []
+        users = whose_home_to_refresh(session, involved)
+    provider = fx.letterhead.provider
     for user in users:
-        fx.gateway.publish_home(user, render_home(fx.engine, user, fx.clock(), fx.letterhead.provider.timezone,
-                                                      provider_locale=fx.letterhead.provider.locale,
-                                                      currency=fx.letterhead.provider.currency,
-                                                      tax_rate=fx.letterhead.provider.tax_rate, days=fx.completion))
-    return None
+        fx.gateway.publish_home(user, render_home(fx.engine, user, fx.clock(), provider.timezone,
+                                                      provider_locale=provider.locale, currency=provider.currency,
+                                                      tax_rate=provider.tax_rate, days=fx.completion))

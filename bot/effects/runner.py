@@ -3,18 +3,24 @@ handler per kind (the modules beside this one), record Slack's answer with the e
 and retry, fail an order's later effects with one that fails for good; and the worker threads that drain it.
 
 A few worker threads per process drain it, each order's in the order they were written; an order whose
-effect fails waits (its later effects depend on it) while other orders go on, and apscheduler kicks a retry
-pass.
+effect fails waits (its later effects depend on it) while other orders go on. An effect put back for later (a
+failure's back-off, a call deferred by the pacing of Slack's tiers or by a 429: bot/pacing.py) is drained again
+when it is due (`_Alarm`); apscheduler's retry pass catches what another process put back.
+
+Chain effects come first: App Home refreshes are claimed only when no other effect is due, and then all that are
+due in a workspace at once, each viewer's Home published once for them all (`_HOMES`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
 import json
 import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -26,6 +32,7 @@ from sqlmodel import Session, select
 from bot.effects import archive, card, channel, fetch, home, invite, kick, message, notify, pdf, reminder, signing
 from bot.effects.base import MAX_ATTEMPTS, Claim, Effects, NotReady, Record
 from bot.gateway import CHANNEL_GONE, Gateway, SlackError
+from bot.pacing import Deferred
 from bot.signing_links import Links
 from storage.db import session_scope
 from storage.models import PendingEffect
@@ -43,6 +50,7 @@ LEASE = timedelta(minutes=2)  # longer than any one effect's Slack calls, retrie
 ASIDE = tuple(sorted(kind.value for kind in ASIDE_KINDS))  # as SQL literals: beside an order's chain
 WORKERS = 2  # effect threads per process (EFFECT_WORKERS in bot/settings.py)
 CLAIM_BATCH = 20  # effects of one order claimed at once (a step writes at most a handful)
+HOME_BATCH = 200  # App Home refreshes claimed at once in a workspace, each viewer published once for them all
 # 'pending' written into the SQL, not sent as a parameter: PostgreSQL's plan for a prepared statement (psycopg
 # prepares one after 5 runs) can then use the partial indexes on pending effects (storage/models.py); with a
 # parameter it cannot, and a claim scanned the whole backlog for each pending row (210 ms with 2,000 pending)
@@ -73,13 +81,21 @@ _COLUMNS = (PendingEffect.id, PendingEffect.order_id, PendingEffect.kind, Pendin
             PendingEffect.attempts, PendingEffect.claimed_by, PendingEffect.not_before, PendingEffect.request_id,
             PendingEffect.workspace)
 _earlier = aliased(PendingEffect)
+HOME = literal_column(f"'{EffectKind.HOME.value}'")  # refreshes wait for the chain (_HOME_HEAD), not in it
 _DUE = and_(PendingEffect.status == PENDING, PendingEffect.not_before <= bindparam("now"),
             or_(PendingEffect.claimed_until.is_(None), PendingEffect.claimed_until < bindparam("now")))
-_HEAD = (select(*_COLUMNS).where(_DUE, or_(PendingEffect.kind.in_(ASIDE), ~exists().where(
+_HEAD = (select(*_COLUMNS).where(_DUE, PendingEffect.kind != HOME, or_(PendingEffect.kind.in_(ASIDE), ~exists().where(
     _earlier.order_id == PendingEffect.order_id, _earlier.status == PENDING, _earlier.id < PendingEffect.id,
     _earlier.kind.not_in(ASIDE)))).order_by(PendingEffect.id).limit(1).with_for_update(skip_locked=True))
+# App Home refreshes, when nothing else is due: the oldest, then every due one of its workspace
+_HOME_HEAD = (select(*_COLUMNS).where(_DUE, PendingEffect.kind == HOME).order_by(PendingEffect.id).limit(1)
+              .with_for_update(skip_locked=True))
+_HOMES = (select(*_COLUMNS).where(_DUE, PendingEffect.kind == HOME,
+                                  PendingEffect.workspace == bindparam("workspace"),
+                                  PendingEffect.id > bindparam("head"))
+          .order_by(PendingEffect.id).limit(HOME_BATCH - 1).with_for_update(skip_locked=True))
 _REST = (select(*_COLUMNS).where(_DUE, PendingEffect.order_id == bindparam("order_id"),
-                                 PendingEffect.id > bindparam("head"))
+                                 PendingEffect.id > bindparam("head"), PendingEffect.kind != HOME)
          .order_by(PendingEffect.id).limit(CLAIM_BATCH - 1).with_for_update(skip_locked=True))
 # only a pending effect becomes done: one an uninstall cancelled while it ran stays cancelled
 _DONE = (update(PendingEffect).where(PendingEffect.id == bindparam("effect"), PendingEffect.status == PENDING)
@@ -115,6 +131,7 @@ class EffectRunner:
         self._idle = threading.Event()
         self._idle.set()
         self._stopping = threading.Event()  # set by stop(): run what is in hand, claim nothing more
+        self._alarm = _Alarm(self.kick)  # drains again when an effect put back for later is due
         self.finished = 0  # effects run to the end after stop() was called
         self.released = 0  # effects claimed but let go unrun at stop(), for another process to take at once
 
@@ -148,12 +165,14 @@ class EffectRunner:
         return self._idle.wait(timeout)
 
     def shutdown(self) -> None:
+        self._alarm.cancel()
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     def stop(self, deadline: float) -> bool:
         """Stop draining: each worker finishes the effect it is running and releases the rest of its claim,
         no pass claims again. Waits up to `deadline` seconds; False if a worker was still inside a call then
         (its claim then holds until its lease ends)."""
+        self._alarm.cancel()
         with self._lock:
             self._stopping.set()
             self._executor.shutdown(wait=False, cancel_futures=True)
@@ -171,13 +190,16 @@ class EffectRunner:
         done = 0
         while not self._stopping.is_set() and (batch := self._claim()):
             self.kick()  # there may be more: another worker, if one is free, claims the next order's
+            if batch[0].kind == EffectKind.HOME:  # a workspace's App Home refreshes, run together
+                done += len(batch) if self._run(batch) else 0
+                continue
             for position, effect in enumerate(batch):
                 if self._stopping.is_set():  # shutting down: the rest are for another process, now
                     self._release(batch[position:])
                     with self._lock:
                         self.released += len(batch) - position
                     break
-                ok = self._run(effect)
+                ok = self._run([effect])
                 if self._stopping.is_set():
                     with self._lock:
                         self.finished += 1
@@ -194,17 +216,21 @@ class EffectRunner:
         pending (an order's effects run in the order they were written, across processes), with the due
         effects after it. One claim per order, not per effect, keeps write transactions (SQLite's one writer
         lock, which acks need too) few. Row locks with SKIP LOCKED keep two processes from claiming the same
-        one on PostgreSQL; SQLite's write lock serialises claims anyway."""
+        one on PostgreSQL; SQLite's write lock serialises claims anyway. App Home refreshes only when no other
+        effect is due: all those due in the oldest one's workspace."""
         now = self.clock()
         with everywhere(), session_scope(self.engine) as session:  # any workspace's: each runs in its own
             head = session.execute(_HEAD, {"now": now}).first()
-            if head is None:
+            if head is None and (head := session.execute(_HOME_HEAD, {"now": now}).first()) is not None:
+                batch = [head, *session.execute(_HOMES, {"now": now, "workspace": head.workspace, "head": head.id})]
+                lease = self.lease  # one run for them all
+            elif head is None:
                 return []
-            batch = [head] if head.kind in ASIDE else [head, *session.execute(
-                _REST, {"now": now, "order_id": head.order_id, "head": head.id})]
-            # each effect's lease covers the ones before it in the batch too
-            session.execute(_CLAIM, {"ids": [e.id for e in batch], "until": now + self.lease * len(batch),
-                                     "by": self.name})
+            else:
+                batch = [head] if head.kind in ASIDE else [head, *session.execute(
+                    _REST, {"now": now, "order_id": head.order_id, "head": head.id})]
+                lease = self.lease * len(batch)  # each effect's lease covers the ones before it in the batch too
+            session.execute(_CLAIM, {"ids": [e.id for e in batch], "until": now + lease, "by": self.name})
             return [Claim(e.id, e.order_id, e.kind, e.key, json.loads(e.payload),
                           again=e.attempts > 0 or e.claimed_by is not None, attempts=e.attempts,
                           due=e.not_before, request_id=e.request_id, workspace=e.workspace) for e in batch]
@@ -215,35 +241,57 @@ class EffectRunner:
         with everywhere(), session_scope(self.engine) as session:
             session.execute(_RELEASE, {"ids": [e.id for e in effects], "by": self.name})
 
-    def _run(self, effect: Claim) -> bool:
-        request = REQUEST_ID.set(effect.request_id)  # its log lines name the request that owed it
+    def _run(self, effects: list[Claim]) -> bool:
+        """Run one effect, or a workspace's App Home refreshes together, and record how it went on each."""
+        first = effects[0]
+        request = REQUEST_ID.set(first.request_id)  # its log lines name the request that owed it
         try:
-            with serving(effect.workspace):  # it reads and writes its workspace's rows, and calls Slack there
-                return self._run_claimed(effect)
+            # it reads and writes its workspace's rows, and calls Slack there, paced (bot/pacing.py)
+            with serving(first.workspace), self.gateway.paced(first.id) as calls:
+                try:
+                    record = (home.refresh(self.effects, effects) if first.kind == EffectKind.HOME
+                              else self._handle(first))
+                    # what Slack answered and the effect's being done commit together: one short transaction
+                    with session_scope(self.engine) as session:
+                        if record is not None:
+                            record(session)
+                        for effect in effects:
+                            session.execute(_DONE, {"effect": effect.id, "at": self.clock()})
+                    return True
+                except Deferred as deferral:  # no try: due again when its call may be made
+                    for effect in effects:
+                        self._defer(effect, deferral, slack_saw_it=calls.sent > 0)
+                except Exception as error:  # recorded on the effect, retried later, never lost
+                    for effect in effects:
+                        self._record_failure(effect, error)
+                return False
         finally:
             REQUEST_ID.reset(request)
 
-    def _run_claimed(self, effect: Claim) -> bool:
+    def _handle(self, effect: Claim) -> Record | None:
+        handler = HANDLERS[EffectKind(effect.kind)]
         try:
-            handler = HANDLERS[EffectKind(effect.kind)]
-            try:
-                record = handler(self.effects, effect)
-            except SlackError as error:
-                if effect.kind == EffectKind.OPEN_CHANNEL or error.code not in CHANNEL_GONE:
-                    raise
-                again = channel.elsewhere(self.effects, effect, error)
-                if again is None:
-                    raise
-                record = handler(self.effects, again)  # once more: in the order's new channel, or by DM
-            # what Slack answered and the effect's being done commit together: one short transaction
-            with session_scope(self.engine) as session:
-                if record is not None:
-                    record(session)
-                session.execute(_DONE, {"effect": effect.id, "at": self.clock()})
-            return True
-        except Exception as error:  # recorded on the effect, retried later, never lost
-            self._record_failure(effect, error)
-            return False
+            return handler(self.effects, effect)
+        except SlackError as error:
+            if effect.kind == EffectKind.OPEN_CHANNEL or error.code not in CHANNEL_GONE:
+                raise
+            again = channel.elsewhere(self.effects, effect, error)
+            if again is None:
+                raise
+            return handler(self.effects, again)  # once more: in the order's new channel, or by DM
+
+    def _defer(self, effect: Claim, deferral: Deferred, slack_saw_it: bool) -> None:
+        """Put an effect back until its call may be made: not a failed try, and no worker waits for it."""
+        with session_scope(self.engine) as session:
+            row = session.get(PendingEffect, effect.id, with_for_update=True)
+            if row.status != "pending":
+                return
+            row.claimed_until = None
+            row.not_before = self.clock() + timedelta(seconds=deferral.wait)
+            if not (effect.again or slack_saw_it):
+                row.claimed_by = None  # Slack has seen nothing of it: its next try need not look before it acts
+        log.debug("effect %s (%s) put back: %s", effect.key, effect.kind, deferral)
+        self._alarm.at(deferral.wait)
 
     def _record_failure(self, effect: Claim, error: Exception) -> None:
         admin_action = error.admin_action if isinstance(error, SlackError) else None
@@ -263,8 +311,11 @@ class EffectRunner:
             elif row.attempts >= MAX_ATTEMPTS and not isinstance(error, NotReady):
                 self._fail(session, row)
             else:
-                row.not_before = self.clock() + timedelta(seconds=0 if nudged else min(2 ** row.attempts, 300))
+                backoff = 0 if nudged else min(2 ** row.attempts, 300)
+                row.not_before = self.clock() + timedelta(seconds=backoff)
                 log.warning("effect %s (%s) failed, retrying: %s", row.key, row.kind, row.last_error)
+                if not isinstance(error, NotReady):  # what it waits for kicks it (a channel made, a file read)
+                    self._alarm.at(backoff)
 
     def _fail(self, session: Session, row: PendingEffect) -> None:
         row.status = "failed"
@@ -278,6 +329,48 @@ class EffectRunner:
                 PendingEffect.id > row.id, PendingEffect.kind.not_in(ASIDE))):
             later.status = "failed"
             later.last_error = f"not run: {row.kind} ({row.key}) failed before it: {row.last_error}"[:2000]
+
+
+class _Alarm:
+    """Drains again at each moment an effect this process put back is due, rather than at apscheduler's next
+    retry pass (EFFECT_RETRY_SECONDS, for what other processes put back): one timer, for the earliest."""
+
+    def __init__(self, ring: Callable[[], None]) -> None:
+        self._ring = ring
+        self._due: list[float] = []  # monotonic moments, a heap
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+
+    def at(self, seconds: float) -> None:
+        with self._lock:
+            heapq.heappush(self._due, time.monotonic() + seconds)
+            if self._timer is not None and self._due[0] < time.monotonic() + seconds:
+                return  # an earlier ring is set; it sets the next
+            self._set()
+
+    def _set(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = threading.Timer(max(0.0, self._due[0] - time.monotonic()), self._rang)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _rang(self) -> None:
+        with self._lock:
+            self._timer = None
+            now = time.monotonic()
+            while self._due and self._due[0] <= now + 0.01:  # these are due: one drain for them all
+                heapq.heappop(self._due)
+            if self._due:
+                self._set()
+        self._ring()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._due.clear()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
 
 
 def lower_priority() -> None:

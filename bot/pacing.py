@@ -1,0 +1,149 @@
+"""Effects paced to Slack's rate-limit tiers, so that they seldom meet a 429, and held back by one when they do.
+
+Slack limits each Web API method per workspace and app (docs.slack.dev/apis/web-api/rate-limits): Tier 1 allows
+1+ calls a minute, Tier 2 20+, Tier 3 50+, Tier 4 100+, "brief bursts allowed"; chat.postMessage allows one
+message a second per channel. Over the limit Slack answers HTTP 429 with `Retry-After: <seconds>`.
+
+The pacer keeps a token bucket per (workspace, method), per channel for chat.postMessage: its burst is the tier's
+count a minute, so ten orders at once do not wait three seconds each for conversations.create, and it refills at
+that count a minute. A call that would go over is not made: it is `Deferred` by the seconds until a token is due,
+and so is every call of that method after a 429, until its `Retry-After` has passed. The effect runner then puts
+the effect back in the queue for that moment; no worker sleeps, and other methods and orders go on. A deferred
+call books its token (by its effect's id, the `ticket`), so a hundred deferred effects come back one slot apart
+and each finds its token waiting, rather than all at once to be deferred again.
+
+Each process paces on its own: two processes may together go over a tier, and each learns of it from its 429s.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# Calls a minute per tier: Slack's published floors ("20+"), and for chat.postMessage its "1 message per second"
+# to a channel. auth.test is "hundreds a minute" (Special): 600, as slackapi/java-slack-sdk's
+# MethodsRateLimitTier.java reads it.
+PER_MINUTE: dict[str, int] = {"t1": 1, "t2": 20, "t3": 50, "t4": 100, "auth.test": 600, "chat.postMessage": 60}
+
+# The tier of each method the effects call, from the `rate_limits` field of Slack's method pages
+# (tests/reference/slack/slack-api-ref-methods/<method>.json; tests/test_pacing.py checks they agree, and for
+# the four methods that copy lacks, conversations.history, .open, .kick and users.conversations, Tier 3 as
+# slack-ruby/slack-api-ref's docs.slack.dev/methods/<method>.json gives them).
+TIERS: dict[str, str] = {
+    "auth.test": "auth.test",
+    "chat.postEphemeral": "t4",
+    "chat.postMessage": "chat.postMessage",
+    "chat.update": "t3",
+    "conversations.archive": "t2",
+    "conversations.create": "t2",
+    "conversations.history": "t3",
+    "conversations.info": "t3",
+    "conversations.invite": "t3",
+    "conversations.kick": "t3",
+    "conversations.members": "t4",
+    "conversations.open": "t3",
+    "files.completeUploadExternal": "t4",
+    "files.getUploadURLExternal": "t4",
+    "files.info": "t4",
+    "users.conversations": "t3",
+    "users.info": "t4",
+    "users.lookupByEmail": "t3",
+    "views.publish": "t4",
+}
+PER_CHANNEL = frozenset({"chat.postMessage"})  # limited per channel, not per workspace
+# Refill a little under the tier: Slack's bucket started when our first call reached it, a moment after ours did,
+# and a call that reaches it sooner than the one before it (a new connection is slower) must still find a token.
+REFILL = 0.95
+
+
+class Deferred(Exception):
+    """A call not made now: its method is over its pace, or Slack answered 429. `wait`: real seconds until it
+    may be made."""
+
+    def __init__(self, method: str, wait: float, refused: bool = False) -> None:
+        super().__init__(f"{method}: {'ratelimited by Slack' if refused else 'paced'}, due in {wait:.2f} s")
+        self.method = method
+        self.wait = wait
+        self.refused = refused  # Slack answered 429 (rather than the pacer holding it back)
+
+
+_EPSILON = 1e-9  # float noise in clock arithmetic must not cost a slot
+BOOKING_KEPT = 60.0  # real seconds a booked token waits past its slot for its effect (another process may run it)
+
+
+@dataclass
+class _Bucket:
+    tokens: float  # below 0: tokens booked ahead
+    at: float  # Slack time of the last refill
+    held_until: float = 0.0  # real time before which nothing goes (a 429's Retry-After)
+    booked: dict[int, float] = field(default_factory=dict)  # ticket: the real time its token is due
+
+
+class Pacer:
+    """Token buckets per workspace and method. `speed`: Slack seconds per real second, for a bench against a
+    fake Slack whose tiers run faster (sandbox/slackfake/tiers.py); 1 in production."""
+
+    def __init__(self, speed: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = speed
+        self._clock = clock
+        self._buckets: dict[tuple[str, str, str], _Bucket] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(workspace: str, method: str, channel: object) -> tuple[str, str, str]:
+        return workspace, method, str(channel or "") if method in PER_CHANNEL else ""
+
+    def take(self, workspace: str, method: str, channel: object = None, ticket: int | None = None) -> float:
+        """Take a token for one call: 0 when it may go now, else the real seconds until it may. With a `ticket`
+        the token is booked for then, and the same ticket's next call finds it."""
+        tier = TIERS.get(method)
+        now = self._clock()
+        with self._lock:
+            bucket = self._buckets.get(key := self._key(workspace, method, channel))
+            if bucket is not None and bucket.held_until > now + _EPSILON:
+                return bucket.held_until - now
+            if tier is None:  # no figure: only a 429 holds it back
+                return 0.0
+            rate = PER_MINUTE[tier] / 60 * REFILL  # tokens a Slack second
+            if bucket is None:
+                bucket = self._buckets[key] = _Bucket(tokens=PER_MINUTE[tier], at=now * self.speed)
+            if ticket is not None and (due := bucket.booked.get(ticket)) is not None:
+                if due > now + _EPSILON:
+                    return due - now
+                del bucket.booked[ticket]
+                return 0.0  # its token was taken when it was booked
+            bucket.tokens = min(PER_MINUTE[tier], bucket.tokens + (now * self.speed - bucket.at) * rate)
+            bucket.at = now * self.speed
+            if bucket.tokens >= 1 - _EPSILON:
+                bucket.tokens -= 1
+                return 0.0
+            wait = (1 - bucket.tokens) / rate / self.speed
+            if ticket is not None:
+                bucket.tokens -= 1
+                bucket.booked[ticket] = now + wait
+                self._forget_stale(bucket, now)
+            return wait
+
+    @staticmethod
+    def _forget_stale(bucket: _Bucket, now: float) -> None:
+        """Bookings whose effect never came back for them (run by another process, or cancelled)."""
+        if len(bucket.booked) > 100:
+            for ticket, due in list(bucket.booked.items()):
+                if due + BOOKING_KEPT < now:
+                    del bucket.booked[ticket]
+
+    def hold(self, workspace: str, method: str, channel: object, seconds: float) -> None:
+        """Slack answered 429: nothing of this method goes for `seconds` (its Retry-After), and then its bucket
+        starts empty."""
+        now = self._clock()
+        with self._lock:
+            key = self._key(workspace, method, channel)
+            bucket = self._buckets.setdefault(key, _Bucket(tokens=0.0, at=now * self.speed))
+            bucket.held_until = max(bucket.held_until, now + seconds)
+            bucket.tokens = 0.0
+            bucket.at = (now + seconds) * self.speed
+            bucket.booked.clear()  # their slots counted on tokens Slack has just refused
