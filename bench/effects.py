@@ -64,6 +64,7 @@ from load import (
     ClientResult,
     LeanFake,
     Person,
+    pending_effects,
     people,
     print_checks,
     requester,
@@ -392,6 +393,11 @@ def one_run(args: argparse.Namespace, name: str, speed: float | None) -> Run:
             calls = fake.calls[calls_before:]
             refusals = Counter(r.method for r in fake.tier_refusals[refused_before:])
             arrived = arrivals(engine, fake, order_ids)
+            drained = time.monotonic()  # the rest (App Home refreshes, coalesced) before the checks
+            while pending_effects(engine) and time.monotonic() < drained + args.timeout:
+                time.sleep(0.1)
+            print(f"  drain    : the other effects (App Home) done {time.monotonic() - drained:.1f} s later",
+                  flush=True)
             checks = verify(engine, fake, [ClientResult(orders=order_ids, approved=approvals.approved)],
                             args.clients)
     finally:
