@@ -470,11 +470,13 @@ def print_header(args: argparse.Namespace) -> None:
 def report(args: argparse.Namespace, tiers: Run, baseline: Run | None) -> bool:
     """The per-method table and the figures; True when the goals are met."""
     speed = args.speed
-    print(f"\n{'method':<30}{'calls':>7}{'a minute':>10}{'Slack s':>9}{'past burst':>12}{'real s':>8}{'429s':>6}")
+    unlimited = {b.method: b.calls for b in baseline.bounds} if baseline else {}
+    print(f"\n{'method':<30}{'calls':>7}{'a minute':>10}{'Slack s':>9}{'past burst':>12}{'real s':>8}{'429s':>6}"
+          f"{'calls unlimited':>17}")
     for b in tiers.bounds:
         note = "  (its busiest channel)" if b.method in PER_CHANNEL else ""
         print(f"{b.method:<30}{b.calls:>7}{b.per_minute:>10}{b.seconds:>9.0f}{b.past_burst:>12.0f}"
-              f"{b.seconds / speed:>8.2f}{b.refused:>6}{note}")
+              f"{b.seconds / speed:>8.2f}{b.refused:>6}{unlimited.get(b.method, 0) if baseline else '-':>17}{note}")
     bound = max(tiers.bounds, key=lambda b: b.seconds)
     tight = max(tiers.bounds, key=lambda b: b.past_burst)
     slack_seconds = tiers.seconds * speed
