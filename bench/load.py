@@ -341,8 +341,10 @@ def bot_processes(url: str, fake: FakeSlack, log_dir: Path, run: int, count: int
                   settings: Mapping[str, str] | None = None) -> Iterator[list[BotProcess]]:
     """`service-orders run --http` processes on one database, as tests/test_processes.py starts them; their
     output (INFO logs) goes to files in log_dir. Stopped with SIGTERM; a non-zero exit is reported. `settings`:
-    environment variables over ours (EFFECT_RETRY_SECONDS is 1 unless it says otherwise)."""
+    environment variables over ours (EFFECT_RETRY_SECONDS is 1 unless it says otherwise). The processes run
+    this checkout's code (PYTHONPATH): the venv's editable install may be another checkout's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")} | {
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
         "DATABASE_URL": url, "SLACK_BOT_TOKEN": fake.bot_token, "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": fake.api_url, "EFFECT_RETRY_SECONDS": "1"} | dict(settings or {})
     bots: list[BotProcess] = []
