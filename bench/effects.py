@@ -379,6 +379,10 @@ def one_run(args: argparse.Namespace, name: str, speed: float | None) -> Run:
         with bot_serving(engine, fake, speed or UNLIMITED) as events_url:
             persons = [Person(engine, fake, SlackDriver(events_url, SIGNING_SECRET, fake)) for _ in range(args.clients)]
             forms = [recorded_submission(person, requester(n), n) for n, person in enumerate(persons)]
+            for n in range(args.home_viewers):  # their App Home is then refreshed as orders change
+                answer = persons[n].slack.event({"type": "app_home_opened", "user": supervisor(n), "tab": "home"})
+                if answer.status != 200:
+                    raise RuntimeError(f"app_home_opened answered HTTP {answer.status}")
             calls_before, refused_before = len(fake.calls), len(fake.tier_refusals)
             start = time.monotonic()
             submitted = submit_at_once([p.slack for p in persons], forms, args.orders)
@@ -425,6 +429,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=20,
                         help="requesters submitting at once, and supervisors approving (default 20)")
     parser.add_argument("--database-url", help="SQLAlchemy URL (its tables are dropped!); default: SQLite, temp")
+    parser.add_argument("--home-viewers", type=int, default=0,
+                        help="supervisors who open App Home before the clock, so it is refreshed (default 0)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the run without limits")
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="real seconds to wait for every card and PDF, per run (default 900)")
@@ -432,6 +438,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.clients < 1 or args.orders < args.clients or not args.speed > 0 or not args.timeout > 0:
         parser.error("--clients must be at least 1, --orders at least --clients, --speed and --timeout above 0")
+    if not 0 <= args.home_viewers <= args.clients:
+        parser.error("--home-viewers must be from 0 to --clients")
     return args
 
 
@@ -464,7 +472,7 @@ def print_header(args: argparse.Namespace) -> None:
     print(f"database : {engine.url.render_as_string(hide_password=True)} ({engine.dialect.name} {version})")
     print(f"slack    : the fake at the tiers, {args.speed:g} Slack seconds a second; the bot's pacing: {pacing}")
     print(f"people   : {args.clients} requesters submit at once, {args.clients} supervisors approve each order "
-          "once its card is posted", flush=True)
+          f"once its card is posted; {args.home_viewers} of them opened App Home", flush=True)
 
 
 def report(args: argparse.Namespace, tiers: Run, baseline: Run | None) -> bool:
