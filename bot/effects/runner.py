@@ -191,13 +191,11 @@ class EffectRunner:
         while not self._stopping.is_set() and (batch := self._claim()):
             self.kick()  # there may be more: another worker, if one is free, claims the next order's
             if batch[0].kind == EffectKind.HOME:  # a workspace's App Home refreshes, run together
-                done += len(batch) if self._run(batch) else 0
+                if not self._let_go(batch):
+                    done += len(batch) if self._run(batch) else 0
                 continue
             for position, effect in enumerate(batch):
-                if self._stopping.is_set():  # shutting down: the rest are for another process, now
-                    self._release(batch[position:])
-                    with self._lock:
-                        self.released += len(batch) - position
+                if self._let_go(batch[position:]):
                     break
                 ok = self._run([effect])
                 if self._stopping.is_set():
@@ -210,6 +208,15 @@ class EffectRunner:
                     break
                 done += 1
         return done
+
+    def _let_go(self, effects: list[Claim]) -> bool:
+        """Shutting down: claimed effects not started yet are let go, for another process to take now."""
+        if not self._stopping.is_set():
+            return False
+        self._release(effects)
+        with self._lock:
+            self.released += len(effects)
+        return True
 
     def _claim(self) -> list[Claim]:
         """Claim the due effects of one order: the oldest due effect whose order has nothing earlier still
