@@ -321,8 +321,7 @@ class EffectRunner:
                 backoff = 0 if nudged else min(2 ** row.attempts, 300)
                 row.not_before = self.clock() + timedelta(seconds=backoff)
                 log.warning("effect %s (%s) failed, retrying: %s", row.key, row.kind, row.last_error)
-                if not isinstance(error, NotReady):  # what it waits for kicks it (a channel made, a file read)
-                    self._alarm.at(backoff)
+                self._alarm.at(backoff)
 
     def _fail(self, session: Session, row: PendingEffect) -> None:
         row.status = "failed"
