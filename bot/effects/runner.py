@@ -104,6 +104,8 @@ _DONE = (update(PendingEffect).where(PendingEffect.id == bindparam("effect"), Pe
 _RELEASE = (update(PendingEffect).where(PendingEffect.id.in_(bindparam("ids", expanding=True)),
                                         PendingEffect.claimed_by == bindparam("by"))
             .values(claimed_until=None).execution_options(synchronize_session=False))
+# claimed and let go unstarted, never tried before: Slack has seen nothing of it, so its next try is a first one
+_RELEASE_UNTRIED = _RELEASE.values(claimed_by=None)
 _CLAIM = (update(PendingEffect).where(PendingEffect.id.in_(bindparam("ids", expanding=True)))
           .values(claimed_until=bindparam("until"), claimed_by=bindparam("by"))
           .execution_options(synchronize_session=False))
@@ -243,10 +245,13 @@ class EffectRunner:
                           due=e.not_before, request_id=e.request_id, workspace=e.workspace) for e in batch]
 
     def _release(self, effects: list[Claim]) -> None:
-        if not effects:
-            return
+        """Let claimed effects go unstarted. One tried before (by a process that may have died in it) keeps its
+        `claimed_by`, so whoever runs it next looks before it acts; an untried one goes back as new."""
         with everywhere(), session_scope(self.engine) as session:
-            session.execute(_RELEASE, {"ids": [e.id for e in effects], "by": self.name})
+            for statement, ids in ((_RELEASE, [e.id for e in effects if e.again]),
+                                   (_RELEASE_UNTRIED, [e.id for e in effects if not e.again])):
+                if ids:
+                    session.execute(statement, {"ids": ids, "by": self.name})
 
     def _run(self, effects: list[Claim]) -> bool:
         """Run one effect, or a workspace's App Home refreshes together, and record how it went on each."""
