@@ -23,12 +23,12 @@ from typing import IO, TYPE_CHECKING, Any
 from sqlmodel import Session, select
 
 from bot.cli_words import (
-    catalog_error,
     cli_language,
     import_summary,
     orders_summary,
     people_problem,
     routing_notes,
+    sheet_error,
     verdict_text,
 )
 from bot.progress import ImportProgress
@@ -36,11 +36,12 @@ from i18n import N_, Language, language
 from storage.db import DatabaseUrlError, database_url, init_db, make_engine, reaching
 from storage.models import SlackWorkspace
 from storage.scope import UNCLAIMED, WORKSPACE
-from workflow.catalog import CatalogError, import_csv
+from workflow.catalog import import_csv
 from workflow.errors import FilesBeingRead, NotFound, WorkflowError
 from workflow.letterhead import LetterheadError
 from workflow.numbers import MAX_ID, parse_id
 from workflow.people import PeopleError, grant, parse_role, revoke, roles_by_user
+from workflow.sheets import SheetError
 from workflow.vocabulary import order_number, parse_order_number
 
 if TYPE_CHECKING:
@@ -716,7 +717,7 @@ def main(argv: list[str] | None = None) -> int:
         # to devnull so that the interpreter's last flush has nowhere to fail (the Python docs' recipe).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (CatalogError, PeopleError, SettingsError, LetterheadError, WorkflowError, SchemaError,
+    except (SheetError, PeopleError, SettingsError, LetterheadError, WorkflowError, SchemaError,
             DatabaseUrlError, CliError) as error:
         print(f"service-orders: {_said(lang, error)}", file=sys.stderr)
         return 2
@@ -727,8 +728,8 @@ def _said(lang: Language, error: Exception) -> str:
     modules that still say it in English, as they say it)."""
     from bot.settings import SettingsError, letterhead_problem
 
-    if isinstance(error, CatalogError):
-        return "\n".join(catalog_error(lang, error))
+    if isinstance(error, SheetError):
+        return "\n".join(sheet_error(lang, error))
     if isinstance(error, PeopleError):
         return people_problem(lang, error)
     if isinstance(error, LetterheadError):

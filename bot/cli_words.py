@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from i18n import N_, Language, LocaleError, english, language, shipped
 from i18n.domain import ROLES
 from workflow import people
-from workflow.catalog import CatalogError, ImportReport, Problem, Trouble
+from workflow.catalog import ImportReport
 from workflow.document import Outcome
 from workflow.order_import import OrdersReport
+from workflow.sheets import Problem, SheetError, Trouble
 from workflow.verification import Finding, Verdict
 from workflow.vocabulary import CatalogKind, Role
 
@@ -107,7 +108,7 @@ def problem_line(lang: Language, path: object, problem: Problem) -> str:
     return lang._("{path}: line {line}: {problem}").format(path=path, line=problem.line, problem=said)
 
 
-def catalog_error(lang: Language, error: CatalogError) -> list[str]:
+def sheet_error(lang: Language, error: SheetError) -> list[str]:
     """Each listed problem on a line of its own, then how many more there are."""
     lines = [problem_line(lang, error.path, problem) for problem in error.problems]
     if error.more:

@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from bot.cli_words import catalog_error, import_summary, people_problem
+from bot.cli_words import import_summary, people_problem, sheet_error
 from i18n import english, language
 from storage.models import CatalogEntry
 from tests.conftest import SAMPLE_CATALOG
 from workflow import people
-from workflow.catalog import BATCH, MAX_PROBLEMS, CatalogError, Problem, Trouble, import_csv
+from workflow.catalog import BATCH, import_csv
 from workflow.people import PeopleError, grant, parse_role, revoke, roles_by_user
 from workflow.queries import search_catalog
+from workflow.sheets import MAX_PROBLEMS, Problem, SheetError, Trouble
 from workflow.vocabulary import Role
 
 HEADER = "kind,code,name,unit,unit_price,parent\n"
@@ -27,9 +28,9 @@ def write(tmp_path: Path, body: str, header: str = HEADER) -> Path:
     return path
 
 
-def said(error: CatalogError) -> list[str]:
+def said(error: SheetError) -> list[str]:
     """The error as the command line says it in English, one line a problem."""
-    return catalog_error(english(), error)
+    return sheet_error(english(), error)
 
 
 def summary(report) -> str:  # type: ignore[no-untyped-def]
@@ -79,7 +80,7 @@ def test_sample_imports_and_reimport_updates(engine, tmp_path) -> None:  # type:
 ])
 def test_bad_rows_are_reported_and_nothing_is_written(engine, tmp_path, body, problem) -> None:  # type: ignore[no-untyped-def]
     good = "client,OK,Fine client,,,\n"
-    with pytest.raises(CatalogError) as caught:
+    with pytest.raises(SheetError) as caught:
         import_csv(engine, write(tmp_path, good + body.replace("line 2", "line 3")))
     expected = problem.replace("line 3", "line 4").replace("line 2", "line 3")
     assert any(expected in p for p in said(caught.value)), said(caught.value)
@@ -99,7 +100,7 @@ def test_sites_name_a_client_earlier_later_or_already_imported(engine, tmp_path)
 def test_a_bad_last_row_of_a_long_file_leaves_nothing(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import_csv(engine, write(tmp_path, "client,C0,Before,,,\n"))
     rows = "".join(f"service,S{n},Service {n},h,{n}.50,\n" for n in range(3 * BATCH))  # several batches staged
-    with pytest.raises(CatalogError) as caught:
+    with pytest.raises(SheetError) as caught:
         import_csv(engine, write(tmp_path, "client,C0,Renamed,,,\n" + rows + "site,LAST,Last,,,NOPE\n"))
     assert said(caught.value) == [f"{tmp_path / 'catalog.csv'}: line {3 * BATCH + 3}: parent 'NOPE' is not a "
                                      "client code (in this file or already imported)"]
@@ -108,7 +109,7 @@ def test_a_bad_last_row_of_a_long_file_leaves_nothing(engine, tmp_path) -> None:
 
 def test_problems_are_listed_by_line_up_to_a_cap_and_counted(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
     bad_rows = "".join(f"site,S{n},Site,,,GONE\nservice,V{n},Svc,h,1e{n},\n" for n in range(MAX_PROBLEMS))
-    with pytest.raises(CatalogError) as caught:
+    with pytest.raises(SheetError) as caught:
         import_csv(engine, write(tmp_path, bad_rows))
     listed = [p.split(": ", 1)[1] for p in said(caught.value)[:-1]]
     assert listed == [f"line {2 + n}: " + ("parent 'GONE' is not a client code (in this file or already imported)"
@@ -120,7 +121,7 @@ def test_problems_are_listed_by_line_up_to_a_cap_and_counted(engine, tmp_path) -
 
 
 def test_a_repeat_of_a_bad_row_is_named_with_the_line_of_the_first(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(CatalogError) as caught:
+    with pytest.raises(SheetError) as caught:
         import_csv(engine, write(tmp_path, "client,C1,,,,\nclient,C1,Fixed,,,\nsite,C1,Site,,,C1\n"))
     assert [p.split(": ", 1)[1] for p in said(caught.value)] == [
         "line 2: name must be 1-200 characters", "line 3: client 'C1' already appears on line 2"]
@@ -143,15 +144,15 @@ def test_a_site_may_name_a_client_already_imported(engine, tmp_path) -> None:  #
 
 
 def test_bad_files(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(CatalogError) as caught:
+    with pytest.raises(SheetError) as caught:
         import_csv(engine, write(tmp_path, "client,C1,x,,,\n", header="type,code,name\n"))
     assert caught.value.problems[0].trouble is Trouble.HEADER and "the header must be" in said(caught.value)[0]
-    with pytest.raises(CatalogError) as caught:
+    with pytest.raises(SheetError) as caught:
         import_csv(engine, tmp_path / "missing.csv")
     assert caught.value.problems == [Problem(Trouble.CANNOT_READ, None, {"reason": "No such file or directory"})]
     latin1 = tmp_path / "latin1.csv"
     latin1.write_bytes((HEADER + "client,C1,Peñalolén,,,\n").encode("latin-1"))
-    with pytest.raises(CatalogError) as caught:
+    with pytest.raises(SheetError) as caught:
         import_csv(engine, latin1)
     assert caught.value.problems[0].trouble is Trouble.NOT_UTF8 and caught.value.problems[0].line == 2
     bom = tmp_path / "bom.csv"
@@ -181,10 +182,10 @@ def test_roles(engine) -> None:  # type: ignore[no-untyped-def]
 def test_problems_and_the_summary_in_spanish(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
     # typed problems, worded where they are shown: the same error in the provider's Spanish (LOCALE=es_CL)
     spanish = language("es_CL")
-    with pytest.raises(CatalogError) as caught:
+    with pytest.raises(SheetError) as caught:
         import_csv(engine, write(tmp_path, "client,C1,,,,\nservice,S1,Svc,,10,\n" +
                                  "".join(f"site,S{n},Sede,,,NADA\n" for n in range(25))))
-    lines = catalog_error(spanish, caught.value)
+    lines = sheet_error(spanish, caught.value)
     path = tmp_path / "catalog.csv"
     assert lines[0] == f"{path}: línea 2: el nombre debe tener de 1 a 200 caracteres"
     assert lines[1] == (f"{path}: línea 3: una fila de tipo service necesita una unidad (1 a 32 caracteres), "

@@ -157,7 +157,8 @@ def test_a_429_puts_the_effect_back_for_its_retry_after_and_other_methods_go_on(
                                                                                             None)
     assert aware(waiting.not_before) > datetime.now(UTC) + timedelta(seconds=20)
     assert len(ws.fake.calls_to("conversations.create")) == 2  # held: not asked again meanwhile
-    assert effect(ws, second, "card").status == "pending"  # its chain waits for its channel
+    card = effect(ws, second, "card")  # claimed with it, let go untried: it waits, and will be tried as new
+    assert (card.status, card.claimed_by, card.attempts) == ("pending", None, 0)
 
 
 def test_paced_to_the_tiers_no_429_and_every_card_posted(seeded: Engine) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from bot.cli_words import catalog_error, import_summary
+from bot.cli_words import import_summary, sheet_error
 from i18n import english
 from sandbox.local import LocalWorkspace
 from storage.models import AuditEvent, ClientPrice
@@ -20,13 +20,14 @@ from tests.test_app_home import open_home
 from tests.test_bad_input import days_ahead, errors_of, stored
 from tests.test_end_to_end import PEOPLE, pdf_text, submit
 from tests.test_tracking import answer
-from workflow.catalog import CatalogError, import_csv
+from workflow.catalog import import_csv
 from workflow.document import Provider
 from workflow.facts import StepFacts
 from workflow.letterhead import Letterhead
 from workflow.limits import Limits
 from workflow.people import grant
 from workflow.queries import version_lines
+from workflow.sheets import SheetError
 from workflow.vocabulary import Role
 
 
@@ -223,9 +224,9 @@ def test_bad_price_rows_are_named_by_line_and_nothing_is_stored(engine, tmp_path
                              "price,CEM-25,,,7,\n"             # line 5: whose price?
                              "price,CEM-25,,,7,ACME\n"         # line 6: good
                              "price,CEM-25,,,8,ACME\n")        # line 7: the same client's price again
-    with pytest.raises(CatalogError) as caught:
+    with pytest.raises(SheetError) as caught:
         import_csv(engine, path)
-    assert catalog_error(english(), caught.value) == [
+    assert sheet_error(english(), caught.value) == [
         f"{path}: line 2: code 'NOPE' is not a service or material code (in this file or already imported)",
         f"{path}: line 3: parent 'NOBODY' is not a client code (in this file or already imported)",
         f"{path}: line 4: unit_price '-3' must be 0 or more",

@@ -24,7 +24,6 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -54,6 +53,7 @@ from storage.scope import current, mine
 from workflow.limits import MAX_PRICE
 from workflow.numbers import parse_decimal
 from workflow.people import is_user_id
+from workflow.sheets import MAX_PROBLEMS, Lines, Problem, Problems, SheetError, Trouble, shown
 from workflow.vocabulary import CatalogKind, Role
 
 HEADER = ["kind", "code", "name", "unit", "unit_price", "parent"]
@@ -64,8 +64,6 @@ ROUTED_ROLES = {"supervisors": Role.SUPERVISOR, "coordinators": Role.COORDINATOR
 MAX_PEOPLE = 50  # people named in one cell: a client's team, not the company's directory
 _PEOPLE_SEPARATOR = re.compile(r"[\s;]+")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MAX_PROBLEMS = 20  # problems listed; the rest are counted ("and 1234 more")
-MAX_LINE = 1 << 20  # characters: a real row is under 2 KB; this stops a file with no line breaks early
 BATCH = 5000  # rows staged per INSERT
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 _KINDS = frozenset(k.value for k in CatalogKind)
@@ -98,87 +96,8 @@ _STAGED_ROUTING = Table(
 EmailResolver = Callable[[str], str | None]
 
 
-class Trouble(StrEnum):
-    """What can be wrong with a catalog file or one of its rows; each has its values (see the call sites)."""
-
-    CANNOT_READ = "cannot_read"  # reason
-    EMPTY = "empty"  # header
-    NO_ROWS = "no_rows"
-    HEADER = "header"  # header, optional, found
-    NUL_BYTE = "nul_byte"
-    NOT_UTF8 = "not_utf8"  # reason
-    LINE_TOO_LONG = "line_too_long"  # limit
-    FIELD_TOO_LONG = "field_too_long"  # limit
-    MALFORMED = "malformed"  # detail: the csv module's own words
-    FIELD_COUNT = "field_count"  # count, expected
-    KIND = "kind"  # kind, kinds
-    CODE = "code"  # code
-    NAME = "name"
-    NEEDS_UNIT = "needs_unit"  # kind
-    NO_UNIT = "no_unit"  # kind
-    SITE_NEEDS_PARENT = "site_needs_parent"
-    ONLY_SITE_PARENT = "only_site_parent"
-    ONLY_SITE_ADDRESS = "only_site_address"
-    ONLY_CLIENT_CONTACT = "only_client_contact"
-    PRICE_NEGATIVE = "price_negative"  # price
-    PRICE_NOT_NUMBER = "price_not_number"  # price
-    PRICE_DECIMALS = "price_decimals"  # price
-    PRICE_TOO_HIGH = "price_too_high"  # price, most
-    ORPHAN = "orphan"  # parent
-    REPEATED = "repeated"  # kind, code, first
-    PRICE_NEEDS_CLIENT = "price_needs_client"
-    UNKNOWN_ITEM = "unknown_item"  # code
-    ONLY_CLIENT_SITE_PEOPLE = "only_client_site_people"  # column
-    PERSON = "person"  # column, value: neither a member id nor an e-mail
-    UNKNOWN_EMAIL = "unknown_email"  # column, email: no one in the workspace has it
-    TOO_MANY_PEOPLE = "too_many_people"  # column, most
-    EMAILS_NEED_SLACK = "emails_need_slack"  # email: the file names people by e-mail and nothing can look them up
-    # the orders import's (workflow/order_import.py), which shares this file's reading and reporting
-    ORDER_HEADER = "order_header"  # header, found
-    ORDER_NOT_XLSX = "order_not_xlsx"
-    ORDER_REFERENCE = "order_reference"  # most
-    ORDER_REFERENCE_TWICE = "order_reference_twice"  # reference, first
-    ORDER_DATE = "order_date"  # value
-    ORDER_PRIORITY = "order_priority"  # value, priorities
-    ORDER_DESCRIPTION = "order_description"  # most
-    ORDER_NO_ITEMS = "order_no_items"
-    ORDER_TOO_MANY_ITEMS = "order_too_many_items"  # most
-    ORDER_ITEM = "order_item"  # item, most
-    ORDER_NOT_REQUESTER = "order_not_requester"  # user
-    ORDER_CLIENT = "order_client"  # code
-    ORDER_SITE = "order_site"  # code
-    ORDER_SITE_CLIENT = "order_site_client"  # site, client
-    ORDER_DATE_PAST = "order_date_past"  # date
-    ORDER_DATE_FAR = "order_date_far"  # date, latest
-    ORDER_ITEM_UNKNOWN = "order_item_unknown"  # code
-    ORDER_ITEM_TWICE = "order_item_twice"  # code
-    ORDER_OVER_CEILING = "order_over_ceiling"  # amount, ceiling
-    ORDER_FIELD = "order_field"  # field
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the file: on `line` (None: the file as a whole), with its values."""
-
-    trouble: Trouble
-    line: int | None = None
-    values: dict[str, Any] = field(default_factory=dict)
-
-
 def _problem(trouble: Trouble, line: int | None = None, **values: Any) -> Problem:
     return Problem(trouble, line, values)
-
-
-class CatalogError(Exception):
-    """The file at `path` cannot be imported; `problems` lists the first ones by line, `more` counts the others.
-    Nothing was written."""
-
-    def __init__(self, path: Path, problems: list[Problem], more: int = 0) -> None:
-        super().__init__(f"{path}: " + "; ".join(f"line {p.line}: {p.trouble} {p.values}" if p.line else
-                                                 f"{p.trouble} {p.values}" for p in problems))
-        self.path = path
-        self.problems = problems
-        self.more = more
 
 
 @dataclass
@@ -206,67 +125,6 @@ def search_text(code: str, name: str) -> str:
     return f"{code} {name}".casefold()[:300]
 
 
-class _Problems:
-    """The first MAX_PROBLEMS problems by line, and how many there are in all."""
-
-    def __init__(self) -> None:
-        self.first: list[Problem] = []
-        self.count = 0
-
-    def add(self, problem: Problem) -> None:
-        self.count += 1
-        self.first.append(problem)
-        if len(self.first) > 2 * MAX_PROBLEMS:  # they come in two runs (the rows, then SQL): keep the least
-            self.first = _by_line(self.first)[:MAX_PROBLEMS]
-
-    def error(self, path: Path) -> CatalogError:
-        listed = _by_line(self.first)[:MAX_PROBLEMS]
-        return CatalogError(path, listed, self.count - len(listed))
-
-
-def _by_line(problems: list[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: p.line or 0)
-
-
-def _shown(value: str, limit: int = 60) -> str:
-    """A value from the file as a message quotes it: on one line, printable, and short."""
-    value = "".join(c if c.isprintable() else "?" for c in value[:limit + 1])
-    return value if len(value) <= limit else value[:limit] + "…"
-
-
-class _Lines:
-    """The file's lines for csv.reader, read as bytes one at a time: counted (for line numbers and progress),
-    each decoded alone (so a bad byte is named by its line) and refused when it holds a NUL byte or runs past
-    MAX_LINE characters (so one huge line never lands in memory whole)."""
-
-    def __init__(self, handle: IO[bytes], path: Path) -> None:
-        self.handle, self.path = handle, path
-        self.number = 0  # the last line read
-
-    def __iter__(self) -> Iterator[str]:
-        return self
-
-    def __next__(self) -> str:
-        raw = self.handle.readline(4 * MAX_LINE)  # UTF-8: at most 4 bytes a character
-        if not raw:
-            raise StopIteration
-        self.number += 1
-        if self.number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a BOM from spreadsheet exports is fine
-            raw = raw[3:]
-        if b"\0" in raw:
-            raise self._bad(Trouble.NUL_BYTE)
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise self._bad(Trouble.NOT_UTF8, reason=error.reason) from error
-        if len(line) > MAX_LINE:
-            raise self._bad(Trouble.LINE_TOO_LONG, limit=MAX_LINE)
-        return line
-
-    def _bad(self, trouble: Trouble, **values: Any) -> CatalogError:
-        return CatalogError(self.path, [_problem(trouble, self.number, **values)])
-
-
 class _Row(NamedTuple):
     """A row of the file, its values stripped; address and contact are optional columns."""
 
@@ -284,17 +142,17 @@ class _Row(NamedTuple):
 
 def _rows(handle: IO[bytes], path: Path) -> Iterator[tuple[int, _Row | Problem]]:
     """Each row after the header, with its first line: its values, or what is wrong with its shape."""
-    lines = _Lines(handle, path)
+    lines = Lines(handle, path)
     reader = csv.reader(lines)
     start = 1  # the first line of the row being read
     try:
         first = next(reader, None)
         if first is None:
-            raise CatalogError(path, [_problem(Trouble.EMPTY, header=",".join(HEADER + OPTIONAL))])
+            raise SheetError(path, [_problem(Trouble.EMPTY, header=",".join(HEADER + OPTIONAL))])
         header = [h.strip().lower() for h in first]
         if header[:len(HEADER)] != HEADER or header[len(HEADER):] != OPTIONAL[:len(header) - len(HEADER)]:
-            raise CatalogError(path, [_problem(Trouble.HEADER, 1, header=",".join(HEADER),
-                                               optional=",".join(OPTIONAL), found=_shown(",".join(header)))])
+            raise SheetError(path, [_problem(Trouble.HEADER, 1, header=",".join(HEADER),
+                                               optional=",".join(OPTIONAL), found=shown(",".join(header)))])
         while True:
             start = lines.number + 1
             values = next(reader, None)
@@ -308,7 +166,7 @@ def _rows(handle: IO[bytes], path: Path) -> Iterator[tuple[int, _Row | Problem]]
     except csv.Error as error:
         problem = (_problem(Trouble.FIELD_TOO_LONG, start, limit=csv.field_size_limit())
                    if "field limit" in str(error) else _problem(Trouble.MALFORMED, start, detail=str(error)))
-        raise CatalogError(path, [problem]) from error
+        raise SheetError(path, [problem]) from error
 
 
 def _entry(row: _Row, line: int) -> tuple[Any, ...] | Problem:
@@ -316,9 +174,9 @@ def _entry(row: _Row, line: int) -> tuple[Any, ...] | Problem:
     needs the other rows)."""
     kind, code, name = row.kind.lower(), row.code, row.name
     if kind not in _KINDS:
-        return _problem(Trouble.KIND, line, kind=_shown(row.kind), kinds=", ".join(k.value for k in CatalogKind))
+        return _problem(Trouble.KIND, line, kind=shown(row.kind), kinds=", ".join(k.value for k in CatalogKind))
     if not _CODE.match(code):
-        return _problem(Trouble.CODE, line, code=_shown(code))
+        return _problem(Trouble.CODE, line, code=shown(code))
     if kind == _PRICE:
         return _client_price(row, line)
     if not name or len(name) > 200:
@@ -362,12 +220,12 @@ def _price(written: str, line: int) -> Decimal | Problem:
     price = parse_decimal(written)
     if price is None:
         if written.startswith("-") and parse_decimal(written[1:]) is not None:
-            return _problem(Trouble.PRICE_NEGATIVE, line, price=_shown(written))
-        return _problem(Trouble.PRICE_NOT_NUMBER, line, price=_shown(written))
+            return _problem(Trouble.PRICE_NEGATIVE, line, price=shown(written))
+        return _problem(Trouble.PRICE_NOT_NUMBER, line, price=shown(written))
     if len(written.partition(".")[2]) > 4:  # parse_decimal took it: digits, then at most one dot and digits
-        return _problem(Trouble.PRICE_DECIMALS, line, price=_shown(written))
+        return _problem(Trouble.PRICE_DECIMALS, line, price=shown(written))
     if price > MAX_PRICE:
-        return _problem(Trouble.PRICE_TOO_HIGH, line, price=_shown(written), most=str(MAX_PRICE))
+        return _problem(Trouble.PRICE_TOO_HIGH, line, price=shown(written), most=str(MAX_PRICE))
     return price
 
 
@@ -418,24 +276,24 @@ class _People:
 
     def _looked_up(self, column: str, token: str, line: int) -> str | Problem:
         if not _EMAIL.match(token) or len(token) > 254:
-            return _problem(Trouble.PERSON, line, column=column, value=_shown(token))
+            return _problem(Trouble.PERSON, line, column=column, value=shown(token))
         email = token.lower()
         if email not in self.found:
             if self.resolve is None:  # said at once: every later e-mail would fail the same way
-                raise CatalogError(self.path, [_problem(Trouble.EMAILS_NEED_SLACK, line, email=_shown(token))])
+                raise SheetError(self.path, [_problem(Trouble.EMAILS_NEED_SLACK, line, email=shown(token))])
             self.found[email] = self.resolve(email)
         user = self.found[email]
-        return _problem(Trouble.UNKNOWN_EMAIL, line, column=column, email=_shown(token)) if user is None else user
+        return _problem(Trouble.UNKNOWN_EMAIL, line, column=column, email=shown(token)) if user is None else user
 
 
-def _stage(connection: Connection, path: Path, problems: _Problems,
+def _stage(connection: Connection, path: Path, problems: Problems,
            on_progress: Callable[[Progress], None] | None, people: _People) -> dict[str, int]:
     """Read, check and stage every row (and the people client and site rows name); return how many rows of
     each kind the file has."""
     try:
         handle = path.open("rb")
     except OSError as error:
-        raise CatalogError(path, [_problem(Trouble.CANNOT_READ, reason=error.strerror)]) from error
+        raise SheetError(path, [_problem(Trouble.CANNOT_READ, reason=error.strerror)]) from error
     with handle:
         size = os.fstat(handle.fileno()).st_size
         kinds: dict[str, int] = {}
@@ -462,7 +320,7 @@ def _stage(connection: Connection, path: Path, problems: _Problems,
         bulk_insert(connection, _STAGED, batch)
         bulk_insert(connection, _STAGED_ROUTING, people.batch)
         if not kinds and not problems.count:
-            raise CatalogError(path, [_problem(Trouble.NO_ROWS)])
+            raise SheetError(path, [_problem(Trouble.NO_ROWS)])
         if on_progress:
             on_progress(Progress(sum(kinds.values()), handle.tell(), size, reading_done=True))
     return kinds
@@ -471,7 +329,7 @@ def _stage(connection: Connection, path: Path, problems: _Problems,
 _NOTHING = (None,) * (len(_ENTRY_COLUMNS) - 2)
 
 
-def _check_staged(connection: Connection, problems: _Problems) -> None:
+def _check_staged(connection: Connection, problems: Problems) -> None:
     """What needs every row: a (kind, code) seen on an earlier line, a site whose parent is no client in the
     file or the catalog. A row with a problem of its own is not checked again: each line gets its first one."""
     staged, clients, items = _STAGED, _STAGED.alias("client"), _STAGED.alias("item")
@@ -494,8 +352,8 @@ def _check_staged(connection: Connection, problems: _Problems) -> None:
              .where(staged.c.ok, or_(repeated.c.first.is_not(None), orphan, unknown))
              .order_by(staged.c.line))
     for line, kind, code, parent, first, is_orphan, is_unknown in connection.execute(found):
-        problems.add(_problem(Trouble.UNKNOWN_ITEM, line, code=_shown(code)) if is_unknown
-                     else _problem(Trouble.ORPHAN, line, parent=_shown(parent)) if is_orphan
+        problems.add(_problem(Trouble.UNKNOWN_ITEM, line, code=shown(code)) if is_unknown
+                     else _problem(Trouble.ORPHAN, line, parent=shown(parent)) if is_orphan
                      else _problem(Trouble.REPEATED, line, kind=kind, code=code, first=first))
 
 
@@ -579,7 +437,7 @@ def import_csv(engine: Engine, path: Path, on_progress: Callable[[Progress], Non
                resolve_email: EmailResolver | None = None) -> ImportReport:
     """Import the catalog file at `path`, all or nothing; `on_progress` hears how far the reading is;
     `resolve_email` looks up the people the file names by e-mail (without it, an e-mail stops the import)."""
-    problems, people = _Problems(), _People(resolve_email, path)
+    problems, people = Problems(), _People(resolve_email, path)
     with engine.connect() as connection, scratch_table(connection, _STAGED), \
             scratch_table(connection, _STAGED_ROUTING):
         # staging writes only the temporary tables: the catalog (and on SQLite the write lock) is not touched yet

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.models import CatalogEntry, ServiceOrder
-from workflow.catalog import CatalogError, EmailResolver, Problem, Trouble, _Lines, _Problems, _shown
+from workflow.catalog import EmailResolver
 from workflow.errors import (
     DateInPast,
     DateTooFar,
@@ -46,6 +46,7 @@ from workflow.limits import DESCRIPTION_MAX, MAX_QUANTITY
 from workflow.numbers import parse_decimal
 from workflow.people import is_user_id
 from workflow.service import OrderService
+from workflow.sheets import Lines, Problem, Problems, SheetError, Trouble, shown
 from workflow.vocabulary import PRIORITIES, CatalogKind
 
 HEADER = ["reference", "requester", "client", "site", "requested_date", "priority", "description", "items"]
@@ -92,9 +93,9 @@ def _cells(path: Path) -> Iterator[tuple[int, list[Any]]]:
     try:
         handle = path.open("rb")
     except OSError as error:
-        raise CatalogError(path, [Problem(Trouble.CANNOT_READ, values={"reason": error.strerror})]) from error
+        raise SheetError(path, [Problem(Trouble.CANNOT_READ, values={"reason": error.strerror})]) from error
     with handle:
-        lines = _Lines(handle, path)
+        lines = Lines(handle, path)
         reader = csv.reader(lines)
         start = 1
         try:
@@ -105,7 +106,7 @@ def _cells(path: Path) -> Iterator[tuple[int, list[Any]]]:
                     return
                 yield start, values
         except csv.Error as error:
-            raise CatalogError(path, [Problem(Trouble.MALFORMED, start, {"detail": str(error)})]) from error
+            raise SheetError(path, [Problem(Trouble.MALFORMED, start, {"detail": str(error)})]) from error
 
 
 def _xlsx_cells(path: Path) -> Iterator[tuple[int, list[Any]]]:
@@ -115,9 +116,9 @@ def _xlsx_cells(path: Path) -> Iterator[tuple[int, list[Any]]]:
     try:
         book = load_workbook(path, read_only=True, data_only=True)  # row by row: flat memory at any size
     except OSError as error:
-        raise CatalogError(path, [Problem(Trouble.CANNOT_READ, values={"reason": error.strerror})]) from error
+        raise SheetError(path, [Problem(Trouble.CANNOT_READ, values={"reason": error.strerror})]) from error
     except (BadZipFile, InvalidFileException, KeyError, ValueError) as error:  # not a workbook openpyxl reads
-        raise CatalogError(path, [Problem(Trouble.ORDER_NOT_XLSX)]) from error
+        raise SheetError(path, [Problem(Trouble.ORDER_NOT_XLSX)]) from error
     try:
         sheet = book.worksheets[0]
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
@@ -158,11 +159,11 @@ class _Checker:
             return requester
         requested = _date(cells["requested_date"])
         if requested is None:
-            return Problem(Trouble.ORDER_DATE, line, {"value": _shown(_text(cells["requested_date"]))})
+            return Problem(Trouble.ORDER_DATE, line, {"value": shown(_text(cells["requested_date"]))})
         priority = _text(cells["priority"]).lower() or "normal"
         if priority not in PRIORITIES:
             return Problem(Trouble.ORDER_PRIORITY, line,
-                           {"value": _shown(priority), "priorities": ", ".join(PRIORITIES)})
+                           {"value": shown(priority), "priorities": ", ".join(PRIORITIES)})
         description = _text(cells["description"])
         if not description or len(description) > DESCRIPTION_MAX:
             return Problem(Trouble.ORDER_DESCRIPTION, line, {"most": DESCRIPTION_MAX})
@@ -178,15 +179,15 @@ class _Checker:
         if is_user_id(cell):
             return cell
         if not _EMAIL.match(cell) or len(cell) > 254:
-            return Problem(Trouble.PERSON, line, {"column": "requester", "value": _shown(cell)})
+            return Problem(Trouble.PERSON, line, {"column": "requester", "value": shown(cell)})
         email = cell.lower()
         if email not in self.found:
             if self.resolve is None:  # said at once: every later e-mail would fail the same way
-                raise CatalogError(self.path, [Problem(Trouble.EMAILS_NEED_SLACK, line, {"email": _shown(cell)})])
+                raise SheetError(self.path, [Problem(Trouble.EMAILS_NEED_SLACK, line, {"email": shown(cell)})])
             self.found[email] = self.resolve(email)
         user = self.found[email]
         if user is None:
-            return Problem(Trouble.UNKNOWN_EMAIL, line, {"column": "requester", "email": _shown(cell)})
+            return Problem(Trouble.UNKNOWN_EMAIL, line, {"column": "requester", "email": shown(cell)})
         return user
 
     def _items(self, cell: str, line: int) -> list[tuple[str, Decimal]] | Problem:
@@ -201,7 +202,7 @@ class _Checker:
             quantity = parse_decimal(match["quantity"]) if match else None
             if (match is None or quantity is None or quantity <= 0 or quantity > MAX_QUANTITY
                     or quantity.as_tuple().exponent < -3):  # type: ignore[operator]
-                return Problem(Trouble.ORDER_ITEM, line, {"item": _shown(part), "most": str(MAX_QUANTITY)})
+                return Problem(Trouble.ORDER_ITEM, line, {"item": shown(part), "most": str(MAX_QUANTITY)})
             items.append((match["code"], quantity))
         return items
 
@@ -241,12 +242,12 @@ def _field_problem(row: OrderRow, error: FieldErrors) -> Problem:
     draft, line = row.draft, row.line
     match problem:
         case NotInCatalog(kind=CatalogKind.CLIENT):
-            return Problem(Trouble.ORDER_CLIENT, line, {"code": _shown(draft.client_code)})
+            return Problem(Trouble.ORDER_CLIENT, line, {"code": shown(draft.client_code)})
         case NotInCatalog(kind=CatalogKind.SITE):
-            return Problem(Trouble.ORDER_SITE, line, {"code": _shown(draft.site_code)})
+            return Problem(Trouble.ORDER_SITE, line, {"code": shown(draft.site_code)})
         case SiteOfAnotherClient():
-            return Problem(Trouble.ORDER_SITE_CLIENT, line, {"site": _shown(draft.site_code),
-                                                              "client": _shown(draft.client_code)})
+            return Problem(Trouble.ORDER_SITE_CLIENT, line, {"site": shown(draft.site_code),
+                                                              "client": shown(draft.client_code)})
         case DateInPast():
             return Problem(Trouble.ORDER_DATE_PAST, line, {"date": draft.requested_date.isoformat()})
         case DateTooFar(latest=latest):
@@ -255,7 +256,7 @@ def _field_problem(row: OrderRow, error: FieldErrors) -> Problem:
         case NotInCatalog() | OnAnotherRow() if isinstance(key, ItemRow):
             code = draft.items[key.row].ref.partition(":")[2]
             trouble = Trouble.ORDER_ITEM_UNKNOWN if isinstance(problem, NotInCatalog) else Trouble.ORDER_ITEM_TWICE
-            return Problem(trouble, line, {"code": _shown(code)})
+            return Problem(trouble, line, {"code": shown(code)})
         case LineOverCeiling(amount=amount, ceiling=ceiling, currency=currency) | TotalOverCeiling(
                 total=amount, ceiling=ceiling, currency=currency):
             return Problem(Trouble.ORDER_OVER_CEILING, line, {"amount": f"{amount} {currency}",
@@ -280,20 +281,20 @@ def _existing(service: OrderService, references: list[str]) -> set[str]:
 
 def import_orders(service: OrderService, path: Path, on_progress: Callable[[OrdersProgress], None] | None = None,
                   resolve_email: EmailResolver | None = None) -> OrdersReport:
-    """Check every row of the file at `path`, then create its new orders (CatalogError, with every bad row by
+    """Check every row of the file at `path`, then create its new orders (SheetError, with every bad row by
     line, and nothing created when one is bad)."""
     checker = _Checker(service, resolve_email, path)
     cells = _cells(path)
     header = next(cells, None)
     if header is None:
-        raise CatalogError(path, [Problem(Trouble.EMPTY, values={"header": ",".join(HEADER)})])
+        raise SheetError(path, [Problem(Trouble.EMPTY, values={"header": ",".join(HEADER)})])
     found = [_text(h).lower() for h in header[1]]
     while found and not found[-1]:  # a spreadsheet's empty trailing columns
         found.pop()
     if found != HEADER:
-        raise CatalogError(path, [Problem(Trouble.ORDER_HEADER, header[0], {"header": ",".join(HEADER),
-                                                                             "found": _shown(",".join(found))})])
-    problems = _Problems()  # the first MAX_PROBLEMS by line, however the two passes below find them
+        raise SheetError(path, [Problem(Trouble.ORDER_HEADER, header[0], {"header": ",".join(HEADER),
+                                                                             "found": shown(",".join(found))})])
+    problems = Problems()  # the first MAX_PROBLEMS by line, however the two passes below find them
     rows: list[OrderRow] = []
     first_line: dict[str, int] = {}
     for line, values in cells:
@@ -303,7 +304,7 @@ def import_orders(service: OrderService, path: Path, on_progress: Callable[[Orde
         row = checker.row(line, values)
         if isinstance(row, OrderRow):
             if row.reference in first_line:
-                row = Problem(Trouble.ORDER_REFERENCE_TWICE, line, {"reference": _shown(row.reference),
+                row = Problem(Trouble.ORDER_REFERENCE_TWICE, line, {"reference": shown(row.reference),
                                                                    "first": first_line[row.reference]})
             else:
                 first_line[row.reference] = line
@@ -321,7 +322,7 @@ def import_orders(service: OrderService, path: Path, on_progress: Callable[[Orde
     if problems.count:
         raise problems.error(path)
     if not rows:
-        raise CatalogError(path, [Problem(Trouble.NO_ROWS)])
+        raise SheetError(path, [Problem(Trouble.NO_ROWS)])
     report = OrdersReport(existing=len(existing))
     for created, row in enumerate(new, start=1):
         try:

@@ -104,6 +104,8 @@ _DONE = (update(PendingEffect).where(PendingEffect.id == bindparam("effect"), Pe
 _RELEASE = (update(PendingEffect).where(PendingEffect.id.in_(bindparam("ids", expanding=True)),
                                         PendingEffect.claimed_by == bindparam("by"))
             .values(claimed_until=None).execution_options(synchronize_session=False))
+# claimed and let go unstarted, never tried before: Slack has seen nothing of it, so its next try is a first one
+_RELEASE_UNTRIED = _RELEASE.values(claimed_by=None)
 _CLAIM = (update(PendingEffect).where(PendingEffect.id.in_(bindparam("ids", expanding=True)))
           .values(claimed_until=bindparam("until"), claimed_by=bindparam("by"))
           .execution_options(synchronize_session=False))
@@ -191,13 +193,11 @@ class EffectRunner:
         while not self._stopping.is_set() and (batch := self._claim()):
             self.kick()  # there may be more: another worker, if one is free, claims the next order's
             if batch[0].kind == EffectKind.HOME:  # a workspace's App Home refreshes, run together
-                done += len(batch) if self._run(batch) else 0
+                if not self._let_go(batch):
+                    done += len(batch) if self._run(batch) else 0
                 continue
             for position, effect in enumerate(batch):
-                if self._stopping.is_set():  # shutting down: the rest are for another process, now
-                    self._release(batch[position:])
-                    with self._lock:
-                        self.released += len(batch) - position
+                if self._let_go(batch[position:]):
                     break
                 ok = self._run([effect])
                 if self._stopping.is_set():
@@ -210,6 +210,15 @@ class EffectRunner:
                     break
                 done += 1
         return done
+
+    def _let_go(self, effects: list[Claim]) -> bool:
+        """Shutting down: claimed effects not started yet are let go, for another process to take now."""
+        if not self._stopping.is_set():
+            return False
+        self._release(effects)
+        with self._lock:
+            self.released += len(effects)
+        return True
 
     def _claim(self) -> list[Claim]:
         """Claim the due effects of one order: the oldest due effect whose order has nothing earlier still
@@ -236,10 +245,13 @@ class EffectRunner:
                           due=e.not_before, request_id=e.request_id, workspace=e.workspace) for e in batch]
 
     def _release(self, effects: list[Claim]) -> None:
-        if not effects:
-            return
+        """Let claimed effects go unstarted. One tried before (by a process that may have died in it) keeps its
+        `claimed_by`, so whoever runs it next looks before it acts; an untried one goes back as new."""
         with everywhere(), session_scope(self.engine) as session:
-            session.execute(_RELEASE, {"ids": [e.id for e in effects], "by": self.name})
+            for statement, ids in ((_RELEASE, [e.id for e in effects if e.again]),
+                                   (_RELEASE_UNTRIED, [e.id for e in effects if not e.again])):
+                if ids:
+                    session.execute(statement, {"ids": ids, "by": self.name})
 
     def _run(self, effects: list[Claim]) -> bool:
         """Run one effect, or a workspace's App Home refreshes together, and record how it went on each."""
@@ -314,8 +326,7 @@ class EffectRunner:
                 backoff = 0 if nudged else min(2 ** row.attempts, 300)
                 row.not_before = self.clock() + timedelta(seconds=backoff)
                 log.warning("effect %s (%s) failed, retrying: %s", row.key, row.kind, row.last_error)
-                if not isinstance(error, NotReady):  # what it waits for kicks it (a channel made, a file read)
-                    self._alarm.at(backoff)
+                self._alarm.at(backoff)
 
     def _fail(self, session: Session, row: PendingEffect) -> None:
         row.status = "failed"
