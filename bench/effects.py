@@ -8,7 +8,10 @@ clock (`bot.pacing.Pacer(speed=--speed)`, when the checkout has it). The bot run
 `service-orders run --http` runs it (bot.app.build_bot, bot.server.HttpServer, the effect runner with its retry
 timer), on SQLite in a temp dir or --database-url.
 
-Before the clock starts, each of --clients requesters opens the real new-order form with /order and fills it in
+Two runs, each on fresh tables, a fresh fake and a fresh bot: run 1 with Slack unlimited (the fake enforces
+nothing, the pacer's speed is 10^9), this machine's own floor (--no-baseline skips it); run 2 at the tiers.
+In each, before the clock starts, --home-viewers supervisors open App Home (so the steps refresh it), and
+each of --clients requesters opens the real new-order form with /order and fills it in
 (through its pickers, as sandbox.local.LocalWorkspace does). The clock starts when --orders (200) submissions
 of those forms, each from a modal of its own, are sent at once by --clients threads. As each order's card is
 posted, a supervisor approves it as a person does (clicks Approve on the card, fills in the approve form), so
@@ -22,7 +25,7 @@ It prints:
                 rate (chat.postMessage: its busiest channel's, as its limit is per channel); the largest is
                 the bound. Beside it, the same with the tier's burst taken off (the calls past the burst,
                 divided by the rate): the least any client could take
-  ratio         bound / time (goal: at least 90 %)
+  ratio         bound / time (goal: at least 90 %); and run 1's time beside the bound
   429s          the calls the tiers refused, by method (goal: none after the first)
   check         every order's channel, people, card, messages and PDF, as bench/load.py checks them
 
