@@ -214,11 +214,13 @@ class _Clients:
 
 @dataclass
 class _EffectCalls:
-    """The calls of the effect being run: its id books paced tokens (bot/pacing.py); `sent` counts the calls
-    that reached Slack and were not refused with a 429 (none: Slack has seen nothing of it)."""
+    """The calls of the effect being run: its id books paced tokens (bot/pacing.py); `acted` counts the calls
+    that must not run twice (`once`: create a channel, post, share a file) that reached Slack and were not
+    refused with a 429. None: whatever Slack saw changed nothing, and the effect's next try need not look
+    before it acts."""
 
     ticket: int
-    sent: int = 0
+    acted: int = 0
 
 
 _EFFECT: ContextVar[_EffectCalls | None] = ContextVar("effect_calls", default=None)
@@ -304,7 +306,7 @@ class Gateway:
     @contextmanager
     def paced(self, ticket: int) -> Iterator[_EffectCalls]:
         """The calls made inside are an effect's (`ticket`: its id): paced to the tiers, and a 429 is `Deferred`
-        rather than waited through. What it yields counts the calls that reached Slack."""
+        rather than waited through. What it yields counts the calls that may have changed something in Slack."""
         calls = _EffectCalls(ticket)
         token = _EFFECT.set(calls)
         try:
@@ -323,14 +325,14 @@ class Gateway:
             if (wait := self.pacer.take(current(), method, channel, effect.ticket)) > 0:
                 SLACK_DEFERRED.labels(method, "paced").inc()
                 raise Deferred(method, wait)
-            effect.sent += 1
+            effect.acted += once
         SLACK_CALLS.labels(method).inc()
         try:
             return getattr(client, method.replace(".", "_"))(**kwargs).data  # type: ignore[no-any-return]
         except SlackApiError as error:
             failure = _typed(method, error)
             if effect is not None and error.response.status_code == 429:
-                effect.sent -= 1  # Slack did nothing
+                effect.acted -= once  # Slack did nothing
                 wait = _retry_after(error)
                 self.pacer.hold(current(), method, kwargs.get("channel"), wait)
                 _counted(failure)

@@ -137,13 +137,14 @@ class Pacer:
                     del bucket.booked[ticket]
 
     def hold(self, workspace: str, method: str, channel: object, seconds: float) -> None:
-        """Slack answered 429: nothing of this method goes for `seconds` (its Retry-After), and then its bucket
-        starts empty."""
+        """Slack answered 429: nothing of this method goes for `seconds` (its Retry-After). The bucket keeps its
+        tokens and bookings: a 429 says when to ask again, not how many calls Slack has left then, and one that
+        is not about the tier (Slack busy) must not cost the burst. Were the tier really spent, the next call's
+        429 holds it again."""
         now = self._clock()
         with self._lock:
             key = self._key(workspace, method, channel)
-            bucket = self._buckets.setdefault(key, _Bucket(tokens=0.0, at=now * self.speed))
+            tier = TIERS.get(method)
+            bucket = self._buckets.setdefault(key, _Bucket(tokens=PER_MINUTE[tier] if tier else 0.0,
+                                                           at=now * self.speed))
             bucket.held_until = max(bucket.held_until, now + seconds)
-            bucket.tokens = 0.0
-            bucket.at = (now + seconds) * self.speed
-            bucket.booked.clear()  # their slots counted on tokens Slack has just refused

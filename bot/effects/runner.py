@@ -272,7 +272,7 @@ class EffectRunner:
                     return True
                 except Deferred as deferral:  # no try: due again when its call may be made
                     for effect in effects:
-                        self._defer(effect, deferral, slack_saw_it=calls.sent > 0)
+                        self._defer(effect, deferral, slack_acted=calls.acted > 0)
                 except Exception as error:  # recorded on the effect, retried later, never lost
                     for effect in effects:
                         self._record_failure(effect, error)
@@ -292,7 +292,7 @@ class EffectRunner:
                 raise
             return handler(self.effects, again)  # once more: in the order's new channel, or by DM
 
-    def _defer(self, effect: Claim, deferral: Deferred, slack_saw_it: bool) -> None:
+    def _defer(self, effect: Claim, deferral: Deferred, slack_acted: bool) -> None:
         """Put an effect back until its call may be made: not a failed try, and no worker waits for it."""
         with session_scope(self.engine) as session:
             row = session.get(PendingEffect, effect.id, with_for_update=True)
@@ -300,8 +300,8 @@ class EffectRunner:
                 return
             row.claimed_until = None
             row.not_before = self.clock() + timedelta(seconds=deferral.wait)
-            if not (effect.again or slack_saw_it):
-                row.claimed_by = None  # Slack has seen nothing of it: its next try need not look before it acts
+            if not (effect.again or slack_acted):
+                row.claimed_by = None  # Slack did nothing of it: its next try need not look before it acts
         log.debug("effect %s (%s) put back: %s", effect.key, effect.kind, deferral)
         self._alarm.at(deferral.wait)
 
