@@ -160,6 +160,7 @@ def build_bot(settings: Settings, engine: Engine, *, client: WebClient | None = 
         effects=EffectRunner(engine, gateway, settings.letterhead, private_channels=settings.private_channels,
                              clock=clock, lease=timedelta(seconds=settings.effect_lease_seconds),
                              workers=settings.effect_workers, completion=settings.reminders.completion,
+                             home_window=settings.home_refresh_seconds,
                              links=links),
         clock=clock, timezone=settings.letterhead.provider.timezone, currency=currency,
         locale=settings.letterhead.provider.locale, completion=settings.reminders.completion,

@@ -123,9 +123,9 @@ def _count(env: Mapping[str, str], name: str, default: int, most: int) -> int:
 MAX_SECONDS = 86_400
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+def _seconds(env: Mapping[str, str], name: str, default: float, most: int = MAX_SECONDS) -> float:
     return _positive(env, name, default, N_("{name} must be a number of seconds above 0 and at most {most}, not "
-                                            "{value}"), MAX_SECONDS)
+                                            "{value}"), most)
 
 
 def _token(env: Mapping[str, str], name: str) -> str | None:
@@ -327,6 +327,7 @@ class Settings:
     effect_retry_seconds: float = 15.0
     effect_lease_seconds: float = 120.0
     effect_workers: int = 2
+    home_refresh_seconds: float = 2.0  # one App Home publish per viewer per this window, per process (0: none)
     letterhead: Letterhead = Letterhead(Provider(name="Service Orders"))
     reminders: ReminderPolicy = ReminderPolicy()
     reminder_sweep_seconds: float = 60.0
@@ -369,6 +370,7 @@ class Settings:
             effect_retry_seconds=_seconds(env, "EFFECT_RETRY_SECONDS", 15.0),
             effect_lease_seconds=_seconds(env, "EFFECT_LEASE_SECONDS", 120.0),
             effect_workers=_count(env, "EFFECT_WORKERS", 2, most=32),
+            home_refresh_seconds=_seconds(env, "HOME_REFRESH_SECONDS", 2.0, most=60),
             letterhead=(letterhead := _letterhead(env)),
             reminders=_reminders(env, letterhead.provider.timezone),
             reminder_sweep_seconds=_seconds(env, "REMINDER_SWEEP_SECONDS", 60.0),

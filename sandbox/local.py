@@ -76,7 +76,7 @@ class LocalWorkspace:
                  fake: FakeSlack | None = None, slack_on_clock: bool = False,
                  limits: Limits | None = None, locales: dict[str, str] | None = None,
                  policy: ApprovalPolicy | None = None, signing: ClientSigning | None = None,
-                 pacer: Pacer | None = None) -> None:
+                 pacer: Pacer | None = None, home_refresh_seconds: float = 0.0) -> None:
         """`fake`: a Slack already running (with its people), e.g. one a previous bot process talked to.
         `slack_on_clock`: the fake made here reads `clock` too, not the machine's, for a test that moves the
         bot's clock by days: the bot compares Slack's times (a channel's `created`) with its own.
@@ -84,7 +84,9 @@ class LocalWorkspace:
         changes one later.
         `signing`: the client-signing settings; a PUBLIC_URL of `OWN_URL` is this workspace's own address (the
         page is served by the bot's HTTP server, on a port chosen before the bot is built).
-        `pacer`: the bot's pace for Slack's tiers (bot/pacing.py), for a fake that enforces them faster."""
+        `pacer`: the bot's pace for Slack's tiers (bot/pacing.py), for a fake that enforces them faster.
+        `home_refresh_seconds`: App Home's window (HOME_REFRESH_SECONDS); none here, so a step's Home is
+        published at once and a test settles without waiting for a window."""
         self.engine = engine
         self.people = people
         self.locales = locales or {}
@@ -97,6 +99,7 @@ class LocalWorkspace:
         self.signing = signing or ClientSigning()
         self._socket_mode: Any = None
         self.pacer = pacer
+        self.home_refresh_seconds = home_refresh_seconds
         # the fake grants the bot the scopes and App Home tabs of our manifest (a missing one fails like
         # Slack does)
         self._own_fake = fake is None
@@ -128,7 +131,8 @@ class LocalWorkspace:
         settings = Settings(bot_token=self.fake.bot_token, signing_secret=SIGNING_SECRET,
                             api_url=self.fake.api_url, private_channels=self.private_channels,
                             letterhead=self.letterhead, limits=self.limits,
-                            policy=self.policy, signing=self.signing)
+                            policy=self.policy, signing=self.signing,
+                            home_refresh_seconds=self.home_refresh_seconds)
         self.bot = build_bot(settings, self.engine, clock=self.clock, pacer=self.pacer)
         # HTTP mode is always served (health checks); Socket Mode is how Slack's requests arrive if chosen
         self._server = HttpServer(self.bot, self.engine, SIGNING_SECRET, host="127.0.0.1", port=port)

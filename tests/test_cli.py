@@ -657,6 +657,8 @@ BAD_SETTINGS = [
     ({"SLACK_API_URL": "http://127.0.0.1:port/api/"}, "not 'http://127.0.0.1:port/api/'"),
     ({"SLACK_API_URL": "http://127.0.0.1 /api/"}, "not 'http://127.0.0.1 /api/'"),
     ({"EFFECT_WORKERS": "１２"}, "EFFECT_WORKERS must be a whole number from 1 to 32, not '１２'"),
+    ({"HOME_REFRESH_SECONDS": "0"}, "HOME_REFRESH_SECONDS must be a number of seconds above 0 and at most 60, not '0'"),
+    ({"HOME_REFRESH_SECONDS": "61"}, "HOME_REFRESH_SECONDS must be a number of seconds above 0 and at most 60"),
     ({"EFFECT_WORKERS": "1" + "0" * 30}, "EFFECT_WORKERS must be a whole number from 1 to 32"),
     ({"EFFECT_RETRY_SECONDS": "nan"}, "EFFECT_RETRY_SECONDS must be a number of seconds above 0 and at most 86400, "
                                       "not 'nan'"),

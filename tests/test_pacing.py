@@ -195,3 +195,26 @@ def test_app_home_refreshes_wait_for_the_chain_and_each_viewer_is_published_once
     assert methods.index("views.publish") > max(i for i, m in enumerate(methods) if m == "chat.postMessage")
     assert all(effect(ws, order, "home").status == "done" for order in orders)
     assert f"home_pending_{orders[-1]}" in json.dumps(ws.fake.home_view(SUPERVISOR))  # the latest state
+
+
+def test_within_the_window_a_step_waits_for_its_app_home_refresh(ws: LocalWorkspace) -> None:
+    assert ws.slack.event({"type": "app_home_opened", "user": SUPERVISOR, "tab": "home"}).status == 200
+    ws.settle()
+    assert ws.bot is not None
+    ws.bot.ctx.effects.stop(5)  # the steps below only queue their effects, for the runner made here
+    runner = EffectRunner(ws.engine, ws.bot.ctx.gateway, ws.letterhead, workers=1, home_window=60)
+    try:
+        first = submit(ws, "One")
+        before = len(ws.fake.calls_to("views.publish"))
+        runner.kick()
+        assert runner.wait_idle(30)
+        assert len(ws.fake.calls_to("views.publish")) == before + 1  # the window opens with a publish
+        second = submit(ws, "Two")
+        runner.kick()
+        assert runner.wait_idle(30)
+        assert effect(ws, second, "card").status == "done"  # its chain runs
+        assert effect(ws, second, "home").status == "pending"  # its refresh waits for the window to end
+        assert len(ws.fake.calls_to("views.publish")) == before + 1
+        assert effect(ws, first, "home").status == "done"
+    finally:
+        runner.stop(5)

@@ -8,7 +8,8 @@ failure's back-off, a call deferred by the pacing of Slack's tiers or by a 429: 
 when it is due (`_Alarm`); apscheduler's retry pass catches what another process put back.
 
 Chain effects come first: App Home refreshes are claimed only when no other effect is due, and then all that are
-due in a workspace at once, each viewer's Home published once for them all (`_HOMES`).
+due in a workspace at once, each viewer's Home published once for them all (`_HOMES`), at most once a
+`home_window` (HOME_REFRESH_SECONDS) per process: a burst of steps costs each viewer a publish or two.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ _CLAIM = (update(PendingEffect).where(PendingEffect.id.in_(bindparam("ids", expa
 class EffectRunner:
     def __init__(self, engine: Engine, gateway: Gateway, letterhead: Letterhead, *, private_channels: bool = True,
                  clock: Clock = utcnow, lease: timedelta = LEASE, workers: int = WORKERS,
-                 completion: ByPriority[int] = COMPLETION_DAYS, links: Links | None = None) -> None:
+                 completion: ByPriority[int] = COMPLETION_DAYS, links: Links | None = None,
+                 home_window: float = 0.0) -> None:
         self.engine = engine
         self.gateway = gateway
         self.letterhead = letterhead
@@ -134,6 +136,8 @@ class EffectRunner:
         self._idle.set()
         self._stopping = threading.Event()  # set by stop(): run what is in hand, claim nothing more
         self._alarm = _Alarm(self.kick)  # drains again when an effect put back for later is due
+        self.home_window = home_window  # seconds between two App Home batches of this process
+        self._homes_after = 0.0  # monotonic: no App Home batch is claimed before then
         self.finished = 0  # effects run to the end after stop() was called
         self.released = 0  # effects claimed but let go unrun at stop(), for another process to take at once
 
@@ -211,6 +215,15 @@ class EffectRunner:
                 done += 1
         return done
 
+    def _home_turn(self) -> bool:
+        """Whether this worker may claim an App Home batch now; if so, no other may for `home_window`."""
+        with self._lock:
+            now = time.monotonic()
+            if now < self._homes_after:
+                return False
+            self._homes_after = now + self.home_window
+            return True
+
     def _let_go(self, effects: list[Claim]) -> bool:
         """Shutting down: claimed effects not started yet are let go, for another process to take now."""
         if not self._stopping.is_set():
@@ -230,9 +243,15 @@ class EffectRunner:
         now = self.clock()
         with everywhere(), session_scope(self.engine) as session:  # any workspace's: each runs in its own
             head = session.execute(_HEAD, {"now": now}).first()
-            if head is None and (head := session.execute(_HOME_HEAD, {"now": now}).first()) is not None:
+            if head is None and self._home_turn():
+                head = session.execute(_HOME_HEAD, {"now": now}).first()
+                if head is None:
+                    self._homes_after = 0.0  # none due: the turn is not used
+                    return []
                 batch = [head, *session.execute(_HOMES, {"now": now, "workspace": head.workspace, "head": head.id})]
                 lease = self.lease  # one run for them all
+                if self.home_window:
+                    self._alarm.at(self.home_window)  # for the refreshes that come meanwhile
             elif head is None:
                 return []
             else:
