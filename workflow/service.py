@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import Engine, delete, insert, update
+from sqlalchemy import Engine, and_, delete, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -178,12 +178,13 @@ class OrderService:
         now = self.clock()
         _check_files(draft.files)
         with session_scope(self.engine) as session:
-            check(BY_ACTION[Action.SUBMIT], None, roles_of(session, actor), False, "")
+            first = self.policy.levels[0]
+            roles, asked = _grants(session, actor, asked_for(first))
+            check(BY_ACTION[Action.SUBMIT], None, roles, False, "")
             client, site, lines = _draft_lines(session, actor, draft, now, self)
             # whoever may give the first level of approval is asked to review, among those the client or site
             # names (not the requester: they may not)
-            first = self.policy.levels[0]
-            reviewers = [u for u in _reviewers(session, client.code, site.code, asked_for(first))
+            reviewers = [u for u in Router(session).narrow(client.code, site.code, asked, asked_for(first))
                          if not self._separated(u, actor)]
 
             order = ServiceOrder(
@@ -255,8 +256,8 @@ def _draft_lines(session: Session, actor: str, draft: OrderDraft, now: datetime,
     """A new or edited request, checked against the catalog and the limits: its client, site and lines,
     or FieldErrors."""
     errors: dict[FieldKey, Problem] = {}
-    catalog = _catalog(session, [("client", draft.client_code), ("site", draft.site_code),
-                                 *(_ref(item) for item in draft.items)])
+    catalog, own = _catalog_priced(session, [("client", draft.client_code), ("site", draft.site_code),
+                                             *(_ref(item) for item in draft.items)], draft.client_code)
     client = catalog.get(("client", draft.client_code))
     site = catalog.get(("site", draft.site_code))
     if client is None:
@@ -268,7 +269,7 @@ def _draft_lines(session: Session, actor: str, draft: OrderDraft, now: datetime,
     today = local_today(session, actor, now)
     if problem := service.limits.date_problem(draft.requested_date, today):
         errors[Field.REQUESTED_DATE] = problem
-    lines = _resolve_items(session, draft.items, errors, catalog, client_code=draft.client_code)
+    lines = _resolve_items(session, draft.items, errors, catalog, own=own)
     lines += _free_lines(draft.free_items, {line.key for line in lines}, errors)
     first_field: FieldKey = ItemRow(draft.items[0].row) if draft.items else FREE_ITEMS
     if not lines and not errors:
@@ -892,6 +893,14 @@ def _next_number(session: Session) -> int:
         .returning(insert.table.c.last)).scalar_one())
 
 
+def _grants(session: Session, actor: str, roles: frozenset[Role]) -> tuple[set[Role], list[str]]:
+    """The actor's roles (`roles_of`) and who holds any of `roles` (`holders`), in one query."""
+    rows = list(session.exec(select(RoleGrant.user_id, RoleGrant.role).where(
+        or_(RoleGrant.user_id == actor, RoleGrant.role.in_(sorted(roles))))))  # type: ignore[attr-defined]
+    return ({Role(role) for user, role in rows if user == actor},
+            sorted({user for user, role in rows if Role(role) in roles}))
+
+
 def _reviewers(session: Session, client: str, site: str, roles: frozenset[Role]) -> list[str]:
     """Who is asked to review an order for this client and site: the holders of `roles` (those asked for its
     first level of approval), narrowed to the people the client or site names (workflow/routing.py)."""
@@ -933,12 +942,32 @@ def _catalog(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, s
     return {(e.kind, e.code): e for e in rows if (e.kind, e.code) in set(keys)}
 
 
+def _catalog_priced(session: Session, keys: list[tuple[str, str]], client_code: str
+                    ) -> tuple[dict[tuple[str, str], CatalogEntry], dict[str, Decimal]]:
+    """`_catalog`, with the client's own prices for the entries found (`_client_prices`), in one query: each
+    statement in the submit's ack is a round trip that waits for the interpreter again."""
+    codes = {code for _, code in keys}
+    rows = session.exec(select(CatalogEntry, ClientPrice.unit_price).where(CatalogEntry.code.in_(codes))
+                        .outerjoin(ClientPrice, and_(ClientPrice.client_code == client_code,
+                                                     ClientPrice.item_code == CatalogEntry.code))
+                        ) if codes else []  # type: ignore[attr-defined]
+    wanted, catalog, own = set(keys), {}, {}
+    for entry, price in rows:
+        if (entry.kind, entry.code) in wanted:
+            catalog[(entry.kind, entry.code)] = entry
+            if price is not None:
+                own[entry.code] = price
+    return catalog, own
+
+
 def _resolve_items(session: Session, items: tuple[ItemQuantity, ...], errors: dict[FieldKey, Problem],
                    catalog: dict[tuple[str, str], CatalogEntry] | None = None,
-                   client_code: str | None = None) -> list[ItemLine]:
-    """Picked catalog items as lines, each at the client's own price where the catalog has one for it."""
+                   client_code: str | None = None, own: dict[str, Decimal] | None = None) -> list[ItemLine]:
+    """Picked catalog items as lines, each at the client's own price where the catalog has one for it (`own`, when
+    the caller read them with the catalog)."""
     catalog = catalog if catalog is not None else _catalog(session, [_ref(item) for item in items])
-    own = _client_prices(session, client_code, {code for _, code in map(_ref, items)})
+    if own is None:
+        own = _client_prices(session, client_code, {code for _, code in map(_ref, items)})
     lines: dict[str, ItemLine] = {}
     for item in items:
         kind, code = _ref(item)
