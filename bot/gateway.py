@@ -334,7 +334,7 @@ class Gateway:
             if effect is not None and error.response.status_code == 429:
                 effect.acted -= once  # Slack did nothing
                 wait = _retry_after(error)
-                self.pacer.hold(current(), method, kwargs.get("channel"), wait)
+                self.pacer.hold(current(), method, kwargs.get("channel"), wait)  # the method too, near the tier
                 _counted(failure)
                 SLACK_DEFERRED.labels(method, ErrorCode.RATELIMITED).inc()
                 raise Deferred(method, wait, refused=True) from error

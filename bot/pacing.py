@@ -6,8 +6,9 @@ message a second per channel. Over the limit Slack answers HTTP 429 with `Retry-
 
 The pacer keeps a token bucket per (workspace, method), per channel for chat.postMessage: its burst is the tier's
 count a minute, so ten orders at once do not wait three seconds each for conversations.create, and it refills at
-that count a minute. A call that would go over is not made: it is `Deferred` by the seconds until a token is due,
-and so is every call of that method after a 429, until its `Retry-After` has passed. The effect runner then puts
+that count a minute. A call that would go over is not made: it is `Deferred` by the seconds until a token is due.
+A call Slack answers 429 is deferred by its `Retry-After`, and so is every call of its method when our pace is
+near the tier (the tier is then what Slack refuses; `hold`). The effect runner then puts
 the effect back in the queue for that moment; no worker sleeps, and other methods and orders go on. A deferred
 call books its token (by its effect's id, the `ticket`), so a hundred deferred effects come back one slot apart
 and each finds its token waiting, rather than all at once to be deferred again.
@@ -70,6 +71,7 @@ class Deferred(Exception):
 
 
 _EPSILON = 1e-9  # float noise in clock arithmetic must not cost a slot
+ROOMY = 0.5  # a 429 while more than this share of the burst is left is about the call, not the tier (`hold`)
 BOOKING_KEPT = 60.0  # real seconds a booked token waits past its slot for its effect (another process may run it)
 
 
@@ -136,15 +138,26 @@ class Pacer:
                 if due + BOOKING_KEPT < now:
                     del bucket.booked[ticket]
 
-    def hold(self, workspace: str, method: str, channel: object, seconds: float) -> None:
-        """Slack answered 429: nothing of this method goes for `seconds` (its Retry-After). The bucket keeps its
-        tokens and bookings: a 429 says when to ask again, not how many calls Slack has left then, and one that
-        is not about the tier (Slack busy) must not cost the burst. Were the tier really spent, the next call's
-        429 holds it again."""
+    def hold(self, workspace: str, method: str, channel: object, seconds: float) -> bool:
+        """Slack answered a call 429, to ask again in `seconds` (its Retry-After). When our own pace has used
+        half the burst or more, the tier is what Slack refuses: the whole method waits those seconds (True).
+        With more than half of it left, Slack refused that call for a reason of its own (busy, another app or
+        process on the same quota): that call waits, the method goes on (False), and should the tier be spent
+        after all, the next 429 finds the bucket lower. Either way the bucket keeps its tokens and bookings: a
+        429 says when to ask again, not how many calls are left, and the refused call's token comes back."""
         now = self._clock()
+        tier = TIERS.get(method)
         with self._lock:
             key = self._key(workspace, method, channel)
-            tier = TIERS.get(method)
-            bucket = self._buckets.setdefault(key, _Bucket(tokens=PER_MINUTE[tier] if tier else 0.0,
-                                                           at=now * self.speed))
+            if tier is not None:
+                burst = PER_MINUTE[tier]
+                bucket = self._buckets.setdefault(key, _Bucket(tokens=burst, at=now * self.speed))
+                if bucket.held_until <= now:  # refilled to now, as `take` does
+                    bucket.tokens = min(burst, bucket.tokens + (now * self.speed - bucket.at) * burst / 60 * REFILL)
+                    bucket.at = now * self.speed
+                bucket.tokens = min(burst, bucket.tokens + 1)  # the refused call's: Slack did not count it
+                if bucket.tokens > burst * ROOMY:
+                    return False
+            bucket = self._buckets.setdefault(key, _Bucket(tokens=0.0, at=now * self.speed))
             bucket.held_until = max(bucket.held_until, now + seconds)
+            return True

@@ -102,17 +102,27 @@ def test_deferred_calls_book_one_slot_each_and_find_their_token_there() -> None:
     assert pacer.take("T1", "conversations.create") == pytest.approx(2 * gap)  # after 9's slot
 
 
-def test_a_429_holds_the_method_for_its_retry_after_and_keeps_its_tokens() -> None:
+def test_a_429_near_the_tier_holds_the_method_for_its_retry_after_and_keeps_its_tokens() -> None:
     clock = Clock()
     pacer = Pacer(clock=clock)
-    pacer.take("T1", "views.publish")
-    pacer.hold("T1", "views.publish", None, 30)
+    for _ in range(60):  # Tier 4: 100 a minute, 40 left
+        pacer.take("T1", "views.publish")
+    assert pacer.hold("T1", "views.publish", None, 30) is True
     assert pacer.take("T1", "views.publish") == pytest.approx(30.0)
     assert pacer.take("T1", "chat.update") == 0.0 and pacer.take("T2", "views.publish") == 0.0
     clock.now += 30
-    # a 429 says when, not how many: Slack busy must not cost the burst (the tier spent, the next 429 holds it)
-    assert [pacer.take("T1", "views.publish") for _ in range(100)] == [0.0] * 100
-    assert pacer.take("T1", "views.publish") == pytest.approx(0.6 / REFILL)  # Tier 4: 100 a minute
+    # a 429 says when, not how many: 40 left, the refused call's back, and 30 s of refill (47.5 tokens)
+    assert [pacer.take("T1", "views.publish") for _ in range(88)] == [0.0] * 88
+    assert pacer.take("T1", "views.publish") > 0
+
+
+def test_a_429_far_from_the_tier_is_about_that_call_only() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    for _ in range(5):
+        pacer.take("T1", "conversations.create")  # 15 of Tier 2's 20 left: Slack refused for a reason of its own
+    assert pacer.hold("T1", "conversations.create", None, 30) is False
+    assert pacer.take("T1", "conversations.create") == 0.0  # the method goes on; the refused call waits 30 s
 
 
 def test_a_faster_slack_refills_faster() -> None:
@@ -162,6 +172,18 @@ def test_a_429_puts_the_effect_back_for_its_retry_after_and_other_methods_go_on(
     assert len(ws.fake.calls_to("conversations.create")) == 2  # held: not asked again meanwhile
     card = effect(ws, second, "card")  # claimed with it, let go untried: it waits, and will be tried as new
     assert (card.status, card.claimed_by, card.attempts) == ("pending", None, 0)
+
+
+def test_a_put_back_effect_runs_when_due_though_a_later_one_waits_longer(ws: LocalWorkspace) -> None:
+    # no retry pass runs here (LocalWorkspace starts none): only the runner's own alarm brings effects back
+    ws.fake.fail_next("conversations.create", retry_after=30)
+    first = submit(ws, "One")
+    ws.wait(lambda: effect(ws, first, "open_channel").claimed_until is None
+            and ws.fake.calls_to("conversations.create"), "the first order's channel put back for 30 s")
+    ws.fake.fail_next("conversations.invite", retry_after=1)
+    second = submit(ws, "Two")
+    ws.wait(lambda: effect(ws, second, "card").status == "done", "the second order's card, a second after its 429")
+    assert effect(ws, second, "invite").attempts == 1 and effect(ws, first, "open_channel").status == "pending"
 
 
 def test_paced_to_the_tiers_no_429_and_every_card_posted(seeded: Engine) -> None:

@@ -372,9 +372,10 @@ class _Alarm:
         self._lock = threading.Lock()
 
     def at(self, seconds: float) -> None:
+        when = time.monotonic() + seconds
         with self._lock:
-            heapq.heappush(self._due, time.monotonic() + seconds)
-            if self._timer is not None and self._due[0] < time.monotonic() + seconds:
+            heapq.heappush(self._due, when)
+            if self._timer is not None and self._due[0] < when:
                 return  # an earlier ring is set; it sets the next
             self._set()
 
