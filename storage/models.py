@@ -59,7 +59,13 @@ class CatalogEntry(Scoped, table=True):
     """Master data: clients, their sites, services and materials. One row per (kind, code)."""
 
     __tablename__ = "catalog_entry"
-    __table_args__ = (UniqueConstraint("workspace", "kind", "code"),)
+    __table_args__ = (
+        UniqueConstraint("workspace", "kind", "code"),
+        # the typeahead's LIKE '%word%': on PostgreSQL a trigram GIN index serves it (revision 0021); on SQLite a
+        # plain index, which it scans
+        Index("ix_catalog_entry_search_text", "search_text", postgresql_using="gin",
+              postgresql_ops={"search_text": "gin_trgm_ops"}),
+    )
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(index=True, max_length=16)
     code: str = Field(max_length=64)
@@ -69,8 +75,8 @@ class CatalogEntry(Scoped, table=True):
     parent_code: str | None = Field(default=None, index=True, max_length=64)
     address: str | None = Field(default=None, max_length=300)  # a site's street address
     contact: str | None = Field(default=None, max_length=200)  # a client's contact person
-    # lower-cased "code name" for typeahead matching with LIKE on any database
-    search_text: str = Field(index=True, max_length=300)
+    # "code name" folded (workflow/folding.py: no case, no accents) for typeahead matching with LIKE
+    search_text: str = Field(max_length=300)
 
 
 class ClientPrice(ScopedKey, table=True):

@@ -29,6 +29,7 @@ from storage.scope import current
 from workflow.document import ItemLine, subtotal
 from workflow.errors import NotFound
 from workflow.facts import StepFacts
+from workflow.folding import fold
 from workflow.policy import Level, asked_for
 from workflow.routing import Router
 from workflow.transitions import Transition, available
@@ -313,7 +314,7 @@ def search_catalog(session: Session, kinds: tuple[str, ...], text: str, parent: 
                    CatalogEntry.unit_price).where(CatalogEntry.kind.in_(kinds))
     if parent is not None:
         query = query.where(CatalogEntry.parent_code == parent)
-    for word in text.casefold().split()[:5]:
+    for word in fold(text).split()[:5]:
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(CatalogEntry.search_text.like(f"%{escaped}%", escape="\\"))
     query = query.order_by(CatalogEntry.kind.desc(), CatalogEntry.code).limit(limit)
@@ -325,9 +326,8 @@ def audit_trail(session: Session, order_id: int) -> list[AuditEvent]:
 
 
 def free_lines_matching(lines: list[tuple[int, ItemLine]], text: str) -> list[tuple[int, ItemLine]]:
-    words = text.casefold().split()
-    return [(i, line) for i, line in lines
-            if all(w in f"{line.code or ''} {line.description}".casefold() for w in words)]
+    words = fold(text).split()
+    return [(i, line) for i, line in lines if all(w in fold(f"{line.code or ''} {line.description}") for w in words)]
 
 
 
