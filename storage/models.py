@@ -121,6 +121,9 @@ class ServiceOrder(Scoped, table=True):
                       # and per priority (SLAs by priority: workflow/sla.py)
                       Index("ix_service_order_state_priority_pending", "workspace", "state", "priority",
                             "pending_since"),
+                      # the orders routed to a person (workflow/routing.seen_by): by client, by site
+                      Index("ix_service_order_client_state", "workspace", "client_code", "state", "site_code"),
+                      Index("ix_service_order_site", "workspace", "site_code"),
                       # a bulk import's idempotency key: a re-run finds the orders it made (NULLs repeat freely)
                       Index("uq_service_order_external_ref", "workspace", "external_ref", unique=True))
     id: int | None = Field(default=None, primary_key=True)
