@@ -256,24 +256,32 @@ def measure_typeahead(ws: LocalWorkspace, rounds: int, warmup: int) -> Typeahead
 # --- App Home ---------------------------------------------------------------------------------------------
 
 
-def measure_home(engine: Engine, user: str, samples: int, warmup: int = 3) -> Stats:
+@dataclass(frozen=True)
+class Home:
+    open_orders: int
+    wall: Stats
+    cpu: Stats  # this thread's CPU time (SQLite's work included): what a busy machine's queue leaves out
+
+
+def measure_home(engine: Engine, user: str, open_orders: int, samples: int, warmup: int = 3) -> Home:
     now = datetime.now(UTC)
     view = render_home(engine, user, now, TIMEZONE)
     assert len(view["blocks"]) <= 100, len(view["blocks"])
-    seconds = []
+    wall, cpu = [], []
     for n in range(warmup + samples):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         render_home(engine, user, now, TIMEZONE)
         if n >= warmup:
-            seconds.append(time.perf_counter() - start)
-    return Stats.of(seconds)
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.thread_time() - start_cpu)
+    return Home(open_orders, Stats.of(wall), Stats.of(cpu))
 
 
 # --- the run ----------------------------------------------------------------------------------------------
 
 
 def phase(url: str | None, tmp: Path, name: str, size: CatalogSize, orders: int, args: argparse.Namespace,
-          ) -> tuple[Typeahead, dict[str, tuple[int, Stats]]]:
+          ) -> tuple[Typeahead, dict[str, Home]]:
     """One database: the catalog, the orders and their routing; then typeahead through the bot and App Home."""
     engine = open_database(url, tmp / f"{name}.db")
     catalog = tmp / f"{name}.csv"
@@ -282,7 +290,7 @@ def phase(url: str | None, tmp: Path, name: str, size: CatalogSize, orders: int,
     import_csv(engine, catalog)
     print(f"{name:<10}: catalog of {size.clients:,} clients, {size.sites:,} sites, {size.items:,} items imported "
           f"in {time.perf_counter() - start:.1f} s", flush=True)
-    homes: dict[str, tuple[int, Stats]] = {}
+    homes: dict[str, Home] = {}
     statistics(engine)
     if not orders:  # the one who types
         with engine.begin() as connection:
@@ -296,7 +304,7 @@ def phase(url: str | None, tmp: Path, name: str, size: CatalogSize, orders: int,
         gc.collect()
         statistics(engine)
         for user in (SMALL, BIG, ADMIN):
-            homes[user] = (seen[user], measure_home(engine, user, args.home_samples))
+            homes[user] = measure_home(engine, user, seen[user], args.home_samples)
     with LocalWorkspace(engine, {**PEOPLE, **STAFF}) as ws:
         typeahead = measure_typeahead(ws, args.rounds, args.warmup)
     engine.dispose()
@@ -320,15 +328,16 @@ def print_typeahead(base: Typeahead, big: Typeahead, base_size: CatalogSize, siz
     return met
 
 
-def print_home(homes: dict[str, tuple[int, Stats]], orders: int, samples: int) -> bool:
+def print_home(homes: dict[str, Home], orders: int, samples: int) -> bool:
     print(f"\nApp Home: bot.home.render_home, {samples} renders each, {orders:,} orders in the database (ms)")
-    print(f"{'who':<44}{'median':>9}{'p90':>9}{'p99':>9}{'max':>9}")
+    print(f"{'who':<44}{'median':>9}{'p90':>9}{'p99':>9}{'max':>9}{'cpu median':>12}{'cpu p99':>9}")
     labels = {SMALL: "coordinator with {n:,} open orders (baseline)", BIG: "coordinator with {n:,} open orders",
               ADMIN: "admin, every order ({n:,} open)"}
     for user in (SMALL, BIG, ADMIN):
-        n, s = homes[user]
-        print(f"{labels[user].format(n=n):<44}{s.median:>9.1f}{s.p90:>9.1f}{s.p99:>9.1f}{s.max:>9.1f}")
-    big, small = homes[BIG][1], homes[SMALL][1]
+        h = homes[user]
+        print(f"{labels[user].format(n=h.open_orders):<44}{h.wall.median:>9.1f}{h.wall.p90:>9.1f}{h.wall.p99:>9.1f}"
+              f"{h.wall.max:>9.1f}{h.cpu.median:>12.1f}{h.cpu.p99:>9.1f}")
+    big, small = homes[BIG].wall, homes[SMALL].wall
     print(f"ratio (median): {big.median / small.median:.2f}x the baseline")
     met = big.p99 <= TARGET_HOME_P99_MS
     print(f"target p99 <= {TARGET_HOME_P99_MS:g} ms: {'MET' if met else 'NOT MET'} ({big.p99:.1f} ms)")
