@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, and_, false, or_, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, true
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import Select
 
@@ -108,8 +108,9 @@ def seen_by(user: str, roles: Iterable[Role]) -> ColumnElement[bool]:
 
 def seen_parts(user: str, roles: Iterable[Role]) -> list[ColumnElement[bool]]:
     """`seen_by` as parts no order is in twice (none: no order), each led by a condition one index serves
-    (the requester, the site, the client): a count made part by part reads only the orders routed to the
-    reader, where the whole condition, an OR, leaves the database to read every order in the states counted."""
+    (the requester, the site, the client naming them, a client naming nobody): a count made part by part reads
+    only the orders routed to the reader, where the whole condition, an OR, leaves the database to read every
+    order in the states counted."""
     roles = frozenset(roles)
     if Role.ADMIN in roles:
         return [true()]
@@ -121,16 +122,19 @@ def seen_parts(user: str, roles: Iterable[Role]) -> list[ColumnElement[bool]]:
 
 
 def _open_to(user: str, role: Role) -> list[ColumnElement[bool]]:
-    """Orders at a site naming `user`; orders of a client naming them or nobody, at a site naming nobody. As
-    uncorrelated subqueries (each read once per statement, not once per order), so the indexes on the orders'
-    site and client serve them. Every order's client is a catalog client (a submission and an edit check it,
-    and the catalog never loses one), so the clients naming nobody are the catalog's."""
+    """Orders at a site naming `user`; orders of a client naming them, or of a client naming nobody, at a site
+    naming nobody. As uncorrelated subqueries (each read once per statement, not once per order), so the
+    indexes on the orders' site and client serve them; the clients naming nobody as an anti-join, whose size
+    PostgreSQL estimates (a NOT IN it guesses at half the catalog, and reads every order). Every order's client
+    is a catalog client (a submission and an edit check it, and the catalog never loses one), so the clients
+    naming nobody are the catalog's."""
     def named(kind: str, *who: ColumnElement[bool]) -> Select:
         return select(Routing.code).where(Routing.kind == kind, Routing.role == role.value, *who)
 
     me = Routing.user_id == user
-    clients = select(CatalogEntry.code).where(CatalogEntry.kind == _CLIENT, or_(
-        CatalogEntry.code.in_(named(_CLIENT, me)), CatalogEntry.code.not_in(named(_CLIENT))))  # type: ignore[attr-defined]
+    unnamed = select(CatalogEntry.code).where(CatalogEntry.kind == _CLIENT, ~exists().where(
+        Routing.kind == _CLIENT, Routing.code == CatalogEntry.code, Routing.role == role.value))
+    at_unnamed_site = ServiceOrder.site_code.not_in(named(_SITE))  # type: ignore[attr-defined]
     return [ServiceOrder.site_code.in_(named(_SITE, me)),  # type: ignore[attr-defined]
-            and_(ServiceOrder.client_code.in_(clients),  # type: ignore[attr-defined]
-                 ServiceOrder.site_code.not_in(named(_SITE)))]  # type: ignore[attr-defined]
+            and_(ServiceOrder.client_code.in_(named(_CLIENT, me)), at_unnamed_site),  # type: ignore[attr-defined]
+            and_(ServiceOrder.client_code.in_(unnamed), at_unnamed_site)]  # type: ignore[attr-defined]
