@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -30,12 +30,14 @@ from bot.signing_links import Links
 from bot.signing_page import SigningPage
 from bot.workspace import authorization, connect, only_this_workspace, served
 from i18n import Language, language
+from storage.db import refresh_statistics
 from storage.scope import serving
 from workflow.clock import Clock, utcnow
 from workflow.reminders import ReminderPolicy, Sweep, sweep
 from workflow.service import OrderService
 
 log = logging.getLogger(__name__)
+STATISTICS_HOURS = 6  # how often SQLite's query statistics are gathered again (storage/db.refresh_statistics)
 
 
 @dataclass
@@ -58,6 +60,10 @@ class Bot:
         if reminders is not None and sweep_seconds:
             self.scheduler.add_job(self.sweep, "interval", seconds=sweep_seconds, id="reminders", args=[reminders],
                                    max_instances=1, coalesce=True)
+        # SQLite's query statistics, a minute after start (out of the first requests' way), then every few hours
+        self.scheduler.add_job(refresh_statistics, "interval", hours=STATISTICS_HOURS, id="statistics",
+                               args=[self.ctx.engine], max_instances=1, coalesce=True,
+                               next_run_time=datetime.now(UTC) + timedelta(minutes=1))
         self.scheduler.start()
         self.ctx.effects.kick()
 

@@ -59,7 +59,15 @@ class CatalogEntry(Scoped, table=True):
     """Master data: clients, their sites, services and materials. One row per (kind, code)."""
 
     __tablename__ = "catalog_entry"
-    __table_args__ = (UniqueConstraint("workspace", "kind", "code"),)
+    __table_args__ = (
+        UniqueConstraint("workspace", "kind", "code"),
+        # the typeahead's LIKE '%word%' (revision 0021): on PostgreSQL a trigram GIN index finds a rare word's
+        # entries; on SQLite a plain index, which the typeahead does not use
+        Index("ix_catalog_entry_search_text", "search_text", postgresql_using="gin",
+              postgresql_ops={"search_text": "gin_trgm_ops"}),
+        # and per kind in code order, the words checked in the index itself (no row read until one matches)
+        Index("ix_catalog_entry_typeahead", "workspace", "kind", "code", "search_text"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(index=True, max_length=16)
     code: str = Field(max_length=64)
@@ -69,8 +77,8 @@ class CatalogEntry(Scoped, table=True):
     parent_code: str | None = Field(default=None, index=True, max_length=64)
     address: str | None = Field(default=None, max_length=300)  # a site's street address
     contact: str | None = Field(default=None, max_length=200)  # a client's contact person
-    # lower-cased "code name" for typeahead matching with LIKE on any database
-    search_text: str = Field(index=True, max_length=300)
+    # "code name" folded (workflow/folding.py: no case, no accents) for typeahead matching with LIKE
+    search_text: str = Field(max_length=300)
 
 
 class ClientPrice(ScopedKey, table=True):
@@ -115,6 +123,9 @@ class ServiceOrder(Scoped, table=True):
                       # and per priority (SLAs by priority: workflow/sla.py)
                       Index("ix_service_order_state_priority_pending", "workspace", "state", "priority",
                             "pending_since"),
+                      # the orders routed to a person (workflow/routing.seen_by): by client, by site
+                      Index("ix_service_order_client_state", "workspace", "client_code", "state", "site_code"),
+                      Index("ix_service_order_site", "workspace", "site_code"),
                       # a bulk import's idempotency key: a re-run finds the orders it made (NULLs repeat freely)
                       Index("uq_service_order_external_ref", "workspace", "external_ref", unique=True))
     id: int | None = Field(default=None, primary_key=True)

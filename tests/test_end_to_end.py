@@ -237,6 +237,21 @@ def test_typeahead_answers_from_the_database(ws: LocalWorkspace) -> None:
     assert [o["value"] for o in items] == ["material:FLT-AIR"]
 
 
+def test_typeahead_ignores_case_and_accents_typed_or_stored(ws: LocalWorkspace) -> None:
+    ws.slack.command(REQUESTER, "/order")
+    view = ws.wait_for_view(REQUESTER, "submit_order")
+
+    def found(block: str, action: str, typed: str) -> list[str]:
+        return [o["value"] for o in ws.slack.suggest(REQUESTER, view, action, block, typed).json()["options"]]
+
+    assert found("client", "client", "penalolen") == ["PENA"]  # stored "Peñalolén", typed without accents
+    assert found("client", "client", "PEÑA") == ["PENA"]
+    assert found("client", "client", "orsted") == ["ORST"]  # Ø: no letter plus a mark, read as o all the same
+    assert found("item_0", "line_item", "ÉLECTRICAL instal") == ["service:ELEC-INS"]  # stored without accents
+    ws.pick(REQUESTER, view, "client", "orsted")
+    assert found("site", "site", "lodz") == ["ORST-LDZ"]  # "Łódź substation"
+
+
 def test_more_item_rows(ws: LocalWorkspace) -> None:
     items = [("hvac", "1"), ("elec", "2"), ("plumb", "3"), ("cable", "4"), ("filter", "5")]
     assert ws.submit_order(REQUESTER, client="acme", site="hq", items=items, requested=SOON,

@@ -39,7 +39,7 @@ from workflow.inputs import Approval, FreeItem, ItemQuantity, OrderDraft
 from workflow.issuing import issue
 from workflow.letterhead import Letterhead
 from workflow.people import grant, roles_by_user
-from workflow.queries import audit_trail, order_card, order_id_by_number
+from workflow.queries import audit_trail, order_card, order_id_by_number, search_catalog
 from workflow.service import OrderService
 from workflow.verification import Finding, verify
 from workflow.vocabulary import Action, Role
@@ -379,6 +379,30 @@ def test_0010_starts_every_orders_approval_round_at_its_submission(empty: Engine
         command.downgrade(migrations.alembic_config(connection), "0009")
     assert keys() == [key for _, key in queued]
     assert "pending_since" not in columns_of(empty)["service_order"]
+
+
+def test_0021_folds_accents_out_of_the_catalogs_search_text_and_its_downgrade_keeps_them(empty: Engine,
+                                                                                          tmp_path: Path) -> None:
+    """Entries imported when search_text was only casefolded: it is folded again, so "penalolen" finds
+    "Peñalolén"; going back to 0020 casefolds it as that release did."""
+    with empty.begin() as connection:
+        command.upgrade(migrations.alembic_config(connection), "0020")
+    use_old(empty, tmp_path)
+    search_texts = "SELECT code, search_text FROM catalog_entry WHERE code IN ('PENA', 'ORST-LDZ') ORDER BY code"
+    with empty.begin() as connection:
+        for entry, code, name in connection.execute(text("SELECT id, code, name FROM catalog_entry")).all():
+            connection.execute(text("UPDATE catalog_entry SET search_text = :s WHERE id = :e"),
+                               {"s": f"{code} {name}".casefold(), "e": entry})
+        before = [tuple(row) for row in connection.execute(text(search_texts))]
+    assert before == [("ORST-LDZ", "orst-ldz łódź substation"), ("PENA", "pena constructora peñalolén s.a.")]
+    assert init_db(empty).after == migrations.head() and differences(empty) == []
+    with Session(empty) as session:
+        assert [e.code for e in search_catalog(session, ("client",), "penalolen")] == ["PENA"]
+        assert [e.code for e in search_catalog(session, ("site",), "LODZ")] == ["ORST-LDZ"]
+    with migrations._exclusive(empty) as connection:
+        command.downgrade(migrations.alembic_config(connection), "0020")
+    with empty.connect() as connection:
+        assert [tuple(row) for row in connection.execute(text(search_texts))] == before
 
 
 def test_0018_gives_every_row_to_the_workspace_recorded_and_numbers_on_from_its_orders(empty: Engine,

@@ -50,6 +50,7 @@ from sqlalchemy import (
 from storage.db import WRITE_OPTION, bulk_insert, scratch_table, upsert_from_select, without_jit
 from storage.models import MONEY, CatalogEntry, ClientPrice, RoleGrant, Routing
 from storage.scope import current, mine
+from workflow.folding import fold
 from workflow.limits import MAX_PRICE
 from workflow.numbers import parse_decimal
 from workflow.people import is_user_id
@@ -122,7 +123,8 @@ class Progress:
 
 
 def search_text(code: str, name: str) -> str:
-    return f"{code} {name}".casefold()[:300]
+    """What the typeahead matches: code and name, folded (workflow/folding.py)."""
+    return fold(f"{code} {name}")[:300]
 
 
 class _Row(NamedTuple):

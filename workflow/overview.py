@@ -1,20 +1,23 @@
 """Read models for keeping track of many orders: the lists of App Home and `/order list`, counts by state,
-and what makes an order overdue (and late: workflow/sla.py). Each list is one indexed, limited query (with its
-count), so a team with tens of thousands of open orders gets its page as fast as one with ten."""
+and what makes an order overdue (and late: workflow/sla.py). A page is read state by state in an index's order and
+stopped at the page (`_first`); a count is made part by part of what the reader sees, each part through its
+index (workflow/routing.seen_parts). So a team with tens of thousands of open orders gets its page about as
+fast as one with ten, and a coordinator of a few clients among thousands counts their clients' orders only."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func
+from sqlalchemy import ColumnElement, and_, func, true, union_all
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from storage.models import Assignment, CatalogEntry, RoleGrant, ServiceOrder
 from workflow.policy import APPROVING_ROLES, Level, may_approve
-from workflow.routing import seen_by
+from workflow.routing import seen_by, seen_parts
 from workflow.sla import COMPLETION_DAYS, ByPriority, deadline, is_late
 from workflow.vocabulary import WORK_IN_PROGRESS, Role, State, order_number
 
@@ -83,26 +86,42 @@ def listing(session: Session, which: Listing, user_id: str, today: date, *, offs
     """One page of a listing, in the order people work through it: oldest waiting first for approvals and
     overdue work, soonest scheduled first for assignments, newest first otherwise. Given the reader's `roles`,
     everyone's orders narrow to those routed to them."""
-    where = _where(which, user_id, today)
-    if roles is not None and which in ROUTED_LISTINGS:
-        where = and_(where, seen_by(user_id, roles))
+    states, where = _where(which, user_id, today)
     if which == Listing.PENDING:  # those waiting for a level of approval this person may give
         where = and_(where, ServiceOrder.approval_role.in_(_approvable(session, user_id)))  # type: ignore[attr-defined]
+    parts, seen = [true()], true()
+    if roles is not None and which in ROUTED_LISTINGS:
+        parts, seen = seen_parts(user_id, roles), seen_by(user_id, roles)
     order_by = {
         Listing.PENDING: (ServiceOrder.created_at, ServiceOrder.id),
         Listing.OVERDUE: (ServiceOrder.scheduled_date, ServiceOrder.id),
         Listing.ASSIGNED: (ServiceOrder.scheduled_date, ServiceOrder.id),
     }.get(which, (ServiceOrder.id.desc(),))  # type: ignore[union-attr]
-    total = session.exec(select(func.count()).select_from(ServiceOrder).where(where)).one()
+    in_state = ServiceOrder.state.in_(states) if states else true()  # type: ignore[attr-defined]
+    total = session.exec(select(func.count()).select_from(_union(
+        [select(ServiceOrder.id).where(in_state, where, part) for part in parts]))).one() if parts else 0
+    page = _first(states, and_(where, seen), order_by, offset + limit)
     client = aliased(CatalogEntry)
     site = aliased(CatalogEntry)
     rows = session.exec(
         select(ServiceOrder, client.name, site.name)
         .outerjoin(client, and_(client.kind == "client", client.code == ServiceOrder.client_code))
         .outerjoin(site, and_(site.kind == "site", site.code == ServiceOrder.site_code))
-        .where(where).order_by(*order_by).offset(offset).limit(limit)).all()
+        .where(page).order_by(*order_by).offset(offset).limit(limit)).all()
     lines = [_line(order, client_name, site_name, today, days) for order, client_name, site_name in rows]
     return Page(lines, total, offset, limit)
+
+
+def _first(states: tuple[State, ...], where: ColumnElement[bool], order_by: tuple[Any, ...],
+           count: int) -> ColumnElement[bool]:
+    """The first `count` orders in `order_by` among those in `states` matching `where`: per state, read in
+    order through the (state, created_at | scheduled_date) indexes and stopped at `count`, so a page costs the
+    rows before it, not every order in those states (one ordered read cannot cover two states at once)."""
+    if not states:
+        return where
+    firsts = [select(ServiceOrder.id).where(ServiceOrder.state == state, where).order_by(*order_by)
+              .limit(count).subquery() for state in states]
+    return ServiceOrder.id.in_(union_all(*(select(first.c.id) for first in firsts)))  # type: ignore[union-attr]
 
 
 def _approvable(session: Session, user_id: str) -> list[str]:
@@ -113,32 +132,37 @@ def _approvable(session: Session, user_id: str) -> list[str]:
 
 def counts_by_state(session: Session, user_id: str | None = None, roles: set[Role] | None = None) -> dict[State, int]:
     """How many orders are in each state: of those routed to the reader, given their id and `roles`."""
-    query = select(ServiceOrder.state, func.count())
-    if user_id is not None and roles is not None:
-        query = query.where(seen_by(user_id, roles))
-    rows = session.exec(query.group_by(ServiceOrder.state)).all()
+    parts = seen_parts(user_id, roles) if user_id is not None and roles is not None else [true()]
     counts = {state: 0 for state in State}
-    counts.update({State(state): count for state, count in rows})
+    if parts:  # part by part, each through its index (workflow/routing.seen_parts)
+        seen = _union([select(ServiceOrder.state).where(part) for part in parts])
+        counts.update({State(state): count for state, count in session.exec(
+            select(seen.c.state, func.count()).group_by(seen.c.state))})
     return counts
 
 
-def _where(which: Listing, user_id: str, today: date) -> ColumnElement[bool]:
-    open_ = ServiceOrder.state.in_(OPEN_STATES)  # type: ignore[attr-defined]
+def _union(parts: list[Any]) -> Any:
+    """Selects of orders no two of which hold the same order, as one subquery: the database reads each through
+    its own index."""
+    return (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+
+
+def _where(which: Listing, user_id: str, today: date) -> tuple[tuple[State, ...], ColumnElement[bool]]:
+    """The states a listing reads (none: every state), and what else its orders meet."""
     assigned = ServiceOrder.id.in_(  # type: ignore[union-attr]
         select(Assignment.order_id).where(Assignment.user_id == user_id,
                                           Assignment.removed_in_version.is_(None)))  # type: ignore[union-attr]
-    in_progress = ServiceOrder.state.in_(WORK_IN_PROGRESS)  # type: ignore[attr-defined]
     if which == Listing.PENDING:
-        return ServiceOrder.state.in_(WAITING_FOR_APPROVAL)  # type: ignore[attr-defined]
+        return WAITING_FOR_APPROVAL, true()
     if which == Listing.OVERDUE:
-        return and_(in_progress, ServiceOrder.scheduled_date < today)
+        return WORK_IN_PROGRESS, ServiceOrder.scheduled_date < today  # type: ignore[return-value]
     if which == Listing.REQUESTED:
-        return and_(open_, ServiceOrder.requester_id == user_id)
+        return OPEN_STATES, ServiceOrder.requester_id == user_id  # type: ignore[return-value]
     if which == Listing.ASSIGNED:
-        return and_(in_progress, assigned)
+        return WORK_IN_PROGRESS, assigned
     if which == Listing.MINE:
-        return and_(open_, (ServiceOrder.requester_id == user_id) | assigned)
-    return ServiceOrder.id.is_not(None)  # type: ignore[union-attr]
+        return OPEN_STATES, (ServiceOrder.requester_id == user_id) | assigned
+    return (), true()
 
 
 def _line(order: ServiceOrder, client: str | None, site: str | None, today: date,
