@@ -9,7 +9,10 @@ Before the clock, each of --clients requesters opens the real new-order form wit
 fills it in; the fake is healthy then. Then the fake starts failing the bots' calls (`FakeSlack.chaos`, seeded:
 --rate-429 answered 429 with Retry-After: 1, --rate-500 answered HTTP 500, the upload leg included), and
 --rounds times, --orders submissions of those forms go out at once (each from a modal of its own, client n to
-bot n % 2). A round ends when every order's card is in the fake, and the next one starts.
+bot n % 2). A round ends when every order's card is in the fake; the next one starts --gap seconds (60) after the
+round began, as Slack's tiers allow: conversations.create is Tier 2, 20 a minute per workspace, so a burst of 20
+orders a minute is what Slack lets any app make channels for (back to back, the later rounds would measure the
+tier, not the faults).
 
 Each card's delay is from its submission's ack (read by the client) to the moment the fake stored the card
 (`Message.stored_at`; the fake runs in this process, so both are this process's time.monotonic()). It prints
@@ -116,7 +119,11 @@ def run_rounds(args: argparse.Namespace, engine: Engine, fake: FakeSlack, bots: 
     delays: list[float] = []
     all_orders: list[int] = []
     late = 0
+    began = time.monotonic()
     for number in range(1, args.rounds + 1):
+        if number > 1:  # the tiers' minute since the last round began
+            time.sleep(max(0.0, began + args.gap - time.monotonic()))
+            began = time.monotonic()
         submitted = submit_at_once([p.slack for p in persons], forms, args.orders, prefix=f"VR{number:03d}")
         order_ids = [stored_order(engine, s.view_id) for s in submitted]
         all_orders += order_ids
@@ -159,6 +166,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=20, help="orders submitted at once in each round (default 20)")
     parser.add_argument("--rounds", type=int, default=3, help="bursts, one after the other's cards (default 3)")
+    parser.add_argument("--gap", type=float, default=60.0,
+                        help="seconds from one round's start to the next's, as the tiers allow (default 60)")
     parser.add_argument("--clients", type=int, default=20, help="requesters, client n on bot n %% 2 (default 20)")
     parser.add_argument("--rate-429", type=float, default=0.3, help="share of calls answered 429 (default 0.3)")
     parser.add_argument("--rate-500", type=float, default=0.05, help="share of calls answered 500 (default 0.05)")
