@@ -7,10 +7,11 @@ import logging
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -27,7 +28,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from bot.metrics import SLACK_CALLS, SLACK_DEFERRED, SLACK_ERRORS
-from bot.pacing import Deferred, Pacer
+from bot.pacing import PER_CHANNEL, Deferred, Pacer
 from storage.scope import current
 
 log = logging.getLogger(__name__)
@@ -216,11 +217,12 @@ class _Clients:
 class _EffectCalls:
     """The calls of the effect being run: its id books paced tokens (bot/pacing.py); `acted` counts the calls
     that must not run twice (`once`: create a channel, post, share a file) that reached Slack and were not
-    refused with a 429. None: whatever Slack saw changed nothing, and the effect's next try need not look
+    refused with a 429. 0: whatever Slack saw changed nothing, and the effect's next try need not look
     before it acts."""
 
     ticket: int
     acted: int = 0
+    made: Counter[tuple[str, str]] = field(default_factory=Counter)  # calls made, by the pacer's bucket
 
 
 _EFFECT: ContextVar[_EffectCalls | None] = ContextVar("effect_calls", default=None)
@@ -322,9 +324,12 @@ class Gateway:
         else:  # an effect's: paced, its 429 deferred (the runner puts it back in the queue)
             client = clients.paced_once if once else clients.paced
             channel = kwargs.get("channel")
-            if (wait := self.pacer.take(current(), method, channel, effect.ticket)) > 0:
+            made = (method, str(channel or "") if method in PER_CHANNEL else "")  # as the pacer's buckets
+            # deferred, it will make this method's calls of this try again: their tokens are booked with it
+            if (wait := self.pacer.take(current(), method, channel, effect.ticket, need=effect.made[made] + 1)) > 0:
                 SLACK_DEFERRED.labels(method, "paced").inc()
                 raise Deferred(method, wait)
+            effect.made[made] += 1
             effect.acted += once
         SLACK_CALLS.labels(method).inc()
         try:

@@ -7,8 +7,9 @@ message a second per channel. Over the limit Slack answers HTTP 429 with `Retry-
 The pacer keeps a token bucket per (workspace, method), per channel for chat.postMessage: its burst is the tier's
 count a minute, so ten orders at once do not wait three seconds each for conversations.create, and it refills at
 that count a minute. A call that would go over is not made: it is `Deferred` by the seconds until a token is due.
-A call Slack answers 429 is deferred by its `Retry-After`, and so is every call of its method when our pace is
-near the tier (the tier is then what Slack refuses; `hold`). The effect runner then puts
+A call Slack answers 429 is deferred by its `Retry-After`, and so is every call of its method when the tier looks
+like what Slack refuses: our pace near it, or most of the method's recent calls refused (`hold`). The effect
+runner then puts
 the effect back in the queue for that moment; no worker sleeps, and other methods and orders go on. A deferred
 call books its token (by its effect's id, the `ticket`), so a hundred deferred effects come back one slot apart
 and each finds its token waiting, rather than all at once to be deferred again.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -72,6 +74,9 @@ class Deferred(Exception):
 
 _EPSILON = 1e-9  # float noise in clock arithmetic must not cost a slot
 ROOMY = 0.5  # a 429 while more than this share of the burst is left is about the call, not the tier (`hold`)
+WINDOW = 10.0  # real seconds of calls and 429s a 429 is weighed against (`hold`)
+REFUSED = 0.5  # ... and the share of them refused that says the tier is spent after all
+FORGET_EVERY = 1000  # buckets made between two sweeps of the idle ones
 BOOKING_KEPT = 60.0  # real seconds a booked token waits past its slot for its effect (another process may run it)
 
 
@@ -80,7 +85,9 @@ class _Bucket:
     tokens: float  # below 0: tokens booked ahead
     at: float  # Slack time of the last refill
     held_until: float = 0.0  # real time before which nothing goes (a 429's Retry-After)
-    booked: dict[int, float] = field(default_factory=dict)  # ticket: the real time its token is due
+    booked: dict[int, tuple[float, int]] = field(default_factory=dict)  # ticket: when its tokens are due, how many
+    sent: deque[float] = field(default_factory=deque)  # real times of the calls let go, the last WINDOW seconds
+    refused: deque[float] = field(default_factory=deque)  # and of the 429s among them
 
 
 class Pacer:
@@ -93,15 +100,18 @@ class Pacer:
         self.speed = speed
         self._clock = clock
         self._buckets: dict[tuple[str, str, str], _Bucket] = {}
+        self._created = 0  # buckets made: every FORGET_EVERY, the idle ones are dropped
         self._lock = threading.Lock()
 
     @staticmethod
     def _key(workspace: str, method: str, channel: object) -> tuple[str, str, str]:
         return workspace, method, str(channel or "") if method in PER_CHANNEL else ""
 
-    def take(self, workspace: str, method: str, channel: object = None, ticket: int | None = None) -> float:
+    def take(self, workspace: str, method: str, channel: object = None, ticket: int | None = None,
+             need: int = 1) -> float:
         """Take a token for one call: 0 when it may go now, else the real seconds until it may. With a `ticket`
-        the token is booked for then, and the same ticket's next call finds it."""
+        the tokens are booked for then, `need` of them (an effect that made calls of this method before the one
+        deferred makes them again when it comes back), and the same ticket's calls find them."""
         tier = TIERS.get(method)
         now = self._clock()
         with self._lock:
@@ -113,51 +123,81 @@ class Pacer:
             rate = PER_MINUTE[tier] / 60 * REFILL  # tokens a Slack second
             if bucket is None:
                 bucket = self._buckets[key] = _Bucket(tokens=PER_MINUTE[tier], at=now * self.speed)
-            if ticket is not None and (due := bucket.booked.get(ticket)) is not None:
+                self._forget_idle(now)
+            if ticket is not None and (booking := bucket.booked.get(ticket)) is not None:
+                due, left = booking
                 if due > now + _EPSILON:
                     return due - now
-                del bucket.booked[ticket]
+                if left > 1:
+                    bucket.booked[ticket] = (due, left - 1)
+                else:
+                    del bucket.booked[ticket]
+                self._sent(bucket, now)
                 return 0.0  # its token was taken when it was booked
-            bucket.tokens = min(PER_MINUTE[tier], bucket.tokens + (now * self.speed - bucket.at) * rate)
-            bucket.at = now * self.speed
+            self._refill(bucket, PER_MINUTE[tier], now)
             if bucket.tokens >= 1 - _EPSILON:
                 bucket.tokens -= 1
+                self._sent(bucket, now)
                 return 0.0
-            wait = (1 - bucket.tokens) / rate / self.speed
+            need = max(1, need)
+            wait = (need - bucket.tokens) / rate / self.speed
             if ticket is not None:
-                bucket.tokens -= 1
-                bucket.booked[ticket] = now + wait
-                self._forget_stale(bucket, now)
+                bucket.tokens -= need
+                bucket.booked[ticket] = (now + wait, need)
+                if len(bucket.booked) > 100:  # bookings whose effect never came back (another process ran it)
+                    for stale, (due, _) in list(bucket.booked.items()):
+                        if due + BOOKING_KEPT < now:
+                            del bucket.booked[stale]
             return wait
 
     @staticmethod
-    def _forget_stale(bucket: _Bucket, now: float) -> None:
-        """Bookings whose effect never came back for them (run by another process, or cancelled)."""
-        if len(bucket.booked) > 100:
-            for ticket, due in list(bucket.booked.items()):
-                if due + BOOKING_KEPT < now:
-                    del bucket.booked[ticket]
+    def _sent(bucket: _Bucket, now: float) -> None:
+        bucket.sent.append(now)
+        while bucket.sent[0] < now - WINDOW:
+            bucket.sent.popleft()
+
+    def _refill(self, bucket: _Bucket, burst: int, now: float) -> None:
+        bucket.tokens = min(burst, bucket.tokens + (now * self.speed - bucket.at) * burst / 60 * REFILL)
+        bucket.at = now * self.speed
+
+    def _forget_idle(self, now: float) -> None:
+        """Now and then, the buckets that are back to a full burst with nothing held or booked: one per channel
+        posted in would otherwise stay for the life of the process."""
+        self._created += 1
+        if self._created % FORGET_EVERY:
+            return
+        for key, bucket in list(self._buckets.items()):
+            tier = TIERS.get(key[1])
+            if tier is None or bucket.booked or bucket.held_until > now:
+                continue
+            self._refill(bucket, PER_MINUTE[tier], now)
+            if bucket.tokens >= PER_MINUTE[tier] - _EPSILON:
+                del self._buckets[key]
 
     def hold(self, workspace: str, method: str, channel: object, seconds: float) -> bool:
-        """Slack answered a call 429, to ask again in `seconds` (its Retry-After). When our own pace has used
-        half the burst or more, the tier is what Slack refuses: the whole method waits those seconds (True).
-        With more than half of it left, Slack refused that call for a reason of its own (busy, another app or
-        process on the same quota): that call waits, the method goes on (False), and should the tier be spent
-        after all, the next 429 finds the bucket lower. Either way the bucket keeps its tokens and bookings: a
-        429 says when to ask again, not how many calls are left, and the refused call's token comes back."""
+        """Slack answered a call 429, to ask again in `seconds` (its Retry-After); the refused call's token comes
+        back (Slack did not count it). The whole method waits those seconds (True) when the tier looks like what
+        Slack refuses: our own pace has used half the burst or more, or Slack refused most of the method's calls
+        of the last WINDOW seconds (another process spending the same tier). Otherwise Slack refused that call
+        for a reason of its own (busy): that call waits and the method goes on (False). Either way the bucket
+        keeps its tokens and bookings: a 429 says when to ask again, not how many calls are left."""
         now = self._clock()
         tier = TIERS.get(method)
         with self._lock:
             key = self._key(workspace, method, channel)
+            bucket = self._buckets.setdefault(key, _Bucket(tokens=PER_MINUTE[tier] if tier else 0.0,
+                                                           at=now * self.speed))
+            bucket.refused.append(now)
+            for times in (bucket.sent, bucket.refused):
+                while times and times[0] < now - WINDOW:
+                    times.popleft()
+            most_refused = len(bucket.refused) >= 3 and len(bucket.refused) > REFUSED * len(bucket.sent)
             if tier is not None:
                 burst = PER_MINUTE[tier]
-                bucket = self._buckets.setdefault(key, _Bucket(tokens=burst, at=now * self.speed))
                 if bucket.held_until <= now:  # refilled to now, as `take` does
-                    bucket.tokens = min(burst, bucket.tokens + (now * self.speed - bucket.at) * burst / 60 * REFILL)
-                    bucket.at = now * self.speed
-                bucket.tokens = min(burst, bucket.tokens + 1)  # the refused call's: Slack did not count it
-                if bucket.tokens > burst * ROOMY:
+                    self._refill(bucket, burst, now)
+                bucket.tokens = min(burst, bucket.tokens + 1)
+                if bucket.tokens > burst * ROOMY and not most_refused:
                     return False
-            bucket = self._buckets.setdefault(key, _Bucket(tokens=0.0, at=now * self.speed))
             bucket.held_until = max(bucket.held_until, now + seconds)
             return True

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 from typing import Any
@@ -88,6 +88,9 @@ class Effects:
     clock: Clock
     completion: ByPriority[int] = COMPLETION_DAYS  # COMPLETION_DAYS: when an order shows as late
     links: Links | None = None  # signing links (SIGNATURE_LINK_SECRET), for the message that hands one over
+    # when this process last published each (workspace, viewer)'s App Home: a batch put back midway comes back
+    # to those it has not reached first (bot/effects/home.py)
+    home_published: dict[tuple[str, str], float] = field(default_factory=dict)
 
     # --- reads --------------------------------------------------------------------------------------------
 

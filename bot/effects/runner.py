@@ -57,14 +57,14 @@ HOME_BATCH = 200  # App Home refreshes claimed at once in a workspace, each view
 # parameter it cannot, and a claim scanned the whole backlog for each pending row (210 ms with 2,000 pending)
 PENDING = literal_column("'pending'")
 
-# one handler per kind: each reads what it needs, calls Slack, and returns how to record Slack's answer
+# one handler per kind: each reads what it needs, calls Slack, and returns how to record Slack's answer (App Home
+# refreshes, run together, by home.refresh)
 HANDLERS: dict[EffectKind, Callable[[Effects, Claim], Record | None]] = {
     EffectKind.OPEN_CHANNEL: channel.open_channel,
     EffectKind.INVITE: invite.run,
     EffectKind.CARD: card.run,
     EffectKind.MESSAGE: message.run,
     EffectKind.UPLOAD_PDF: pdf.run,
-    EffectKind.HOME: home.run,
     EffectKind.REMINDER: reminder.run,
     EffectKind.NOTIFY: notify.run,
     EffectKind.KICK: kick.run,
@@ -89,8 +89,9 @@ _HEAD = (select(*_COLUMNS).where(_DUE, PendingEffect.kind != HOME, or_(PendingEf
     _earlier.order_id == PendingEffect.order_id, _earlier.status == PENDING, _earlier.id < PendingEffect.id,
     _earlier.kind.not_in(ASIDE)))).order_by(PendingEffect.id).limit(1).with_for_update(skip_locked=True))
 # App Home refreshes, when nothing else is due: the oldest, then every due one of its workspace
-_HOME_HEAD = (select(*_COLUMNS).where(_DUE, PendingEffect.kind == HOME).order_by(PendingEffect.id).limit(1)
-              .with_for_update(skip_locked=True))
+_HOME_HEAD = (select(*_COLUMNS).where(_DUE, PendingEffect.kind == HOME,
+                                      PendingEffect.workspace.not_in(bindparam("closed", expanding=True)))
+              .order_by(PendingEffect.id).limit(1).with_for_update(skip_locked=True))
 _HOMES = (select(*_COLUMNS).where(_DUE, PendingEffect.kind == HOME,
                                   PendingEffect.workspace == bindparam("workspace"),
                                   PendingEffect.id > bindparam("head"))
@@ -137,7 +138,7 @@ class EffectRunner:
         self._stopping = threading.Event()  # set by stop(): run what is in hand, claim nothing more
         self._alarm = _Alarm(self.kick)  # drains again when an effect put back for later is due
         self.home_window = home_window  # seconds between two App Home batches of this process
-        self._homes_after = 0.0  # monotonic: no App Home batch is claimed before then
+        self._homes_after: dict[str, float] = {}  # workspace: no App Home batch of it claimed before then
         self.finished = 0  # effects run to the end after stop() was called
         self.released = 0  # effects claimed but let go unrun at stop(), for another process to take at once
 
@@ -215,14 +216,27 @@ class EffectRunner:
                 done += 1
         return done
 
-    def _home_turn(self) -> bool:
-        """Whether this worker may claim an App Home batch now; if so, no other may for `home_window`."""
+    def _homes_closed(self) -> list[str]:
+        """The workspaces whose App Home window is still running (the ones that ended are forgotten)."""
+        now = time.monotonic()
+        with self._lock:
+            for workspace, after in list(self._homes_after.items()):
+                if after <= now:
+                    del self._homes_after[workspace]
+            return list(self._homes_after)
+
+    def _home_turn(self, workspace: str) -> bool:
+        """Whether this worker may run the workspace's App Home batch now; if so, no other may for
+        `home_window` (the alarm drains again then, for the refreshes that come meanwhile)."""
+        if not self.home_window:
+            return True
         with self._lock:
             now = time.monotonic()
-            if now < self._homes_after:
-                return False
-            self._homes_after = now + self.home_window
-            return True
+            if self._homes_after.get(workspace, 0.0) > now:
+                return False  # another worker took it since
+            self._homes_after[workspace] = now + self.home_window
+        self._alarm.at(self.home_window)
+        return True
 
     def _let_go(self, effects: list[Claim]) -> bool:
         """Shutting down: claimed effects not started yet are let go, for another process to take now."""
@@ -239,21 +253,16 @@ class EffectRunner:
         effects after it. One claim per order, not per effect, keeps write transactions (SQLite's one writer
         lock, which acks need too) few. Row locks with SKIP LOCKED keep two processes from claiming the same
         one on PostgreSQL; SQLite's write lock serialises claims anyway. App Home refreshes only when no other
-        effect is due: all those due in the oldest one's workspace."""
+        effect is due: all those due in the oldest one's workspace, once a `home_window` per workspace."""
         now = self.clock()
         with everywhere(), session_scope(self.engine) as session:  # any workspace's: each runs in its own
             head = session.execute(_HEAD, {"now": now}).first()
-            if head is None and self._home_turn():
-                head = session.execute(_HOME_HEAD, {"now": now}).first()
-                if head is None:
-                    self._homes_after = 0.0  # none due: the turn is not used
+            if head is None:
+                head = session.execute(_HOME_HEAD, {"now": now, "closed": self._homes_closed()}).first()
+                if head is None or not self._home_turn(head.workspace):
                     return []
                 batch = [head, *session.execute(_HOMES, {"now": now, "workspace": head.workspace, "head": head.id})]
                 lease = self.lease  # one run for them all
-                if self.home_window:
-                    self._alarm.at(self.home_window)  # for the refreshes that come meanwhile
-            elif head is None:
-                return []
             else:
                 batch = [head] if head.kind in ASIDE else [head, *session.execute(
                     _REST, {"now": now, "order_id": head.order_id, "head": head.id})]
@@ -315,7 +324,7 @@ class EffectRunner:
         """Put an effect back until its call may be made: not a failed try, and no worker waits for it."""
         with session_scope(self.engine) as session:
             row = session.get(PendingEffect, effect.id, with_for_update=True)
-            if row.status != "pending":
+            if row.status != "pending" or row.claimed_by != self.name:  # done, or another process holds it now
                 return
             row.claimed_until = None
             row.not_before = self.clock() + timedelta(seconds=deferral.wait)
@@ -330,6 +339,8 @@ class EffectRunner:
             # locked: a nudge committed while it ran (below) is read, not overwritten
             row = session.get(PendingEffect, effect.id, with_for_update=True)
             if row.status != "pending":  # cancelled while it ran (the workspace uninstalled the app): it stays so
+                return
+            if row.claimed_by != self.name:  # it outlived its lease and another process runs it now: theirs to say
                 return
             # made due again while it ran (what it waited for is done: bot/effects/fetch.py): at once, no back-off
             nudged = isinstance(error, NotReady) and effect.due is not None and row.not_before > effect.due
