@@ -327,7 +327,9 @@ class Settings:
     effect_retry_seconds: float = 15.0
     effect_lease_seconds: float = 120.0
     effect_workers: int = 2
-    home_refresh_seconds: float = 2.0  # one App Home publish per viewer per this window, per process (0: none)
+    # one App Home publish per viewer per this window, per workspace and process; HOME_REFRESH_SECONDS is above 0,
+    # 0 here (sandbox/local.py) publishes at once, for tests
+    home_refresh_seconds: float = 2.0
     letterhead: Letterhead = Letterhead(Provider(name="Service Orders"))
     reminders: ReminderPolicy = ReminderPolicy()
     reminder_sweep_seconds: float = 60.0

@@ -173,7 +173,7 @@ def refresh_statistics(engine: Engine) -> None:
     """Let SQLite plan from the data it holds: ANALYZE gathers how many rows each index key has (sqlite_stat1).
     Without them SQLite guesses, and at 100,000 orders reads every open order for an App Home instead of the
     reader's clients' (bench/real_size.py). A write that holds the database for about half a second at that
-    size, so the bot runs it at start and every few hours. PostgreSQL's autovacuum keeps its own."""
+    size, so the bot runs it a minute after it starts and every few hours. PostgreSQL's autovacuum keeps its own."""
     if engine.dialect.name == "sqlite":
         with engine.begin() as connection:
             connection.exec_driver_sql("ANALYZE")

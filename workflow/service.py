@@ -184,7 +184,7 @@ class OrderService:
             client, site, lines = _draft_lines(session, actor, draft, now, self)
             # whoever may give the first level of approval is asked to review, among those the client or site
             # names (not the requester: they may not)
-            reviewers = [u for u in Router(session).narrow(client.code, site.code, asked, asked_for(first))
+            reviewers = [u for u in _reviewers(session, client.code, site.code, asked_for(first), asked)
                          if not self._separated(u, actor)]
 
             order = ServiceOrder(
@@ -901,10 +901,12 @@ def _grants(session: Session, actor: str, roles: frozenset[Role]) -> tuple[set[R
             sorted({user for user, role in rows if Role(role) in roles}))
 
 
-def _reviewers(session: Session, client: str, site: str, roles: frozenset[Role]) -> list[str]:
+def _reviewers(session: Session, client: str, site: str, roles: frozenset[Role],
+               holding: list[str] | None = None) -> list[str]:
     """Who is asked to review an order for this client and site: the holders of `roles` (those asked for its
-    first level of approval), narrowed to the people the client or site names (workflow/routing.py)."""
-    return Router(session).narrow(client, site, holders(session, roles), roles)
+    first level of approval; `holding`, when the caller has read them already), narrowed to the people the
+    client or site names (workflow/routing.py)."""
+    return Router(session).narrow(client, site, holders(session, roles) if holding is None else holding, roles)
 
 
 def _unique(users: list[str]) -> list[str]:
