@@ -333,7 +333,10 @@ class Gateway:
             effect.acted += once
         SLACK_CALLS.labels(method).inc()
         try:
-            return getattr(client, method.replace(".", "_"))(**kwargs).data  # type: ignore[no-any-return]
+            answer: dict[str, Any] = getattr(client, method.replace(".", "_"))(**kwargs).data
+            if effect is not None:
+                self.pacer.answered(current(), method, kwargs.get("channel"))
+            return answer
         except SlackApiError as error:
             failure = _typed(method, error)
             if effect is not None and error.response.status_code == 429:

@@ -8,8 +8,7 @@ The pacer keeps a token bucket per (workspace, method), per channel for chat.pos
 count a minute, so ten orders at once do not wait three seconds each for conversations.create, and it refills at
 that count a minute. A call that would go over is not made: it is `Deferred` by the seconds until a token is due.
 A call Slack answers 429 is deferred by its `Retry-After`, and so is every call of its method when the tier looks
-like what Slack refuses: our pace near it, or most of the method's recent calls refused (`hold`). The effect
-runner then puts
+like what Slack refuses: our pace near it, or several 429s in a row (`hold`). The effect runner then puts
 the effect back in the queue for that moment; no worker sleeps, and other methods and orders go on. A deferred
 call books its token (by its effect's id, the `ticket`), so a hundred deferred effects come back one slot apart
 and each finds its token waiting, rather than all at once to be deferred again.
@@ -21,7 +20,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -74,8 +72,7 @@ class Deferred(Exception):
 
 _EPSILON = 1e-9  # float noise in clock arithmetic must not cost a slot
 ROOMY = 0.5  # a 429 while more than this share of the burst is left is about the call, not the tier (`hold`)
-WINDOW = 10.0  # real seconds of calls and 429s a 429 is weighed against (`hold`)
-REFUSED = 0.5  # ... and the share of them refused that says the tier is spent after all
+IN_A_ROW = 4  # 429s in a row that say the tier is spent after all (`hold`): 1 in 120 when Slack refuses 30 % at random
 FORGET_EVERY = 1000  # buckets made between two sweeps of the idle ones
 BOOKING_KEPT = 60.0  # real seconds a booked token waits past its slot for its effect (another process may run it)
 
@@ -86,8 +83,7 @@ class _Bucket:
     at: float  # Slack time of the last refill
     held_until: float = 0.0  # real time before which nothing goes (a 429's Retry-After)
     booked: dict[int, tuple[float, int]] = field(default_factory=dict)  # ticket: when its tokens are due, how many
-    sent: deque[float] = field(default_factory=deque)  # real times of the calls let go, the last WINDOW seconds
-    refused: deque[float] = field(default_factory=deque)  # and of the 429s among them
+    refused: int = 0  # 429s in a row, since Slack last answered a call
 
 
 class Pacer:
@@ -132,12 +128,10 @@ class Pacer:
                     bucket.booked[ticket] = (due, left - 1)
                 else:
                     del bucket.booked[ticket]
-                self._sent(bucket, now)
                 return 0.0  # its token was taken when it was booked
             self._refill(bucket, PER_MINUTE[tier], now)
             if bucket.tokens >= 1 - _EPSILON:
                 bucket.tokens -= 1
-                self._sent(bucket, now)
                 return 0.0
             need = max(1, need)
             wait = (need - bucket.tokens) / rate / self.speed
@@ -149,12 +143,6 @@ class Pacer:
                         if due + BOOKING_KEPT < now:
                             del bucket.booked[stale]
             return wait
-
-    @staticmethod
-    def _sent(bucket: _Bucket, now: float) -> None:
-        bucket.sent.append(now)
-        while bucket.sent[0] < now - WINDOW:
-            bucket.sent.popleft()
 
     def _refill(self, bucket: _Bucket, burst: int, now: float) -> None:
         bucket.tokens = min(burst, bucket.tokens + (now * self.speed - bucket.at) * burst / 60 * REFILL)
@@ -174,30 +162,33 @@ class Pacer:
             if bucket.tokens >= PER_MINUTE[tier] - _EPSILON:
                 del self._buckets[key]
 
+    def answered(self, workspace: str, method: str, channel: object = None) -> None:
+        """Slack answered a call (not 429): the 429s in a row end."""
+        with self._lock:
+            if (bucket := self._buckets.get(self._key(workspace, method, channel))) is not None:
+                bucket.refused = 0
+
     def hold(self, workspace: str, method: str, channel: object, seconds: float) -> bool:
         """Slack answered a call 429, to ask again in `seconds` (its Retry-After); the refused call's token comes
         back (Slack did not count it). The whole method waits those seconds (True) when the tier looks like what
-        Slack refuses: our own pace has used half the burst or more, or Slack refused most of the method's calls
-        of the last WINDOW seconds (another process spending the same tier). Otherwise Slack refused that call
-        for a reason of its own (busy): that call waits and the method goes on (False). Either way the bucket
-        keeps its tokens and bookings: a 429 says when to ask again, not how many calls are left."""
+        Slack refuses: our own pace has used half the burst or more, or Slack has refused IN_A_ROW of its calls in
+        a row (another process spending the same tier). Otherwise Slack refused that call for a reason of its
+        own (busy): that call waits and the method goes on (False). Either way the bucket keeps its tokens and
+        bookings: a 429 says when to ask again, not how many calls are left."""
         now = self._clock()
         tier = TIERS.get(method)
         with self._lock:
             key = self._key(workspace, method, channel)
             bucket = self._buckets.setdefault(key, _Bucket(tokens=PER_MINUTE[tier] if tier else 0.0,
                                                            at=now * self.speed))
-            bucket.refused.append(now)
-            for times in (bucket.sent, bucket.refused):
-                while times and times[0] < now - WINDOW:
-                    times.popleft()
-            most_refused = len(bucket.refused) >= 3 and len(bucket.refused) > REFUSED * len(bucket.sent)
+            bucket.refused += 1
+            spent_elsewhere = bucket.refused >= IN_A_ROW
             if tier is not None:
                 burst = PER_MINUTE[tier]
                 if bucket.held_until <= now:  # refilled to now, as `take` does
                     self._refill(bucket, burst, now)
                 bucket.tokens = min(burst, bucket.tokens + 1)
-                if bucket.tokens > burst * ROOMY and not most_refused:
+                if bucket.tokens > burst * ROOMY and not spent_elsewhere:
                     return False
             bucket.held_until = max(bucket.held_until, now + seconds)
             return True
