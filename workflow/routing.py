@@ -108,7 +108,7 @@ def seen_by(user: str, roles: Iterable[Role]) -> ColumnElement[bool]:
 
 def seen_parts(user: str, roles: Iterable[Role]) -> list[ColumnElement[bool]]:
     """`seen_by` as parts no order is in twice (none: no order), each led by a condition one index serves
-    (the requester, the site, the client naming them, a client naming nobody): a count made part by part reads
+    (the site, the client naming them, a client naming nobody, the requester): a count made part by part reads
     only the orders routed to the reader, where the whole condition, an OR, leaves the database to read every
     order in the states counted."""
     roles = frozenset(roles)
@@ -117,7 +117,9 @@ def seen_parts(user: str, roles: Iterable[Role]) -> list[ColumnElement[bool]]:
     routed = [role for role in ROUTED_ROLES if role in roles]
     if not routed:
         return []
-    ways = [ServiceOrder.requester_id == user, *(way for role in routed for way in _open_to(user, role))]
+    # the orders they requested last: the few left out of the others, so the others (the many) read no
+    # requester and their indexes cover them
+    ways = [*(way for role in routed for way in _open_to(user, role)), ServiceOrder.requester_id == user]
     return [and_(way, *(~earlier for earlier in ways[:n])) for n, way in enumerate(ways)]
 
 
