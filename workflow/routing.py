@@ -117,10 +117,15 @@ def seen_parts(user: str, roles: Iterable[Role]) -> list[ColumnElement[bool]]:
     routed = [role for role in ROUTED_ROLES if role in roles]
     if not routed:
         return []
-    # the orders they requested last: the few left out of the others, so the others (the many) read no
-    # requester and their indexes cover them
-    ways = [*(way for role in routed for way in _open_to(user, role)), ServiceOrder.requester_id == user]
-    return [and_(way, *(~earlier for earlier in ways[:n])) for n, way in enumerate(ways)]
+    # one role's ways hold no order twice (by site, by client at a site naming nobody, by a client naming
+    # nobody); each leaves out the earlier roles' only, and the orders they requested come last, leaving out
+    # all: the many orders of the first ways are read with no other condition than their own, in their index
+    parts: list[ColumnElement[bool]] = []
+    earlier: list[ColumnElement[bool]] = []
+    for ways in [*(_open_to(user, role) for role in routed), [ServiceOrder.requester_id == user]]:
+        parts += [and_(way, *(~before for before in earlier)) for way in ways]
+        earlier += ways
+    return parts
 
 
 def _open_to(user: str, role: Role) -> list[ColumnElement[bool]]:
