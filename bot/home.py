@@ -24,7 +24,7 @@ from i18n import N_, Language
 from i18n.domain import BUTTONS, ROLES, state
 from workflow.amounts import Amounts, current_amounts
 from workflow.clock import aware
-from workflow.overview import Listing, OrderLine, Page, counts_by_state, listing
+from workflow.overview import Listing, OrderLine, Page, listing, tally
 from workflow.service import roles_of
 from workflow.sla import COMPLETION_DAYS, ByPriority
 from workflow.transitions import available, may
@@ -135,9 +135,12 @@ def render_home(engine: Engine, user_id: str, now: datetime, timezone: str, *, p
     today = now.astimezone(ZoneInfo(timezone)).date()
     with Session(engine) as session:
         roles = roles_of(session, user_id)
-        sections = [(which, listing(session, which, user_id, today, limit=PER_SECTION, roles=roles, days=days))
-                    for which in home_sections(roles)]
-        counts = counts_by_state(session, user_id, roles) if sees_counts(roles) else None
+        # who keeps the whole workload in view gets its counts in one pass, their sections' totals with them
+        counted = tally(session, user_id, roles, today) if sees_counts(roles) else None
+        totals = counted.totals if counted else {}
+        sections = [(which, listing(session, which, user_id, today, limit=PER_SECTION, roles=roles, days=days,
+                                    total=totals.get(which))) for which in home_sections(roles)]
+        counts = counted.by_state if counted else None
         figures = current_amounts(session, [line.id for _, page in sections for line in page.lines], currency,
                                   tax_rate)
     return home_view(reader_language(engine, user_id, provider_locale), roles, sections, counts, now, today,

@@ -114,7 +114,9 @@ class ServiceOrder(Scoped, table=True):
     # a unique index, not a constraint: SQLite adds it in place (a constraint would rebuild the table)
     __table_args__ = (Index("uq_service_order_number", "workspace", "number", unique=True),
                       Index("ix_service_order_state_created", "workspace", "state", "created_at"),
-                      Index("ix_service_order_state_scheduled", "workspace", "state", "scheduled_date"),
+                      # with the approval role: App Home's counts of every order (an admin's) read this index alone
+                      Index("ix_service_order_state_scheduled_role", "workspace", "state", "scheduled_date",
+                            "approval_role"),
                       # the approval reminders' sweep: orders pending approval, by when this round began
                       Index("ix_service_order_state_pending", "workspace", "state", "pending_since"),
                       # the archive sweep: closed orders whose channel is not archived yet, by when they closed
@@ -123,9 +125,12 @@ class ServiceOrder(Scoped, table=True):
                       # and per priority (SLAs by priority: workflow/sla.py)
                       Index("ix_service_order_state_priority_pending", "workspace", "state", "priority",
                             "pending_since"),
-                      # the orders routed to a person (workflow/routing.seen_by): by client, by site
-                      Index("ix_service_order_client_state", "workspace", "client_code", "state", "site_code"),
-                      Index("ix_service_order_site", "workspace", "site_code"),
+                      # the orders routed to a person (workflow/routing.seen_by): by client, by site; with what
+                      # App Home counts of them (workflow/overview.tally), so its one pass reads the index alone
+                      Index("ix_service_order_routed_client", "workspace", "client_code", "state", "site_code",
+                            "approval_role", "scheduled_date"),
+                      Index("ix_service_order_routed_site", "workspace", "site_code", "state", "approval_role",
+                            "scheduled_date"),
                       # a bulk import's idempotency key: a re-run finds the orders it made (NULLs repeat freely)
                       Index("uq_service_order_external_ref", "workspace", "external_ref", unique=True))
     id: int | None = Field(default=None, primary_key=True)

@@ -14,8 +14,8 @@ from tests.conftest import COORDINATOR, OUTSIDER, REQUESTER, SUPERVISOR, WORKER,
 from tests.test_end_to_end import PEOPLE
 from tests.test_workflow import draft
 from workflow.inputs import Approval
-from workflow.overview import Listing, counts_by_state, is_overdue, listing
-from workflow.service import OrderService
+from workflow.overview import Listing, counts_by_state, is_overdue, listing, tally
+from workflow.service import OrderService, roles_of
 from workflow.vocabulary import Action, State
 
 NOW = datetime.now(UTC)
@@ -70,6 +70,21 @@ def answer(ws: LocalWorkspace, user: str, text: str) -> dict:
     assert ws.slack.command(user, "/order", text=text).status == 200
     ws.wait(lambda: len(ws.fake.ephemerals) > before, f"the answer to /order {text}")
     return ws.fake.ephemerals[-1]
+
+
+def test_app_homes_tally_counts_what_the_listings_count(seeded) -> None:  # type: ignore[no-untyped-def]
+    """The one pass App Home makes (workflow/overview.tally) says what the listings and counts by state say."""
+    seed_orders(seeded, pending=3, approved=2, overdue=2)
+    with Session(seeded) as session:
+        for person in (COORDINATOR, SUPERVISOR):
+            roles = roles_of(session, person)
+            counted = tally(session, person, roles, TODAY)
+            assert counted.by_state == counts_by_state(session, person, roles)
+            assert counted.totals == {which: listing(session, which, person, TODAY, roles=roles).total
+                                      for which in (Listing.PENDING, Listing.OVERDUE)}
+            assert counted.totals == {Listing.PENDING: 3, Listing.OVERDUE: 2} and counted.by_state[State.APPROVED] == 4
+            given = listing(session, Listing.PENDING, person, TODAY, roles=roles, total=counted.totals[Listing.PENDING])
+            assert given == listing(session, Listing.PENDING, person, TODAY, roles=roles)
 
 
 def test_order_list_pages_through_pending_orders(ws: LocalWorkspace) -> None:

@@ -108,7 +108,7 @@ def seen_by(user: str, roles: Iterable[Role]) -> ColumnElement[bool]:
 
 def seen_parts(user: str, roles: Iterable[Role]) -> list[ColumnElement[bool]]:
     """`seen_by` as parts no order is in twice (none: no order), each led by a condition one index serves
-    (the requester, the site, the client naming them, a client naming nobody): a count made part by part reads
+    (the site, the client naming them, a client naming nobody, the requester): a count made part by part reads
     only the orders routed to the reader, where the whole condition, an OR, leaves the database to read every
     order in the states counted."""
     roles = frozenset(roles)
@@ -117,8 +117,15 @@ def seen_parts(user: str, roles: Iterable[Role]) -> list[ColumnElement[bool]]:
     routed = [role for role in ROUTED_ROLES if role in roles]
     if not routed:
         return []
-    ways = [ServiceOrder.requester_id == user, *(way for role in routed for way in _open_to(user, role))]
-    return [and_(way, *(~earlier for earlier in ways[:n])) for n, way in enumerate(ways)]
+    # one role's ways hold no order twice (by site, by client at a site naming nobody, by a client naming
+    # nobody); each leaves out the earlier roles' only, and the orders they requested come last, leaving out
+    # all: the many orders of the first ways are read with no other condition than their own, in their index
+    parts: list[ColumnElement[bool]] = []
+    earlier: list[ColumnElement[bool]] = []
+    for ways in [*(_open_to(user, role) for role in routed), [ServiceOrder.requester_id == user]]:
+        parts += [and_(way, *(~before for before in earlier)) for way in ways]
+        earlier += ways
+    return parts
 
 
 def _open_to(user: str, role: Role) -> list[ColumnElement[bool]]:
