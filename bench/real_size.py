@@ -47,8 +47,8 @@ from urllib.parse import urlsplit
 
 from ack_latency import PEOPLE, REQUESTER, Client, Payload, PayloadRecorder, seed  # bench/, beside this script
 from sqlalchemy import Engine, insert, text
-from sqlmodel import SQLModel
 from stats import Stats
+from tracking import fresh_database  # bench/, beside this script
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: sandbox/ is not installed
 
@@ -56,7 +56,7 @@ from bot.home import render_home
 from bot.server import EVENTS_PATH
 from sandbox.local import SIGNING_SECRET, TEAM, LocalWorkspace
 from sandbox.slackfake.inbound import InboundResult
-from storage.db import init_db, make_engine, refresh_statistics
+from storage.db import make_engine, refresh_statistics
 from storage.models import RoleGrant, Routing
 from storage.scope import serving
 from workflow.catalog import import_csv
@@ -129,16 +129,6 @@ def write_catalog(path: Path, size: CatalogSize, rng: random.Random) -> None:
 
 
 # --- the databases --------------------------------------------------------------------------------------
-
-
-def open_database(url: str | None, path: Path) -> Engine:
-    engine = make_engine(url or f"sqlite:///{path}")
-    if url:
-        SQLModel.metadata.drop_all(engine)
-        with engine.begin() as connection:
-            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    init_db(engine)
-    return engine
 
 
 def route(engine: Engine, orders: list[dict[str, Any]], clients: int, home_open: int) -> dict[str, int]:
@@ -284,7 +274,7 @@ def measure_home(engine: Engine, user: str, open_orders: int, samples: int, warm
 def phase(url: str | None, tmp: Path, name: str, size: CatalogSize, orders: int, args: argparse.Namespace,
           ) -> tuple[Typeahead, dict[str, Home]]:
     """One database: the catalog, the orders and their routing; then typeahead through the bot and App Home."""
-    engine = open_database(url, tmp / f"{name}.db")
+    engine = fresh_database(url, tmp / f"{name}.db")
     catalog = tmp / f"{name}.csv"
     write_catalog(catalog, size, random.Random(19))
     start = time.perf_counter()

@@ -57,13 +57,19 @@ PRIORITY_MIX = ("normal", "high", "normal", "low", "normal", "urgent", "normal",
 TIMEZONE = "Europe/Madrid"
 
 
-def database(url: str | None, path: Path) -> Engine:
+def fresh_database(url: str | None, path: Path) -> Engine:
+    """The database at `url` with our tables dropped and made again (SQLite at `path` without one)."""
     engine = make_engine(url or f"sqlite:///{path}")
     if url:
         SQLModel.metadata.drop_all(engine)
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     init_db(engine)
+    return engine
+
+
+def database(url: str | None, path: Path) -> Engine:
+    engine = fresh_database(url, path)
     import_csv(engine, CATALOG)
     return engine
 
