@@ -100,8 +100,33 @@ def _safe(url: str) -> str:
     return f"{scheme}://…@{rest.split('@', 1)[1]}"
 
 
-def _run(args: argparse.Namespace) -> int:
+def _started(settings: Any) -> tuple[Any, Engine] | None:
+    """The bot built from `settings`, with its database migrated and its background work started (the effects,
+    the reminder sweep, SQLite's statistics) when this process runs effects; None on Ctrl-C meanwhile."""
     from bot.app import build_bot
+
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    try:
+        bot = build_bot(settings, engine)  # asks Slack who the token is, waiting up to SLACK_STARTUP_WAIT_SECONDS
+    except KeyboardInterrupt:  # Ctrl-C while waiting for Slack
+        return None
+    from pdf.print_fonts import load as load_fonts
+
+    load_fonts()  # parsed once now (~170 ms) rather than during the first PDF upload
+    # what start-up built (modules, mappings, fonts) stays out of every full garbage collection, which
+    # stops all threads, acks included, while it runs
+    gc.freeze()
+    if bot.ctx.effects.drains:
+        bot.start_background(settings.effect_retry_seconds, settings.reminder_sweep_seconds, settings.reminders)
+    else:  # its background work is the worker's, which runs the same timers
+        logging.getLogger("bot.effects").info(
+            "EFFECT_WORKERS=0: this process serves requests only; `service-orders effects work` runs the Slack "
+            "calls its steps owe, the reminders and the statistics")
+    return bot, engine
+
+
+def _run(args: argparse.Namespace) -> int:
     from bot.logs import configure
     from bot.settings import Settings
 
@@ -109,19 +134,9 @@ def _run(args: argparse.Namespace) -> int:
     configure(settings.log_format)
     if args.http:
         _check_listening_address(args.host, args.port)
-    engine = make_engine(settings.database_url)
-    init_db(engine)
-    try:
-        bot = build_bot(settings, engine)  # asks Slack who the token is, waiting up to SLACK_STARTUP_WAIT_SECONDS
-    except KeyboardInterrupt:  # Ctrl-C while waiting for Slack
+    if (started := _started(settings)) is None:
         return 130
-    from pdf.print_fonts import load as load_fonts
-
-    load_fonts()  # parsed once now (~170 ms) rather than during the first PDF upload
-    # what start-up built (modules, mappings, fonts) stays out of every full garbage collection, which
-    # stops all threads, acks included, while it runs
-    gc.freeze()
-    bot.start_background(settings.effect_retry_seconds, settings.reminder_sweep_seconds, settings.reminders)
+    bot, engine = started
     from bot.shutdown import Shutdown
 
     shutdown = Shutdown(settings.shutdown_seconds)
@@ -167,6 +182,69 @@ def _run(args: argparse.Namespace) -> int:
 
 def _interrupt() -> None:
     raise KeyboardInterrupt
+
+
+def _work(args: argparse.Namespace) -> int:
+    """`effects work`: the Slack calls that steps owe, the reminders and SQLite's statistics, in a process that
+    serves no Slack requests (beside `run` processes with EFFECT_WORKERS=0, whose acks then never share a CPU,
+    a garbage collection or SQLite's write lock with this work)."""
+    import dataclasses
+
+    from bot.effects import WORKERS
+    from bot.effects.wake import Listener
+    from bot.logs import configure
+    from bot.settings import Settings
+    from bot.shutdown import Shutdown
+
+    settings = Settings.from_env()
+    settings = dataclasses.replace(settings, effect_workers=settings.effect_workers or WORKERS)
+    configure(settings.log_format)
+    if args.port is not None:
+        _check_listening_address(args.host, args.port)
+    if (started := _started(settings)) is None:
+        return 130
+    bot, engine = started
+    runner = bot.ctx.effects
+    listener = Listener(engine, runner.kick, runner.due, settings.effect_poll_seconds)
+    stopping = threading.Event()
+    shutdown = Shutdown(settings.shutdown_seconds)
+    shutdown.install(stopping.set)
+    web = _serve_health(args, engine, settings.metrics) if args.port is not None else None
+    listener.start()
+    lang: Language = args.lang
+    if engine.dialect.name == "postgresql":
+        print(lang._("Running the Slack calls steps owe, {workers} at a time, woken by PostgreSQL's NOTIFY").format(
+            workers=settings.effect_workers), flush=True)
+    else:
+        print(lang._("Running the Slack calls steps owe, {workers} at a time, looking for due ones every {seconds} "
+                     "s").format(workers=settings.effect_workers, seconds=lang.number(settings.effect_poll_seconds)),
+              flush=True)
+    try:
+        while not stopping.wait(1.0):  # a timeout, so the signal's handler runs in this (the main) thread
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.stop()
+        if web is not None:
+            web.shutdown(shutdown.left())
+        _stop(bot, shutdown)
+    return 0
+
+
+def _serve_health(args: argparse.Namespace, engine: Engine, metrics: Any) -> Any:
+    """`effects work --port`: /healthz and /metrics (as METRICS allows), in a thread of its own."""
+    from bot.server import WebServer, health_app
+
+    try:
+        server = WebServer(health_app(engine, metrics), host=args.host, port=args.port)
+    except OSError as error:
+        raise CliError(N_("cannot listen on {host}:{port} ({reason})"), host=args.host, port=args.port,
+                       reason=error.strerror) from None
+    threading.Thread(target=server.run, name="web", daemon=True).start()
+    print(args.lang._("Serving /healthz and /metrics on {url}").format(url=f"http://{args.host}:{server.port}/"),
+          flush=True)
+    return server
 
 
 def _stop(bot: Any, shutdown: Any) -> None:
@@ -636,7 +714,8 @@ def parser(lang: Language | None = None) -> argparse.ArgumentParser:
     check.add_argument("file")
     check.set_defaults(func=_verify)
 
-    effects = sub.add_parser("effects", help=_("the Slack calls steps still owe: list them, retry failed ones"))
+    effects = sub.add_parser("effects", help=_(
+        "the Slack calls steps still owe: list them, retry failed ones, run them"))
     effects_sub = effects.add_subparsers(dest="effects_command", required=True)
     listing = effects_sub.add_parser("list", help=_("pending and failed effects, with their last error"),
                                   parents=[team])
@@ -644,6 +723,13 @@ def parser(lang: Language | None = None) -> argparse.ArgumentParser:
     again = effects_sub.add_parser("retry", help=_("try failed effects again (all, or the ids given)"), parents=[team])
     again.add_argument("id", nargs="*", type=_whole(lang, _("effect id")))
     effects.set_defaults(func=_effects)
+    work = effects_sub.add_parser("work", help=_(
+        "run the Slack calls steps owe, the reminders and the statistics, beside `run` processes with "
+        "EFFECT_WORKERS=0 (their acks then never wait for this work)"))
+    work.add_argument("--port", type=_whole(lang, _("port"), most=65535),
+                      help=_("serve /healthz and /metrics on this port (default: none)"))
+    work.add_argument("--host", default="0.0.0.0")
+    work.set_defaults(func=_work)
 
     export_help = _("write one CSV row per order (state, dates, people, totals, versions). The header and the "
                     "states are in LOCALE's language; the values stay machine-readable in every language (ISO "

@@ -157,6 +157,20 @@ def web_app(bot: Bot, engine: Engine, metrics: Access = Access.LOOPBACK) -> WSGI
     return application
 
 
+def health_app(engine: Engine, metrics: Access = Access.LOOPBACK) -> WSGIApp:
+    """`service-orders effects work --port`: the health check and the metrics, nothing of Slack's."""
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            return _health(engine, start_response)
+        if path == "/metrics":
+            return _metrics(engine, metrics, environ, start_response)
+        return _reply(start_response, "404 Not Found", {"error": "not_found"})
+
+    return application
+
+
 def wsgi_app(bot: Bot, engine: Engine, signing_secret: str, metrics: Access = Access.LOOPBACK) -> WSGIApp:
     """HTTP mode: Slack's requests at EVENTS_PATH; every other path as Socket Mode's web listener serves it."""
     verifier = SignatureVerifier(signing_secret)

@@ -108,14 +108,14 @@ def _positive(env: Mapping[str, str], name: str, default: float, refusal: str, m
     return float(value)
 
 
-def _count(env: Mapping[str, str], name: str, default: int, most: int) -> int:
+def _count(env: Mapping[str, str], name: str, default: int, most: int, least: int = 1) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    value = parse_id(raw, most=most)
+    value = parse_id(raw, least=least, most=most)
     if value is None:
-        raise SettingsError(N_("{name} must be a whole number from 1 to {most}, not {value}"), name=name, most=most,
-                            value=repr(raw[:40]))
+        raise SettingsError(N_("{name} must be a whole number from {least} to {most}, not {value}"), name=name,
+                            least=least, most=most, value=repr(raw[:40]))
     return value
 
 
@@ -326,7 +326,8 @@ class Settings:
     private_channels: bool = True
     effect_retry_seconds: float = 15.0
     effect_lease_seconds: float = 120.0
-    effect_workers: int = 2
+    effect_workers: int = 2  # 0: this process queues effects, `service-orders effects work` runs them
+    effect_poll_seconds: float = 0.25  # how often `effects work` looks for due effects on SQLite (no NOTIFY there)
     # one App Home publish per viewer per this window, per workspace and process; HOME_REFRESH_SECONDS is above 0,
     # 0 here (sandbox/local.py) publishes at once, for tests
     home_refresh_seconds: float = 2.0
@@ -371,7 +372,8 @@ class Settings:
             private_channels=_flag(env, "ORDER_CHANNELS_PRIVATE", True),
             effect_retry_seconds=_seconds(env, "EFFECT_RETRY_SECONDS", 15.0),
             effect_lease_seconds=_seconds(env, "EFFECT_LEASE_SECONDS", 120.0),
-            effect_workers=_count(env, "EFFECT_WORKERS", 2, most=32),
+            effect_workers=_count(env, "EFFECT_WORKERS", 2, most=32, least=0),
+            effect_poll_seconds=_seconds(env, "EFFECT_POLL_SECONDS", 0.25, most=60),
             home_refresh_seconds=_seconds(env, "HOME_REFRESH_SECONDS", 2.0, most=60),
             letterhead=(letterhead := _letterhead(env)),
             reminders=_reminders(env, letterhead.provider.timezone),

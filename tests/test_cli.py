@@ -656,10 +656,12 @@ BAD_SETTINGS = [
     ({"SLACK_API_URL": "http://127.0.0.1:99999/api/"}, "not 'http://127.0.0.1:99999/api/'"),
     ({"SLACK_API_URL": "http://127.0.0.1:port/api/"}, "not 'http://127.0.0.1:port/api/'"),
     ({"SLACK_API_URL": "http://127.0.0.1 /api/"}, "not 'http://127.0.0.1 /api/'"),
-    ({"EFFECT_WORKERS": "１２"}, "EFFECT_WORKERS must be a whole number from 1 to 32, not '１２'"),
+    ({"EFFECT_WORKERS": "１２"}, "EFFECT_WORKERS must be a whole number from 0 to 32, not '１２'"),
     ({"HOME_REFRESH_SECONDS": "0"}, "HOME_REFRESH_SECONDS must be a number of seconds above 0 and at most 60, not '0'"),
     ({"HOME_REFRESH_SECONDS": "61"}, "HOME_REFRESH_SECONDS must be a number of seconds above 0 and at most 60"),
-    ({"EFFECT_WORKERS": "1" + "0" * 30}, "EFFECT_WORKERS must be a whole number from 1 to 32"),
+    ({"EFFECT_WORKERS": "1" + "0" * 30}, "EFFECT_WORKERS must be a whole number from 0 to 32"),
+    ({"EFFECT_POLL_SECONDS": "0"}, "EFFECT_POLL_SECONDS must be a number of seconds above 0 and at most 60, not '0'"),
+    ({"EFFECT_POLL_SECONDS": "soon"}, "EFFECT_POLL_SECONDS must be a number of seconds above 0 and at most 60"),
     ({"EFFECT_RETRY_SECONDS": "nan"}, "EFFECT_RETRY_SECONDS must be a number of seconds above 0 and at most 86400, "
                                       "not 'nan'"),
     ({"EFFECT_RETRY_SECONDS": "inf"}, "EFFECT_RETRY_SECONDS must be a number of seconds above 0 and at most 86400"),
@@ -749,3 +751,19 @@ def test_run_on_a_port_in_use_is_one_line(env: dict[str, str]) -> None:
         result = cli("run", "--http", "--host", "127.0.0.1", "--port", str(port), env={
             **env, "SLACK_BOT_TOKEN": fake.bot_token, "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": fake.api_url})
     one_line_refusal(result, f"cannot listen on 127.0.0.1:{port} (Address already in use)")
+
+
+@pytest.mark.parametrize(("settings", "args", "answer"), [
+    ({"SLACK_BOT_TOKEN": ""}, [], "missing setting(s): SLACK_BOT_TOKEN (see the README's settings table)"),
+    ({"EFFECT_POLL_SECONDS": "-1"}, [], "EFFECT_POLL_SECONDS must be a number of seconds above 0 and at most 60"),
+    ({"EFFECT_WORKERS": "33"}, [], "EFFECT_WORKERS must be a whole number from 0 to 32, not '33'"),
+    ({}, ["--host", "192.0.2.1", "--port", "3000"], "192.0.2.1"),
+])
+def test_effects_work_refuses_bad_settings_in_one_line(settings: dict[str, str], args: list[str], answer: str,
+                                                       tmp_path: Path, env: dict[str, str]) -> None:
+    """`effects work` reads the settings `run` reads: the same one-line refusals, before the database is made."""
+    env = {**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'orders.db'}", "SLACK_BOT_TOKEN": "xoxb-1",
+           "SLACK_SIGNING_SECRET": "s", **settings}
+    result = cli("effects", "work", *args, env=env)
+    one_line_refusal(result, answer)
+    assert not (tmp_path / "orders.db").exists()

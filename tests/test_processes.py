@@ -230,3 +230,79 @@ def test_background_work_runs_below_the_request_threads(seeded) -> None:  # type
             process.send_signal(signal.SIGTERM)
             output = process.communicate(timeout=30)[0]
         assert process.returncode == 0, output
+
+
+def start_worker(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    """`service-orders effects work --port N` in a process of its own, once it answers its health check."""
+    port = free_port()
+    process = subprocess.Popen([CLI, "effects", "work", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return process, port
+
+
+def stopped(process: subprocess.Popen) -> str:
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0, output
+    return output
+
+
+def test_a_process_without_effect_workers_leaves_its_effects_to_effects_work(seeded) -> None:  # type: ignore[no-untyped-def]
+    """EFFECT_WORKERS=0 serves requests only; `service-orders effects work` runs every Slack call steps owe,
+    woken by the serving process (PostgreSQL's NOTIFY, or its look every EFFECT_POLL_SECONDS on SQLite), not
+    by its retry pass, which is an hour apart here."""
+    with workspace() as fake:
+        # no timer of the worker's drains before a minute is out: the retry pass, and the App Home window (the
+        # runner drains again when it ends); so a step's effects run within seconds only if the step wakes it
+        env = bot_env(fake, database_url(seeded), EFFECT_WORKERS="0", EFFECT_RETRY_SECONDS="3600",
+                      HOME_REFRESH_SECONDS="60")
+        web, port = start_bot(env)
+        worker = None
+        try:
+            soon = datetime.now(UTC).date() + timedelta(3)
+            order = OrderService(seeded).submit(REQUESTER, draft(requested_date=soon))
+            driver = SlackDriver(f"http://127.0.0.1:{port}/slack/events", SECRET, fake)
+            assert driver.command(REQUESTER, "/order").status == 200
+            assert fake.wait_for(lambda: fake.open_view_ids(REQUESTER), timeout=10)  # its requests are served
+            time.sleep(1.5)
+            assert fake.calls_to("conversations.create") == []  # and its effects are not run
+            worker, worker_port = start_worker(env)
+            health = urllib.request.urlopen(f"http://127.0.0.1:{worker_port}/healthz", timeout=5)
+            assert json.load(health) == {"ok": True, "database": "reachable"}
+
+            def card() -> object:
+                with Session(seeded) as session:
+                    row = session.get(type(order), order.id)
+                    return row if row.card_ts else None
+
+            assert fake.wait_for(lambda: card() is not None, timeout=20)
+            shown = card()
+            # a step through the serving process: the worker is woken for its effects (the PDF of version 1)
+            assert driver.click(SUPERVISOR, shown.channel_id, shown.card_ts, "order_approve").status == 200  # type: ignore[attr-defined]
+            assert fake.wait_for(lambda: fake.open_view_ids(SUPERVISOR), timeout=10)
+            view = fake.views[fake.open_view_ids(SUPERVISOR)[-1]]
+            answer = driver.submit(SUPERVISOR, view, {"field_workers": {"field_workers": users([WORKER])},
+                                                      "scheduled_date": {"scheduled_date": date_value(SOON)}})
+            assert answer.status == 200 and answer.text == "", answer.text
+            assert fake.wait_for(lambda: any(f.name == "SO-000001-v1.pdf" for f in fake.files.values()), timeout=20)
+
+            def effects() -> list[PendingEffect]:
+                with Session(seeded) as session:
+                    return list(session.exec(select(PendingEffect)))
+
+            assert fake.wait_for(lambda: {e.status for e in effects() if e.kind != "home"} == {"done"},
+                                 timeout=20), effects()
+            assert {(e.claimed_by or "").rsplit(":", 1)[-1] for e in effects() if e.status == "done"} == {
+                str(worker.pid)}
+        finally:
+            output = stopped(web)
+            if worker is not None:
+                worked = stopped(worker)
+                assert "Running the Slack calls steps owe, 2 at a time" in worked, worked
+        assert "EFFECT_WORKERS=0: this process serves requests only" in output, output

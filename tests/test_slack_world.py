@@ -249,7 +249,7 @@ def test_a_call_slack_is_slow_to_answer_holds_up_its_own_order_only(ws: Clocked)
     assert order_channels(ws, 1) == [ws.order(1).channel_id]
 
 
-@pytest.mark.parametrize("value, workers", [("", 2), ("1", 1), ("32", 32), ("0", None), ("33", None),
+@pytest.mark.parametrize("value, workers", [("", 2), ("1", 1), ("32", 32), ("0", 0), ("00", 0), ("33", None),
                                             ("2.5", None), ("four", None), ("-1", None)])
 def test_effect_workers_setting(value: str, workers: int | None) -> None:
     from bot.settings import Settings, SettingsError
@@ -260,4 +260,4 @@ def test_effect_workers_setting(value: str, workers: int | None) -> None:
         return
     with pytest.raises(SettingsError) as refused:
         Settings.from_env(env)
-    assert str(refused.value) == f"EFFECT_WORKERS must be a whole number from 1 to 32, not '{value}'"
+    assert str(refused.value) == f"EFFECT_WORKERS must be a whole number from 0 to 32, not '{value}'"

@@ -32,6 +32,7 @@ from sqlmodel import Session, select
 
 from bot.effects import archive, card, channel, fetch, home, invite, kick, message, notify, pdf, reminder, signing
 from bot.effects.base import MAX_ATTEMPTS, Claim, Effects, NotReady, Record
+from bot.effects.wake import notify as notify_worker
 from bot.gateway import CHANNEL_GONE, Gateway, SlackError
 from bot.pacing import Deferred
 from bot.signing_links import Links
@@ -85,6 +86,7 @@ _earlier = aliased(PendingEffect)
 HOME = literal_column(f"'{EffectKind.HOME.value}'")  # refreshes wait for the chain (_HOME_HEAD), not in it
 _DUE = and_(PendingEffect.status == PENDING, PendingEffect.not_before <= bindparam("now"),
             or_(PendingEffect.claimed_until.is_(None), PendingEffect.claimed_until < bindparam("now")))
+_ANY_DUE = select(PendingEffect.id).where(_DUE).limit(1)
 _HEAD = (select(*_COLUMNS).where(_DUE, PendingEffect.kind != HOME, or_(PendingEffect.kind.in_(ASIDE), ~exists().where(
     _earlier.order_id == PendingEffect.order_id, _earlier.status == PENDING, _earlier.id < PendingEffect.id,
     _earlier.kind.not_in(ASIDE)))).order_by(PendingEffect.id).limit(1).with_for_update(skip_locked=True))
@@ -127,9 +129,10 @@ class EffectRunner:
         self.lease = lease  # how long a claim holds: a process that died lets go of its effects after it
         self.name = f"{socket.gethostname()}:{os.getpid()}"[:64]  # who holds a claim, for people reading the table
         # Several workers, each draining other orders: a call Slack is slow to answer, or that slack_sdk is
-        # waiting to retry (Retry-After), holds up one order, not every order this process has.
+        # waiting to retry (Retry-After), holds up one order, not every order this process has. None: this
+        # process runs no effects (EFFECT_WORKERS=0); a kick wakes `service-orders effects work` (bot/effects/wake.py)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="effects",
-                                            initializer=lower_priority)
+                                            initializer=lower_priority) if workers else None
         self._lock = threading.Lock()
         self._waiting = False  # a pass is submitted and has not started yet
         self._running = 0
@@ -147,6 +150,9 @@ class EffectRunner:
     def kick(self) -> None:
         """Ask for a drain pass soon; many kicks while one is waiting to start make one pass. Each pass that
         finds work kicks again, so passes spread over the idle workers while there is work for them."""
+        if self._executor is None:
+            notify_worker(self.engine)
+            return
         with self._lock:  # submitted under the lock: stop() cannot shut the executor between the check and it
             if self._waiting or self._stopping.is_set():
                 return
@@ -171,9 +177,20 @@ class EffectRunner:
     def wait_idle(self, timeout: float = 10.0) -> bool:
         return self._idle.wait(timeout)
 
+    @property
+    def drains(self) -> bool:
+        """Whether this process runs effects (EFFECT_WORKERS above 0)."""
+        return self._executor is not None
+
+    def due(self) -> bool:
+        """Whether some effect is due now: a read, no claim (SQLite's worker looks with it, bot/effects/wake.py)."""
+        with everywhere(), Session(self.engine) as session:
+            return session.execute(_ANY_DUE, {"now": self.clock()}).first() is not None
+
     def shutdown(self) -> None:
         self._alarm.cancel()
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
 
     def stop(self, deadline: float) -> bool:
         """Stop draining: each worker finishes the effect it is running and releases the rest of its claim,
@@ -182,7 +199,8 @@ class EffectRunner:
         self._alarm.cancel()
         with self._lock:
             self._stopping.set()
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
             if self._waiting:  # a pass cancelled before it started
                 self._waiting = False
                 if not self._running:
