@@ -15,9 +15,14 @@ against three apps, each served by waitress in this process, the same way:
   bare default   a bare slack-bolt App with plain `ack()` listeners and Bolt's defaults: the ack is polled
                  for every 10 ms (~11 ms)
   bare floor     the same app with process_before_response=True: the ack is the listener's return (~1 ms)
-  ours           the real bot (bot.app.build_bot, bot.server.HttpServer, the effect runner and its retry
-                 scheduler running), on a database seeded with --orders orders, talking to the loopback
-                 fake Slack (slackfake), as sandbox.local.LocalWorkspace runs it
+  ours           the real bot on a database seeded with --orders orders, talking to the loopback fake Slack
+                 (slackfake, in this process), deployed one of three ways (--ours, one or more):
+                   one     `service-orders run --http` in a process of its own, running its effects itself
+                           (EFFECT_WORKERS=2, the default)
+                   split   the same with EFFECT_WORKERS=0, beside a `service-orders effects work` process that
+                           runs every effect (the deployment for the shortest acks)
+                   local   in this process, as sandbox.local.LocalWorkspace runs it, with its effect runner
+                           (the figures of earlier sessions: the client, the fake and the bot share one GIL)
 
 The requests are the ones slackfake's SlackDriver builds (recorded, then signed and sent here), identical
 for the three apps. The form submitted is the real form, opened once through /order and filled in; each
@@ -29,6 +34,7 @@ stored no order.
 Run (from the project root):
 
   .venv/bin/python bench/ack_latency.py                  # SQLite in a temp dir, 300 samples per kind
+  .venv/bin/python bench/ack_latency.py --orders 100000 --samples 500 --ours one,split
   .venv/bin/python bench/ack_latency.py --samples 1000 --fresh-connections
   .venv/bin/python bench/ack_latency.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
 
@@ -60,11 +66,12 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import slack_bolt
+from load import bot_processes  # bench/load.py, beside this script
 from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import Connection, Engine, func, insert, text
+from sqlalchemy import Connection, Engine, func, insert, text, update
 from sqlmodel import Session, SQLModel, select
 from stats import Stats  # bench/stats.py, beside this script
 from waitress import wasyncore
@@ -102,7 +109,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CATALOG = ROOT / "sandbox" / "sample" / "catalog.csv"
 WAITRESS_THREADS: int = inspect.signature(HttpServer).parameters["threads"].default  # as the bot is served
 TARGET_RATIO = 1.5
-TARGET_P99_MS = 100.0
+TARGET_P99_MS = 50.0  # issue 19: at 100,000 orders too
 
 # the people in the fake workspace (Slack user ids), as in the end-to-end tests
 REQUESTER, SUPERVISOR, COORDINATOR, WORKER, WORKER2 = "U0REQ", "U0SUP", "U0COORD", "U0FW1", "U0FW2"
@@ -117,7 +124,9 @@ PAST_WORKERS = [f"U0FW{n:02d}" for n in range(10, 20)] + [WORKER, WORKER2]
 CARD_TS = "1700000000.000001"  # a card message the fake does not know: the driver sends a minimal payload
 SOON = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
 
-APP_NAMES = ("bare default", "bare floor", "ours")
+BARE = ("bare default", "bare floor")
+# how "ours" is deployed (--ours): the settings of its `run` process, and whether an `effects work` runs beside it
+DEPLOYMENTS: dict[str, tuple[dict[str, str], bool]] = {"one": ({}, False), "split": ({"EFFECT_WORKERS": "0"}, True)}
 
 
 # --- the database: schema, catalog, people and --orders orders of history ------------------------------------
@@ -347,7 +356,8 @@ class Kind:
     next_payload: Callable[[], Payload]
 
 
-def request_kinds(recorder: PayloadRecorder, pending: list[tuple[int, str]], submission: Payload) -> list[Kind]:
+def request_kinds(recorder: PayloadRecorder, pending: list[tuple[int, str]],
+                  submissions: Callable[[], Payload]) -> list[Kind]:
     """The three kinds; each command and click gets a fresh trigger_id and response_url, each click the next
     order pending approval (so each app sees the same sequence)."""
     if not pending:
@@ -363,7 +373,7 @@ def request_kinds(recorder: PayloadRecorder, pending: list[tuple[int, str]], sub
                                                       value=f"{order_id}:0", block_id="order_steps"))
 
     return [Kind("/order command", command), Kind("order_approve click", click),
-            Kind("submit_order form", from_new_modals(submission))]
+            Kind("submit_order form", submissions)]
 
 
 def from_new_modals(submission: Payload) -> Callable[[], Payload]:
@@ -518,35 +528,43 @@ def print_header(args: argparse.Namespace, engine: Engine) -> None:
 def print_table(results: Results, kinds: list[str]) -> None:
     print(f"\n{'request':<22}{'app':<14}{'median':>9}{'p90':>9}{'p99':>9}{'max':>9}   (ms)")
     for kind in kinds:
-        for app in APP_NAMES:
+        for n, app in enumerate(results):
             s = results[app][kind]
-            print(f"{kind if app == APP_NAMES[0] else '':<22}{app:<14}"
+            print(f"{kind if n == 0 else '':<22}{app:<14}"
                   f"{s.median:>9.2f}{s.p90:>9.2f}{s.p99:>9.2f}{s.max:>9.2f}")
 
 
+def ours_of(results: Results) -> list[str]:
+    return [app for app in results if app not in BARE]
+
+
 def print_ratios(results: Results, kinds: list[str]) -> None:
-    print(f"\n{'ours / baseline':<22}{'vs bare default':>24}{'vs bare floor':>24}")
-    print(f"{'':<22}{'median':>12}{'p99':>12}{'median':>12}{'p99':>12}")
+    print(f"\n{'ours / baseline':<36}{'vs bare default':>24}{'vs bare floor':>24}")
+    print(f"{'':<36}{'median':>12}{'p99':>12}{'median':>12}{'p99':>12}")
     for kind in kinds:
-        default, floor, ours = (results[app][kind] for app in ("bare default", "bare floor", "ours"))
-        print(f"{kind:<22}{ours.median / default.median:>11.2f}x{ours.p99 / default.p99:>11.2f}x"
-              f"{ours.median / floor.median:>11.2f}x{ours.p99 / floor.p99:>11.2f}x")
+        default, floor = results["bare default"][kind], results["bare floor"][kind]
+        for app in ours_of(results):
+            ours = results[app][kind]
+            print(f"{kind + ', ' + app:<36}{ours.median / default.median:>11.2f}x{ours.p99 / default.p99:>11.2f}x"
+                  f"{ours.median / floor.median:>11.2f}x{ours.p99 / floor.p99:>11.2f}x")
 
 
 def print_targets(results: Results, kinds: list[str]) -> None:
-    print(f"\nTargets (ours within {TARGET_RATIO}x of the bare app, on the median; ours' p99 under "
+    print(f"\nTargets (ours within {TARGET_RATIO}x of the bare app, on the median; ours' p99 at most "
           f"{TARGET_P99_MS:g} ms):")
-    for baseline, label in (("bare default", "bare Bolt, defaults"),
-                            ("bare floor", "bare Bolt, process_before_response (the floor)")):
-        ratios = {k: results["ours"][k].median / results[baseline][k].median for k in kinds}
-        worst = max(ratios, key=ratios.__getitem__)
-        verdict = "MET" if ratios[worst] <= TARGET_RATIO else "NOT MET"
-        print(f"  within {TARGET_RATIO}x of {label:<48} {verdict:<8} (worst: {worst}, {ratios[worst]:.2f}x)")
-    p99 = {k: results["ours"][k].p99 for k in kinds}
-    worst = max(p99, key=p99.__getitem__)
-    verdict = "MET" if p99[worst] < TARGET_P99_MS else "NOT MET"
-    print(f"  {'p99 under ' + format(TARGET_P99_MS, 'g') + ' ms':<63} {verdict:<8} (worst: {worst}, "
-          f"{p99[worst]:.2f} ms)")
+    for app in ours_of(results):
+        for baseline, label in (("bare default", "bare Bolt, defaults"),
+                                ("bare floor", "bare Bolt, process_before_response (the floor)")):
+            ratios = {k: results[app][k].median / results[baseline][k].median for k in kinds}
+            worst = max(ratios, key=ratios.__getitem__)
+            verdict = "MET" if ratios[worst] <= TARGET_RATIO else "NOT MET"
+            print(f"  {app:<13} within {TARGET_RATIO}x of {label:<48} {verdict:<8} (worst: {worst}, "
+                  f"{ratios[worst]:.2f}x)")
+        p99 = {k: results[app][k].p99 for k in kinds}
+        worst = max(p99, key=p99.__getitem__)
+        verdict = "MET" if p99[worst] <= TARGET_P99_MS else "NOT MET"
+        print(f"  {app:<13} {'p99 at most ' + format(TARGET_P99_MS, 'g') + ' ms':<63} {verdict:<8} "
+              f"(worst: {worst}, {p99[worst]:.2f} ms)")
 
 
 def log_problems(log_file: Path) -> list[str]:
@@ -565,21 +583,66 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--database-url", help="SQLAlchemy URL (its tables are dropped!); default: SQLite, temp")
     parser.add_argument("--fresh-connections", action="store_true", help="a new TCP connection per request")
     parser.add_argument("--gap-ms", type=float, default=0.0, help="pause between requests (default 0)")
+    parser.add_argument("--settle", type=float, default=20.0,
+                        help="seconds each deployment gets to run its effects after its last ack (default 20)")
+    parser.add_argument("--log-dir", type=Path, help="keep the bots' logs there (default: a temp dir, removed)")
+    parser.add_argument("--ours", default="one,split",
+                        help="how ours is deployed, one or more of one, split, local (default one,split)")
     args = parser.parse_args(argv)
     if args.samples < 2 or args.warmup < 0:
         parser.error("--samples must be at least 2 and --warmup at least 0")
+    args.ours = [name.strip() for name in args.ours.split(",") if name.strip()]
+    unknown = [name for name in args.ours if name not in (*DEPLOYMENTS, "local")]
+    if unknown or not args.ours:
+        parser.error(f"--ours takes one, split or local, comma-separated (not {', '.join(unknown) or 'nothing'})")
     return args
 
 
-def run_apps(ws: LocalWorkspace, args: argparse.Namespace, rows: SeedRows) -> tuple[Results, list[str]]:
+@dataclass
+class Background:
+    """What each deployment of ours did of its submissions' Slack effects. They are paced to Slack's real tiers
+    (conversations.create: 20 a minute), so a run's hundreds of orders owe Slack many minutes of calls: each
+    deployment gets --settle seconds after its last ack, then what is left is cancelled, so that none of it
+    runs behind the next deployment's acks."""
+
+    said: list[str] = field(default_factory=list)
+
+    def settle(self, name: str, engine: Engine, since_order: int, seconds: float) -> None:
+        deadline = time.perf_counter() + seconds
+        while pending_effects(engine) and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        with Session(engine) as session:
+            done, owed = (session.exec(select(func.count()).select_from(PendingEffect).where(
+                PendingEffect.order_id > since_order, PendingEffect.status == status)).one()
+                for status in ("done", "pending"))
+        self.said.append(f"ours ({name}): {done} Slack effects done by {seconds:g} s after its last ack, "
+                         f"{owed} still owed (paced to Slack's tiers), cancelled")
+
+    @staticmethod
+    def cancel(engine: Engine) -> None:
+        with engine.begin() as connection:
+            connection.execute(update(PendingEffect).where(PendingEffect.status == "pending")
+                               .values(status="cancelled"))
+
+
+def pending_effects(engine: Engine) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(PendingEffect)
+                            .where(PendingEffect.status == "pending")).one()
+
+
+def run_apps(ws: LocalWorkspace, args: argparse.Namespace, rows: SeedRows, log_dir: Path
+             ) -> tuple[Results, list[str], Background]:
     recorder = PayloadRecorder(ws.slack.bot_url, SIGNING_SECRET, ws.fake)
-    submission = submission_payload(ws, recorder)
+    # one sequence of new modals for every app: a view id sent again is Slack retrying, not a new order
+    submissions = from_new_modals(submission_payload(ws, recorder))
     pending = pending_cards(rows)
     results: Results = {}
     kinds: list[str] = []
+    background = Background()
 
     def run(name: str, port: int) -> None:
-        kept, connects = measure(port, request_kinds(recorder, pending, submission), args.samples, args.warmup,
+        kept, connects = measure(port, request_kinds(recorder, pending, submissions), args.samples, args.warmup,
                                  args.fresh_connections, args.gap_ms / 1000)
         results[name] = {kind: Stats.of(seconds) for kind, seconds in kept.items()}
         kinds[:] = list(kept)
@@ -588,23 +651,26 @@ def run_apps(ws: LocalWorkspace, args: argparse.Namespace, rows: SeedRows) -> tu
     for name, before_response in (("bare default", False), ("bare floor", True)):
         with served(bare_app(ws.fake.api_url, ws.fake.bot_token, before_response)) as port:
             run(name, port)
-    run("ours", urlsplit(ws.url).port or 0)
-    return results, kinds
-
-
-def settle_background(ws: LocalWorkspace, seeded: int, sent: int) -> str:
-    """Wait for the effect runner to finish what ours' submissions left it; say how long that took."""
-    start = time.perf_counter()
-    ws.settle(timeout=300)
-    seconds = time.perf_counter() - start
-    with Session(ws.engine) as session:
-        effects = session.exec(select(func.count()).select_from(PendingEffect)
-                               .where(PendingEffect.order_id > seeded)).one()
-    submitted = count_orders(ws.engine) - seeded
-    if submitted != sent:
-        raise AckError(f"ours acked {sent} submissions but stored {submitted} new orders")
-    return (f"ours' background: the {effects} Slack effects of its {submitted} new orders were all done "
-            f"{seconds:.1f} s after its last ack; {len(ws.fake.opened_views)} modals opened in the fake")
+    url = ws.engine.url.render_as_string(hide_password=False)
+    # local last: its effect runner, once started, runs on in this process
+    for name in sorted(args.ours, key=lambda name: name == "local"):
+        before = count_orders(ws.engine)
+        if name == "local":  # the workspace's own bot, its effect runner started only now
+            assert ws.bot is not None
+            ws.bot.start_background(Settings.effect_retry_seconds)
+            run(name, urlsplit(ws.url).port or 0)
+            background.settle(name, ws.engine, before, args.settle)
+        else:
+            settings, worker = DEPLOYMENTS[name]
+            with bot_processes(url, ws.fake, log_dir, run=len(results), count=1, secret=SIGNING_SECRET,
+                               worker=worker, settings={"EFFECT_RETRY_SECONDS": "15", **settings}) as (bot,):
+                run(name, bot.port)
+                background.settle(name, ws.engine, before, args.settle)
+        background.cancel(ws.engine)
+        if (submitted := count_orders(ws.engine) - before) != args.warmup + args.samples:
+            raise AckError(f"ours ({name}) acked {args.warmup + args.samples} submissions but stored {submitted} "
+                           "new orders")
+    return results, kinds, background
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -620,17 +686,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seeding  : {len(rows.orders):,} orders ({len(rows.versions):,} versions, {len(rows.lines):,} line "
               f"items, {len(rows.audits):,} audit events, {len(rows.effects):,} done effects) in {seconds:.1f} s",
               flush=True)
+        # the fake Slack, the people and the form to submit; its bot runs effects only for --ours local
         with LocalWorkspace(engine, PEOPLE) as ws:
-            assert ws.bot is not None
-            ws.bot.start_background(Settings.effect_retry_seconds)
-            results, kinds = run_apps(ws, args, rows)
-            background = settle_background(ws, args.orders, sent=args.warmup + args.samples)
+            log_dir = args.log_dir or tmp
+            log_dir.mkdir(parents=True, exist_ok=True)
+            results, kinds, background = run_apps(ws, args, rows, log_dir)
+            opened = len(ws.fake.opened_views)
         print_table(results, kinds)
         print_ratios(results, kinds)
         print_targets(results, kinds)
-        print(f"\n{background}")
-        problems = log_problems(log_file)
-        print(f"bot log  : {len(problems)} warnings/errors" + "".join(f"\n    {p}" for p in problems[:5]))
+        print("\n" + "\n".join(background.said) + f"\n{opened} modals opened in the fake")
+        problems = [p for log in (log_file, *sorted(log_dir.glob("run*.log"))) for p in log_problems(log)]
+        print(f"bot logs : {len(problems)} warnings/errors" + "".join(f"\n    {p}" for p in problems[:5]))
         engine.dispose()
     return 0
 

@@ -338,31 +338,35 @@ class BotProcess:
 
 @contextmanager
 def bot_processes(url: str, fake: FakeSlack, log_dir: Path, run: int, count: int = 2,
-                  settings: Mapping[str, str] | None = None) -> Iterator[list[BotProcess]]:
+                  settings: Mapping[str, str] | None = None, secret: str = SECRET,
+                  worker: bool = False) -> Iterator[list[BotProcess]]:
     """`service-orders run --http` processes on one database, as tests/test_processes.py starts them; their
     output (INFO logs) goes to files in log_dir. Stopped with SIGTERM; a non-zero exit is reported. `settings`:
-    environment variables over ours (EFFECT_RETRY_SECONDS is 1 unless it says otherwise). The processes run
-    this checkout's code (PYTHONPATH): the venv's editable install may be another checkout's."""
+    environment variables over ours (EFFECT_RETRY_SECONDS is 1 unless it says otherwise). `worker`: one
+    `service-orders effects work` process beside them (not yielded; give them EFFECT_WORKERS=0 to leave it
+    every effect). The processes run this checkout's code (PYTHONPATH): the venv's editable install may be
+    another checkout's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")} | {
         "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
-        "DATABASE_URL": url, "SLACK_BOT_TOKEN": fake.bot_token, "SLACK_SIGNING_SECRET": SECRET,
+        "DATABASE_URL": url, "SLACK_BOT_TOKEN": fake.bot_token, "SLACK_SIGNING_SECRET": secret,
         "SLACK_API_URL": fake.api_url, "EFFECT_RETRY_SECONDS": "1"} | dict(settings or {})
-    bots: list[BotProcess] = []
+    started: list[BotProcess] = []
     try:
-        for n in range(count):
+        for n in range(count + worker):
             port = free_port()
-            log_path = log_dir / f"run{run}-bot{n + 1}.log"
+            name, command = (f"bot{n + 1}", ["run", "--http"]) if n < count else ("worker", ["effects", "work"])
+            log_path = log_dir / f"run{run}-{name}.log"
             log = log_path.open("w")
-            process = subprocess.Popen([CLI, "run", "--http", "--host", "127.0.0.1", "--port", str(port)], env=env,
+            process = subprocess.Popen([CLI, *command, "--host", "127.0.0.1", "--port", str(port)], env=env,
                                        stdout=log, stderr=subprocess.STDOUT, text=True)
-            bots.append(BotProcess(port, process, log_path, log))
-        for bot in bots:
+            started.append(BotProcess(port, process, log_path, log))
+        for bot in started:
             wait_healthy(bot)
-        yield bots
+        yield started[:count]
     finally:
-        for bot in bots:
+        for bot in started:
             bot.process.send_signal(signal.SIGTERM)
-        for bot in bots:
+        for bot in started:
             try:
                 code = bot.process.wait(timeout=30)
             except subprocess.TimeoutExpired:

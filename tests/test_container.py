@@ -53,6 +53,14 @@ def test_compose_runs_the_image_in_http_mode_next_to_postgres() -> None:
     assert "@db:5432/" in bot["environment"]["DATABASE_URL"]
     assert bot["env_file"] == ".env" and bot["ports"] == ["3000:3000"] and bot["environment"]["PORT"] == "3000"
     assert "/healthz" in " ".join(bot["healthcheck"]["test"])
+    # the Slack calls steps owe are the effects service's: the bot's acks never wait behind them
+    effects = services["effects"]
+    assert bot["environment"]["EFFECT_WORKERS"] == "0" and "EFFECT_WORKERS" not in effects["environment"]
+    assert effects["command"][:3] == ["service-orders", "effects", "work"]
+    port = effects["command"][effects["command"].index("--port") + 1]
+    assert effects["environment"]["PORT"] == port and f":{port}/healthz" in " ".join(effects["healthcheck"]["test"])
+    assert effects["environment"]["DATABASE_URL"] == bot["environment"]["DATABASE_URL"]
+    assert effects["depends_on"] == bot["depends_on"] and effects["env_file"] == ".env" and "ports" not in effects
     example = (ROOT / ".env.example").read_text()
     assert "SLACK_BOT_TOKEN=" in example and "SLACK_SIGNING_SECRET=" in example
 
