@@ -13,6 +13,7 @@ import pytest
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
+from bot.effects import MAX_ATTEMPTS
 from sandbox.local import LocalWorkspace
 from storage.db import queue_effects
 from storage.models import AuditEvent, OrderVersion, PendingEffect, ServiceOrder
@@ -314,7 +315,7 @@ def test_a_slack_outage_delays_effects_and_loses_none(seeded) -> None:  # type: 
                 ("message", "pending", 0), ("home", "done", 1)]  # App Home waits for nothing
             assert (effects[0].last_error or "").startswith("SlackError: conversations.create: http_500")
         assert ws.order(order_id).channel_id is None
-        now[0] += timedelta(seconds=3)  # past the first backoff (2 s)
+        now[0] += timedelta(seconds=3)  # past the first backoff (1 s)
         ws.settle()
         order = ws.order(order_id)
         assert order.channel_id and order.card_ts
@@ -412,7 +413,7 @@ def test_an_effect_that_fails_for_good_ends_the_ones_after_it(seeded) -> None:  
             effects = session.exec(select(PendingEffect).order_by(PendingEffect.id)).all()
         assert [(e.kind, e.status) for e in effects] == [("open_channel", "failed"), ("invite", "failed"),
                                                          ("card", "failed"), ("message", "failed"), ("home", "done")]
-        assert effects[0].attempts == 8 and "restricted_action" in (effects[0].last_error or "")
+        assert effects[0].attempts == MAX_ATTEMPTS and "restricted_action" in (effects[0].last_error or "")
         assert effects[1].last_error.startswith("not run: open_channel (1:channel) failed before it")
 
 

@@ -32,7 +32,7 @@ from workflow.vocabulary import State, order_number
 log = logging.getLogger("bot.effects")
 
 Record = Callable[[Session], None]  # writes what Slack answered, in the transaction that marks the effect done
-MAX_ATTEMPTS = 8  # tries before an effect fails for good (bot/effects/runner.py)
+MAX_ATTEMPTS = 9  # tries before an effect fails for good: backoffs of 1, 2, 4 … 128 s, 4 min in all (runner.py)
 
 
 class NotReady(Exception):

@@ -371,7 +371,8 @@ class EffectRunner:
             elif row.attempts >= MAX_ATTEMPTS and not isinstance(error, NotReady):
                 self._fail(session, row)
             else:
-                backoff = 0 if nudged else min(2 ** row.attempts, 300)
+                # the first retry soon (Slack's 500s pass in a moment; a card is late by this much), then longer
+                backoff = 0 if nudged else min(2 ** (row.attempts - 1), 300)
                 row.not_before = self.clock() + timedelta(seconds=backoff)
                 log.warning("effect %s (%s) failed, retrying: %s", row.key, row.kind, row.last_error)
                 self._alarm.at(backoff)
