@@ -65,8 +65,9 @@ from bot.settings import Settings
 from sandbox.local import TEAM
 from sandbox.slackfake.inbound import SlackDriver
 from sandbox.slackfake.server import FakeSlack
-from storage.models import ServiceOrder
+from storage.models import PendingEffect, ServiceOrder
 from storage.scope import serving
+from workflow.vocabulary import order_number
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/faults_bench"
 TARGET_P95 = 5.0
@@ -110,6 +111,28 @@ def failures(fake: FakeSlack, since: int) -> Counter[str]:
     return Counter(str(c.status) for c in fake.calls[since:] if c.status in (429, 500))
 
 
+def explain(engine: Engine, delays: dict[int, float], count: int) -> None:
+    """Where the slowest cards' time went: each effect of the order's chain up to its card, done how long after
+    the step wrote it (deferrals for Slack's pace count no try; `tries` are failed tries), and its last error."""
+    slowest = sorted(delays, key=delays.__getitem__, reverse=True)[:count]
+    if not slowest:
+        return
+    print(f"slowest  : the {len(slowest)} latest cards, each chain effect's time to done and failed tries")
+    with Session(engine) as session:
+        for order_id in slowest:
+            effects = session.exec(select(PendingEffect).where(PendingEffect.order_id == order_id)
+                                   .order_by(col(PendingEffect.id))).all()
+            chain = []
+            for effect in effects:
+                took = (effect.done_at - effect.created_at).total_seconds() if effect.done_at else float("nan")
+                failed = effect.attempts - 1  # a done effect's count includes the try that did it
+                tries = f", {failed} failed ({(effect.last_error or '')[:40]})" if failed > 0 else ""
+                chain.append(f"{effect.kind} {took:.1f} s{tries}")
+                if effect.kind == "card":
+                    break
+            print(f"    {order_number(order_id)} {delays[order_id]:.2f} s: " + "; ".join(chain))
+
+
 def run_rounds(args: argparse.Namespace, engine: Engine, fake: FakeSlack, bots: list[BotProcess]) -> int:
     persons = [Person(engine, fake, SlackDriver(bots[n % len(bots)].url, SECRET, fake)) for n in range(args.clients)]
     forms = [recorded_submission(person, requester(n), n) for n, person in enumerate(persons)]
@@ -118,6 +141,7 @@ def run_rounds(args: argparse.Namespace, engine: Engine, fake: FakeSlack, bots: 
     fake.chaos(args.rate_429 + args.rate_500, seed=args.seed, kinds=kinds)
     delays: list[float] = []
     all_orders: list[int] = []
+    by_order: dict[int, float] = {}
     late = 0
     began = time.monotonic()
     for number in range(1, args.rounds + 1):
@@ -131,6 +155,8 @@ def run_rounds(args: argparse.Namespace, engine: Engine, fake: FakeSlack, bots: 
         arrived = arrivals(engine, fake, order_ids)
         found = [arrived[o].card - s.acked for o, s in zip(order_ids, submitted, strict=True)
                  if arrived[o].card is not None]
+        by_order |= {o: arrived[o].card - s.acked for o, s in zip(order_ids, submitted, strict=True)
+                     if arrived[o].card is not None}
         late += len(order_ids) - len(found)
         delays += found
         p50, p95, most = quantiles(found)
@@ -156,6 +182,7 @@ def run_rounds(args: argparse.Namespace, engine: Engine, fake: FakeSlack, bots: 
           f"{TARGET_P95:g} s")
     print(f"slack    : {calls} calls from the bots while failing, {failed['429']} answered 429 "
           f"({failed['429'] / max(1, calls):.0%}), {failed['500']} answered 500 ({failed['500'] / max(1, calls):.0%})")
+    explain(engine, by_order, args.explain)
     met = not late and p95 <= TARGET_P95 and all(c.ok for c in checks)
     print(f"target   : {'MET' if met else 'NOT MET'} (p95 at most {TARGET_P95:g} s, every card in, nothing lost or "
           "repeated)")
@@ -179,6 +206,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"SQLAlchemy URL; its tables are dropped! (default {DEFAULT_URL})")
     parser.add_argument("--timeout", type=float, default=300.0,
                         help="seconds to wait for a round's cards, and for the effects at the end (default 300)")
+    parser.add_argument("--explain", type=int, default=5, help="say where the N latest cards' time went (default 5)")
     parser.add_argument("--log-dir", type=Path, help="keep the bots' logs there (default: a temp dir, removed)")
     args = parser.parse_args(argv)
     if args.clients < 1 or args.orders < 1 or args.rounds < 1 or not args.retry_seconds > 0:

@@ -12,19 +12,15 @@ from sqlmodel import Session
 
 from bot.effects.base import Claim, Effects
 from bot.home import render_home
-from storage.models import ServiceOrder
 from storage.scope import current
 from workflow.effects import Home
 from workflow.people import whose_home_to_refresh
-from workflow.queries import order_people
+from workflow.queries import orders_people
 
 
 def refresh(fx: Effects, effects: list[Claim]) -> None:
-    involved: list[str] = []
     with Session(fx.engine) as session:
-        for order_id in dict.fromkeys(e.order_id for e in effects if e.order_id is not None):
-            if (order := session.get(ServiceOrder, order_id)) is not None:
-                involved += order_people(session, order)
+        involved = orders_people(session, {e.order_id for e in effects if e.order_id is not None})
         for effect in effects:
             involved += list(effect.payload.also) if isinstance(effect.payload, Home) else []
         users = whose_home_to_refresh(session, involved)
