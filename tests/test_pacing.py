@@ -209,6 +209,17 @@ def test_a_put_back_effect_runs_when_due_though_a_later_one_waits_longer(ws: Loc
     assert effect(ws, second, "invite").attempts == 1 and effect(ws, first, "open_channel").status == "pending"
 
 
+def test_a_refused_look_up_of_who_was_invited_does_not_hold_up_the_card(ws: LocalWorkspace) -> None:
+    # the invite learns who it brought in as a head start; Slack refusing that for a minute changes nothing now
+    ws.fake.fail_next("users.info", retry_after=60)
+    order = submit(ws, "One")
+    ws.wait(lambda: effect(ws, order, "card").status == "done", "the card, without waiting out the 429")
+    invite = effect(ws, order, "invite")
+    assert (invite.status, invite.attempts) == ("done", 1)
+    refused = [c for c in ws.fake.calls_to("users.info") if c.status == 429]
+    assert len(refused) == 1 and ws.fake.calls_to("chat.postMessage")
+
+
 def test_paced_to_the_tiers_no_429_and_every_card_posted(seeded: Engine) -> None:
     speed = 60  # a Slack minute a second
     with LocalWorkspace(seeded, PEOPLE, pacer=Pacer(speed=speed)) as ws:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.effects.base import Claim, Effects
+from bot.pacing import Deferred
 from bot.profiles import learn
 from bot.render.notices import could_not_add
 from workflow.effects import Invite
@@ -27,7 +28,12 @@ def run(fx: Effects, effect: Claim) -> None:
         return None  # nobody is brought into a closed order's archived channel
     seen = view(fx, effect)
     refused = fx.gateway.invite(seen.channel, seen.users)
-    learn(fx.engine, fx.gateway, seen.users, fx.clock())
+    try:  # a head start on who they are: the card waits for this effect, and needs none of it
+        learn(fx.engine, fx.gateway, seen.users, fx.clock())
+    except Deferred as deferral:
+        if not deferral.refused:
+            raise  # our own pace: the call's token is booked for this effect's return
+        # Slack refused a look-up for now: those not learnt are when a document names them (pdf, fetch) or they act
     if refused:  # say it where people look: a deactivated field worker must be replaced by hand
         fx.gateway.post(seen.channel, could_not_add(refused, fx.provider_language), key=f"{effect.key}:refused")
     return None
