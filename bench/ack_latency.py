@@ -304,7 +304,16 @@ def seed(engine: Engine, count: int) -> tuple[SeedRows, float]:
                 table = model.__tablename__
                 connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                         f"(SELECT max(id) FROM {table}))"))
+    analyze(engine)
     return rows, time.perf_counter() - start
+
+
+def analyze(engine: Engine) -> None:
+    """The planner's statistics for the seeded rows, before any app is measured: otherwise the bot's own ANALYZE
+    (SQLite, a minute after it starts) or autovacuum (PostgreSQL) would come in the middle of one deployment's
+    run and leave the next one the better plans."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("ANALYZE")
 
 
 def copy_rows(connection: Connection, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
@@ -587,14 +596,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="seconds each deployment gets to run its effects after its last ack (default 20)")
     parser.add_argument("--log-dir", type=Path, help="keep the bots' logs there (default: a temp dir, removed)")
     parser.add_argument("--ours", default="one,split",
-                        help="how ours is deployed, one or more of one, split, local (default one,split)")
+                        help="how ours is deployed, one or more of one, split, local, comma-separated; one and split "
+                             "may repeat, e.g. one,split,split,one (default one,split)")
     args = parser.parse_args(argv)
     if args.samples < 2 or args.warmup < 0:
         parser.error("--samples must be at least 2 and --warmup at least 0")
     args.ours = [name.strip() for name in args.ours.split(",") if name.strip()]
     unknown = [name for name in args.ours if name not in (*DEPLOYMENTS, "local")]
-    if unknown or not args.ours:
-        parser.error(f"--ours takes one, split or local, comma-separated (not {', '.join(unknown) or 'nothing'})")
+    if unknown or not args.ours or args.ours.count("local") > 1:
+        parser.error(f"--ours takes one, split or local, comma-separated, local at most once (not "
+                     f"{', '.join(unknown) or ','.join(args.ours) or 'nothing'})")
     return args
 
 
@@ -652,23 +663,26 @@ def run_apps(ws: LocalWorkspace, args: argparse.Namespace, rows: SeedRows, log_d
         with served(bare_app(ws.fake.api_url, ws.fake.bot_token, before_response)) as port:
             run(name, port)
     url = ws.engine.url.render_as_string(hide_password=False)
+    assert ws.bot is not None
+    if "local" not in args.ours:  # the workspace's bot runs nothing of the bot processes' effects
+        ws.bot.ctx.effects.stop(10)
     # local last: its effect runner, once started, runs on in this process
-    for name in sorted(args.ours, key=lambda name: name == "local"):
+    for position, name in enumerate(order := sorted(args.ours, key=lambda name: name == "local")):
+        label = name if args.ours.count(name) == 1 else f"{name} #{order[:position + 1].count(name)}"
         before = count_orders(ws.engine)
         if name == "local":  # the workspace's own bot, its effect runner started only now
-            assert ws.bot is not None
             ws.bot.start_background(Settings.effect_retry_seconds)
-            run(name, urlsplit(ws.url).port or 0)
-            background.settle(name, ws.engine, before, args.settle)
+            run(label, urlsplit(ws.url).port or 0)
+            background.settle(label, ws.engine, before, args.settle)
         else:
             settings, worker = DEPLOYMENTS[name]
             with bot_processes(url, ws.fake, log_dir, run=len(results), count=1, secret=SIGNING_SECRET,
                                worker=worker, settings={"EFFECT_RETRY_SECONDS": "15", **settings}) as (bot,):
-                run(name, bot.port)
-                background.settle(name, ws.engine, before, args.settle)
+                run(label, bot.port)
+                background.settle(label, ws.engine, before, args.settle)
         background.cancel(ws.engine)
         if (submitted := count_orders(ws.engine) - before) != args.warmup + args.samples:
-            raise AckError(f"ours ({name}) acked {args.warmup + args.samples} submissions but stored {submitted} "
+            raise AckError(f"ours ({label}) acked {args.warmup + args.samples} submissions but stored {submitted} "
                            "new orders")
     return results, kinds, background
 

@@ -100,12 +100,11 @@ def _safe(url: str) -> str:
     return f"{scheme}://…@{rest.split('@', 1)[1]}"
 
 
-def _started(settings: Any) -> tuple[Any, Engine] | None:
+def _started(settings: Any, engine: Engine) -> Any | None:
     """The bot built from `settings`, with its database migrated and its background work started (the effects,
     the reminder sweep, SQLite's statistics) when this process runs effects; None on Ctrl-C meanwhile."""
     from bot.app import build_bot
 
-    engine = make_engine(settings.database_url)
     init_db(engine)
     try:
         bot = build_bot(settings, engine)  # asks Slack who the token is, waiting up to SLACK_STARTUP_WAIT_SECONDS
@@ -123,7 +122,7 @@ def _started(settings: Any) -> tuple[Any, Engine] | None:
         logging.getLogger("bot.effects").info(
             "EFFECT_WORKERS=0: this process serves requests only; `service-orders effects work` runs the Slack "
             "calls its steps owe, the reminders and the statistics")
-    return bot, engine
+    return bot
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -134,9 +133,9 @@ def _run(args: argparse.Namespace) -> int:
     configure(settings.log_format)
     if args.http:
         _check_listening_address(args.host, args.port)
-    if (started := _started(settings)) is None:
+    engine = make_engine(settings.database_url)
+    if (bot := _started(settings, engine)) is None:
         return 130
-    bot, engine = started
     from bot.shutdown import Shutdown
 
     shutdown = Shutdown(settings.shutdown_seconds)
@@ -186,8 +185,8 @@ def _interrupt() -> None:
 
 def _work(args: argparse.Namespace) -> int:
     """`effects work`: the Slack calls that steps owe, the reminders and SQLite's statistics, in a process that
-    serves no Slack requests (beside `run` processes with EFFECT_WORKERS=0, whose acks then never share a CPU,
-    a garbage collection or SQLite's write lock with this work)."""
+    serves no Slack requests (beside `run` processes with EFFECT_WORKERS=0, whose acks then share no interpreter
+    and no garbage collection with this work; on SQLite the two still take turns at writing)."""
     import dataclasses
 
     from bot.effects import WORKERS
@@ -199,17 +198,20 @@ def _work(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     settings = dataclasses.replace(settings, effect_workers=settings.effect_workers or WORKERS)
     configure(settings.log_format)
-    if args.port is not None:
-        _check_listening_address(args.host, args.port)
-    if (started := _started(settings)) is None:
+    engine = make_engine(settings.database_url)
+    # listening before anything starts: a port taken now stops the command before it runs a single effect
+    web = _health_server(args, engine, settings.metrics) if args.port is not None else None
+    if (bot := _started(settings, engine)) is None:
         return 130
-    bot, engine = started
     runner = bot.ctx.effects
     listener = Listener(engine, runner.kick, runner.due, settings.effect_poll_seconds)
     stopping = threading.Event()
     shutdown = Shutdown(settings.shutdown_seconds)
     shutdown.install(stopping.set)
-    web = _serve_health(args, engine, settings.metrics) if args.port is not None else None
+    if web is not None:
+        threading.Thread(target=web.run, name="web", daemon=True).start()
+        print(args.lang._("Serving /healthz and /metrics on {url}").format(url=f"http://{args.host}:{web.port}/"),
+              flush=True)
     listener.start()
     lang: Language = args.lang
     if engine.dialect.name == "postgresql":
@@ -225,26 +227,23 @@ def _work(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        listener.stop()
         if web is not None:
             web.shutdown(shutdown.left())
-        _stop(bot, shutdown)
+        _stop(bot, shutdown)  # the runner first: a wake-up meanwhile claims nothing more
+        listener.stop()
     return 0
 
 
-def _serve_health(args: argparse.Namespace, engine: Engine, metrics: Any) -> Any:
-    """`effects work --port`: /healthz and /metrics (as METRICS allows), in a thread of its own."""
+def _health_server(args: argparse.Namespace, engine: Engine, metrics: Any) -> Any:
+    """`effects work --port`: /healthz and /metrics (as METRICS allows), bound now, served by `run()`."""
     from bot.server import WebServer, health_app
 
+    _check_listening_address(args.host, args.port)
     try:
-        server = WebServer(health_app(engine, metrics), host=args.host, port=args.port)
+        return WebServer(health_app(engine, metrics), host=args.host, port=args.port)
     except OSError as error:
         raise CliError(N_("cannot listen on {host}:{port} ({reason})"), host=args.host, port=args.port,
                        reason=error.strerror) from None
-    threading.Thread(target=server.run, name="web", daemon=True).start()
-    print(args.lang._("Serving /healthz and /metrics on {url}").format(url=f"http://{args.host}:{server.port}/"),
-          flush=True)
-    return server
 
 
 def _stop(bot: Any, shutdown: Any) -> None:
@@ -574,6 +573,9 @@ def _effects(args: argparse.Namespace) -> int:
             row.status, row.attempts, row.not_before, row.claimed_until = "pending", 0, DUE_AT_ONCE, None
             session.add(row)
     if rows:
+        from bot.effects.wake import notify
+
+        notify(engine)  # an `effects work` process runs them now, not at its next retry pass
         print(lang.n_("{count} failed effect will be tried again by the running bot.",
                       "{count} failed effects will be tried again by the running bot.", len(rows)).format(
                           count=lang.number(len(rows))))
@@ -725,10 +727,10 @@ def parser(lang: Language | None = None) -> argparse.ArgumentParser:
     effects.set_defaults(func=_effects)
     work = effects_sub.add_parser("work", help=_(
         "run the Slack calls steps owe, the reminders and the statistics, beside `run` processes with "
-        "EFFECT_WORKERS=0 (their acks then never wait for this work)"))
+        "EFFECT_WORKERS=0 (their acks then share no interpreter with this work)"))
     work.add_argument("--port", type=_whole(lang, _("port"), most=65535),
                       help=_("serve /healthz and /metrics on this port (default: none)"))
-    work.add_argument("--host", default="0.0.0.0")
+    work.add_argument("--host", default="0.0.0.0", help=_("the address --port listens on (default 0.0.0.0)"))
     work.set_defaults(func=_work)
 
     export_help = _("write one CSV row per order (state, dates, people, totals, versions). The header and the "

@@ -209,6 +209,24 @@ def test_a_put_back_effect_runs_when_due_though_a_later_one_waits_longer(ws: Loc
     assert effect(ws, second, "invite").attempts == 1 and effect(ws, first, "open_channel").status == "pending"
 
 
+def test_an_order_waiting_for_its_put_back_effect_gives_a_worker_nothing_to_claim(ws: LocalWorkspace) -> None:
+    # `effects work` on SQLite looks with due() four times a second; a drain (a write transaction, SQLite's one
+    # writer lock, which acks need) only when it would claim something
+    ws.fake.fail_next("conversations.create", retry_after=30)
+    order = submit(ws, "One")
+    ws.wait(lambda: effect(ws, order, "open_channel").claimed_until is None and effect(ws, order, "home").status
+            == "done" and ws.fake.calls_to("conversations.create"), "the channel put back, App Home published")
+    assert ws.bot is not None and ws.bot.ctx.effects.wait_idle(10)
+    pending = {e.kind for e in effects_of(ws, order) if e.status == "pending"}
+    assert {"open_channel", "invite", "card"} <= pending  # due by their time, but waiting for the channel
+    assert not ws.bot.ctx.effects.due()
+
+
+def effects_of(ws: LocalWorkspace, order_id: int) -> list[PendingEffect]:
+    with Session(ws.engine) as session:
+        return list(session.exec(select(PendingEffect).where(PendingEffect.order_id == order_id)))
+
+
 def test_a_refused_look_up_of_who_was_invited_does_not_hold_up_the_card(ws: LocalWorkspace) -> None:
     # the invite learns who it brought in as a head start; Slack refusing that for a minute changes nothing now
     ws.fake.fail_next("users.info", retry_after=60)

@@ -32,7 +32,7 @@ from sqlmodel import Session, select
 
 from bot.effects import archive, card, channel, fetch, home, invite, kick, message, notify, pdf, reminder, signing
 from bot.effects.base import MAX_ATTEMPTS, Claim, Effects, NotReady, Record
-from bot.effects.wake import notify as notify_worker
+from bot.effects.wake import Notifier
 from bot.gateway import CHANNEL_GONE, Gateway, SlackError
 from bot.pacing import Deferred
 from bot.signing_links import Links
@@ -86,14 +86,16 @@ _earlier = aliased(PendingEffect)
 HOME = literal_column(f"'{EffectKind.HOME.value}'")  # refreshes wait for the chain (_HOME_HEAD), not in it
 _DUE = and_(PendingEffect.status == PENDING, PendingEffect.not_before <= bindparam("now"),
             or_(PendingEffect.claimed_until.is_(None), PendingEffect.claimed_until < bindparam("now")))
-_ANY_DUE = select(PendingEffect.id).where(_DUE).limit(1)
-_HEAD = (select(*_COLUMNS).where(_DUE, PendingEffect.kind != HOME, or_(PendingEffect.kind.in_(ASIDE), ~exists().where(
-    _earlier.order_id == PendingEffect.order_id, _earlier.status == PENDING, _earlier.id < PendingEffect.id,
-    _earlier.kind.not_in(ASIDE)))).order_by(PendingEffect.id).limit(1).with_for_update(skip_locked=True))
+_HEAD_ROWS = (select(*_COLUMNS).where(_DUE, PendingEffect.kind != HOME, or_(
+    PendingEffect.kind.in_(ASIDE), ~exists().where(
+        _earlier.order_id == PendingEffect.order_id, _earlier.status == PENDING, _earlier.id < PendingEffect.id,
+        _earlier.kind.not_in(ASIDE)))).order_by(PendingEffect.id).limit(1))
+_HEAD = _HEAD_ROWS.with_for_update(skip_locked=True)
 # App Home refreshes, when nothing else is due: the oldest, then every due one of its workspace
-_HOME_HEAD = (select(*_COLUMNS).where(_DUE, PendingEffect.kind == HOME,
-                                      PendingEffect.workspace.not_in(bindparam("closed", expanding=True)))
-              .order_by(PendingEffect.id).limit(1).with_for_update(skip_locked=True))
+_HOME_HEAD_ROWS = (select(*_COLUMNS).where(_DUE, PendingEffect.kind == HOME,
+                                           PendingEffect.workspace.not_in(bindparam("closed", expanding=True)))
+                   .order_by(PendingEffect.id).limit(1))
+_HOME_HEAD = _HOME_HEAD_ROWS.with_for_update(skip_locked=True)
 _HOMES = (select(*_COLUMNS).where(_DUE, PendingEffect.kind == HOME,
                                   PendingEffect.workspace == bindparam("workspace"),
                                   PendingEffect.id > bindparam("head"))
@@ -133,6 +135,7 @@ class EffectRunner:
         # process runs no effects (EFFECT_WORKERS=0); a kick wakes `service-orders effects work` (bot/effects/wake.py)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="effects",
                                             initializer=lower_priority) if workers else None
+        self._notifier = Notifier(engine) if not workers else None
         self._lock = threading.Lock()
         self._waiting = False  # a pass is submitted and has not started yet
         self._running = 0
@@ -150,8 +153,8 @@ class EffectRunner:
     def kick(self) -> None:
         """Ask for a drain pass soon; many kicks while one is waiting to start make one pass. Each pass that
         finds work kicks again, so passes spread over the idle workers while there is work for them."""
-        if self._executor is None:
-            notify_worker(self.engine)
+        if self._notifier is not None:
+            self._notifier.kick()
             return
         with self._lock:  # submitted under the lock: stop() cannot shut the executor between the check and it
             if self._waiting or self._stopping.is_set():
@@ -183,9 +186,14 @@ class EffectRunner:
         return self._executor is not None
 
     def due(self) -> bool:
-        """Whether some effect is due now: a read, no claim (SQLite's worker looks with it, bot/effects/wake.py)."""
+        """Whether a drain would claim something now: the claim's own reads, without the claim (SQLite's worker
+        looks with it every EFFECT_POLL_SECONDS, bot/effects/wake.py; a read never waits for SQLite's writer,
+        and an effect held back by its order's chain or an App Home window does not make it take the lock)."""
+        now = self.clock()
         with everywhere(), Session(self.engine) as session:
-            return session.execute(_ANY_DUE, {"now": self.clock()}).first() is not None
+            return (session.execute(_HEAD_ROWS, {"now": now}).first() is not None
+                    or session.execute(_HOME_HEAD_ROWS, {"now": now, "closed": self._homes_closed()}).first()
+                    is not None)
 
     def shutdown(self) -> None:
         self._alarm.cancel()

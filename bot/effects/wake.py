@@ -1,8 +1,8 @@
 """Waking the effect runner of another process. A process that serves Slack's requests only (EFFECT_WORKERS=0)
-queues its steps' effects and leaves them to `service-orders effects work`, so that the effects' CPU, garbage
-and database writes never share a process with the acks Slack waits for. On PostgreSQL the serving process
-NOTIFYs after each step and the worker LISTENs; SQLite has no such channel between processes, so there the
-worker looks for due effects every EFFECT_POLL_SECONDS (a read: WAL readers never wait for the writer)."""
+queues its steps' effects and leaves them to `service-orders effects work`, so that the effects' Python work
+and garbage collections run in another interpreter than the acks Slack waits for. On PostgreSQL the serving
+process NOTIFYs after each step and the worker LISTENs; SQLite has no such channel between processes, so there
+the worker looks for a due effect every EFFECT_POLL_SECONDS (a read: WAL readers never wait for the writer)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 log = logging.getLogger("bot.effects")
 
 CHANNEL = "service_orders_effects"
+LISTEN_SECONDS = 1.0  # the longest the listener waits for a notice before it looks whether it must stop
 RECONNECT_SECONDS = 5.0  # after the LISTEN connection is lost; the retry pass covers what comes meanwhile
 
 
@@ -25,17 +26,44 @@ def notify(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         return
     try:
-        with engine.connect() as connection:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text(f"NOTIFY {CHANNEL}"))
-            connection.commit()
     except Exception:  # the step is stored: its effects wait for the retry pass
-        log.warning("could not notify the effects worker; it finds this step's effects at its next retry pass",
+        log.warning("could not notify the effects worker; it finds the effects at its next retry pass",
                     exc_info=True)
 
 
+class Notifier:
+    """A serving process's wake-ups for the worker, sent by a thread of its own: a step's kick comes inside its
+    ack (Bolt answers Slack when the listener returns), where it now costs setting an event rather than a round
+    trip to PostgreSQL; the kicks of a burst of steps make one NOTIFY or a few."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._due = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def kick(self) -> None:
+        if self.engine.dialect.name != "postgresql":
+            return  # the worker looks by itself
+        self._due.set()
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="effects-notifier", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._due.wait()
+            self._due.clear()
+            notify(self.engine)
+
+
 class Listener:
-    """The worker's wake-up: calls `wake` when a serving process notifies (PostgreSQL), or when a look finds a
-    due effect (SQLite, every `poll_seconds`), in a thread of its own until `stop()`."""
+    """The worker's wake-up: calls `wake` when a serving process notifies (PostgreSQL), or when `due` finds an
+    effect the runner could claim (SQLite, every `poll_seconds`), in a thread of its own until `stop()`."""
 
     def __init__(self, engine: Engine, wake: Callable[[], None], due: Callable[[], bool],
                  poll_seconds: float) -> None:
@@ -50,8 +78,10 @@ class Listener:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop listening: at once on SQLite, within LISTEN_SECONDS on PostgreSQL (not waited for longer: the
+        thread is a daemon, and a wake-up after the runner stopped claims nothing)."""
         self._stopping.set()
-        self._thread.join(timeout=self.poll_seconds + 2)
+        self._thread.join(timeout=LISTEN_SECONDS + 0.5)
 
     def _run(self) -> None:
         if self.engine.dialect.name == "postgresql":
@@ -60,7 +90,7 @@ class Listener:
             while not self._stopping.is_set():
                 try:
                     self._listen(psycopg)
-                except (psycopg.Error, OSError) as error:
+                except Exception as error:  # the server went away, or restarted: listen again soon
                     log.warning("the effects listener lost PostgreSQL (%s); listening again in %g s", error,
                                 RECONNECT_SECONDS)
                     self._stopping.wait(RECONNECT_SECONDS)
@@ -78,6 +108,5 @@ class Listener:
             connection.execute(f"LISTEN {CHANNEL}")
             self.wake()  # what was notified while nobody listened
             while not self._stopping.is_set():
-                # the timeout only lets stop() be seen; a notice wakes at once
-                if any(True for _ in connection.notifies(timeout=self.poll_seconds, stop_after=1)):
+                if any(True for _ in connection.notifies(timeout=LISTEN_SECONDS, stop_after=1)):
                     self.wake()
