@@ -10,7 +10,7 @@ Slack gives an app 3 s to acknowledge a slash command or an interaction. This me
   submit_order form    a view_submission of the new-order form with valid values: our ack validates the
                        form and commits the new order (order, version, lines, audit, pending effects)
 
-against three apps, each served by waitress in this process, the same way:
+against the bare apps (served by waitress in this process) and ours (served by waitress as deployed):
 
   bare default   a bare slack-bolt App with plain `ack()` listeners and Bolt's defaults: the ack is polled
                  for every 10 ms (~11 ms)
@@ -23,9 +23,11 @@ against three apps, each served by waitress in this process, the same way:
                            runs every effect (the deployment for the shortest acks)
                    local   in this process, as sandbox.local.LocalWorkspace runs it, with its effect runner
                            (the figures of earlier sessions: the client, the fake and the bot share one GIL)
+                 one and split may repeat (one,split,split,one: neither always goes first); each gets --settle
+                 seconds for its effects, then what is left is cancelled
 
 The requests are the ones slackfake's SlackDriver builds (recorded, then signed and sent here), identical
-for the three apps. The form submitted is the real form, opened once through /order and filled in; each
+for every app. The form submitted is the real form, opened once through /order and filled in; each
 sample sends it from a fresh view id (the same view again is a retry to the bot, not a new order).
 Requests go out round-robin (one of each kind per round), back to back unless --gap-ms; the first
 --warmup rounds are discarded. A non-empty or non-200 ack stops the run, and so does a submission that
@@ -196,6 +198,7 @@ class OrderHistory:
                                                              "fix the leak in the basement", "rewire bay 4"]),
             "scheduled_date": None, "approval_notes": None, "approved_by": None, "approved_at": None,
             "closed_by": None, "closed_at": None, "close_reason": None, "current_version": 0,
+            "channel_archived_at": None,
             "channel_id": f"C{order_id:010d}", "channel_name": channel_name(order_number(order_id), client.name),
             "card_ts": f"{at.timestamp():.6f}", "created_at": at, "updated_at": at,
             "pending_since": at, "pending_round": 1, "approval_level": 1, "approval_role": "supervisor",
@@ -211,7 +214,8 @@ class OrderHistory:
         reviewer = rng.choice([SUPERVISOR, COORDINATOR])
         at += timedelta(hours=3)
         if final == State.REJECTED:
-            order.update(closed_by=reviewer, closed_at=at, close_reason="Duplicate of an open order")
+            order.update(closed_by=reviewer, closed_at=at, close_reason="Duplicate of an open order",
+                         channel_archived_at=self._archived(at))
             self._step(order, Action.REJECT, reviewer, at, "Reason: Duplicate of an open order")
             return
         self._approve(order, reviewer, at, lines)
@@ -224,8 +228,15 @@ class OrderHistory:
         if final in (State.COMPLETED, State.NOT_PERFORMED):
             at += timedelta(days=2)
             action = Action.COMPLETE if final == State.COMPLETED else Action.NOT_PERFORM
-            order.update(closed_by=COORDINATOR, closed_at=at, close_reason="Done, site clean")
+            order.update(closed_by=COORDINATOR, closed_at=at, close_reason="Done, site clean",
+                         channel_archived_at=self._archived(at))
             self._step(order, action, COORDINATOR, at, "Note: Done, site clean")
+
+    def _archived(self, closed_at: datetime) -> datetime | None:
+        """When the bot archived the channel of an order closed then (ARCHIVE_AFTER_DAYS' default), if by now:
+        the history as the bot leaves it, so its first reminder sweep has no years of channels to archive."""
+        archived = closed_at + timedelta(days=7)
+        return archived if archived <= self.now else None
 
     def _approve(self, order: dict[str, Any], reviewer: str, at: datetime, lines: list[dict[str, Any]]) -> None:
         workers = self.rng.sample(PAST_WORKERS, self.rng.randint(1, 2))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -46,6 +47,9 @@ class Bot:
     ctx: BotContext
     scheduler: BackgroundScheduler | None = None
     signing_page: SigningPage | None = None  # the client's signing page, when SIGNATURE_LINK_SECRET is set
+    # set by stop(): a sweep running then ends after its round (each is its own short transaction), so the
+    # process exits within SHUTDOWN_SECONDS rather than when a backlog of rounds is through
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def start_background(self, retry_seconds: float, sweep_seconds: float | None = None,
                          reminders: ReminderPolicy | None = None) -> None:
@@ -73,6 +77,8 @@ class Bot:
         total = Sweep()
         try:
             for team in served(self.ctx.engine):
+                if self.stopping.is_set():
+                    break
                 with serving(team):
                     total = total.beside(self._sweep(policy))
         except Exception:
@@ -87,7 +93,7 @@ class Bot:
         found = sweep(self.ctx.engine, self.ctx.clock(), policy)
         total = found
         for _ in range(100):
-            if not found.backlog:
+            if not found.backlog or self.stopping.is_set():
                 break
             self.ctx.effects.kick()
             found = sweep(self.ctx.engine, self.ctx.clock(), policy)
@@ -97,6 +103,7 @@ class Bot:
     def stop(self, deadline: float | None = None) -> bool:
         """Stop the timers and the effect runner: with a deadline (seconds), gracefully (EffectRunner.stop);
         without, after every pass queued has run. False if an effect was still running at the deadline."""
+        self.stopping.set()
         if self.scheduler:
             self.scheduler.shutdown(wait=False)
         if deadline is None:
