@@ -169,19 +169,13 @@ def init_db(engine: Engine) -> Outcome:
         return upgrade(engine)
 
 
-ANALYSIS_LIMIT = 1000  # index entries SQLite's ANALYZE samples (of each index): a few ms at 100,000 orders
-
-
 def refresh_statistics(engine: Engine) -> None:
     """Let SQLite plan from the data it holds: ANALYZE gathers how many rows each index key has (sqlite_stat1).
     Without them SQLite guesses, and at 100,000 orders reads every open order for an App Home instead of the
-    reader's clients' (bench/real_size.py). From a sample of each index (analysis_limit, as SQLite's own
-    `PRAGMA optimize` does): a write that holds the database for 3 ms at that size rather than 400-500 ms, which
-    every ack waiting for the write lock would wait too. The bot runs it a minute after it starts and every few
-    hours. PostgreSQL's autovacuum keeps its own."""
+    reader's clients' (bench/real_size.py). A write that holds the database for about half a second at that
+    size, so the bot runs it a minute after it starts and every few hours. PostgreSQL's autovacuum keeps its own."""
     if engine.dialect.name == "sqlite":
         with engine.begin() as connection:
-            connection.exec_driver_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
             connection.exec_driver_sql("ANALYZE")
 
 
