@@ -17,7 +17,9 @@ tier, not the faults).
 Each card's delay is from its submission's ack (read by the client) to the moment the fake stored the card
 (`Message.stored_at`; the fake runs in this process, so both are this process's time.monotonic()). It prints
 p50, p95 and max per round and over every round (goal: p95 at most 5 s), the 429s and 500s the fake gave,
-and, once every effect is done (Slack healthy again), bench/load.py's checks: nothing lost or repeated.
+and, once every effect is done (Slack healthy again), bench/load.py's checks: nothing lost or repeated; then,
+for the --explain slowest cards, each effect of the order's chain up to its card, with how long after the step
+it was done and its failed tries.
 
 Run (from the project root, PostgreSQL on 127.0.0.1:5432):
 
@@ -117,7 +119,7 @@ def explain(engine: Engine, delays: dict[int, float], count: int) -> None:
     slowest = sorted(delays, key=delays.__getitem__, reverse=True)[:count]
     if not slowest:
         return
-    print(f"slowest  : the {len(slowest)} latest cards, each chain effect's time to done and failed tries")
+    print(f"slowest  : the {len(slowest)} slowest cards, each chain effect's time to done and failed tries")
     with Session(engine) as session:
         for order_id in slowest:
             effects = session.exec(select(PendingEffect).where(PendingEffect.order_id == order_id)
@@ -206,11 +208,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"SQLAlchemy URL; its tables are dropped! (default {DEFAULT_URL})")
     parser.add_argument("--timeout", type=float, default=300.0,
                         help="seconds to wait for a round's cards, and for the effects at the end (default 300)")
-    parser.add_argument("--explain", type=int, default=5, help="say where the N latest cards' time went (default 5)")
+    parser.add_argument("--explain", type=int, default=5, help="say where the N slowest cards' time went (default 5)")
     parser.add_argument("--log-dir", type=Path, help="keep the bots' logs there (default: a temp dir, removed)")
     args = parser.parse_args(argv)
-    if args.clients < 1 or args.orders < 1 or args.rounds < 1 or not args.retry_seconds > 0:
-        parser.error("--clients, --orders and --rounds must be at least 1, --retry-seconds above 0")
+    if args.explain < 0 or args.clients < 1 or args.orders < 1 or args.rounds < 1 or not args.retry_seconds > 0:
+        parser.error("--clients, --orders and --rounds must be at least 1, --retry-seconds above 0, --explain at "
+                     "least 0")
     if min(args.rate_429, args.rate_500) < 0 or args.rate_429 + args.rate_500 > 1:
         parser.error("--rate-429 and --rate-500 must be at least 0, and at most 1 together")
     return args

@@ -223,6 +223,7 @@ class _EffectCalls:
     ticket: int
     acted: int = 0
     made: Counter[tuple[str, str]] = field(default_factory=Counter)  # calls made, by the pacer's bucket
+    optional: bool = False  # inside `Gateway.optional()`: a deferred call is skipped, not waited for
 
 
 _EFFECT: ContextVar[_EffectCalls | None] = ContextVar("effect_calls", default=None)
@@ -316,6 +317,21 @@ class Gateway:
         finally:
             _EFFECT.reset(token)
 
+    @contextmanager
+    def optional(self) -> Iterator[None]:
+        """An effect's calls it can do without (a head start): paced as any, but one over the pace books no token
+        for the effect's return, as the caller skips what is `Deferred` (or fails) rather than putting the effect
+        back. Outside an effect, nothing changes."""
+        effect = _EFFECT.get()
+        before = effect.optional if effect is not None else False
+        if effect is not None:
+            effect.optional = True
+        try:
+            yield
+        finally:
+            if effect is not None:
+                effect.optional = before
+
     def _call(self, method: str, *, once: bool = False, **kwargs: Any) -> dict[str, Any]:
         clients = self._clients_now()
         effect = _EFFECT.get()
@@ -326,7 +342,8 @@ class Gateway:
             channel = kwargs.get("channel")
             made = (method, str(channel or "") if method in PER_CHANNEL else "")  # as the pacer's buckets
             # deferred, it will make this method's calls of this try again: their tokens are booked with it
-            if (wait := self.pacer.take(current(), method, channel, effect.ticket, need=effect.made[made] + 1)) > 0:
+            ticket = None if effect.optional else effect.ticket
+            if (wait := self.pacer.take(current(), method, channel, ticket, need=effect.made[made] + 1)) > 0:
                 SLACK_DEFERRED.labels(method, "paced").inc()
                 raise Deferred(method, wait)
             effect.made[made] += 1

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from bot.effects.base import Claim, Effects
+from bot.gateway import SlackError
 from bot.pacing import Deferred
 from bot.profiles import learn
 from bot.render.notices import could_not_add
 from workflow.effects import Invite
+
+log = logging.getLogger("bot.effects")
 
 
 @dataclass(frozen=True)
@@ -29,11 +33,11 @@ def run(fx: Effects, effect: Claim) -> None:
     seen = view(fx, effect)
     refused = fx.gateway.invite(seen.channel, seen.users)
     try:  # a head start on who they are: the card waits for this effect, and needs none of it
-        learn(fx.engine, fx.gateway, seen.users, fx.clock())
-    except Deferred as deferral:
-        if not deferral.refused:
-            raise  # our own pace: the call's token is booked for this effect's return
-        # Slack refused a look-up for now: those not learnt are when a document names them (pdf, fetch) or they act
+        with fx.gateway.optional():
+            learn(fx.engine, fx.gateway, seen.users, fx.clock())
+    except (Deferred, SlackError) as skipped:  # refused, paced or failed: not worth holding up the order's card
+        # those not learnt are when a document names them (pdf, fetch), when they act, or at their next invite
+        log.info("invite %s: people not looked up now (%s)", effect.key, skipped)
     if refused:  # say it where people look: a deactivated field worker must be replaced by hand
         fx.gateway.post(seen.channel, could_not_add(refused, fx.provider_language), key=f"{effect.key}:refused")
     return None

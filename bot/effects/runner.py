@@ -197,6 +197,8 @@ class EffectRunner:
 
     def shutdown(self) -> None:
         self._alarm.cancel()
+        if self._notifier is not None:
+            self._notifier.flush()
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
 
@@ -205,6 +207,8 @@ class EffectRunner:
         no pass claims again. Waits up to `deadline` seconds; False if a worker was still inside a call then
         (its claim then holds until its lease ends)."""
         self._alarm.cancel()
+        if self._notifier is not None:
+            self._notifier.flush()
         with self._lock:
             self._stopping.set()
             if self._executor is not None:

@@ -54,6 +54,12 @@ class Notifier:
                     self._thread = threading.Thread(target=self._run, name="effects-notifier", daemon=True)
                     self._thread.start()
 
+    def flush(self) -> None:
+        """Send a wake-up still owed, now (the process is stopping: its thread is a daemon and may not get to it)."""
+        if self._due.is_set():
+            self._due.clear()
+            notify(self.engine)
+
     def _run(self) -> None:
         while True:
             self._due.wait()
