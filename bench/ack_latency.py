@@ -20,7 +20,7 @@ against the bare apps (served by waitress in this process) and ours (served by w
                    one     `service-orders run --http` in a process of its own, running its effects itself
                            (EFFECT_WORKERS=2, the default)
                    split   the same with EFFECT_WORKERS=0, beside a `service-orders effects work` process that
-                           runs every effect (the deployment for the shortest acks)
+                           runs every effect (the effects out of the acks' interpreter)
                    local   in this process, as sandbox.local.LocalWorkspace runs it, with its effect runner
                            (the figures of earlier sessions: the client, the fake and the bot share one GIL)
                  one and split may repeat (one,split,split,one: neither always goes first); each gets --settle
