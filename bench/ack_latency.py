@@ -68,7 +68,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import slack_bolt
-from load import bot_processes  # bench/load.py, beside this script
+from load import bot_processes, pending_effects  # bench/load.py, beside this script
 from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
@@ -645,12 +645,6 @@ class Background:
         with engine.begin() as connection:
             connection.execute(update(PendingEffect).where(PendingEffect.status == "pending")
                                .values(status="cancelled"))
-
-
-def pending_effects(engine: Engine) -> int:
-    with Session(engine) as session:
-        return session.exec(select(func.count()).select_from(PendingEffect)
-                            .where(PendingEffect.status == "pending")).one()
 
 
 def run_apps(ws: LocalWorkspace, args: argparse.Namespace, rows: SeedRows, log_dir: Path

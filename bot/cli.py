@@ -236,13 +236,20 @@ def _work(args: argparse.Namespace) -> int:
 
 def _health_server(args: argparse.Namespace, engine: Engine, metrics: Any) -> Any:
     """`effects work --port`: /healthz and /metrics (as METRICS allows), bound now, served by `run()`."""
-    from bot.server import WebServer, health_app
+    from bot.server import health_app
 
-    _check_listening_address(args.host, args.port)
+    return _listening(health_app(engine, metrics), args.host, args.port)
+
+
+def _listening(app: Any, host: str, port: int) -> Any:
+    """A WebServer bound to host:port for `app`, or CliError saying why it cannot listen there."""
+    from bot.server import WebServer
+
+    _check_listening_address(host, port)
     try:
-        return WebServer(health_app(engine, metrics), host=args.host, port=args.port)
+        return WebServer(app, host=host, port=port)
     except OSError as error:
-        raise CliError(N_("cannot listen on {host}:{port} ({reason})"), host=args.host, port=args.port,
+        raise CliError(N_("cannot listen on {host}:{port} ({reason})"), host=host, port=port,
                        reason=error.strerror) from None
 
 
@@ -262,14 +269,9 @@ def _stop(bot: Any, shutdown: Any) -> None:
 def _serve_web(args: argparse.Namespace, bot: Any, engine: Any, port: int, metrics: Any) -> Any:
     """Socket Mode's web listener on WEB_PORT (--host's address): the health check and the client's signing
     page, in a thread of its own, until its `shutdown`. /metrics too, as METRICS allows."""
-    from bot.server import WebServer, web_app
+    from bot.server import web_app
 
-    _check_listening_address(args.host, port)
-    try:
-        server = WebServer(web_app(bot, engine, metrics), host=args.host, port=port)
-    except OSError as error:
-        raise CliError(N_("cannot listen on {host}:{port} ({reason})"), host=args.host, port=port,
-                       reason=error.strerror) from None
+    server = _listening(web_app(bot, engine, metrics), args.host, port)
     threading.Thread(target=server.run, name="web", daemon=True).start()
     print(args.lang._("Serving the signing page and /healthz on {url}").format(
         url=f"http://{args.host}:{server.port}/"), flush=True)

@@ -134,29 +134,6 @@ def _page(answer: BoltResponse, start_response: Callable[..., Any]) -> list[byte
     return response.get_body()
 
 
-def web_app(bot: Bot, engine: Engine, metrics: Access = Access.LOOPBACK) -> WSGIApp:
-    """The health check, the metrics, the signing page and, installed from a link, the install link and Slack's
-    redirect back: all that Socket Mode's web listener (WEB_PORT) serves, and every path but EVENTS_PATH in
-    HTTP mode."""
-    flow = bot.app.oauth_flow
-    install_paths = (flow.install_path, flow.redirect_uri_path) if flow is not None else ()
-    lang = language(bot.ctx.locale)  # the provider's, as the flow's pages
-
-    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        if path in install_paths:
-            return _install(bot.app, lang, environ, start_response)
-        if path == "/healthz":
-            return _health(engine, start_response)
-        if path == "/metrics":
-            return _metrics(engine, metrics, environ, start_response)
-        if path.startswith(SIGNING_PREFIX) and bot.signing_page is not None:
-            return bot.signing_page(environ, start_response)
-        return _reply(start_response, "404 Not Found", {"error": "not_found"})
-
-    return application
-
-
 def health_app(engine: Engine, metrics: Access = Access.LOOPBACK) -> WSGIApp:
     """`service-orders effects work --port`: the health check and the metrics, nothing of Slack's."""
 
@@ -167,6 +144,26 @@ def health_app(engine: Engine, metrics: Access = Access.LOOPBACK) -> WSGIApp:
         if path == "/metrics":
             return _metrics(engine, metrics, environ, start_response)
         return _reply(start_response, "404 Not Found", {"error": "not_found"})
+
+    return application
+
+
+def web_app(bot: Bot, engine: Engine, metrics: Access = Access.LOOPBACK) -> WSGIApp:
+    """The health check, the metrics, the signing page and, installed from a link, the install link and Slack's
+    redirect back: all that Socket Mode's web listener (WEB_PORT) serves, and every path but EVENTS_PATH in
+    HTTP mode."""
+    flow = bot.app.oauth_flow
+    install_paths = (flow.install_path, flow.redirect_uri_path) if flow is not None else ()
+    lang = language(bot.ctx.locale)  # the provider's, as the flow's pages
+    health = health_app(engine, metrics)
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path in install_paths:
+            return _install(bot.app, lang, environ, start_response)
+        if path.startswith(SIGNING_PREFIX) and bot.signing_page is not None:
+            return bot.signing_page(environ, start_response)
+        return health(environ, start_response)  # /healthz, /metrics, or not found
 
     return application
 

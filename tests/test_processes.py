@@ -52,10 +52,11 @@ def bot_env(fake: FakeSlack, url: str, **settings: str) -> dict[str, str]:
         "SLACK_API_URL": fake.api_url, "EFFECT_RETRY_SECONDS": "1"} | settings
 
 
-def start_bot(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
-    """`service-orders run --http` in a process of its own, once it answers its health check."""
+def start_bot(env: dict[str, str], command: tuple[str, ...] = ("run", "--http")) -> tuple[subprocess.Popen, int]:
+    """`service-orders run --http` (or `command`, which takes --host and --port) in a process of its own, once
+    it answers its health check."""
     port = free_port()
-    process = subprocess.Popen([CLI, "run", "--http", "--host", "127.0.0.1", "--port", str(port)], env=env,
+    process = subprocess.Popen([CLI, *command, "--host", "127.0.0.1", "--port", str(port)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for _ in range(150):
         try:
@@ -232,20 +233,6 @@ def test_background_work_runs_below_the_request_threads(seeded) -> None:  # type
         assert process.returncode == 0, output
 
 
-def start_worker(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
-    """`service-orders effects work --port N` in a process of its own, once it answers its health check."""
-    port = free_port()
-    process = subprocess.Popen([CLI, "effects", "work", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    return process, port
-
-
 def stopped(process: subprocess.Popen) -> str:
     process.send_signal(signal.SIGTERM)
     output = process.communicate(timeout=30)[0]
@@ -272,7 +259,7 @@ def test_a_process_without_effect_workers_leaves_its_effects_to_effects_work(see
             assert fake.wait_for(lambda: fake.open_view_ids(REQUESTER), timeout=10)  # its requests are served
             time.sleep(1.5)
             assert fake.calls_to("conversations.create") == []  # and its effects are not run
-            worker, worker_port = start_worker(env)
+            worker, worker_port = start_bot(env, ("effects", "work"))
             health = urllib.request.urlopen(f"http://127.0.0.1:{worker_port}/healthz", timeout=5)
             assert json.load(health) == {"ok": True, "database": "reachable"}
 
