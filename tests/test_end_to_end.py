@@ -301,12 +301,12 @@ def test_a_slack_outage_delays_effects_and_loses_none(seeded) -> None:  # type: 
     now = [datetime.now(UTC)]
     with LocalWorkspace(seeded, PEOPLE, clock=lambda: now[0]) as ws:
         # the client does not retry conversations.create (after a 500 Slack may have made the channel): the
-        # effect looks for the channel, finds none, and waits for its backoff
-        ws.fake.fail_next("conversations.create", status=500, error="internal_error")
+        # effect looks for the channel, finds none, asks again; three 500s and it waits for its backoff
+        ws.fake.fail_next("conversations.create", status=500, error="internal_error", times=3)
         assert ws.submit_order(REQUESTER, client="acme", site="hq", items=[("hvac", "1")], requested=SOON,
                                description="During an outage").text == ""
         order_id = ws.latest_order_id()
-        ws.wait(lambda: ws.fake.calls_to("conversations.create"), "the first attempt")
+        ws.wait(lambda: len(ws.fake.calls_to("conversations.create")) == 3, "the first try's three")
         assert ws.bot is not None and ws.bot.ctx.effects.wait_idle(10)
         with Session(ws.engine) as session:
             effects = session.exec(select(PendingEffect).order_by(PendingEffect.id)).all()
@@ -321,6 +321,22 @@ def test_a_slack_outage_delays_effects_and_loses_none(seeded) -> None:  # type: 
         assert order.channel_id and order.card_ts
         assert len([c for c in ws.fake.channels.values() if c.name.startswith("so-000001")]) == 1
         assert len([c for c in ws.fake.calls_to("conversations.create") if c.status == 200]) == 1
+
+
+def test_one_500_on_the_channel_is_looked_into_and_asked_again_at_once(ws: LocalWorkspace) -> None:
+    # a 500 may hide a channel made: the bot looks (users.conversations), finds none, and creates it in the
+    # same try, not after the effect's backoff
+    ws.fake.fail_next("conversations.create", status=500, error="internal_error")
+    order_id = submit(ws)
+    creates = ws.fake.calls_to("conversations.create")
+    assert [call.status for call in creates] == [500, 200]
+    assert creates[0].args["name"] == creates[1].args["name"]
+    assert ws.fake.calls_to("users.conversations")  # looked before asking again
+    with Session(ws.engine) as session:
+        channel = session.exec(select(PendingEffect).where(PendingEffect.kind == "open_channel")).one()
+        assert (channel.status, channel.attempts) == ("done", 1)
+    assert ws.order(order_id).card_ts is not None
+    assert len([c for c in ws.fake.channels.values() if c.name == creates[1].args["name"]]) == 1
 
 
 def test_an_unknown_reviewer_does_not_keep_the_others_out(seeded) -> None:  # type: ignore[no-untyped-def]
