@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import Session, select
 
 from bot.refusals import refusal_text
@@ -19,6 +19,7 @@ from tests.conftest import COORDINATOR, NO_REAPPROVAL, OUTSIDER, REQUESTER, SUPE
 from workflow.document import Provider, VersionDocument
 from workflow.errors import (
     DateInPast,
+    DateTooFar,
     Field,
     FieldErrors,
     FreeItemTaken,
@@ -28,6 +29,7 @@ from workflow.errors import (
     NothingChanged,
     NotInCatalog,
     OnAnotherRow,
+    Problem,
     Refused,
     RemovingAbsent,
     Required,
@@ -40,6 +42,7 @@ from workflow.inputs import Approval, Closing, Confirmation, FreeItem, ItemQuant
 from workflow.issuing import issue
 from workflow.letterhead import Letterhead
 from workflow.limits import Limits
+from workflow.people import remember
 from workflow.queries import audit_trail, order_card, version_lines
 from workflow.service import OrderService, roles_of
 from workflow.transitions import BY_ACTION, TRANSITIONS, available
@@ -237,6 +240,42 @@ def test_confirmation_adds_changes_removes_and_records_diff(service, seeded) -> 
             "Why: Filters were clogged; skip not needed") in said
     spanish = describe(event, language("es_CL"))
     assert "registró una confirmación" in spanish and "Versión 2" in spanish and "US$106,00" in spanish
+
+
+# 11:00 UTC on 10 March: already the 11th at UTC+14, still the 9th at UTC-12
+ZONES_DISAGREE = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("tz", "requested", "problem"), [
+    ("Pacific/Kiritimati", date(2026, 3, 10), DateInPast()),  # UTC+14: the 10th is yesterday
+    ("Etc/GMT+12", date(2026, 3, 9), None),  # UTC-12: the 9th is today
+    (None, date(2026, 3, 9), None),  # zone unknown: the earliest today on earth
+    ("Etc/GMT+12", date(2028, 3, 8), None),  # the horizon: 730 days from the 9th
+    ("Pacific/Kiritimati", date(2028, 3, 10), None),  # … from the 11th
+    ("Etc/GMT+12", date(2028, 3, 10), DateTooFar(date(2028, 3, 8), 730)),
+])
+def test_a_requested_date_is_judged_by_the_requesters_today(seeded: Engine, tz: str | None, requested: date,
+                                                              problem: Problem | None) -> None:
+    remember(seeded, REQUESTER, "Rosa", tz, now=ZONES_DISAGREE)
+    service = OrderService(seeded, clock=lambda: ZONES_DISAGREE, policy=NO_REAPPROVAL)
+    if problem is None:
+        assert service.submit(REQUESTER, draft(requested_date=requested)).requested_date == requested
+    else:
+        with pytest.raises(FieldErrors) as caught:
+            service.submit(REQUESTER, draft(requested_date=requested))
+        assert caught.value.problems == {Field.REQUESTED_DATE: problem}
+
+
+def test_a_date_every_zone_accepts_is_checked_without_reading_the_requesters_zone(seeded: Engine) -> None:
+    """A submit runs inside Slack's ack: for a date no zone on earth disagrees on, the zone is not read."""
+    sent: list[str] = []
+    event.listen(seeded, "before_cursor_execute", lambda _conn, _cursor, statement, *_: sent.append(statement))
+    service = OrderService(seeded, clock=lambda: ZONES_DISAGREE, policy=NO_REAPPROVAL)
+    service.submit(REQUESTER, draft(requested_date=date(2026, 3, 12)))
+    assert sent and not [s for s in sent if "person.tz" in s]
+    sent.clear()
+    service.submit(REQUESTER, draft(requested_date=date(2026, 3, 10)))  # UTC+14 and UTC-12 disagree on it
+    assert [s for s in sent if "person.tz" in s]
 
 
 def test_confirmation_refusals(service) -> None:  # type: ignore[no-untyped-def]

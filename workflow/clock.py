@@ -18,6 +18,11 @@ def earliest_today(now: datetime) -> date:
     return (now - timedelta(hours=12)).date()
 
 
+def latest_today(now: datetime) -> date:
+    """Today where the calendar is furthest ahead (UTC+14)."""
+    return (now + timedelta(hours=14)).date()
+
+
 def aware(moment: datetime) -> datetime:
     """A stored time as aware UTC (SQLite hands back naive datetimes)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

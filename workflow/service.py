@@ -35,7 +35,7 @@ from storage.scope import current
 from workflow import attachments
 from workflow.amounts import amounts
 from workflow.approvals import NextApproval, asked, check_approver, clear_round, next_approval, wait_for
-from workflow.clock import Clock, utcnow
+from workflow.clock import Clock, earliest_today, latest_today, utcnow
 from workflow.document import ItemLine, diff_items, subtotal
 from workflow.effects import (
     ORDER,
@@ -266,8 +266,7 @@ def _draft_lines(session: Session, actor: str, draft: OrderDraft, now: datetime,
         errors[Field.SITE] = NotInCatalog(CatalogKind.SITE)
     elif client is not None and site.parent_code != client.code:
         errors[Field.SITE] = SiteOfAnotherClient(site.name, client.name)
-    today = local_today(session, actor, now)
-    if problem := service.limits.date_problem(draft.requested_date, today):
+    if problem := _date_problem(session, actor, draft.requested_date, now, service.limits):
         errors[Field.REQUESTED_DATE] = problem
     lines = _resolve_items(session, draft.items, errors, catalog, own=own)
     lines += _free_lines(draft.free_items, {line.key for line in lines}, errors)
@@ -323,7 +322,7 @@ def _approve(session: Session, order: ServiceOrder, actor: str, data: Approval |
 def _check_choices(session: Session, data: Approval, actor: str, now: datetime, service: OrderService) -> None:
     errors: dict[FieldKey, Problem] = {}
     _check_field_workers(session, data.field_workers, errors)
-    if problem := service.limits.date_problem(data.scheduled_date, local_today(session, actor, now)):
+    if problem := _date_problem(session, actor, data.scheduled_date, now, service.limits):
         errors[Field.SCHEDULED_DATE] = problem
     if errors:
         raise FieldErrors(errors)
@@ -333,7 +332,7 @@ def _check_lapsed(session: Session, order: ServiceOrder, actor: str, crew: tuple
                   now: datetime, service: OrderService) -> None:
     """Level 1's choices, checked again when the last level issues them: the date may have passed meanwhile
     (only a send-back lets the requester's side choose another), a field worker may have lost the role."""
-    if service.limits.date_problem(scheduled, local_today(session, actor, now)):
+    if _date_problem(session, actor, scheduled, now, service.limits):
         raise ScheduleLapsed(order_number(order.number), scheduled)
     errors: dict[FieldKey, Problem] = {}
     _check_field_workers(session, crew, errors)
@@ -763,7 +762,7 @@ def _reschedule(session: Session, order: ServiceOrder, actor: str, data: Resched
     """A new date (and window) is a new version: the document's schedule changed. Overdue and the field
     workers' mornings follow the order's scheduled_date (workflow/overview.py, reminders.py), so they move."""
     errors: dict[FieldKey, Problem] = {}
-    if problem := service.limits.date_problem(data.scheduled_date, local_today(session, actor, now)):
+    if problem := _date_problem(session, actor, data.scheduled_date, now, service.limits):
         errors[Field.SCHEDULED_DATE] = problem
     if data.start is not None and data.end is not None and data.end <= data.start:
         errors[Field.END_TIME] = WindowBackwards()
@@ -873,6 +872,15 @@ def _check(session: Session, transition: Transition, order: ServiceOrder, actor:
     if transition.action in (Action.APPROVE, Action.REJECT):
         check_approver(session, order, actor, roles, transition.action, service.next_approval(session, order),
                        service.policy)
+
+
+def _date_problem(session: Session, actor: str, day: date, now: datetime, limits: Limits) -> Problem | None:
+    """What is wrong with `day` as a date the actor picks, by their today. Their zone is read only when the
+    zones on earth disagree (the day is near today or the horizon): for the usual date every today from UTC-12
+    to UTC+14 accepts it, and an ack skips the query."""
+    if not (limits.date_problem(day, earliest_today(now)) or limits.date_problem(day, latest_today(now))):
+        return None
+    return limits.date_problem(day, local_today(session, actor, now))
 
 
 def _escalation(session: Session, client: str, site: str, level: Level) -> list[str]:
