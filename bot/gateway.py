@@ -321,7 +321,8 @@ class Gateway:
     def optional(self) -> Iterator[None]:
         """An effect's calls it can do without (a head start): paced as any, but one over the pace books no token
         for the effect's return, as the caller skips what is `Deferred` (or fails) rather than putting the effect
-        back. Outside an effect, nothing changes."""
+        back, and a 5xx or a dropped connection is not retried (no sleep in the effect for what it skips).
+        Outside an effect, nothing changes."""
         effect = _EFFECT.get()
         before = effect.optional if effect is not None else False
         if effect is not None:
@@ -337,8 +338,9 @@ class Gateway:
         effect = _EFFECT.get()
         if effect is None:
             client = clients.once if once else clients.client
-        else:  # an effect's: paced, its 429 deferred (the runner puts it back in the queue)
-            client = clients.paced_once if once else clients.paced
+        else:  # an effect's: paced, its 429 deferred (the runner puts it back in the queue); one it can do
+            # without is asked once, its 5xx not retried after a sleep (the caller skips whatever fails)
+            client = clients.paced_once if once or effect.optional else clients.paced
             channel = kwargs.get("channel")
             made = (method, str(channel or "") if method in PER_CHANNEL else "")  # as the pacer's buckets
             # deferred, it will make this method's calls of this try again: their tokens are booked with it

@@ -246,6 +246,23 @@ def test_a_refused_look_up_of_who_was_invited_does_not_hold_up_the_card(ws: Loca
     assert invited and ws.fake.calls.index(invited[-1]) < ws.fake.calls.index(later[0])
 
 
+def test_a_failed_look_up_of_who_was_invited_is_skipped_not_retried(ws: LocalWorkspace) -> None:
+    # a 500 on a look-up the invite can do without: skipped at once, where the SDK's handler would sleep and ask
+    # again (0.5 s and more) while the card waits
+    assert ws.slack.command(REQUESTER, "/order").status == 200
+    ws.slack.close(REQUESTER, ws.wait_for_view(REQUESTER, "submit_order"))
+    ws.wait(lambda: [c for c in ws.fake.calls_to("users.info") if c.args.get("user") == REQUESTER], "the requester")
+    looked_up = len(ws.fake.calls_to("users.info"))
+    ws.fake.fail_next("users.info", status=500, error="internal_error")
+    order = submit(ws, "One")
+    ws.wait(lambda: effect(ws, order, "card").status == "done", "the card")
+    assert (effect(ws, order, "invite").status, effect(ws, order, "invite").attempts) == ("done", 1)
+    later = ws.fake.calls_to("users.info")[looked_up:]
+    failed = later[0]
+    assert failed.status == 500
+    assert [c.args.get("user") for c in later[1:]].count(failed.args.get("user")) == 0  # not asked again
+
+
 def test_paced_to_the_tiers_no_429_and_every_card_posted(seeded: Engine) -> None:
     speed = 60  # a Slack minute a second
     with LocalWorkspace(seeded, PEOPLE, pacer=Pacer(speed=speed)) as ws:
