@@ -1,7 +1,8 @@
 """Ack latency: how fast the bot acknowledges Slack's requests, next to a bare Bolt app.
 
 Slack gives an app 3 s to acknowledge a slash command or an interaction. This measures the HTTP round trip
-(signed request in, ack out) of three request kinds, with `time.perf_counter` in one sequential client:
+(signed request in, ack out) of three request kinds, with `time.perf_counter` in one sequential client (a
+process of its own, as Slack's edge is not in the fake Slack's interpreter):
 
   /order command       a slash command from a requester: our ack checks the requester role; the modal
                        opens in a lazy listener after the ack
@@ -51,6 +52,7 @@ import inspect
 import itertools
 import json
 import logging
+import multiprocessing
 import os
 import platform
 import random
@@ -63,6 +65,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -471,22 +474,48 @@ class Client:
         return elapsed
 
 
+def send_each(port: int, fresh: bool, gap: float, requests: Pipe) -> None:
+    """The client process: each payload `requests` brings is sent, and the ack's seconds (or the AckError)
+    sent back; None ends it, answered with the connections opened."""
+    client = Client(port, fresh)
+    try:
+        while (payload := requests.recv()) is not None:
+            try:
+                requests.send(client.ack_seconds(payload))
+            except (AckError, OSError, http.client.HTTPException) as error:
+                requests.send(AckError(f"{type(error).__name__}: {error}"))
+                return
+            if gap:
+                time.sleep(gap)
+        requests.send(client.connects)
+    finally:
+        client.connection.close()
+
+
 def measure(port: int, kinds: list[Kind], samples: int, warmup: int, fresh: bool, gap: float
             ) -> tuple[dict[str, list[float]], int]:
-    """Round-robin over the kinds; returns the kept seconds per kind and how many connections were opened."""
-    client = Client(port, fresh)
+    """Round-robin over the kinds; returns the kept seconds per kind and how many connections were opened.
+    Each request is built here when it is due (its trigger_id lives 3 s) and sent from a process of its own,
+    as Slack sends them from its own machines: in this one the fake Slack answers the bot's effects meanwhile,
+    and a client sharing its GIL would time the fake's work too (up to a 5 ms switch interval per wait)."""
+    spawn = multiprocessing.get_context("spawn")
+    here, there = spawn.Pipe()
+    client = spawn.Process(target=send_each, args=(port, fresh, gap, there), name="ack-client", daemon=True)
+    client.start()
     kept: dict[str, list[float]] = {kind.name: [] for kind in kinds}
     try:
         for round_number in range(warmup + samples):
             for kind in kinds:
-                seconds = client.ack_seconds(kind.next_payload())
+                here.send(kind.next_payload())
+                if isinstance(seconds := here.recv(), AckError):
+                    raise seconds
                 if round_number >= warmup:
                     kept[kind.name].append(seconds)
-                if gap:
-                    time.sleep(gap)
+        here.send(None)
+        connects = here.recv()
     finally:
-        client.connection.close()
-    return kept, client.connects
+        client.join(timeout=10)
+    return kept, connects
 
 
 # --- the apps --------------------------------------------------------------------------------------------
@@ -542,7 +571,7 @@ def print_header(args: argparse.Namespace, engine: Engine) -> None:
     print(f"database : {db} ({engine.dialect.name} {'.'.join(map(str, version or ()))})")
     connections = "a new connection per request" if args.fresh_connections else "one keep-alive connection"
     print(f"method   : {args.samples} samples per kind after {args.warmup} warm-up rounds, round-robin, "
-          f"one client, {connections}, gap {args.gap_ms:g} ms")
+          f"one client process, {connections}, gap {args.gap_ms:g} ms")
 
 
 def print_table(results: Results, kinds: list[str]) -> None:
