@@ -4,6 +4,7 @@ clicks are spread, and the pending effects are drained by both without doing any
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -18,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, select
 
+from bot.effects.wake import CHANNEL, RECONNECT_SECONDS, Listener, notify
 from sandbox.slackfake.inbound import SlackDriver
 from sandbox.slackfake.server import FakeSlack
 from sandbox.slackfake.state_values import date as date_value
@@ -293,3 +296,31 @@ def test_a_process_without_effect_workers_leaves_its_effects_to_effects_work(see
                 worked = stopped(worker)
                 assert "Running the Slack calls steps owe, 2 at a time" in worked, worked
         assert "EFFECT_WORKERS=0: this process serves requests only" in output, output
+
+
+def test_the_worker_listens_again_after_postgresql_drops_its_connection(engine, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A restart or failover of PostgreSQL ends the worker's LISTEN connection: it connects again, says so, and
+    is woken again by the serving processes' notices (the wait, 5 s first, doubles while PostgreSQL is away)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite the worker looks")
+    woken = threading.Event()
+    listener = Listener(engine, woken.set, lambda: False, poll_seconds=0.25)
+    caplog.set_level(logging.INFO, logger="bot.effects")
+    listener.start()
+    try:
+        assert woken.wait(10)  # listening: it wakes the runner for what was notified before
+        woken.clear()
+        with engine.begin() as connection:  # PostgreSQL drops the listener's connection
+            dropped = connection.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                f"AND query = 'LISTEN {CHANNEL}' AND pid <> pg_backend_pid()")).all()
+        assert dropped
+        assert woken.wait(RECONNECT_SECONDS + 10)  # listening again
+        woken.clear()
+        notify(engine)  # a serving process's step
+        assert woken.wait(10)
+    finally:
+        listener.stop()
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.effects"]
+    assert any(m.startswith("the effects listener lost PostgreSQL") and m.endswith("(try 1)") for m in said), said
+    assert "the effects listener is listening again, after 1 tries" in said, said

@@ -18,6 +18,8 @@ log = logging.getLogger("bot.effects")
 CHANNEL = "service_orders_effects"
 LISTEN_SECONDS = 1.0  # the longest the listener waits for a notice before it looks whether it must stop
 RECONNECT_SECONDS = 5.0  # after the LISTEN connection is lost; the retry pass covers what comes meanwhile
+RECONNECT_MAX_SECONDS = 60.0  # the wait doubles from RECONNECT_SECONDS up to this while PostgreSQL stays away
+WARN_EVERY = 10  # tries: a long outage is said now and then, not every try
 
 
 def notify(engine: Engine) -> None:
@@ -77,6 +79,7 @@ class Listener:
         self.wake = wake
         self.due = due
         self.poll_seconds = poll_seconds
+        self.lost = 0  # PostgreSQL: tries to listen since the connection was lost
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="effects-listener", daemon=True)
 
@@ -97,9 +100,12 @@ class Listener:
                 try:
                     self._listen(psycopg)
                 except Exception as error:  # the server went away, or restarted: listen again soon
-                    log.warning("the effects listener lost PostgreSQL (%s); listening again in %g s", error,
-                                RECONNECT_SECONDS)
-                    self._stopping.wait(RECONNECT_SECONDS)
+                    self.lost += 1
+                    wait = min(RECONNECT_SECONDS * 2 ** (self.lost - 1), RECONNECT_MAX_SECONDS)
+                    (log.warning if self.lost % WARN_EVERY == 1 else log.debug)(
+                        "the effects listener lost PostgreSQL (%s); listening again in %g s (try %d)",
+                        str(error).strip(), wait, self.lost)
+                    self._stopping.wait(wait)
             return
         while not self._stopping.wait(self.poll_seconds):
             try:
@@ -112,6 +118,9 @@ class Listener:
         args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
         with psycopg.connect(*args, **kwargs, autocommit=True) as connection:
             connection.execute(f"LISTEN {CHANNEL}")
+            if self.lost:
+                log.info("the effects listener is listening again, after %d tries", self.lost)
+                self.lost = 0
             self.wake()  # what was notified while nobody listened
             while not self._stopping.is_set():
                 if any(True for _ in connection.notifies(timeout=LISTEN_SECONDS, stop_after=1)):
