@@ -165,10 +165,8 @@ def test_quiet_hours_hold_a_reminder_until_morning(ws: Timed) -> None:
 
 def test_field_workers_hear_on_the_morning_of_the_day_where_they_are(ws: Timed) -> None:
     day = date(2026, 11, 28)
+    ws.fake.set_user(WORKER2, locale="es-LA")  # WORKER2 reads Slack in Spanish, WORKER in English
     order_id = submit(ws, scheduled=day)
-    with Session(ws.engine) as session:  # WORKER2 reads Slack in Spanish (as users.info said), WORKER in English
-        session.get(Person, (TEAM, WORKER2)).locale = "es_CL"
-        session.commit()
     # 07:30 on the 28th in Tokyo is 22:30 UTC on the 27th; in Santiago (UTC-3) 10:30 UTC on the 28th
     assert ws.at(datetime(2026, 11, 27, 22, 29, tzinfo=UTC)).sweep() == {}
     assert ws.at(datetime(2026, 11, 27, 22, 30, tzinfo=UTC)).sweep() == {"morning": 1}
@@ -179,6 +177,20 @@ def test_field_workers_hear_on_the_morning_of_the_day_where_they_are(ws: Timed) 
     assert len(ws.dms(WORKER2)) == 1 and len(ws.dms(WORKER)) == 1
     assert ws.dms(WORKER2)[0] == (f"Buenos días: SO-000001 está programada para hoy, sábado, 28 de noviembre de "
                                   f"2026. Su canal: <#{ws.order(order_id).channel_id}>.")
+
+
+def test_a_field_worker_never_learnt_is_asked_of_slack_before_their_morning(ws: Timed) -> None:
+    # WORKER2's invite could not look them up (paced or refused: it skips that, not to hold up the card), so
+    # the bot has never learnt them; their morning message asks Slack first, and is in their language
+    ws.fake.set_user(WORKER2, locale="es-LA")
+    submit(ws, scheduled=date(2026, 11, 28))
+    with Session(ws.engine) as session:
+        session.delete(session.get(Person, (TEAM, WORKER2)))
+        session.commit()
+    looked_up = len(ws.fake.calls_to("users.info"))
+    assert ws.at(datetime(2026, 11, 28, 10, 30, tzinfo=UTC)).sweep() == {"morning": 2}  # Tokyo's too
+    assert WORKER2 in [c.args.get("user") for c in ws.fake.calls_to("users.info")[looked_up:]]
+    assert ws.dms(WORKER2)[0].startswith("Buenos días: SO-000001 está programada para hoy, sábado, 28 de noviembre")
 
 
 def test_a_direct_message_whose_answer_was_lost_is_sent_once(ws: Timed, caplog: pytest.LogCaptureFixture) -> None:

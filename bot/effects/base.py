@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
@@ -16,6 +17,8 @@ from sqlalchemy import Engine, bindparam, update
 from sqlmodel import Session
 
 from bot.gateway import CHANNEL_GONE, ErrorCode, Gateway, SlackError
+from bot.pacing import Deferred
+from bot.profiles import learn
 from bot.readers import reader_language
 from bot.render.notices import after_archiving
 from bot.signing_links import Links
@@ -119,7 +122,11 @@ class Effects:
         return language(self.letterhead.provider.locale)
 
     def reader_language(self, user: str) -> Language:
-        """What one person reads is in theirs (a direct message)."""
+        """What one person reads is in theirs (a direct message). Someone not learnt in the last day (their
+        invite's look-up was skipped, say) is asked of Slack first, a look-up the message can do without:
+        paced, refused or failed, they read the provider's language."""
+        with suppress(Deferred, SlackError), self.gateway.optional():
+            learn(self.engine, self.gateway, [user], self.clock())
         return reader_language(self.engine, user, self.letterhead.provider.locale)
 
     def provider_today(self, now: datetime | None = None) -> date:
