@@ -71,6 +71,7 @@ from storage.models import PendingEffect, ServiceOrder
 from storage.scope import serving
 from workflow.vocabulary import order_number
 
+RETRY_AFTER = 1  # seconds, in each 429 the fake answers
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/faults_bench"
 TARGET_P95 = 5.0
 
@@ -113,6 +114,32 @@ def failures(fake: FakeSlack, since: int) -> Counter[str]:
     return Counter(str(c.status) for c in fake.calls[since:] if c.status in (429, 500))
 
 
+def refused_in_chain(engine: Engine, fake: FakeSlack, order_ids: list[int]) -> dict[int, int]:
+    """How many 429s each order's chain got up to its card: its conversations.create (under its channel's
+    name), conversations.invite and chat.postMessage calls (in its channel, up to the card). Each asks the bot
+    to wait Retry-After (1 s here) before that call again, a floor no client that obeys Slack gets under."""
+    with Session(engine) as session:
+        channels = {o.id: (o.channel_name, o.channel_id) for o in session.exec(
+            select(ServiceOrder).where(col(ServiceOrder.id).in_(order_ids)))}
+    refused: Counter[int] = Counter()
+    carded: set[int] = set()
+    by_name = {name: order_id for order_id, (name, _) in channels.items()}
+    by_channel = {channel: order_id for order_id, (_, channel) in channels.items()}
+    for call in fake.calls:
+        if call.method == "conversations.create":
+            order_id = by_name.get(call.args.get("name"))
+        elif call.method in ("conversations.invite", "chat.postMessage"):
+            order_id = by_channel.get(call.args.get("channel"))
+        else:
+            continue
+        if order_id is None or order_id in carded:
+            continue
+        refused[order_id] += call.status == 429
+        if call.method == "chat.postMessage" and call.status == 200 and call.args.get("blocks"):
+            carded.add(order_id)  # the card: the first post with blocks
+    return {order_id: refused[order_id] for order_id in order_ids}
+
+
 def explain(engine: Engine, delays: dict[int, float], count: int) -> None:
     """Where the slowest cards' time went: each effect of the order's chain up to its card, done how long after
     the step wrote it (deferrals for Slack's pace count no try; `tries` are failed tries), and its last error."""
@@ -140,7 +167,7 @@ def run_rounds(args: argparse.Namespace, engine: Engine, fake: FakeSlack, bots: 
     forms = [recorded_submission(person, requester(n), n) for n, person in enumerate(persons)]
     since = len(fake.calls)
     kinds = chaos_kinds(args.rate_429, args.rate_500)
-    fake.chaos(args.rate_429 + args.rate_500, seed=args.seed, kinds=kinds)
+    fake.chaos(args.rate_429 + args.rate_500, seed=args.seed, kinds=kinds, retry_after=RETRY_AFTER)
     delays: list[float] = []
     all_orders: list[int] = []
     by_order: dict[int, float] = {}
@@ -182,6 +209,11 @@ def run_rounds(args: argparse.Namespace, engine: Engine, fake: FakeSlack, bots: 
     print(f"\ncards    : {len(delays)} of {len(all_orders)} orders' cards, delay from the submission's ack: p50 "
           f"{p50:.2f} s, p95 {p95:.2f} s, max {most:.2f} s; {sum(1 for d in delays if d > TARGET_P95)} over "
           f"{TARGET_P95:g} s")
+    refused = refused_in_chain(engine, fake, list(by_order))
+    r50, r95, r_most = quantiles([float(n) for n in refused.values()])
+    own = quantiles([by_order[o] - refused[o] * RETRY_AFTER for o in by_order])
+    print(f"floor    : 429s in each card's chain (create, invite, card): p50 {r50:g}, p95 {r95:g}, max {r_most:g}; "
+          f"the delay less {RETRY_AFTER:g} s for each: p50 {own[0]:.2f} s, p95 {own[1]:.2f} s, max {own[2]:.2f} s")
     print(f"slack    : {calls} calls from the bots while failing, {failed['429']} answered 429 "
           f"({failed['429'] / max(1, calls):.0%}), {failed['500']} answered 500 ({failed['500'] / max(1, calls):.0%})")
     explain(engine, by_order, args.explain)
@@ -229,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.strftime('%Y-%m-%d %H:%M')}")
     print(f"machine  : {os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}")
     print(f"database : {engine.url.render_as_string(hide_password=True)} ({engine.dialect.name} {version})")
-    print(f"slack    : tiers not enforced; {args.rate_429:.0%} of the bots' calls answered 429 (Retry-After: 1), "
+    print(f"slack    : tiers not enforced; {args.rate_429:.0%} of the bots' calls answered 429 "
+          f"(Retry-After: {RETRY_AFTER}), "
           f"{args.rate_500:.0%} answered 500 (seed {args.seed}); EFFECT_RETRY_SECONDS={args.retry_seconds:g}",
           flush=True)
     fake = start_fake(args.clients)

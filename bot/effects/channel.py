@@ -37,14 +37,14 @@ def create(fx: Effects, order: ServiceOrder) -> tuple[str, str]:
     """The order's channel under the first free name: SO-000001-client, then -2, -3 … A name that is
     taken by a channel this bot made for this order (its answer was lost, or the process died before
     recording it) is that channel, not a reason to make a second one. After a 5xx or a lost answer the bot
-    looks for the channel and, not finding it, asks again at once (three times in all before the effect's
-    backoff), as a keyed post does."""
+    looks for the channel and, not finding it, asks again at once, once (then the effect's backoff): a first
+    5xx used to cost the channel a backoff and a claim."""
     with Session(fx.engine) as session:
         client = catalog_name(session, "client", order.client_code).rsplit(" (", 1)[0]
     number = order_number(order.number)
     for suffix in range(1, MAX_NAME_SUFFIX + 1):
         name = channel_name(number, client, suffix)
-        for attempt in range(3):  # as Gateway.post: after an answer that never came, look, then try again
+        for again in (False, True):
             try:
                 return name, fx.gateway.create_channel(name, fx.private_channels)
             except SlackError as error:
@@ -52,10 +52,10 @@ def create(fx: Effects, order: ServiceOrder) -> tuple[str, str]:
                     raise
                 if (mine := _made_for(fx, order, name)) is not None:
                     return name, mine
+                if again:  # taken after an answer that never came: perhaps ours, not listed yet; look next try
+                    raise
                 if not error.ambiguous:
                     break  # another channel's name: the next one
-                if attempt == 2:
-                    raise  # not made, three times: the effect's retry creates it under the same name
     raise SlackError("conversations.create", ErrorCode.NAME_TAKEN, f"{MAX_NAME_SUFFIX} names tried")
 
 
