@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from bot.effects.wake import CHANNEL, RECONNECT_SECONDS, Listener, notify
+from bot.effects.wake import RECONNECT_SECONDS, Listener, notify
 from sandbox.slackfake.inbound import SlackDriver
 from sandbox.slackfake.server import FakeSlack
 from sandbox.slackfake.state_values import date as date_value
@@ -310,10 +310,9 @@ def test_the_worker_listens_again_after_postgresql_drops_its_connection(engine, 
     try:
         assert woken.wait(10)  # listening: it wakes the runner for what was notified before
         woken.clear()
-        with engine.begin() as connection:  # PostgreSQL drops the listener's connection
-            dropped = connection.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-                f"AND query = 'LISTEN {CHANNEL}' AND pid <> pg_backend_pid()")).all()
+        with engine.begin() as connection:  # PostgreSQL drops the listener's connection, and only that one
+            dropped = connection.execute(text("SELECT pg_terminate_backend(:pid)"),
+                                         {"pid": listener.backend_pid}).scalar_one()
         assert dropped
         assert woken.wait(RECONNECT_SECONDS + 10)  # listening again
         woken.clear()
@@ -323,4 +322,4 @@ def test_the_worker_listens_again_after_postgresql_drops_its_connection(engine, 
         listener.stop()
     said = [r.getMessage() for r in caplog.records if r.name == "bot.effects"]
     assert any(m.startswith("the effects listener lost PostgreSQL") and m.endswith("(try 1)") for m in said), said
-    assert "the effects listener is listening again, after 1 tries" in said, said
+    assert "the effects listener is listening again (try 2)" in said, said

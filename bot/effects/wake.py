@@ -80,6 +80,7 @@ class Listener:
         self.due = due
         self.poll_seconds = poll_seconds
         self.lost = 0  # PostgreSQL: tries to listen since the connection was lost
+        self.backend_pid: int | None = None  # PostgreSQL: the server process of the LISTEN connection
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="effects-listener", daemon=True)
 
@@ -101,7 +102,7 @@ class Listener:
                     self._listen(psycopg)
                 except Exception as error:  # the server went away, or restarted: listen again soon
                     self.lost += 1
-                    wait = min(RECONNECT_SECONDS * 2 ** (self.lost - 1), RECONNECT_MAX_SECONDS)
+                    wait = min(RECONNECT_SECONDS * 2 ** min(self.lost - 1, 8), RECONNECT_MAX_SECONDS)
                     (log.warning if self.lost % WARN_EVERY == 1 else log.debug)(
                         "the effects listener lost PostgreSQL (%s); listening again in %g s (try %d)",
                         str(error).strip(), wait, self.lost)
@@ -118,8 +119,9 @@ class Listener:
         args, kwargs = self.engine.dialect.create_connect_args(self.engine.url)
         with psycopg.connect(*args, **kwargs, autocommit=True) as connection:
             connection.execute(f"LISTEN {CHANNEL}")
+            self.backend_pid = connection.info.backend_pid  # its server process (a test ends it)
             if self.lost:
-                log.info("the effects listener is listening again, after %d tries", self.lost)
+                log.info("the effects listener is listening again (try %d)", self.lost + 1)
                 self.lost = 0
             self.wake()  # what was notified while nobody listened
             while not self._stopping.is_set():
