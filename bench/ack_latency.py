@@ -65,7 +65,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from multiprocessing.connection import Connection as Pipe
+from multiprocessing.connection import Connection as PipeEnd
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -474,7 +474,7 @@ class Client:
         return elapsed
 
 
-def send_each(port: int, fresh: bool, gap: float, requests: Pipe) -> None:
+def send_each(port: int, fresh: bool, gap: float, requests: PipeEnd) -> None:
     """The client process: each payload `requests` brings is sent, and the ack's seconds (or the AckError)
     sent back; None ends it, answered with the connections opened."""
     client = Client(port, fresh)
@@ -488,6 +488,8 @@ def send_each(port: int, fresh: bool, gap: float, requests: Pipe) -> None:
             if gap:
                 time.sleep(gap)
         requests.send(client.connects)
+    except EOFError:  # the bench stopped early
+        pass
     finally:
         client.connection.close()
 
@@ -502,19 +504,32 @@ def measure(port: int, kinds: list[Kind], samples: int, warmup: int, fresh: bool
     here, there = spawn.Pipe()
     client = spawn.Process(target=send_each, args=(port, fresh, gap, there), name="ack-client", daemon=True)
     client.start()
+    there.close()  # the child's end: if the child dies, reading here ends instead of waiting for ever
+
+    def answer() -> Any:
+        if not here.poll(30):
+            raise AckError("the client process answered nothing in 30 s")
+        return here.recv()
+
     kept: dict[str, list[float]] = {kind.name: [] for kind in kinds}
     try:
         for round_number in range(warmup + samples):
             for kind in kinds:
                 here.send(kind.next_payload())
-                if isinstance(seconds := here.recv(), AckError):
+                if isinstance(seconds := answer(), AckError):
                     raise seconds
                 if round_number >= warmup:
                     kept[kind.name].append(seconds)
         here.send(None)
-        connects = here.recv()
+        connects = answer()
+    except EOFError:
+        client.join(timeout=5)
+        raise AckError(f"the client process ended (exit code {client.exitcode})") from None
     finally:
+        here.close()  # a client still waiting for a request ends
         client.join(timeout=10)
+        if client.is_alive():
+            client.terminate()
     return kept, connects
 
 

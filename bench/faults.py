@@ -17,9 +17,12 @@ tier, not the faults).
 Each card's delay is from its submission's ack (read by the client) to the moment the fake stored the card
 (`Message.stored_at`; the fake runs in this process, so both are this process's time.monotonic()). It prints
 p50, p95 and max per round and over every round (goal: p95 at most 5 s), the 429s and 500s the fake gave,
-and, once every effect is done (Slack healthy again), bench/load.py's checks: nothing lost or repeated; then,
-for the --explain slowest cards, each effect of the order's chain up to its card, with how long after the step
-it was done and its failed tries.
+and, once every effect is done (Slack healthy again), bench/load.py's checks: nothing lost or repeated. The
+`floor` line counts the 429s in each card's chain (its conversations.create, conversations.invite, posts and
+their looks up to the card): each asks for Retry-After (1 s) before that call again, time no client that obeys
+Slack saves; then the delays less those seconds, at most the bot's own part (a lower bound of the 429s' cost:
+a wait for a method held after other orders' 429s is not counted). Last, for the --explain slowest cards, their 429s and
+each effect of the order's chain up to its card, with how long after the step it was done and its failed tries.
 
 Run (from the project root, PostgreSQL on 127.0.0.1:5432):
 
@@ -101,8 +104,10 @@ def cards_in(engine: Engine, order_ids: list[int], timeout: float) -> bool:
 
 
 def quantiles(seconds: list[float]) -> tuple[float, float, float]:
-    """p50, p95 and max."""
+    """p50, p95 and max (NaN for none)."""
     ordered = sorted(seconds)
+    if not ordered:
+        return float("nan"), float("nan"), float("nan")
     if len(ordered) < 2:
         return ordered[0], ordered[0], ordered[0]
     cuts = statistics.quantiles(ordered, n=100, method="inclusive")
@@ -115,20 +120,22 @@ def failures(fake: FakeSlack, since: int) -> Counter[str]:
 
 
 def refused_in_chain(engine: Engine, fake: FakeSlack, order_ids: list[int]) -> dict[int, int]:
-    """How many 429s each order's chain got up to its card: its conversations.create (under its channel's
-    name), conversations.invite and chat.postMessage calls (in its channel, up to the card). Each asks the bot
-    to wait Retry-After (1 s here) before that call again, a floor no client that obeys Slack gets under."""
+    """How many 429s each order's chain got up to its card: its conversations.create calls (any of its names),
+    and its conversations.invite, conversations.history (a look after a lost post) and chat.postMessage calls in
+    its channel, up to the card. Each asks the bot to wait Retry-After (1 s here) before that call again. A
+    lower bound of what Slack's 429s cost the card: a look-up with no channel (users.conversations) is not
+    counted, nor a wait for the method held after other orders' 429s."""
     with Session(engine) as session:
-        channels = {o.id: (o.channel_name, o.channel_id) for o in session.exec(
-            select(ServiceOrder).where(col(ServiceOrder.id).in_(order_ids)))}
+        orders = session.exec(select(ServiceOrder).where(col(ServiceOrder.id).in_(order_ids))).all()
+    by_prefix = {f"{order_number(o.number).lower()}-": o.id for o in orders}
+    by_channel = {o.channel_id: o.id for o in orders}
     refused: Counter[int] = Counter()
     carded: set[int] = set()
-    by_name = {name: order_id for order_id, (name, _) in channels.items()}
-    by_channel = {channel: order_id for order_id, (_, channel) in channels.items()}
     for call in fake.calls:
         if call.method == "conversations.create":
-            order_id = by_name.get(call.args.get("name"))
-        elif call.method in ("conversations.invite", "chat.postMessage"):
+            name = str(call.args.get("name") or "")
+            order_id = next((o for prefix, o in by_prefix.items() if name.startswith(prefix)), None)
+        elif call.method in ("conversations.invite", "conversations.history", "chat.postMessage"):
             order_id = by_channel.get(call.args.get("channel"))
         else:
             continue
@@ -140,13 +147,14 @@ def refused_in_chain(engine: Engine, fake: FakeSlack, order_ids: list[int]) -> d
     return {order_id: refused[order_id] for order_id in order_ids}
 
 
-def explain(engine: Engine, delays: dict[int, float], count: int) -> None:
+def explain(engine: Engine, delays: dict[int, float], refused: dict[int, int], count: int) -> None:
     """Where the slowest cards' time went: each effect of the order's chain up to its card, done how long after
     the step wrote it (deferrals for Slack's pace count no try; `tries` are failed tries), and its last error."""
     slowest = sorted(delays, key=delays.__getitem__, reverse=True)[:count]
     if not slowest:
         return
-    print(f"slowest  : the {len(slowest)} slowest cards, each chain effect's time to done and failed tries")
+    print(f"slowest  : the {len(slowest)} slowest cards, the 429s in their chain, each chain effect's time to "
+          "done and failed tries")
     with Session(engine) as session:
         for order_id in slowest:
             effects = session.exec(select(PendingEffect).where(PendingEffect.order_id == order_id)
@@ -159,7 +167,8 @@ def explain(engine: Engine, delays: dict[int, float], count: int) -> None:
                 chain.append(f"{effect.kind} {took:.1f} s{tries}")
                 if effect.kind == "card":
                     break
-            print(f"    {order_number(order_id)} {delays[order_id]:.2f} s: " + "; ".join(chain))
+            print(f"    {order_number(order_id)} {delays[order_id]:.2f} s, {refused[order_id]} 429s: "
+                  + "; ".join(chain))
 
 
 def run_rounds(args: argparse.Namespace, engine: Engine, fake: FakeSlack, bots: list[BotProcess]) -> int:
@@ -212,11 +221,12 @@ def run_rounds(args: argparse.Namespace, engine: Engine, fake: FakeSlack, bots: 
     refused = refused_in_chain(engine, fake, list(by_order))
     r50, r95, r_most = quantiles([float(n) for n in refused.values()])
     own = quantiles([by_order[o] - refused[o] * RETRY_AFTER for o in by_order])
-    print(f"floor    : 429s in each card's chain (create, invite, card): p50 {r50:g}, p95 {r95:g}, max {r_most:g}; "
-          f"the delay less {RETRY_AFTER:g} s for each: p50 {own[0]:.2f} s, p95 {own[1]:.2f} s, max {own[2]:.2f} s")
+    print(f"floor    : 429s in each card's chain (create, invite, card and their looks): p50 {r50:g}, p95 {r95:g}, "
+          f"max {r_most:g}; the delay less {RETRY_AFTER:g} s for each (at most the bot's own part): p50 "
+          f"{own[0]:.2f} s, p95 {own[1]:.2f} s, max {own[2]:.2f} s")
     print(f"slack    : {calls} calls from the bots while failing, {failed['429']} answered 429 "
           f"({failed['429'] / max(1, calls):.0%}), {failed['500']} answered 500 ({failed['500'] / max(1, calls):.0%})")
-    explain(engine, by_order, args.explain)
+    explain(engine, by_order, refused, args.explain)
     met = not late and p95 <= TARGET_P95 and all(c.ok for c in checks)
     print(f"target   : {'MET' if met else 'NOT MET'} (p95 at most {TARGET_P95:g} s, every card in, nothing lost or "
           "repeated)")

@@ -111,7 +111,8 @@ def write_catalog(path: Path, size: CatalogSize, rng: random.Random) -> None:
         rows = csv.writer(out)
         rows.writerow(["kind", "code", "name", "unit", "unit_price", "parent", "address", "contact"])
         for n in range(size.clients):
-            rows.writerow(["client", f"CL{n:05d}", f"{rng.choice(FIRMS)} {rng.choice(SURNAMES)} "
+            firm = FIRMS[0] if n == 0 else rng.choice(FIRMS)  # a "Constructora" at any size: the form picks one
+            rows.writerow(["client", f"CL{n:05d}", f"{firm} {rng.choice(SURNAMES)} "
                            f"{rng.choice(COMUNAS)} {rng.choice(SUFFIXES)}", "", "", "", "",
                            f"{rng.choice(SURNAMES)} (jefe de obra)"])
         for n in range(size.sites):

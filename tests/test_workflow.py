@@ -269,13 +269,20 @@ def test_a_requested_date_is_judged_by_the_requesters_today(seeded: Engine, tz: 
 def test_a_date_every_zone_accepts_is_checked_without_reading_the_requesters_zone(seeded: Engine) -> None:
     """A submit runs inside Slack's ack: for a date no zone on earth disagrees on, the zone is not read."""
     sent: list[str] = []
-    event.listen(seeded, "before_cursor_execute", lambda _conn, _cursor, statement, *_: sent.append(statement))
-    service = OrderService(seeded, clock=lambda: ZONES_DISAGREE, policy=NO_REAPPROVAL)
-    service.submit(REQUESTER, draft(requested_date=date(2026, 3, 12)))
-    assert sent and not [s for s in sent if "person.tz" in s]
-    sent.clear()
-    service.submit(REQUESTER, draft(requested_date=date(2026, 3, 10)))  # UTC+14 and UTC-12 disagree on it
-    assert [s for s in sent if "person.tz" in s]
+
+    def record(_conn, _cursor, statement, *_) -> None:  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    event.listen(seeded, "before_cursor_execute", record)
+    try:
+        service = OrderService(seeded, clock=lambda: ZONES_DISAGREE, policy=NO_REAPPROVAL)
+        service.submit(REQUESTER, draft(requested_date=date(2026, 3, 12)))
+        assert sent and not [s for s in sent if "FROM person" in s]
+        sent.clear()
+        service.submit(REQUESTER, draft(requested_date=date(2026, 3, 10)))  # UTC+14 and UTC-12 disagree on it
+        assert [s for s in sent if s.startswith("SELECT person.tz") and "FROM person" in s]
+    finally:
+        event.remove(seeded, "before_cursor_execute", record)
 
 
 def test_confirmation_refusals(service) -> None:  # type: ignore[no-untyped-def]
