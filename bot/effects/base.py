@@ -122,12 +122,16 @@ class Effects:
         return language(self.letterhead.provider.locale)
 
     def reader_language(self, user: str) -> Language:
-        """What one person reads is in theirs (a direct message). Someone not learnt in the last day (their
-        invite's look-up was skipped, say) is asked of Slack first, a look-up the message can do without:
-        paced, refused or failed, they read the provider's language."""
+        """What one person reads is in theirs (a direct message)."""
+        return self.reader_languages([user])[user]
+
+    def reader_languages(self, users: list[str]) -> dict[str, Language]:
+        """Each person's language, for direct messages. Those not learnt in the last day (their invite's look-up
+        was skipped, say) are asked of Slack first, in one look at who is known: a look-up the messages can do
+        without (paced, refused or failed, the rest read the provider's language)."""
         with suppress(Deferred, SlackError), self.gateway.optional():
-            learn(self.engine, self.gateway, [user], self.clock())
-        return reader_language(self.engine, user, self.letterhead.provider.locale)
+            learn(self.engine, self.gateway, users, self.clock())
+        return {user: reader_language(self.engine, user, self.letterhead.provider.locale) for user in users}
 
     def provider_today(self, now: datetime | None = None) -> date:
         return (now or self.clock()).astimezone(ZoneInfo(self.letterhead.provider.timezone)).date()
@@ -169,8 +173,7 @@ class Effects:
         number = order_number(order.number)
         with Session(self.engine) as session:
             people = closed_order_people(session, order)
-        for user in people:
-            lang = self.reader_language(user)
+        for user, lang in self.reader_languages(people).items():
             self.direct_message(effect, user, after_archiving(number, order.channel_id or "", words(lang), lang),
                                 f"{effect.key}:dm:{user}")
 
