@@ -129,6 +129,7 @@ def refused_in_chain(engine: Engine, fake: FakeSlack, order_ids: list[int]) -> d
         orders = session.exec(select(ServiceOrder).where(col(ServiceOrder.id).in_(order_ids))).all()
     by_prefix = {f"{order_number(o.number).lower()}-": o.id for o in orders}
     by_channel = {o.channel_id: o.id for o in orders}
+    cards = {o.card_ts for o in orders}
     refused: Counter[int] = Counter()
     carded: set[int] = set()
     for call in fake.calls:
@@ -142,8 +143,8 @@ def refused_in_chain(engine: Engine, fake: FakeSlack, order_ids: list[int]) -> d
         if order_id is None or order_id in carded:
             continue
         refused[order_id] += call.status == 429
-        if call.method == "chat.postMessage" and call.status == 200 and call.args.get("blocks"):
-            carded.add(order_id)  # the card: the first post with blocks
+        if call.method == "chat.postMessage" and call.response.get("ts") in cards:
+            carded.add(order_id)  # the card, as the order records it
     return {order_id: refused[order_id] for order_id in order_ids}
 
 
